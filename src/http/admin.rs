@@ -1,0 +1,209 @@
+//! Treasurer and admin endpoints: campaigns, offline money, reversals, the entry list.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiResult, Problem};
+use super::extract::{ApiJson, ApiQuery};
+use super::public::CampaignBody;
+use crate::access::Role;
+use crate::actions;
+use crate::ledger::campaign::CampaignInput;
+use crate::ledger::entry::{Entry, OfflineDonationInput, ReversalInput};
+use crate::ledger::progress::timestamp;
+use crate::ledger::{Campaign, FieldErrors};
+use crate::store::{EntryFilter, RecordOutcome};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/campaigns", get(list_campaigns).post(create_campaign))
+        .route("/api/v1/admin/campaigns/{slug}", patch(update_campaign))
+        .route("/api/v1/admin/campaigns/{slug}/donations", post(record_offline_donation))
+        .route("/api/v1/admin/donations", get(list_donations))
+        .route("/api/v1/admin/donations/{id}/reversals", post(reverse_donation))
+}
+
+async fn campaign_body(state: &AppState, campaign: &Campaign) -> ApiResult<CampaignBody> {
+    let branches = state.store.branches(campaign.id).await?;
+    Ok(CampaignBody::new(campaign, &branches))
+}
+
+async fn list_campaigns(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let campaigns = state.store.list_campaigns(true).await?;
+    let mut bodies = Vec::with_capacity(campaigns.len());
+    for campaign in &campaigns {
+        bodies.push(campaign_body(&state, campaign).await?);
+    }
+    Ok(axum::Json(json!({ "campaigns": bodies })).into_response())
+}
+
+async fn create_campaign(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<CampaignInput>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let campaign = actions::create_campaign(&state.store, input).await?;
+    let location = format!("/api/v1/campaigns/{}", campaign.slug);
+    let body = campaign_body(&state, &campaign).await?;
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(body)).into_response())
+}
+
+async fn update_campaign(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    ApiJson(input): ApiJson<CampaignInput>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let campaign = actions::update_campaign(&state.store, &slug, input).await?;
+    Ok(axum::Json(campaign_body(&state, &campaign).await?).into_response())
+}
+
+/// An `Idempotency-Key` header makes a retried POST return the first entry, not a second one.
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.to_str().map(str::trim) {
+        Ok(key) if !key.is_empty() && key.len() <= 255 => Ok(Some(key.to_owned())),
+        _ => Err(Problem::validation(&FieldErrors::single(
+            "Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters",
+        ))),
+    }
+}
+
+async fn record_offline_donation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<OfflineDonationInput>,
+) -> ApiResult<Response> {
+    let actor = caller.require(Role::Treasurer)?;
+    let key = idempotency_key(&headers)?;
+    let outcome = actions::record_offline_donation(&state.store, &slug, input, actor, key).await?;
+    Ok(entry_response(&outcome, caller.0.role))
+}
+
+async fn reverse_donation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<ReversalInput>,
+) -> ApiResult<Response> {
+    let actor = caller.require(Role::Treasurer)?;
+    let outcome = actions::reverse_entry(&state.store, id, input, actor).await?;
+    Ok(entry_response(&outcome, caller.0.role))
+}
+
+fn entry_response(outcome: &RecordOutcome, role: Role) -> Response {
+    let status = match outcome {
+        RecordOutcome::Recorded(_) => StatusCode::CREATED,
+        RecordOutcome::Replayed(_) => StatusCode::OK,
+    };
+    (status, axum::Json(EntryBody::new(outcome.entry(), role))).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DonationsQuery {
+    campaign: Option<String>,
+    limit: Option<i64>,
+    before: Option<i64>,
+}
+
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 500;
+
+async fn list_donations(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<DonationsQuery>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(FieldErrors::single("limit", format!("must be from 1 to {MAX_PAGE}")).into());
+    }
+    let campaign_id = match &query.campaign {
+        Some(slug) => Some(
+            state
+                .store
+                .campaign_by_slug(slug)
+                .await?
+                .ok_or_else(|| Problem::from(FieldErrors::single("campaign", "is not a known campaign")))?
+                .id,
+        ),
+        None => None,
+    };
+    let entries =
+        state.store.list_entries(&EntryFilter { campaign_id, before_id: query.before, limit }).await?;
+    let next_before = (entries.len() as i64 == limit).then(|| entries.last().map(|entry| entry.id)).flatten();
+    let bodies: Vec<EntryBody> = entries.iter().map(|entry| EntryBody::new(entry, caller.0.role)).collect();
+    Ok(axum::Json(json!({ "entries": bodies, "next_before": next_before })).into_response())
+}
+
+/// A ledger entry as the admin API shows it. Viewers do not see donors' e-mail addresses.
+#[derive(Debug, Serialize)]
+struct EntryBody {
+    id: i64,
+    campaign: String,
+    branch: Option<String>,
+    kind: &'static str,
+    source: &'static str,
+    method: String,
+    amount: String,
+    fee: String,
+    net: String,
+    currency: &'static str,
+    donor_name: Option<String>,
+    donor_email: Option<String>,
+    anonymous: bool,
+    message: Option<String>,
+    recurring: bool,
+    received_on: String,
+    recorded_at: String,
+    recorded_by: String,
+    reference: Option<String>,
+    reason: Option<String>,
+    reverses: Option<i64>,
+}
+
+impl EntryBody {
+    fn new(entry: &Entry, role: Role) -> Self {
+        let currency = entry.currency;
+        EntryBody {
+            id: entry.id,
+            campaign: entry.campaign_slug.to_string(),
+            branch: entry.branch_slug.as_ref().map(ToString::to_string),
+            kind: entry.kind.as_str(),
+            source: entry.source.as_str(),
+            method: entry.method.clone(),
+            amount: currency.format_minor(entry.amount_minor),
+            fee: currency.format_minor(entry.fee_minor),
+            net: currency.format_minor(entry.net_minor),
+            currency: currency.code(),
+            donor_name: entry.donor.name.clone(),
+            donor_email: entry.donor.email.clone().filter(|_| role.allows(Role::Treasurer)),
+            anonymous: entry.donor.anonymous,
+            message: entry.donor.message.clone(),
+            recurring: entry.recurring,
+            received_on: entry.received_on.format("%Y-%m-%d").to_string(),
+            recorded_at: timestamp(entry.recorded_at),
+            recorded_by: entry.recorded_by.clone(),
+            reference: entry.reference.clone(),
+            reason: entry.reason.clone(),
+            reverses: entry.reverses_entry_id,
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The one error answer: RFC 9457 `application/problem+json`, naming fields for validation.
+
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::actions::ActionError;
+use crate::ledger::FieldErrors;
+use crate::store::StoreError;
+
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<BTreeMap<String, String>>,
+    #[serde(skip)]
+    www_authenticate: bool,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, kind: &str, title: &'static str, detail: impl Into<String>) -> Self {
+        Problem {
+            kind: format!("urn:appeal:problem:{kind}"),
+            title,
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: None,
+            www_authenticate: false,
+        }
+    }
+
+    pub fn validation(errors: &FieldErrors) -> Self {
+        let mut problem = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Invalid input",
+            format!("Some fields are not valid: {errors}."),
+        );
+        problem.errors = Some(errors.as_map().clone());
+        problem
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("No such {what}."))
+    }
+
+    pub fn unauthorized(detail: &str) -> Self {
+        let mut problem =
+            Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required", detail);
+        problem.www_authenticate = true;
+        problem
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
+    }
+
+    pub fn conflict(field: &str, message: &str) -> Self {
+        let mut problem =
+            Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", format!("{field} {message}."));
+        problem.errors = Some(BTreeMap::from([(field.to_owned(), message.to_owned())]));
+        problem
+    }
+
+    pub fn bad_request(kind: &str, title: &'static str, detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::BAD_REQUEST, kind, title, detail)
+    }
+
+    /// A failure of ours: the cause goes to the log, never to the client.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "request failed");
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "Something went wrong on our side; it has been logged.",
+        )
+    }
+
+    pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "database unavailable");
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            "The database is not answering; try again shortly.",
+        )
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let www_authenticate = self.www_authenticate;
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if www_authenticate {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict { field, message } => Problem::conflict(&field, &message),
+            StoreError::NotFound(what) => Problem::not_found(what),
+            other if other.is_unavailable() => Problem::unavailable(&other),
+            other => Problem::internal(&other),
+        }
+    }
+}
+
+impl From<ActionError> for Problem {
+    fn from(error: ActionError) -> Self {
+        match error {
+            ActionError::Invalid(errors) => Problem::validation(&errors),
+            ActionError::NotFound(what) => Problem::not_found(what),
+            ActionError::Conflict { field, message } => Problem::conflict(&field, &message),
+            ActionError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<FieldErrors> for Problem {
+    fn from(errors: FieldErrors) -> Self {
+        Problem::validation(&errors)
+    }
+}
+
+pub type ApiResult<T> = Result<T, Problem>;

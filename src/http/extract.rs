@@ -1,0 +1,116 @@
+//! Request extractors that answer with problem+json: a strict JSON body and a typed query.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::error::Problem;
+use crate::ledger::FieldErrors;
+
+/// The largest JSON body we read.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON body: `application/json` only, at most [`MAX_BODY_BYTES`], unknown fields refused,
+/// every error a problem naming the field.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
+        let content_type =
+            request.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
+        let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "Send the body as JSON with Content-Type: application/json.",
+            ));
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload-too-large",
+                    "Payload too large",
+                    format!("The body must be at most {MAX_BODY_BYTES} bytes."),
+                )
+            } else {
+                Problem::bad_request("unreadable-body", "Unreadable body", rejection.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses JSON, telling malformed JSON (400) from well-formed JSON with bad fields (422).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        json_problem(&path, error.into_inner())
+    })?;
+    deserializer.end().map_err(|error| json_problem(".", error))?;
+    Ok(value)
+}
+
+fn json_problem(path: &str, error: serde_json::Error) -> Problem {
+    let message = without_position(&error.to_string());
+    match error.classify() {
+        serde_json::error::Category::Data => {
+            let (field, message) = field_and_message(path, &message);
+            Problem::validation(&FieldErrors::single(field, message))
+        }
+        _ => Problem::bad_request(
+            "malformed-json",
+            "Malformed JSON",
+            format!("The body is not valid JSON: {message}."),
+        ),
+    }
+}
+
+/// serde's messages end in " at line 1 column 17": the field name says more to a client.
+fn without_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+fn field_and_message(path: &str, message: &str) -> (String, String) {
+    let parent = if path == "." { String::new() } else { path.to_owned() };
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or(rest);
+        let field = if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") };
+        let allowed = message.split_once(", expected ").map(|(_, allowed)| allowed).unwrap_or("");
+        return (field, format!("is not a known field (expected {allowed})"));
+    }
+    if parent.is_empty() { ("body".to_owned(), message.to_owned()) } else { (parent, message.to_owned()) }
+}
+
+/// A query string, refused with a problem naming the parameter when it does not parse.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
+        let query = parts.uri.query().unwrap_or("");
+        let deserializer = serde_urlencoded_deserializer(query);
+        serde_path_to_error::deserialize(deserializer).map(ApiQuery).map_err(|error| {
+            let path = error.path().to_string();
+            let (field, message) = field_and_message(&path, &error.into_inner().to_string());
+            Problem::validation(&FieldErrors::single(field, message))
+        })
+    }
+}
+
+fn serde_urlencoded_deserializer(query: &str) -> serde_urlencoded::Deserializer<'_> {
+    serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()))
+}

@@ -1,0 +1,461 @@
+//! Campaigns (appeals with a goal, dates and status) and their branch sub-goals.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::money::{Currency, Money};
+use super::validation::{AmountText, Field, FieldErrors, optional_text};
+
+/// A URL-safe identifier: lowercase letters, digits and single hyphens, 1 to 64 characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn parse(value: &str) -> Result<Self, &'static str> {
+        let slug = value.trim();
+        let valid = !slug.is_empty()
+            && slug.len() <= 64
+            && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !slug.starts_with('-')
+            && !slug.ends_with('-')
+            && !slug.contains("--");
+        if valid {
+            Ok(Slug(slug.to_owned()))
+        } else {
+            Err("must be 1 to 64 lowercase letters, digits or single hyphens, such as \"spring-appeal\"")
+        }
+    }
+
+    /// A slug read back from our own database, where only valid slugs are written.
+    pub fn from_stored(value: String) -> Self {
+        Slug(value)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CampaignStatus {
+    Draft,
+    Active,
+    Closed,
+}
+
+impl CampaignStatus {
+    pub fn parse(value: &str) -> Result<Self, &'static str> {
+        match value {
+            "draft" => Ok(Self::Draft),
+            "active" => Ok(Self::Active),
+            "closed" => Ok(Self::Closed),
+            _ => Err("must be one of draft, active, closed"),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Active => "active",
+            Self::Closed => "closed",
+        }
+    }
+
+    /// Drafts are never shown to the public.
+    pub fn is_public(self) -> bool {
+        self != Self::Draft
+    }
+}
+
+/// A text in English and French; either may be empty, and reads fall back to the other.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Localized {
+    #[serde(default)]
+    pub en: String,
+    #[serde(default)]
+    pub fr: String,
+}
+
+impl Localized {
+    /// The text in `lang` ("en" or "fr"), or the other language when that one is empty.
+    pub fn get(&self, lang: &str) -> &str {
+        let (first, second) = if lang == "fr" { (&self.fr, &self.en) } else { (&self.en, &self.fr) };
+        if first.is_empty() { second } else { first }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.en.is_empty() && self.fr.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Campaign {
+    pub id: i64,
+    pub slug: Slug,
+    pub currency: Currency,
+    pub goal_minor: i64,
+    pub title: Localized,
+    pub description: Localized,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub status: CampaignStatus,
+    pub count_net_of_fees: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Branch {
+    pub id: i64,
+    pub slug: Slug,
+    pub name: String,
+    pub goal_minor: Option<i64>,
+}
+
+/// What a client sends to create or change a campaign. On create, `slug`, `currency`,
+/// `goal` and `title` are required; on change every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignInput {
+    #[serde(default)]
+    pub slug: Field<String>,
+    #[serde(default)]
+    pub currency: Field<String>,
+    #[serde(default)]
+    pub goal: Field<AmountText>,
+    #[serde(default)]
+    pub title: Field<Localized>,
+    #[serde(default)]
+    pub description: Field<Localized>,
+    #[serde(default)]
+    pub starts_at: Field<String>,
+    #[serde(default)]
+    pub ends_at: Field<String>,
+    #[serde(default)]
+    pub status: Field<String>,
+    #[serde(default)]
+    pub count_net_of_fees: Field<bool>,
+    #[serde(default)]
+    pub branches: Field<Vec<BranchInput>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BranchInput {
+    #[serde(default)]
+    pub slug: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub goal: Option<AmountText>,
+}
+
+/// A branch as it should be after a create or change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BranchSpec {
+    pub slug: Slug,
+    pub name: String,
+    pub goal_minor: Option<i64>,
+}
+
+/// Every field of a campaign after a create or change, checked.
+/// `branches` is `None` when the change leaves them as they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CampaignDraft {
+    pub slug: Slug,
+    pub currency: Currency,
+    pub goal_minor: i64,
+    pub title: Localized,
+    pub description: Localized,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub status: CampaignStatus,
+    pub count_net_of_fees: bool,
+    pub branches: Option<Vec<BranchSpec>>,
+}
+
+const TITLE_MAX_CHARS: usize = 200;
+const DESCRIPTION_MAX_CHARS: usize = 20_000;
+const BRANCH_NAME_MAX_CHARS: usize = 200;
+const MAX_BRANCHES: usize = 500;
+
+/// Checks a create (`existing` is `None`) or a change of `existing`, naming every bad field.
+pub fn validate_campaign(
+    input: CampaignInput,
+    existing: Option<&Campaign>,
+) -> Result<CampaignDraft, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let creating = existing.is_none();
+
+    let slug = match input.slug {
+        Field::Value(value) => errors.check("slug", Slug::parse(&value)),
+        Field::Null => {
+            errors.add("slug", "must not be null");
+            None
+        }
+        Field::Missing => match existing {
+            Some(campaign) => Some(campaign.slug.clone()),
+            None => {
+                errors.add("slug", "is required");
+                None
+            }
+        },
+    };
+
+    let currency = match input.currency {
+        Field::Value(code) => errors.check("currency", Currency::from_code(&code)),
+        Field::Null => {
+            errors.add("currency", "must not be null");
+            None
+        }
+        Field::Missing => match existing {
+            Some(campaign) => Some(campaign.currency),
+            None => {
+                errors.add("currency", "is required");
+                None
+            }
+        },
+    };
+
+    let goal_minor = match (input.goal, currency) {
+        (Field::Value(AmountText(text)), Some(currency)) => {
+            errors.check("goal", Money::parse_positive(&text, currency)).map(Money::minor)
+        }
+        (Field::Value(_), None) => None,
+        (Field::Null, _) => {
+            errors.add("goal", "must not be null");
+            None
+        }
+        (Field::Missing, _) => match existing {
+            Some(campaign) => {
+                // A currency change re-checks the kept goal against the new currency's limit.
+                if let Some(currency) = currency {
+                    errors.check("goal", Money::from_minor(campaign.goal_minor, currency));
+                }
+                Some(campaign.goal_minor)
+            }
+            None => {
+                errors.add("goal", "is required");
+                None
+            }
+        },
+    };
+
+    let title = match input.title {
+        Field::Value(title) => {
+            let title = clean_localized(&mut errors, "title", title, TITLE_MAX_CHARS);
+            if title.is_empty() {
+                errors.add("title", "needs an English or French text");
+            }
+            Some(title)
+        }
+        Field::Null => {
+            errors.add("title", "must not be null");
+            None
+        }
+        Field::Missing => match existing {
+            Some(campaign) => Some(campaign.title.clone()),
+            None => {
+                errors.add("title", "is required");
+                None
+            }
+        },
+    };
+
+    let description = match input.description {
+        Field::Value(text) => clean_localized(&mut errors, "description", text, DESCRIPTION_MAX_CHARS),
+        Field::Null => Localized::default(),
+        Field::Missing => existing.map(|c| c.description.clone()).unwrap_or_default(),
+    };
+
+    let starts_at =
+        parse_instant_field(&mut errors, "starts_at", input.starts_at, existing.and_then(|c| c.starts_at));
+    let ends_at =
+        parse_instant_field(&mut errors, "ends_at", input.ends_at, existing.and_then(|c| c.ends_at));
+    if let (Some(start), Some(end)) = (starts_at, ends_at) {
+        if end <= start {
+            errors.add("ends_at", "must be after starts_at");
+        }
+    }
+
+    let status = match input.status {
+        Field::Value(value) => errors.check("status", CampaignStatus::parse(&value)),
+        Field::Null => {
+            errors.add("status", "must not be null");
+            None
+        }
+        Field::Missing => Some(existing.map_or(CampaignStatus::Active, |c| c.status)),
+    };
+
+    let count_net_of_fees = match input.count_net_of_fees {
+        Field::Value(value) => value,
+        Field::Null => false,
+        Field::Missing => existing.is_some_and(|c| c.count_net_of_fees),
+    };
+
+    let branches = match input.branches {
+        Field::Value(list) => currency.map(|currency| validate_branches(&mut errors, list, currency)),
+        Field::Null => Some(Vec::new()),
+        Field::Missing if creating => Some(Vec::new()),
+        Field::Missing => None,
+    };
+
+    match (slug, currency, goal_minor, title, status) {
+        (Some(slug), Some(currency), Some(goal_minor), Some(title), Some(status)) if errors.is_empty() => {
+            Ok(CampaignDraft {
+                slug,
+                currency,
+                goal_minor,
+                title,
+                description,
+                starts_at,
+                ends_at,
+                status,
+                count_net_of_fees,
+                branches,
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+fn clean_localized(errors: &mut FieldErrors, field: &str, text: Localized, max_chars: usize) -> Localized {
+    Localized {
+        en: optional_text(errors, &format!("{field}.en"), Some(text.en), max_chars).unwrap_or_default(),
+        fr: optional_text(errors, &format!("{field}.fr"), Some(text.fr), max_chars).unwrap_or_default(),
+    }
+}
+
+fn parse_instant_field(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: Field<String>,
+    kept: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    match value {
+        Field::Value(text) => errors.check(field, parse_instant(&text)),
+        Field::Null => None,
+        Field::Missing => kept,
+    }
+}
+
+/// Parses an RFC 3339 date and time ("2026-12-31T23:59:59-05:00") into UTC.
+pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, &'static str> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|instant| instant.with_timezone(&Utc))
+        .map_err(|_| "must be an RFC 3339 date and time such as \"2026-12-31T23:59:59-05:00\"")
+}
+
+fn validate_branches(
+    errors: &mut FieldErrors,
+    list: Vec<BranchInput>,
+    currency: Currency,
+) -> Vec<BranchSpec> {
+    if list.len() > MAX_BRANCHES {
+        errors.add("branches", format!("must list at most {MAX_BRANCHES} branches"));
+        return Vec::new();
+    }
+    let mut specs: Vec<BranchSpec> = Vec::with_capacity(list.len());
+    for (index, branch) in list.into_iter().enumerate() {
+        let field = |name: &str| format!("branches[{index}].{name}");
+        let slug = match branch.slug {
+            Some(value) => errors.check(&field("slug"), Slug::parse(&value)),
+            None => {
+                errors.add(field("slug"), "is required");
+                None
+            }
+        };
+        if let Some(slug) = &slug {
+            if specs.iter().any(|spec| &spec.slug == slug) {
+                errors.add(field("slug"), format!("repeats the branch \"{slug}\""));
+            }
+        }
+        let name = optional_text(errors, &field("name"), branch.name, BRANCH_NAME_MAX_CHARS);
+        if name.is_none() {
+            errors.add(field("name"), "is required");
+        }
+        let goal_minor = branch.goal.and_then(|AmountText(text)| {
+            errors.check(&field("goal"), Money::parse_positive(&text, currency)).map(Money::minor)
+        });
+        if let (Some(slug), Some(name)) = (slug, name) {
+            specs.push(BranchSpec { slug, name, goal_minor });
+        }
+    }
+    specs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(json: &str) -> CampaignInput {
+        serde_json::from_str(json).expect("valid campaign JSON")
+    }
+
+    #[test]
+    fn slugs_are_url_safe() {
+        assert!(Slug::parse("spring-appeal-2026").is_ok());
+        for bad in ["", "Spring", "a b", "-a", "a-", "a--b", "é", &"a".repeat(65)] {
+            assert!(Slug::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn a_create_names_every_missing_field() {
+        let errors = validate_campaign(input("{}"), None).expect_err("incomplete");
+        let fields: Vec<&str> = errors.iter().map(|(field, _)| field).collect();
+        assert_eq!(fields, ["currency", "goal", "slug", "title"]);
+    }
+
+    #[test]
+    fn a_create_with_branches_is_checked_whole() {
+        let draft = validate_campaign(
+            input(
+                r#"{"slug":"office","currency":"CAD","goal":"100000","title":{"en":"New office","fr":"Nouveau local"},
+                    "branches":[{"slug":"montreal","name":"Montréal","goal":"20000.00"},{"slug":"quebec","name":"Québec"}]}"#,
+            ),
+            None,
+        )
+        .expect("valid");
+        assert_eq!(draft.goal_minor, 10_000_000);
+        assert_eq!(draft.status, CampaignStatus::Active);
+        let branches = draft.branches.expect("branches given");
+        assert_eq!(branches[0].goal_minor, Some(2_000_000));
+        assert_eq!(branches[1].goal_minor, None);
+    }
+
+    #[test]
+    fn bad_branches_and_dates_are_named() {
+        let errors = validate_campaign(
+            input(
+                r#"{"slug":"office","currency":"CAD","goal":"100","title":{"en":"T"},
+                    "starts_at":"2026-12-01T00:00:00Z","ends_at":"2026-11-01T00:00:00Z",
+                    "branches":[{"slug":"a","name":"A"},{"slug":"a","name":"B","goal":"-1"}]}"#,
+            ),
+            None,
+        )
+        .expect_err("invalid");
+        let map = errors.as_map();
+        assert_eq!(map["ends_at"], "must be after starts_at");
+        assert_eq!(map["branches[1].slug"], "repeats the branch \"a\"");
+        assert_eq!(map["branches[1].goal"], "must not be negative");
+    }
+
+    #[test]
+    fn localized_text_falls_back_to_the_other_language() {
+        let text = Localized { en: "Hello".into(), fr: String::new() };
+        assert_eq!(text.get("fr"), "Hello");
+        assert_eq!(text.get("en"), "Hello");
+    }
+}

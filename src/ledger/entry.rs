@@ -1,0 +1,402 @@
+//! Ledger entries: the append-only record of every cent, and the checked inputs that make them.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::Deserialize;
+
+use super::campaign::{Branch, Campaign, Slug};
+use super::money::{Currency, Money};
+use super::validation::{AmountText, FieldErrors, optional_text, parse_email};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    Donation,
+    Refund,
+    Dispute,
+    DisputeWon,
+    Adjustment,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Donation => "donation",
+            Self::Refund => "refund",
+            Self::Dispute => "dispute",
+            Self::DisputeWon => "dispute_won",
+            Self::Adjustment => "adjustment",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Donation, Self::Refund, Self::Dispute, Self::DisputeWon, Self::Adjustment]
+            .into_iter()
+            .find(|kind| kind.as_str() == value)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Online,
+    Offline,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::Offline => "offline",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "online" => Some(Self::Online),
+            "offline" => Some(Self::Offline),
+            _ => None,
+        }
+    }
+}
+
+/// How money raised internally reached the organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OfflineMethod {
+    Cash,
+    Cheque,
+    Etransfer,
+    BankTransfer,
+    Other,
+}
+
+impl OfflineMethod {
+    pub fn parse(value: &str) -> Result<Self, &'static str> {
+        match value.trim() {
+            "cash" => Ok(Self::Cash),
+            "cheque" => Ok(Self::Cheque),
+            "etransfer" => Ok(Self::Etransfer),
+            "bank_transfer" => Ok(Self::BankTransfer),
+            "other" => Ok(Self::Other),
+            _ => Err("must be one of cash, cheque, etransfer, bank_transfer, other"),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cash => "cash",
+            Self::Cheque => "cheque",
+            Self::Etransfer => "etransfer",
+            Self::BankTransfer => "bank_transfer",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// Who gave, as the ledger keeps it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Donor {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub anonymous: bool,
+    pub message: Option<String>,
+}
+
+impl Donor {
+    /// The key under which a donor's gifts to one campaign are summed for the donor count:
+    /// the e-mail when known, else the name; a gift with neither is a donor of its own.
+    pub fn key(&self, fallback_unique: &str) -> String {
+        match (&self.email, &self.name) {
+            (Some(email), _) => format!("email:{}", email.to_lowercase()),
+            (None, Some(name)) => format!("name:{}", name.to_lowercase()),
+            (None, None) => format!("unnamed:{fallback_unique}"),
+        }
+    }
+}
+
+/// An entry ready to be appended; the store fills in the id and the recording time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEntry {
+    pub campaign_id: i64,
+    pub branch_id: Option<i64>,
+    pub kind: EntryKind,
+    pub source: Source,
+    pub method: String,
+    /// Signed: positive for money in, negative for reversals.
+    pub amount_minor: i64,
+    pub fee_minor: i64,
+    pub currency: Currency,
+    pub donor: Donor,
+    pub recurring: bool,
+    pub received_on: NaiveDate,
+    pub recorded_by: String,
+    pub reference: Option<String>,
+    pub reason: Option<String>,
+    /// The entry this one reverses (a refund points at its donation, a won dispute at its dispute).
+    pub reverses_entry_id: Option<i64>,
+    pub idempotency_key: Option<String>,
+}
+
+impl NewEntry {
+    pub fn net_minor(&self) -> i64 {
+        self.amount_minor - self.fee_minor
+    }
+}
+
+/// An entry as the ledger holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub campaign_slug: Slug,
+    pub branch_id: Option<i64>,
+    pub branch_slug: Option<Slug>,
+    pub kind: EntryKind,
+    pub source: Source,
+    pub method: String,
+    pub amount_minor: i64,
+    pub fee_minor: i64,
+    pub net_minor: i64,
+    pub currency: Currency,
+    pub donor_key: String,
+    pub donor: Donor,
+    pub recurring: bool,
+    pub received_on: NaiveDate,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+    pub reference: Option<String>,
+    pub reason: Option<String>,
+    pub reverses_entry_id: Option<i64>,
+    /// The donation this entry derives from (itself for a donation).
+    pub origin_entry_id: i64,
+}
+
+/// Money raised internally, as a treasurer enters it (API body and CLI flags alike).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineDonationInput {
+    #[serde(default)]
+    pub amount: Option<AmountText>,
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub received_on: Option<String>,
+    #[serde(default)]
+    pub donor_name: Option<String>,
+    #[serde(default)]
+    pub donor_email: Option<String>,
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub anonymous: Option<bool>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+const NAME_MAX_CHARS: usize = 200;
+const REFERENCE_MAX_CHARS: usize = 200;
+const MESSAGE_MAX_CHARS: usize = 1_000;
+const REASON_MAX_CHARS: usize = 500;
+
+/// Checks an offline donation against its campaign, naming every bad field.
+pub fn validate_offline_donation(
+    input: OfflineDonationInput,
+    campaign: &Campaign,
+    branches: &[Branch],
+    today: NaiveDate,
+    recorded_by: &str,
+) -> Result<NewEntry, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let amount = match input.amount {
+        Some(AmountText(text)) => errors.check("amount", Money::parse_positive(&text, campaign.currency)),
+        None => {
+            errors.add("amount", "is required");
+            None
+        }
+    };
+    let method = match input.method {
+        Some(text) => errors.check("method", OfflineMethod::parse(&text)),
+        None => {
+            errors.add("method", "is required");
+            None
+        }
+    };
+    let received_on = match input.received_on {
+        Some(text) => errors.check("received_on", parse_received_on(&text, today)),
+        None => {
+            errors.add("received_on", "is required");
+            None
+        }
+    };
+    let donor_name = optional_text(&mut errors, "donor_name", input.donor_name, NAME_MAX_CHARS);
+    let donor_email = input
+        .donor_email
+        .filter(|email| !email.trim().is_empty())
+        .and_then(|email| errors.check("donor_email", parse_email(&email)));
+    let reference = optional_text(&mut errors, "reference", input.reference, REFERENCE_MAX_CHARS);
+    let message = optional_text(&mut errors, "message", input.message, MESSAGE_MAX_CHARS);
+    let branch_id = input
+        .branch
+        .filter(|slug| !slug.trim().is_empty())
+        .and_then(|slug| errors.check("branch", find_branch(branches, &slug, campaign)));
+
+    match (amount, method, received_on) {
+        (Some(amount), Some(method), Some(received_on)) if errors.is_empty() => Ok(NewEntry {
+            campaign_id: campaign.id,
+            branch_id,
+            kind: EntryKind::Donation,
+            source: Source::Offline,
+            method: method.as_str().to_owned(),
+            amount_minor: amount.minor(),
+            fee_minor: 0,
+            currency: campaign.currency,
+            donor: Donor {
+                name: donor_name,
+                email: donor_email,
+                anonymous: input.anonymous.unwrap_or(false),
+                message,
+            },
+            recurring: false,
+            received_on,
+            recorded_by: recorded_by.to_owned(),
+            reference,
+            reason: None,
+            reverses_entry_id: None,
+            idempotency_key: None,
+        }),
+        _ => Err(errors),
+    }
+}
+
+fn find_branch(branches: &[Branch], slug: &str, campaign: &Campaign) -> Result<i64, String> {
+    branches
+        .iter()
+        .find(|branch| branch.slug.as_str() == slug.trim())
+        .map(|branch| branch.id)
+        .ok_or_else(|| format!("is not a branch of campaign \"{}\"", campaign.slug))
+}
+
+/// A date the money was received: `YYYY-MM-DD`, not after tomorrow (time zones differ).
+pub fn parse_received_on(text: &str, today: NaiveDate) -> Result<NaiveDate, &'static str> {
+    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| "must be a date written YYYY-MM-DD, such as \"2026-11-01\"")?;
+    if date > today + chrono::Days::new(1) {
+        return Err("must not be in the future");
+    }
+    if date.year_ce().1 < 2000 {
+        return Err("must not be before the year 2000");
+    }
+    Ok(date)
+}
+
+/// A treasurer's reversal of offline money: a bounced cheque, cash handed back, an entry in error.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReversalInput {
+    /// Defaults to everything not yet reversed.
+    #[serde(default)]
+    pub amount: Option<AmountText>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// `refund` when the money went back to the donor, `adjustment` (the default) otherwise.
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub received_on: Option<String>,
+}
+
+/// Checks a reversal of `original`, of which `remaining_minor` is not yet reversed.
+pub fn validate_reversal(
+    input: ReversalInput,
+    original: &Entry,
+    remaining_minor: i64,
+    today: NaiveDate,
+    recorded_by: &str,
+) -> Result<NewEntry, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    if original.kind != EntryKind::Donation {
+        errors.add("entry", "only a donation can be reversed");
+    } else if original.source != Source::Offline {
+        errors.add("entry", "online donations are refunded through Stripe, not reversed by hand");
+    } else if remaining_minor <= 0 {
+        errors.add("entry", "is already fully reversed");
+    }
+    let amount_minor = match input.amount {
+        Some(AmountText(text)) => {
+            errors.check("amount", Money::parse_positive(&text, original.currency)).map(Money::minor)
+        }
+        None => Some(remaining_minor),
+    };
+    if let Some(amount) = amount_minor {
+        if amount > remaining_minor && remaining_minor > 0 {
+            errors.add(
+                "amount",
+                format!(
+                    "must not exceed what is left to reverse ({})",
+                    original.currency.format_minor(remaining_minor)
+                ),
+            );
+        }
+    }
+    let kind = match input.kind.as_deref().map(str::trim) {
+        None | Some("adjustment") => Some(EntryKind::Adjustment),
+        Some("refund") => Some(EntryKind::Refund),
+        Some(_) => {
+            errors.add("kind", "must be refund or adjustment");
+            None
+        }
+    };
+    let reason = optional_text(&mut errors, "reason", input.reason, REASON_MAX_CHARS);
+    if reason.is_none() {
+        errors.add("reason", "is required, so the ledger says why the money was taken out");
+    }
+    let received_on = match input.received_on {
+        Some(text) => errors.check("received_on", parse_received_on(&text, today)),
+        None => Some(today),
+    };
+    match (amount_minor, kind, received_on) {
+        (Some(amount), Some(kind), Some(received_on)) if errors.is_empty() => Ok(NewEntry {
+            campaign_id: original.campaign_id,
+            branch_id: original.branch_id,
+            kind,
+            source: original.source,
+            method: original.method.clone(),
+            amount_minor: -amount,
+            fee_minor: 0,
+            currency: original.currency,
+            donor: original.donor.clone(),
+            recurring: original.recurring,
+            received_on,
+            recorded_by: recorded_by.to_owned(),
+            reference: original.reference.clone(),
+            reason,
+            reverses_entry_id: Some(original.id),
+            idempotency_key: None,
+        }),
+        _ => Err(errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn received_on_is_a_plain_date_not_in_the_future() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 22).expect("valid date");
+        assert!(parse_received_on("2026-11-01", today).is_ok());
+        assert!(parse_received_on("2026-11-23", today).is_ok());
+        assert_eq!(parse_received_on("2026-11-24", today), Err("must not be in the future"));
+        assert!(parse_received_on("01/11/2026", today).is_err());
+        assert!(parse_received_on("2026-02-30", today).is_err());
+    }
+
+    #[test]
+    fn donor_keys_prefer_email_then_name() {
+        let with_email =
+            Donor { email: Some("Ana@Example.org".into()), name: Some("Ana".into()), ..Donor::default() };
+        let with_name = Donor { name: Some("Ana B".into()), ..Donor::default() };
+        assert_eq!(with_email.key("x"), "email:ana@example.org");
+        assert_eq!(with_name.key("x"), "name:ana b");
+        assert_eq!(Donor::default().key("x1"), "unnamed:x1");
+    }
+}

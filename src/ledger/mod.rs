@@ -1,0 +1,13 @@
+//! The domain: money, campaigns, ledger entries and the totals rule. Pure: no I/O.
+
+pub mod campaign;
+pub mod entry;
+pub mod money;
+pub mod progress;
+pub mod totals;
+pub mod validation;
+
+pub use campaign::{Branch, Campaign, CampaignStatus, Slug};
+pub use entry::{EntryKind, NewEntry, OfflineMethod, Source};
+pub use money::{Currency, Money, MoneyError};
+pub use validation::{Field, FieldErrors};

@@ -1,0 +1,12 @@
+//! appeal: donations and fundraising campaigns, with an exact append-only ledger and live totals.
+
+pub mod access;
+pub mod actions;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod ledger;
+pub mod store;
+pub mod telemetry;

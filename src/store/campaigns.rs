@@ -1,0 +1,292 @@
+//! Campaigns and branches: create, change, read, and the kept totals behind progress.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError, WriteTx, is_unique_violation, now, read_flag, read_instant, stored_instant};
+use crate::ledger::campaign::{BranchSpec, CampaignDraft, Localized};
+use crate::ledger::progress::{BranchTotals, CampaignTotals};
+use crate::ledger::{Branch, Campaign, CampaignStatus, Currency, Slug};
+
+const CAMPAIGN_COLUMNS: &str = "c.id, c.slug, c.currency, c.goal_minor, c.title_en, c.title_fr, \
+     c.description_en, c.description_fr, c.starts_at, c.ends_at, c.status, c.count_net_of_fees, \
+     c.created_at, c.updated_at";
+
+impl Store {
+    /// Creates a campaign with its branches and zeroed totals, in one transaction.
+    #[tracing::instrument(skip_all, fields(slug = %draft.slug))]
+    pub async fn create_campaign(&self, draft: &CampaignDraft) -> Result<Campaign, StoreError> {
+        let mut write = self.begin_write().await?;
+        let at = stored_instant(now());
+        let inserted = sqlx::query(
+            "INSERT INTO campaigns (slug, currency, goal_minor, title_en, title_fr, description_en, \
+             description_fr, starts_at, ends_at, status, count_net_of_fees, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+        )
+        .bind(draft.slug.as_str())
+        .bind(draft.currency.code())
+        .bind(draft.goal_minor)
+        .bind(&draft.title.en)
+        .bind(&draft.title.fr)
+        .bind(&draft.description.en)
+        .bind(&draft.description.fr)
+        .bind(draft.starts_at.map(stored_instant))
+        .bind(draft.ends_at.map(stored_instant))
+        .bind(draft.status.as_str())
+        .bind(draft.count_net_of_fees)
+        .bind(&at)
+        .fetch_one(&mut *write.tx)
+        .await;
+        let id: i64 = match inserted {
+            Ok(row) => row.try_get("id")?,
+            Err(error) if is_unique_violation(&error) => {
+                return Err(StoreError::conflict("slug", "is already used by another campaign"));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        sqlx::query("INSERT INTO campaign_totals (campaign_id, updated_at) VALUES ($1, $2)")
+            .bind(id)
+            .bind(&at)
+            .execute(&mut *write.tx)
+            .await?;
+        if let Some(branches) = &draft.branches {
+            replace_branches(&mut write, id, branches).await?;
+        }
+        let campaign = campaign_by_id(&mut write, id).await?;
+        write.commit().await?;
+        Ok(campaign)
+    }
+
+    /// Changes a campaign. The currency may only change while its ledger is empty, and a
+    /// branch that holds entries cannot be removed.
+    #[tracing::instrument(skip_all, fields(campaign_id = id))]
+    pub async fn update_campaign(&self, id: i64, draft: &CampaignDraft) -> Result<Campaign, StoreError> {
+        let mut write = self.begin_write().await?;
+        let current = campaign_by_id(&mut write, id).await?;
+        if current.currency != draft.currency {
+            let entries: i64 = sqlx::query("SELECT COUNT(*) AS n FROM ledger_entries WHERE campaign_id = $1")
+                .bind(id)
+                .fetch_one(&mut *write.tx)
+                .await?
+                .try_get("n")?;
+            if entries > 0 {
+                return Err(StoreError::conflict(
+                    "currency",
+                    "cannot change once the campaign holds ledger entries",
+                ));
+            }
+        }
+        let updated = sqlx::query(
+            "UPDATE campaigns SET slug = $1, currency = $2, goal_minor = $3, title_en = $4, title_fr = $5, \
+             description_en = $6, description_fr = $7, starts_at = $8, ends_at = $9, status = $10, \
+             count_net_of_fees = $11, updated_at = $12 WHERE id = $13",
+        )
+        .bind(draft.slug.as_str())
+        .bind(draft.currency.code())
+        .bind(draft.goal_minor)
+        .bind(&draft.title.en)
+        .bind(&draft.title.fr)
+        .bind(&draft.description.en)
+        .bind(&draft.description.fr)
+        .bind(draft.starts_at.map(stored_instant))
+        .bind(draft.ends_at.map(stored_instant))
+        .bind(draft.status.as_str())
+        .bind(draft.count_net_of_fees)
+        .bind(stored_instant(now()))
+        .bind(id)
+        .execute(&mut *write.tx)
+        .await;
+        match updated {
+            Ok(_) => {}
+            Err(error) if is_unique_violation(&error) => {
+                return Err(StoreError::conflict("slug", "is already used by another campaign"));
+            }
+            Err(error) => return Err(error.into()),
+        }
+        if let Some(branches) = &draft.branches {
+            replace_branches(&mut write, id, branches).await?;
+        }
+        let campaign = campaign_by_id(&mut write, id).await?;
+        write.commit().await?;
+        Ok(campaign)
+    }
+
+    pub async fn campaign_by_slug(&self, slug: &str) -> Result<Option<Campaign>, StoreError> {
+        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns c WHERE c.slug = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(slug).fetch_optional(self.pool()).await?;
+        row.as_ref().map(campaign_from_row).transpose()
+    }
+
+    /// All campaigns, newest first; drafts only when `include_drafts`.
+    pub async fn list_campaigns(&self, include_drafts: bool) -> Result<Vec<Campaign>, StoreError> {
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLUMNS} FROM campaigns c WHERE c.status <> 'draft' OR $1 ORDER BY c.id DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(include_drafts).fetch_all(self.pool()).await?;
+        rows.iter().map(campaign_from_row).collect()
+    }
+
+    pub async fn branches(&self, campaign_id: i64) -> Result<Vec<Branch>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, slug, name, goal_minor FROM branches WHERE campaign_id = $1 ORDER BY position",
+        )
+        .bind(campaign_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(branch_from_row).collect()
+    }
+
+    /// A campaign with its kept totals: two reads of one row each plus the branch rows,
+    /// whatever the size of the ledger.
+    #[tracing::instrument(skip_all, fields(slug))]
+    pub async fn campaign_progress(
+        &self,
+        slug: &str,
+    ) -> Result<Option<(Campaign, CampaignTotals, Vec<BranchTotals>)>, StoreError> {
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLUMNS}, t.gross_minor, t.net_minor, t.online_gross_minor, t.online_net_minor, \
+             t.offline_minor, t.donations, t.donors, t.recurring_active, t.recurring_monthly_minor, \
+             t.updated_at AS totals_updated_at \
+             FROM campaigns c JOIN campaign_totals t ON t.campaign_id = c.id WHERE c.slug = $1"
+        );
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(slug).fetch_optional(self.pool()).await?
+        else {
+            return Ok(None);
+        };
+        let campaign = campaign_from_row(&row)?;
+        let totals = CampaignTotals {
+            gross_minor: row.try_get("gross_minor")?,
+            net_minor: row.try_get("net_minor")?,
+            online_gross_minor: row.try_get("online_gross_minor")?,
+            online_net_minor: row.try_get("online_net_minor")?,
+            offline_minor: row.try_get("offline_minor")?,
+            donations: row.try_get("donations")?,
+            donors: row.try_get("donors")?,
+            recurring_active: row.try_get("recurring_active")?,
+            recurring_monthly_minor: row.try_get("recurring_monthly_minor")?,
+            updated_at: Some(read_instant(row.try_get("totals_updated_at")?)?),
+        };
+        let rows = sqlx::query(
+            "SELECT b.id, b.slug, b.name, b.goal_minor, bt.gross_minor, bt.net_minor \
+             FROM branches b JOIN branch_totals bt ON bt.branch_id = b.id \
+             WHERE b.campaign_id = $1 ORDER BY b.position",
+        )
+        .bind(campaign.id)
+        .fetch_all(self.pool())
+        .await?;
+        let branches = rows
+            .iter()
+            .map(|row| {
+                Ok(BranchTotals {
+                    branch: branch_from_row(row)?,
+                    gross_minor: row.try_get("gross_minor")?,
+                    net_minor: row.try_get("net_minor")?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Some((campaign, totals, branches)))
+    }
+}
+
+pub(super) async fn campaign_by_id(write: &mut WriteTx, id: i64) -> Result<Campaign, StoreError> {
+    let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns c WHERE c.id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut *write.tx)
+        .await?
+        .ok_or(StoreError::NotFound("campaign"))?;
+    campaign_from_row(&row)
+}
+
+/// Makes the campaign's branches exactly `specs`: new ones are added with zero totals,
+/// kept ones renamed and re-ordered, and missing ones removed if they hold no entries.
+async fn replace_branches(
+    write: &mut WriteTx,
+    campaign_id: i64,
+    specs: &[BranchSpec],
+) -> Result<(), StoreError> {
+    let existing = sqlx::query("SELECT id, slug FROM branches WHERE campaign_id = $1")
+        .bind(campaign_id)
+        .fetch_all(&mut *write.tx)
+        .await?;
+    for row in &existing {
+        let slug: String = row.try_get("slug")?;
+        if specs.iter().any(|spec| spec.slug.as_str() == slug) {
+            continue;
+        }
+        let branch_id: i64 = row.try_get("id")?;
+        let entries: i64 = sqlx::query("SELECT COUNT(*) AS n FROM ledger_entries WHERE branch_id = $1")
+            .bind(branch_id)
+            .fetch_one(&mut *write.tx)
+            .await?
+            .try_get("n")?;
+        if entries > 0 {
+            return Err(StoreError::conflict(
+                "branches",
+                format!("cannot drop the branch \"{slug}\": it holds ledger entries"),
+            ));
+        }
+        sqlx::query("DELETE FROM branch_totals WHERE branch_id = $1")
+            .bind(branch_id)
+            .execute(&mut *write.tx)
+            .await?;
+        sqlx::query("DELETE FROM branches WHERE id = $1").bind(branch_id).execute(&mut *write.tx).await?;
+    }
+    for (position, spec) in specs.iter().enumerate() {
+        let position = i64::try_from(position).map_err(|_| StoreError::Corrupt("branch position".into()))?;
+        let row = sqlx::query(
+            "INSERT INTO branches (campaign_id, slug, name, goal_minor, position) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (campaign_id, slug) DO UPDATE SET name = $3, goal_minor = $4, position = $5 \
+             RETURNING id",
+        )
+        .bind(campaign_id)
+        .bind(spec.slug.as_str())
+        .bind(&spec.name)
+        .bind(spec.goal_minor)
+        .bind(position)
+        .fetch_one(&mut *write.tx)
+        .await?;
+        let branch_id: i64 = row.try_get("id")?;
+        sqlx::query(
+            "INSERT INTO branch_totals (branch_id, campaign_id) VALUES ($1, $2) ON CONFLICT (branch_id) DO NOTHING",
+        )
+        .bind(branch_id)
+        .bind(campaign_id)
+        .execute(&mut *write.tx)
+        .await?;
+    }
+    Ok(())
+}
+
+fn campaign_from_row(row: &AnyRow) -> Result<Campaign, StoreError> {
+    let currency: String = row.try_get("currency")?;
+    let status: String = row.try_get("status")?;
+    let optional_instant = |column: &str| -> Result<_, StoreError> {
+        row.try_get::<Option<String>, _>(column)?.as_deref().map(read_instant).transpose()
+    };
+    Ok(Campaign {
+        id: row.try_get("id")?,
+        slug: Slug::from_stored(row.try_get("slug")?),
+        currency: Currency::from_code(&currency)
+            .map_err(|_| StoreError::Corrupt(format!("currency {currency}")))?,
+        goal_minor: row.try_get("goal_minor")?,
+        title: Localized { en: row.try_get("title_en")?, fr: row.try_get("title_fr")? },
+        description: Localized { en: row.try_get("description_en")?, fr: row.try_get("description_fr")? },
+        starts_at: optional_instant("starts_at")?,
+        ends_at: optional_instant("ends_at")?,
+        status: CampaignStatus::parse(&status)
+            .map_err(|_| StoreError::Corrupt(format!("status {status}")))?,
+        count_net_of_fees: read_flag(row, "count_net_of_fees")?,
+        created_at: read_instant(row.try_get("created_at")?)?,
+        updated_at: read_instant(row.try_get("updated_at")?)?,
+    })
+}
+
+fn branch_from_row(row: &AnyRow) -> Result<Branch, StoreError> {
+    Ok(Branch {
+        id: row.try_get("id")?,
+        slug: Slug::from_stored(row.try_get("slug")?),
+        name: row.try_get("name")?,
+        goal_minor: row.try_get("goal_minor")?,
+    })
+}

@@ -1,0 +1,329 @@
+//! The ledger: appending entries together with the totals they move, and reading entries back.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{
+    Store, StoreError, WriteTx, is_unique_violation, now, read_date, read_flag, read_instant, stored_instant,
+};
+use crate::ledger::entry::{Donor, Entry};
+use crate::ledger::money::checked_sum;
+use crate::ledger::totals::{EntryFacts, TotalsChange, totals_change};
+use crate::ledger::{Currency, EntryKind, NewEntry, Slug, Source};
+
+const ENTRY_COLUMNS: &str = "e.id, e.campaign_id, c.slug AS campaign_slug, e.branch_id, b.slug AS branch_slug, \
+     e.kind, e.source, e.method, e.amount_minor, e.fee_minor, e.net_minor, e.currency, e.donor_key, \
+     e.donor_name, e.donor_email, e.anonymous, e.public_message, e.recurring, e.received_on, \
+     e.recorded_at, e.recorded_by, e.reference, e.reason, e.reverses_entry_id, e.origin_entry_id";
+
+const ENTRY_FROM: &str = "FROM ledger_entries e JOIN campaigns c ON c.id = e.campaign_id LEFT JOIN branches b ON b.id = e.branch_id";
+
+/// Whether an entry was appended now or had been appended before under the same key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordOutcome {
+    Recorded(Entry),
+    Replayed(Entry),
+}
+
+impl RecordOutcome {
+    pub fn entry(&self) -> &Entry {
+        match self {
+            RecordOutcome::Recorded(entry) | RecordOutcome::Replayed(entry) => entry,
+        }
+    }
+}
+
+/// Which entries to list, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct EntryFilter {
+    pub campaign_id: Option<i64>,
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+impl Store {
+    /// Appends `entry` and moves the campaign, branch and donor totals by it, in one
+    /// transaction: either all of it is written or none of it.
+    #[tracing::instrument(skip_all, fields(campaign_id = entry.campaign_id, kind = entry.kind.as_str()))]
+    pub async fn record_entry(&self, entry: &NewEntry) -> Result<RecordOutcome, StoreError> {
+        let mut write = self.begin_write().await?;
+        // Touching the totals row first serializes writers of one campaign on PostgreSQL
+        // (a row lock until commit), so the reads below see every earlier entry.
+        let locked = sqlx::query("UPDATE campaign_totals SET version = version + 1 WHERE campaign_id = $1")
+            .bind(entry.campaign_id)
+            .execute(&mut *write.tx)
+            .await?;
+        if locked.rows_affected() == 0 {
+            return Err(StoreError::NotFound("campaign"));
+        }
+        if let Some(key) = &entry.idempotency_key {
+            if let Some(existing) = entry_by_idempotency_key(&mut write, key).await? {
+                return Ok(RecordOutcome::Replayed(existing));
+            }
+        }
+
+        let (origin_entry_id, origin_before, donor_key) = match entry.reverses_entry_id {
+            Some(reversed_id) => {
+                let reversed =
+                    entry_in(&mut write, reversed_id).await?.ok_or(StoreError::NotFound("entry"))?;
+                if reversed.campaign_id != entry.campaign_id {
+                    return Err(StoreError::conflict("entry", "belongs to another campaign"));
+                }
+                let origin_id = reversed.origin_entry_id;
+                let before = origin_sum(&mut write, origin_id).await?;
+                if before + entry.amount_minor < 0 {
+                    return Err(StoreError::conflict(
+                        "amount",
+                        format!(
+                            "must not exceed what is left to reverse ({})",
+                            entry.currency.format_minor(before.max(0))
+                        ),
+                    ));
+                }
+                (Some(origin_id), Some(before), reversed.donor_key)
+            }
+            None => (None, None, entry.donor.key(&random_hex())),
+        };
+
+        let donor_before: i64 =
+            sqlx::query("SELECT gross_minor FROM donor_totals WHERE campaign_id = $1 AND donor_key = $2")
+                .bind(entry.campaign_id)
+                .bind(&donor_key)
+                .fetch_optional(&mut *write.tx)
+                .await?
+                .map(|row| row.try_get("gross_minor"))
+                .transpose()?
+                .unwrap_or(0);
+
+        let change = totals_change(EntryFacts {
+            kind: entry.kind,
+            source: entry.source,
+            amount_minor: entry.amount_minor,
+            net_minor: entry.net_minor(),
+            origin_before_minor: origin_before,
+            donor_before_minor: donor_before,
+        });
+
+        let recorded_at = stored_instant(now());
+        let inserted = sqlx::query(
+            "INSERT INTO ledger_entries (campaign_id, branch_id, kind, source, method, amount_minor, fee_minor, \
+             net_minor, currency, donor_key, donor_name, donor_email, anonymous, public_message, recurring, \
+             received_on, recorded_at, recorded_by, reference, reason, reverses_entry_id, origin_entry_id, \
+             idempotency_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+             $21, $22, $23) RETURNING id",
+        )
+        .bind(entry.campaign_id)
+        .bind(entry.branch_id)
+        .bind(entry.kind.as_str())
+        .bind(entry.source.as_str())
+        .bind(&entry.method)
+        .bind(entry.amount_minor)
+        .bind(entry.fee_minor)
+        .bind(entry.net_minor())
+        .bind(entry.currency.code())
+        .bind(&donor_key)
+        .bind(&entry.donor.name)
+        .bind(&entry.donor.email)
+        .bind(entry.donor.anonymous)
+        .bind(&entry.donor.message)
+        .bind(entry.recurring)
+        .bind(entry.received_on.format("%Y-%m-%d").to_string())
+        .bind(&recorded_at)
+        .bind(&entry.recorded_by)
+        .bind(&entry.reference)
+        .bind(&entry.reason)
+        .bind(entry.reverses_entry_id)
+        .bind(origin_entry_id)
+        .bind(&entry.idempotency_key)
+        .fetch_one(&mut *write.tx)
+        .await;
+        let id: i64 = match inserted {
+            Ok(row) => row.try_get("id")?,
+            Err(error) if is_unique_violation(&error) => {
+                return Err(StoreError::conflict(
+                    "idempotency_key",
+                    "was used by a concurrent request; retry",
+                ));
+            }
+            Err(error) => return Err(error.into()),
+        };
+
+        apply_to_campaign(&mut write, entry.campaign_id, &change, &recorded_at).await?;
+        if let Some(branch_id) = entry.branch_id {
+            apply_to_branch(&mut write, branch_id, &change).await?;
+        }
+        let donor_after = checked_sum([donor_before, entry.amount_minor]).map_err(overflow)?;
+        sqlx::query(
+            "INSERT INTO donor_totals (campaign_id, donor_key, gross_minor) VALUES ($1, $2, $3) \
+             ON CONFLICT (campaign_id, donor_key) DO UPDATE SET gross_minor = $3",
+        )
+        .bind(entry.campaign_id)
+        .bind(&donor_key)
+        .bind(donor_after)
+        .execute(&mut *write.tx)
+        .await?;
+
+        let recorded = entry_in(&mut write, id).await?.ok_or(StoreError::NotFound("entry"))?;
+        write.commit().await?;
+        Ok(RecordOutcome::Recorded(recorded))
+    }
+
+    pub async fn entry(&self, id: i64) -> Result<Option<Entry>, StoreError> {
+        let sql = format!("SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;
+        row.as_ref().map(entry_from_row).transpose()
+    }
+
+    /// What is left of a donation after the entries that reverse it.
+    pub async fn remaining_of(&self, origin_entry_id: i64) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM ledger_entries \
+             WHERE id = $1 OR origin_entry_id = $1",
+        )
+        .bind(origin_entry_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get("total")?)
+    }
+
+    pub async fn list_entries(&self, filter: &EntryFilter) -> Result<Vec<Entry>, StoreError> {
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE ($1 IS NULL OR e.campaign_id = $1) \
+             AND ($2 IS NULL OR e.id < $2) ORDER BY e.id DESC LIMIT $3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(filter.campaign_id)
+            .bind(filter.before_id)
+            .bind(filter.limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+}
+
+async fn apply_to_campaign(
+    write: &mut WriteTx,
+    campaign_id: i64,
+    change: &TotalsChange,
+    at: &str,
+) -> Result<(), StoreError> {
+    let row = sqlx::query(
+        "SELECT gross_minor, net_minor, online_gross_minor, online_net_minor, offline_minor, donations, donors \
+         FROM campaign_totals WHERE campaign_id = $1",
+    )
+    .bind(campaign_id)
+    .fetch_one(&mut *write.tx)
+    .await?;
+    let add = |column: &str, delta: i64| -> Result<i64, StoreError> {
+        checked_sum([row.try_get::<i64, _>(column)?, delta]).map_err(overflow)
+    };
+    sqlx::query(
+        "UPDATE campaign_totals SET gross_minor = $1, net_minor = $2, online_gross_minor = $3, \
+         online_net_minor = $4, offline_minor = $5, donations = $6, donors = $7, updated_at = $8 \
+         WHERE campaign_id = $9",
+    )
+    .bind(add("gross_minor", change.gross_minor)?)
+    .bind(add("net_minor", change.net_minor)?)
+    .bind(add("online_gross_minor", change.online_gross_minor)?)
+    .bind(add("online_net_minor", change.online_net_minor)?)
+    .bind(add("offline_minor", change.offline_minor)?)
+    .bind(add("donations", change.donations)?)
+    .bind(add("donors", change.donors)?)
+    .bind(at)
+    .bind(campaign_id)
+    .execute(&mut *write.tx)
+    .await?;
+    Ok(())
+}
+
+async fn apply_to_branch(
+    write: &mut WriteTx,
+    branch_id: i64,
+    change: &TotalsChange,
+) -> Result<(), StoreError> {
+    let row = sqlx::query("SELECT gross_minor, net_minor FROM branch_totals WHERE branch_id = $1")
+        .bind(branch_id)
+        .fetch_one(&mut *write.tx)
+        .await?;
+    let gross = checked_sum([row.try_get::<i64, _>("gross_minor")?, change.gross_minor]).map_err(overflow)?;
+    let net = checked_sum([row.try_get::<i64, _>("net_minor")?, change.net_minor]).map_err(overflow)?;
+    sqlx::query("UPDATE branch_totals SET gross_minor = $1, net_minor = $2 WHERE branch_id = $3")
+        .bind(gross)
+        .bind(net)
+        .bind(branch_id)
+        .execute(&mut *write.tx)
+        .await?;
+    Ok(())
+}
+
+fn overflow(_: crate::ledger::MoneyError) -> StoreError {
+    StoreError::conflict("amount", "would overflow the campaign's total")
+}
+
+async fn entry_in(write: &mut WriteTx, id: i64) -> Result<Option<Entry>, StoreError> {
+    let sql = format!("SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *write.tx).await?;
+    row.as_ref().map(entry_from_row).transpose()
+}
+
+async fn entry_by_idempotency_key(write: &mut WriteTx, key: &str) -> Result<Option<Entry>, StoreError> {
+    let sql = format!("SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.idempotency_key = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(key).fetch_optional(&mut *write.tx).await?;
+    row.as_ref().map(entry_from_row).transpose()
+}
+
+async fn origin_sum(write: &mut WriteTx, origin_id: i64) -> Result<i64, StoreError> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM ledger_entries \
+         WHERE id = $1 OR origin_entry_id = $1",
+    )
+    .bind(origin_id)
+    .fetch_one(&mut *write.tx)
+    .await?;
+    Ok(row.try_get("total")?)
+}
+
+fn random_hex() -> String {
+    let mut bytes = [0_u8; 12];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn entry_from_row(row: &AnyRow) -> Result<Entry, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let source: String = row.try_get("source")?;
+    let currency: String = row.try_get("currency")?;
+    let id: i64 = row.try_get("id")?;
+    Ok(Entry {
+        id,
+        campaign_id: row.try_get("campaign_id")?,
+        campaign_slug: Slug::from_stored(row.try_get("campaign_slug")?),
+        branch_id: row.try_get("branch_id")?,
+        branch_slug: row.try_get::<Option<String>, _>("branch_slug")?.map(Slug::from_stored),
+        kind: EntryKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("entry kind {kind}")))?,
+        source: Source::parse(&source)
+            .ok_or_else(|| StoreError::Corrupt(format!("entry source {source}")))?,
+        method: row.try_get("method")?,
+        amount_minor: row.try_get("amount_minor")?,
+        fee_minor: row.try_get("fee_minor")?,
+        net_minor: row.try_get("net_minor")?,
+        currency: Currency::from_code(&currency)
+            .map_err(|_| StoreError::Corrupt(format!("currency {currency}")))?,
+        donor_key: row.try_get("donor_key")?,
+        donor: Donor {
+            name: row.try_get("donor_name")?,
+            email: row.try_get("donor_email")?,
+            anonymous: read_flag(row, "anonymous")?,
+            message: row.try_get("public_message")?,
+        },
+        recurring: read_flag(row, "recurring")?,
+        received_on: read_date(row.try_get("received_on")?)?,
+        recorded_at: read_instant(row.try_get("recorded_at")?)?,
+        recorded_by: row.try_get("recorded_by")?,
+        reference: row.try_get("reference")?,
+        reason: row.try_get("reason")?,
+        reverses_entry_id: row.try_get("reverses_entry_id")?,
+        origin_entry_id: row.try_get::<Option<i64>, _>("origin_entry_id")?.unwrap_or(id),
+    })
+}
