@@ -52,7 +52,7 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum CampaignCommand {
     /// Create a campaign.
-    Create(CampaignCreateArgs),
+    Create(Box<CampaignCreateArgs>),
     /// List every campaign, drafts included.
     List,
 }
@@ -263,7 +263,7 @@ async fn run_with_store(command: Command, store: &Store) -> ExitCode {
     }
 }
 
-async fn create_campaign(store: &Store, args: CampaignCreateArgs) -> Result<(), ActionError> {
+async fn create_campaign(store: &Store, args: Box<CampaignCreateArgs>) -> Result<(), ActionError> {
     let mut branches = Vec::new();
     for (index, spec) in args.branches.iter().enumerate() {
         let mut parts = spec.splitn(3, ':');

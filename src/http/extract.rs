@@ -50,6 +50,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 /// Parses JSON, telling malformed JSON (400) from well-formed JSON with bad fields (422).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    // serde would read a struct from an array too; every body we take is an object.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+        return Err(Problem::validation(&FieldErrors::single("body", "must be a JSON object")));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -83,14 +88,15 @@ fn without_position(message: &str) -> String {
 }
 
 fn field_and_message(path: &str, message: &str) -> (String, String) {
-    let parent = if path == "." { String::new() } else { path.to_owned() };
+    let field = if path == "." { "body".to_owned() } else { path.to_owned() };
     if let Some(rest) = message.strip_prefix("unknown field `") {
+        // serde_path_to_error already ends the path with the unknown field's name.
         let name = rest.split('`').next().unwrap_or(rest);
-        let field = if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") };
-        let allowed = message.split_once(", expected ").map(|(_, allowed)| allowed).unwrap_or("");
-        return (field, format!("is not a known field (expected {allowed})"));
+        let field = if path == "." { name.to_owned() } else { field };
+        let allowed = message.split_once(", expected ").map_or("", |(_, allowed)| allowed).replace('`', "");
+        return (field, format!("is not a known field; expected {allowed}"));
     }
-    if parent.is_empty() { ("body".to_owned(), message.to_owned()) } else { (parent, message.to_owned()) }
+    (field, message.replace('`', "\""))
 }
 
 /// A query string, refused with a problem naming the parameter when it does not parse.

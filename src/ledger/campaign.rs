@@ -283,10 +283,10 @@ pub fn validate_campaign(
         parse_instant_field(&mut errors, "starts_at", input.starts_at, existing.and_then(|c| c.starts_at));
     let ends_at =
         parse_instant_field(&mut errors, "ends_at", input.ends_at, existing.and_then(|c| c.ends_at));
-    if let (Some(start), Some(end)) = (starts_at, ends_at) {
-        if end <= start {
-            errors.add("ends_at", "must be after starts_at");
-        }
+    if let (Some(start), Some(end)) = (starts_at, ends_at)
+        && end <= start
+    {
+        errors.add("ends_at", "must be after starts_at");
     }
 
     let status = match input.status {
@@ -376,10 +376,10 @@ fn validate_branches(
                 None
             }
         };
-        if let Some(slug) = &slug {
-            if specs.iter().any(|spec| &spec.slug == slug) {
-                errors.add(field("slug"), format!("repeats the branch \"{slug}\""));
-            }
+        if let Some(slug) = &slug
+            && specs.iter().any(|spec| &spec.slug == slug)
+        {
+            errors.add(field("slug"), format!("repeats the branch \"{slug}\""));
         }
         let name = optional_text(errors, &field("name"), branch.name, BRANCH_NAME_MAX_CHARS);
         if name.is_none() {

@@ -326,16 +326,17 @@ pub fn validate_reversal(
         }
         None => Some(remaining_minor),
     };
-    if let Some(amount) = amount_minor {
-        if amount > remaining_minor && remaining_minor > 0 {
-            errors.add(
-                "amount",
-                format!(
-                    "must not exceed what is left to reverse ({})",
-                    original.currency.format_minor(remaining_minor)
-                ),
-            );
-        }
+    if let Some(amount) = amount_minor
+        && amount > remaining_minor
+        && remaining_minor > 0
+    {
+        errors.add(
+            "amount",
+            format!(
+                "must not exceed what is left to reverse ({})",
+                original.currency.format_minor(remaining_minor)
+            ),
+        );
     }
     let kind = match input.kind.as_deref().map(str::trim) {
         None | Some("adjustment") => Some(EntryKind::Adjustment),

@@ -139,7 +139,7 @@ impl Money {
         if text.is_empty() {
             return Err(MoneyError::Empty);
         }
-        if text.contains(['e', 'E']) && !text.eq_ignore_ascii_case("nan") {
+        if is_scientific(text) {
             return Err(MoneyError::Exponent);
         }
         let plain_number =
@@ -195,6 +195,18 @@ impl fmt::Display for Money {
     }
 }
 
+/// "1e5", "2.5E-3": a number in exponent notation, which we refuse rather than guess at.
+fn is_scientific(text: &str) -> bool {
+    let Some((mantissa, exponent)) = text.split_once(['e', 'E']) else {
+        return false;
+    };
+    let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    mantissa.chars().any(|c| c.is_ascii_digit())
+        && mantissa.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+')
+        && !exponent.is_empty()
+        && exponent.chars().all(|c| c.is_ascii_digit())
+}
+
 /// Adds signed minor-unit amounts, refusing to overflow.
 pub fn checked_sum(amounts: impl IntoIterator<Item = i64>) -> Result<i64, MoneyError> {
     amounts.into_iter().try_fold(0_i64, |sum, amount| sum.checked_add(amount)).ok_or(MoneyError::Overflow)
@@ -232,6 +244,8 @@ mod tests {
             ("1E5", MoneyError::Exponent),
             ("abc", MoneyError::NotANumber),
             ("NaN", MoneyError::NotANumber),
+            ("twenty", MoneyError::NotANumber),
+            ("2.5E-3", MoneyError::Exponent),
             ("1,000.00", MoneyError::NotANumber),
             ("+5", MoneyError::NotANumber),
             (".", MoneyError::NotANumber),

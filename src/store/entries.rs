@@ -56,10 +56,10 @@ impl Store {
         if locked.rows_affected() == 0 {
             return Err(StoreError::NotFound("campaign"));
         }
-        if let Some(key) = &entry.idempotency_key {
-            if let Some(existing) = entry_by_idempotency_key(&mut write, key).await? {
-                return Ok(RecordOutcome::Replayed(existing));
-            }
+        if let Some(key) = &entry.idempotency_key
+            && let Some(existing) = entry_by_idempotency_key(&mut write, key).await?
+        {
+            return Ok(RecordOutcome::Replayed(existing));
         }
 
         let (origin_entry_id, origin_before, donor_key) = match entry.reverses_entry_id {

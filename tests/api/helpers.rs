@@ -1,0 +1,292 @@
+//! spawn_app: the real server on a random port over a fresh database, on either engine.
+
+use std::sync::LazyLock;
+
+use appeal::actions;
+use appeal::app::Application;
+use appeal::config::Config;
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection;
+use tokio::sync::oneshot;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests create their databases on, from `APPEAL_TEST_POSTGRES_URL`.
+/// Without it the PostgreSQL half of each test is skipped, loudly; under CI it must be set.
+pub fn postgres_url() -> Option<String> {
+    let url = std::env::var("APPEAL_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty());
+    if url.is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "APPEAL_TEST_POSTGRES_URL must be set under CI: the suite runs on both engines"
+        );
+        eprintln!(
+            "SKIPPED on PostgreSQL: set APPEAL_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres"
+        );
+    }
+    url
+}
+
+/// Runs a test body on both engines: `on_both_engines!(name)` makes `name::sqlite` and
+/// `name::postgres`, each calling `async fn name(engine: Engine)`.
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Engine::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::helpers::postgres_url().is_some() {
+                    super::$name($crate::helpers::Engine::Postgres).await;
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_engines;
+
+/// A fresh database that lives as long as the test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    pub url: String,
+    postgres: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    pub async fn new(engine: Engine) -> Self {
+        match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().expect("a temporary folder");
+                let url = format!("sqlite://{}", dir.path().join("appeal.db").display());
+                TestDatabase { url, postgres: None, _dir: Some(dir) }
+            }
+            Engine::Postgres => {
+                let admin_url = postgres_url().expect("checked by the caller");
+                let name = format!("appeal_test_{}", random_suffix());
+                sqlx::any::install_default_drivers();
+                let mut admin = sqlx::AnyConnection::connect(&admin_url).await.expect("PostgreSQL answers");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await
+                    .expect("a test database can be created");
+                let mut url = url::Url::parse(&admin_url).expect("a valid PostgreSQL URL");
+                url.set_path(&name);
+                TestDatabase { url: url.to_string(), postgres: Some((admin_url, name)), _dir: None }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime: do the async clean-up on a thread of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let mut admin = sqlx::AnyConnection::connect(&admin_url).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(&mut admin)
+                    .await?;
+                Ok::<_, sqlx::Error>(())
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        });
+        if let Ok(Err(error)) = cleanup.join() {
+            eprintln!("could not drop a test database: {error}");
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    let mut bytes = [0_u8; 8];
+    getrandom::fill(&mut bytes).expect("randomness");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+static CLIENT: LazyLock<Client> = LazyLock::new(|| Client::builder().build().expect("an HTTP client"));
+
+/// A running server with one token per role.
+#[derive(Debug)]
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub admin_token: String,
+    pub treasurer_token: String,
+    pub viewer_token: String,
+    pub db: TestDatabase,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub fn test_config(database_url: &str) -> Config {
+    let url = database_url.to_owned();
+    Config::from_lookup(move |name| match name {
+        "DATABASE_URL" => Some(url.clone()),
+        "APPEAL_BIND" => Some("127.0.0.1:0".to_owned()),
+        "APPEAL_LOG" => Some("warn".to_owned()),
+        _ => None,
+    })
+    .expect("the test configuration is valid")
+}
+
+pub async fn spawn_app(engine: Engine) -> TestApp {
+    let db = TestDatabase::new(engine).await;
+    let application = Application::build(&test_config(&db.url)).await.expect("the application starts");
+    let store = application.store().clone();
+    let admin_token = actions::create_token(&store, "test-admin", "admin").await.expect("token");
+    let treasurer_token = actions::create_token(&store, "test-treasurer", "treasurer").await.expect("token");
+    let viewer_token = actions::create_token(&store, "test-viewer", "viewer").await.expect("token");
+    let mut app = TestApp {
+        address: String::new(),
+        client: CLIENT.clone(),
+        admin_token,
+        treasurer_token,
+        viewer_token,
+        db,
+        stop: None,
+        server: None,
+    };
+    app.start(application);
+    app
+}
+
+impl TestApp {
+    fn start(&mut self, application: Application) {
+        self.address = format!("http://127.0.0.1:{}", application.port());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let stop_signal = async {
+                let _ = stopped.await;
+            };
+            application.run_until(stop_signal).await.expect("the server runs");
+        });
+        self.stop = Some(stop);
+        self.server = Some(server);
+    }
+
+    /// Stops the server and starts a new one on the same database, as a restart would.
+    pub async fn restart(&mut self) {
+        self.shutdown().await;
+        let application =
+            Application::build(&test_config(&self.db.url)).await.expect("the application restarts");
+        self.start(application);
+    }
+
+    pub async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("the server stops cleanly");
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("the server answers")
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("the server answers")
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    pub async fn patch_as(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// Creates an active campaign with the usual 100,000.00 CAD goal and three branches.
+    pub async fn create_campaign(&self, slug: &str) -> Value {
+        let response = self
+            .post_as(
+                &self.admin_token,
+                "/api/v1/admin/campaigns",
+                &json!({
+                    "slug": slug,
+                    "currency": "CAD",
+                    "goal": "100000.00",
+                    "title": {"en": "New office", "fr": "Nouveau local"},
+                    "status": "active",
+                    "branches": [
+                        {"slug": "montreal", "name": "Montréal", "goal": "40000.00"},
+                        {"slug": "quebec", "name": "Québec", "goal": "25000.00"},
+                        {"slug": "gatineau", "name": "Gatineau"}
+                    ]
+                }),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "creating {slug}");
+        response.json().await.expect("a JSON campaign")
+    }
+
+    /// Records offline money through the API and returns the entry.
+    pub async fn give(&self, slug: &str, amount: &str, branch: Option<&str>) -> Value {
+        let mut body = json!({"amount": amount, "method": "cheque", "received_on": "2026-11-01"});
+        if let Some(branch) = branch {
+            body["branch"] = json!(branch);
+        }
+        let response = self
+            .post_as(&self.treasurer_token, &format!("/api/v1/admin/campaigns/{slug}/donations"), &body)
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "giving {amount} to {slug}");
+        response.json().await.expect("a JSON entry")
+    }
+
+    pub async fn progress(&self, slug: &str) -> Value {
+        let response = self.get(&format!("/api/v1/campaigns/{slug}/progress")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("a JSON progress document")
+    }
+
+    /// Runs the `appeal` binary against this app's database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_appeal"))
+            .args(args)
+            .env("DATABASE_URL", &self.db.url)
+            .env("APPEAL_LOG", "warn")
+            .current_dir(std::env::temp_dir())
+            .output()
+            .expect("the appeal binary runs")
+    }
+}
+
+/// Reads a problem+json answer, checking its content type and status.
+pub async fn problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    let content_type = response.headers()["content-type"].to_str().expect("ASCII").to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("a JSON problem");
+    assert_eq!(body["status"], json!(status.as_u16()));
+    assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(), "{body}");
+    body
+}

@@ -1,0 +1,219 @@
+//! Progress figures: exact to the cent, kept in step with the ledger, cacheable.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{Engine, on_both_engines, spawn_app};
+
+on_both_engines!(
+    offline_money_shows_as_exact_progress,
+    a_reversal_lowers_raised_branch_and_counts,
+    concurrent_offline_donations_all_land,
+    progress_has_an_etag_and_a_short_cache_life,
+    a_restart_keeps_everything,
+    a_repeated_idempotency_key_records_once,
+    the_ledger_refuses_updates_and_deletes,
+);
+
+async fn offline_money_shows_as_exact_progress(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    app.give("office", "40000.00", Some("montreal")).await;
+    app.give("office", "25000.00", Some("quebec")).await;
+    app.give("office", "15000.00", Some("quebec")).await;
+    app.give("office", "10000.00", None).await;
+
+    let progress = app.progress("office").await;
+    assert_eq!(
+        progress,
+        json!({
+            "campaign": "office",
+            "currency": "CAD",
+            "goal": "100000.00",
+            "raised": "90000.00",
+            "percent": 90.0,
+            "donations": 4,
+            "donors": 4,
+            "recurring": {"active": 0, "monthly": "0.00"},
+            "by_source": {"online": "0.00", "offline": "90000.00"},
+            "branches": [
+                {"slug": "montreal", "name": "Montréal", "goal": "40000.00", "raised": "40000.00"},
+                {"slug": "quebec", "name": "Québec", "goal": "25000.00", "raised": "40000.00"},
+                {"slug": "gatineau", "name": "Gatineau", "goal": null, "raised": "0.00"}
+            ],
+            "status": "active",
+            "starts_at": null,
+            "ends_at": null,
+            "updated_at": progress["updated_at"],
+        })
+    );
+    assert!(progress["updated_at"].as_str().is_some_and(|at| at.ends_with('Z')));
+}
+
+async fn a_reversal_lowers_raised_branch_and_counts(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let kept = app.give("office", "60000.00", Some("montreal")).await;
+    let bounced = app.give("office", "30000.00", Some("quebec")).await;
+    assert_eq!(kept["amount"], "60000.00");
+
+    let path = format!("/api/v1/admin/donations/{}/reversals", bounced["id"]);
+    let partial = app
+        .post_as(
+            &app.treasurer_token,
+            &path,
+            &json!({"amount": "10000.00", "reason": "part of the cheque bounced"}),
+        )
+        .await;
+    assert_eq!(partial.status(), StatusCode::CREATED);
+    let partial: serde_json::Value = partial.json().await.expect("JSON");
+    assert_eq!(
+        (partial["kind"].as_str(), partial["amount"].as_str()),
+        (Some("adjustment"), Some("-10000.00"))
+    );
+    assert_eq!(partial["reverses"], bounced["id"]);
+    assert_eq!(partial["branch"], "quebec");
+
+    let progress = app.progress("office").await;
+    assert_eq!((progress["raised"].as_str(), progress["percent"].as_f64()), (Some("80000.00"), Some(80.0)));
+    assert_eq!((progress["donations"].as_i64(), progress["donors"].as_i64()), (Some(2), Some(2)));
+    assert_eq!(progress["branches"][1]["raised"], "20000.00");
+
+    // The rest, by default: the donation and its donor no longer count.
+    let rest = app
+        .post_as(&app.treasurer_token, &path, &json!({"reason": "the rest bounced too", "kind": "refund"}))
+        .await;
+    assert_eq!(rest.status(), StatusCode::CREATED);
+    let progress = app.progress("office").await;
+    assert_eq!(progress["raised"], "60000.00");
+    assert_eq!(progress["by_source"]["offline"], "60000.00");
+    assert_eq!((progress["donations"].as_i64(), progress["donors"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(progress["branches"][1]["raised"], "0.00");
+
+    // Nothing is left to reverse.
+    let again = app.post_as(&app.treasurer_token, &path, &json!({"reason": "twice"})).await;
+    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.progress("office").await["raised"], "60000.00");
+
+    let check = app.cli(&["check"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+}
+
+async fn concurrent_offline_donations_all_land(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let path = "/api/v1/admin/campaigns/office/donations";
+    let mut tasks = Vec::new();
+    for index in 0..200 {
+        let client = app.client.clone();
+        let url = app.url(path);
+        let token = app.treasurer_token.clone();
+        let branch = ["montreal", "quebec", "gatineau", ""][index % 4];
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"amount": "1.00", "method": "cash", "received_on": "2026-11-01",
+                              "donor_email": format!("donor{index}@example.org"), "branch": branch}))
+                .send()
+                .await
+                .expect("the server answers")
+                .status()
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.expect("the task ends"), StatusCode::CREATED);
+    }
+    let progress = app.progress("office").await;
+    assert_eq!(progress["raised"], "200.00");
+    assert_eq!((progress["donations"].as_i64(), progress["donors"].as_i64()), (Some(200), Some(200)));
+    let branch_raised: Vec<&str> = progress["branches"]
+        .as_array()
+        .expect("branches")
+        .iter()
+        .map(|b| b["raised"].as_str().expect("raised"))
+        .collect();
+    assert_eq!(branch_raised, ["50.00", "50.00", "50.00"]);
+
+    let check = app.cli(&["check"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "ok: every kept total agrees with the ledger");
+}
+
+async fn progress_has_an_etag_and_a_short_cache_life(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let first = app.get("/api/v1/campaigns/office/progress").await;
+    assert_eq!(first.headers()["cache-control"], "public, max-age=5");
+    assert_eq!(first.headers()["access-control-allow-origin"], "*");
+    let etag = first.headers()["etag"].to_str().expect("ASCII").to_owned();
+
+    let unchanged = app
+        .client
+        .get(app.url("/api/v1/campaigns/office/progress"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(unchanged.headers()["etag"].to_str().expect("ASCII"), etag);
+
+    app.give("office", "5.00", None).await;
+    let changed = app
+        .client
+        .get(app.url("/api/v1/campaigns/office/progress"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_ne!(changed.headers()["etag"].to_str().expect("ASCII"), etag);
+}
+
+async fn a_restart_keeps_everything(engine: Engine) {
+    let mut app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    app.give("office", "123.45", Some("gatineau")).await;
+    let before = app.progress("office").await;
+    app.restart().await;
+    assert_eq!(app.progress("office").await, before);
+    assert_eq!(before["raised"], "123.45");
+    // Tokens survive too.
+    let listed = app.get_as(&app.viewer_token, "/api/v1/admin/donations").await;
+    assert_eq!(listed.status(), StatusCode::OK);
+    app.shutdown().await;
+}
+
+async fn a_repeated_idempotency_key_records_once(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let send = || {
+        app.client
+            .post(app.url("/api/v1/admin/campaigns/office/donations"))
+            .bearer_auth(&app.treasurer_token)
+            .header("idempotency-key", "deposit-2026-11-01-7")
+            .json(&json!({"amount": "75.00", "method": "etransfer", "received_on": "2026-11-01"}))
+            .send()
+    };
+    let first = send().await.expect("answer");
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: serde_json::Value = first.json().await.expect("JSON");
+    let second = send().await.expect("answer");
+    assert_eq!(second.status(), StatusCode::OK);
+    let second: serde_json::Value = second.json().await.expect("JSON");
+    assert_eq!(first["id"], second["id"]);
+    assert_eq!(app.progress("office").await["raised"], "75.00");
+}
+
+async fn the_ledger_refuses_updates_and_deletes(engine: Engine) {
+    use sqlx::Connection;
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    app.give("office", "10.00", None).await;
+    let mut connection = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
+    let update = sqlx::query("UPDATE ledger_entries SET amount_minor = 1").execute(&mut connection).await;
+    assert!(update.is_err_and(|error| error.to_string().contains("append-only")));
+    let delete = sqlx::query("DELETE FROM ledger_entries").execute(&mut connection).await;
+    assert!(delete.is_err_and(|error| error.to_string().contains("append-only")));
+    assert_eq!(app.progress("office").await["raised"], "10.00");
+}
