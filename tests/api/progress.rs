@@ -13,6 +13,7 @@ on_both_engines!(
     a_restart_keeps_everything,
     a_repeated_idempotency_key_records_once,
     the_ledger_refuses_updates_and_deletes,
+    a_donation_that_would_overflow_a_total_is_refused_whole,
 );
 
 async fn offline_money_shows_as_exact_progress(engine: Engine) {
@@ -216,4 +217,29 @@ async fn the_ledger_refuses_updates_and_deletes(engine: Engine) {
     let delete = sqlx::query("DELETE FROM ledger_entries").execute(&mut connection).await;
     assert!(delete.is_err_and(|error| error.to_string().contains("append-only")));
     assert_eq!(app.progress("office").await["raised"], "10.00");
+}
+
+async fn a_donation_that_would_overflow_a_total_is_refused_whole(engine: Engine) {
+    use sqlx::Connection;
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    // No real campaign gets near 2^63 cents; put one there directly to test the guard.
+    let mut connection = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
+    sqlx::query("UPDATE campaign_totals SET gross_minor = 9223372036854775800")
+        .execute(&mut connection)
+        .await
+        .expect("update");
+    let response = app
+        .post_as(
+            &app.treasurer_token,
+            "/api/v1/admin/campaigns/office/donations",
+            &json!({"amount": "1.00", "method": "cash", "received_on": "2026-11-01"}),
+        )
+        .await;
+    let body = crate::helpers::problem(response, StatusCode::CONFLICT).await;
+    assert_eq!(body["errors"]["amount"], "would overflow the campaign's total");
+    let entries: serde_json::Value =
+        app.get_as(&app.viewer_token, "/api/v1/admin/donations").await.json().await.expect("JSON");
+    assert_eq!(entries["entries"], json!([]));
+    assert_eq!(app.progress("office").await["raised"], "92233720368547758.00");
 }
