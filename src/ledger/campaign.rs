@@ -198,80 +198,32 @@ pub fn validate_campaign(
     let mut errors = FieldErrors::new();
     let creating = existing.is_none();
 
-    let slug = match input.slug {
-        Field::Value(value) => errors.check("slug", Slug::parse(&value)),
-        Field::Null => {
-            errors.add("slug", "must not be null");
-            None
-        }
-        Field::Missing => match existing {
-            Some(campaign) => Some(campaign.slug.clone()),
-            None => {
-                errors.add("slug", "is required");
-                None
-            }
-        },
-    };
-
-    let currency = match input.currency {
-        Field::Value(code) => errors.check("currency", Currency::from_code(&code)),
-        Field::Null => {
-            errors.add("currency", "must not be null");
-            None
-        }
-        Field::Missing => match existing {
-            Some(campaign) => Some(campaign.currency),
-            None => {
-                errors.add("currency", "is required");
-                None
-            }
-        },
-    };
-
-    let goal_minor = match (input.goal, currency) {
-        (Field::Value(AmountText(text)), Some(currency)) => {
-            errors.check("goal", Money::parse_positive(&text, currency)).map(Money::minor)
-        }
-        (Field::Value(_), None) => None,
-        (Field::Null, _) => {
-            errors.add("goal", "must not be null");
-            None
-        }
-        (Field::Missing, _) => match existing {
-            Some(campaign) => {
-                // A currency change re-checks the kept goal against the new currency's limit.
-                if let Some(currency) = currency {
-                    errors.check("goal", Money::from_minor(campaign.goal_minor, currency));
-                }
-                Some(campaign.goal_minor)
-            }
-            None => {
-                errors.add("goal", "is required");
-                None
-            }
-        },
-    };
-
-    let title = match input.title {
-        Field::Value(title) => {
-            let title = clean_localized(&mut errors, "title", title, TITLE_MAX_CHARS);
+    let slug =
+        required(&mut errors, "slug", input.slug, existing.map(|c| c.slug.clone()), |errors, value| {
+            errors.check("slug", Slug::parse(&value))
+        });
+    let currency =
+        required(&mut errors, "currency", input.currency, existing.map(|c| c.currency), |errors, code| {
+            errors.check("currency", Currency::from_code(&code))
+        });
+    let goal_changes = !input.goal.is_missing();
+    let goal_minor =
+        required(&mut errors, "goal", input.goal, existing.map(|c| c.goal_minor), |errors, text| {
+            let currency = currency?;
+            errors.check("goal", Money::parse_positive(&text.0, currency)).map(Money::minor)
+        });
+    if let (false, Some(goal), Some(currency)) = (goal_changes, goal_minor, currency) {
+        // A currency change re-checks the kept goal against the new currency's limit.
+        errors.check("goal", Money::from_minor(goal, currency));
+    }
+    let title =
+        required(&mut errors, "title", input.title, existing.map(|c| c.title.clone()), |errors, title| {
+            let title = clean_localized(errors, "title", title, TITLE_MAX_CHARS);
             if title.is_empty() {
                 errors.add("title", "needs an English or French text");
             }
             Some(title)
-        }
-        Field::Null => {
-            errors.add("title", "must not be null");
-            None
-        }
-        Field::Missing => match existing {
-            Some(campaign) => Some(campaign.title.clone()),
-            None => {
-                errors.add("title", "is required");
-                None
-            }
-        },
-    };
+        });
 
     let description = match input.description {
         Field::Value(text) => clean_localized(&mut errors, "description", text, DESCRIPTION_MAX_CHARS),
@@ -289,14 +241,10 @@ pub fn validate_campaign(
         errors.add("ends_at", "must be after starts_at");
     }
 
-    let status = match input.status {
-        Field::Value(value) => errors.check("status", CampaignStatus::parse(&value)),
-        Field::Null => {
-            errors.add("status", "must not be null");
-            None
-        }
-        Field::Missing => Some(existing.map_or(CampaignStatus::Active, |c| c.status)),
-    };
+    let kept_status = Some(existing.map_or(CampaignStatus::Active, |c| c.status));
+    let status = required(&mut errors, "status", input.status, kept_status, |errors, value| {
+        errors.check("status", CampaignStatus::parse(&value))
+    });
 
     let count_net_of_fees = match input.count_net_of_fees {
         Field::Value(value) => value,
@@ -327,6 +275,30 @@ pub fn validate_campaign(
             })
         }
         _ => Err(errors),
+    }
+}
+
+/// A field every campaign has: a new value is parsed, `null` is refused, and an absent one
+/// keeps `kept` (the campaign's current value, or a default), or is required when there is none.
+fn required<T, U>(
+    errors: &mut FieldErrors,
+    name: &str,
+    field: Field<T>,
+    kept: Option<U>,
+    parse: impl FnOnce(&mut FieldErrors, T) -> Option<U>,
+) -> Option<U> {
+    match field {
+        Field::Value(value) => parse(errors, value),
+        Field::Null => {
+            errors.add(name, "must not be null");
+            None
+        }
+        Field::Missing => {
+            if kept.is_none() {
+                errors.add(name, "is required");
+            }
+            kept
+        }
     }
 }
 

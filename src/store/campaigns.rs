@@ -1,7 +1,8 @@
 //! Campaigns and branches: create, change, read, and the kept totals behind progress.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, Row};
 
 use super::{Store, StoreError, WriteTx, is_unique_violation, now, read_flag, read_instant, stored_instant};
 use crate::ledger::campaign::{BranchSpec, CampaignDraft, Localized};
@@ -18,22 +19,12 @@ impl Store {
     pub async fn create_campaign(&self, draft: &CampaignDraft) -> Result<Campaign, StoreError> {
         let mut write = self.begin_write().await?;
         let at = stored_instant(now());
-        let inserted = sqlx::query(
+        let inserted = bind_draft(
+            draft,
             "INSERT INTO campaigns (slug, currency, goal_minor, title_en, title_fr, description_en, \
              description_fr, starts_at, ends_at, status, count_net_of_fees, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
         )
-        .bind(draft.slug.as_str())
-        .bind(draft.currency.code())
-        .bind(draft.goal_minor)
-        .bind(&draft.title.en)
-        .bind(&draft.title.fr)
-        .bind(&draft.description.en)
-        .bind(&draft.description.fr)
-        .bind(draft.starts_at.map(stored_instant))
-        .bind(draft.ends_at.map(stored_instant))
-        .bind(draft.status.as_str())
-        .bind(draft.count_net_of_fees)
         .bind(&at)
         .fetch_one(&mut *write.tx)
         .await;
@@ -76,22 +67,12 @@ impl Store {
                 ));
             }
         }
-        let updated = sqlx::query(
+        let updated = bind_draft(
+            draft,
             "UPDATE campaigns SET slug = $1, currency = $2, goal_minor = $3, title_en = $4, title_fr = $5, \
              description_en = $6, description_fr = $7, starts_at = $8, ends_at = $9, status = $10, \
              count_net_of_fees = $11, updated_at = $12 WHERE id = $13",
         )
-        .bind(draft.slug.as_str())
-        .bind(draft.currency.code())
-        .bind(draft.goal_minor)
-        .bind(&draft.title.en)
-        .bind(&draft.title.fr)
-        .bind(&draft.description.en)
-        .bind(&draft.description.fr)
-        .bind(draft.starts_at.map(stored_instant))
-        .bind(draft.ends_at.map(stored_instant))
-        .bind(draft.status.as_str())
-        .bind(draft.count_net_of_fees)
         .bind(stored_instant(now()))
         .bind(id)
         .execute(&mut *write.tx)
@@ -186,6 +167,22 @@ impl Store {
             .collect::<Result<_, StoreError>>()?;
         Ok(Some((campaign, totals, branches)))
     }
+}
+
+/// Binds a draft's fields as `$1` to `$11`, in the column order both writes use.
+fn bind_draft<'q>(draft: &'q CampaignDraft, sql: &'static str) -> Query<'q, Any, AnyArguments> {
+    sqlx::query(sql)
+        .bind(draft.slug.as_str())
+        .bind(draft.currency.code())
+        .bind(draft.goal_minor)
+        .bind(&draft.title.en)
+        .bind(&draft.title.fr)
+        .bind(&draft.description.en)
+        .bind(&draft.description.fr)
+        .bind(draft.starts_at.map(stored_instant))
+        .bind(draft.ends_at.map(stored_instant))
+        .bind(draft.status.as_str())
+        .bind(draft.count_net_of_fees)
 }
 
 pub(super) async fn campaign_by_id(write: &mut WriteTx, id: i64) -> Result<Campaign, StoreError> {
