@@ -4,10 +4,18 @@ use chrono::Utc;
 
 use crate::access::{Actor, Role, generate_token, hash_token};
 use crate::ledger::campaign::{CampaignInput, validate_campaign};
+use crate::ledger::checkout::{CheckoutInput, validate_checkout};
+use crate::ledger::entry::Entry;
 use crate::ledger::entry::{
     OfflineDonationInput, ReversalInput, validate_offline_donation, validate_reversal,
 };
+use crate::ledger::subscription::Subscription;
+use crate::ledger::validation::AmountText;
 use crate::ledger::{Campaign, FieldErrors};
+use crate::ledger::{EntryKind, Money, Source};
+use crate::payments::Payments;
+use crate::payments::client::{SessionRequest, StripeApiError};
+use crate::payments::process::{ProcessError, store_subscription_state};
 use crate::store::{RecordOutcome, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +28,12 @@ pub enum ActionError {
     Conflict { field: String, message: String },
     #[error(transparent)]
     Store(StoreError),
+    #[error("online giving is not set up: STRIPE_SECRET_KEY is not configured")]
+    PaymentsNotConfigured,
+    #[error(transparent)]
+    Stripe(#[from] StripeApiError),
+    #[error(transparent)]
+    Process(#[from] ProcessError),
 }
 
 impl From<StoreError> for ActionError {
@@ -102,4 +116,137 @@ pub async fn create_token(store: &Store, name: &str, role: &str) -> Result<Strin
     let token = generate_token();
     store.insert_token(name, role.as_str(), &hash_token(&token)).await?;
     Ok(token)
+}
+
+/// A Stripe Checkout Session to send the supporter to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckoutStarted {
+    pub session_id: String,
+    pub url: String,
+}
+
+/// Checks a supporter's gift, stores it as an intent, and opens a Stripe Checkout Session.
+/// Nothing is sent to Stripe when a field is wrong.
+#[tracing::instrument(skip_all, fields(slug))]
+pub async fn start_checkout(
+    store: &Store,
+    payments: Option<&Payments>,
+    slug: &str,
+    input: CheckoutInput,
+    public_url: &str,
+) -> Result<CheckoutStarted, ActionError> {
+    let campaign = store
+        .campaign_by_slug(slug)
+        .await?
+        .filter(|campaign| campaign.status.is_public())
+        .ok_or(ActionError::NotFound("campaign"))?;
+    let payments = payments.ok_or(ActionError::PaymentsNotConfigured)?;
+    let branches = store.branches(campaign.id).await?;
+    let draft = validate_checkout(input, &campaign, &branches, Utc::now())?;
+    let intent_id = format!("ci_{}", crate::access::hex(&random_bytes::<12>()));
+    store.insert_intent(&intent_id, &draft).await?;
+    let request = SessionRequest {
+        intent_id: &intent_id,
+        campaign: &campaign,
+        branch_slug: draft.branch_slug.as_deref(),
+        interval: draft.interval,
+        total_minor: draft.total_minor(),
+        email: draft.donor.email.as_deref(),
+        locale: draft.locale,
+        success_url: format!("{public_url}/c/{slug}/thanks?session_id={{CHECKOUT_SESSION_ID}}"),
+        cancel_url: format!("{public_url}/c/{slug}?cancelled=1"),
+    };
+    let session = payments.api.create_checkout_session(&request).await?;
+    store.open_intent(&intent_id, &session.id).await?;
+    let url =
+        session.url.ok_or_else(|| StripeApiError::Unavailable("Stripe gave no checkout URL".to_owned()))?;
+    Ok(CheckoutStarted { session_id: session.id, url })
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0_u8; N];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    bytes
+}
+
+/// A refund asked of Stripe. The ledger moves when Stripe reports it (`charge.refunded`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefundRequested {
+    pub refund_id: String,
+    pub amount_minor: i64,
+    pub status: Option<String>,
+    pub entry: Entry,
+}
+
+/// Asks Stripe to refund all or part of an online donation.
+#[tracing::instrument(skip_all, fields(entry_id))]
+pub async fn refund_donation(
+    store: &Store,
+    payments: Option<&Payments>,
+    entry_id: i64,
+    amount: Option<AmountText>,
+) -> Result<RefundRequested, ActionError> {
+    let entry = store.entry(entry_id).await?.ok_or(ActionError::NotFound("entry"))?;
+    let mut errors = FieldErrors::new();
+    let charge = match (&entry.kind, &entry.source, &entry.stripe.charge) {
+        (EntryKind::Donation, Source::Online, Some(charge)) => Some(charge.clone()),
+        (EntryKind::Donation, Source::Offline, _) => {
+            errors.add("entry", "is offline money: reverse it instead of refunding through Stripe");
+            None
+        }
+        _ => {
+            errors.add("entry", "is not an online donation");
+            None
+        }
+    };
+    let remaining = store.remaining_of(entry.origin_entry_id).await?;
+    if charge.is_some() && remaining <= 0 {
+        errors.add("entry", "is already fully refunded");
+    }
+    let amount_minor = match amount {
+        Some(AmountText(text)) => {
+            errors.check("amount", Money::parse_positive(&text, entry.currency)).map(Money::minor)
+        }
+        None => Some(remaining),
+    };
+    if let Some(amount) = amount_minor
+        && remaining > 0
+        && amount > remaining
+    {
+        errors.add(
+            "amount",
+            format!("must not exceed what is left to refund ({})", entry.currency.format_minor(remaining)),
+        );
+    }
+    let (Some(charge), Some(amount_minor)) = (charge, amount_minor) else {
+        return Err(ActionError::Invalid(errors));
+    };
+    if !errors.is_empty() {
+        return Err(ActionError::Invalid(errors));
+    }
+    let payments = payments.ok_or(ActionError::PaymentsNotConfigured)?;
+    // The same request twice (a double click) asks Stripe once; after the ledger has moved,
+    // the remaining figure differs and a new refund gets a new key.
+    let key = format!("refund-{entry_id}-{amount_minor}-{remaining}");
+    let refund = payments.api.create_refund(&charge, amount_minor, &key).await?;
+    Ok(RefundRequested { refund_id: refund.id, amount_minor, status: refund.status, entry })
+}
+
+/// Stops a subscription, at the end of its paid period or now. Nothing is refunded.
+#[tracing::instrument(skip_all, fields(subscription_id))]
+pub async fn cancel_subscription(
+    store: &Store,
+    payments: Option<&Payments>,
+    subscription_id: &str,
+    at_period_end: bool,
+) -> Result<Subscription, ActionError> {
+    store.subscription(subscription_id).await?.ok_or(ActionError::NotFound("subscription"))?;
+    let payments = payments.ok_or(ActionError::PaymentsNotConfigured)?;
+    let current = if at_period_end {
+        payments.api.cancel_subscription_at_period_end(subscription_id).await?
+    } else {
+        payments.api.cancel_subscription_now(subscription_id).await?
+    };
+    store_subscription_state(store, &current).await?;
+    store.subscription(subscription_id).await?.ok_or(ActionError::NotFound("subscription"))
 }

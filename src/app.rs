@@ -7,12 +7,15 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::payments::Payments;
 use crate::store::{Store, redact_url};
 
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
     store: Store,
+    payments: Option<Payments>,
+    public_url: String,
 }
 
 impl Application {
@@ -20,13 +23,21 @@ impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
+        let payments = config.stripe.as_ref().map(Payments::from_config).transpose()?;
+        if payments.is_none() {
+            tracing::warn!(
+                "STRIPE_SECRET_KEY is not set: online giving is off, offline money and progress work"
+            );
+        } else if config.stripe.as_ref().is_some_and(|stripe| stripe.webhook_secrets.is_empty()) {
+            tracing::warn!("STRIPE_WEBHOOK_SECRET is not set: Stripe's events will be refused until it is");
+        }
         let listener = TcpListener::bind(config.bind).await?;
         tracing::info!(
             database = %redact_url(&config.database_url),
             address = %listener.local_addr()?,
             "appeal is ready"
         );
-        Ok(Application { listener, store })
+        Ok(Application { listener, store, payments, public_url: config.public_url.clone() })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -48,7 +59,11 @@ impl Application {
 
     /// Serves until `stop` completes, then lets requests in flight finish.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let router = http::router(AppState { store: self.store.clone() });
+        let router = http::router(AppState {
+            store: self.store.clone(),
+            payments: self.payments.clone(),
+            public_url: self.public_url.clone(),
+        });
         axum::serve(self.listener, router).with_graceful_shutdown(stop).await?;
         self.store.close().await;
         tracing::info!("appeal stopped");

@@ -12,7 +12,8 @@ use crate::ledger::campaign::{CampaignInput, Localized};
 use crate::ledger::entry::{OfflineDonationInput, ReversalInput};
 use crate::ledger::progress::timestamp;
 use crate::ledger::validation::{AmountText, Field};
-use crate::store::{RecordOutcome, Store, StoreError};
+use crate::payments::Payments;
+use crate::store::{RecordOutcome, Store, StoreError, SubscriptionFilter};
 use crate::{demo, telemetry};
 
 #[derive(Debug, Parser)]
@@ -47,6 +48,35 @@ enum Command {
     Token(TokenCommand),
     /// Recompute every total from the ledger; exit non-zero naming any that differs.
     Check,
+    /// List and cancel recurring subscriptions (cancelling refunds nothing).
+    #[command(subcommand)]
+    Subscription(SubscriptionCommand),
+    /// Apply Stripe events of the last days that were never delivered.
+    Reconcile {
+        /// How far back to look: 72h, 7d, 90m.
+        #[arg(long, default_value = "72h")]
+        since: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SubscriptionCommand {
+    /// List subscriptions with their status.
+    List {
+        #[arg(long)]
+        campaign: Option<String>,
+        /// active, past_due, canceled...
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Cancel a subscription at the end of its paid period (or now with --now), without refund.
+    Cancel {
+        /// The Stripe subscription id, sub_...
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        now: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +126,15 @@ enum DonationCommand {
     Add(DonationAddArgs),
     /// Reverse all or part of an offline donation with a new negative entry.
     Reverse(DonationReverseArgs),
+    /// Refund all or part of an online donation through Stripe.
+    Refund {
+        /// The id of the donation entry.
+        #[arg(long)]
+        entry: i64,
+        /// Defaults to everything not yet refunded.
+        #[arg(long)]
+        amount: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -175,7 +214,7 @@ async fn run(command: Command, config: &Config) -> ExitCode {
         Command::Serve { demo } => serve(config, demo).await,
         command => match open_store(config).await {
             Ok(store) => {
-                let code = run_with_store(command, &store).await;
+                let code = run_with_store(command, &store, config).await;
                 store.close().await;
                 code
             }
@@ -226,8 +265,16 @@ async fn open_store(config: &Config) -> Result<Store, StoreError> {
     Ok(store)
 }
 
-async fn run_with_store(command: Command, store: &Store) -> ExitCode {
+async fn run_with_store(command: Command, store: &Store, config: &Config) -> ExitCode {
     let actor = Actor::command_line();
+    let payments = match config.stripe.as_ref().map(Payments::from_config).transpose() {
+        Ok(payments) => payments,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let payments = payments.as_ref();
     let result = match command {
         Command::Serve { .. } => unreachable!("serve is handled before the store is opened"),
         Command::Migrate => {
@@ -247,6 +294,27 @@ async fn run_with_store(command: Command, store: &Store) -> ExitCode {
             })
         }
         Command::Check => return check(store).await,
+        Command::Donation(DonationCommand::Refund { entry, amount }) => {
+            actions::refund_donation(store, payments, entry, amount.map(AmountText)).await.map(|refund| {
+                println!(
+                    "asked Stripe to refund {} {} of entry {} (refund {}); the ledger moves when Stripe confirms it",
+                    refund.entry.currency.format_minor(refund.amount_minor),
+                    refund.entry.currency,
+                    refund.entry.id,
+                    refund.refund_id
+                );
+            })
+        }
+        Command::Subscription(SubscriptionCommand::List { campaign, status }) => {
+            list_subscriptions(store, campaign, status).await
+        }
+        Command::Subscription(SubscriptionCommand::Cancel { id, now }) => {
+            actions::cancel_subscription(store, payments, &id, !now).await.map(|subscription| {
+                let when = if now { "now" } else { "at the end of the paid period" };
+                println!("subscription {} cancelled {when} (status {}); nothing was refunded", subscription.id, subscription.status);
+            })
+        }
+        Command::Reconcile { since } => return reconcile(store, payments, &since).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -293,6 +361,10 @@ async fn create_campaign(store: &Store, args: Box<CampaignCreateArgs>) -> Result
         ends_at: optional(args.ends_at),
         status: optional(args.status),
         count_net_of_fees: Field::Missing,
+        checkout_min: Field::Missing,
+        checkout_max: Field::Missing,
+        fee_percent: Field::Missing,
+        fee_fixed: Field::Missing,
         branches: Field::Value(branches),
     };
     let campaign = actions::create_campaign(store, input).await?;
@@ -394,5 +466,98 @@ async fn check(store: &Store) -> ExitCode {
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn list_subscriptions(
+    store: &Store,
+    campaign: Option<String>,
+    status: Option<String>,
+) -> Result<(), ActionError> {
+    let campaign_id = match campaign {
+        Some(slug) => Some(store.campaign_by_slug(&slug).await?.ok_or(ActionError::NotFound("campaign"))?.id),
+        None => None,
+    };
+    let listed = store.list_subscriptions(&SubscriptionFilter { campaign_id, status }).await?;
+    println!("{:<28} {:<16} {:<10} {:>14} {:>14}  DONOR", "ID", "CAMPAIGN", "STATUS", "AMOUNT", "MONTHLY");
+    for (subscription, slug) in listed {
+        let currency = subscription.currency;
+        println!(
+            "{:<28} {:<16} {:<10} {:>14} {:>14}  {}",
+            subscription.id,
+            slug.as_str(),
+            subscription.status,
+            format!(
+                "{}/{}",
+                currency.format_minor(subscription.amount_minor),
+                subscription.interval.as_str()
+            ),
+            currency.format_minor(subscription.monthly_minor()),
+            subscription.donor_name.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+async fn reconcile(store: &Store, payments: Option<&Payments>, since: &str) -> ExitCode {
+    let Some(seconds) = parse_duration(since) else {
+        eprintln!("error: since must be a duration such as 72h, 7d or 90m");
+        return ExitCode::from(2);
+    };
+    let Some(payments) = payments else {
+        eprintln!("error: {}", ActionError::PaymentsNotConfigured);
+        return ExitCode::FAILURE;
+    };
+    match crate::payments::reconcile::reconcile(store, &payments.api, seconds).await {
+        Ok(report) => {
+            for (id, kind) in &report.applied {
+                println!("applied {id} {kind}");
+            }
+            for (id, kind) in &report.deferred {
+                println!("waiting {id} {kind} (its payment is not in the ledger yet)");
+            }
+            println!(
+                "reconciled {} events: {} applied, {} waiting, the rest already recorded",
+                report.seen,
+                report.applied.len(),
+                report.deferred.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// "72h", "7d", "90m", "3600s" into seconds.
+fn parse_duration(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(unit_at);
+    let number: i64 = number.parse().ok()?;
+    let unit_seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    number.checked_mul(unit_seconds).filter(|&seconds| seconds > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("72h"), Some(259_200));
+        assert_eq!(parse_duration("7d"), Some(604_800));
+        assert_eq!(parse_duration("90m"), Some(5_400));
+        assert_eq!(parse_duration("72"), None);
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration("0h"), None);
     }
 }

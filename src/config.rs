@@ -4,10 +4,13 @@ use std::env;
 use std::fmt;
 use std::net::SocketAddr;
 
+use secrecy::SecretString;
+
 use crate::store::redact_url;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://appeal.db";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
 
 #[derive(Clone)]
 pub struct Config {
@@ -17,6 +20,16 @@ pub struct Config {
     pub public_url: String,
     pub log_filter: String,
     pub log_format: LogFormat,
+    pub stripe: Option<StripeConfig>,
+}
+
+/// Stripe's keys. Without a secret key the server runs with online giving turned off.
+#[derive(Clone)]
+pub struct StripeConfig {
+    pub secret_key: SecretString,
+    /// Several during a rotation; empty when webhooks are not set up yet.
+    pub webhook_secrets: Vec<SecretString>,
+    pub api_base: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,7 +91,30 @@ impl Config {
                 });
             }
         };
+        let stripe = lookup("STRIPE_SECRET_KEY").map(|secret_key| StripeConfig {
+            secret_key: SecretString::from(secret_key.trim().to_owned()),
+            webhook_secrets: lookup("STRIPE_WEBHOOK_SECRET")
+                .map(|secrets| {
+                    secrets
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|secret| !secret.is_empty())
+                        .map(|secret| SecretString::from(secret.to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            api_base: lookup("STRIPE_API_BASE").unwrap_or_else(|| DEFAULT_STRIPE_API_BASE.to_owned()),
+        });
+        if let Some(stripe) = &stripe
+            && url::Url::parse(&stripe.api_base).is_err()
+        {
+            return Err(ConfigError::Invalid {
+                name: "STRIPE_API_BASE",
+                message: format!("must be an absolute URL, not {:?}", stripe.api_base),
+            });
+        }
         Ok(Config {
+            stripe,
             database_url,
             bind,
             public_url,
@@ -96,6 +132,17 @@ impl fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("log_filter", &self.log_filter)
             .field("log_format", &self.log_format)
+            .field("stripe", &self.stripe)
+            .finish()
+    }
+}
+
+impl fmt::Debug for StripeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripeConfig")
+            .field("secret_key", &"[hidden]")
+            .field("webhook_secrets", &format!("[{} hidden]", self.webhook_secrets.len()))
+            .field("api_base", &self.api_base)
             .finish()
     }
 }
@@ -126,6 +173,21 @@ mod tests {
         let config = config(&[("DATABASE_URL", "postgres://appeal:hunter2@db/appeal")]).expect("valid");
         let printed = format!("{config:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
+    }
+
+    #[test]
+    fn stripe_secrets_are_read_but_never_printed() {
+        let config = config(&[
+            ("STRIPE_SECRET_KEY", "sk_test_123"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_old, whsec_new"),
+        ])
+        .expect("valid");
+        let stripe = config.stripe.as_ref().expect("Stripe is configured");
+        assert_eq!(stripe.webhook_secrets.len(), 2);
+        assert_eq!(stripe.api_base, "https://api.stripe.com");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("sk_test_123") && !printed.contains("whsec_"), "{printed}");
+        assert!(self::config(&[]).expect("valid").stripe.is_none());
     }
 
     #[test]

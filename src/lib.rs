@@ -8,5 +8,6 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod ledger;
+pub mod payments;
 pub mod store;
 pub mod telemetry;

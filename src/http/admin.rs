@@ -18,8 +18,10 @@ use crate::actions;
 use crate::ledger::campaign::CampaignInput;
 use crate::ledger::entry::{Entry, OfflineDonationInput, ReversalInput};
 use crate::ledger::progress::timestamp;
-use crate::ledger::{Campaign, FieldErrors};
-use crate::store::{EntryFilter, RecordOutcome};
+use crate::ledger::subscription::Subscription;
+use crate::ledger::validation::AmountText;
+use crate::ledger::{Campaign, FieldErrors, Slug};
+use crate::store::{EntryFilter, RecordOutcome, SubscriptionFilter};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,6 +30,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/campaigns/{slug}/donations", post(record_offline_donation))
         .route("/api/v1/admin/donations", get(list_donations))
         .route("/api/v1/admin/donations/{id}/reversals", post(reverse_donation))
+        .route("/api/v1/admin/donations/{id}/refund", post(refund_donation))
+        .route("/api/v1/admin/subscriptions", get(list_subscriptions))
+        .route("/api/v1/admin/subscriptions/{id}/cancel", post(cancel_subscription))
 }
 
 async fn campaign_body(state: &AppState, campaign: &Campaign) -> ApiResult<CampaignBody> {
@@ -204,6 +209,133 @@ impl EntryBody {
             reference: entry.reference.clone(),
             reason: entry.reason.clone(),
             reverses: entry.reverses_entry_id,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundInput {
+    #[serde(default)]
+    amount: Option<AmountText>,
+}
+
+/// Asks Stripe for a refund: 202, because the ledger moves when Stripe confirms it.
+async fn refund_donation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<RefundInput>,
+) -> ApiResult<Response> {
+    caller.require(Role::Treasurer)?;
+    let requested = actions::refund_donation(&state.store, state.payments.as_ref(), id, input.amount).await?;
+    let currency = requested.entry.currency;
+    let body = json!({
+        "refund": requested.refund_id,
+        "status": requested.status,
+        "amount": currency.format_minor(requested.amount_minor),
+        "currency": currency.code(),
+        "entry": requested.entry.id,
+    });
+    Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubscriptionsQuery {
+    campaign: Option<String>,
+    status: Option<String>,
+}
+
+async fn list_subscriptions(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<SubscriptionsQuery>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let campaign_id = match &query.campaign {
+        Some(slug) => Some(
+            state
+                .store
+                .campaign_by_slug(slug)
+                .await?
+                .ok_or_else(|| Problem::from(FieldErrors::single("campaign", "is not a known campaign")))?
+                .id,
+        ),
+        None => None,
+    };
+    let filter = SubscriptionFilter { campaign_id, status: query.status };
+    let listed = state.store.list_subscriptions(&filter).await?;
+    let bodies: Vec<SubscriptionBody> = listed
+        .iter()
+        .map(|(subscription, slug)| SubscriptionBody::new(subscription, slug, caller.0.role))
+        .collect();
+    Ok(axum::Json(json!({ "subscriptions": bodies })).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelInput {
+    /// Stop at the end of the paid period (the default) or now. Nothing is refunded.
+    #[serde(default)]
+    at_period_end: Option<bool>,
+}
+
+async fn cancel_subscription(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<CancelInput>,
+) -> ApiResult<Response> {
+    caller.require(Role::Treasurer)?;
+    let at_period_end = input.at_period_end.unwrap_or(true);
+    let subscription =
+        actions::cancel_subscription(&state.store, state.payments.as_ref(), &id, at_period_end).await?;
+    let slug = state
+        .store
+        .list_campaigns(true)
+        .await?
+        .into_iter()
+        .find(|campaign| campaign.id == subscription.campaign_id)
+        .map(|campaign| campaign.slug)
+        .ok_or_else(|| Problem::not_found("campaign"))?;
+    Ok(axum::Json(SubscriptionBody::new(&subscription, &slug, caller.0.role)).into_response())
+}
+
+#[derive(Debug, Serialize)]
+struct SubscriptionBody {
+    id: String,
+    campaign: String,
+    status: String,
+    amount: String,
+    currency: &'static str,
+    interval: &'static str,
+    interval_count: i64,
+    monthly: String,
+    donor_name: Option<String>,
+    donor_email: Option<String>,
+    current_period_end: Option<String>,
+    cancel_at_period_end: bool,
+    cancelled_at: Option<String>,
+}
+
+impl SubscriptionBody {
+    fn new(subscription: &Subscription, campaign: &Slug, role: Role) -> Self {
+        let currency = subscription.currency;
+        SubscriptionBody {
+            id: subscription.id.clone(),
+            campaign: campaign.to_string(),
+            status: subscription.status.clone(),
+            amount: currency.format_minor(subscription.amount_minor),
+            currency: currency.code(),
+            interval: subscription.interval.as_str(),
+            interval_count: subscription.interval_count,
+            monthly: currency.format_minor(subscription.monthly_minor()),
+            donor_name: subscription.donor_name.clone(),
+            donor_email: subscription.donor_email.clone().filter(|_| role.allows(Role::Treasurer)),
+            current_period_end: subscription.current_period_end.map(timestamp),
+            cancel_at_period_end: subscription.cancel_at_period_end,
+            cancelled_at: subscription.cancelled_at.map(timestamp),
         }
     }
 }

@@ -8,6 +8,8 @@ use serde::Serialize;
 
 use crate::actions::ActionError;
 use crate::ledger::FieldErrors;
+use crate::payments::client::StripeApiError;
+use crate::payments::process::ProcessError;
 use crate::store::StoreError;
 
 #[derive(Debug, Serialize)]
@@ -127,6 +129,36 @@ impl From<ActionError> for Problem {
             ActionError::NotFound(what) => Problem::not_found(what),
             ActionError::Conflict { field, message } => Problem::conflict(&field, &message),
             ActionError::Store(error) => error.into(),
+            ActionError::PaymentsNotConfigured => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "online-giving-not-configured",
+                "Online giving is not set up",
+                "This server has no Stripe key, so it cannot take donations online yet. \
+                 Offline donations and progress still work.",
+            ),
+            ActionError::Stripe(error) => error.into(),
+            ActionError::Process(error) => error.into(),
+        }
+    }
+}
+
+impl From<StripeApiError> for Problem {
+    fn from(error: StripeApiError) -> Self {
+        tracing::error!(%error, "Stripe call failed");
+        let detail = match &error {
+            StripeApiError::Refused { message, .. } => format!("Stripe refused the request: {message}"),
+            StripeApiError::Unavailable(_) => "Stripe could not be reached; try again shortly.".to_owned(),
+        };
+        Problem::new(StatusCode::BAD_GATEWAY, "payment-provider", "Payment provider error", detail)
+    }
+}
+
+impl From<ProcessError> for Problem {
+    fn from(error: ProcessError) -> Self {
+        match error {
+            ProcessError::Store(error) => error.into(),
+            ProcessError::Stripe(error) => error.into(),
+            ProcessError::Unreadable(_) => Problem::internal(&error),
         }
     }
 }

@@ -2,10 +2,12 @@
 
 pub mod admin;
 pub mod auth;
+pub mod checkout;
 pub mod error;
 pub mod extract;
 pub mod pages;
 pub mod public;
+pub mod webhook;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -13,6 +15,7 @@ use axum::http::{Method, StatusCode};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::payments::Payments;
 use crate::store::Store;
 use error::Problem;
 
@@ -20,6 +23,9 @@ use error::Problem;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Store,
+    /// `None` when no Stripe key is configured: online giving answers 503.
+    pub payments: Option<Payments>,
+    pub public_url: String,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -28,6 +34,8 @@ pub fn router(state: AppState) -> Router {
         .merge(public::router().layer(public_cors))
         .merge(public::health_router())
         .merge(admin::router())
+        .merge(checkout::router())
+        .merge(webhook::router())
         .merge(pages::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

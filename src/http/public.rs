@@ -39,8 +39,18 @@ pub struct CampaignBody {
     pub starts_at: Option<String>,
     pub ends_at: Option<String>,
     pub count_net_of_fees: bool,
+    pub checkout: CheckoutBody,
     pub branches: Vec<BranchBody>,
     pub progress_url: String,
+}
+
+/// What the donation form needs: the accepted range and the fee formula.
+#[derive(Debug, Serialize)]
+pub struct CheckoutBody {
+    pub min: String,
+    pub max: String,
+    pub fee_percent: String,
+    pub fee_fixed: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -63,6 +73,14 @@ impl CampaignBody {
             starts_at: campaign.starts_at.map(timestamp),
             ends_at: campaign.ends_at.map(timestamp),
             count_net_of_fees: campaign.count_net_of_fees,
+            checkout: CheckoutBody {
+                min: currency.format_minor(campaign.checkout.min_minor),
+                max: currency.format_minor(campaign.checkout.max_minor.unwrap_or(currency.max_minor())),
+                fee_percent: rust_decimal::Decimal::new(campaign.checkout.fee_percent_bp, 2)
+                    .normalize()
+                    .to_string(),
+                fee_fixed: currency.format_minor(campaign.checkout.fee_fixed_minor),
+            },
             branches: branches
                 .iter()
                 .map(|branch| BranchBody {

@@ -111,8 +111,32 @@ pub struct Campaign {
     pub ends_at: Option<DateTime<Utc>>,
     pub status: CampaignStatus,
     pub count_net_of_fees: bool,
+    pub checkout: CheckoutSettings,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// What a campaign accepts online: the amount range, and the processing-fee formula
+/// (basis points of the charge plus a fixed amount) that "cover the fees" pays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckoutSettings {
+    pub min_minor: i64,
+    pub max_minor: Option<i64>,
+    pub fee_percent_bp: i64,
+    pub fee_fixed_minor: i64,
+}
+
+impl CheckoutSettings {
+    /// 2.00 minimum, no maximum below the global one, and Stripe's standard 2.9 % + 0.30.
+    pub fn default_for(currency: Currency) -> Self {
+        let unit = 10_i64.pow(currency.digits());
+        CheckoutSettings {
+            min_minor: 2 * unit,
+            max_minor: None,
+            fee_percent_bp: 290,
+            fee_fixed_minor: (30 * unit) / 100,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,6 +172,18 @@ pub struct CampaignInput {
     pub count_net_of_fees: Field<bool>,
     #[serde(default)]
     pub branches: Field<Vec<BranchInput>>,
+    /// The smallest online gift (default 2.00).
+    #[serde(default)]
+    pub checkout_min: Field<AmountText>,
+    /// The largest online gift (default: the global maximum).
+    #[serde(default)]
+    pub checkout_max: Field<AmountText>,
+    /// The processing fee's percentage, as a decimal string ("2.9").
+    #[serde(default)]
+    pub fee_percent: Field<String>,
+    /// The processing fee's fixed part ("0.30").
+    #[serde(default)]
+    pub fee_fixed: Field<AmountText>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -182,6 +218,7 @@ pub struct CampaignDraft {
     pub ends_at: Option<DateTime<Utc>>,
     pub status: CampaignStatus,
     pub count_net_of_fees: bool,
+    pub checkout: CheckoutSettings,
     pub branches: Option<Vec<BranchSpec>>,
 }
 
@@ -259,8 +296,24 @@ pub fn validate_campaign(
         Field::Missing => None,
     };
 
-    match (slug, currency, goal_minor, title, status) {
-        (Some(slug), Some(currency), Some(goal_minor), Some(title), Some(status)) if errors.is_empty() => {
+    let checkout = currency.map(|currency| {
+        let kept = match existing {
+            Some(campaign) if campaign.currency == currency => campaign.checkout,
+            _ => CheckoutSettings::default_for(currency),
+        };
+        let fields = CheckoutFields {
+            min: &input.checkout_min,
+            max: &input.checkout_max,
+            fee_percent: &input.fee_percent,
+            fee_fixed: &input.fee_fixed,
+        };
+        validate_checkout_settings(&mut errors, &fields, currency, kept)
+    });
+
+    match (slug, currency, goal_minor, title, status, checkout) {
+        (Some(slug), Some(currency), Some(goal_minor), Some(title), Some(status), Some(checkout))
+            if errors.is_empty() =>
+        {
             Ok(CampaignDraft {
                 slug,
                 currency,
@@ -271,11 +324,76 @@ pub fn validate_campaign(
                 ends_at,
                 status,
                 count_net_of_fees,
+                checkout,
                 branches,
             })
         }
         _ => Err(errors),
     }
+}
+
+struct CheckoutFields<'a> {
+    min: &'a Field<AmountText>,
+    max: &'a Field<AmountText>,
+    fee_percent: &'a Field<String>,
+    fee_fixed: &'a Field<AmountText>,
+}
+
+fn validate_checkout_settings(
+    errors: &mut FieldErrors,
+    input: &CheckoutFields<'_>,
+    currency: Currency,
+    kept: CheckoutSettings,
+) -> CheckoutSettings {
+    let amount =
+        |errors: &mut FieldErrors, name: &str, field: &Field<AmountText>, kept: Option<i64>| match field {
+            Field::Value(text) => {
+                errors.check(name, Money::parse_positive(&text.0, currency)).map(Money::minor)
+            }
+            Field::Null => None,
+            Field::Missing => kept,
+        };
+    let min_minor = match input.min {
+        Field::Null => Some(CheckoutSettings::default_for(currency).min_minor),
+        field => amount(errors, "checkout_min", field, Some(kept.min_minor)),
+    };
+    let max_minor = amount(errors, "checkout_max", input.max, kept.max_minor);
+    if let (Some(min), Some(max)) = (min_minor, max_minor)
+        && max < min
+    {
+        errors.add("checkout_max", "must not be below checkout_min");
+    }
+    let fee_percent_bp = match input.fee_percent {
+        Field::Value(text) => errors.check("fee_percent", parse_fee_percent(text)),
+        Field::Null => Some(0),
+        Field::Missing => Some(kept.fee_percent_bp),
+    };
+    let fee_fixed_minor = match input.fee_fixed {
+        Field::Value(text) => match text.0.trim() {
+            "0" | "0.0" | "0.00" | "0.000" => Some(0),
+            _ => errors.check("fee_fixed", Money::parse_positive(&text.0, currency)).map(Money::minor),
+        },
+        Field::Null => Some(0),
+        Field::Missing => Some(kept.fee_fixed_minor),
+    };
+    CheckoutSettings {
+        min_minor: min_minor.unwrap_or(kept.min_minor),
+        max_minor,
+        fee_percent_bp: fee_percent_bp.unwrap_or(kept.fee_percent_bp),
+        fee_fixed_minor: fee_fixed_minor.unwrap_or(kept.fee_fixed_minor),
+    }
+}
+
+/// A fee percentage such as "2.9" into basis points (290), from 0 to 50 %.
+fn parse_fee_percent(text: &str) -> Result<i64, &'static str> {
+    const MESSAGE: &str = "must be a percentage from 0 to 50 with at most two decimals, such as \"2.9\"";
+    let value: rust_decimal::Decimal = text.trim().parse().map_err(|_| MESSAGE)?;
+    let basis_points = value * rust_decimal::Decimal::ONE_HUNDRED;
+    if value.is_sign_negative() || value > rust_decimal::Decimal::from(50) || !basis_points.fract().is_zero()
+    {
+        return Err(MESSAGE);
+    }
+    i64::try_from(basis_points).map_err(|_| MESSAGE)
 }
 
 /// A field every campaign has: a new value is parsed, `null` is refused, and an absent one

@@ -111,6 +111,18 @@ impl Donor {
     }
 }
 
+/// The Stripe objects an online entry came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StripeRefs {
+    pub payment_intent: Option<String>,
+    pub charge: Option<String>,
+    pub invoice: Option<String>,
+    pub subscription: Option<String>,
+    pub balance_transaction: Option<String>,
+    pub refund: Option<String>,
+    pub dispute: Option<String>,
+}
+
 /// An entry ready to be appended; the store fills in the id and the recording time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewEntry {
@@ -131,7 +143,13 @@ pub struct NewEntry {
     pub reason: Option<String>,
     /// The entry this one reverses (a refund points at its donation, a won dispute at its dispute).
     pub reverses_entry_id: Option<i64>,
+    /// The same, named by that entry's idempotency key when its id is not known yet.
+    pub reverses_key: Option<String>,
+    /// A key under which this entry is recorded once, whoever asks again.
     pub idempotency_key: Option<String>,
+    pub stripe: StripeRefs,
+    /// What the donor was charged, when not in the campaign currency.
+    pub presented: Option<(i64, Currency)>,
 }
 
 impl NewEntry {
@@ -166,6 +184,9 @@ pub struct Entry {
     pub reverses_entry_id: Option<i64>,
     /// The donation this entry derives from (itself for a donation).
     pub origin_entry_id: i64,
+    pub stripe: StripeRefs,
+    /// What the donor was charged, when not in the campaign currency.
+    pub presented: Option<(i64, Currency)>,
 }
 
 /// Money raised internally, as a treasurer enters it (API body and CLI flags alike).
@@ -261,7 +282,10 @@ pub fn validate_offline_donation(
             reference,
             reason: None,
             reverses_entry_id: None,
+            reverses_key: None,
             idempotency_key: None,
+            stripe: StripeRefs::default(),
+            presented: None,
         }),
         _ => Err(errors),
     }
@@ -371,7 +395,10 @@ pub fn validate_reversal(
             reference: original.reference.clone(),
             reason,
             reverses_entry_id: Some(original.id),
+            reverses_key: None,
             idempotency_key: None,
+            stripe: StripeRefs::default(),
+            presented: None,
         }),
         _ => Err(errors),
     }

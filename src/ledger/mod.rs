@@ -1,13 +1,15 @@
 //! The domain: money, campaigns, ledger entries and the totals rule. Pure: no I/O.
 
 pub mod campaign;
+pub mod checkout;
 pub mod entry;
 pub mod money;
 pub mod progress;
+pub mod subscription;
 pub mod totals;
 pub mod validation;
 
 pub use campaign::{Branch, Campaign, CampaignStatus, Slug};
-pub use entry::{EntryKind, NewEntry, OfflineMethod, Source};
+pub use entry::{EntryKind, NewEntry, OfflineMethod, Source, StripeRefs};
 pub use money::{Currency, Money, MoneyError};
 pub use validation::{Field, FieldErrors};

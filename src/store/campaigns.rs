@@ -5,13 +5,13 @@ use sqlx::query::Query;
 use sqlx::{Any, Row};
 
 use super::{Store, StoreError, WriteTx, is_unique_violation, now, read_flag, read_instant, stored_instant};
-use crate::ledger::campaign::{BranchSpec, CampaignDraft, Localized};
+use crate::ledger::campaign::{BranchSpec, CampaignDraft, CheckoutSettings, Localized};
 use crate::ledger::progress::{BranchTotals, CampaignTotals};
 use crate::ledger::{Branch, Campaign, CampaignStatus, Currency, Slug};
 
 const CAMPAIGN_COLUMNS: &str = "c.id, c.slug, c.currency, c.goal_minor, c.title_en, c.title_fr, \
      c.description_en, c.description_fr, c.starts_at, c.ends_at, c.status, c.count_net_of_fees, \
-     c.created_at, c.updated_at";
+     c.checkout_min_minor, c.checkout_max_minor, c.fee_percent_bp, c.fee_fixed_minor, c.created_at, c.updated_at";
 
 impl Store {
     /// Creates a campaign with its branches and zeroed totals, in one transaction.
@@ -22,8 +22,9 @@ impl Store {
         let inserted = bind_draft(
             draft,
             "INSERT INTO campaigns (slug, currency, goal_minor, title_en, title_fr, description_en, \
-             description_fr, starts_at, ends_at, status, count_net_of_fees, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+             description_fr, starts_at, ends_at, status, count_net_of_fees, checkout_min_minor, \
+             checkout_max_minor, fee_percent_bp, fee_fixed_minor, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) RETURNING id",
         )
         .bind(&at)
         .fetch_one(&mut *write.tx)
@@ -71,7 +72,8 @@ impl Store {
             draft,
             "UPDATE campaigns SET slug = $1, currency = $2, goal_minor = $3, title_en = $4, title_fr = $5, \
              description_en = $6, description_fr = $7, starts_at = $8, ends_at = $9, status = $10, \
-             count_net_of_fees = $11, updated_at = $12 WHERE id = $13",
+             count_net_of_fees = $11, checkout_min_minor = $12, checkout_max_minor = $13, fee_percent_bp = $14, \
+             fee_fixed_minor = $15, updated_at = $16 WHERE id = $17",
         )
         .bind(stored_instant(now()))
         .bind(id)
@@ -169,7 +171,7 @@ impl Store {
     }
 }
 
-/// Binds a draft's fields as `$1` to `$11`, in the column order both writes use.
+/// Binds a draft's fields as `$1` to `$15`, in the column order both writes use.
 fn bind_draft<'q>(draft: &'q CampaignDraft, sql: &'static str) -> Query<'q, Any, AnyArguments> {
     sqlx::query(sql)
         .bind(draft.slug.as_str())
@@ -183,6 +185,10 @@ fn bind_draft<'q>(draft: &'q CampaignDraft, sql: &'static str) -> Query<'q, Any,
         .bind(draft.ends_at.map(stored_instant))
         .bind(draft.status.as_str())
         .bind(draft.count_net_of_fees)
+        .bind(draft.checkout.min_minor)
+        .bind(draft.checkout.max_minor)
+        .bind(draft.checkout.fee_percent_bp)
+        .bind(draft.checkout.fee_fixed_minor)
 }
 
 pub(super) async fn campaign_by_id(write: &mut WriteTx, id: i64) -> Result<Campaign, StoreError> {
@@ -274,6 +280,12 @@ fn campaign_from_row(row: &AnyRow) -> Result<Campaign, StoreError> {
         status: CampaignStatus::parse(&status)
             .map_err(|_| StoreError::Corrupt(format!("status {status}")))?,
         count_net_of_fees: read_flag(row, "count_net_of_fees")?,
+        checkout: CheckoutSettings {
+            min_minor: row.try_get("checkout_min_minor")?,
+            max_minor: row.try_get("checkout_max_minor")?,
+            fee_percent_bp: row.try_get("fee_percent_bp")?,
+            fee_fixed_minor: row.try_get("fee_fixed_minor")?,
+        },
         created_at: read_instant(row.try_get("created_at")?)?,
         updated_at: read_instant(row.try_get("updated_at")?)?,
     })

@@ -9,12 +9,14 @@ use super::{
 use crate::ledger::entry::{Donor, Entry};
 use crate::ledger::money::checked_sum;
 use crate::ledger::totals::{EntryFacts, TotalsChange, totals_change};
-use crate::ledger::{Currency, EntryKind, NewEntry, Slug, Source};
+use crate::ledger::{Currency, EntryKind, NewEntry, Slug, Source, StripeRefs};
 
 const ENTRY_COLUMNS: &str = "e.id, e.campaign_id, c.slug AS campaign_slug, e.branch_id, b.slug AS branch_slug, \
      e.kind, e.source, e.method, e.amount_minor, e.fee_minor, e.net_minor, e.currency, e.donor_key, \
      e.donor_name, e.donor_email, e.anonymous, e.public_message, e.recurring, e.received_on, \
-     e.recorded_at, e.recorded_by, e.reference, e.reason, e.reverses_entry_id, e.origin_entry_id";
+     e.recorded_at, e.recorded_by, e.reference, e.reason, e.reverses_entry_id, e.origin_entry_id, \
+     e.stripe_payment_intent, e.stripe_charge, e.stripe_invoice, e.stripe_subscription, \
+     e.stripe_balance_transaction, e.stripe_refund, e.stripe_dispute, e.presented_amount_minor, e.presented_currency";
 
 const ENTRY_FROM: &str = "FROM ledger_entries e JOIN campaigns c ON c.id = e.campaign_id LEFT JOIN branches b ON b.id = e.branch_id";
 
@@ -47,128 +49,10 @@ impl Store {
     #[tracing::instrument(skip_all, fields(campaign_id = entry.campaign_id, kind = entry.kind.as_str()))]
     pub async fn record_entry(&self, entry: &NewEntry) -> Result<RecordOutcome, StoreError> {
         let mut write = self.begin_write().await?;
-        // Touching the totals row first serializes writers of one campaign on PostgreSQL
-        // (a row lock until commit), so the reads below see every earlier entry.
-        let locked = sqlx::query("UPDATE campaign_totals SET version = version + 1 WHERE campaign_id = $1")
-            .bind(entry.campaign_id)
-            .execute(&mut *write.tx)
-            .await?;
-        if locked.rows_affected() == 0 {
-            return Err(StoreError::NotFound("campaign"));
-        }
-        if let Some(key) = &entry.idempotency_key
-            && let Some(existing) = entry_by_idempotency_key(&mut write, key).await?
-        {
-            return Ok(RecordOutcome::Replayed(existing));
-        }
-
-        let (origin_entry_id, origin_before, donor_key) = match entry.reverses_entry_id {
-            Some(reversed_id) => {
-                let reversed =
-                    entry_in(&mut write, reversed_id).await?.ok_or(StoreError::NotFound("entry"))?;
-                if reversed.campaign_id != entry.campaign_id {
-                    return Err(StoreError::conflict("entry", "belongs to another campaign"));
-                }
-                let origin_id = reversed.origin_entry_id;
-                let before = origin_sum(&mut write, origin_id).await?;
-                if before + entry.amount_minor < 0 {
-                    return Err(StoreError::conflict(
-                        "amount",
-                        format!(
-                            "must not exceed what is left to reverse ({})",
-                            entry.currency.format_minor(before.max(0))
-                        ),
-                    ));
-                }
-                (Some(origin_id), Some(before), reversed.donor_key)
-            }
-            None => (None, None, entry.donor.key(&random_hex())),
-        };
-
-        let donor_before: i64 =
-            sqlx::query("SELECT gross_minor FROM donor_totals WHERE campaign_id = $1 AND donor_key = $2")
-                .bind(entry.campaign_id)
-                .bind(&donor_key)
-                .fetch_optional(&mut *write.tx)
-                .await?
-                .map(|row| row.try_get("gross_minor"))
-                .transpose()?
-                .unwrap_or(0);
-
-        let change = totals_change(EntryFacts {
-            kind: entry.kind,
-            source: entry.source,
-            amount_minor: entry.amount_minor,
-            net_minor: entry.net_minor(),
-            origin_before_minor: origin_before,
-            donor_before_minor: donor_before,
-        });
-
-        let recorded_at = stored_instant(now());
-        let inserted = sqlx::query(
-            "INSERT INTO ledger_entries (campaign_id, branch_id, kind, source, method, amount_minor, fee_minor, \
-             net_minor, currency, donor_key, donor_name, donor_email, anonymous, public_message, recurring, \
-             received_on, recorded_at, recorded_by, reference, reason, reverses_entry_id, origin_entry_id, \
-             idempotency_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-             $21, $22, $23) RETURNING id",
-        )
-        .bind(entry.campaign_id)
-        .bind(entry.branch_id)
-        .bind(entry.kind.as_str())
-        .bind(entry.source.as_str())
-        .bind(&entry.method)
-        .bind(entry.amount_minor)
-        .bind(entry.fee_minor)
-        .bind(entry.net_minor())
-        .bind(entry.currency.code())
-        .bind(&donor_key)
-        .bind(&entry.donor.name)
-        .bind(&entry.donor.email)
-        .bind(entry.donor.anonymous)
-        .bind(&entry.donor.message)
-        .bind(entry.recurring)
-        .bind(entry.received_on.format("%Y-%m-%d").to_string())
-        .bind(&recorded_at)
-        .bind(&entry.recorded_by)
-        .bind(&entry.reference)
-        .bind(&entry.reason)
-        .bind(entry.reverses_entry_id)
-        .bind(origin_entry_id)
-        .bind(&entry.idempotency_key)
-        .fetch_one(&mut *write.tx)
-        .await;
-        let id: i64 = match inserted {
-            Ok(row) => row.try_get("id")?,
-            Err(error) if is_unique_violation(&error) => {
-                return Err(StoreError::conflict(
-                    "idempotency_key",
-                    "was used by a concurrent request; retry",
-                ));
-            }
-            Err(error) => return Err(error.into()),
-        };
-
-        apply_to_campaign(&mut write, entry.campaign_id, &change, &recorded_at).await?;
-        if let Some(branch_id) = entry.branch_id {
-            apply_to_branch(&mut write, branch_id, &change).await?;
-        }
-        let donor_after = checked_sum([donor_before, entry.amount_minor]).map_err(overflow)?;
-        sqlx::query(
-            "INSERT INTO donor_totals (campaign_id, donor_key, gross_minor) VALUES ($1, $2, $3) \
-             ON CONFLICT (campaign_id, donor_key) DO UPDATE SET gross_minor = $3",
-        )
-        .bind(entry.campaign_id)
-        .bind(&donor_key)
-        .bind(donor_after)
-        .execute(&mut *write.tx)
-        .await?;
-
-        let recorded = entry_in(&mut write, id).await?.ok_or(StoreError::NotFound("entry"))?;
+        let outcome = record_entry_in(&mut write, entry).await?;
         write.commit().await?;
-        Ok(RecordOutcome::Recorded(recorded))
+        Ok(outcome)
     }
-
     pub async fn entry(&self, id: i64) -> Result<Option<Entry>, StoreError> {
         let sql = format!("SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;
@@ -200,6 +84,145 @@ impl Store {
             .await?;
         rows.iter().map(entry_from_row).collect()
     }
+}
+
+/// Appends `entry` and moves the campaign, branch and donor totals by it, inside `write`.
+pub(crate) async fn record_entry_in(
+    write: &mut WriteTx,
+    entry: &NewEntry,
+) -> Result<RecordOutcome, StoreError> {
+    // Touching the totals row first serializes writers of one campaign on PostgreSQL
+    // (a row lock until commit), so the reads below see every earlier entry.
+    let locked = sqlx::query("UPDATE campaign_totals SET version = version + 1 WHERE campaign_id = $1")
+        .bind(entry.campaign_id)
+        .execute(&mut *write.tx)
+        .await?;
+    if locked.rows_affected() == 0 {
+        return Err(StoreError::NotFound("campaign"));
+    }
+    if let Some(key) = &entry.idempotency_key
+        && let Some(existing) = entry_by_idempotency_key(write, key).await?
+    {
+        return Ok(RecordOutcome::Replayed(existing));
+    }
+
+    let reverses_entry_id = match (entry.reverses_entry_id, &entry.reverses_key) {
+        (Some(id), _) => Some(id),
+        (None, Some(key)) => Some(
+            entry_by_idempotency_key(write, key).await?.ok_or(StoreError::NotFound("reversed entry"))?.id,
+        ),
+        (None, None) => None,
+    };
+    let (origin_entry_id, origin_before, donor_key) = match reverses_entry_id {
+        Some(reversed_id) => {
+            let reversed = entry_in(write, reversed_id).await?.ok_or(StoreError::NotFound("entry"))?;
+            if reversed.campaign_id != entry.campaign_id {
+                return Err(StoreError::conflict("entry", "belongs to another campaign"));
+            }
+            let origin_id = reversed.origin_entry_id;
+            let before = origin_sum(write, origin_id).await?;
+            if before + entry.amount_minor < 0 {
+                return Err(StoreError::conflict(
+                    "amount",
+                    format!(
+                        "must not exceed what is left to reverse ({})",
+                        entry.currency.format_minor(before.max(0))
+                    ),
+                ));
+            }
+            (Some(origin_id), Some(before), reversed.donor_key)
+        }
+        None => (None, None, entry.donor.key(&random_hex())),
+    };
+
+    let donor_before: i64 =
+        sqlx::query("SELECT gross_minor FROM donor_totals WHERE campaign_id = $1 AND donor_key = $2")
+            .bind(entry.campaign_id)
+            .bind(&donor_key)
+            .fetch_optional(&mut *write.tx)
+            .await?
+            .map(|row| row.try_get("gross_minor"))
+            .transpose()?
+            .unwrap_or(0);
+
+    let change = totals_change(EntryFacts {
+        kind: entry.kind,
+        source: entry.source,
+        amount_minor: entry.amount_minor,
+        net_minor: entry.net_minor(),
+        origin_before_minor: origin_before,
+        donor_before_minor: donor_before,
+    });
+
+    let recorded_at = stored_instant(now());
+    let inserted = sqlx::query(
+        "INSERT INTO ledger_entries (campaign_id, branch_id, kind, source, method, amount_minor, fee_minor, \
+         net_minor, currency, donor_key, donor_name, donor_email, anonymous, public_message, recurring, \
+         received_on, recorded_at, recorded_by, reference, reason, reverses_entry_id, origin_entry_id, \
+         idempotency_key, stripe_payment_intent, stripe_charge, stripe_invoice, stripe_subscription, \
+         stripe_balance_transaction, stripe_refund, stripe_dispute, presented_amount_minor, presented_currency) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32) RETURNING id",
+    )
+    .bind(entry.campaign_id)
+    .bind(entry.branch_id)
+    .bind(entry.kind.as_str())
+    .bind(entry.source.as_str())
+    .bind(&entry.method)
+    .bind(entry.amount_minor)
+    .bind(entry.fee_minor)
+    .bind(entry.net_minor())
+    .bind(entry.currency.code())
+    .bind(&donor_key)
+    .bind(&entry.donor.name)
+    .bind(&entry.donor.email)
+    .bind(entry.donor.anonymous)
+    .bind(&entry.donor.message)
+    .bind(entry.recurring)
+    .bind(entry.received_on.format("%Y-%m-%d").to_string())
+    .bind(&recorded_at)
+    .bind(&entry.recorded_by)
+    .bind(&entry.reference)
+    .bind(&entry.reason)
+    .bind(reverses_entry_id)
+    .bind(origin_entry_id)
+    .bind(&entry.idempotency_key)
+    .bind(&entry.stripe.payment_intent)
+    .bind(&entry.stripe.charge)
+    .bind(&entry.stripe.invoice)
+    .bind(&entry.stripe.subscription)
+    .bind(&entry.stripe.balance_transaction)
+    .bind(&entry.stripe.refund)
+    .bind(&entry.stripe.dispute)
+    .bind(entry.presented.map(|(amount, _)| amount))
+    .bind(entry.presented.map(|(_, currency)| currency.code()))
+    .fetch_one(&mut *write.tx)
+    .await;
+    let id: i64 = match inserted {
+        Ok(row) => row.try_get("id")?,
+        Err(error) if is_unique_violation(&error) => {
+            return Err(StoreError::conflict("idempotency_key", "was used by a concurrent request; retry"));
+        }
+        Err(error) => return Err(error.into()),
+    };
+
+    apply_to_campaign(write, entry.campaign_id, &change, &recorded_at).await?;
+    if let Some(branch_id) = entry.branch_id {
+        apply_to_branch(write, branch_id, &change).await?;
+    }
+    let donor_after = checked_sum([donor_before, entry.amount_minor]).map_err(overflow)?;
+    sqlx::query(
+        "INSERT INTO donor_totals (campaign_id, donor_key, gross_minor) VALUES ($1, $2, $3) \
+         ON CONFLICT (campaign_id, donor_key) DO UPDATE SET gross_minor = $3",
+    )
+    .bind(entry.campaign_id)
+    .bind(&donor_key)
+    .bind(donor_after)
+    .execute(&mut *write.tx)
+    .await?;
+
+    let recorded = entry_in(write, id).await?.ok_or(StoreError::NotFound("entry"))?;
+    Ok(RecordOutcome::Recorded(recorded))
 }
 
 async fn apply_to_campaign(
@@ -325,5 +348,24 @@ fn entry_from_row(row: &AnyRow) -> Result<Entry, StoreError> {
         reason: row.try_get("reason")?,
         reverses_entry_id: row.try_get("reverses_entry_id")?,
         origin_entry_id: row.try_get::<Option<i64>, _>("origin_entry_id")?.unwrap_or(id),
+        stripe: StripeRefs {
+            payment_intent: row.try_get("stripe_payment_intent")?,
+            charge: row.try_get("stripe_charge")?,
+            invoice: row.try_get("stripe_invoice")?,
+            subscription: row.try_get("stripe_subscription")?,
+            balance_transaction: row.try_get("stripe_balance_transaction")?,
+            refund: row.try_get("stripe_refund")?,
+            dispute: row.try_get("stripe_dispute")?,
+        },
+        presented: match (
+            row.try_get::<Option<i64>, _>("presented_amount_minor")?,
+            row.try_get::<Option<String>, _>("presented_currency")?,
+        ) {
+            (Some(amount), Some(code)) => Some((
+                amount,
+                Currency::from_code(&code).map_err(|_| StoreError::Corrupt(format!("currency {code}")))?,
+            )),
+            _ => None,
+        },
     })
 }

@@ -7,6 +7,7 @@
 mod campaigns;
 mod check;
 mod entries;
+mod stripe;
 mod tokens;
 
 use std::sync::Arc;
@@ -19,7 +20,12 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use check::Discrepancy;
+pub(crate) use entries::record_entry_in;
 pub use entries::{EntryFilter, RecordOutcome};
+pub use stripe::{DeferredEvent, EventClaim, SubscriptionFilter};
+pub(crate) use stripe::{
+    claim_event_in, mark_subscription_past_due_in, update_intent_in, upsert_subscription_in,
+};
 pub use tokens::StoredToken;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

@@ -1,0 +1,73 @@
+//! `POST /api/v1/stripe/webhook`: Stripe's events, signature checked on the raw body,
+//! answered 2xx only once their effects are committed.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::json;
+
+use super::AppState;
+use super::error::{ApiResult, Problem};
+use crate::payments::objects::Event;
+use crate::payments::process::{EventOutcome, EventSource, process_event};
+use crate::payments::signature::verify;
+
+/// Stripe's events can be large (an invoice with many lines).
+const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/stripe/webhook", post(receive_event))
+        .layer(DefaultBodyLimit::max(MAX_EVENT_BYTES))
+}
+
+#[tracing::instrument(skip_all, fields(event_id, event_type))]
+async fn receive_event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let Some(payments) = &state.payments else {
+        return Err(not_configured("STRIPE_SECRET_KEY is not configured."));
+    };
+    if payments.webhook_secrets.is_empty() {
+        return Err(not_configured("STRIPE_WEBHOOK_SECRET is not configured."));
+    }
+    let signature = headers.get("stripe-signature").and_then(|value| value.to_str().ok());
+    verify(signature, &body, &payments.webhook_secrets, chrono::Utc::now().timestamp()).map_err(|error| {
+        tracing::warn!(%error, "refused a webhook delivery");
+        Problem::bad_request("bad-signature", "Bad signature", format!("{error}."))
+    })?;
+    let event: Event = serde_json::from_slice(&body).map_err(|error| {
+        Problem::bad_request(
+            "malformed-event",
+            "Malformed event",
+            format!("The event cannot be read: {error}."),
+        )
+    })?;
+    let span = tracing::Span::current();
+    span.record("event_id", event.id.as_str());
+    span.record("event_type", event.kind.as_str());
+    let raw = String::from_utf8_lossy(&body);
+    let outcome = process_event(&state.store, &payments.api, &event, &raw, EventSource::Webhook).await?;
+    let outcome_name = match &outcome {
+        EventOutcome::Applied => "applied",
+        EventOutcome::Duplicate => "duplicate",
+        EventOutcome::Ignored(_) => "ignored",
+        EventOutcome::Deferred => "deferred",
+    };
+    tracing::info!(outcome = outcome_name, "Stripe event");
+    Ok((StatusCode::OK, axum::Json(json!({ "received": true, "outcome": outcome_name }))).into_response())
+}
+
+fn not_configured(detail: &str) -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "webhooks-not-configured",
+        "Webhooks are not set up",
+        detail,
+    )
+}

@@ -1,0 +1,266 @@
+//! Outgoing calls to Stripe through async-stripe. Requests are built with its typed builders
+//! (so the wire format is Stripe's); answers are read into our own few-field structs.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_checkout::checkout_session::{
+    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
+    CreateCheckoutSessionLineItemsPriceDataRecurring,
+    CreateCheckoutSessionLineItemsPriceDataRecurringInterval, CreateCheckoutSessionPaymentIntentData,
+    CreateCheckoutSessionSubscriptionData, ProductData,
+};
+use stripe_core::event::ListEvent;
+use stripe_core::payment_intent::RetrievePaymentIntent;
+use stripe_core::refund::{CreateRefund, ListRefund};
+use stripe_shared::{CheckoutSessionLocale, CheckoutSessionMode};
+
+use super::objects::{
+    Charge, CheckoutSession, Event, InvoicePayment, List, PaymentIntent, Refund, Subscription,
+};
+use crate::ledger::checkout::{Interval, Locale};
+use crate::ledger::{Campaign, Currency};
+
+/// Why a call to Stripe failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StripeApiError {
+    /// Stripe refused the request (a 4xx with its error object).
+    #[error("Stripe refused the request ({status}): {message}")]
+    Refused { status: u16, message: String },
+    /// Stripe could not be reached, or answered 5xx, or with something we cannot read.
+    #[error("Stripe is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<StripeError> for StripeApiError {
+    fn from(error: StripeError) -> Self {
+        match error {
+            StripeError::Stripe(api, status) if status < 500 => StripeApiError::Refused {
+                status,
+                message: api.message.clone().unwrap_or_else(|| format!("{:?}", api.type_)),
+            },
+            other => StripeApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// The metadata keys appeal puts on Checkout Sessions, payments and subscriptions.
+pub const META_INTENT: &str = "appeal_intent";
+pub const META_CAMPAIGN: &str = "appeal_campaign";
+pub const META_BRANCH: &str = "appeal_branch";
+
+/// A Stripe account reached with a secret key, at Stripe or at `STRIPE_API_BASE`.
+#[derive(Clone, Debug)]
+pub struct StripeApi {
+    client: stripe::Client,
+}
+
+/// What a Checkout Session needs from the gift.
+#[derive(Debug)]
+pub struct SessionRequest<'a> {
+    pub intent_id: &'a str,
+    pub campaign: &'a Campaign,
+    pub branch_slug: Option<&'a str>,
+    pub interval: Interval,
+    pub total_minor: i64,
+    pub email: Option<&'a str>,
+    pub locale: Locale,
+    pub success_url: String,
+    pub cancel_url: String,
+}
+
+impl StripeApi {
+    pub fn new(secret_key: &SecretString, api_base: &str) -> Result<Self, StripeApiError> {
+        let base = if api_base.ends_with('/') { api_base.to_owned() } else { format!("{api_base}/") };
+        let client = stripe::ClientBuilder::new(secret_key.expose_secret())
+            .url(base)
+            .request_strategy(RequestStrategy::ExponentialBackoff(2))
+            .build()
+            .map_err(|error| StripeApiError::Unavailable(error.to_string()))?;
+        Ok(StripeApi { client })
+    }
+
+    /// Sends a request and reads the answer into our own struct.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: stripe_client_core::RequestBuilder,
+        idempotency_key: Option<&str>,
+    ) -> Result<T, StripeApiError> {
+        let mut customized = request.customize::<miniserde::json::Value>();
+        if let Some(key) = idempotency_key {
+            let key =
+                IdempotencyKey::new(key).map_err(|error| StripeApiError::Unavailable(error.to_string()))?;
+            customized = customized.request_strategy(RequestStrategy::Idempotent(key));
+        }
+        let value = customized.send(&self.client).await?;
+        serde_json::from_str(&miniserde::json::to_string(&value))
+            .map_err(|error| StripeApiError::Unavailable(format!("unreadable answer from Stripe: {error}")))
+    }
+
+    /// Opens a Checkout Session: `payment` mode once, `subscription` mode with an inline
+    /// recurring price otherwise. The intent id is the idempotency key, so a retried call
+    /// cannot open two sessions for one gift.
+    #[tracing::instrument(skip_all, fields(intent = request.intent_id))]
+    pub async fn create_checkout_session(
+        &self,
+        request: &SessionRequest<'_>,
+    ) -> Result<CheckoutSession, StripeApiError> {
+        let campaign = request.campaign;
+        let currency = stripe_currency(campaign.currency)?;
+        let mut metadata = HashMap::from([
+            (META_INTENT.to_owned(), request.intent_id.to_owned()),
+            (META_CAMPAIGN.to_owned(), campaign.slug.to_string()),
+        ]);
+        if let Some(branch) = request.branch_slug {
+            metadata.insert(META_BRANCH.to_owned(), branch.to_owned());
+        }
+        let title = campaign.title.get(request.locale.as_str()).to_owned();
+        let mut price_data = CreateCheckoutSessionLineItemsPriceData::new(currency);
+        price_data.unit_amount = Some(request.total_minor);
+        price_data.product_data = Some(ProductData::new(title.clone()));
+        let mode = match request.interval {
+            Interval::Once => CheckoutSessionMode::Payment,
+            Interval::Month | Interval::Year => {
+                let interval = if request.interval == Interval::Month {
+                    CreateCheckoutSessionLineItemsPriceDataRecurringInterval::Month
+                } else {
+                    CreateCheckoutSessionLineItemsPriceDataRecurringInterval::Year
+                };
+                price_data.recurring = Some(CreateCheckoutSessionLineItemsPriceDataRecurring::new(interval));
+                CheckoutSessionMode::Subscription
+            }
+        };
+        let mut line_item = CreateCheckoutSessionLineItems::new();
+        line_item.price_data = Some(price_data);
+        line_item.quantity = Some(1);
+        let locale = match request.locale {
+            Locale::En => CheckoutSessionLocale::En,
+            Locale::Fr => CheckoutSessionLocale::Fr,
+        };
+        let mut builder = CreateCheckoutSession::new()
+            .mode(mode.clone())
+            .line_items(vec![line_item])
+            .metadata(metadata.clone())
+            .client_reference_id(request.intent_id)
+            .locale(locale)
+            .success_url(&request.success_url)
+            .cancel_url(&request.cancel_url);
+        if let Some(email) = request.email {
+            builder = builder.customer_email(email);
+        }
+        builder = match mode {
+            CheckoutSessionMode::Subscription => {
+                let mut data = CreateCheckoutSessionSubscriptionData::new();
+                data.metadata = Some(metadata);
+                data.description = Some(title);
+                builder.subscription_data(data)
+            }
+            _ => {
+                let mut data = CreateCheckoutSessionPaymentIntentData::new();
+                data.metadata = Some(metadata);
+                data.description = Some(title);
+                builder.payment_intent_data(data)
+            }
+        };
+        self.send(builder.build(), Some(&format!("checkout-{}", request.intent_id))).await
+    }
+
+    /// A payment with its charge and the charge's balance transaction (fee, net, settled amount).
+    pub async fn payment_intent_with_charge(&self, id: &str) -> Result<PaymentIntent, StripeApiError> {
+        let request =
+            RetrievePaymentIntent::new(id).expand(vec!["latest_charge.balance_transaction".to_owned()]);
+        self.send(request.build(), None).await
+    }
+
+    /// A charge with its balance transaction, for API versions whose invoices name the charge.
+    pub async fn charge_with_balance(&self, id: &str) -> Result<Charge, StripeApiError> {
+        let request =
+            stripe_core::charge::RetrieveCharge::new(id).expand(vec!["balance_transaction".to_owned()]);
+        self.send(request.build(), None).await
+    }
+
+    pub async fn subscription(&self, id: &str) -> Result<Subscription, StripeApiError> {
+        self.send(stripe_billing::subscription::RetrieveSubscription::new(id).build(), None).await
+    }
+
+    /// The payments of an invoice (where API versions since 2025 keep the payment intent).
+    pub async fn invoice_payments(&self, invoice_id: &str) -> Result<List<InvoicePayment>, StripeApiError> {
+        self.send(
+            stripe_billing::invoice_payment::ListInvoicePayment::new().invoice(invoice_id).build(),
+            None,
+        )
+        .await
+    }
+
+    pub async fn refunds_of_charge(&self, charge_id: &str) -> Result<List<Refund>, StripeApiError> {
+        self.send(ListRefund::new().charge(charge_id).limit(100).build(), None).await
+    }
+
+    /// Asks Stripe to refund a charge, all of it or `amount_minor`. The ledger moves when
+    /// Stripe's `charge.refunded` event arrives.
+    pub async fn create_refund(
+        &self,
+        charge_id: &str,
+        amount_minor: i64,
+        idempotency_key: &str,
+    ) -> Result<Refund, StripeApiError> {
+        let request = CreateRefund::new().charge(charge_id).amount(amount_minor);
+        self.send(request.build(), Some(idempotency_key)).await
+    }
+
+    /// Stops a subscription at the end of the paid period; nothing is refunded.
+    pub async fn cancel_subscription_at_period_end(&self, id: &str) -> Result<Subscription, StripeApiError> {
+        let request = stripe_billing::subscription::UpdateSubscription::new(id).cancel_at_period_end(true);
+        self.send(request.build(), Some(&format!("cancel-at-period-end-{id}"))).await
+    }
+
+    /// Stops a subscription now; nothing is refunded or prorated.
+    pub async fn cancel_subscription_now(&self, id: &str) -> Result<Subscription, StripeApiError> {
+        let request = stripe_billing::subscription::CancelSubscription::new(id);
+        self.send(request.build(), Some(&format!("cancel-now-{id}"))).await
+    }
+
+    /// One page of events created at or after `since` (unix seconds), newest first.
+    pub async fn events_page(
+        &self,
+        since: i64,
+        starting_after: Option<&str>,
+    ) -> Result<List<Event>, StripeApiError> {
+        let mut request = ListEvent::new()
+            .created(stripe_types::RangeQueryTs::gte(since))
+            .limit(100)
+            .types(handled_event_types());
+        if let Some(after) = starting_after {
+            request = request.starting_after(after);
+        }
+        self.send(request.build(), None).await
+    }
+}
+
+/// The event types appeal applies; the README lists them for the Stripe dashboard.
+pub const HANDLED_EVENT_TYPES: &[&str] = &[
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
+];
+
+fn handled_event_types() -> Vec<String> {
+    HANDLED_EVENT_TYPES.iter().map(|kind| (*kind).to_owned()).collect()
+}
+
+fn stripe_currency(currency: Currency) -> Result<stripe_types::Currency, StripeApiError> {
+    stripe_types::Currency::from_str(&currency.code().to_ascii_lowercase()).map_err(|_| {
+        StripeApiError::Refused { status: 400, message: format!("Stripe does not take {currency}") }
+    })
+}

@@ -1,0 +1,300 @@
+//! The Stripe objects we read, with only the fields we use: a change of the account's API
+//! version cannot make a paid donation unreadable. Field names follow Stripe's; where an
+//! API version moved a field (an invoice's subscription, its charge), both places are read.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+/// A reference Stripe sends either as an id or, when expanded, as the object itself.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Expandable<T> {
+    Id(String),
+    Object(Box<T>),
+}
+
+/// Any object with an id, for references whose content we never read.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Object {
+    pub id: String,
+}
+
+pub trait HasId {
+    fn id(&self) -> &str;
+}
+
+impl HasId for Object {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl<T: HasId> Expandable<T> {
+    pub fn id(&self) -> &str {
+        match self {
+            Expandable::Id(id) => id,
+            Expandable::Object(object) => object.id(),
+        }
+    }
+
+    pub fn object(&self) -> Option<&T> {
+        match self {
+            Expandable::Id(_) => None,
+            Expandable::Object(object) => Some(object),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created: i64,
+    pub data: EventData,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct EventData {
+    pub object: serde_json::Value,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct CustomerDetails {
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub mode: String,
+    pub payment_status: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<Object>>,
+    #[serde(default)]
+    pub subscription: Option<Expandable<Object>>,
+    #[serde(default)]
+    pub customer_details: Option<CustomerDetails>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PaymentIntent {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+    #[serde(default)]
+    pub latest_charge: Option<Expandable<Charge>>,
+}
+
+impl HasId for PaymentIntent {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Charge {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub created: i64,
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<Object>>,
+    #[serde(default)]
+    pub balance_transaction: Option<Expandable<BalanceTransaction>>,
+}
+
+impl HasId for Charge {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct BalanceTransaction {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub fee: i64,
+    pub net: i64,
+}
+
+impl HasId for BalanceTransaction {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Invoice {
+    pub id: String,
+    pub amount_paid: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub customer_email: Option<String>,
+    #[serde(default)]
+    pub customer_name: Option<String>,
+    /// Where API versions before 2025 put it.
+    #[serde(default)]
+    pub subscription: Option<Expandable<Object>>,
+    #[serde(default)]
+    pub parent: Option<InvoiceParent>,
+    /// Where API versions before 2025 put the payment.
+    #[serde(default)]
+    pub charge: Option<Expandable<Object>>,
+    #[serde(default)]
+    pub status_transitions: Option<StatusTransitions>,
+    #[serde(default)]
+    pub created: i64,
+}
+
+impl Invoice {
+    pub fn subscription_id(&self) -> Option<&str> {
+        self.parent
+            .as_ref()
+            .and_then(|parent| parent.subscription_details.as_ref())
+            .and_then(|details| details.subscription.as_ref())
+            .or(self.subscription.as_ref())
+            .map(Expandable::id)
+    }
+
+    /// The subscription's metadata as it stood when the invoice was made.
+    pub fn subscription_metadata(&self) -> Option<&HashMap<String, String>> {
+        self.parent
+            .as_ref()
+            .and_then(|parent| parent.subscription_details.as_ref())
+            .and_then(|details| details.metadata.as_ref())
+            .filter(|metadata| !metadata.is_empty())
+    }
+
+    pub fn paid_at(&self) -> i64 {
+        self.status_transitions.as_ref().and_then(|transitions| transitions.paid_at).unwrap_or(self.created)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct InvoiceParent {
+    #[serde(default)]
+    pub subscription_details: Option<SubscriptionDetails>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SubscriptionDetails {
+    #[serde(default)]
+    pub subscription: Option<Expandable<Object>>,
+    #[serde(default)]
+    pub metadata: Option<HashMap<String, String>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct StatusTransitions {
+    #[serde(default)]
+    pub paid_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct InvoicePayment {
+    pub status: String,
+    pub payment: InvoicePaymentTarget,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct InvoicePaymentTarget {
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<Object>>,
+    #[serde(default)]
+    pub charge: Option<Expandable<Object>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Subscription {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+    #[serde(default)]
+    pub customer: Option<Expandable<Object>>,
+    pub items: List<SubscriptionItem>,
+    /// Where API versions before 2025 put it; newer ones put it on each item.
+    #[serde(default)]
+    pub current_period_end: Option<i64>,
+    #[serde(default)]
+    pub cancel_at_period_end: bool,
+    #[serde(default)]
+    pub canceled_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SubscriptionItem {
+    pub price: Price,
+    #[serde(default)]
+    pub quantity: Option<i64>,
+    #[serde(default)]
+    pub current_period_end: Option<i64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Price {
+    pub currency: String,
+    #[serde(default)]
+    pub unit_amount: Option<i64>,
+    #[serde(default)]
+    pub recurring: Option<Recurring>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Recurring {
+    pub interval: String,
+    #[serde(default = "one")]
+    pub interval_count: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub created: i64,
+    #[serde(default)]
+    pub balance_transaction: Option<Expandable<BalanceTransaction>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Dispute {
+    pub id: String,
+    pub charge: Expandable<Object>,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    #[serde(default)]
+    pub created: i64,
+    #[serde(default)]
+    pub balance_transactions: Vec<BalanceTransaction>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct BillingPortalSession {
+    pub url: String,
+}

@@ -1,0 +1,50 @@
+//! `appeal reconcile`: Stripe's recent events, applied through the webhook's code path.
+//! Safe at any time and alongside webhooks: an event already applied is a duplicate.
+
+use super::client::StripeApi;
+use super::process::{EventOutcome, EventSource, ProcessError, process_event};
+use crate::store::Store;
+
+/// What a reconcile run did, event by event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub seen: usize,
+    pub applied: Vec<(String, String)>,
+    pub deferred: Vec<(String, String)>,
+}
+
+/// Lists the handled events created in the last `since_seconds` and applies each one not
+/// yet recorded, oldest first.
+pub async fn reconcile(
+    store: &Store,
+    api: &StripeApi,
+    since_seconds: i64,
+) -> Result<ReconcileReport, ProcessError> {
+    let since = chrono::Utc::now().timestamp() - since_seconds;
+    let mut events = Vec::new();
+    let mut starting_after: Option<String> = None;
+    loop {
+        let page = api.events_page(since, starting_after.as_deref()).await?;
+        starting_after = page.data.last().map(|event| event.id.clone());
+        let more = page.has_more && starting_after.is_some();
+        events.extend(page.data);
+        if !more {
+            break;
+        }
+    }
+    // Stripe lists newest first; apply in the order they happened.
+    events.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    let mut report = ReconcileReport { seen: events.len(), ..ReconcileReport::default() };
+    for event in &events {
+        let raw = serde_json::to_string(&serde_json::json!({
+            "id": event.id, "type": event.kind, "created": event.created, "data": {"object": event.data.object}
+        }))
+        .map_err(|error| ProcessError::Unreadable(error.to_string()))?;
+        match process_event(store, api, event, &raw, EventSource::Reconcile).await? {
+            EventOutcome::Applied => report.applied.push((event.id.clone(), event.kind.clone())),
+            EventOutcome::Deferred => report.deferred.push((event.id.clone(), event.kind.clone())),
+            EventOutcome::Duplicate | EventOutcome::Ignored(_) => {}
+        }
+    }
+    Ok(report)
+}
