@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 use tokio::sync::oneshot;
 
+use crate::fake_stripe::{FakeStripe, SECRET_KEY, WEBHOOK_SECRET, signature_header};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
     Sqlite,
@@ -121,6 +123,7 @@ static CLIENT: LazyLock<Client> = LazyLock::new(|| Client::builder().build().exp
 #[derive(Debug)]
 pub struct TestApp {
     pub address: String,
+    pub stripe: FakeStripe,
     pub client: Client,
     pub admin_token: String,
     pub treasurer_token: String,
@@ -130,26 +133,44 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
-pub fn test_config(database_url: &str) -> Config {
+pub fn test_config(database_url: &str, stripe: Option<&FakeStripe>) -> Config {
     let url = database_url.to_owned();
+    let stripe_base = stripe.map(|fake| fake.base.clone());
     Config::from_lookup(move |name| match name {
         "DATABASE_URL" => Some(url.clone()),
         "APPEAL_BIND" => Some("127.0.0.1:0".to_owned()),
+        "APPEAL_PUBLIC_URL" => Some("https://give.example.org".to_owned()),
         "APPEAL_LOG" => Some("warn".to_owned()),
+        "STRIPE_SECRET_KEY" => stripe_base.as_ref().map(|_| SECRET_KEY.to_owned()),
+        "STRIPE_WEBHOOK_SECRET" => stripe_base.as_ref().map(|_| format!("whsec_retired, {WEBHOOK_SECRET}")),
+        "STRIPE_API_BASE" => stripe_base.clone(),
         _ => None,
     })
     .expect("the test configuration is valid")
 }
 
+/// The server with Stripe played by a fresh fake.
 pub async fn spawn_app(engine: Engine) -> TestApp {
+    spawn(engine, true).await
+}
+
+/// The server with no Stripe key, as a newcomer runs it.
+pub async fn spawn_app_without_stripe(engine: Engine) -> TestApp {
+    spawn(engine, false).await
+}
+
+async fn spawn(engine: Engine, with_stripe: bool) -> TestApp {
     let db = TestDatabase::new(engine).await;
-    let application = Application::build(&test_config(&db.url)).await.expect("the application starts");
+    let stripe = FakeStripe::start().await;
+    let config = test_config(&db.url, with_stripe.then_some(&stripe));
+    let application = Application::build(&config).await.expect("the application starts");
     let store = application.store().clone();
     let admin_token = actions::create_token(&store, "test-admin", "admin").await.expect("token");
     let treasurer_token = actions::create_token(&store, "test-treasurer", "treasurer").await.expect("token");
     let viewer_token = actions::create_token(&store, "test-viewer", "viewer").await.expect("token");
     let mut app = TestApp {
         address: String::new(),
+        stripe,
         client: CLIENT.clone(),
         admin_token,
         treasurer_token,
@@ -179,8 +200,9 @@ impl TestApp {
     /// Stops the server and starts a new one on the same database, as a restart would.
     pub async fn restart(&mut self) {
         self.shutdown().await;
-        let application =
-            Application::build(&test_config(&self.db.url)).await.expect("the application restarts");
+        let application = Application::build(&test_config(&self.db.url, Some(&self.stripe)))
+            .await
+            .expect("the application restarts");
         self.start(application);
     }
 
@@ -268,11 +290,49 @@ impl TestApp {
         response.json().await.expect("a JSON progress document")
     }
 
-    /// Runs the `appeal` binary against this app's database.
+    /// Delivers an event to the webhook, signed as Stripe signs, and returns the status.
+    pub async fn deliver(&self, event: &Value) -> StatusCode {
+        let body = serde_json::to_vec(event).expect("an event serializes");
+        let header = signature_header(WEBHOOK_SECRET, chrono::Utc::now().timestamp(), &body);
+        self.client
+            .post(self.url("/api/v1/stripe/webhook"))
+            .header("stripe-signature", header)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers")
+            .status()
+    }
+
+    /// Delivers each event in turn, asserting each is acknowledged.
+    pub async fn deliver_all(&self, events: &[Value]) {
+        for event in events {
+            assert_eq!(self.deliver(event).await, StatusCode::OK, "delivering {}", event["type"]);
+        }
+    }
+
+    /// Starts a checkout as a supporter would and returns the session id.
+    pub async fn checkout(&self, slug: &str, body: &Value) -> String {
+        let response = self
+            .client
+            .post(self.url(&format!("/api/v1/campaigns/{slug}/checkout")))
+            .json(body)
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), StatusCode::CREATED, "checkout of {body}");
+        let started: Value = response.json().await.expect("JSON");
+        started["id"].as_str().expect("a session id").to_owned()
+    }
+
+    /// Runs the `appeal` binary against this app's database (and its fake Stripe).
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_appeal"))
             .args(args)
             .env("DATABASE_URL", &self.db.url)
+            .env("STRIPE_SECRET_KEY", SECRET_KEY)
+            .env("STRIPE_API_BASE", &self.stripe.base)
             .env("APPEAL_LOG", "warn")
             .current_dir(std::env::temp_dir())
             .output()

@@ -1,5 +1,7 @@
 //! The integration suite: the real server over HTTP, every test on SQLite and PostgreSQL.
+#![recursion_limit = "256"]
 
+mod fake_stripe;
 mod helpers;
 
 mod access;
@@ -7,3 +9,4 @@ mod campaigns;
 mod cli;
 mod errors;
 mod progress;
+mod stripe;
