@@ -509,6 +509,10 @@ async fn reconcile(store: &Store, payments: Option<&Payments>, since: &str) -> E
         return ExitCode::FAILURE;
     };
     match crate::payments::reconcile::reconcile(store, &payments.api, seconds).await {
+        Ok(report) if report.skipped => {
+            println!("another instance is reconciling now; nothing done");
+            ExitCode::SUCCESS
+        }
         Ok(report) => {
             for (id, kind) in &report.applied {
                 println!("applied {id} {kind}");

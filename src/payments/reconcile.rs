@@ -8,14 +8,30 @@ use crate::store::Store;
 /// What a reconcile run did, event by event.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReconcileReport {
+    /// Another instance was reconciling: this run did nothing.
+    pub skipped: bool,
     pub seen: usize,
     pub applied: Vec<(String, String)>,
     pub deferred: Vec<(String, String)>,
 }
 
 /// Lists the handled events created in the last `since_seconds` and applies each one not
-/// yet recorded, oldest first.
+/// yet recorded, oldest first. On PostgreSQL one instance at a time does it (an advisory
+/// lock); a run that finds another under way stands back.
 pub async fn reconcile(
+    store: &Store,
+    api: &StripeApi,
+    since_seconds: i64,
+) -> Result<ReconcileReport, ProcessError> {
+    let Some(lock) = store.try_job_lock("reconcile").await? else {
+        return Ok(ReconcileReport { skipped: true, ..ReconcileReport::default() });
+    };
+    let report = reconcile_locked(store, api, since_seconds).await;
+    lock.release().await?;
+    report
+}
+
+async fn reconcile_locked(
     store: &Store,
     api: &StripeApi,
     since_seconds: i64,

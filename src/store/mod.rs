@@ -177,6 +177,44 @@ impl Store {
     }
 }
 
+/// A job that must run on one instance at a time holds this while it runs.
+#[derive(Debug)]
+pub struct JobLock {
+    /// On PostgreSQL, the session that holds the advisory lock.
+    connection: Option<(sqlx::pool::PoolConnection<Any>, i64)>,
+}
+
+impl JobLock {
+    pub async fn release(self) -> Result<(), StoreError> {
+        if let Some((mut connection, key)) = self.connection {
+            sqlx::query("SELECT pg_advisory_unlock($1)").bind(key).execute(&mut *connection).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Takes the lock of a job such as `reconcile` if no other instance holds it. On SQLite,
+    /// one machine runs everything and the jobs are safe to overlap: the lock is always given.
+    pub async fn try_job_lock(&self, job: &str) -> Result<Option<JobLock>, StoreError> {
+        if self.engine == Engine::Sqlite {
+            return Ok(Some(JobLock { connection: None }));
+        }
+        // A stable key per job name (FNV-1a), the same on every instance.
+        let key = job.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let key = i64::from_ne_bytes(key.to_ne_bytes());
+        let mut connection = self.pool.acquire().await?;
+        let locked: bool = sqlx::query("SELECT pg_try_advisory_lock($1) AS locked")
+            .bind(key)
+            .fetch_one(&mut *connection)
+            .await?
+            .try_get("locked")?;
+        Ok(locked.then_some(JobLock { connection: Some((connection, key)) }))
+    }
+}
+
 fn sqlite_url_creating_file(url: &str) -> String {
     if url.contains("mode=") || url.contains(":memory:") {
         url.to_owned()

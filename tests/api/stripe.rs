@@ -474,6 +474,20 @@ async fn reconcile_applies_missed_events_once(engine: Engine) {
     // Only the first payment was ever delivered.
     app.deliver_all(&events[..1]).await;
 
+    // While another instance reconciles, a second run stands back (PostgreSQL's advisory lock).
+    if engine == Engine::Postgres {
+        let other = appeal::store::Store::connect(&app.db.url).await.expect("connect");
+        let held = other.try_job_lock("reconcile").await.expect("lock").expect("free");
+        let skipped = app.cli(&["reconcile"]);
+        assert!(
+            String::from_utf8_lossy(&skipped.stdout).contains("another instance is reconciling"),
+            "{} {}",
+            String::from_utf8_lossy(&skipped.stdout),
+            String::from_utf8_lossy(&skipped.stderr)
+        );
+        held.release().await.expect("release");
+    }
+
     let first = app.cli(&["reconcile", "--since", "72h"]);
     let printed = String::from_utf8_lossy(&first.stdout).into_owned();
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
