@@ -22,6 +22,7 @@ on_both_engines!(
     bad_checkouts_name_the_field_and_call_nobody,
     without_a_stripe_key_online_giving_answers_503,
     the_fake_speaks_stripes_object_shapes,
+    unknown_event_types_are_acknowledged_and_ignored,
 );
 
 async fn entries(app: &TestApp) -> Vec<Value> {
@@ -618,4 +619,28 @@ async fn the_fake_speaks_stripes_object_shapes(engine: Engine) {
         };
         assert!(parsed.is_ok(), "{kind} does not parse as async-stripe's type: {:?}\n{object}", parsed.err());
     }
+}
+
+async fn unknown_event_types_are_acknowledged_and_ignored(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let event = json!({
+        "id": "evt_unknown_1", "object": "event", "api_version": API_VERSION, "created": chrono::Utc::now().timestamp(),
+        "data": {"object": {"id": "price_1", "object": "price", "some_new_field": {"nested": true}}},
+        "livemode": false, "pending_webhooks": 1, "request": {"id": null, "idempotency_key": null},
+        "type": "price.created"
+    });
+    assert_eq!(app.deliver(&event).await, StatusCode::OK);
+    assert_eq!(app.deliver(&event).await, StatusCode::OK);
+    // A payment from another product on the same Stripe account is not ours to count.
+    let foreign = json!({
+        "id": "evt_foreign_1", "object": "event", "api_version": API_VERSION, "created": chrono::Utc::now().timestamp(),
+        "data": {"object": {"id": "cs_other", "object": "checkout.session", "mode": "payment",
+                            "payment_status": "paid", "metadata": {}, "payment_intent": "pi_other"}},
+        "livemode": false, "pending_webhooks": 1, "request": {"id": null, "idempotency_key": null},
+        "type": "checkout.session.completed"
+    });
+    assert_eq!(app.deliver(&foreign).await, StatusCode::OK);
+    assert!(entries(&app).await.is_empty());
+    assert_eq!(app.progress("office").await["raised"], "0.00");
 }
