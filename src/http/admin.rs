@@ -35,6 +35,17 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/subscriptions/{id}/cancel", post(cancel_subscription))
 }
 
+/// The `campaign` filter of a list: a slug that must name a campaign.
+async fn campaign_filter(state: &AppState, slug: Option<&str>) -> ApiResult<Option<i64>> {
+    let Some(slug) = slug else {
+        return Ok(None);
+    };
+    match state.store.campaign_by_slug(slug).await? {
+        Some(campaign) => Ok(Some(campaign.id)),
+        None => Err(FieldErrors::single("campaign", "is not a known campaign").into()),
+    }
+}
+
 async fn campaign_body(state: &AppState, campaign: &Campaign) -> ApiResult<CampaignBody> {
     let branches = state.store.branches(campaign.id).await?;
     Ok(CampaignBody::new(campaign, &branches))
@@ -140,17 +151,7 @@ async fn list_donations(
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(FieldErrors::single("limit", format!("must be from 1 to {MAX_PAGE}")).into());
     }
-    let campaign_id = match &query.campaign {
-        Some(slug) => Some(
-            state
-                .store
-                .campaign_by_slug(slug)
-                .await?
-                .ok_or_else(|| Problem::from(FieldErrors::single("campaign", "is not a known campaign")))?
-                .id,
-        ),
-        None => None,
-    };
+    let campaign_id = campaign_filter(&state, query.campaign.as_deref()).await?;
     let entries =
         state.store.list_entries(&EntryFilter { campaign_id, before_id: query.before, limit }).await?;
     let next_before = (entries.len() as i64 == limit).then(|| entries.last().map(|entry| entry.id)).flatten();
@@ -253,17 +254,7 @@ async fn list_subscriptions(
     ApiQuery(query): ApiQuery<SubscriptionsQuery>,
 ) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
-    let campaign_id = match &query.campaign {
-        Some(slug) => Some(
-            state
-                .store
-                .campaign_by_slug(slug)
-                .await?
-                .ok_or_else(|| Problem::from(FieldErrors::single("campaign", "is not a known campaign")))?
-                .id,
-        ),
-        None => None,
-    };
+    let campaign_id = campaign_filter(&state, query.campaign.as_deref()).await?;
     let filter = SubscriptionFilter { campaign_id, status: query.status };
     let listed = state.store.list_subscriptions(&filter).await?;
     let bodies: Vec<SubscriptionBody> = listed
@@ -293,11 +284,8 @@ async fn cancel_subscription(
         actions::cancel_subscription(&state.store, state.payments.as_ref(), &id, at_period_end).await?;
     let slug = state
         .store
-        .list_campaigns(true)
+        .campaign_slug(subscription.campaign_id)
         .await?
-        .into_iter()
-        .find(|campaign| campaign.id == subscription.campaign_id)
-        .map(|campaign| campaign.slug)
         .ok_or_else(|| Problem::not_found("campaign"))?;
     Ok(axum::Json(SubscriptionBody::new(&subscription, &slug, caller.0.role)).into_response())
 }

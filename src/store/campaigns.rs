@@ -100,6 +100,14 @@ impl Store {
         row.as_ref().map(campaign_from_row).transpose()
     }
 
+    pub async fn campaign_slug(&self, id: i64) -> Result<Option<Slug>, StoreError> {
+        let row = sqlx::query("SELECT slug FROM campaigns WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| Ok(Slug::from_stored(row.try_get("slug")?))).transpose()
+    }
+
     /// All campaigns, newest first; drafts only when `include_drafts`.
     pub async fn list_campaigns(&self, include_drafts: bool) -> Result<Vec<Campaign>, StoreError> {
         let sql = format!(
