@@ -142,7 +142,10 @@ pub async fn start_checkout(
         .ok_or(ActionError::NotFound("campaign"))?;
     let payments = payments.ok_or(ActionError::PaymentsNotConfigured)?;
     let branches = store.branches(campaign.id).await?;
-    let draft = validate_checkout(input, &campaign, &branches, Utc::now())?;
+    let catalog = crate::web::i18n::catalog();
+    let codes: Vec<&str> = catalog.languages().iter().map(|language| language.code.as_str()).collect();
+    let draft = validate_checkout(input, &campaign, &branches, Utc::now(), &codes)?;
+    let language = catalog.get(draft.locale.as_str()).unwrap_or_else(|| catalog.fallback());
     let intent_id = format!("ci_{}", crate::access::hex(&random_bytes::<12>()));
     store.insert_intent(&intent_id, &draft).await?;
     let request = SessionRequest {
@@ -152,7 +155,8 @@ pub async fn start_checkout(
         interval: draft.interval,
         total_minor: draft.total_minor(),
         email: draft.donor.email.as_deref(),
-        locale: draft.locale,
+        stripe_locale: &language.stripe_locale,
+        language: language.code.clone(),
         success_url: format!("{public_url}/c/{slug}/thanks?session_id={{CHECKOUT_SESSION_ID}}"),
         cancel_url: format!("{public_url}/c/{slug}?cancelled=1"),
     };

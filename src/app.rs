@@ -6,7 +6,12 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use std::sync::Arc;
+
+use crate::http::defence::Defence;
 use crate::http::{self, AppState};
+use crate::live::Live;
+use crate::mail::Mailer;
 use crate::payments::Payments;
 use crate::store::{Store, redact_url};
 
@@ -14,8 +19,7 @@ use crate::store::{Store, redact_url};
 pub struct Application {
     listener: TcpListener,
     store: Store,
-    payments: Option<Payments>,
-    public_url: String,
+    state: AppState,
 }
 
 impl Application {
@@ -31,13 +35,34 @@ impl Application {
         } else if config.stripe.as_ref().is_some_and(|stripe| stripe.webhook_secrets.is_empty()) {
             tracing::warn!("STRIPE_WEBHOOK_SECRET is not set: Stripe's events will be refused until it is");
         }
+        let mailer = Mailer::from_config(&config.mail, &config.site, &config.public_url)?;
+        let live = Live::start(store.clone(), &config.database_url, config.defence.max_streams_per_ip);
+        let mut payment_origins =
+            vec!["https://checkout.stripe.com".to_owned(), "https://billing.stripe.com".to_owned()];
+        if let Some(stripe) = &config.stripe
+            && stripe.api_base != crate::config::DEFAULT_STRIPE_API_BASE
+            && let Ok(url) = url::Url::parse(&stripe.api_base)
+        {
+            // A stand-in Stripe (tests, a local mock) serves its checkout pages itself.
+            payment_origins.push(url.origin().ascii_serialization());
+        }
+        let state = AppState {
+            store: store.clone(),
+            payments,
+            public_url: config.public_url.clone(),
+            live,
+            defence: Arc::new(Defence::new(&config.defence)),
+            mailer,
+            site: config.site.clone(),
+            payment_origins,
+        };
         let listener = TcpListener::bind(config.bind).await?;
         tracing::info!(
             database = %redact_url(&config.database_url),
             address = %listener.local_addr()?,
             "appeal is ready"
         );
-        Ok(Application { listener, store, payments, public_url: config.public_url.clone() })
+        Ok(Application { listener, store, state })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -59,12 +84,10 @@ impl Application {
 
     /// Serves until `stop` completes, then lets requests in flight finish.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let router = http::router(AppState {
-            store: self.store.clone(),
-            payments: self.payments.clone(),
-            public_url: self.public_url.clone(),
-        });
-        axum::serve(self.listener, router).with_graceful_shutdown(stop).await?;
+        let router = http::router(self.state);
+        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(stop)
+            .await?;
         self.store.close().await;
         tracing::info!("appeal stopped");
         Ok(())

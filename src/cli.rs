@@ -12,6 +12,7 @@ use crate::ledger::campaign::{CampaignInput, Localized};
 use crate::ledger::entry::{OfflineDonationInput, ReversalInput};
 use crate::ledger::progress::timestamp;
 use crate::ledger::validation::{AmountText, Field};
+use crate::mail::Mailer;
 use crate::payments::Payments;
 use crate::store::{RecordOutcome, Store, StoreError, SubscriptionFilter};
 use crate::{demo, telemetry};
@@ -314,7 +315,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
                 println!("subscription {} cancelled {when} (status {}); nothing was refunded", subscription.id, subscription.status);
             })
         }
-        Command::Reconcile { since } => return reconcile(store, payments, &since).await,
+        Command::Reconcile { since } => return reconcile(store, payments, config, &since).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -499,7 +500,7 @@ async fn list_subscriptions(
     Ok(())
 }
 
-async fn reconcile(store: &Store, payments: Option<&Payments>, since: &str) -> ExitCode {
+async fn reconcile(store: &Store, payments: Option<&Payments>, config: &Config, since: &str) -> ExitCode {
     let Some(seconds) = parse_duration(since) else {
         eprintln!("error: since must be a duration such as 72h, 7d or 90m");
         return ExitCode::from(2);
@@ -508,7 +509,14 @@ async fn reconcile(store: &Store, payments: Option<&Payments>, since: &str) -> E
         eprintln!("error: {}", ActionError::PaymentsNotConfigured);
         return ExitCode::FAILURE;
     };
-    match crate::payments::reconcile::reconcile(store, &payments.api, seconds).await {
+    let mailer = match Mailer::from_config(&config.mail, &config.site, &config.public_url) {
+        Ok(mailer) => mailer,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match crate::payments::reconcile::reconcile(store, &payments.api, Some(&mailer), seconds).await {
         Ok(report) if report.skipped => {
             println!("another instance is reconciling now; nothing done");
             ExitCode::SUCCESS

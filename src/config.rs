@@ -21,6 +21,78 @@ pub struct Config {
     pub log_filter: String,
     pub log_format: LogFormat,
     pub stripe: Option<StripeConfig>,
+    pub site: SiteConfig,
+    pub mail: MailConfig,
+    pub defence: DefenceConfig,
+}
+
+/// Who the organization is, as pages and receipts name it.
+#[derive(Clone, Debug)]
+pub struct SiteConfig {
+    pub organization: String,
+    /// Postal address and charity number, printed on receipts.
+    pub organization_details: String,
+}
+
+/// Where supporters' emails go: SMTP when `SMTP_URL` is set, else .eml files in a folder.
+#[derive(Clone)]
+pub struct MailConfig {
+    pub smtp_url: Option<SecretString>,
+    pub from: String,
+    pub outbox_dir: std::path::PathBuf,
+}
+
+/// Card-testing defence and stream limits.
+#[derive(Clone, Debug)]
+pub struct DefenceConfig {
+    pub checkout_limit_per_ip: RateLimit,
+    pub checkout_limit_per_email: RateLimit,
+    pub captcha: Option<CaptchaConfig>,
+    /// Behind a reverse proxy: the client is the last address it adds to X-Forwarded-For.
+    pub trust_forwarded_for: bool,
+    pub max_streams_per_ip: usize,
+}
+
+/// At most `count` attempts per `period_seconds`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub count: u32,
+    pub period_seconds: u64,
+}
+
+impl RateLimit {
+    /// "10/10m", "5/1h", "100/30s".
+    pub fn parse(text: &str) -> Option<Self> {
+        let (count, period) = text.trim().split_once('/')?;
+        let count: u32 = count.trim().parse().ok().filter(|&count| count > 0)?;
+        let period = period.trim();
+        let unit_at = period.find(|c: char| !c.is_ascii_digit())?;
+        let (number, unit) = period.split_at(unit_at);
+        let number: u64 = if number.is_empty() { 1 } else { number.parse().ok()? };
+        let seconds = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return None,
+        };
+        Some(RateLimit { count, period_seconds: number.checked_mul(seconds).filter(|&s| s > 0)? })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptchaKind {
+    Turnstile,
+    HCaptcha,
+}
+
+/// A captcha checked on the server when its keys are set.
+#[derive(Clone)]
+pub struct CaptchaConfig {
+    pub kind: CaptchaKind,
+    pub site_key: String,
+    pub secret_key: SecretString,
+    pub verify_url: String,
 }
 
 /// Stripe's keys. Without a secret key the server runs with online giving turned off.
@@ -113,7 +185,62 @@ impl Config {
                 message: format!("must be an absolute URL, not {:?}", stripe.api_base),
             });
         }
+        let limit = |name: &'static str, default: &str| -> Result<RateLimit, ConfigError> {
+            let text = lookup(name).unwrap_or_else(|| default.to_owned());
+            RateLimit::parse(&text).ok_or_else(|| ConfigError::Invalid {
+                name,
+                message: format!("must read like {default} (attempts per period), not {text:?}"),
+            })
+        };
+        let captcha = match (lookup("TURNSTILE_SECRET_KEY"), lookup("HCAPTCHA_SECRET_KEY")) {
+            (Some(secret), _) => Some(CaptchaConfig {
+                kind: CaptchaKind::Turnstile,
+                site_key: lookup("TURNSTILE_SITE_KEY").unwrap_or_default(),
+                secret_key: SecretString::from(secret),
+                verify_url: lookup("APPEAL_CAPTCHA_VERIFY_URL").unwrap_or_else(|| {
+                    "https://challenges.cloudflare.com/turnstile/v0/siteverify".to_owned()
+                }),
+            }),
+            (None, Some(secret)) => Some(CaptchaConfig {
+                kind: CaptchaKind::HCaptcha,
+                site_key: lookup("HCAPTCHA_SITE_KEY").unwrap_or_default(),
+                secret_key: SecretString::from(secret),
+                verify_url: lookup("APPEAL_CAPTCHA_VERIFY_URL")
+                    .unwrap_or_else(|| "https://api.hcaptcha.com/siteverify".to_owned()),
+            }),
+            (None, None) => None,
+        };
+        let max_streams_per_ip = match lookup("APPEAL_MAX_STREAMS_PER_IP") {
+            Some(text) => {
+                text.trim().parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| ConfigError::Invalid {
+                    name: "APPEAL_MAX_STREAMS_PER_IP",
+                    message: format!("must be a positive whole number, not {text:?}"),
+                })?
+            }
+            None => crate::live::DEFAULT_MAX_STREAMS_PER_IP,
+        };
+        let defence = DefenceConfig {
+            checkout_limit_per_ip: limit("APPEAL_CHECKOUT_LIMIT_IP", "10/10m")?,
+            checkout_limit_per_email: limit("APPEAL_CHECKOUT_LIMIT_EMAIL", "5/1h")?,
+            captcha,
+            trust_forwarded_for: lookup("APPEAL_TRUST_FORWARDED_FOR")
+                .is_some_and(|value| value == "true" || value == "1"),
+            max_streams_per_ip,
+        };
+        let site = SiteConfig {
+            organization: lookup("APPEAL_ORG_NAME").unwrap_or_else(|| "appeal".to_owned()),
+            organization_details: lookup("APPEAL_ORG_DETAILS").unwrap_or_default(),
+        };
+        let mail = MailConfig {
+            smtp_url: lookup("SMTP_URL").map(SecretString::from),
+            from: lookup("APPEAL_MAIL_FROM")
+                .unwrap_or_else(|| format!("{} <noreply@localhost>", site.organization)),
+            outbox_dir: lookup("APPEAL_MAIL_DIR").unwrap_or_else(|| "mail-outbox".to_owned()).into(),
+        };
         Ok(Config {
+            site,
+            mail,
+            defence,
             stripe,
             database_url,
             bind,
@@ -133,6 +260,30 @@ impl fmt::Debug for Config {
             .field("log_filter", &self.log_filter)
             .field("log_format", &self.log_format)
             .field("stripe", &self.stripe)
+            .field("site", &self.site)
+            .field("mail", &self.mail)
+            .field("defence", &self.defence)
+            .finish()
+    }
+}
+
+impl fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailConfig")
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "[hidden]"))
+            .field("from", &self.from)
+            .field("outbox_dir", &self.outbox_dir)
+            .finish()
+    }
+}
+
+impl fmt::Debug for CaptchaConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaptchaConfig")
+            .field("kind", &self.kind)
+            .field("site_key", &self.site_key)
+            .field("secret_key", &"[hidden]")
+            .field("verify_url", &self.verify_url)
             .finish()
     }
 }
@@ -188,6 +339,18 @@ mod tests {
         let printed = format!("{config:?}");
         assert!(!printed.contains("sk_test_123") && !printed.contains("whsec_"), "{printed}");
         assert!(self::config(&[]).expect("valid").stripe.is_none());
+    }
+
+    #[test]
+    fn rate_limits_read_like_people_write_them() {
+        assert_eq!(RateLimit::parse("10/10m"), Some(RateLimit { count: 10, period_seconds: 600 }));
+        assert_eq!(RateLimit::parse("5/h"), Some(RateLimit { count: 5, period_seconds: 3600 }));
+        assert_eq!(RateLimit::parse("0/1m"), None);
+        assert_eq!(RateLimit::parse("ten per minute"), None);
+        let config = config(&[]).expect("defaults");
+        assert_eq!(config.defence.checkout_limit_per_ip, RateLimit { count: 10, period_seconds: 600 });
+        let error = self::config(&[("APPEAL_CHECKOUT_LIMIT_IP", "lots")]).expect_err("invalid");
+        assert!(error.to_string().starts_with("APPEAL_CHECKOUT_LIMIT_IP"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::defence::Rejection;
 use crate::actions::ActionError;
 use crate::ledger::FieldErrors;
 use crate::payments::client::StripeApiError;
@@ -23,6 +24,8 @@ pub struct Problem {
     errors: Option<BTreeMap<String, String>>,
     #[serde(skip)]
     www_authenticate: bool,
+    #[serde(skip)]
+    retry_after_seconds: Option<u64>,
 }
 
 impl Problem {
@@ -34,6 +37,7 @@ impl Problem {
             detail: detail.into(),
             errors: None,
             www_authenticate: false,
+            retry_after_seconds: None,
         }
     }
 
@@ -100,12 +104,16 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let www_authenticate = self.www_authenticate;
+        let retry_after = self.retry_after_seconds;
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if www_authenticate {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -138,6 +146,29 @@ impl From<ActionError> for Problem {
             ),
             ActionError::Stripe(error) => error.into(),
             ActionError::Process(error) => error.into(),
+        }
+    }
+}
+
+impl From<Rejection> for Problem {
+    fn from(rejection: Rejection) -> Self {
+        match rejection {
+            Rejection::RateLimited { retry_after_seconds } => {
+                let mut problem = Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Too many attempts",
+                    format!(
+                        "Too many attempts to start a donation; try again in {retry_after_seconds} seconds."
+                    ),
+                );
+                problem.retry_after_seconds = Some(retry_after_seconds);
+                problem
+            }
+            Rejection::Honeypot => Problem::validation(&FieldErrors::single("website", "must be left empty")),
+            Rejection::Captcha => {
+                Problem::validation(&FieldErrors::single("captcha_token", "did not pass the captcha check"))
+            }
         }
     }
 }

@@ -3,10 +3,12 @@
 pub mod admin;
 pub mod auth;
 pub mod checkout;
+pub mod defence;
 pub mod error;
 pub mod extract;
 pub mod pages;
 pub mod public;
+pub mod security;
 pub mod webhook;
 
 use axum::Router;
@@ -15,8 +17,14 @@ use axum::http::{Method, StatusCode};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
+use std::sync::Arc;
+
+use crate::config::SiteConfig;
+use crate::live::Live;
+use crate::mail::Mailer;
 use crate::payments::Payments;
 use crate::store::Store;
+use defence::Defence;
 use error::Problem;
 
 /// What every handler can reach.
@@ -26,6 +34,12 @@ pub struct AppState {
     /// `None` when no Stripe key is configured: online giving answers 503.
     pub payments: Option<Payments>,
     pub public_url: String,
+    pub live: Arc<Live>,
+    pub defence: Arc<Defence>,
+    pub mailer: Mailer,
+    pub site: SiteConfig,
+    /// Where Checkout and the Billing Portal live, for the pages' form-action policy.
+    pub payment_origins: Vec<String>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -40,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }

@@ -1,80 +1,781 @@
-//! Server-rendered pages. For now the campaign list, as a placeholder for the real frontend.
+//! Server-rendered pages: campaign list, campaign page and donation form, thank-you page,
+//! the embeddable bar and script, donor self-service, and the static files.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 use axum::Router;
-use axum::extract::State;
-use axum::response::Html;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::AppState;
-use super::error::ApiResult;
-use crate::ledger::progress::Progress;
-
-const LAYOUT: &str = include_str!("../../web/layout.html");
+use super::defence::{Rejection, captcha_widget};
+use super::error::Problem;
+use crate::access::{hash_token, hex};
+use crate::actions::{self, ActionError};
+use crate::ledger::checkout::CheckoutInput;
+use crate::ledger::progress::{BranchTotals, CampaignTotals, Progress, percent};
+use crate::ledger::validation::{AmountText, parse_email};
+use crate::ledger::{Campaign, CampaignStatus};
+use crate::web::i18n::{Language, catalog, currencies_for_scripts};
+use crate::web::{self, templates};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(campaign_list))
+    Router::new()
+        .route("/", get(index))
+        .route("/c/{slug}", get(campaign_page))
+        .route("/c/{slug}/give", axum::routing::post(give))
+        .route("/c/{slug}/thanks", get(thanks_page))
+        .route("/embed/{slug}", get(embed_page))
+        .route("/embed.js", get(embed_script))
+        .route("/manage", get(manage_form).post(manage_request))
+        .route("/manage/{token}", get(manage_open).post(manage_use))
+        .route("/static/{*path}", get(static_file))
 }
 
-async fn campaign_list(State(state): State<AppState>) -> ApiResult<Html<String>> {
-    let mut body = String::from("<h1>Campaigns</h1>\n");
-    let campaigns = state.store.list_campaigns(false).await?;
-    if campaigns.is_empty() {
-        body.push_str("<p class=\"muted\">No campaign is open yet.</p>\n");
+const LANGUAGE_COOKIE: &str = "appeal_lang";
+
+/// The visitor's language: `?lang=`, then the cookie, then `Accept-Language`.
+#[derive(Debug)]
+pub struct Lang {
+    pub language: &'static Language,
+    /// Chosen explicitly now: remembered in a cookie.
+    chosen: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().and_then(|query| {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(key, _)| key == "lang")
+                .map(|(_, value)| value.into_owned())
+        });
+        let cookie = parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .find_map(|pair| pair.trim().strip_prefix(&format!("{LANGUAGE_COOKIE}=")).map(str::to_owned));
+        let accept = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok());
+        let catalog = catalog();
+        let chosen = query.as_deref().and_then(|code| catalog.get(code)).is_some();
+        Ok(Lang { language: catalog.negotiate(query.as_deref(), cookie.as_deref(), accept), chosen })
     }
-    for campaign in &campaigns {
-        let Some((campaign, totals, branches)) =
-            state.store.campaign_progress(campaign.slug.as_str()).await?
-        else {
-            continue;
-        };
-        let progress = Progress::new(&campaign, &totals, &branches);
-        let width = progress.percent.clamp(0.0, 100.0);
-        body.push_str(&format!(
-            "<section class=\"campaign\">\n<h2>{title}</h2>\n\
-             <div class=\"bar\" role=\"progressbar\" aria-valuemin=\"0\" aria-valuemax=\"100\" aria-valuenow=\"{percent}\"><span style=\"width:{width}%\"></span></div>\n\
-             <div class=\"figures\"><span><strong>{raised} {currency}</strong> raised of {goal}</span><span>{percent}%</span></div>\n\
-             <p class=\"muted\">{donors} donors · <a href=\"/api/v1/campaigns/{slug}/progress\">progress JSON</a></p>\n</section>\n",
-            title = escape_html(campaign.title.get("en")),
-            percent = progress.percent,
-            raised = escape_html(&progress.raised),
-            currency = progress.currency,
-            goal = escape_html(&progress.goal),
-            donors = progress.donors,
-            slug = escape_html(campaign.slug.as_str()),
-        ));
-    }
-    Ok(Html(render("appeal", &body)))
 }
 
-fn render(title: &str, body: &str) -> String {
-    LAYOUT.replace("{{title}}", &escape_html(title)).replace("{{body}}", body)
-}
-
-/// Escapes text for HTML element content and quoted attributes.
-pub fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            _ => escaped.push(c),
+impl Lang {
+    fn from_code(code: Option<&str>) -> Self {
+        let catalog = catalog();
+        match code.and_then(|code| catalog.get(code)) {
+            Some(language) => Lang { language, chosen: true },
+            None => Lang { language: catalog.fallback(), chosen: false },
         }
     }
-    escaped
+
+    /// A rendered page, with the language cookie when the visitor just chose it.
+    fn page(&self, status: StatusCode, html: String) -> Response {
+        let mut response = (status, Html(html)).into_response();
+        if self.chosen
+            && let Ok(cookie) = HeaderValue::from_str(&format!(
+                "{LANGUAGE_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+                self.language.code
+            ))
+        {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        response
+    }
+}
+
+/// What every page template gets.
+#[derive(Debug, Serialize)]
+struct PageInfo {
+    lang: String,
+    other_lang: String,
+    other_lang_name: String,
+    title: String,
+    path: String,
+    organization: String,
+    campaign_url: String,
+}
+
+fn page_info(state: &AppState, language: &Language, title: &str, path: &str) -> PageInfo {
+    let other = catalog()
+        .languages()
+        .iter()
+        .find(|candidate| candidate.code != language.code)
+        .unwrap_or_else(|| catalog().fallback());
+    PageInfo {
+        lang: language.code.clone(),
+        other_lang: other.code.clone(),
+        other_lang_name: other.name.clone(),
+        title: title.to_owned(),
+        path: path.to_owned(),
+        organization: state.site.organization.clone(),
+        campaign_url: String::new(),
+    }
+}
+
+fn render(lang: &Lang, status: StatusCode, template: &str, context: serde_json::Value) -> Response {
+    match templates::render(template, context) {
+        Ok(html) => lang.page(status, html),
+        Err(error) => Problem::internal(&error).into_response(),
+    }
+}
+
+/// A progress block's figures, written for one language.
+#[derive(Debug, Serialize)]
+struct ProgressView {
+    raised: String,
+    raised_of: String,
+    bar_value: f64,
+    percent_text: String,
+    donors_text: String,
+    time_left: Option<String>,
+    online: String,
+    offline: String,
+    recurring_text: Option<String>,
+    branches: Vec<BranchView>,
+    json: String,
+    i18n: String,
+    stream_url: String,
+}
+
+#[derive(Debug, Serialize)]
+struct BranchView {
+    slug: String,
+    name: String,
+    raised_of: String,
+    has_goal: bool,
+    bar_value: f64,
+    percent_text: String,
+}
+
+fn progress_view(
+    language: &Language,
+    campaign: &Campaign,
+    totals: &CampaignTotals,
+    branches: &[BranchTotals],
+    now: DateTime<Utc>,
+) -> ProgressView {
+    let currency = campaign.currency;
+    let net = campaign.count_net_of_fees;
+    let raised_minor = totals.raised_minor(net);
+    let progress = Progress::new(campaign, totals, branches);
+    let money = |minor: i64| language.money(minor, currency);
+    let percent_text =
+        |value: f64| language.fill("progress.percent", &[("percent", &language.percent(value))]);
+    ProgressView {
+        raised: money(raised_minor),
+        raised_of: language.fill("progress.raised_of", &[("goal", &money(campaign.goal_minor))]),
+        bar_value: progress.percent.clamp(0.0, 100.0),
+        percent_text: percent_text(progress.percent),
+        donors_text: language.plural("progress.donors", totals.donors, &[]),
+        time_left: campaign.ends_at.map(|ends| time_left(language, ends, now)),
+        online: money(totals.online_minor(net)),
+        offline: money(totals.offline_minor),
+        recurring_text: (totals.recurring_active > 0).then(|| {
+            language.plural(
+                "progress.recurring",
+                totals.recurring_active,
+                &[("monthly", &money(totals.recurring_monthly_minor))],
+            )
+        }),
+        branches: branches
+            .iter()
+            .map(|row| {
+                let raised = if net { row.net_minor } else { row.gross_minor };
+                let (raised_of, bar_value, text) = match row.branch.goal_minor {
+                    Some(goal) => {
+                        let value = percent(raised, goal);
+                        let goal_text = language.fill("progress.raised_of", &[("goal", &money(goal))]);
+                        (
+                            format!("{} {goal_text}", money(raised)),
+                            value.clamp(0.0, 100.0),
+                            percent_text(value),
+                        )
+                    }
+                    None => (money(raised), 0.0, String::new()),
+                };
+                BranchView {
+                    slug: row.branch.slug.to_string(),
+                    name: row.branch.name.clone(),
+                    raised_of,
+                    has_goal: row.branch.goal_minor.is_some(),
+                    bar_value,
+                    percent_text: text,
+                }
+            })
+            .collect(),
+        json: serde_json::to_string(&progress).unwrap_or_default(),
+        i18n: language.for_scripts_in(currency).to_string(),
+        stream_url: format!("/api/v1/campaigns/{}/progress/stream", campaign.slug),
+    }
+}
+
+/// "12 days left", or hours on the last day, or "ended".
+fn time_left(language: &Language, ends: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (ends - now).num_seconds();
+    if seconds <= 0 {
+        return language.t("progress.ended").to_owned();
+    }
+    let hours = (seconds + 3599) / 3600;
+    if hours <= 24 {
+        language.plural("progress.hours_left", hours, &[])
+    } else {
+        language.plural("progress.days_left", (seconds + 86_399) / 86_400, &[])
+    }
+}
+
+async fn index(State(state): State<AppState>, lang: Lang) -> Response {
+    let language = lang.language;
+    let campaigns = match state.store.list_campaigns(false).await {
+        Ok(campaigns) => campaigns,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let now = Utc::now();
+    let mut cards = Vec::new();
+    for campaign in campaigns.iter().filter(|campaign| campaign.status == CampaignStatus::Active) {
+        if let Ok(Some((campaign, totals, branches))) =
+            state.store.campaign_progress(campaign.slug.as_str()).await
+        {
+            cards.push(json!({
+                "slug": campaign.slug.as_str(),
+                "title": campaign.title.get(&language.code),
+                "progress": progress_view(language, &campaign, &totals, &branches, now),
+            }));
+        }
+    }
+    let page = page_info(&state, language, &state.site.organization, "/");
+    render(
+        &lang,
+        StatusCode::OK,
+        "index.html",
+        json!({"page": page, "t": language.strings(), "campaigns": cards}),
+    )
+}
+
+/// What the donation form shows: the choices, and what was typed when it comes back with errors.
+#[derive(Debug, Default, Deserialize)]
+struct GiveForm {
+    lang: Option<String>,
+    preset: Option<String>,
+    custom_amount: Option<String>,
+    interval: Option<String>,
+    cover_fees: Option<String>,
+    branch: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    anonymous: Option<String>,
+    message: Option<String>,
+    website: Option<String>,
+    #[serde(rename = "cf-turnstile-response")]
+    turnstile: Option<String>,
+    #[serde(rename = "h-captcha-response")]
+    hcaptcha: Option<String>,
+}
+
+/// The gift amounts offered as buttons, in major units.
+const PRESETS: [i64; 4] = [25, 50, 100, 250];
+
+struct CampaignPage<'a> {
+    lang: &'a Lang,
+    campaign: Campaign,
+    totals: CampaignTotals,
+    branches: Vec<BranchTotals>,
+    form: GiveForm,
+    errors: BTreeMap<String, String>,
+    notice: Option<String>,
+    thanks: bool,
+    status: StatusCode,
+}
+
+async fn render_campaign(state: &AppState, view: CampaignPage<'_>) -> Response {
+    let language = view.lang.language;
+    let campaign = &view.campaign;
+    let now = Utc::now();
+    let currency = campaign.currency;
+    let unit = if currency.digits() == 0 { 100 } else { 1 };
+    let submitted = view.form.preset.clone();
+    let presets: Vec<serde_json::Value> = PRESETS
+        .iter()
+        .map(|preset| {
+            let value = (preset * unit).to_string();
+            let checked = submitted.as_deref().map_or(*preset == 50, |chosen| chosen == value);
+            json!({"value": value, "label": language.money(preset * unit * 10_i64.pow(currency.digits()), currency), "checked": checked})
+        })
+        .collect();
+    let interval = view.form.interval.clone().unwrap_or_else(|| "once".to_owned());
+    let intervals: Vec<serde_json::Value> = [
+        ("once", "form.once"),
+        ("month", "form.month"),
+        ("year", "form.year"),
+    ]
+    .iter()
+    .map(|(value, key)| json!({"value": value, "label": language.t(key), "checked": interval == *value}))
+    .collect();
+    let settings = campaign.checkout;
+    let open = campaign.status == CampaignStatus::Active
+        && campaign.starts_at.is_none_or(|starts| starts <= now)
+        && campaign.ends_at.is_none_or(|ends| ends > now);
+    let captcha = state.defence.captcha().map(|captcha| {
+        let (class, script) = captcha_widget(captcha);
+        json!({"class": class, "script": script, "site_key": captcha.site_key})
+    });
+    let form = json!({
+        "enabled": state.payments.is_some(),
+        "closed": !open,
+        "presets": presets,
+        "custom_checked": submitted.as_deref() == Some("other"),
+        "custom_amount": view.form.custom_amount.clone().unwrap_or_default(),
+        "intervals": intervals,
+        "cover_fees": view.form.cover_fees.is_some(),
+        "cover_fees_label": language.fill(
+            "form.cover_fees_plain",
+            &[
+                ("percent", &language.percent(settings.fee_percent_bp as f64 / 100.0)),
+                ("fixed", &language.money(settings.fee_fixed_minor, currency)),
+            ],
+        ),
+        "fee_percent_bp": settings.fee_percent_bp,
+        "fee_fixed_minor": settings.fee_fixed_minor,
+        "digits": currency.digits(),
+        "minimum": language.fill("form.minimum", &[("min", &language.money(settings.min_minor, currency))]),
+        "branches": view.branches.iter().map(|row| json!({
+            "slug": row.branch.slug.as_str(),
+            "name": row.branch.name,
+            "selected": view.form.branch.as_deref() == Some(row.branch.slug.as_str()),
+        })).collect::<Vec<_>>(),
+        "name": view.form.name.clone().unwrap_or_default(),
+        "email": view.form.email.clone().unwrap_or_default(),
+        "anonymous": view.form.anonymous.is_some(),
+        "message": view.form.message.clone().unwrap_or_default(),
+        "errors": view.errors,
+        "captcha": captcha,
+        "money_format": "",
+    });
+    let wall: Vec<serde_json::Value> = match state.store.donor_wall(campaign.id, 12).await {
+        Ok(gifts) => gifts
+            .into_iter()
+            .map(|gift| {
+                json!({
+                    "name": gift.name.unwrap_or_else(|| language.t("wall.anonymous").to_owned()),
+                    "message": gift.message,
+                    "amount": language.money(gift.amount_minor, currency),
+                })
+            })
+            .collect(),
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let title = campaign.title.get(&language.code).to_owned();
+    let description: Vec<&str> = campaign
+        .description
+        .get(&language.code)
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|paragraph| !paragraph.is_empty())
+        .collect();
+    let page = page_info(state, language, &title, &format!("/c/{}", campaign.slug));
+    let context = json!({
+        "page": page,
+        "t": language.strings(),
+        "campaign": {"slug": campaign.slug.as_str(), "title": title, "description": description},
+        "progress": progress_view(language, campaign, &view.totals, &view.branches, now),
+        "form": form,
+        "wall": wall,
+        "notice": view.notice,
+        "thanks": view.thanks,
+    });
+    render(view.lang, view.status, "campaign.html", context)
+}
+
+async fn load_public(
+    state: &AppState,
+    slug: &str,
+) -> Result<Option<(Campaign, CampaignTotals, Vec<BranchTotals>)>, Problem> {
+    Ok(state.store.campaign_progress(slug).await?.filter(|(campaign, _, _)| campaign.status.is_public()))
+}
+
+fn not_found_page(state: &AppState, lang: &Lang) -> Response {
+    let language = lang.language;
+    let page = page_info(state, language, language.t("error.not_found"), "/");
+    render(
+        lang,
+        StatusCode::NOT_FOUND,
+        "message.html",
+        json!({"page": page, "t": language.strings(), "heading": language.t("error.not_found"), "message": "",
+               "link": {"href": format!("/?lang={}", language.code), "label": language.t("site.campaigns")}}),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct CampaignQuery {
+    cancelled: Option<String>,
+}
+
+async fn campaign_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    lang: Lang,
+    axum::extract::Query(query): axum::extract::Query<CampaignQuery>,
+) -> Response {
+    let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
+        return not_found_page(&state, &lang);
+    };
+    let cancelled = query.cancelled.is_some();
+    let notice = cancelled.then(|| lang.language.t("cancelled.body").to_owned());
+    let view = CampaignPage {
+        lang: &lang,
+        campaign,
+        totals,
+        branches,
+        form: GiveForm::default(),
+        errors: BTreeMap::new(),
+        notice,
+        thanks: false,
+        status: StatusCode::OK,
+    };
+    render_campaign(&state, view).await
+}
+
+async fn thanks_page(State(state): State<AppState>, Path(slug): Path<String>, lang: Lang) -> Response {
+    let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
+        return not_found_page(&state, &lang);
+    };
+    let view = CampaignPage {
+        lang: &lang,
+        campaign,
+        totals,
+        branches,
+        form: GiveForm::default(),
+        errors: BTreeMap::new(),
+        notice: None,
+        thanks: true,
+        status: StatusCode::OK,
+    };
+    render_campaign(&state, view).await
+}
+
+/// The donation form's POST: starts a Stripe Checkout and redirects there, or shows the
+/// form again with every bad field named.
+async fn give(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: GiveForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let lang = Lang::from_code(form.lang.as_deref());
+    let language = lang.language;
+    let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
+        return not_found_page(&state, &lang);
+    };
+    let ip = state.defence.client_ip(&headers, peer);
+    let captcha_token = form.turnstile.as_deref().or(form.hcaptcha.as_deref());
+    let checked =
+        state.defence.check_checkout(ip, form.email.as_deref(), form.website.as_deref(), captcha_token).await;
+    let mut errors = BTreeMap::new();
+    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
+    let mut retry_after = None;
+    match checked {
+        Ok(()) => {
+            let amount = match form.preset.as_deref() {
+                Some("other") | None => form.custom_amount.clone().map(|text| text.replace(',', ".")),
+                Some(preset) => Some(preset.to_owned()),
+            };
+            let input = CheckoutInput {
+                amount: amount.map(AmountText),
+                interval: form.interval.clone(),
+                email: form.email.clone(),
+                name: form.name.clone(),
+                anonymous: Some(form.anonymous.is_some()),
+                message: form.message.clone(),
+                branch: form.branch.clone(),
+                cover_fees: Some(form.cover_fees.is_some()),
+                locale: Some(language.code.clone()),
+                website: None,
+                captcha_token: None,
+            };
+            match actions::start_checkout(
+                &state.store,
+                state.payments.as_ref(),
+                &slug,
+                input,
+                &state.public_url,
+            )
+            .await
+            {
+                Ok(started) => return Redirect::to(&started.url).into_response(),
+                Err(ActionError::Invalid(field_errors)) => {
+                    for (field, message) in field_errors.iter() {
+                        errors.insert(field.to_owned(), message.to_owned());
+                    }
+                }
+                Err(ActionError::PaymentsNotConfigured) => {
+                    errors.insert("amount".to_owned(), language.t("form.not_configured").to_owned());
+                    status = StatusCode::SERVICE_UNAVAILABLE;
+                }
+                Err(error) => {
+                    let problem = Problem::from(error);
+                    errors.insert("amount".to_owned(), problem_detail(&problem));
+                    status = StatusCode::BAD_GATEWAY;
+                }
+            }
+        }
+        Err(Rejection::RateLimited { retry_after_seconds }) => {
+            errors.insert("amount".to_owned(), language.t("error.rate_limited").to_owned());
+            status = StatusCode::TOO_MANY_REQUESTS;
+            retry_after = Some(retry_after_seconds);
+        }
+        Err(Rejection::Honeypot) => {
+            errors.insert("website".to_owned(), language.t("form.website").to_owned());
+        }
+        Err(Rejection::Captcha) => {
+            errors.insert("captcha".to_owned(), language.t("error.captcha").to_owned());
+        }
+    }
+    let view = CampaignPage {
+        lang: &lang,
+        campaign,
+        totals,
+        branches,
+        form,
+        errors,
+        notice: None,
+        thanks: false,
+        status,
+    };
+    let mut response = render_campaign(&state, view).await;
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+fn problem_detail(problem: &Problem) -> String {
+    serde_json::to_value(problem)
+        .ok()
+        .and_then(|value| value.get("detail").and_then(|detail| detail.as_str().map(str::to_owned)))
+        .unwrap_or_default()
+}
+
+async fn embed_page(State(state): State<AppState>, Path(slug): Path<String>, lang: Lang) -> Response {
+    let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
+        return not_found_page(&state, &lang);
+    };
+    let language = lang.language;
+    let title = campaign.title.get(&language.code).to_owned();
+    let mut page = page_info(&state, language, &title, &format!("/embed/{slug}"));
+    page.campaign_url = format!("{}/c/{}?lang={}", state.public_url, campaign.slug, language.code);
+    let context = json!({
+        "page": page,
+        "t": language.strings(),
+        "progress": progress_view(language, &campaign, &totals, &branches, Utc::now()),
+    });
+    render(&lang, StatusCode::OK, "embed.html", context)
+}
+
+/// `/embed.js`: format.js and the widget, wrapped so nothing leaks into the host page.
+async fn embed_script(State(state): State<AppState>) -> Response {
+    static SCRIPT: OnceLock<String> = OnceLock::new();
+    let script = SCRIPT.get_or_init(|| {
+        let languages: serde_json::Map<String, serde_json::Value> = catalog()
+            .languages()
+            .iter()
+            .map(|language| (language.code.clone(), language.for_scripts()))
+            .collect();
+        let text = |path: &str| web::file(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default();
+        format!(
+            "(function () {{\n\"use strict\";\nvar ORIGIN = {origin};\nvar LANGUAGES = {languages};\nvar CURRENCIES = {currencies};\n{format}\n{element}\n}})();\n",
+            origin = serde_json::Value::from(state.public_url.clone()),
+            languages = serde_json::Value::Object(languages),
+            currencies = currencies_for_scripts(),
+            format = text("static/format.js"),
+            element = text("static/embed-element.js"),
+        )
+    });
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
+        ],
+        script.clone(),
+    )
+        .into_response()
+}
+
+async fn static_file(Path(path): Path<String>) -> Response {
+    let Some(bytes) = web::file(&format!("static/{path}")) else {
+        return Problem::not_found("file").into_response();
+    };
+    let content_type = match path.rsplit('.').next() {
+        Some("css") => "text/css; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    };
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
+        ],
+        bytes.into_owned(),
+    )
+        .into_response()
+}
+
+fn manage_page(
+    state: &AppState,
+    lang: &Lang,
+    status: StatusCode,
+    state_name: &str,
+    extra: serde_json::Value,
+) -> Response {
+    let language = lang.language;
+    let page = page_info(state, language, language.t("manage.title"), "/manage");
+    let mut context = json!({"page": page, "t": language.strings(), "state": state_name});
+    if let (Some(context), Some(extra)) = (context.as_object_mut(), extra.as_object()) {
+        context.extend(extra.clone());
+    }
+    render(lang, status, "manage.html", context)
+}
+
+async fn manage_form(State(state): State<AppState>, lang: Lang) -> Response {
+    manage_page(&state, &lang, StatusCode::OK, "ask", json!({}))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ManageForm {
+    lang: Option<String>,
+    email: Option<String>,
+}
+
+/// How long a self-service link works.
+const MANAGE_LINK_MINUTES: i64 = 30;
+
+/// Sends a one-time link if the address has a subscription; answers the same either way,
+/// and sends in the background so that the time taken tells nothing either.
+async fn manage_request(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: ManageForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let lang = Lang::from_code(form.lang.as_deref());
+    let language = lang.language;
+    let email = match form.email.as_deref().map(parse_email) {
+        Some(Ok(email)) => email,
+        _ => {
+            let error = language.fill("manage.email", &[]) + " — " + "name@example.org";
+            return manage_page(
+                &state,
+                &lang,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "ask",
+                json!({"error": error}),
+            );
+        }
+    };
+    let ip = state.defence.client_ip(&headers, peer);
+    if let Err(Rejection::RateLimited { retry_after_seconds }) =
+        state.defence.check_checkout(ip, Some(&email), None, None).await
+    {
+        let mut response = manage_page(
+            &state,
+            &lang,
+            StatusCode::TOO_MANY_REQUESTS,
+            "ask",
+            json!({"error": language.t("error.rate_limited")}),
+        );
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        return response;
+    }
+    let worker = state.clone();
+    let code = language.code.clone();
+    tokio::spawn(async move {
+        let language = catalog().get(&code).unwrap_or_else(|| catalog().fallback());
+        match worker.store.customer_for_email(&email).await {
+            Ok(Some(customer)) => {
+                let mut bytes = [0_u8; 32];
+                getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+                let token = hex(&bytes);
+                let expires = Utc::now() + chrono::Duration::minutes(MANAGE_LINK_MINUTES);
+                let stored = worker
+                    .store
+                    .insert_manage_token(&hash_token(&token), &email, &customer, &language.code, expires)
+                    .await;
+                match stored {
+                    Ok(()) => {
+                        if let Err(error) = worker.mailer.send_manage_link(&email, language, &token).await {
+                            tracing::error!(%error, "the self-service link could not be sent");
+                        }
+                    }
+                    Err(error) => tracing::error!(%error, "the self-service link could not be stored"),
+                }
+            }
+            Ok(None) => tracing::info!("self-service link asked for an address without a subscription"),
+            Err(error) => tracing::error!(%error, "cannot look up subscriptions for a self-service link"),
+        }
+    });
+    manage_page(&state, &lang, StatusCode::OK, "sent", json!({}))
+}
+
+async fn manage_open(State(state): State<AppState>, Path(token): Path<String>, lang: Lang) -> Response {
+    match state.store.manage_token_is_valid(&hash_token(&token)).await {
+        Ok(true) => manage_page(&state, &lang, StatusCode::OK, "open", json!({"token": token})),
+        Ok(false) => manage_page(&state, &lang, StatusCode::GONE, "expired", json!({})),
+        Err(error) => Problem::from(error).into_response(),
+    }
+}
+
+/// Uses the link (once) and sends the donor to Stripe's Billing Portal.
+async fn manage_use(State(state): State<AppState>, Path(token): Path<String>, body: Bytes) -> Response {
+    let form: ManageForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let lang = Lang::from_code(form.lang.as_deref());
+    let Some(payments) = &state.payments else {
+        return Problem::from(ActionError::PaymentsNotConfigured).into_response();
+    };
+    let (customer, locale) = match state.store.use_manage_token(&hash_token(&token)).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return manage_page(&state, &lang, StatusCode::GONE, "expired", json!({})),
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let language = catalog().get(&locale).unwrap_or_else(|| catalog().fallback());
+    let return_url = format!("{}/manage?lang={}", state.public_url, language.code);
+    match payments.api.billing_portal_session(&customer, &return_url, &language.stripe_locale).await {
+        Ok(session) => Redirect::to(&session.url).into_response(),
+        Err(error) => Problem::from(error).into_response(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::escape_html;
+    use chrono::TimeZone;
+
+    use super::*;
 
     #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            escape_html("<script>\"a\" & 'b'</script>"),
-            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
-        );
+    fn time_left_counts_days_then_hours() {
+        let en = catalog().get("en").expect("English");
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().expect("a time");
+        assert_eq!(time_left(en, now + chrono::Duration::days(12), now), "12 days left");
+        assert_eq!(time_left(en, now + chrono::Duration::hours(5), now), "5 hours left");
+        assert_eq!(time_left(en, now + chrono::Duration::minutes(30), now), "1 hour left");
+        assert_eq!(time_left(en, now - chrono::Duration::minutes(1), now), "This campaign has ended");
     }
 }

@@ -7,24 +7,36 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use tokio::sync::broadcast;
 
 use super::AppState;
 use super::error::{ApiResult, Problem};
-use crate::access::hex;
 use crate::ledger::campaign::Localized;
-use crate::ledger::progress::{Progress, timestamp};
+use crate::ledger::progress::timestamp;
 use crate::ledger::{Branch, Campaign};
+use crate::live::TooManyStreams;
+use crate::store::ProgressDocument;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/campaigns", get(list_campaigns))
         .route("/api/v1/campaigns/{slug}", get(get_campaign))
         .route("/api/v1/campaigns/{slug}/progress", get(get_progress))
+        .route("/api/v1/campaigns/{slug}/progress/stream", get(stream_progress))
 }
 
 pub fn health_router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
 }
 
 /// A campaign as the API shows it.
@@ -126,30 +138,92 @@ async fn get_progress(
     Path(slug): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (campaign, totals, branches) = state
-        .store
-        .campaign_progress(&slug)
-        .await?
-        .filter(|(campaign, _, _)| campaign.status.is_public())
-        .ok_or_else(|| Problem::not_found("campaign"))?;
-    let body = serde_json::to_vec(&Progress::new(&campaign, &totals, &branches))
-        .map_err(|error| Problem::internal(&error))?;
-    let etag = format!("\"{}\"", &hex(&Sha256::digest(&body))[..32]);
+    let document = public_document(&state, &slug).await?;
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| etag_matches(value, &etag));
+        .is_some_and(|value| etag_matches(value, &document.etag));
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], document.body.clone())
+            .into_response()
     };
     let response_headers = response.headers_mut();
     response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(PROGRESS_CACHE_CONTROL));
-    if let Ok(value) = HeaderValue::from_str(&etag) {
+    if let Ok(value) = HeaderValue::from_str(&document.etag) {
         response_headers.insert(header::ETAG, value);
     }
     Ok(response)
+}
+
+async fn public_document(state: &AppState, slug: &str) -> ApiResult<Arc<ProgressDocument>> {
+    state
+        .store
+        .progress_document(slug)
+        .await?
+        .filter(|document| document.public)
+        .ok_or_else(|| Problem::not_found("campaign"))
+}
+
+/// How often a quiet stream sends a comment line, so proxies keep it open.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// `GET /api/v1/campaigns/{slug}/progress/stream`: one `progress` event with the document
+/// on connect and after every change. A reconnecting client gets the current figures at
+/// once, whatever it missed.
+#[tracing::instrument(skip_all, fields(slug))]
+async fn stream_progress(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let ip = state.defence.client_ip(&headers, peer);
+    let permit = state.live.admit(ip).map_err(|_: TooManyStreams| {
+        tracing::warn!(%ip, "too many progress streams from one address");
+        Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-streams",
+            "Too many live streams",
+            "This address has too many live progress streams open; close some and retry.",
+        )
+    })?;
+    let document = public_document(&state, &slug).await?;
+    let updates = state.live.subscribe(document.campaign_id);
+    let first = progress_event(&document);
+    let stream = futures_util::stream::unfold(
+        (Some(first), updates, permit, document.etag.clone()),
+        |(first, mut updates, permit, mut last_etag)| async move {
+            if let Some(event) = first {
+                return Some((Ok::<_, Infallible>(event), (None, updates, permit, last_etag)));
+            }
+            loop {
+                match updates.recv().await {
+                    Ok(document) if document.etag == last_etag => {}
+                    Ok(document) => {
+                        last_etag = document.etag.clone();
+                        let event = progress_event(&document);
+                        return Some((Ok(event), (None, updates, permit, last_etag)));
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        },
+    );
+    let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT));
+    let mut response = sse.into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+fn progress_event(document: &ProgressDocument) -> Event {
+    Event::default()
+        .event("progress")
+        .id(document.etag.trim_matches('"'))
+        .retry(Duration::from_secs(3))
+        .data(String::from_utf8_lossy(&document.body))
 }
 
 /// `If-None-Match` may list several tags, weak ones (`W/"…"`), or `*`.
@@ -162,6 +236,31 @@ fn etag_matches(if_none_match: &str, etag: &str) -> bool {
 
 async fn healthz() -> impl IntoResponse {
     axum::Json(json!({ "status": "ok" }))
+}
+
+/// Prometheus text: refused checkouts by reason, checkouts started, open live streams.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let counters = &state.defence.counters;
+    let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
+    let body = format!(
+        "# HELP appeal_checkouts_started_total Checkouts that passed the card-testing defence.\n\
+         # TYPE appeal_checkouts_started_total counter\n\
+         appeal_checkouts_started_total {}\n\
+         # HELP appeal_checkouts_refused_total Checkout attempts refused, by reason.\n\
+         # TYPE appeal_checkouts_refused_total counter\n\
+         appeal_checkouts_refused_total{{reason=\"rate_limited\"}} {}\n\
+         appeal_checkouts_refused_total{{reason=\"honeypot\"}} {}\n\
+         appeal_checkouts_refused_total{{reason=\"captcha\"}} {}\n\
+         # HELP appeal_live_streams Open live progress streams.\n\
+         # TYPE appeal_live_streams gauge\n\
+         appeal_live_streams {}\n",
+        load(&counters.checkouts_started),
+        load(&counters.rate_limited),
+        load(&counters.honeypot),
+        load(&counters.captcha),
+        state.live.open_streams(),
+    );
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], body)
 }
 
 async fn readyz(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {

@@ -36,27 +36,32 @@ impl Interval {
     }
 }
 
-/// The languages a supporter can choose, passed on to Stripe Checkout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Locale {
-    En,
-    Fr,
-}
+/// The supporter's language (an ISO 639-1 code such as "fr"), for Stripe and the receipts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Locale(String);
 
 impl Locale {
-    pub fn parse(value: &str) -> Result<Self, &'static str> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "en" => Ok(Locale::En),
-            "fr" => Ok(Locale::Fr),
-            _ => Err("must be en or fr"),
+    /// Accepts one of `known` (the languages the site ships), in any letter case.
+    pub fn parse(value: &str, known: &[&str]) -> Result<Self, String> {
+        let code = value.trim().to_ascii_lowercase();
+        if known.contains(&code.as_str()) {
+            Ok(Locale(code))
+        } else {
+            Err(format!("must be one of {}", known.join(", ")))
         }
     }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Locale::En => "en",
-            Locale::Fr => "fr",
-        }
+    /// A code read back from our own database.
+    pub fn from_stored(code: String) -> Self {
+        Locale(code)
+    }
+
+    pub fn english() -> Self {
+        Locale("en".to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -82,6 +87,12 @@ pub struct CheckoutInput {
     pub cover_fees: Option<bool>,
     #[serde(default)]
     pub locale: Option<String>,
+    /// The honeypot: people leave it empty, form-filling robots do not.
+    #[serde(default)]
+    pub website: Option<String>,
+    /// The captcha widget's answer, when the site uses one.
+    #[serde(default)]
+    pub captcha_token: Option<String>,
 }
 
 /// A checked gift, ready to be stored as an intent and sent to Stripe.
@@ -133,6 +144,7 @@ pub fn validate_checkout(
     campaign: &Campaign,
     branches: &[Branch],
     now: DateTime<Utc>,
+    known_locales: &[&str],
 ) -> Result<CheckoutDraft, FieldErrors> {
     let mut errors = FieldErrors::new();
     if campaign.status != CampaignStatus::Active {
@@ -175,8 +187,8 @@ pub fn validate_checkout(
         None => None,
     };
     let locale = match input.locale.filter(|locale| !locale.trim().is_empty()) {
-        Some(text) => errors.check("locale", Locale::parse(&text)),
-        None => Some(Locale::En),
+        Some(text) => errors.check("locale", Locale::parse(&text, known_locales)),
+        None => Some(Locale::english()),
     };
     match (amount_minor, interval, locale) {
         (Some(amount_minor), Some(interval), Some(locale)) if errors.is_empty() => {

@@ -76,6 +76,11 @@ impl Currency {
             .ok_or(MoneyError::UnknownCurrency)
     }
 
+    /// Every currency we accept.
+    pub fn all() -> impl Iterator<Item = Currency> {
+        CURRENCIES.iter().map(|&(code, digits)| Currency { code, digits })
+    }
+
     pub fn code(self) -> &'static str {
         self.code
     }

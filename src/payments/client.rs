@@ -19,9 +19,10 @@ use stripe_core::refund::{CreateRefund, ListRefund};
 use stripe_shared::{CheckoutSessionLocale, CheckoutSessionMode};
 
 use super::objects::{
-    Charge, CheckoutSession, Event, InvoicePayment, List, PaymentIntent, Refund, Subscription,
+    BillingPortalSession, Charge, CheckoutSession, Event, InvoicePayment, List, PaymentIntent, Refund,
+    Subscription,
 };
-use crate::ledger::checkout::{Interval, Locale};
+use crate::ledger::checkout::Interval;
 use crate::ledger::{Campaign, Currency};
 
 /// Why a call to Stripe failed.
@@ -67,7 +68,10 @@ pub struct SessionRequest<'a> {
     pub interval: Interval,
     pub total_minor: i64,
     pub email: Option<&'a str>,
-    pub locale: Locale,
+    /// Stripe's name for the supporter's language ("fr").
+    pub stripe_locale: &'a str,
+    /// The supporter's language, for the product name.
+    pub language: String,
     pub success_url: String,
     pub cancel_url: String,
 }
@@ -117,7 +121,7 @@ impl StripeApi {
         if let Some(branch) = request.branch_slug {
             metadata.insert(META_BRANCH.to_owned(), branch.to_owned());
         }
-        let title = campaign.title.get(request.locale.as_str()).to_owned();
+        let title = campaign.title.get(&request.language).to_owned();
         let mut price_data = CreateCheckoutSessionLineItemsPriceData::new(currency);
         price_data.unit_amount = Some(request.total_minor);
         price_data.product_data = Some(ProductData::new(title.clone()));
@@ -136,10 +140,8 @@ impl StripeApi {
         let mut line_item = CreateCheckoutSessionLineItems::new();
         line_item.price_data = Some(price_data);
         line_item.quantity = Some(1);
-        let locale = match request.locale {
-            Locale::En => CheckoutSessionLocale::En,
-            Locale::Fr => CheckoutSessionLocale::Fr,
-        };
+        let locale =
+            CheckoutSessionLocale::from_str(request.stripe_locale).unwrap_or(CheckoutSessionLocale::Auto);
         let mut builder = CreateCheckoutSession::new()
             .mode(mode.clone())
             .line_items(vec![line_item])
@@ -221,6 +223,22 @@ impl StripeApi {
     pub async fn cancel_subscription_now(&self, id: &str) -> Result<Subscription, StripeApiError> {
         let request = stripe_billing::subscription::CancelSubscription::new(id);
         self.send(request.build(), Some(&format!("cancel-now-{id}"))).await
+    }
+
+    /// A Stripe Billing Portal session where a donor changes or stops their subscription.
+    pub async fn billing_portal_session(
+        &self,
+        customer: &str,
+        return_url: &str,
+        stripe_locale: &str,
+    ) -> Result<BillingPortalSession, StripeApiError> {
+        let locale = stripe_billing::BillingPortalSessionLocale::from_str(stripe_locale)
+            .unwrap_or(stripe_billing::BillingPortalSessionLocale::Auto);
+        let request = stripe_billing::billing_portal_session::CreateBillingPortalSession::new()
+            .customer(customer)
+            .return_url(return_url)
+            .locale(locale);
+        self.send(request.build(), None).await
     }
 
     /// One page of events created at or after `since` (unix seconds), newest first.

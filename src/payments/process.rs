@@ -17,6 +17,7 @@ use crate::ledger::checkout::{Intent, Interval};
 use crate::ledger::entry::{Donor, Entry};
 use crate::ledger::subscription::Subscription;
 use crate::ledger::{Currency, EntryKind, NewEntry, Source, StripeRefs};
+use crate::mail::Mailer;
 use crate::store::{
     EventClaim, RecordOutcome, Store, StoreError, claim_event_in, mark_subscription_past_due_in,
     record_entry_in, update_intent_in, upsert_subscription_in,
@@ -79,6 +80,7 @@ impl EventSource {
 pub async fn process_event(
     store: &Store,
     api: &StripeApi,
+    mailer: Option<&Mailer>,
     event: &Event,
     raw: &str,
     source: EventSource,
@@ -86,7 +88,7 @@ pub async fn process_event(
     if store.event_is_done(&event.id).await? {
         return Ok(EventOutcome::Duplicate);
     }
-    let (outcome, recorded_charges) = match plan(store, api, event).await? {
+    let (outcome, recorded) = match plan(store, api, event).await? {
         Plan::Apply(effects) => apply(store, event, "applied", effects, source).await?,
         Plan::Ignore(reason) => {
             let (outcome, _) = apply(store, event, "ignored", Vec::new(), source).await?;
@@ -98,7 +100,7 @@ pub async fn process_event(
             store.defer_event(&event.id, &event.kind, event.created, &charge, raw, source.as_str()).await?;
             // The payment may have landed between our look and the deferral: look again.
             if store.donation_for_charge(&charge).await?.is_some() {
-                Box::pin(resume_deferred(store, api, &charge, source)).await?;
+                Box::pin(resume_deferred(store, api, mailer, &charge, source)).await?;
                 let outcome = if store.event_is_done(&event.id).await? {
                     EventOutcome::Applied
                 } else {
@@ -110,8 +112,13 @@ pub async fn process_event(
             return Ok(EventOutcome::Deferred);
         }
     };
-    for charge in recorded_charges {
-        Box::pin(resume_deferred(store, api, &charge, source)).await?;
+    for donation in &recorded {
+        if let Some(mailer) = mailer {
+            mailer.send_receipt(store, donation).await;
+        }
+        if let Some(charge) = &donation.stripe.charge {
+            Box::pin(resume_deferred(store, api, mailer, charge, source)).await?;
+        }
     }
     Ok(outcome)
 }
@@ -120,42 +127,41 @@ pub async fn process_event(
 async fn resume_deferred(
     store: &Store,
     api: &StripeApi,
+    mailer: Option<&Mailer>,
     charge: &str,
     source: EventSource,
 ) -> Result<(), ProcessError> {
     for deferred in store.deferred_events(charge).await? {
         let event: Event = serde_json::from_str(&deferred.payload)
             .map_err(|error| ProcessError::Unreadable(error.to_string()))?;
-        let outcome = process_event(store, api, &event, &deferred.payload, source).await?;
+        let outcome = process_event(store, api, mailer, &event, &deferred.payload, source).await?;
         tracing::info!(event = %event.id, ?outcome, "applied an event that waited for its payment");
     }
     Ok(())
 }
 
-/// Writes the event's id and its effects in one transaction; returns the charges whose
-/// donations it recorded, so events waiting for them can follow.
+/// Writes the event's id and its effects in one transaction; returns the donations it
+/// recorded, so that receipts go out and events waiting for them can follow.
 async fn apply(
     store: &Store,
     event: &Event,
     status: &str,
     effects: Vec<Effect>,
     source: EventSource,
-) -> Result<(EventOutcome, Vec<String>), ProcessError> {
+) -> Result<(EventOutcome, Vec<Entry>), ProcessError> {
     let mut write = store.begin_write().await?;
     if claim_event_in(&mut write, &event.id, &event.kind, event.created, status, source.as_str()).await?
         == EventClaim::Duplicate
     {
         return Ok((EventOutcome::Duplicate, Vec::new()));
     }
-    let mut recorded_charges = Vec::new();
+    let mut recorded_donations = Vec::new();
     for effect in effects {
         match effect {
             Effect::Record(entry) => {
                 let outcome = record_entry_in(&mut write, &entry).await?;
-                if let (RecordOutcome::Recorded(recorded), EntryKind::Donation) = (&outcome, entry.kind)
-                    && let Some(charge) = &recorded.stripe.charge
-                {
-                    recorded_charges.push(charge.clone());
+                if let (RecordOutcome::Recorded(recorded), EntryKind::Donation) = (outcome, entry.kind) {
+                    recorded_donations.push(recorded);
                 }
             }
             Effect::Intent { id, status, payment_intent, subscription } => {
@@ -171,7 +177,7 @@ async fn apply(
         }
     }
     write.commit().await?;
-    Ok((EventOutcome::Applied, recorded_charges))
+    Ok((EventOutcome::Applied, recorded_donations))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(event: &Event) -> Result<T, ProcessError> {

@@ -3,6 +3,7 @@
 
 use super::client::StripeApi;
 use super::process::{EventOutcome, EventSource, ProcessError, process_event};
+use crate::mail::Mailer;
 use crate::store::Store;
 
 /// What a reconcile run did, event by event.
@@ -21,12 +22,13 @@ pub struct ReconcileReport {
 pub async fn reconcile(
     store: &Store,
     api: &StripeApi,
+    mailer: Option<&Mailer>,
     since_seconds: i64,
 ) -> Result<ReconcileReport, ProcessError> {
     let Some(lock) = store.try_job_lock("reconcile").await? else {
         return Ok(ReconcileReport { skipped: true, ..ReconcileReport::default() });
     };
-    let report = reconcile_locked(store, api, since_seconds).await;
+    let report = reconcile_locked(store, api, mailer, since_seconds).await;
     lock.release().await?;
     report
 }
@@ -34,6 +36,7 @@ pub async fn reconcile(
 async fn reconcile_locked(
     store: &Store,
     api: &StripeApi,
+    mailer: Option<&Mailer>,
     since_seconds: i64,
 ) -> Result<ReconcileReport, ProcessError> {
     let since = chrono::Utc::now().timestamp() - since_seconds;
@@ -56,7 +59,7 @@ async fn reconcile_locked(
             "id": event.id, "type": event.kind, "created": event.created, "data": {"object": event.data.object}
         }))
         .map_err(|error| ProcessError::Unreadable(error.to_string()))?;
-        match process_event(store, api, event, &raw, EventSource::Reconcile).await? {
+        match process_event(store, api, mailer, event, &raw, EventSource::Reconcile).await? {
             EventOutcome::Applied => report.applied.push((event.id.clone(), event.kind.clone())),
             EventOutcome::Deferred => report.deferred.push((event.id.clone(), event.kind.clone())),
             EventOutcome::Duplicate | EventOutcome::Ignored(_) => {}

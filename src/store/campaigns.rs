@@ -45,6 +45,7 @@ impl Store {
             replace_branches(&mut write, id, branches).await?;
         }
         let campaign = campaign_by_id(&mut write, id).await?;
+        write.touch(id);
         write.commit().await?;
         Ok(campaign)
     }
@@ -90,6 +91,7 @@ impl Store {
             replace_branches(&mut write, id, branches).await?;
         }
         let campaign = campaign_by_id(&mut write, id).await?;
+        write.touch(id);
         write.commit().await?;
         Ok(campaign)
     }

@@ -207,6 +207,7 @@ pub(crate) async fn record_entry_in(
     };
 
     apply_to_campaign(write, entry.campaign_id, &change, &recorded_at).await?;
+    write.touch(entry.campaign_id);
     if let Some(branch_id) = entry.branch_id {
         apply_to_branch(write, branch_id, &change).await?;
     }

@@ -6,8 +6,10 @@
 
 mod campaigns;
 mod check;
+mod documents;
 mod entries;
 mod stripe;
+mod supporters;
 mod tokens;
 
 use std::sync::Arc;
@@ -20,12 +22,14 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use check::Discrepancy;
+pub use documents::ProgressDocument;
 pub(crate) use entries::record_entry_in;
 pub use entries::{EntryFilter, RecordOutcome};
 pub use stripe::{DeferredEvent, EventClaim, SubscriptionFilter};
 pub(crate) use stripe::{
     claim_event_in, mark_subscription_past_due_in, update_intent_in, upsert_subscription_in,
 };
+pub use supporters::WallGift;
 pub use tokens::StoredToken;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -93,17 +97,46 @@ pub struct Store {
     /// SQLite takes one writer at a time: writers in this process queue here instead of
     /// spinning on the busy timeout. PostgreSQL needs no gate.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// Progress documents as last read, and who to tell when a campaign changes.
+    documents: Arc<documents::Documents>,
 }
 
-/// A write transaction: on SQLite it holds the write gate until it ends.
+/// The PostgreSQL channel on which every instance hears that a campaign's figures changed.
+pub const CHANGES_CHANNEL: &str = "appeal_progress";
+
+/// A write transaction: on SQLite it holds the write gate until it ends. It remembers the
+/// campaigns it changes, so that caches and live streams hear of them once it commits.
 pub(crate) struct WriteTx {
     pub tx: Transaction<'static, Any>,
     _gate: Option<OwnedMutexGuard<()>>,
+    touched: Vec<i64>,
+    engine: Engine,
+    documents: Arc<documents::Documents>,
 }
 
 impl WriteTx {
-    pub async fn commit(self) -> Result<(), StoreError> {
+    /// Marks a campaign whose public figures this transaction changes.
+    pub fn touch(&mut self, campaign_id: i64) {
+        if !self.touched.contains(&campaign_id) {
+            self.touched.push(campaign_id);
+        }
+    }
+
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        if self.engine == Engine::Postgres {
+            // NOTIFY is transactional: other instances hear of the change only if it commits.
+            for campaign_id in &self.touched {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CHANGES_CHANNEL)
+                    .bind(campaign_id.to_string())
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+        }
         self.tx.commit().await?;
+        for campaign_id in &self.touched {
+            self.documents.changed(*campaign_id);
+        }
         Ok(())
     }
 }
@@ -131,7 +164,8 @@ impl Store {
             Engine::Postgres => options.max_connections(16).connect(url).await?,
         };
         let write_gate = (engine == Engine::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Store { pool, engine, write_gate })
+        let sqlite_path = (engine == Engine::Sqlite).then(|| sqlite_file_path(url)).flatten();
+        Ok(Store { pool, engine, write_gate, documents: Arc::new(documents::Documents::new(sqlite_path)) })
     }
 
     pub fn engine(&self) -> Engine {
@@ -173,7 +207,13 @@ impl Store {
             Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Engine::Postgres => self.pool.begin().await?,
         };
-        Ok(WriteTx { tx, _gate: gate })
+        Ok(WriteTx {
+            tx,
+            _gate: gate,
+            touched: Vec::new(),
+            engine: self.engine,
+            documents: self.documents.clone(),
+        })
     }
 }
 
@@ -213,6 +253,13 @@ impl Store {
             .try_get("locked")?;
         Ok(locked.then_some(JobLock { connection: Some((connection, key)) }))
     }
+}
+
+/// The file of a `sqlite:` URL (`None` for an in-memory database).
+fn sqlite_file_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.contains(":memory:")).then(|| std::path::PathBuf::from(path))
 }
 
 fn sqlite_url_creating_file(url: &str) -> String {
@@ -294,6 +341,16 @@ mod tests {
             "postgres://appeal:********@db.example.org:5432/appeal"
         );
         assert_eq!(redact_url("sqlite://appeal.db"), "sqlite://appeal.db");
+    }
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(sqlite_file_path("sqlite://appeal.db"), Some("appeal.db".into()));
+        assert_eq!(
+            sqlite_file_path("sqlite:///var/lib/appeal.db?mode=rwc"),
+            Some("/var/lib/appeal.db".into())
+        );
+        assert_eq!(sqlite_file_path("sqlite::memory:"), None);
     }
 
     #[test]

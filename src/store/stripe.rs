@@ -305,6 +305,7 @@ pub(crate) async fn mark_subscription_past_due_in(
 
 /// `recurring.active` and `recurring.monthly`, kept with the other totals.
 async fn refresh_recurring_in(write: &mut WriteTx, campaign_id: i64) -> Result<(), StoreError> {
+    write.touch(campaign_id);
     let row = sqlx::query(
         "SELECT COUNT(*) AS active, CAST(COALESCE(SUM(monthly_minor), 0) AS BIGINT) AS monthly \
          FROM subscriptions WHERE campaign_id = $1 AND status IN ('active', 'trialing')",
@@ -378,7 +379,7 @@ fn intent_from_row(row: &AnyRow) -> Result<Intent, StoreError> {
             anonymous: read_flag(row, "anonymous")?,
             message: row.try_get("public_message")?,
         },
-        locale: Locale::parse(&locale).map_err(|_| StoreError::Corrupt(format!("locale {locale}")))?,
+        locale: Locale::from_stored(locale),
         status: row.try_get("status")?,
         stripe_session: row.try_get("stripe_session")?,
     })

@@ -1,0 +1,183 @@
+//! Live progress: one reader per instance turns each committed change into a fresh progress
+//! document and fans it out to every open stream of that campaign. On PostgreSQL, changes
+//! committed by other instances arrive through LISTEN/NOTIFY.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+
+use crate::store::{CHANGES_CHANNEL, Engine, ProgressDocument, Store};
+
+/// The most streams one address may hold open (a newsroom behind one NAT is fine; a loop is not).
+pub const DEFAULT_MAX_STREAMS_PER_IP: usize = 50;
+
+#[derive(Debug)]
+pub struct Live {
+    store: Store,
+    channels: Mutex<HashMap<i64, broadcast::Sender<Arc<ProgressDocument>>>>,
+    open_streams: Mutex<HashMap<IpAddr, usize>>,
+    max_streams_per_ip: usize,
+}
+
+/// Refused: this address already holds its share of streams.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TooManyStreams;
+
+/// An open stream's place in the per-address count, given back when the stream ends.
+#[derive(Debug)]
+pub struct StreamPermit {
+    live: Arc<Live>,
+    ip: IpAddr,
+}
+
+impl Drop for StreamPermit {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.live.open_streams.lock()
+            && let Some(count) = open.get_mut(&self.ip)
+        {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl Live {
+    /// Starts the fan-out (and, on PostgreSQL, the listener) for `store`.
+    pub fn start(store: Store, database_url: &str, max_streams_per_ip: usize) -> Arc<Live> {
+        let live = Arc::new(Live {
+            store: store.clone(),
+            channels: Mutex::default(),
+            open_streams: Mutex::default(),
+            max_streams_per_ip,
+        });
+        tokio::spawn(fan_out(live.clone(), store.changes()));
+        if store.engine() == Engine::Postgres {
+            tokio::spawn(listen(store, database_url.to_owned()));
+        } else {
+            tokio::spawn(watch_sqlite_files(live.clone()));
+        }
+        live
+    }
+
+    /// Admits one more stream from `ip`, or refuses past the cap.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<StreamPermit, TooManyStreams> {
+        let mut open = self.open_streams.lock().map_err(|_| TooManyStreams)?;
+        let count = open.entry(ip).or_insert(0);
+        if *count >= self.max_streams_per_ip {
+            return Err(TooManyStreams);
+        }
+        *count += 1;
+        Ok(StreamPermit { live: self.clone(), ip })
+    }
+
+    /// New documents of one campaign, as they are committed.
+    pub fn subscribe(&self, campaign_id: i64) -> broadcast::Receiver<Arc<ProgressDocument>> {
+        let mut channels = self.channels.lock().expect("the channel map is not poisoned");
+        channels.entry(campaign_id).or_insert_with(|| broadcast::channel(16).0).subscribe()
+    }
+
+    /// How many streams are open now, for /metrics.
+    pub fn open_streams(&self) -> usize {
+        self.open_streams.lock().map(|open| open.values().sum()).unwrap_or(0)
+    }
+
+    async fn publish(&self, campaign_id: i64) {
+        let sender = {
+            let mut channels = self.channels.lock().expect("the channel map is not poisoned");
+            match channels.get(&campaign_id) {
+                Some(sender) if sender.receiver_count() > 0 => sender.clone(),
+                Some(_) => {
+                    channels.remove(&campaign_id);
+                    return;
+                }
+                None => return,
+            }
+        };
+        let slug = match self.store.campaign_slug(campaign_id).await {
+            Ok(Some(slug)) => slug,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, campaign_id, "cannot read a changed campaign");
+                return;
+            }
+        };
+        match self.store.progress_document(slug.as_str()).await {
+            Ok(Some(document)) => {
+                let _ = sender.send(document);
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, campaign_id, "cannot read a changed campaign's progress"),
+        }
+    }
+}
+
+async fn fan_out(live: Arc<Live>, mut changes: broadcast::Receiver<i64>) {
+    loop {
+        match changes.recv().await {
+            Ok(campaign_id) => live.publish(campaign_id).await,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                // Too many changes at once: refresh every campaign someone is watching.
+                tracing::warn!(missed, "live fan-out fell behind; refreshing every watched campaign");
+                let watched: Vec<i64> = live
+                    .channels
+                    .lock()
+                    .map(|channels| channels.keys().copied().collect())
+                    .unwrap_or_default();
+                for campaign_id in watched {
+                    live.publish(campaign_id).await;
+                }
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// On SQLite, another process (the CLI) may commit: look at the files every half second and
+/// refresh every watched campaign when they changed.
+async fn watch_sqlite_files(live: Arc<Live>) {
+    let mut ticks = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        ticks.tick().await;
+        if live.store.files_changed() {
+            let watched: Vec<i64> =
+                live.channels.lock().map(|channels| channels.keys().copied().collect()).unwrap_or_default();
+            for campaign_id in watched {
+                live.publish(campaign_id).await;
+            }
+        }
+    }
+}
+
+/// Hears other instances' commits and feeds them to this one's caches and streams.
+async fn listen(store: Store, database_url: String) {
+    loop {
+        match sqlx::postgres::PgListener::connect(&database_url).await {
+            Ok(mut listener) => {
+                if let Err(error) = listener.listen(CHANGES_CHANNEL).await {
+                    tracing::warn!(%error, "cannot LISTEN for changes; retrying");
+                } else {
+                    loop {
+                        match listener.recv().await {
+                            Ok(notification) => {
+                                if let Ok(campaign_id) = notification.payload().parse::<i64>() {
+                                    store.announce_change(campaign_id);
+                                }
+                            }
+                            Err(error) => {
+                                tracing::warn!(%error, "lost the change listener; reconnecting");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot connect the change listener; retrying"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

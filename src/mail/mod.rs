@@ -1,0 +1,168 @@
+//! Emails to supporters: receipts and self-service links, in the supporter's language,
+//! through SMTP when `SMTP_URL` is set, else written as .eml files to a folder and logged.
+
+use std::path::PathBuf;
+
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+
+use crate::config::{MailConfig, SiteConfig};
+use crate::ledger::entry::Entry;
+use crate::store::Store;
+use crate::web::i18n::{Language, catalog};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("APPEAL_MAIL_FROM is not a valid mailbox: {0}")]
+    From(String),
+    #[error("SMTP_URL is not usable: {0}")]
+    Url(String),
+    #[error("cannot build the email: {0}")]
+    Build(String),
+    #[error("cannot send the email: {0}")]
+    Send(String),
+}
+
+/// Sends (or writes) supporters' emails.
+#[derive(Clone, Debug)]
+pub struct Mailer {
+    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    outbox: PathBuf,
+    from: Mailbox,
+    site: SiteConfig,
+    public_url: String,
+}
+
+impl Mailer {
+    pub fn from_config(mail: &MailConfig, site: &SiteConfig, public_url: &str) -> Result<Self, MailError> {
+        let from: Mailbox = mail.from.parse().map_err(|error| MailError::From(format!("{error}")))?;
+        let transport = match &mail.smtp_url {
+            Some(url) => Some(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+                    .map_err(|error| MailError::Url(error.to_string()))?
+                    .build(),
+            ),
+            None => None,
+        };
+        Ok(Mailer {
+            transport,
+            outbox: mail.outbox_dir.clone(),
+            from,
+            site: site.clone(),
+            public_url: public_url.to_owned(),
+        })
+    }
+
+    /// Sends a plain-text email to `to`.
+    pub async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), MailError> {
+        let to: Mailbox = to.parse().map_err(|error| MailError::Build(format!("recipient: {error}")))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to.clone())
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body.to_owned())
+            .map_err(|error| MailError::Build(error.to_string()))?;
+        match &self.transport {
+            Some(transport) => {
+                transport.send(message).await.map_err(|error| MailError::Send(error.to_string()))?;
+                tracing::info!(to = %to.email, subject, "email sent");
+            }
+            None => {
+                tokio::fs::create_dir_all(&self.outbox)
+                    .await
+                    .map_err(|error| MailError::Send(error.to_string()))?;
+                let name = format!(
+                    "{}-{}.eml",
+                    chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"),
+                    crate::access::hex(&rand_bytes())
+                );
+                let path = self.outbox.join(name);
+                tokio::fs::write(&path, message.formatted())
+                    .await
+                    .map_err(|error| MailError::Send(error.to_string()))?;
+                tracing::info!(to = %to.email, subject, path = %path.display(), "no SMTP_URL: email written to a file");
+            }
+        }
+        Ok(())
+    }
+
+    /// The thank-you receipt for an online donation or installment, in the donor's language.
+    /// Failures are logged: a receipt must never undo a recorded gift.
+    pub async fn send_receipt(&self, store: &Store, entry: &Entry) {
+        let Some(email) = entry.donor.email.as_deref() else {
+            return;
+        };
+        let intent = match entry.reference.as_deref() {
+            Some(id) => store.intent(id).await.ok().flatten(),
+            None => None,
+        };
+        let language = intent
+            .as_ref()
+            .and_then(|intent| catalog().get(intent.locale.as_str()))
+            .unwrap_or_else(|| catalog().fallback());
+        let title = match store.campaign_by_slug(entry.campaign_slug.as_str()).await {
+            Ok(Some(campaign)) => campaign.title.get(&language.code).to_owned(),
+            _ => entry.campaign_slug.to_string(),
+        };
+        let (subject, body) = self.receipt_text(language, entry, &title);
+        if let Err(error) = self.send(email, &subject, &body).await {
+            tracing::error!(%error, entry = entry.id, "the receipt could not be sent");
+        }
+    }
+
+    fn receipt_text(&self, language: &Language, entry: &Entry, title: &str) -> (String, String) {
+        let subject = language.fill("mail.receipt.subject", &[("campaign", title)]);
+        let name = entry.donor.name.clone().unwrap_or_else(|| language.t("mail.receipt.friend").to_owned());
+        let amount = language.money(entry.amount_minor, entry.currency);
+        let date = entry.received_on.format("%Y-%m-%d").to_string();
+        let reference = entry.stripe.charge.clone().unwrap_or_else(|| format!("#{}", entry.id));
+        let mut lines = vec![
+            language.fill("mail.receipt.greeting", &[("name", &name)]),
+            String::new(),
+            language.fill("mail.receipt.body", &[("amount", &amount), ("date", &date), ("campaign", title)]),
+        ];
+        if entry.recurring {
+            lines.push(language.t("mail.receipt.installment").to_owned());
+            let link = format!("{}/manage?lang={}", self.public_url, language.code);
+            lines.push(language.fill("mail.receipt.manage", &[("link", &link)]));
+        }
+        lines.push(String::new());
+        lines.push(language.fill("mail.receipt.reference", &[("reference", &reference)]));
+        lines.push(String::new());
+        lines.push(language.t("mail.receipt.signature").to_owned());
+        lines.push(self.site.organization.clone());
+        if !self.site.organization_details.is_empty() {
+            lines.push(self.site.organization_details.clone());
+        }
+        (subject, lines.join("\n"))
+    }
+
+    /// The one-time link to manage a subscription.
+    pub async fn send_manage_link(
+        &self,
+        to: &str,
+        language: &Language,
+        token: &str,
+    ) -> Result<(), MailError> {
+        let link = format!("{}/manage/{token}?lang={}", self.public_url, language.code);
+        let body = [
+            language.t("mail.manage.body").to_owned(),
+            String::new(),
+            link,
+            String::new(),
+            language.t("mail.manage.ignore").to_owned(),
+            String::new(),
+            self.site.organization.clone(),
+        ]
+        .join("\n");
+        self.send(to, language.t("mail.manage.subject"), &body).await
+    }
+}
+
+fn rand_bytes() -> [u8; 6] {
+    let mut bytes = [0_u8; 6];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    bytes
+}

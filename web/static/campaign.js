@@ -1,0 +1,95 @@
+// appeal: keeps a campaign's figures live (Server-Sent Events) and shows the exact fee in
+// the donation form. The page works without it; this only adds comfort. Needs format.js.
+(function () {
+  "use strict";
+
+  function render(section, f, p) {
+    function set(field, text) {
+      var node = section.querySelector('[data-field="' + field + '"]');
+      if (node && text !== null) node.textContent = text;
+      return node;
+    }
+    set("raised", f.money(f.minor(p.raised)));
+    set("raised_of", f.fill(f.s["progress.raised_of"], { goal: f.money(f.minor(p.goal)) }));
+    var bar = section.querySelector('[data-field="bar"]');
+    if (bar) {
+      bar.value = Math.max(0, Math.min(100, p.percent));
+      bar.setAttribute("aria-valuetext", f.ofGoal(p.percent));
+      bar.textContent = f.ofGoal(p.percent);
+    }
+    set("percent", f.ofGoal(p.percent));
+    set("donors", f.plural("progress.donors", p.donors));
+    set("time_left", appealTimeLeft(f, p.ends_at));
+    set("online", f.money(f.minor(p.by_source.online)));
+    set("offline", f.money(f.minor(p.by_source.offline)));
+    var recurring = section.querySelector('[data-field="recurring"]');
+    if (recurring) {
+      recurring.hidden = p.recurring.active === 0;
+      recurring.textContent = f.plural("progress.recurring", p.recurring.active, { monthly: f.money(f.minor(p.recurring.monthly)) });
+    }
+    (p.branches || []).forEach(function (branch) {
+      var item = section.querySelector('[data-branch="' + branch.slug + '"]');
+      if (!item) return;
+      var raised = f.money(f.minor(branch.raised));
+      var figure = item.querySelector('[data-field="branch_raised"]');
+      if (figure) figure.textContent = branch.goal ? raised + " " + f.fill(f.s["progress.raised_of"], { goal: f.money(f.minor(branch.goal)) }) : raised;
+      var branchBar = item.querySelector('[data-field="branch_bar"]');
+      if (branchBar && branch.goal) {
+        var pct = (f.minor(branch.raised) * 100) / f.minor(branch.goal);
+        branchBar.value = Math.max(0, Math.min(100, pct));
+        branchBar.setAttribute("aria-valuetext", f.ofGoal(pct));
+      }
+    });
+    section.setAttribute("data-updated", p.updated_at);
+  }
+
+  function live(section) {
+    var i18n = JSON.parse(section.getAttribute("data-i18n"));
+    var f = appealFormatter(i18n);
+    render(section, f, JSON.parse(section.getAttribute("data-progress")));
+    if (!window.EventSource) return f;
+    var source = new EventSource(section.getAttribute("data-live"));
+    source.addEventListener("progress", function (event) {
+      render(section, f, JSON.parse(event.data));
+    });
+    return f;
+  }
+
+  function enhanceForm(form, f) {
+    var custom = form.querySelector("#custom-amount");
+    var other = form.querySelector('input[name="preset"][value="other"]');
+    var cover = form.querySelector('input[name="cover_fees"]');
+    var coverLabel = form.querySelector('[data-field="cover_label"]');
+    var total = form.querySelector('[data-field="total"]');
+    var bp = parseInt(form.getAttribute("data-fee-percent-bp"), 10);
+    var fixed = parseInt(form.getAttribute("data-fee-fixed-minor"), 10);
+    function amount() {
+      var checked = form.querySelector('input[name="preset"]:checked');
+      var text = checked && checked.value !== "other" ? checked.value : custom.value;
+      text = (text || "").trim().replace(",", ".");
+      if (!/^\d+(\.\d+)?$/.test(text)) return 0;
+      return f.minor(text);
+    }
+    function update() {
+      var gift = amount();
+      if (gift <= 0) { total.textContent = ""; return; }
+      var fee = Math.ceil(((gift + fixed) * 10000) / (10000 - bp)) - gift;
+      coverLabel.textContent = f.fill(f.s["form.cover_fees"], { fee: f.money(fee) });
+      total.textContent = f.fill(f.s["form.total"], { total: f.money(gift + (cover.checked ? fee : 0)) });
+    }
+    custom.addEventListener("input", function () { if (custom.value) other.checked = true; update(); });
+    form.addEventListener("change", update);
+    update();
+    var errors = document.getElementById("form-errors");
+    if (errors) errors.focus();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var f = null;
+    Array.prototype.forEach.call(document.querySelectorAll("section.progress[data-live]"), function (section) {
+      f = live(section);
+    });
+    var form = document.querySelector("form[data-fee-percent-bp]");
+    if (form && f) enhanceForm(form, f);
+  });
+})();

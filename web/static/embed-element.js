@@ -1,0 +1,87 @@
+// appeal: the <appeal-progress campaign="slug" lang="fr"> element. Served inside /embed.js,
+// wrapped with format.js and the translations (LANGUAGES, CURRENCIES, ORIGIN) so that
+// nothing leaks into the host page; its look lives in a Shadow DOM.
+var STYLE =
+  ":host{display:block;font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;color:#1c1b1f}" +
+  ".w{border:1px solid #d9d8de;border-radius:.6rem;padding:.9rem 1rem;background:#fff}" +
+  ".t{margin:0 0 .4rem;font-weight:700}.t a{color:inherit;text-decoration:none}" +
+  ".r{margin:0 0 .4rem}.r strong{font-size:1.6rem}" +
+  "progress{appearance:none;-webkit-appearance:none;width:100%;height:.9rem;border:0;border-radius:999px;background:#ebe9ef;overflow:hidden;display:block}" +
+  "progress::-webkit-progress-bar{background:#ebe9ef}progress::-webkit-progress-value{background:#b3261e;transition:width .6s}" +
+  "progress::-moz-progress-bar{background:#b3261e}" +
+  ".m{margin:.4rem 0 .6rem;color:#55545c}" +
+  ".g{display:inline-block;background:#b3261e;color:#fff;font-weight:700;padding:.45rem 1rem;border-radius:.45rem;text-decoration:none}";
+
+function pickLanguage(attribute) {
+  var wanted = (attribute || (navigator.language || "en")).toLowerCase().split("-")[0];
+  return LANGUAGES[wanted] ? wanted : "en";
+}
+
+function i18nFor(language, currency) {
+  var meta = LANGUAGES[language];
+  var money = CURRENCIES[currency] || { symbol: currency, digits: 2 };
+  return Object.assign({}, meta, { symbol: money.symbol, digits: money.digits });
+}
+
+class AppealProgress extends HTMLElement {
+  connectedCallback() {
+    if (this.shadowRoot) return;
+    var slug = encodeURIComponent(this.getAttribute("campaign") || "");
+    var language = pickLanguage(this.getAttribute("lang"));
+    var root = this.attachShadow({ mode: "open" });
+    var style = document.createElement("style");
+    style.textContent = STYLE;
+    var page = ORIGIN + "/c/" + slug + "?lang=" + language;
+    var widget = document.createElement("div");
+    widget.className = "w";
+    widget.setAttribute("part", "widget");
+    widget.innerHTML =
+      '<p class="t"><a target="_blank" rel="noopener"></a></p>' +
+      '<p class="r"><strong></strong> <span></span></p>' +
+      '<progress max="100" value="0"></progress>' +
+      '<p class="m" aria-live="polite"></p>' +
+      '<a class="g" target="_blank" rel="noopener"></a>';
+    root.appendChild(style);
+    root.appendChild(widget);
+    var title = widget.querySelector(".t a");
+    title.href = page;
+    var give = widget.querySelector(".g");
+    give.href = page + "#give";
+    give.textContent = LANGUAGES[language].strings["embed.give"];
+    var self = this;
+    fetch(ORIGIN + "/api/v1/campaigns/" + slug).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (campaign) {
+      if (campaign) title.textContent = campaign.title[language] || campaign.title.en || campaign.title.fr || "";
+    });
+    function render(p) {
+      var f = appealFormatter(i18nFor(language, p.currency));
+      widget.querySelector(".r strong").textContent = f.money(f.minor(p.raised));
+      widget.querySelector(".r span").textContent = f.fill(f.s["progress.raised_of"], { goal: f.money(f.minor(p.goal)) });
+      var bar = widget.querySelector("progress");
+      bar.value = Math.max(0, Math.min(100, p.percent));
+      bar.setAttribute("aria-label", title.textContent || f.s["progress.label"]);
+      bar.setAttribute("aria-valuetext", f.percent(p.percent));
+      var parts = [f.percent(p.percent), f.plural("progress.donors", p.donors)];
+      var left = appealTimeLeft(f, p.ends_at);
+      if (left) parts.push(left);
+      widget.querySelector(".m").textContent = parts.join(" · ");
+      self.setAttribute("data-raised", p.raised);
+    }
+    fetch(ORIGIN + "/api/v1/campaigns/" + slug + "/progress").then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (progress) {
+      if (progress) render(progress);
+    });
+    if (window.EventSource) {
+      this.source = new EventSource(ORIGIN + "/api/v1/campaigns/" + slug + "/progress/stream");
+      this.source.addEventListener("progress", function (event) { render(JSON.parse(event.data)); });
+    }
+  }
+
+  disconnectedCallback() {
+    if (this.source) this.source.close();
+  }
+}
+
+if (!customElements.get("appeal-progress")) customElements.define("appeal-progress", AppealProgress);

@@ -1,0 +1,60 @@
+// appeal: how figures are written in each language (numbers, money, percentages, plurals),
+// shared by the campaign page and the embeddable widget so that both read the same.
+// `i18n` carries the language's separators and patterns, the currency's symbol and digits,
+// and the strings needed, as the server sends them.
+function appealFormatter(i18n) {
+  var s = i18n.strings;
+  function fill(text, args) {
+    return Object.keys(args || {}).reduce(function (out, key) {
+      return out.split("{" + key + "}").join(args[key]);
+    }, text || "");
+  }
+  function group(digits) {
+    var out = "";
+    for (var i = 0; i < digits.length; i++) {
+      if (i > 0 && (digits.length - i) % 3 === 0) out += i18n.group;
+      out += digits.charAt(i);
+    }
+    return out;
+  }
+  // Minor units from a decimal string such as "90000.00", without floating point.
+  function minor(text) {
+    var negative = text.charAt(0) === "-";
+    var parts = (negative ? text.slice(1) : text).split(".");
+    var fraction = (parts[1] || "").concat("000").slice(0, i18n.digits);
+    var value = parseInt(parts[0] || "0", 10) * Math.pow(10, i18n.digits) + parseInt(fraction || "0", 10);
+    return negative ? -value : value;
+  }
+  function money(amountMinor) {
+    var scale = Math.pow(10, i18n.digits);
+    var abs = Math.abs(amountMinor);
+    var amount = group(String(Math.floor(abs / scale)));
+    var fraction = abs % scale;
+    if (fraction !== 0) amount += i18n.decimal + String(fraction).padStart(i18n.digits, "0");
+    var text = i18n.money.split("{symbol}").join(i18n.symbol).split("{amount}").join(amount);
+    return amountMinor < 0 ? "-" + text : text;
+  }
+  function percent(value) {
+    var rounded = Math.round(value * 10) / 10;
+    return i18n.percent.split("{n}").join(String(rounded).replace(".", i18n.decimal));
+  }
+  function plural(key, n, args) {
+    var singular = n === 1 || (i18n.zero_is_singular && n === 0);
+    var all = Object.assign({ n: group(String(n)) }, args || {});
+    return fill(s[key + (singular ? ".one" : ".other")], all);
+  }
+  // "90% of the goal", as the page writes it.
+  function ofGoal(value) {
+    return fill(s["progress.percent"], { percent: percent(value) });
+  }
+  return { fill: fill, minor: minor, money: money, percent: percent, ofGoal: ofGoal, plural: plural, s: s };
+}
+
+function appealTimeLeft(f, endsAt) {
+  if (!endsAt) return null;
+  var ms = new Date(endsAt).getTime() - Date.now();
+  if (ms <= 0) return f.s["progress.ended"];
+  var hours = Math.ceil(ms / 3600000);
+  if (hours <= 24) return f.plural("progress.hours_left", hours);
+  return f.plural("progress.days_left", Math.ceil(ms / 86400000));
+}
