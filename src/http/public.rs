@@ -179,6 +179,7 @@ async fn stream_progress(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    let document = public_document(&state, &slug).await?;
     let ip = state.defence.client_ip(&headers, peer);
     let permit = state.live.admit(ip).map_err(|_: TooManyStreams| {
         tracing::warn!(%ip, "too many progress streams from one address");
@@ -189,7 +190,6 @@ async fn stream_progress(
             "This address has too many live progress streams open; close some and retry.",
         )
     })?;
-    let document = public_document(&state, &slug).await?;
     let updates = state.live.subscribe(document.campaign_id);
     let first = progress_event(&document);
     let stream = futures_util::stream::unfold(

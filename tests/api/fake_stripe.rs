@@ -114,6 +114,7 @@ impl FakeStripe {
             .route("/v1/invoice_payments", get(list_invoice_payments))
             .route("/v1/refunds", get(list_refunds).post(create_refund))
             .route("/v1/events", get(list_events))
+            .route("/v1/billing_portal/sessions", post(create_portal_session))
             .with_state(fake.clone());
         tokio::spawn(async move {
             axum::serve(listener, router).await.expect("the fake Stripe serves");
@@ -942,4 +943,28 @@ async fn list_events(
     let has_more = events.len() > limit;
     events.truncate(limit);
     list(events, "/v1/events", has_more)
+}
+
+async fn create_portal_session(State(fake): State<FakeStripe>, headers: HeaderMap, body: Bytes) -> Response {
+    let params = pairs(&String::from_utf8_lossy(&body));
+    if let Some(response) = fake.check(&headers, "POST", "/v1/billing_portal/sessions", params.clone()) {
+        return response;
+    }
+    let get = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let Some(customer) = get("customer") else {
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "Missing required param: customer.",
+            Some("customer"),
+        );
+    };
+    let mut state = fake.lock();
+    let id = state.id("bps");
+    let session = json!({
+        "id": id, "object": "billing_portal.session", "configuration": "bpc_fake", "created": now(),
+        "customer": customer, "flow": null, "livemode": false, "locale": get("locale"), "on_behalf_of": null,
+        "return_url": get("return_url"), "url": format!("{}/portal/{id}", fake.base)
+    });
+    axum::Json(session).into_response()
 }

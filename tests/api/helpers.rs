@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 use tokio::sync::oneshot;
 
+use crate::fake_smtp::FakeSmtp;
 use crate::fake_stripe::{FakeStripe, SECRET_KEY, WEBHOOK_SECRET, signature_header};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,13 +118,18 @@ fn random_suffix() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-static CLIENT: LazyLock<Client> = LazyLock::new(|| Client::builder().build().expect("an HTTP client"));
+static CLIENT: LazyLock<Client> = LazyLock::new(|| {
+    // Redirects are asserted, not followed: they lead to Stripe.
+    Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("an HTTP client")
+});
 
 /// A running server with one token per role.
 #[derive(Debug)]
 pub struct TestApp {
     pub address: String,
     pub stripe: FakeStripe,
+    pub smtp: FakeSmtp,
+    options: Options,
     pub client: Client,
     pub admin_token: String,
     pub treasurer_token: String,
@@ -133,36 +139,65 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
-pub fn test_config(database_url: &str, stripe: Option<&FakeStripe>) -> Config {
+/// How a test wants its server set up beyond the defaults.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub without_stripe: bool,
+    /// More environment variables (rate limits, captcha keys...).
+    pub vars: Vec<(&'static str, String)>,
+}
+
+pub fn test_config(
+    database_url: &str,
+    stripe: Option<&FakeStripe>,
+    smtp: &FakeSmtp,
+    options: &Options,
+) -> Config {
     let url = database_url.to_owned();
     let stripe_base = stripe.map(|fake| fake.base.clone());
-    Config::from_lookup(move |name| match name {
-        "DATABASE_URL" => Some(url.clone()),
-        "APPEAL_BIND" => Some("127.0.0.1:0".to_owned()),
-        "APPEAL_PUBLIC_URL" => Some("https://give.example.org".to_owned()),
-        "APPEAL_LOG" => Some("warn".to_owned()),
-        "STRIPE_SECRET_KEY" => stripe_base.as_ref().map(|_| SECRET_KEY.to_owned()),
-        "STRIPE_WEBHOOK_SECRET" => stripe_base.as_ref().map(|_| format!("whsec_retired, {WEBHOOK_SECRET}")),
-        "STRIPE_API_BASE" => stripe_base.clone(),
-        _ => None,
+    let smtp_url = smtp.url.clone();
+    let vars = options.vars.clone();
+    Config::from_lookup(move |name| {
+        if let Some((_, value)) = vars.iter().find(|(key, _)| *key == name) {
+            // An empty value unsets the variable.
+            return Some(value.clone()).filter(|value| !value.is_empty());
+        }
+        match name {
+            "DATABASE_URL" => Some(url.clone()),
+            "APPEAL_BIND" => Some("127.0.0.1:0".to_owned()),
+            "APPEAL_PUBLIC_URL" => Some("https://give.example.org".to_owned()),
+            "APPEAL_ORG_NAME" => Some("Solidarity Press".to_owned()),
+            "APPEAL_LOG" => Some("warn".to_owned()),
+            "APPEAL_CHECKOUT_LIMIT_IP" => Some("1000/10m".to_owned()),
+            "APPEAL_CHECKOUT_LIMIT_EMAIL" => Some("1000/1h".to_owned()),
+            "SMTP_URL" => Some(smtp_url.clone()),
+            "APPEAL_MAIL_FROM" => Some("Solidarity Press <dons@example.org>".to_owned()),
+            "STRIPE_SECRET_KEY" => stripe_base.as_ref().map(|_| SECRET_KEY.to_owned()),
+            "STRIPE_WEBHOOK_SECRET" => {
+                stripe_base.as_ref().map(|_| format!("whsec_retired, {WEBHOOK_SECRET}"))
+            }
+            "STRIPE_API_BASE" => stripe_base.clone(),
+            _ => None,
+        }
     })
     .expect("the test configuration is valid")
 }
 
 /// The server with Stripe played by a fresh fake.
 pub async fn spawn_app(engine: Engine) -> TestApp {
-    spawn(engine, true).await
+    spawn_app_with(engine, Options::default()).await
 }
 
 /// The server with no Stripe key, as a newcomer runs it.
 pub async fn spawn_app_without_stripe(engine: Engine) -> TestApp {
-    spawn(engine, false).await
+    spawn_app_with(engine, Options { without_stripe: true, ..Options::default() }).await
 }
 
-async fn spawn(engine: Engine, with_stripe: bool) -> TestApp {
+pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
     let db = TestDatabase::new(engine).await;
     let stripe = FakeStripe::start().await;
-    let config = test_config(&db.url, with_stripe.then_some(&stripe));
+    let smtp = FakeSmtp::start().await;
+    let config = test_config(&db.url, (!options.without_stripe).then_some(&stripe), &smtp, &options);
     let application = Application::build(&config).await.expect("the application starts");
     let store = application.store().clone();
     let admin_token = actions::create_token(&store, "test-admin", "admin").await.expect("token");
@@ -171,6 +206,8 @@ async fn spawn(engine: Engine, with_stripe: bool) -> TestApp {
     let mut app = TestApp {
         address: String::new(),
         stripe,
+        smtp,
+        options,
         client: CLIENT.clone(),
         admin_token,
         treasurer_token,
@@ -200,9 +237,10 @@ impl TestApp {
     /// Stops the server and starts a new one on the same database, as a restart would.
     pub async fn restart(&mut self) {
         self.shutdown().await;
-        let application = Application::build(&test_config(&self.db.url, Some(&self.stripe)))
-            .await
-            .expect("the application restarts");
+        let application =
+            Application::build(&test_config(&self.db.url, Some(&self.stripe), &self.smtp, &self.options))
+                .await
+                .expect("the application restarts");
         self.start(application);
     }
 
@@ -324,6 +362,17 @@ impl TestApp {
         assert_eq!(response.status(), StatusCode::CREATED, "checkout of {body}");
         let started: Value = response.json().await.expect("JSON");
         started["id"].as_str().expect("a session id").to_owned()
+    }
+
+    pub async fn form_post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers")
     }
 
     /// Runs the `appeal` binary against this app's database (and its fake Stripe).

@@ -1,6 +1,7 @@
 //! The integration suite: the real server over HTTP, every test on SQLite and PostgreSQL.
 #![recursion_limit = "256"]
 
+mod fake_smtp;
 mod fake_stripe;
 mod helpers;
 
@@ -10,3 +11,4 @@ mod cli;
 mod errors;
 mod progress;
 mod stripe;
+mod supporters;
