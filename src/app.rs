@@ -55,6 +55,7 @@ impl Application {
             mailer,
             site: config.site.clone(),
             payment_origins,
+            embed_script: Arc::new(http::pages::embed_script(&config.public_url)),
         };
         let listener = TcpListener::bind(config.bind).await?;
         tracing::info!(

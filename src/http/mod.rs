@@ -40,6 +40,7 @@ pub struct AppState {
     pub site: SiteConfig,
     /// Where Checkout and the Billing Portal live, for the pages' form-action policy.
     pub payment_origins: Vec<String>,
+    pub embed_script: Arc<String>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -35,7 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/c/{slug}/give", axum::routing::post(give))
         .route("/c/{slug}/thanks", get(thanks_page))
         .route("/embed/{slug}", get(embed_page))
-        .route("/embed.js", get(embed_script))
+        .route("/embed.js", get(serve_embed_script))
         .route("/manage", get(manage_form).post(manage_request))
         .route("/manage/{token}", get(manage_open).post(manage_use))
         .route("/static/{*path}", get(static_file))
@@ -588,31 +587,34 @@ async fn embed_page(State(state): State<AppState>, Path(slug): Path<String>, lan
 }
 
 /// `/embed.js`: format.js and the widget, wrapped so nothing leaks into the host page.
-async fn embed_script(State(state): State<AppState>) -> Response {
-    static SCRIPT: OnceLock<String> = OnceLock::new();
-    let script = SCRIPT.get_or_init(|| {
-        let languages: serde_json::Map<String, serde_json::Value> = catalog()
-            .languages()
-            .iter()
-            .map(|language| (language.code.clone(), language.for_scripts()))
-            .collect();
-        let text = |path: &str| web::file(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default();
-        format!(
-            "(function () {{\n\"use strict\";\nvar ORIGIN = {origin};\nvar LANGUAGES = {languages};\nvar CURRENCIES = {currencies};\n{format}\n{element}\n}})();\n",
-            origin = serde_json::Value::from(state.public_url.clone()),
-            languages = serde_json::Value::Object(languages),
-            currencies = currencies_for_scripts(),
-            format = text("static/format.js"),
-            element = text("static/embed-element.js"),
-        )
-    });
+/// Built once at start-up, for this server's public address.
+pub fn embed_script(public_url: &str) -> String {
+    let languages: serde_json::Map<String, serde_json::Value> = catalog()
+        .languages()
+        .iter()
+        .map(|language| (language.code.clone(), language.for_scripts()))
+        .collect();
+    let text = |path: &str| {
+        web::file(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default()
+    };
+    format!(
+        "(function () {{\n\"use strict\";\nvar ORIGIN = {origin};\nvar LANGUAGES = {languages};\nvar CURRENCIES = {currencies};\n{format}\n{element}\n}})();\n",
+        origin = serde_json::Value::from(public_url),
+        languages = serde_json::Value::Object(languages),
+        currencies = currencies_for_scripts(),
+        format = text("static/format.js"),
+        element = text("static/embed-element.js"),
+    )
+}
+
+async fn serve_embed_script(State(state): State<AppState>) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
             (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
             (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
         ],
-        script.clone(),
+        state.embed_script.as_str().to_owned(),
     )
         .into_response()
 }

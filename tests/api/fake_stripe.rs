@@ -115,6 +115,7 @@ impl FakeStripe {
             .route("/v1/refunds", get(list_refunds).post(create_refund))
             .route("/v1/events", get(list_events))
             .route("/v1/billing_portal/sessions", post(create_portal_session))
+            .route("/pay/{id}", get(checkout_page))
             .with_state(fake.clone());
         tokio::spawn(async move {
             axum::serve(listener, router).await.expect("the fake Stripe serves");
@@ -967,4 +968,19 @@ async fn create_portal_session(State(fake): State<FakeStripe>, headers: HeaderMa
         "return_url": get("return_url"), "url": format!("{}/portal/{id}", fake.base)
     });
     axum::Json(session).into_response()
+}
+
+/// The hosted checkout page a supporter lands on; the test plays the payment itself.
+async fn checkout_page(State(fake): State<FakeStripe>, Path(id): Path<String>) -> Response {
+    let state = fake.lock();
+    let Some(session) = state.sessions.get(&id) else {
+        return (StatusCode::NOT_FOUND, "no such session").into_response();
+    };
+    let html = format!(
+        "<!doctype html><html><head><title>Fake Stripe Checkout</title></head><body><h1>Fake Stripe Checkout</h1>\
+         <p id=\"amount\">{} {}</p></body></html>",
+        session["amount_total"],
+        session["currency"].as_str().unwrap_or("")
+    );
+    axum::response::Html(html).into_response()
 }

@@ -145,6 +145,8 @@ pub struct Options {
     pub without_stripe: bool,
     /// More environment variables (rate limits, captcha keys...).
     pub vars: Vec<(&'static str, String)>,
+    /// Serve on a known port with `APPEAL_PUBLIC_URL` pointing at it, as a browser needs.
+    pub reachable: bool,
 }
 
 pub fn test_config(
@@ -193,7 +195,15 @@ pub async fn spawn_app_without_stripe(engine: Engine) -> TestApp {
     spawn_app_with(engine, Options { without_stripe: true, ..Options::default() }).await
 }
 
-pub async fn spawn_app_with(engine: Engine, options: Options) -> TestApp {
+pub async fn spawn_app_with(engine: Engine, mut options: Options) -> TestApp {
+    if options.reachable {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        options.vars.push(("APPEAL_BIND", format!("127.0.0.1:{port}")));
+        options.vars.push(("APPEAL_PUBLIC_URL", format!("http://127.0.0.1:{port}")));
+    }
     let db = TestDatabase::new(engine).await;
     let stripe = FakeStripe::start().await;
     let smtp = FakeSmtp::start().await;

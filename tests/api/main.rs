@@ -6,9 +6,11 @@ mod fake_stripe;
 mod helpers;
 
 mod access;
+mod browser;
 mod campaigns;
 mod cli;
 mod errors;
 mod progress;
 mod stripe;
 mod supporters;
+mod webdriver;

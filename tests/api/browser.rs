@@ -1,0 +1,158 @@
+//! In a real browser (headless Chromium): a supporter gives from the French campaign page,
+//! and the open page and a widget embedded on another site show the new total without reload.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Engine, Options, TestApp, on_both_engines, spawn_app_with};
+use crate::webdriver::{Browser, available};
+
+on_both_engines!(a_supporter_gives_and_every_open_bar_moves);
+
+const NBSP: char = '\u{a0}';
+
+/// Where screenshots go, to be looked at.
+fn screenshots() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("screenshots")
+}
+
+/// A page of another origin (localhost, another port) that pastes the widget.
+async fn host_site(app: &TestApp) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let port = listener.local_addr().expect("address").port();
+    let page = format!(
+        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Le journal</title></head>\
+         <body style=\"font-family:serif;max-width:30rem;margin:2rem\"><h1>Le journal</h1>\
+         <p>Soutenez-nous :</p><appeal-progress campaign=\"office\" lang=\"fr\"></appeal-progress>\
+         <script src=\"{}/embed.js\"></script></body></html>",
+        app.address
+    );
+    let router =
+        axum::Router::new().route("/", axum::routing::get(move || async move { axum::response::Html(page) }));
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("the host site serves") });
+    format!("http://localhost:{port}/")
+}
+
+fn axe_source() -> Option<String> {
+    let path = std::env::var("APPEAL_AXE_JS").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/axe/node_modules/axe-core/axe.min.js")
+    });
+    let source = std::fs::read_to_string(&path).ok();
+    if source.is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "axe-core must be installed under CI (.ci/run does it): {}",
+            path.display()
+        );
+        eprintln!("*** accessibility check SKIPPED: npm install --prefix target/axe axe-core ***");
+    }
+    source
+}
+
+/// Runs axe-core's WCAG 2 A and AA rules on the open page; returns the violations.
+async fn accessibility_violations(browser: &Browser, axe: &str) -> Vec<Value> {
+    browser.eval(&format!("{axe}\nreturn true;")).await;
+    let result = browser
+        .eval_async(
+            "var done = arguments[arguments.length - 1];\
+             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})\
+               .then(function (r) { done(r.violations.map(function (v) { return v.id + ' (' + v.impact + '): ' + v.nodes.map(function (n) { return n.target.join(' '); }).join(', '); })); })\
+               .catch(function (e) { done(['axe failed: ' + e]); });",
+        )
+        .await;
+    result.as_array().cloned().unwrap_or_default()
+}
+
+async fn a_supporter_gives_and_every_open_bar_moves(engine: Engine) {
+    if !available() {
+        return;
+    }
+    let app = spawn_app_with(engine, Options { reachable: true, ..Options::default() }).await;
+    app.create_campaign("office").await;
+    app.give("office", "90000.00", Some("montreal")).await;
+    let browser = Browser::start(1280, 900).await;
+
+    // A newspaper's site with the widget, from another origin.
+    let widget_tab = browser.current_tab().await;
+    browser.goto(&host_site(&app).await).await;
+    let widget_raised =
+        "var w = document.querySelector('appeal-progress'); return w && w.getAttribute('data-raised');";
+    browser.wait_for(widget_raised, &json!("90000.00")).await;
+
+    // A reader keeps the campaign page open.
+    let watching_tab = browser.new_tab().await;
+    browser.goto(&app.url("/c/office?lang=fr")).await;
+    let page_raised = "return document.querySelector('[data-field=raised]').textContent;";
+    browser.wait_for(page_raised, &json!(format!("90\u{202f}000{NBSP}$"))).await;
+
+    // Another supporter gives 25 $ monthly, fees covered.
+    let giving_tab = browser.new_tab().await;
+    browser.goto(&app.url("/c/office?lang=fr")).await;
+    browser.click("input[name=preset][value=other]").await;
+    browser.type_into("#custom-amount", "25").await;
+    browser.click("input[name=interval][value=month]").await;
+    browser.click("input[name=cover_fees]").await;
+    browser.type_into("#field-email", "lectrice@example.org").await;
+    let total = browser.eval("return document.querySelector('[data-field=total]').textContent;").await;
+    assert_eq!(total, json!(format!("Total prélevé : 26,06{NBSP}$")));
+    let label = browser.eval("return document.querySelector('[data-field=cover_label]').textContent;").await;
+    assert_eq!(label, json!(format!("Ajouter 1,06{NBSP}$ pour couvrir les frais de traitement")));
+    browser.click("button.primary").await;
+    let mut checkout_url = String::new();
+    for _ in 0..100 {
+        checkout_url = browser.url().await;
+        if checkout_url.starts_with(&app.stripe.base) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(checkout_url.starts_with(&format!("{}/pay/cs_test_", app.stripe.base)), "{checkout_url}");
+    let session = checkout_url.rsplit('/').next().expect("a session id").to_owned();
+    assert_eq!(app.stripe.session(&session)["amount_total"], 2606);
+    assert_eq!(app.stripe.session(&session)["locale"], "fr");
+
+    // Stripe confirms: the open page and the widget move without reload.
+    app.deliver_all(&app.stripe.pay_session(&session)).await;
+    browser.switch_to(&watching_tab).await;
+    browser.wait_for(page_raised, &json!(format!("90\u{202f}026,06{NBSP}$"))).await;
+    let recurring =
+        browser.eval("return document.querySelector('[data-field=recurring]').textContent;").await;
+    assert_eq!(recurring, json!(format!("1 abonnement de soutien, 26,06{NBSP}$ par mois")));
+    browser.switch_to(&widget_tab).await;
+    browser.wait_for(widget_raised, &json!("90026.06")).await;
+    let shown = browser.eval("return document.querySelector('appeal-progress').shadowRoot.querySelector('.r strong').textContent;").await;
+    assert_eq!(shown, json!(format!("90\u{202f}026,06{NBSP}$")));
+    let engine_name = format!("{engine:?}").to_lowercase();
+    browser.screenshot(&screenshots().join(format!("{engine_name}-widget-fr.png"))).await;
+
+    // Each open page holds a live stream; close those tabs before looking at more pages.
+    browser.close_tab().await;
+    browser.switch_to(&watching_tab).await;
+    browser.close_tab().await;
+    browser.switch_to(&giving_tab).await;
+
+    // Screenshots of the campaign page to look at, and the accessibility check.
+    let axe = axe_source();
+    for (lang, width, height, device) in [
+        ("fr", 1280, 1400, "desktop"),
+        ("en", 1280, 1400, "desktop"),
+        ("fr", 390, 2200, "phone"),
+        ("en", 390, 2200, "phone"),
+    ] {
+        browser.set_size(width, height).await;
+        browser.goto(&app.url(&format!("/c/office?lang={lang}"))).await;
+        browser.wait_for("return document.readyState;", &json!("complete")).await;
+        browser.screenshot(&screenshots().join(format!("{engine_name}-campaign-{lang}-{device}.png"))).await;
+        if let Some(axe) = &axe {
+            let violations = accessibility_violations(&browser, axe).await;
+            assert!(violations.is_empty(), "{lang} {device}: {violations:#?}");
+        }
+    }
+    browser.goto(&app.url("/manage?lang=fr")).await;
+    if let Some(axe) = &axe {
+        let violations = accessibility_violations(&browser, axe).await;
+        assert!(violations.is_empty(), "manage: {violations:#?}");
+    }
+    browser.quit().await;
+}
