@@ -34,6 +34,8 @@ pub enum ActionError {
     Stripe(#[from] StripeApiError),
     #[error(transparent)]
     Process(#[from] ProcessError),
+    #[error("cannot write the output: {0}")]
+    Output(String),
 }
 
 impl From<StoreError> for ActionError {

@@ -56,6 +56,7 @@ impl Application {
             site: config.site.clone(),
             payment_origins,
             embed_script: Arc::new(http::pages::embed_script(&config.public_url)),
+            timezone: config.timezone,
         };
         let listener = TcpListener::bind(config.bind).await?;
         tracing::info!(

@@ -52,12 +52,34 @@ enum Command {
     /// List and cancel recurring subscriptions (cancelling refunds nothing).
     #[command(subcommand)]
     Subscription(SubscriptionCommand),
+    /// Export the ledger as CSV, beancount or ledger (hledger) for a date range.
+    Export(ExportArgs),
     /// Apply Stripe events of the last days that were never delivered.
     Reconcile {
         /// How far back to look: 72h, 7d, 90m.
         #[arg(long, default_value = "72h")]
         since: String,
     },
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// csv (the default), beancount or ledger.
+    #[arg(long)]
+    format: Option<String>,
+    /// First day, YYYY-MM-DD, in APPEAL_TIMEZONE (included).
+    #[arg(long)]
+    from: Option<String>,
+    /// Last day, YYYY-MM-DD (included); defaults to today.
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long)]
+    campaign: Option<String>,
+    #[arg(long)]
+    branch: Option<String>,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    output: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -316,6 +338,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
             })
         }
         Command::Reconcile { since } => return reconcile(store, payments, config, &since).await,
+        Command::Export(args) => export(store, config, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -572,4 +595,31 @@ mod tests {
         assert_eq!(parse_duration("h"), None);
         assert_eq!(parse_duration("0h"), None);
     }
+}
+
+async fn export(store: &Store, config: &Config, args: ExportArgs) -> Result<(), ActionError> {
+    use std::io::Write;
+    let input = crate::export::ExportInput {
+        format: args.format,
+        from: args.from,
+        to: args.to,
+        campaign: args.campaign,
+        branch: args.branch,
+    };
+    let mut export = crate::export::start(store, input, config.timezone, true).await?;
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|error| ActionError::Output(format!("{}: {error}", path.display())))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    while let Some(chunk) = export.chunks.recv().await {
+        out.write_all(chunk?.as_bytes()).map_err(|error| ActionError::Output(error.to_string()))?;
+    }
+    out.flush().map_err(|error| ActionError::Output(error.to_string()))?;
+    if let Some(path) = &args.output {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
 }

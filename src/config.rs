@@ -22,6 +22,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub stripe: Option<StripeConfig>,
     pub site: SiteConfig,
+    /// The organization's time zone: exports date online money in it.
+    pub timezone: chrono_tz::Tz,
     pub mail: MailConfig,
     pub defence: DefenceConfig,
 }
@@ -237,7 +239,13 @@ impl Config {
                 .unwrap_or_else(|| format!("{} <noreply@localhost>", site.organization)),
             outbox_dir: lookup("APPEAL_MAIL_DIR").unwrap_or_else(|| "mail-outbox".to_owned()).into(),
         };
+        let timezone_name = lookup("APPEAL_TIMEZONE").unwrap_or_else(|| "UTC".to_owned());
+        let timezone = timezone_name.trim().parse::<chrono_tz::Tz>().map_err(|_| ConfigError::Invalid {
+            name: "APPEAL_TIMEZONE",
+            message: format!("must be an IANA time zone such as America/Toronto, not {timezone_name:?}"),
+        })?;
         Ok(Config {
+            timezone,
             site,
             mail,
             defence,
@@ -261,6 +269,7 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("stripe", &self.stripe)
             .field("site", &self.site)
+            .field("timezone", &self.timezone)
             .field("mail", &self.mail)
             .field("defence", &self.defence)
             .finish()

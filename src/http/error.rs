@@ -146,6 +146,7 @@ impl From<ActionError> for Problem {
             ),
             ActionError::Stripe(error) => error.into(),
             ActionError::Process(error) => error.into(),
+            ActionError::Output(message) => Problem::internal(&message),
         }
     }
 }

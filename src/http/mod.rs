@@ -5,6 +5,7 @@ pub mod auth;
 pub mod checkout;
 pub mod defence;
 pub mod error;
+pub mod exports;
 pub mod extract;
 pub mod pages;
 pub mod public;
@@ -41,6 +42,7 @@ pub struct AppState {
     /// Where Checkout and the Billing Portal live, for the pages' form-action policy.
     pub payment_origins: Vec<String>,
     pub embed_script: Arc<String>,
+    pub timezone: chrono_tz::Tz,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -49,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public::router().layer(public_cors))
         .merge(public::health_router())
         .merge(admin::router())
+        .merge(exports::router())
         .merge(checkout::router())
         .merge(webhook::router())
         .merge(pages::router())

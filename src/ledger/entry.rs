@@ -150,6 +150,10 @@ pub struct NewEntry {
     pub stripe: StripeRefs,
     /// What the donor was charged, when not in the campaign currency.
     pub presented: Option<(i64, Currency)>,
+    /// The instant the money arrived, when known (online payments); offline money has its date.
+    pub received_at: Option<DateTime<Utc>>,
+    /// The deposit an offline entry came in with.
+    pub batch_id: Option<i64>,
 }
 
 impl NewEntry {
@@ -187,6 +191,8 @@ pub struct Entry {
     pub stripe: StripeRefs,
     /// What the donor was charged, when not in the campaign currency.
     pub presented: Option<(i64, Currency)>,
+    pub received_at: Option<DateTime<Utc>>,
+    pub batch_id: Option<i64>,
 }
 
 /// Money raised internally, as a treasurer enters it (API body and CLI flags alike).
@@ -286,6 +292,8 @@ pub fn validate_offline_donation(
             idempotency_key: None,
             stripe: StripeRefs::default(),
             presented: None,
+            received_at: None,
+            batch_id: None,
         }),
         _ => Err(errors),
     }
@@ -399,6 +407,8 @@ pub fn validate_reversal(
             idempotency_key: None,
             stripe: StripeRefs::default(),
             presented: None,
+            received_at: None,
+            batch_id: original.batch_id,
         }),
         _ => Err(errors),
     }

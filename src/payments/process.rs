@@ -403,6 +403,8 @@ async fn donation_entry(
             ..StripeRefs::default()
         },
         presented,
+        received_at: DateTime::<Utc>::from_timestamp(charge.created, 0),
+        batch_id: None,
     }))
 }
 
@@ -566,6 +568,8 @@ fn reversal_of(donation: &Entry, kind: EntryKind, amount_minor: i64, fee_minor: 
             ..StripeRefs::default()
         },
         presented: None,
+        received_at: DateTime::<Utc>::from_timestamp(at, 0),
+        batch_id: None,
     }
 }
 

@@ -16,7 +16,8 @@ const ENTRY_COLUMNS: &str = "e.id, e.campaign_id, c.slug AS campaign_slug, e.bra
      e.donor_name, e.donor_email, e.anonymous, e.public_message, e.recurring, e.received_on, \
      e.recorded_at, e.recorded_by, e.reference, e.reason, e.reverses_entry_id, e.origin_entry_id, \
      e.stripe_payment_intent, e.stripe_charge, e.stripe_invoice, e.stripe_subscription, \
-     e.stripe_balance_transaction, e.stripe_refund, e.stripe_dispute, e.presented_amount_minor, e.presented_currency";
+     e.stripe_balance_transaction, e.stripe_refund, e.stripe_dispute, e.presented_amount_minor, e.presented_currency, \
+     e.received_at, e.batch_id";
 
 const ENTRY_FROM: &str = "FROM ledger_entries e JOIN campaigns c ON c.id = e.campaign_id LEFT JOIN branches b ON b.id = e.branch_id";
 
@@ -43,7 +44,59 @@ pub struct EntryFilter {
     pub limit: i64,
 }
 
+/// Which entries an export covers: received in the range (instants for online money,
+/// dates for offline money), of one campaign and branch or all.
+#[derive(Clone, Debug)]
+pub struct ExportFilter {
+    pub from_instant: chrono::DateTime<chrono::Utc>,
+    pub to_instant: chrono::DateTime<chrono::Utc>,
+    pub from_date: chrono::NaiveDate,
+    pub to_date: chrono::NaiveDate,
+    pub campaign_id: Option<i64>,
+    pub branch_id: Option<i64>,
+}
+
 impl Store {
+    /// Streams the entries of an export in the order they were recorded, through a bounded
+    /// channel: however large the ledger, only a few rows are in memory at once.
+    pub fn stream_entries(
+        &self,
+        filter: ExportFilter,
+    ) -> tokio::sync::mpsc::Receiver<Result<Entry, StoreError>> {
+        let (sender, receiver) = tokio::sync::mpsc::channel(256);
+        let store = self.clone();
+        tokio::spawn(async move {
+            use futures_util::TryStreamExt;
+            let sql = format!(
+                "SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE \
+                 ((e.received_at IS NOT NULL AND e.received_at >= $1 AND e.received_at < $2) \
+                  OR (e.received_at IS NULL AND e.received_on >= $3 AND e.received_on <= $4)) \
+                 AND ($5 IS NULL OR e.campaign_id = $5) AND ($6 IS NULL OR e.branch_id = $6) ORDER BY e.id"
+            );
+            let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(stored_instant(filter.from_instant))
+                .bind(stored_instant(filter.to_instant))
+                .bind(filter.from_date.format("%Y-%m-%d").to_string())
+                .bind(filter.to_date.format("%Y-%m-%d").to_string())
+                .bind(filter.campaign_id)
+                .bind(filter.branch_id)
+                .fetch(store.pool());
+            loop {
+                let next = match rows.try_next().await {
+                    Ok(Some(row)) => entry_from_row(&row),
+                    Ok(None) => return,
+                    Err(error) => Err(error.into()),
+                };
+                let failed = next.is_err();
+                if sender.send(next).await.is_err() || failed {
+                    // The reader went away (a closed download), or the read failed: stop.
+                    return;
+                }
+            }
+        });
+        receiver
+    }
+
     /// Appends `entry` and moves the campaign, branch and donor totals by it, in one
     /// transaction: either all of it is written or none of it.
     #[tracing::instrument(skip_all, fields(campaign_id = entry.campaign_id, kind = entry.kind.as_str()))]
@@ -160,9 +213,9 @@ pub(crate) async fn record_entry_in(
          net_minor, currency, donor_key, donor_name, donor_email, anonymous, public_message, recurring, \
          received_on, recorded_at, recorded_by, reference, reason, reverses_entry_id, origin_entry_id, \
          idempotency_key, stripe_payment_intent, stripe_charge, stripe_invoice, stripe_subscription, \
-         stripe_balance_transaction, stripe_refund, stripe_dispute, presented_amount_minor, presented_currency) \
+         stripe_balance_transaction, stripe_refund, stripe_dispute, presented_amount_minor, presented_currency, received_at, batch_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32) RETURNING id",
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34) RETURNING id",
     )
     .bind(entry.campaign_id)
     .bind(entry.branch_id)
@@ -196,6 +249,8 @@ pub(crate) async fn record_entry_in(
     .bind(&entry.stripe.dispute)
     .bind(entry.presented.map(|(amount, _)| amount))
     .bind(entry.presented.map(|(_, currency)| currency.code()))
+    .bind(entry.received_at.map(stored_instant))
+    .bind(entry.batch_id)
     .fetch_one(&mut *write.tx)
     .await;
     let id: i64 = match inserted {
@@ -368,5 +423,11 @@ fn entry_from_row(row: &AnyRow) -> Result<Entry, StoreError> {
             )),
             _ => None,
         },
+        received_at: row
+            .try_get::<Option<String>, _>("received_at")?
+            .as_deref()
+            .map(read_instant)
+            .transpose()?,
+        batch_id: row.try_get("batch_id")?,
     })
 }

@@ -24,7 +24,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 pub use check::Discrepancy;
 pub use documents::ProgressDocument;
 pub(crate) use entries::record_entry_in;
-pub use entries::{EntryFilter, RecordOutcome};
+pub use entries::{EntryFilter, ExportFilter, RecordOutcome};
 pub use stripe::{DeferredEvent, EventClaim, SubscriptionFilter};
 pub(crate) use stripe::{
     claim_event_in, mark_subscription_past_due_in, update_intent_in, upsert_subscription_in,

@@ -1,0 +1,270 @@
+//! Ledger exports for accountants: CSV, beancount and ledger/hledger journals, written row
+//! by row as the database streams them, so memory does not grow with the ledger.
+//!
+//! Dates are the day the money was received, in the organization's time zone
+//! (`APPEAL_TIMEZONE`): online money by the instant Stripe took it, offline money by the date
+//! the treasurer entered. `from` and `to` are both included.
+
+mod csv;
+mod journal;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::ledger::entry::Entry;
+use crate::ledger::{Branch, Campaign, FieldErrors};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Beancount,
+    Ledger,
+}
+
+impl Format {
+    pub fn parse(value: &str) -> Result<Self, &'static str> {
+        match value.trim() {
+            "csv" => Ok(Format::Csv),
+            "beancount" => Ok(Format::Beancount),
+            "ledger" | "hledger" => Ok(Format::Ledger),
+            _ => Err("must be one of csv, beancount, ledger"),
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Beancount | Format::Ledger => "text/plain; charset=utf-8",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Beancount => "beancount",
+            Format::Ledger => "journal",
+        }
+    }
+}
+
+/// What the API's query string and the CLI's flags give.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportInput {
+    pub format: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub campaign: Option<String>,
+    pub branch: Option<String>,
+}
+
+/// A checked export request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportRequest {
+    pub format: Format,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub campaign: Option<String>,
+    pub branch: Option<String>,
+}
+
+impl ExportRequest {
+    /// Checks the request; without dates it covers everything up to today.
+    pub fn parse(input: ExportInput, today: NaiveDate) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let format = match input.format.as_deref() {
+            Some(text) => errors.check("format", Format::parse(text)),
+            None => Some(Format::Csv),
+        };
+        let date =
+            |errors: &mut FieldErrors, field: &str, value: Option<&str>, default: NaiveDate| match value {
+                Some(text) => errors.check(
+                    field,
+                    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                        .map_err(|_| "must be a date written YYYY-MM-DD"),
+                ),
+                None => Some(default),
+            };
+        let earliest = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date");
+        let from = date(&mut errors, "from", input.from.as_deref(), earliest);
+        let to = date(&mut errors, "to", input.to.as_deref(), today);
+        if let (Some(from), Some(to)) = (from, to)
+            && to < from
+        {
+            errors.add("to", "must not be before from");
+        }
+        if input.branch.is_some() && input.campaign.is_none() {
+            errors.add("branch", "needs a campaign");
+        }
+        match (format, from, to) {
+            (Some(format), Some(from), Some(to)) if errors.is_empty() => {
+                Ok(ExportRequest { format, from, to, campaign: input.campaign, branch: input.branch })
+            }
+            _ => Err(errors),
+        }
+    }
+
+    /// The range as instants: from `from` at midnight to the midnight after `to`, local time.
+    pub fn instants(&self, timezone: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+        (local_midnight(self.from, timezone), local_midnight(self.to + chrono::Days::new(1), timezone))
+    }
+}
+
+fn local_midnight(date: NaiveDate, timezone: Tz) -> DateTime<Utc> {
+    let midnight = date.and_hms_opt(0, 0, 0).expect("midnight exists");
+    midnight
+        .and_local_timezone(timezone)
+        .earliest()
+        // A zone that skips midnight (a DST change at 00:00) starts the day an hour later.
+        .or_else(|| (midnight + chrono::Duration::hours(1)).and_local_timezone(timezone).earliest())
+        .map_or_else(|| midnight.and_utc(), |local| local.with_timezone(&Utc))
+}
+
+/// The day an entry counts on: its instant in the organization's zone, or its entered date.
+pub fn entry_date(entry: &Entry, timezone: Tz) -> NaiveDate {
+    entry.received_at.map_or(entry.received_on, |at| at.with_timezone(&timezone).date_naive())
+}
+
+/// Writes one export, a piece at a time.
+#[derive(Debug)]
+pub struct Writer {
+    format: Format,
+    timezone: Tz,
+    /// Donors' names and emails are left out for viewers.
+    include_donors: bool,
+}
+
+impl Writer {
+    pub fn new(format: Format, timezone: Tz, include_donors: bool) -> Self {
+        Writer { format, timezone, include_donors }
+    }
+
+    /// What comes before the first entry: the CSV header, or the journal's declarations.
+    pub fn header(&self, campaigns: &[(Campaign, Vec<Branch>)]) -> String {
+        match self.format {
+            Format::Csv => csv::header(),
+            Format::Beancount => journal::beancount_header(campaigns),
+            Format::Ledger => journal::ledger_header(campaigns),
+        }
+    }
+
+    pub fn entry(&self, entry: &Entry) -> String {
+        let date = entry_date(entry, self.timezone);
+        match self.format {
+            Format::Csv => csv::row(entry, date, self.include_donors),
+            Format::Beancount => journal::beancount_entry(entry, date, self.include_donors),
+            Format::Ledger => journal::ledger_entry(entry, date, self.include_donors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_range_covers_whole_local_days() {
+        let request = ExportRequest {
+            format: Format::Csv,
+            from: NaiveDate::from_ymd_opt(2026, 11, 1).expect("date"),
+            to: NaiveDate::from_ymd_opt(2026, 11, 30).expect("date"),
+            campaign: None,
+            branch: None,
+        };
+        let (start, end) = request.instants(chrono_tz::America::Toronto);
+        assert_eq!(start.to_rfc3339(), "2026-11-01T04:00:00+00:00");
+        assert_eq!(end.to_rfc3339(), "2026-12-01T05:00:00+00:00");
+    }
+
+    #[test]
+    fn bad_requests_name_the_field() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
+        let errors = ExportRequest::parse(
+            ExportInput {
+                format: Some("xls".into()),
+                from: Some("2026-12-01".into()),
+                to: Some("2026-11-01".into()),
+                branch: Some("x".into()),
+                ..ExportInput::default()
+            },
+            today,
+        )
+        .expect_err("invalid");
+        let fields: Vec<&str> = errors.iter().map(|(field, _)| field).collect();
+        assert_eq!(fields, ["branch", "format", "to"]);
+    }
+}
+
+/// An export under way: its format, a file name, and its text as it is written.
+#[derive(Debug)]
+pub struct Export {
+    pub format: Format,
+    pub file_name: String,
+    pub chunks: tokio::sync::mpsc::Receiver<Result<String, crate::store::StoreError>>,
+}
+
+/// Checks the request against the campaigns and starts writing; the API streams the chunks
+/// to the client and the CLI to a file, through this one function.
+pub async fn start(
+    store: &crate::store::Store,
+    input: ExportInput,
+    timezone: Tz,
+    include_donors: bool,
+) -> Result<Export, crate::actions::ActionError> {
+    let request = ExportRequest::parse(input, Utc::now().with_timezone(&timezone).date_naive())?;
+    let mut scope: Vec<(Campaign, Vec<Branch>)> = Vec::new();
+    let (mut campaign_id, mut branch_id) = (None, None);
+    match &request.campaign {
+        Some(slug) => {
+            let campaign = store
+                .campaign_by_slug(slug)
+                .await?
+                .ok_or_else(|| FieldErrors::single("campaign", "is not a known campaign"))?;
+            let branches = store.branches(campaign.id).await?;
+            if let Some(branch_slug) = &request.branch {
+                let branch =
+                    branches.iter().find(|branch| branch.slug.as_str() == branch_slug).ok_or_else(|| {
+                        FieldErrors::single("branch", format!("is not a branch of campaign \"{slug}\""))
+                    })?;
+                branch_id = Some(branch.id);
+            }
+            campaign_id = Some(campaign.id);
+            scope.push((campaign, branches));
+        }
+        None => {
+            for campaign in store.list_campaigns(true).await? {
+                let branches = store.branches(campaign.id).await?;
+                scope.push((campaign, branches));
+            }
+        }
+    }
+    let (from_instant, to_instant) = request.instants(timezone);
+    let mut entries = store.stream_entries(crate::store::ExportFilter {
+        from_instant,
+        to_instant,
+        from_date: request.from,
+        to_date: request.to,
+        campaign_id,
+        branch_id,
+    });
+    let writer = Writer::new(request.format, timezone, include_donors);
+    let (sender, chunks) = tokio::sync::mpsc::channel(64);
+    let header = writer.header(&scope);
+    tokio::spawn(async move {
+        if sender.send(Ok(header)).await.is_err() {
+            return;
+        }
+        while let Some(entry) = entries.recv().await {
+            let chunk = entry.map(|entry| writer.entry(&entry));
+            let failed = chunk.is_err();
+            if sender.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    let scope_name = request.campaign.clone().unwrap_or_else(|| "all".to_owned());
+    let file_name =
+        format!("appeal-{scope_name}-{}-{}.{}", request.from, request.to, request.format.extension());
+    Ok(Export { format: request.format, file_name, chunks })
+}

@@ -1,0 +1,49 @@
+//! `GET /api/v1/admin/exports/ledger`: the ledger as CSV, beancount or ledger, streamed.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::ApiResult;
+use super::extract::ApiQuery;
+use crate::access::Role;
+use crate::export::{self, ExportInput};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/admin/exports/ledger", get(export_ledger))
+}
+
+async fn export_ledger(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(input): ApiQuery<ExportInput>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let include_donors = caller.0.role.allows(Role::Treasurer);
+    let export = export::start(&state.store, input, state.timezone, include_donors).await?;
+    let body = futures_util::stream::unfold(export.chunks, |mut chunks| async move {
+        match chunks.recv().await {
+            Some(Ok(text)) => Some((Ok::<_, std::io::Error>(Bytes::from(text)), chunks)),
+            Some(Err(error)) => {
+                // Headers are gone already: cut the download short so it cannot pass as whole.
+                tracing::error!(%error, "the export failed part way");
+                Some((Err(std::io::Error::other(error.to_string())), chunks))
+            }
+            None => None,
+        }
+    });
+    let disposition = format!("attachment; filename=\"{}\"", export.file_name);
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(export.format.content_type()));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
