@@ -582,21 +582,6 @@ fn parse_duration(text: &str) -> Option<i64> {
     number.checked_mul(unit_seconds).filter(|&seconds| seconds > 0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-
-    #[test]
-    fn durations_read_like_people_write_them() {
-        assert_eq!(parse_duration("72h"), Some(259_200));
-        assert_eq!(parse_duration("7d"), Some(604_800));
-        assert_eq!(parse_duration("90m"), Some(5_400));
-        assert_eq!(parse_duration("72"), None);
-        assert_eq!(parse_duration("h"), None);
-        assert_eq!(parse_duration("0h"), None);
-    }
-}
-
 async fn export(store: &Store, config: &Config, args: ExportArgs) -> Result<(), ActionError> {
     use std::io::Write;
     let input = crate::export::ExportInput {
@@ -622,4 +607,19 @@ async fn export(store: &Store, config: &Config, args: ExportArgs) -> Result<(), 
         eprintln!("wrote {}", path.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("72h"), Some(259_200));
+        assert_eq!(parse_duration("7d"), Some(604_800));
+        assert_eq!(parse_duration("90m"), Some(5_400));
+        assert_eq!(parse_duration("72"), None);
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration("0h"), None);
+    }
 }
