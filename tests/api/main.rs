@@ -10,6 +10,7 @@ mod browser;
 mod campaigns;
 mod cli;
 mod errors;
+mod exports;
 mod progress;
 mod stripe;
 mod supporters;
