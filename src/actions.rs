@@ -256,3 +256,54 @@ pub async fn cancel_subscription(
     store_subscription_state(store, &current).await?;
     store.subscription(subscription_id).await?.ok_or(ActionError::NotFound("subscription"))
 }
+
+/// A deposit posted, or (for a preview) checked and not posted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub batch_id: Option<i64>,
+    pub currency: crate::ledger::Currency,
+    pub total_minor: i64,
+    pub entries: Vec<crate::ledger::NewEntry>,
+    pub recorded: Vec<Entry>,
+}
+
+/// Posts a deposit whose entries match its declared count and total, in one transaction.
+/// With `preview`, checks everything and posts nothing.
+#[tracing::instrument(skip_all, fields(slug, actor = %actor.label))]
+pub async fn record_batch(
+    store: &Store,
+    slug: &str,
+    input: crate::ledger::batch::BatchInput,
+    actor: &Actor,
+    names: crate::ledger::batch::RowNames,
+    preview: bool,
+) -> Result<BatchOutcome, ActionError> {
+    let campaign = store.campaign_by_slug(slug).await?.ok_or(ActionError::NotFound("campaign"))?;
+    let branches = store.branches(campaign.id).await?;
+    let draft = crate::ledger::batch::validate_batch(
+        input,
+        &campaign,
+        &branches,
+        Utc::now().date_naive(),
+        &actor.label,
+        names,
+    )?;
+    let total_minor = draft.declared_total_minor;
+    if preview {
+        return Ok(BatchOutcome {
+            batch_id: None,
+            currency: campaign.currency,
+            total_minor,
+            entries: draft.entries,
+            recorded: Vec::new(),
+        });
+    }
+    let (batch_id, recorded) = store.record_batch(&draft, &actor.label).await?;
+    Ok(BatchOutcome {
+        batch_id: Some(batch_id),
+        currency: campaign.currency,
+        total_minor,
+        entries: draft.entries,
+        recorded,
+    })
+}

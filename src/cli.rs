@@ -52,6 +52,9 @@ enum Command {
     /// List and cancel recurring subscriptions (cancelling refunds nothing).
     #[command(subcommand)]
     Subscription(SubscriptionCommand),
+    /// Post an offline deposit from a CSV file, only if its count and total match.
+    #[command(subcommand)]
+    Batch(BatchCommand),
     /// Export the ledger as CSV, beancount or ledger (hledger) for a date range.
     Export(ExportArgs),
     /// Apply Stripe events of the last days that were never delivered.
@@ -60,6 +63,36 @@ enum Command {
         #[arg(long, default_value = "72h")]
         since: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum BatchCommand {
+    /// Import a deposit: a CSV with a header row (amount, method, and optionally received_on,
+    /// donor_name, donor_email, reference, branch, anonymous, message).
+    Import(BatchImportArgs),
+}
+
+#[derive(Debug, Args)]
+struct BatchImportArgs {
+    #[arg(long)]
+    campaign: String,
+    #[arg(long)]
+    file: std::path::PathBuf,
+    /// The deposit slip's number or a description.
+    #[arg(long)]
+    reference: String,
+    /// YYYY-MM-DD; also the date of rows without one.
+    #[arg(long)]
+    deposited_on: String,
+    /// How many entries the deposit holds.
+    #[arg(long)]
+    count: i64,
+    /// The deposit's total.
+    #[arg(long)]
+    total: String,
+    /// Check and list the rows without posting.
+    #[arg(long)]
+    preview: bool,
 }
 
 #[derive(Debug, Args)]
@@ -339,6 +372,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         }
         Command::Reconcile { since } => return reconcile(store, payments, config, &since).await,
         Command::Export(args) => export(store, config, args).await,
+        Command::Batch(BatchCommand::Import(args)) => import_batch(store, args, &actor).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -605,6 +639,43 @@ async fn export(store: &Store, config: &Config, args: ExportArgs) -> Result<(), 
     out.flush().map_err(|error| ActionError::Output(error.to_string()))?;
     if let Some(path) = &args.output {
         eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+async fn import_batch(store: &Store, args: BatchImportArgs, actor: &Actor) -> Result<(), ActionError> {
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|error| ActionError::Invalid(crate::ledger::FieldErrors::single("file", error)))?;
+    let input = crate::ledger::batch::BatchInput {
+        reference: Some(args.reference),
+        deposited_on: Some(args.deposited_on),
+        declared_count: Some(args.count),
+        declared_total: Some(AmountText(args.total)),
+        entries: crate::ledger::batch::entries_from_csv(&text)?,
+    };
+    let names = crate::ledger::batch::RowNames::CsvLines;
+    let outcome = actions::record_batch(store, &args.campaign, input, actor, names, args.preview).await?;
+    let currency = outcome.currency;
+    for entry in &outcome.entries {
+        println!(
+            "{:>12} {} {:<14} {}",
+            currency.format_minor(entry.amount_minor),
+            entry.received_on,
+            entry.method,
+            entry.donor.name.as_deref().unwrap_or("")
+        );
+    }
+    match outcome.batch_id {
+        Some(batch) => println!(
+            "posted batch {batch}: {} entries, {} {currency}",
+            outcome.recorded.len(),
+            currency.format_minor(outcome.total_minor)
+        ),
+        None => println!(
+            "preview: {} entries, {} {currency}; nothing posted",
+            outcome.entries.len(),
+            currency.format_minor(outcome.total_minor)
+        ),
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ use super::extract::{ApiJson, ApiQuery};
 use super::public::CampaignBody;
 use crate::access::Role;
 use crate::actions;
+use crate::ledger::batch::{BatchInput, RowNames, entries_from_csv};
 use crate::ledger::campaign::CampaignInput;
 use crate::ledger::entry::{Entry, OfflineDonationInput, ReversalInput};
 use crate::ledger::progress::timestamp;
@@ -28,6 +29,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/campaigns", get(list_campaigns).post(create_campaign))
         .route("/api/v1/admin/campaigns/{slug}", patch(update_campaign))
         .route("/api/v1/admin/campaigns/{slug}/donations", post(record_offline_donation))
+        .route("/api/v1/admin/campaigns/{slug}/batches", post(record_batch))
+        .route(
+            "/api/v1/admin/campaigns/{slug}/batches/import",
+            post(import_batch).layer(axum::extract::DefaultBodyLimit::max(MAX_CSV_BYTES)),
+        )
         .route("/api/v1/admin/donations", get(list_donations))
         .route("/api/v1/admin/donations/{id}/reversals", post(reverse_donation))
         .route("/api/v1/admin/donations/{id}/refund", post(refund_donation))
@@ -324,6 +330,106 @@ impl SubscriptionBody {
             current_period_end: subscription.current_period_end.map(timestamp),
             cancel_at_period_end: subscription.cancel_at_period_end,
             cancelled_at: subscription.cancelled_at.map(timestamp),
+        }
+    }
+}
+
+/// The largest CSV a batch import reads.
+const MAX_CSV_BYTES: usize = 2 * 1024 * 1024;
+
+async fn record_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    ApiJson(input): ApiJson<BatchInput>,
+) -> ApiResult<Response> {
+    let actor = caller.require(Role::Treasurer)?;
+    let outcome = actions::record_batch(&state.store, &slug, input, actor, RowNames::Entries, false).await?;
+    Ok(batch_response(&outcome, caller.0.role))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportQuery {
+    reference: Option<String>,
+    deposited_on: Option<String>,
+    declared_count: Option<i64>,
+    declared_total: Option<String>,
+    /// Check and show the rows without posting anything.
+    #[serde(default)]
+    preview: bool,
+}
+
+/// A batch from a CSV file (`text/csv`): every row is checked, errors name the line, and
+/// nothing posts unless every row is good and the count and total match.
+async fn import_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    ApiQuery(query): ApiQuery<ImportQuery>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let actor = caller.require(Role::Treasurer)?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
+    if !content_type.starts_with("text/csv") {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "Send the batch as CSV with Content-Type: text/csv.",
+        ));
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| Problem::from(FieldErrors::single("file", "must be UTF-8 text")))?;
+    let entries = entries_from_csv(text)?;
+    let input = BatchInput {
+        reference: query.reference,
+        deposited_on: query.deposited_on,
+        declared_count: query.declared_count,
+        declared_total: query.declared_total.map(AmountText),
+        entries,
+    };
+    let outcome =
+        actions::record_batch(&state.store, &slug, input, actor, RowNames::CsvLines, query.preview).await?;
+    Ok(batch_response(&outcome, caller.0.role))
+}
+
+fn batch_response(outcome: &actions::BatchOutcome, role: Role) -> Response {
+    let currency = outcome.currency;
+    match outcome.batch_id {
+        Some(batch) => {
+            let entries: Vec<EntryBody> =
+                outcome.recorded.iter().map(|entry| EntryBody::new(entry, role)).collect();
+            let body = json!({
+                "batch": batch,
+                "count": entries.len(),
+                "total": currency.format_minor(outcome.total_minor),
+                "entries": entries,
+            });
+            (StatusCode::CREATED, axum::Json(body)).into_response()
+        }
+        None => {
+            let rows: Vec<serde_json::Value> = outcome
+                .entries
+                .iter()
+                .map(|entry| {
+                    json!({
+                        "amount": currency.format_minor(entry.amount_minor),
+                        "method": entry.method,
+                        "received_on": entry.received_on.format("%Y-%m-%d").to_string(),
+                        "donor_name": entry.donor.name,
+                        "reference": entry.reference,
+                    })
+                })
+                .collect();
+            let body = json!({
+                "preview": true,
+                "count": rows.len(),
+                "total": currency.format_minor(outcome.total_minor),
+                "entries": rows,
+            });
+            (StatusCode::OK, axum::Json(body)).into_response()
         }
     }
 }

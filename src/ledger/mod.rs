@@ -1,5 +1,6 @@
 //! The domain: money, campaigns, ledger entries and the totals rule. Pure: no I/O.
 
+pub mod batch;
 pub mod campaign;
 pub mod checkout;
 pub mod entry;

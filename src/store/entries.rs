@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use super::{
     Store, StoreError, WriteTx, is_unique_violation, now, read_date, read_flag, read_instant, stored_instant,
 };
+use crate::ledger::batch::BatchDraft;
 use crate::ledger::entry::{Donor, Entry};
 use crate::ledger::money::checked_sum;
 use crate::ledger::totals::{EntryFacts, TotalsChange, totals_change};
@@ -106,6 +107,36 @@ impl Store {
         write.commit().await?;
         Ok(outcome)
     }
+    /// Posts a deposit: the batch row and all its entries in one transaction, or nothing.
+    pub async fn record_batch(
+        &self,
+        batch: &BatchDraft,
+        recorded_by: &str,
+    ) -> Result<(i64, Vec<Entry>), StoreError> {
+        let mut write = self.begin_write().await?;
+        let batch_id: i64 = sqlx::query(
+            "INSERT INTO batches (campaign_id, reference, deposited_on, declared_count, declared_total_minor, \
+             recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(batch.campaign_id)
+        .bind(&batch.reference)
+        .bind(batch.deposited_on.format("%Y-%m-%d").to_string())
+        .bind(batch.declared_count)
+        .bind(batch.declared_total_minor)
+        .bind(stored_instant(now()))
+        .bind(recorded_by)
+        .fetch_one(&mut *write.tx)
+        .await?
+        .try_get("id")?;
+        let mut recorded = Vec::with_capacity(batch.entries.len());
+        for entry in &batch.entries {
+            let entry = NewEntry { batch_id: Some(batch_id), ..entry.clone() };
+            recorded.push(record_entry_in(&mut write, &entry).await?.entry().clone());
+        }
+        write.commit().await?;
+        Ok((batch_id, recorded))
+    }
+
     pub async fn entry(&self, id: i64) -> Result<Option<Entry>, StoreError> {
         let sql = format!("SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;

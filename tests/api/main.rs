@@ -6,6 +6,7 @@ mod fake_stripe;
 mod helpers;
 
 mod access;
+mod batches;
 mod browser;
 mod campaigns;
 mod cli;

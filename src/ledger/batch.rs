@@ -1,0 +1,234 @@
+//! Offline deposits entered as batches: the entries post together only when their count and
+//! total match what the deposit slip declares.
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::campaign::{Branch, Campaign};
+use super::entry::{NewEntry, OfflineDonationInput, parse_received_on, validate_offline_donation};
+use super::money::{Money, checked_sum};
+use super::validation::{AmountText, FieldErrors, optional_text};
+
+/// A deposit as a treasurer enters it (API body; the CSV import fills `entries` from rows).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchInput {
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub deposited_on: Option<String>,
+    #[serde(default)]
+    pub declared_count: Option<i64>,
+    #[serde(default)]
+    pub declared_total: Option<AmountText>,
+    #[serde(default)]
+    pub entries: Vec<OfflineDonationInput>,
+}
+
+/// A checked batch, ready to post in one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchDraft {
+    pub campaign_id: i64,
+    pub reference: String,
+    pub deposited_on: NaiveDate,
+    pub declared_count: i64,
+    pub declared_total_minor: i64,
+    pub entries: Vec<NewEntry>,
+}
+
+/// How the entries of a batch are named in errors: `entries[0]` in JSON, `rows[2]` (the
+/// line of the file) in a CSV import.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowNames {
+    Entries,
+    CsvLines,
+}
+
+impl RowNames {
+    fn name(self, index: usize) -> String {
+        match self {
+            RowNames::Entries => format!("entries[{index}]"),
+            // Line 1 of the file is the header.
+            RowNames::CsvLines => format!("rows[{}]", index + 2),
+        }
+    }
+}
+
+const MAX_ENTRIES: usize = 5_000;
+
+/// Checks a batch whole: each entry, then the declared count and total against them.
+pub fn validate_batch(
+    input: BatchInput,
+    campaign: &Campaign,
+    branches: &[Branch],
+    today: NaiveDate,
+    recorded_by: &str,
+    names: RowNames,
+) -> Result<BatchDraft, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let reference = optional_text(&mut errors, "reference", input.reference, 200);
+    if reference.is_none() {
+        errors.add("reference", "is required: the deposit slip's number or a description");
+    }
+    let deposited_on = match &input.deposited_on {
+        Some(text) => errors.check("deposited_on", parse_received_on(text, today)),
+        None => {
+            errors.add("deposited_on", "is required");
+            None
+        }
+    };
+    let declared_count = match input.declared_count {
+        Some(count) if count > 0 => Some(count),
+        Some(_) => {
+            errors.add("declared_count", "must be at least 1");
+            None
+        }
+        None => {
+            errors.add("declared_count", "is required");
+            None
+        }
+    };
+    let declared_total = match &input.declared_total {
+        Some(AmountText(text)) => {
+            errors.check("declared_total", Money::parse_positive(text, campaign.currency)).map(Money::minor)
+        }
+        None => {
+            errors.add("declared_total", "is required");
+            None
+        }
+    };
+    if input.entries.is_empty() {
+        errors.add("entries", "must hold at least one entry");
+    } else if input.entries.len() > MAX_ENTRIES {
+        errors.add("entries", format!("must hold at most {MAX_ENTRIES} entries"));
+    }
+    let mut entries = Vec::with_capacity(input.entries.len());
+    for (index, mut entry) in input.entries.into_iter().enumerate() {
+        if entry.received_on.is_none() {
+            entry.received_on = input.deposited_on.clone();
+        }
+        match validate_offline_donation(entry, campaign, branches, today, recorded_by) {
+            Ok(valid) => entries.push(valid),
+            Err(entry_errors) => {
+                for (field, message) in entry_errors.iter() {
+                    errors.add(format!("{}.{field}", names.name(index)), message);
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        let count = i64::try_from(entries.len()).unwrap_or(i64::MAX);
+        let total = checked_sum(entries.iter().map(|entry| entry.amount_minor));
+        if let Some(declared) = declared_count
+            && declared != count
+        {
+            errors.add("declared_count", format!("is {declared} but the batch holds {count} entries"));
+        }
+        match (declared_total, total) {
+            (_, Err(error)) => errors.add("entries", error),
+            (Some(declared), Ok(total)) if declared != total => errors.add(
+                "declared_total",
+                format!(
+                    "is {} but the entries add up to {}",
+                    campaign.currency.format_minor(declared),
+                    campaign.currency.format_minor(total)
+                ),
+            ),
+            _ => {}
+        }
+    }
+    match (reference, deposited_on, declared_count, declared_total) {
+        (Some(reference), Some(deposited_on), Some(declared_count), Some(declared_total_minor))
+            if errors.is_empty() =>
+        {
+            Ok(BatchDraft {
+                campaign_id: campaign.id,
+                reference,
+                deposited_on,
+                declared_count,
+                declared_total_minor,
+                entries,
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// Reads a batch's entries from CSV with a header row naming the columns: amount, method,
+/// received_on, donor_name, donor_email, reference, branch, anonymous, message (any order;
+/// only amount and method are required). Errors name the line.
+pub fn entries_from_csv(text: &str) -> Result<Vec<OfflineDonationInput>, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let mut reader =
+        csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(text.as_bytes());
+    let headers = match reader.headers() {
+        Ok(headers) => headers.clone(),
+        Err(error) => return Err(FieldErrors::single("file", format!("cannot be read as CSV: {error}"))),
+    };
+    const KNOWN: [&str; 9] = [
+        "amount",
+        "method",
+        "received_on",
+        "donor_name",
+        "donor_email",
+        "reference",
+        "branch",
+        "anonymous",
+        "message",
+    ];
+    for (index, header) in headers.iter().enumerate() {
+        if !KNOWN.contains(&header) {
+            errors.add(
+                format!("columns[{index}]"),
+                format!("\"{header}\" is not a known column; use {}", KNOWN.join(", ")),
+            );
+        }
+    }
+    for required in ["amount", "method"] {
+        if !headers.iter().any(|header| header == required) {
+            errors.add("file", format!("needs a \"{required}\" column"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut entries = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        let line = index + 2;
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                errors.add(format!("rows[{line}]"), format!("cannot be read: {error}"));
+                continue;
+            }
+        };
+        let get = |name: &str| {
+            headers
+                .iter()
+                .position(|header| header == name)
+                .and_then(|at| record.get(at))
+                .filter(|value| !value.is_empty())
+                .map(str::to_owned)
+        };
+        let anonymous = match get("anonymous").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("no" | "false" | "0" | "non") => false,
+            Some("yes" | "true" | "1" | "oui") => true,
+            Some(_) => {
+                errors.add(format!("rows[{line}].anonymous"), "must be yes or no");
+                false
+            }
+        };
+        entries.push(OfflineDonationInput {
+            amount: get("amount").map(AmountText),
+            method: get("method"),
+            received_on: get("received_on"),
+            donor_name: get("donor_name"),
+            donor_email: get("donor_email"),
+            reference: get("reference"),
+            branch: get("branch"),
+            anonymous: Some(anonymous),
+            message: get("message"),
+        });
+    }
+    errors.into_result(|| entries)
+}
