@@ -43,22 +43,69 @@ impl fmt::Display for Role {
     }
 }
 
-/// Who made a write, as the ledger's `recorded_by` names it.
+/// Who made a write, as the ledger's `recorded_by` and the audit log name it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actor {
     pub label: String,
     pub role: Role,
+    /// A branch treasurer sees and records only this branch (by slug, in every campaign).
+    pub branch: Option<String>,
+    /// Where the request came from, for the audit log.
+    pub address: Option<String>,
 }
 
 impl Actor {
     pub fn token(name: &str, role: Role) -> Self {
-        Actor { label: format!("token:{name}"), role }
+        Actor { label: format!("token:{name}"), role, branch: None, address: None }
+    }
+
+    pub fn person(email: &str, role: Role, branch: Option<String>) -> Self {
+        Actor { label: format!("user:{email}"), role, branch, address: None }
     }
 
     /// The command line on the server: whoever can run it owns the database anyway.
     pub fn command_line() -> Self {
         let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
-        Actor { label: format!("cli:{user}"), role: Role::Admin }
+        Actor { label: format!("cli:{user}"), role: Role::Admin, branch: None, address: None }
+    }
+
+    /// True when this actor may touch money of `branch` (a branch slug, or none).
+    pub fn may_touch_branch(&self, branch: Option<&str>) -> bool {
+        match &self.branch {
+            None => true,
+            Some(own) => branch == Some(own.as_str()),
+        }
+    }
+}
+
+/// Hashes a password with argon2id and a random salt.
+pub fn hash_password(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0_u8; 16];
+    getrandom::fill(&mut salt).expect("the operating system provides randomness");
+    let salt = SaltString::encode_b64(&salt).expect("16 bytes make a valid salt");
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2id hashes any password")
+        .to_string()
+}
+
+/// Checks a password against its stored hash, in constant time.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash)
+        .map(|parsed| argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// What a new password must be.
+pub fn check_new_password(password: &str) -> Result<(), &'static str> {
+    if password.chars().count() < 12 {
+        Err("must be at least 12 characters")
+    } else if password.len() > 1024 {
+        Err("must be at most 1024 bytes")
+    } else {
+        Ok(())
     }
 }
 
@@ -91,6 +138,24 @@ mod tests {
         assert!(Role::Treasurer.allows(Role::Viewer));
         assert!(!Role::Viewer.allows(Role::Treasurer));
         assert!(!Role::Treasurer.allows(Role::Admin));
+    }
+
+    #[test]
+    fn passwords_are_stored_as_argon2id_hashes() {
+        let hash = hash_password("correct horse battery");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &hash));
+        assert!(!verify_password("correct horse batterY", &hash));
+        assert_ne!(hash, hash_password("correct horse battery"), "each hash has its own salt");
+    }
+
+    #[test]
+    fn branch_treasurers_touch_only_their_branch() {
+        let scoped = Actor::person("t@example.org", Role::Treasurer, Some("quebec".into()));
+        assert!(scoped.may_touch_branch(Some("quebec")));
+        assert!(!scoped.may_touch_branch(Some("montreal")));
+        assert!(!scoped.may_touch_branch(None));
+        assert!(Actor::token("x", Role::Treasurer).may_touch_branch(None));
     }
 
     #[test]

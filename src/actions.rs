@@ -36,6 +36,8 @@ pub enum ActionError {
     Process(#[from] ProcessError),
     #[error("cannot write the output: {0}")]
     Output(String),
+    #[error("not allowed: {0}")]
+    Forbidden(String),
 }
 
 impl From<StoreError> for ActionError {
@@ -55,9 +57,23 @@ impl From<FieldErrors> for ActionError {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn create_campaign(store: &Store, input: CampaignInput) -> Result<Campaign, ActionError> {
+pub async fn create_campaign(
+    store: &Store,
+    input: CampaignInput,
+    actor: &Actor,
+) -> Result<Campaign, ActionError> {
     let draft = validate_campaign(input, None)?;
-    Ok(store.create_campaign(&draft).await?)
+    let campaign = store.create_campaign(&draft).await?;
+    audit(
+        store,
+        actor,
+        "campaign.create",
+        &format!("campaign:{}", campaign.slug),
+        None,
+        Some(campaign_json(&campaign)),
+    )
+    .await;
+    Ok(campaign)
 }
 
 #[tracing::instrument(skip_all, fields(slug))]
@@ -65,10 +81,22 @@ pub async fn update_campaign(
     store: &Store,
     slug: &str,
     input: CampaignInput,
+    actor: &Actor,
 ) -> Result<Campaign, ActionError> {
     let campaign = store.campaign_by_slug(slug).await?.ok_or(ActionError::NotFound("campaign"))?;
     let draft = validate_campaign(input, Some(&campaign))?;
-    Ok(store.update_campaign(campaign.id, &draft).await?)
+    let updated = store.update_campaign(campaign.id, &draft).await?;
+    let target = format!("campaign:{}", updated.slug);
+    audit(
+        store,
+        actor,
+        "campaign.update",
+        &target,
+        Some(campaign_json(&campaign)),
+        Some(campaign_json(&updated)),
+    )
+    .await;
+    Ok(updated)
 }
 
 /// Records money raised internally. A repeated `idempotency_key` returns the first entry
@@ -83,10 +111,57 @@ pub async fn record_offline_donation(
 ) -> Result<RecordOutcome, ActionError> {
     let campaign = store.campaign_by_slug(slug).await?.ok_or(ActionError::NotFound("campaign"))?;
     let branches = store.branches(campaign.id).await?;
+    let input = scoped_to_branch(input, actor)?;
     let mut entry =
         validate_offline_donation(input, &campaign, &branches, Utc::now().date_naive(), &actor.label)?;
     entry.idempotency_key = idempotency_key.map(|key| format!("offline:{}:{key}", actor.label));
-    Ok(store.record_entry(&entry).await?)
+    let outcome = store.record_entry(&entry).await?;
+    if let RecordOutcome::Recorded(recorded) = &outcome {
+        audit(
+            store,
+            actor,
+            "donation.record",
+            &format!("entry:{}", recorded.id),
+            None,
+            Some(entry_json(recorded)),
+        )
+        .await;
+    }
+    Ok(outcome)
+}
+
+/// A branch treasurer's offline money goes to their branch: filled in when missing,
+/// refused when it names another.
+fn scoped_to_branch(
+    mut input: OfflineDonationInput,
+    actor: &Actor,
+) -> Result<OfflineDonationInput, ActionError> {
+    if let Some(own) = &actor.branch {
+        match input.branch.as_deref().map(str::trim).filter(|branch| !branch.is_empty()) {
+            None => input.branch = Some(own.clone()),
+            Some(branch) if branch == own => {}
+            Some(other) => {
+                return Err(ActionError::Forbidden(format!(
+                    "you record money for the branch \"{own}\" only, not \"{other}\""
+                )));
+            }
+        }
+    }
+    Ok(input)
+}
+
+/// Refuses an entry of a branch the actor does not keep.
+fn check_branch(actor: &Actor, entry: &Entry) -> Result<(), ActionError> {
+    let branch = entry.branch_slug.as_ref().map(|slug| slug.as_str());
+    if actor.may_touch_branch(branch) {
+        Ok(())
+    } else {
+        Err(ActionError::Forbidden(format!(
+            "entry {} is not of your branch \"{}\"",
+            entry.id,
+            actor.branch.as_deref().unwrap_or_default()
+        )))
+    }
 }
 
 /// Reverses all or part of an offline donation with a new, negative entry.
@@ -98,14 +173,25 @@ pub async fn reverse_entry(
     actor: &Actor,
 ) -> Result<RecordOutcome, ActionError> {
     let original = store.entry(entry_id).await?.ok_or(ActionError::NotFound("entry"))?;
+    check_branch(actor, &original)?;
     let remaining = store.remaining_of(original.origin_entry_id).await?;
     let entry = validate_reversal(input, &original, remaining, Utc::now().date_naive(), &actor.label)?;
-    Ok(store.record_entry(&entry).await?)
+    let outcome = store.record_entry(&entry).await?;
+    let recorded = outcome.entry();
+    let target = format!("entry:{}", recorded.id);
+    audit(store, actor, "donation.reverse", &target, Some(entry_json(&original)), Some(entry_json(recorded)))
+        .await;
+    Ok(outcome)
 }
 
 /// Creates an API token and returns it; this is the only time it can be seen.
 #[tracing::instrument(skip_all, fields(name, role))]
-pub async fn create_token(store: &Store, name: &str, role: &str) -> Result<String, ActionError> {
+pub async fn create_token(
+    store: &Store,
+    name: &str,
+    role: &str,
+    actor: &Actor,
+) -> Result<String, ActionError> {
     let mut errors = FieldErrors::new();
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -117,7 +203,91 @@ pub async fn create_token(store: &Store, name: &str, role: &str) -> Result<Strin
     };
     let token = generate_token();
     store.insert_token(name, role.as_str(), &hash_token(&token)).await?;
+    let after = serde_json::json!({"name": name, "role": role.as_str()});
+    audit(store, actor, "token.create", &format!("token:{name}"), None, Some(after)).await;
     Ok(token)
+}
+
+/// Adds a person who signs in with a password (hashed with argon2id).
+#[tracing::instrument(skip_all, fields(role))]
+pub async fn add_user(
+    store: &Store,
+    email: &str,
+    role: &str,
+    branch: Option<&str>,
+    password: &str,
+    actor: &Actor,
+) -> Result<(), ActionError> {
+    let mut errors = FieldErrors::new();
+    let email = errors.check("email", crate::ledger::validation::parse_email(email));
+    let role = errors.check("role", Role::parse(role));
+    let branch = match branch.map(str::trim).filter(|branch| !branch.is_empty()) {
+        Some(slug) => {
+            errors.check("branch", crate::ledger::Slug::parse(slug)).map(|slug| Some(slug.to_string()))
+        }
+        None => Some(None),
+    };
+    errors.check("password", crate::access::check_new_password(password));
+    let (Some(email), Some(role), Some(branch)) = (email, role, branch) else {
+        return Err(ActionError::Invalid(errors));
+    };
+    if !errors.is_empty() {
+        return Err(ActionError::Invalid(errors));
+    }
+    store
+        .insert_user(&email, &crate::access::hash_password(password), role.as_str(), branch.as_deref())
+        .await?;
+    let after = serde_json::json!({"email": email, "role": role.as_str(), "branch": branch});
+    audit(store, actor, "user.add", &format!("user:{email}"), None, Some(after)).await;
+    Ok(())
+}
+
+/// Writes a line to the audit log; a failure there is logged, not shown to the person, whose
+/// write has already happened.
+pub async fn audit(
+    store: &Store,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) {
+    if let Err(error) = store
+        .audit(&actor.label, action, target, before.as_ref(), after.as_ref(), actor.address.as_deref())
+        .await
+    {
+        tracing::error!(%error, action, target, "the audit log could not be written");
+    }
+}
+
+fn campaign_json(campaign: &Campaign) -> serde_json::Value {
+    let currency = campaign.currency;
+    serde_json::json!({
+        "slug": campaign.slug.as_str(),
+        "currency": currency.code(),
+        "goal": currency.format_minor(campaign.goal_minor),
+        "title": campaign.title,
+        "status": campaign.status.as_str(),
+        "starts_at": campaign.starts_at,
+        "ends_at": campaign.ends_at,
+        "count_net_of_fees": campaign.count_net_of_fees,
+    })
+}
+
+fn entry_json(entry: &Entry) -> serde_json::Value {
+    let currency = entry.currency;
+    serde_json::json!({
+        "id": entry.id,
+        "campaign": entry.campaign_slug.as_str(),
+        "branch": entry.branch_slug.as_ref().map(|slug| slug.as_str()),
+        "kind": entry.kind.as_str(),
+        "amount": currency.format_minor(entry.amount_minor),
+        "currency": currency.code(),
+        "method": entry.method,
+        "received_on": entry.received_on.format("%Y-%m-%d").to_string(),
+        "reverses": entry.reverses_entry_id,
+        "batch": entry.batch_id,
+    })
 }
 
 /// A Stripe Checkout Session to send the supporter to.
@@ -191,8 +361,10 @@ pub async fn refund_donation(
     payments: Option<&Payments>,
     entry_id: i64,
     amount: Option<AmountText>,
+    actor: &Actor,
 ) -> Result<RefundRequested, ActionError> {
     let entry = store.entry(entry_id).await?.ok_or(ActionError::NotFound("entry"))?;
+    check_branch(actor, &entry)?;
     let mut errors = FieldErrors::new();
     let charge = match (&entry.kind, &entry.source, &entry.stripe.charge) {
         (EntryKind::Donation, Source::Online, Some(charge)) => Some(charge.clone()),
@@ -235,6 +407,16 @@ pub async fn refund_donation(
     // the remaining figure differs and a new refund gets a new key.
     let key = format!("refund-{entry_id}-{amount_minor}-{remaining}");
     let refund = payments.api.create_refund(&charge, amount_minor, &key).await?;
+    let after = serde_json::json!({"refund": refund.id, "amount": entry.currency.format_minor(amount_minor)});
+    audit(
+        store,
+        actor,
+        "donation.refund",
+        &format!("entry:{entry_id}"),
+        Some(entry_json(&entry)),
+        Some(after),
+    )
+    .await;
     Ok(RefundRequested { refund_id: refund.id, amount_minor, status: refund.status, entry })
 }
 
@@ -245,8 +427,23 @@ pub async fn cancel_subscription(
     payments: Option<&Payments>,
     subscription_id: &str,
     at_period_end: bool,
+    actor: &Actor,
 ) -> Result<Subscription, ActionError> {
-    store.subscription(subscription_id).await?.ok_or(ActionError::NotFound("subscription"))?;
+    let before = store.subscription(subscription_id).await?.ok_or(ActionError::NotFound("subscription"))?;
+    if actor.branch.is_some() {
+        let branch = match before.branch_id {
+            Some(id) => store
+                .branches(before.campaign_id)
+                .await?
+                .into_iter()
+                .find(|b| b.id == id)
+                .map(|b| b.slug.to_string()),
+            None => None,
+        };
+        if !actor.may_touch_branch(branch.as_deref()) {
+            return Err(ActionError::Forbidden("this subscription is not of your branch".to_owned()));
+        }
+    }
     let payments = payments.ok_or(ActionError::PaymentsNotConfigured)?;
     let current = if at_period_end {
         payments.api.cancel_subscription_at_period_end(subscription_id).await?
@@ -254,7 +451,11 @@ pub async fn cancel_subscription(
         payments.api.cancel_subscription_now(subscription_id).await?
     };
     store_subscription_state(store, &current).await?;
-    store.subscription(subscription_id).await?.ok_or(ActionError::NotFound("subscription"))
+    let after = store.subscription(subscription_id).await?.ok_or(ActionError::NotFound("subscription"))?;
+    let state = |subscription: &Subscription| serde_json::json!({"status": subscription.status, "cancel_at_period_end": subscription.cancel_at_period_end});
+    let target = format!("subscription:{subscription_id}");
+    audit(store, actor, "subscription.cancel", &target, Some(state(&before)), Some(state(&after))).await;
+    Ok(after)
 }
 
 /// A deposit posted, or (for a preview) checked and not posted.
@@ -280,6 +481,12 @@ pub async fn record_batch(
 ) -> Result<BatchOutcome, ActionError> {
     let campaign = store.campaign_by_slug(slug).await?.ok_or(ActionError::NotFound("campaign"))?;
     let branches = store.branches(campaign.id).await?;
+    let mut input = input;
+    input.entries = input
+        .entries
+        .into_iter()
+        .map(|entry| scoped_to_branch(entry, actor))
+        .collect::<Result<Vec<_>, ActionError>>()?;
     let draft = crate::ledger::batch::validate_batch(
         input,
         &campaign,
@@ -299,6 +506,13 @@ pub async fn record_batch(
         });
     }
     let (batch_id, recorded) = store.record_batch(&draft, &actor.label).await?;
+    let after = serde_json::json!({
+        "reference": draft.reference,
+        "count": recorded.len(),
+        "total": campaign.currency.format_minor(total_minor),
+        "entries": recorded.iter().map(|entry| entry.id).collect::<Vec<_>>(),
+    });
+    audit(store, actor, "batch.post", &format!("batch:{batch_id}"), None, Some(after)).await;
     Ok(BatchOutcome {
         batch_id: Some(batch_id),
         currency: campaign.currency,

@@ -342,7 +342,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         Command::Donation(DonationCommand::Add(args)) => add_donation(store, args, &actor).await,
         Command::Donation(DonationCommand::Reverse(args)) => reverse_donation(store, args, &actor).await,
         Command::Token(TokenCommand::Create { name, role }) => {
-            actions::create_token(store, &name, &role).await.map(|token| {
+            actions::create_token(store, &name, &role, &actor).await.map(|token| {
                 println!("{token}");
                 eprintln!(
                     "Token \"{name}\" created with role {role}. Keep it now: it cannot be shown again."
@@ -351,7 +351,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         }
         Command::Check => return check(store).await,
         Command::Donation(DonationCommand::Refund { entry, amount }) => {
-            actions::refund_donation(store, payments, entry, amount.map(AmountText)).await.map(|refund| {
+            actions::refund_donation(store, payments, entry, amount.map(AmountText), &actor).await.map(|refund| {
                 println!(
                     "asked Stripe to refund {} {} of entry {} (refund {}); the ledger moves when Stripe confirms it",
                     refund.entry.currency.format_minor(refund.amount_minor),
@@ -365,7 +365,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
             list_subscriptions(store, campaign, status).await
         }
         Command::Subscription(SubscriptionCommand::Cancel { id, now }) => {
-            actions::cancel_subscription(store, payments, &id, !now).await.map(|subscription| {
+            actions::cancel_subscription(store, payments, &id, !now, &actor).await.map(|subscription| {
                 let when = if now { "now" } else { "at the end of the paid period" };
                 println!("subscription {} cancelled {when} (status {}); nothing was refunded", subscription.id, subscription.status);
             })
@@ -425,7 +425,7 @@ async fn create_campaign(store: &Store, args: Box<CampaignCreateArgs>) -> Result
         fee_fixed: Field::Missing,
         branches: Field::Value(branches),
     };
-    let campaign = actions::create_campaign(store, input).await?;
+    let campaign = actions::create_campaign(store, input, &Actor::command_line()).await?;
     println!(
         "created campaign {} ({}, goal {} {})",
         campaign.slug,

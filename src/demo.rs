@@ -32,9 +32,10 @@ pub async fn seed(store: &Store) -> Result<bool, ActionError> {
         ]
     }))
     .expect("the demo campaign is valid JSON");
-    actions::create_campaign(store, input).await?;
+    let actor =
+        Actor { label: "demo".to_owned(), role: crate::access::Role::Admin, branch: None, address: None };
+    actions::create_campaign(store, input, &actor).await?;
     let today = Utc::now().date_naive().format("%Y-%m-%d").to_string();
-    let actor = Actor { label: "demo".to_owned(), role: crate::access::Role::Admin };
     let gifts = [
         ("52000.00", "bank_transfer", Some("montreal"), Some("Montréal section")),
         ("21500.00", "cheque", Some("quebec"), Some("Québec section")),

@@ -72,8 +72,8 @@ async fn create_campaign(
     caller: Caller,
     ApiJson(input): ApiJson<CampaignInput>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    let campaign = actions::create_campaign(&state.store, input).await?;
+    let actor = caller.require(Role::Admin)?;
+    let campaign = actions::create_campaign(&state.store, input, actor).await?;
     let location = format!("/api/v1/campaigns/{}", campaign.slug);
     let body = campaign_body(&state, &campaign).await?;
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(body)).into_response())
@@ -85,8 +85,8 @@ async fn update_campaign(
     Path(slug): Path<String>,
     ApiJson(input): ApiJson<CampaignInput>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    let campaign = actions::update_campaign(&state.store, &slug, input).await?;
+    let actor = caller.require(Role::Admin)?;
+    let campaign = actions::update_campaign(&state.store, &slug, input, actor).await?;
     Ok(axum::Json(campaign_body(&state, &campaign).await?).into_response())
 }
 
@@ -234,8 +234,9 @@ async fn refund_donation(
     Path(id): Path<i64>,
     ApiJson(input): ApiJson<RefundInput>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Treasurer)?;
-    let requested = actions::refund_donation(&state.store, state.payments.as_ref(), id, input.amount).await?;
+    let actor = caller.require(Role::Treasurer)?;
+    let requested =
+        actions::refund_donation(&state.store, state.payments.as_ref(), id, input.amount, actor).await?;
     let currency = requested.entry.currency;
     let body = json!({
         "refund": requested.refund_id,
@@ -287,7 +288,8 @@ async fn cancel_subscription(
     caller.require(Role::Treasurer)?;
     let at_period_end = input.at_period_end.unwrap_or(true);
     let subscription =
-        actions::cancel_subscription(&state.store, state.payments.as_ref(), &id, at_period_end).await?;
+        actions::cancel_subscription(&state.store, state.payments.as_ref(), &id, at_period_end, &caller.0)
+            .await?;
     let slug = state
         .store
         .campaign_slug(subscription.campaign_id)

@@ -147,6 +147,7 @@ impl From<ActionError> for Problem {
             ActionError::Stripe(error) => error.into(),
             ActionError::Process(error) => error.into(),
             ActionError::Output(message) => Problem::internal(&message),
+            ActionError::Forbidden(message) => Problem::forbidden(format!("{message}.")),
         }
     }
 }

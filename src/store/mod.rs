@@ -8,6 +8,7 @@ mod campaigns;
 mod check;
 mod documents;
 mod entries;
+mod people;
 mod stripe;
 mod supporters;
 mod tokens;
@@ -25,6 +26,7 @@ pub use check::Discrepancy;
 pub use documents::ProgressDocument;
 pub(crate) use entries::record_entry_in;
 pub use entries::{EntryFilter, ExportFilter, RecordOutcome};
+pub use people::{AuditRecord, StoredSession, StoredUser};
 pub use stripe::{DeferredEvent, EventClaim, SubscriptionFilter};
 pub(crate) use stripe::{
     claim_event_in, mark_subscription_past_due_in, update_intent_in, upsert_subscription_in,

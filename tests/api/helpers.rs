@@ -210,9 +210,11 @@ pub async fn spawn_app_with(engine: Engine, mut options: Options) -> TestApp {
     let config = test_config(&db.url, (!options.without_stripe).then_some(&stripe), &smtp, &options);
     let application = Application::build(&config).await.expect("the application starts");
     let store = application.store().clone();
-    let admin_token = actions::create_token(&store, "test-admin", "admin").await.expect("token");
-    let treasurer_token = actions::create_token(&store, "test-treasurer", "treasurer").await.expect("token");
-    let viewer_token = actions::create_token(&store, "test-viewer", "viewer").await.expect("token");
+    let setup = appeal::access::Actor::command_line();
+    let admin_token = actions::create_token(&store, "test-admin", "admin", &setup).await.expect("token");
+    let treasurer_token =
+        actions::create_token(&store, "test-treasurer", "treasurer", &setup).await.expect("token");
+    let viewer_token = actions::create_token(&store, "test-viewer", "viewer", &setup).await.expect("token");
     let mut app = TestApp {
         address: String::new(),
         stripe,

@@ -1,0 +1,223 @@
+//! People who sign in, their sessions, and the audit log.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{Store, StoreError, is_unique_violation, now, read_instant, stored_instant};
+
+/// A person as stored; the password only as its argon2id hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredUser {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub branch: Option<String>,
+}
+
+/// A signed-in session, found by its cookie.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSession {
+    pub user: StoredUser,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One line of the audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub address: Option<String>,
+}
+
+const USER_COLUMNS: &str = "u.id, u.email, u.password_hash, u.role, u.branch";
+
+fn user_from_row(row: &sqlx::any::AnyRow) -> Result<StoredUser, StoreError> {
+    Ok(StoredUser {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        role: row.try_get("role")?,
+        branch: row.try_get("branch")?,
+    })
+}
+
+impl Store {
+    pub async fn insert_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        role: &str,
+        branch: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let at = stored_instant(now());
+        let inserted = sqlx::query(
+            "INSERT INTO users (email, password_hash, role, branch, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+        )
+        .bind(email)
+        .bind(password_hash)
+        .bind(role)
+        .bind(branch)
+        .bind(&at)
+        .fetch_one(self.pool())
+        .await;
+        match inserted {
+            Ok(row) => Ok(row.try_get("id")?),
+            Err(error) if is_unique_violation(&error) => {
+                Err(StoreError::conflict("email", "already has an account"))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<StoredUser>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE LOWER(u.email) = LOWER($1)");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(email).fetch_optional(self.pool()).await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(stored_instant(now()))
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(csrf_token)
+        .bind(stored_instant(now()))
+        .bind(stored_instant(expires_at))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The session of a cookie, if it exists and has not expired.
+    pub async fn session(&self, token_hash: &str) -> Result<Option<StoredSession>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .bind(stored_instant(now()))
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| {
+            Ok(StoredSession {
+                user: user_from_row(&row)?,
+                csrf_token: row.try_get("csrf_token")?,
+                expires_at: read_instant(row.try_get("expires_at")?)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every session of a person but one (after a password change).
+    pub async fn delete_other_sessions(&self, user_id: i64, keep_token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user_id)
+            .bind(keep_token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Moves a session's expiry (tests use it to expire one; nothing else needs to).
+    pub async fn set_session_expiry(
+        &self,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET expires_at = $1 WHERE token_hash = $2")
+            .bind(stored_instant(expires_at))
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Appends one line to the audit log.
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        before: Option<&serde_json::Value>,
+        after: Option<&serde_json::Value>,
+        address: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, target, before_state, after_state, address) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(stored_instant(now()))
+        .bind(actor)
+        .bind(action)
+        .bind(target)
+        .bind(before.map(ToString::to_string))
+        .bind(after.map(ToString::to_string))
+        .bind(address)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The audit log, newest first.
+    pub async fn audit_log(
+        &self,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor, action, target, before_state, after_state, address FROM audit_log \
+             WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
+        )
+        .bind(before_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditRecord {
+                    id: row.try_get("id")?,
+                    at: read_instant(row.try_get("at")?)?,
+                    actor: row.try_get("actor")?,
+                    action: row.try_get("action")?,
+                    target: row.try_get("target")?,
+                    before: row.try_get("before_state")?,
+                    after: row.try_get("after_state")?,
+                    address: row.try_get("address")?,
+                })
+            })
+            .collect()
+    }
+}
