@@ -57,6 +57,8 @@ impl Application {
             payment_origins,
             embed_script: Arc::new(http::pages::embed_script(&config.public_url)),
             timezone: config.timezone,
+            logins: Arc::default(),
+            secure_cookies: config.public_url.starts_with("https://"),
         };
         let listener = TcpListener::bind(config.bind).await?;
         tracing::info!(

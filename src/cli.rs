@@ -47,6 +47,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the people who sign in to the dashboard.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Recompute every total from the ledger; exit non-zero naming any that differs.
     Check,
     /// List and cancel recurring subscriptions (cancelling refunds nothing).
@@ -233,6 +236,24 @@ struct DonationReverseArgs {
 }
 
 #[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a person; prints a generated password once, unless --password-stdin gives one.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// admin, treasurer or viewer.
+        #[arg(long)]
+        role: String,
+        /// A branch slug: they see and record only that branch.
+        #[arg(long)]
+        branch: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum TokenCommand {
     /// Create an API token and print it once.
     Create {
@@ -372,6 +393,9 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         }
         Command::Reconcile { since } => return reconcile(store, payments, config, &since).await,
         Command::Export(args) => export(store, config, args).await,
+        Command::User(UserCommand::Add { email, role, branch, password_stdin }) => {
+            add_user(store, &email, &role, branch.as_deref(), password_stdin, &actor).await
+        }
         Command::Batch(BatchCommand::Import(args)) => import_batch(store, args, &actor).await,
     };
     match result {
@@ -676,6 +700,35 @@ async fn import_batch(store: &Store, args: BatchImportArgs, actor: &Actor) -> Re
             outcome.entries.len(),
             currency.format_minor(outcome.total_minor)
         ),
+    }
+    Ok(())
+}
+
+async fn add_user(
+    store: &Store,
+    email: &str,
+    role: &str,
+    branch: Option<&str>,
+    password_stdin: bool,
+    actor: &Actor,
+) -> Result<(), ActionError> {
+    let (password, generated) = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|error| ActionError::Output(error.to_string()))?;
+        (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+    } else {
+        let mut bytes = [0_u8; 12];
+        getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+        (crate::access::hex(&bytes), true)
+    };
+    actions::add_user(store, email, role, branch, &password, actor).await?;
+    if generated {
+        println!("{password}");
+        eprintln!(
+            "{email} can sign in at /admin/login with the password above, shown once; they should change it."
+        );
+    } else {
+        println!("added {email} ({role})");
     }
     Ok(())
 }

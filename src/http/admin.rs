@@ -158,8 +158,15 @@ async fn list_donations(
         return Err(FieldErrors::single("limit", format!("must be from 1 to {MAX_PAGE}")).into());
     }
     let campaign_id = campaign_filter(&state, query.campaign.as_deref()).await?;
-    let entries =
-        state.store.list_entries(&EntryFilter { campaign_id, before_id: query.before, limit }).await?;
+    let entries = state
+        .store
+        .list_entries(&EntryFilter {
+            campaign_id,
+            branch_slug: caller.0.branch.clone(),
+            before_id: query.before,
+            limit,
+        })
+        .await?;
     let next_before = (entries.len() as i64 == limit).then(|| entries.last().map(|entry| entry.id)).flatten();
     let bodies: Vec<EntryBody> = entries.iter().map(|entry| EntryBody::new(entry, caller.0.role)).collect();
     Ok(axum::Json(json!({ "entries": bodies, "next_before": next_before })).into_response())

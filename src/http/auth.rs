@@ -1,14 +1,21 @@
-//! The caller of an admin endpoint, from `Authorization: Bearer <token>`.
+//! Who is calling: an API token (`Authorization: Bearer <token>`) or a signed-in person
+//! (the `appeal_session` cookie; state-changing API calls then carry `X-CSRF-Token`).
 
-use axum::extract::FromRequestParts;
-use axum::http::header;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
+use axum::http::{Method, header};
+use axum::response::{IntoResponse, Redirect, Response};
 
 use super::AppState;
 use super::error::Problem;
 use crate::access::{Actor, Role, hash_token};
+use crate::store::StoredSession;
 
-/// An authenticated caller. Extracting it answers 401 when there is no valid token.
+pub const SESSION_COOKIE: &str = "appeal_session";
+
+/// An authenticated caller. Extracting it answers 401 when there is no valid token or session.
 #[derive(Clone, Debug)]
 pub struct Caller(pub Actor);
 
@@ -18,22 +25,66 @@ impl Caller {
         if self.0.role.allows(needed) {
             Ok(&self.0)
         } else {
-            Err(Problem::forbidden(format!(
-                "This needs the {needed} role; the token has the {} role.",
-                self.0.role
-            )))
+            Err(Problem::forbidden(format!("This needs the {needed} role; yours is {}.", self.0.role)))
         }
     }
+}
+
+/// A cookie's value from the request.
+pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(&format!("{name}=")).map(str::to_owned))
+}
+
+fn client_address(parts: &Parts, state: &AppState) -> Option<String> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0;
+    Some(state.defence.client_ip(&parts.headers, peer).to_string())
+}
+
+/// The person behind a valid session cookie, with the session itself.
+pub async fn session_of(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<Option<(Actor, StoredSession, String)>, Problem> {
+    let Some(token) = cookie(parts, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let token_hash = hash_token(&token);
+    let Some(session) = state.store.session(&token_hash).await? else {
+        return Ok(None);
+    };
+    let role = Role::parse(&session.user.role)
+        .map_err(|_| Problem::internal(&"a stored user has an unknown role"))?;
+    let mut actor = Actor::person(&session.user.email, role, session.user.branch.clone());
+    actor.address = client_address(parts, state);
+    Ok(Some((actor, session, token_hash)))
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let header_value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| Problem::unauthorized("Send an API token as Authorization: Bearer <token>."))?;
+        let Some(header_value) = parts.headers.get(header::AUTHORIZATION) else {
+            // No token: a signed-in person, whose writes must carry the session's CSRF token.
+            return match session_of(parts, state).await? {
+                Some((actor, session, _)) => {
+                    let safe = matches!(parts.method, Method::GET | Method::HEAD);
+                    let csrf = parts.headers.get("x-csrf-token").and_then(|value| value.to_str().ok());
+                    if !safe && csrf != Some(session.csrf_token.as_str()) {
+                        return Err(Problem::forbidden("A signed-in write needs the X-CSRF-Token header."));
+                    }
+                    Ok(Caller(actor))
+                }
+                None => Err(Problem::unauthorized(
+                    "Send an API token as Authorization: Bearer <token>, or sign in.",
+                )),
+            };
+        };
         let token = header_value
             .to_str()
             .ok()
@@ -48,6 +99,46 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| Problem::unauthorized("The API token is not valid."))?;
         let role =
             Role::parse(&stored.role).map_err(|_| Problem::internal(&"stored token has an unknown role"))?;
-        Ok(Caller(Actor::token(&stored.name, role)))
+        let mut actor = Actor::token(&stored.name, role);
+        actor.address = client_address(parts, state);
+        Ok(Caller(actor))
+    }
+}
+
+/// A signed-in person on a dashboard page; without a session, the page sends to the login.
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    pub actor: Actor,
+    pub user_id: i64,
+    pub email: String,
+    pub csrf_token: String,
+    pub token_hash: String,
+}
+
+impl SignedIn {
+    /// The refusal of a form whose `csrf` field is not this session's, or `None` when it is.
+    pub fn refuse_bad_csrf(&self, submitted: Option<&str>) -> Option<Response> {
+        (submitted != Some(self.csrf_token.as_str())).then(|| {
+            Problem::forbidden("The form's CSRF token does not match your session; reload the page.")
+                .into_response()
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match session_of(parts, state).await {
+            Ok(Some((actor, session, token_hash))) => Ok(SignedIn {
+                actor,
+                user_id: session.user.id,
+                email: session.user.email,
+                csrf_token: session.csrf_token,
+                token_hash,
+            }),
+            Ok(None) => Err(Redirect::to("/admin/login").into_response()),
+            Err(problem) => Err(problem.into_response()),
+        }
     }
 }

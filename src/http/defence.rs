@@ -33,6 +33,17 @@ impl RateLimiter {
         RateLimiter { limit, windows: Mutex::default() }
     }
 
+    /// The seconds to wait when `key` is at its limit now, without counting an attempt.
+    fn blocked(&self, key: &str) -> Option<u64> {
+        let now = Instant::now();
+        let period = Duration::from_secs(self.limit.period_seconds);
+        let windows = self.windows.lock().ok()?;
+        let (start, count) = windows.get(key)?;
+        let waited = now.duration_since(*start);
+        (waited < period && *count >= self.limit.count)
+            .then(|| period.saturating_sub(waited).as_secs().max(1))
+    }
+
     /// Counts one attempt for `key`; refuses with the seconds to wait once over the limit.
     fn hit(&self, key: &str) -> Result<(), u64> {
         let now = Instant::now();
@@ -155,6 +166,37 @@ impl Defence {
                 false
             }
         }
+    }
+}
+
+/// Sign-in throttling: attempts per address, and failures per email (a wrong password five
+/// times locks that account's sign-in for fifteen minutes, whoever tries).
+#[derive(Debug)]
+pub struct LoginThrottle {
+    per_ip: RateLimiter,
+    failures_per_email: RateLimiter,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        LoginThrottle {
+            per_ip: RateLimiter::new(RateLimit { count: 20, period_seconds: 900 }),
+            failures_per_email: RateLimiter::new(RateLimit { count: 5, period_seconds: 900 }),
+        }
+    }
+}
+
+impl LoginThrottle {
+    /// Counts a sign-in attempt; the seconds to wait when it may not be tried now.
+    pub fn attempt(&self, ip: IpAddr, email: &str) -> Result<(), u64> {
+        if let Some(wait) = self.failures_per_email.blocked(&email.trim().to_lowercase()) {
+            return Err(wait);
+        }
+        self.per_ip.hit(&ip.to_string())
+    }
+
+    pub fn failed(&self, email: &str) {
+        let _ = self.failures_per_email.hit(&email.trim().to_lowercase());
     }
 }
 

@@ -12,7 +12,7 @@ use super::auth::Caller;
 use super::error::ApiResult;
 use super::extract::ApiQuery;
 use crate::access::Role;
-use crate::export::{self, ExportInput};
+use crate::export::{self, Export, ExportInput};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/admin/exports/ledger", get(export_ledger))
@@ -25,7 +25,17 @@ async fn export_ledger(
 ) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
     let include_donors = caller.0.role.allows(Role::Treasurer);
+    let mut input = input;
+    if let Some(own) = &caller.0.branch {
+        // A branch treasurer exports their branch only.
+        input.branch = Some(own.clone());
+    }
     let export = export::start(&state.store, input, state.timezone, include_donors).await?;
+    Ok(download(export))
+}
+
+/// An export as a file download, streamed as it is written.
+pub fn download(export: Export) -> Response {
     let body = futures_util::stream::unfold(export.chunks, |mut chunks| async move {
         match chunks.recv().await {
             Some(Ok(text)) => Some((Ok::<_, std::io::Error>(Bytes::from(text)), chunks)),
@@ -45,5 +55,5 @@ async fn export_ledger(
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    response
 }

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod checkout;
+pub mod dashboard;
 pub mod defence;
 pub mod error;
 pub mod exports;
@@ -43,6 +44,9 @@ pub struct AppState {
     pub payment_origins: Vec<String>,
     pub embed_script: Arc<String>,
     pub timezone: chrono_tz::Tz,
+    pub logins: Arc<defence::LoginThrottle>,
+    /// Whether cookies get `Secure` (the public address is https).
+    pub secure_cookies: bool,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -52,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public::health_router())
         .merge(admin::router())
         .merge(exports::router())
+        .merge(dashboard::router())
         .merge(checkout::router())
         .merge(webhook::router())
         .merge(pages::router())

@@ -41,6 +41,8 @@ impl RecordOutcome {
 #[derive(Clone, Debug, Default)]
 pub struct EntryFilter {
     pub campaign_id: Option<i64>,
+    /// Only entries of this branch (by slug), for a branch treasurer.
+    pub branch_slug: Option<String>,
     pub before_id: Option<i64>,
     pub limit: i64,
 }
@@ -143,6 +145,18 @@ impl Store {
         row.as_ref().map(entry_from_row).transpose()
     }
 
+    /// Money received per day (gross), for the dashboard's chart.
+    pub async fn daily_totals(&self, campaign_id: i64) -> Result<Vec<(chrono::NaiveDate, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT received_on, CAST(SUM(amount_minor) AS BIGINT) AS total FROM ledger_entries \
+             WHERE campaign_id = $1 GROUP BY received_on ORDER BY received_on",
+        )
+        .bind(campaign_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|row| Ok((read_date(row.try_get("received_on")?)?, row.try_get("total")?))).collect()
+    }
+
     /// What is left of a donation after the entries that reverse it.
     pub async fn remaining_of(&self, origin_entry_id: i64) -> Result<i64, StoreError> {
         let row = sqlx::query(
@@ -158,12 +172,13 @@ impl Store {
     pub async fn list_entries(&self, filter: &EntryFilter) -> Result<Vec<Entry>, StoreError> {
         let sql = format!(
             "SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE ($1 IS NULL OR e.campaign_id = $1) \
-             AND ($2 IS NULL OR e.id < $2) ORDER BY e.id DESC LIMIT $3"
+             AND ($2 IS NULL OR e.id < $2) AND ($4 IS NULL OR b.slug = $4) ORDER BY e.id DESC LIMIT $3"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(filter.campaign_id)
             .bind(filter.before_id)
             .bind(filter.limit)
+            .bind(&filter.branch_slug)
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(entry_from_row).collect()
