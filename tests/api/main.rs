@@ -12,6 +12,7 @@ mod campaigns;
 mod cli;
 mod errors;
 mod exports;
+mod people;
 mod progress;
 mod stripe;
 mod supporters;
