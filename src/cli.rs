@@ -58,6 +58,9 @@ enum Command {
     /// Post an offline deposit from a CSV file, only if its count and total match.
     #[command(subcommand)]
     Batch(BatchCommand),
+    /// Reconcile Stripe's payouts against the ledger.
+    #[command(subcommand)]
+    Payout(PayoutCommand),
     /// Export the ledger as CSV, beancount or ledger (hledger) for a date range.
     Export(ExportArgs),
     /// Apply Stripe events of the last days that were never delivered.
@@ -65,6 +68,17 @@ enum Command {
         /// How far back to look: 72h, 7d, 90m.
         #[arg(long, default_value = "72h")]
         since: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PayoutCommand {
+    /// Every payout with its reconciliation: Stripe's amount, our entries, the difference.
+    List,
+    /// One payout line by line; exits 1 when it does not reconcile.
+    Report {
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -113,6 +127,12 @@ struct ExportArgs {
     campaign: Option<String>,
     #[arg(long)]
     branch: Option<String>,
+    /// Only the entries of one Stripe payout (po_...).
+    #[arg(long)]
+    payout: Option<String>,
+    /// received (the default) or payout: date entries by the payout's arrival.
+    #[arg(long)]
+    basis: Option<String>,
     /// Write to this file instead of standard output.
     #[arg(long)]
     output: Option<std::path::PathBuf>,
@@ -397,6 +417,8 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
             add_user(store, &email, &role, branch.as_deref(), password_stdin, &actor).await
         }
         Command::Batch(BatchCommand::Import(args)) => import_batch(store, args, &actor).await,
+        Command::Payout(PayoutCommand::List) => list_payouts(store).await,
+        Command::Payout(PayoutCommand::Report { id }) => return payout_report(store, &id).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -648,6 +670,8 @@ async fn export(store: &Store, config: &Config, args: ExportArgs) -> Result<(), 
         to: args.to,
         campaign: args.campaign,
         branch: args.branch,
+        payout: args.payout,
+        basis: args.basis,
     };
     let mut export = crate::export::start(store, input, config.timezone, true).await?;
     let mut out: Box<dyn Write> = match &args.output {
@@ -731,6 +755,47 @@ async fn add_user(
         println!("added {email} ({role})");
     }
     Ok(())
+}
+
+async fn list_payouts(store: &Store) -> Result<(), ActionError> {
+    println!(
+        "{:<28} {:<10} {:<8} {:>14} {:>14} {:>12}  STATE",
+        "PAYOUT", "ARRIVAL", "STATUS", "STRIPE", "ENTRIES", "DIFFERENCE"
+    );
+    for payout in store.payouts().await? {
+        if let Some(report) = store.payout_report(&payout.id).await? {
+            let body = crate::http::admin::payout_body(&report);
+            println!(
+                "{:<28} {:<10} {:<8} {:>14} {:>14} {:>12}  {}",
+                payout.id,
+                payout.arrival_date,
+                payout.status,
+                body["amount"].as_str().unwrap_or_default(),
+                body["entries_total"].as_str().unwrap_or_default(),
+                body["difference"].as_str().unwrap_or_default(),
+                if report.reconciled() { "reconciled" } else { "NEEDS A LOOK" }
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn payout_report(store: &Store, id: &str) -> ExitCode {
+    match store.payout_report(id).await {
+        Ok(Some(report)) => {
+            let body = crate::http::admin::payout_body(&report);
+            println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+            if report.reconciled() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Ok(None) => {
+            eprintln!("error: payout not found");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]

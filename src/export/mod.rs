@@ -57,6 +57,11 @@ pub struct ExportInput {
     pub to: Option<String>,
     pub campaign: Option<String>,
     pub branch: Option<String>,
+    /// Only the entries one Stripe payout carried.
+    pub payout: Option<String>,
+    /// `received` (the default): dated by when the money came in; `payout`: by the day the
+    /// payout that carried it arrived (online money only).
+    pub basis: Option<String>,
 }
 
 /// A checked export request.
@@ -67,6 +72,8 @@ pub struct ExportRequest {
     pub to: NaiveDate,
     pub campaign: Option<String>,
     pub branch: Option<String>,
+    pub payout: Option<String>,
+    pub by_payout_date: bool,
 }
 
 impl ExportRequest {
@@ -97,10 +104,24 @@ impl ExportRequest {
         if input.branch.is_some() && input.campaign.is_none() {
             errors.add("branch", "needs a campaign");
         }
-        match (format, from, to) {
-            (Some(format), Some(from), Some(to)) if errors.is_empty() => {
-                Ok(ExportRequest { format, from, to, campaign: input.campaign, branch: input.branch })
+        let by_payout_date = match input.basis.as_deref() {
+            None | Some("received") => false,
+            Some("payout") => true,
+            Some(_) => {
+                errors.add("basis", "must be received or payout");
+                false
             }
+        };
+        match (format, from, to) {
+            (Some(format), Some(from), Some(to)) if errors.is_empty() => Ok(ExportRequest {
+                format,
+                from,
+                to,
+                campaign: input.campaign,
+                branch: input.branch,
+                payout: input.payout.filter(|payout| !payout.trim().is_empty()),
+                by_payout_date,
+            }),
             _ => Err(errors),
         }
     }
@@ -171,6 +192,8 @@ mod tests {
             to: NaiveDate::from_ymd_opt(2026, 11, 30).expect("date"),
             campaign: None,
             branch: None,
+            payout: None,
+            by_payout_date: false,
         };
         let (start, end) = request.instants(chrono_tz::America::Toronto);
         assert_eq!(start.to_rfc3339(), "2026-11-01T04:00:00+00:00");
@@ -247,6 +270,8 @@ pub async fn start(
         to_date: request.to,
         campaign_id,
         branch_id,
+        payout_id: request.payout.clone(),
+        by_payout_date: request.by_payout_date,
     });
     let writer = Writer::new(request.format, timezone, include_donors);
     let (sender, chunks) = tokio::sync::mpsc::channel(64);

@@ -22,7 +22,7 @@ use crate::ledger::progress::timestamp;
 use crate::ledger::subscription::Subscription;
 use crate::ledger::validation::AmountText;
 use crate::ledger::{Campaign, FieldErrors, Slug};
-use crate::store::{EntryFilter, RecordOutcome, SubscriptionFilter};
+use crate::store::{EntryFilter, PayoutReport, RecordOutcome, SubscriptionFilter};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -38,6 +38,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/donations/{id}/reversals", post(reverse_donation))
         .route("/api/v1/admin/donations/{id}/refund", post(refund_donation))
         .route("/api/v1/admin/subscriptions", get(list_subscriptions))
+        .route("/api/v1/admin/payouts", get(list_payouts))
+        .route("/api/v1/admin/payouts/{id}", get(payout_report))
         .route("/api/v1/admin/subscriptions/{id}/cancel", post(cancel_subscription))
 }
 
@@ -441,4 +443,59 @@ fn batch_response(outcome: &actions::BatchOutcome, role: Role) -> Response {
             (StatusCode::OK, axum::Json(body)).into_response()
         }
     }
+}
+
+/// A payout's reconciliation as JSON.
+pub fn payout_body(report: &PayoutReport) -> serde_json::Value {
+    let currency = crate::ledger::Currency::from_code(&report.payout.currency).ok();
+    let money =
+        |minor: i64| currency.map_or_else(|| minor.to_string(), |currency| currency.format_minor(minor));
+    let line = |line: &crate::store::PayoutLine| {
+        json!({
+            "balance_transaction": line.balance_transaction,
+            "type": line.kind,
+            "source": line.source,
+            "stripe_net": money(line.stripe_net_minor),
+            "entry": line.entry_id,
+            "entry_net": line.entry_net_minor.map(money),
+        })
+    };
+    json!({
+        "id": report.payout.id,
+        "status": report.payout.status,
+        "arrival_date": report.payout.arrival_date,
+        "currency": report.payout.currency,
+        "amount": money(report.payout.amount_minor),
+        "entries_total": money(report.entries_minor),
+        "difference": money(report.difference_minor()),
+        "reconciled": report.reconciled(),
+        "missing_entries": report.missing().into_iter().map(line).collect::<Vec<_>>(),
+        "different_amounts": report.different().into_iter().map(line).collect::<Vec<_>>(),
+        "lines": report.lines.iter().map(line).collect::<Vec<_>>(),
+    })
+}
+
+async fn list_payouts(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let mut bodies = Vec::new();
+    for payout in state.store.payouts().await? {
+        if let Some(report) = state.store.payout_report(&payout.id).await? {
+            let mut body = payout_body(&report);
+            if let Some(map) = body.as_object_mut() {
+                map.remove("lines");
+            }
+            bodies.push(body);
+        }
+    }
+    Ok(axum::Json(json!({ "payouts": bodies })).into_response())
+}
+
+async fn payout_report(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    caller.require(Role::Viewer)?;
+    let report = state.store.payout_report(&id).await?.ok_or_else(|| Problem::not_found("payout"))?;
+    Ok(axum::Json(payout_body(&report)).into_response())
 }

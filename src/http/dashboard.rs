@@ -43,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/subscriptions/{id}/cancel", post(cancel))
         .route("/admin/export", get(export))
         .route("/admin/audit", get(audit))
+        .route("/admin/payouts", get(payouts))
 }
 
 /// How long a session lasts from sign-in.
@@ -832,5 +833,26 @@ async fn audit(
         StatusCode::OK,
         "admin_audit.html",
         json!({"frame": frame(&state, &signed_in, "Audit log"), "records": rows}),
+    )
+}
+
+/// Every payout reconciled against the ledger, the unexplained lines first to the eye.
+async fn payouts(State(state): State<AppState>, signed_in: SignedIn) -> Response {
+    let mut reports = Vec::new();
+    let listed = match state.store.payouts().await {
+        Ok(listed) => listed,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    for payout in listed {
+        match state.store.payout_report(&payout.id).await {
+            Ok(Some(report)) => reports.push(super::admin::payout_body(&report)),
+            Ok(None) => {}
+            Err(error) => return Problem::from(error).into_response(),
+        }
+    }
+    page(
+        StatusCode::OK,
+        "admin_payouts.html",
+        json!({"frame": frame(&state, &signed_in, "Payouts"), "payouts": reports}),
     )
 }

@@ -121,6 +121,8 @@ pub struct StripeRefs {
     pub balance_transaction: Option<String>,
     pub refund: Option<String>,
     pub dispute: Option<String>,
+    /// The payout that carried the money to the bank (known once Stripe pays out).
+    pub payout: Option<String>,
 }
 
 /// An entry ready to be appended; the store fills in the id and the recording time.

@@ -19,8 +19,8 @@ use stripe_core::refund::{CreateRefund, ListRefund};
 use stripe_shared::{CheckoutSessionLocale, CheckoutSessionMode};
 
 use super::objects::{
-    BillingPortalSession, Charge, CheckoutSession, Event, InvoicePayment, List, PaymentIntent, Refund,
-    Subscription,
+    BillingPortalSession, Charge, CheckoutSession, Event, InvoicePayment, List, PaymentIntent,
+    PayoutTransaction, Refund, Subscription,
 };
 use crate::ledger::checkout::Interval;
 use crate::ledger::{Campaign, Currency};
@@ -241,6 +241,29 @@ impl StripeApi {
         self.send(request.build(), None).await
     }
 
+    /// Every balance transaction a payout carried (all pages).
+    pub async fn payout_transactions(
+        &self,
+        payout_id: &str,
+    ) -> Result<Vec<PayoutTransaction>, StripeApiError> {
+        let mut all = Vec::new();
+        let mut starting_after: Option<String> = None;
+        loop {
+            let mut request =
+                stripe_core::balance_transaction::ListBalanceTransaction::new().payout(payout_id).limit(100);
+            if let Some(after) = &starting_after {
+                request = request.starting_after(after.clone());
+            }
+            let page: List<PayoutTransaction> = self.send(request.build(), None).await?;
+            starting_after = page.data.last().map(|transaction| transaction.id.clone());
+            let more = page.has_more && starting_after.is_some();
+            all.extend(page.data);
+            if !more {
+                return Ok(all);
+            }
+        }
+    }
+
     /// One page of events created at or after `since` (unix seconds), newest first.
     pub async fn events_page(
         &self,
@@ -271,6 +294,8 @@ pub const HANDLED_EVENT_TYPES: &[&str] = &[
     "charge.refunded",
     "charge.dispute.created",
     "charge.dispute.closed",
+    "payout.paid",
+    "payout.failed",
 ];
 
 fn handled_event_types() -> Vec<String> {

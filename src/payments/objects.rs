@@ -298,3 +298,25 @@ pub struct Dispute {
 pub struct BillingPortalSession {
     pub url: String,
 }
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Payout {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    pub arrival_date: i64,
+}
+
+/// A balance transaction as a payout lists it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct PayoutTransaction {
+    pub id: String,
+    pub amount: i64,
+    pub fee: i64,
+    pub net: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub source: Option<Expandable<Object>>,
+}

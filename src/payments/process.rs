@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::client::{META_INTENT, StripeApi, StripeApiError};
 use super::objects::{
-    BalanceTransaction, Charge, CheckoutSession, Dispute, Event, Expandable, Invoice,
+    BalanceTransaction, Charge, CheckoutSession, Dispute, Event, Expandable, Invoice, Payout,
     Subscription as StripeSubscription,
 };
 use crate::ledger::checkout::{Intent, Interval};
@@ -19,8 +19,9 @@ use crate::ledger::subscription::Subscription;
 use crate::ledger::{Currency, EntryKind, NewEntry, Source, StripeRefs};
 use crate::mail::Mailer;
 use crate::store::{
-    EventClaim, RecordOutcome, Store, StoreError, claim_event_in, mark_subscription_past_due_in,
-    record_entry_in, update_intent_in, upsert_subscription_in,
+    EventClaim, PayoutItem, RecordOutcome, Store, StoreError, StoredPayout, claim_event_in,
+    mark_subscription_past_due_in, record_entry_in, update_intent_in, upsert_payout_in,
+    upsert_subscription_in,
 };
 
 /// What became of an event.
@@ -52,6 +53,7 @@ enum Effect {
     Intent { id: String, status: &'static str, payment_intent: Option<String>, subscription: Option<String> },
     Subscription(Box<Subscription>, i64),
     PastDue { subscription: String, at: i64 },
+    Payout(StoredPayout, Option<Vec<PayoutItem>>),
 }
 
 enum Plan {
@@ -174,6 +176,7 @@ async fn apply(
             Effect::PastDue { subscription, at } => {
                 mark_subscription_past_due_in(&mut write, &subscription, at).await?
             }
+            Effect::Payout(payout, items) => upsert_payout_in(&mut write, &payout, items.as_deref()).await?,
         }
     }
     write.commit().await?;
@@ -226,6 +229,36 @@ async fn plan(store: &Store, api: &StripeApi, event: &Event) -> Result<Plan, Pro
             plan_refunds(store, api, &charge.id).await
         }
         "charge.dispute.created" | "charge.dispute.closed" => plan_dispute(store, parse(event)?).await,
+        "payout.paid" | "payout.failed" => {
+            let payout: Payout = parse(event)?;
+            // What a paid payout carried, to reconcile it against the ledger.
+            let items = if payout.status == "paid" {
+                let transactions = api.payout_transactions(&payout.id).await?;
+                Some(
+                    transactions
+                        .into_iter()
+                        .map(|transaction| PayoutItem {
+                            balance_transaction: transaction.id,
+                            kind: transaction.kind,
+                            source: transaction.source.as_ref().map(|source| source.id().to_owned()),
+                            amount_minor: transaction.amount,
+                            fee_minor: transaction.fee,
+                            net_minor: transaction.net,
+                        })
+                        .collect(),
+                )
+            } else {
+                None
+            };
+            let stored = StoredPayout {
+                arrival_date: date_of(payout.arrival_date).format("%Y-%m-%d").to_string(),
+                id: payout.id,
+                amount_minor: payout.amount,
+                currency: payout.currency.to_ascii_uppercase(),
+                status: payout.status,
+            };
+            Ok(Plan::Apply(vec![Effect::Payout(stored, items)]))
+        }
         other => Ok(Plan::Ignore(format!("{other} is not an event appeal uses"))),
     }
 }
@@ -511,6 +544,11 @@ async fn plan_dispute(store: &Store, dispute: Dispute) -> Result<Plan, ProcessEr
     let mut opened = reversal_of(&donation, EntryKind::Dispute, -amount_minor, fee_minor, dispute.created);
     opened.idempotency_key = Some(dispute_key.clone());
     opened.stripe.dispute = Some(dispute.id.clone());
+    opened.stripe.balance_transaction = dispute
+        .balance_transactions
+        .iter()
+        .find(|balance| balance.amount < 0)
+        .map(|balance| balance.id.clone());
     let mut effects = vec![Effect::Record(Box::new(opened))];
     if dispute.status == "won" {
         let mut won = reversal_of(&donation, EntryKind::DisputeWon, amount_minor, 0, Utc::now().timestamp());
@@ -518,6 +556,11 @@ async fn plan_dispute(store: &Store, dispute: Dispute) -> Result<Plan, ProcessEr
         won.reverses_key = Some(dispute_key);
         won.idempotency_key = Some(format!("stripe:dispute_won:{}", dispute.id));
         won.stripe.dispute = Some(dispute.id.clone());
+        won.stripe.balance_transaction = dispute
+            .balance_transactions
+            .iter()
+            .find(|balance| balance.amount > 0)
+            .map(|balance| balance.id.clone());
         effects.push(Effect::Record(Box::new(won)));
     }
     Ok(Plan::Apply(effects))

@@ -18,9 +18,11 @@ const ENTRY_COLUMNS: &str = "e.id, e.campaign_id, c.slug AS campaign_slug, e.bra
      e.recorded_at, e.recorded_by, e.reference, e.reason, e.reverses_entry_id, e.origin_entry_id, \
      e.stripe_payment_intent, e.stripe_charge, e.stripe_invoice, e.stripe_subscription, \
      e.stripe_balance_transaction, e.stripe_refund, e.stripe_dispute, e.presented_amount_minor, e.presented_currency, \
-     e.received_at, e.batch_id";
+     e.received_at, e.batch_id, pi.payout_id AS stripe_payout";
 
-const ENTRY_FROM: &str = "FROM ledger_entries e JOIN campaigns c ON c.id = e.campaign_id LEFT JOIN branches b ON b.id = e.branch_id";
+const ENTRY_FROM: &str = "FROM ledger_entries e JOIN campaigns c ON c.id = e.campaign_id \
+     LEFT JOIN branches b ON b.id = e.branch_id \
+     LEFT JOIN payout_items pi ON pi.balance_transaction = e.stripe_balance_transaction AND pi.type <> 'payout'";
 
 /// Whether an entry was appended now or had been appended before under the same key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +59,10 @@ pub struct ExportFilter {
     pub to_date: chrono::NaiveDate,
     pub campaign_id: Option<i64>,
     pub branch_id: Option<i64>,
+    /// Only the entries one payout carried.
+    pub payout_id: Option<String>,
+    /// Date entries by the day their payout arrived instead of the day money was received.
+    pub by_payout_date: bool,
 }
 
 impl Store {
@@ -70,11 +76,18 @@ impl Store {
         let store = self.clone();
         tokio::spawn(async move {
             use futures_util::TryStreamExt;
+            let range = if filter.by_payout_date {
+                // A paid payout's arrival day is in the range ($1 and $2 go unused).
+                "pi.payout_id IN (SELECT p.id FROM payouts p WHERE p.status = 'paid' \
+                 AND p.arrival_date >= $3 AND p.arrival_date <= $4) AND $1 = $1 AND $2 = $2"
+            } else {
+                "((e.received_at IS NOT NULL AND e.received_at >= $1 AND e.received_at < $2) \
+                  OR (e.received_at IS NULL AND e.received_on >= $3 AND e.received_on <= $4))"
+            };
             let sql = format!(
-                "SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE \
-                 ((e.received_at IS NOT NULL AND e.received_at >= $1 AND e.received_at < $2) \
-                  OR (e.received_at IS NULL AND e.received_on >= $3 AND e.received_on <= $4)) \
-                 AND ($5 IS NULL OR e.campaign_id = $5) AND ($6 IS NULL OR e.branch_id = $6) ORDER BY e.id"
+                "SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE {range} \
+                 AND ($5 IS NULL OR e.campaign_id = $5) AND ($6 IS NULL OR e.branch_id = $6) \
+                 AND ($7 IS NULL OR pi.payout_id = $7) ORDER BY e.id"
             );
             let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(stored_instant(filter.from_instant))
@@ -83,6 +96,7 @@ impl Store {
                 .bind(filter.to_date.format("%Y-%m-%d").to_string())
                 .bind(filter.campaign_id)
                 .bind(filter.branch_id)
+                .bind(filter.payout_id.clone())
                 .fetch(store.pool());
             loop {
                 let next = match rows.try_next().await {
@@ -458,6 +472,7 @@ fn entry_from_row(row: &AnyRow) -> Result<Entry, StoreError> {
             balance_transaction: row.try_get("stripe_balance_transaction")?,
             refund: row.try_get("stripe_refund")?,
             dispute: row.try_get("stripe_dispute")?,
+            payout: row.try_get("stripe_payout")?,
         },
         presented: match (
             row.try_get::<Option<i64>, _>("presented_amount_minor")?,

@@ -8,6 +8,7 @@ mod campaigns;
 mod check;
 mod documents;
 mod entries;
+mod payouts;
 mod people;
 mod stripe;
 mod supporters;
@@ -26,6 +27,8 @@ pub use check::Discrepancy;
 pub use documents::ProgressDocument;
 pub(crate) use entries::record_entry_in;
 pub use entries::{EntryFilter, ExportFilter, RecordOutcome};
+pub(crate) use payouts::upsert_payout_in;
+pub use payouts::{PayoutItem, PayoutLine, PayoutReport, StoredPayout};
 pub use people::{AuditRecord, StoredSession, StoredUser};
 pub use stripe::{DeferredEvent, EventClaim, SubscriptionFilter};
 pub(crate) use stripe::{

@@ -49,7 +49,7 @@ async fn a_matching_deposit_posts_every_entry_at_once(engine: Engine) {
     let csv =
         app.get_as(&app.treasurer_token, "/api/v1/admin/exports/ledger").await.text().await.expect("CSV");
     let batch = body["batch"].as_i64().expect("a batch id").to_string();
-    assert_eq!(csv.lines().skip(1).filter(|line| line.split(',').nth(26) == Some(batch.as_str())).count(), 3);
+    assert_eq!(csv.lines().skip(1).filter(|line| line.split(',').nth(27) == Some(batch.as_str())).count(), 3);
     problem(
         app.post_as(&app.viewer_token, "/api/v1/admin/campaigns/office/batches", &deposit(3, "175.00")).await,
         StatusCode::FORBIDDEN,

@@ -53,6 +53,9 @@ struct State_ {
     invoice_payments: Vec<Value>,
     refunds: Vec<Value>,
     disputes: HashMap<String, Value>,
+    payouts: HashMap<String, Value>,
+    /// The balance transactions each payout carried, its own included.
+    payout_transactions: HashMap<String, Vec<String>>,
     events: Vec<Value>,
     requests: Vec<Recorded>,
     /// Events made by API calls (a cancel, a refund), for the test to deliver.
@@ -116,6 +119,7 @@ impl FakeStripe {
             .route("/v1/events", get(list_events))
             .route("/v1/billing_portal/sessions", post(create_portal_session))
             .route("/pay/{id}", get(checkout_page))
+            .route("/v1/balance_transactions", get(list_balance_transactions))
             .with_state(fake.clone());
         tokio::spawn(async move {
             axum::serve(listener, router).await.expect("the fake Stripe serves");
@@ -314,7 +318,56 @@ impl FakeStripe {
             .collect()
     }
 
-    /// The raw objects, for the test that they parse as async-stripe's own types.
+    /// The balance transaction of a charge (what a payout carries).
+    pub fn balance_transaction_of(&self, charge_id: &str) -> String {
+        self.lock().charges[charge_id]["balance_transaction"]
+            .as_str()
+            .expect("a balance transaction")
+            .to_owned()
+    }
+
+    /// Stripe changes a transaction's fee after the fact (it happens: a fee adjustment).
+    pub fn adjust_fee(&self, balance_transaction: &str, fee: i64) {
+        let mut state = self.lock();
+        let transaction = state.balance_transactions.get_mut(balance_transaction).expect("a transaction");
+        let amount = transaction["amount"].as_i64().expect("amount");
+        transaction["fee"] = json!(fee);
+        transaction["net"] = json!(amount - fee);
+    }
+
+    /// A charge from another product on the same account: in Stripe's balance, not in appeal's.
+    pub fn foreign_charge(&self, amount: i64) -> String {
+        let mut state = self.lock();
+        let (payment_intent, _) = state.new_payment(amount, "cad", "cus_other", json!({}), true);
+        let charge =
+            state.payment_intents[&payment_intent]["latest_charge"].as_str().expect("a charge").to_owned();
+        state.charges[&charge]["balance_transaction"].as_str().expect("a transaction").to_owned()
+    }
+
+    /// Pays out these balance transactions; returns the payout's id and its `payout.paid` event.
+    pub fn payout(&self, transactions: &[String]) -> (String, Vec<Value>) {
+        let mut state = self.lock();
+        let total: i64 =
+            transactions.iter().map(|id| state.balance_transactions[id]["net"].as_i64().expect("net")).sum();
+        let id = state.id("po");
+        let own = state.new_balance_transaction(-total, 0, "cad", "payout", &id);
+        let mut carried = transactions.to_vec();
+        carried.push(own["id"].as_str().expect("id").to_owned());
+        let arrival = now() + 2 * 86400;
+        let payout = json!({
+            "id": id, "object": "payout", "amount": total, "application_fee": null, "application_fee_amount": null,
+            "arrival_date": arrival - arrival % 86400, "automatic": true, "balance_transaction": own["id"],
+            "created": now(), "currency": "cad", "description": "STRIPE PAYOUT", "destination": "ba_fake",
+            "failure_balance_transaction": null, "failure_code": null, "failure_message": null, "livemode": false,
+            "metadata": {}, "method": "standard", "original_payout": null, "reconciliation_status": "completed",
+            "reversed_by": null, "source_type": "card", "statement_descriptor": null, "status": "paid", "type": "bank_account"
+        });
+        state.payouts.insert(id.clone(), payout.clone());
+        state.payout_transactions.insert(id.clone(), carried);
+        let event = state.event("payout.paid", payout);
+        (id, vec![event])
+    }
+
     pub fn objects(&self) -> Vec<(&'static str, Value)> {
         let state = self.lock();
         let mut objects = Vec::new();
@@ -327,6 +380,7 @@ impl FakeStripe {
         objects.extend(state.invoice_payments.iter().map(|v| ("invoice_payment", v.clone())));
         objects.extend(state.refunds.iter().map(|v| ("refund", v.clone())));
         objects.extend(state.disputes.values().map(|v| ("dispute", v.clone())));
+        objects.extend(state.payouts.values().map(|v| ("payout", v.clone())));
         objects.extend(state.events.iter().map(|v| ("event", v.clone())));
         objects
     }
@@ -983,4 +1037,23 @@ async fn checkout_page(State(fake): State<FakeStripe>, Path(id): Path<String>) -
         session["currency"].as_str().unwrap_or("")
     );
     axum::response::Html(html).into_response()
+}
+
+/// `GET /v1/balance_transactions?payout=po_...`: what a payout carried.
+async fn list_balance_transactions(
+    State(fake): State<FakeStripe>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = pairs(query.as_deref().unwrap_or(""));
+    if let Some(response) = fake.check(&headers, "GET", "/v1/balance_transactions", params.clone()) {
+        return response;
+    }
+    let payout = params.iter().find(|(k, _)| k == "payout").map(|(_, v)| v.clone()).unwrap_or_default();
+    let state = fake.lock();
+    let Some(carried) = state.payout_transactions.get(&payout) else {
+        return not_found("payout", &payout);
+    };
+    let data = carried.iter().map(|id| state.balance_transactions[id].clone()).collect();
+    list(data, "/v1/balance_transactions", false)
 }

@@ -615,6 +615,7 @@ async fn the_fake_speaks_stripes_object_shapes(engine: Engine) {
             "refund" => serde_json::from_value::<stripe_shared::Refund>(object.clone()).map(drop),
             "dispute" => serde_json::from_value::<stripe_shared::Dispute>(object.clone()).map(drop),
             "event" => serde_json::from_value::<stripe_shared::Event>(object.clone()).map(drop),
+            "payout" => serde_json::from_value::<stripe_shared::Payout>(object.clone()).map(drop),
             other => panic!("unexpected kind {other}"),
         };
         assert!(parsed.is_ok(), "{kind} does not parse as async-stripe's type: {:?}\n{object}", parsed.err());

@@ -1,0 +1,173 @@
+//! Stripe payouts and what they carried, and the reconciliation of each against the ledger.
+
+use sqlx::Row;
+
+use super::{Store, StoreError, WriteTx, now, stored_instant};
+
+/// A payout as Stripe last described it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredPayout {
+    pub id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub status: String,
+    pub arrival_date: String,
+}
+
+/// One balance transaction of a payout, next to the ledger entry it should match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PayoutLine {
+    pub balance_transaction: String,
+    pub kind: String,
+    pub source: Option<String>,
+    pub stripe_net_minor: i64,
+    pub entry_id: Option<i64>,
+    pub entry_net_minor: Option<i64>,
+}
+
+/// A payout reconciled: Stripe's amount, the sum of our entries in it, and every line that
+/// does not match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PayoutReport {
+    pub payout: StoredPayout,
+    pub lines: Vec<PayoutLine>,
+    /// What the lines say Stripe paid (their net), which is the payout's amount.
+    pub stripe_lines_minor: i64,
+    /// The net of the ledger entries found in the payout.
+    pub entries_minor: i64,
+}
+
+impl PayoutReport {
+    /// Lines with no entry in the ledger.
+    pub fn missing(&self) -> Vec<&PayoutLine> {
+        self.lines.iter().filter(|line| line.entry_id.is_none()).collect()
+    }
+
+    /// Lines whose entry's net differs from Stripe's.
+    pub fn different(&self) -> Vec<&PayoutLine> {
+        self.lines
+            .iter()
+            .filter(|line| line.entry_net_minor.is_some_and(|net| net != line.stripe_net_minor))
+            .collect()
+    }
+
+    /// Stripe's payout amount less the sum of our entries: zero when everything is explained.
+    pub fn difference_minor(&self) -> i64 {
+        self.payout.amount_minor - self.entries_minor
+    }
+
+    pub fn reconciled(&self) -> bool {
+        self.difference_minor() == 0 && self.missing().is_empty() && self.different().is_empty()
+    }
+}
+
+/// What one payout carried, as Stripe lists it.
+#[derive(Clone, Debug)]
+pub struct PayoutItem {
+    pub balance_transaction: String,
+    pub kind: String,
+    pub source: Option<String>,
+    pub amount_minor: i64,
+    pub fee_minor: i64,
+    pub net_minor: i64,
+}
+
+/// Stores a payout and (when paid) the transactions it carried, replacing an earlier word.
+pub(crate) async fn upsert_payout_in(
+    write: &mut WriteTx,
+    payout: &StoredPayout,
+    items: Option<&[PayoutItem]>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO payouts (id, amount_minor, currency, status, arrival_date, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (id) DO UPDATE SET amount_minor = $2, currency = $3, status = $4, arrival_date = $5, updated_at = $6",
+    )
+    .bind(&payout.id)
+    .bind(payout.amount_minor)
+    .bind(&payout.currency)
+    .bind(&payout.status)
+    .bind(&payout.arrival_date)
+    .bind(stored_instant(now()))
+    .execute(&mut *write.tx)
+    .await?;
+    if let Some(items) = items {
+        sqlx::query("DELETE FROM payout_items WHERE payout_id = $1")
+            .bind(&payout.id)
+            .execute(&mut *write.tx)
+            .await?;
+        for item in items {
+            sqlx::query(
+                "INSERT INTO payout_items (payout_id, balance_transaction, type, source, amount_minor, fee_minor, net_minor) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&payout.id)
+            .bind(&item.balance_transaction)
+            .bind(&item.kind)
+            .bind(&item.source)
+            .bind(item.amount_minor)
+            .bind(item.fee_minor)
+            .bind(item.net_minor)
+            .execute(&mut *write.tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn payout_from_row(row: &sqlx::any::AnyRow) -> Result<StoredPayout, StoreError> {
+    Ok(StoredPayout {
+        id: row.try_get("id")?,
+        amount_minor: row.try_get("amount_minor")?,
+        currency: row.try_get("currency")?,
+        status: row.try_get("status")?,
+        arrival_date: row.try_get("arrival_date")?,
+    })
+}
+
+impl Store {
+    pub async fn payouts(&self) -> Result<Vec<StoredPayout>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, amount_minor, currency, status, arrival_date FROM payouts ORDER BY arrival_date DESC, id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(payout_from_row).collect()
+    }
+
+    /// A payout next to the ledger, line by line.
+    pub async fn payout_report(&self, payout_id: &str) -> Result<Option<PayoutReport>, StoreError> {
+        let Some(row) =
+            sqlx::query("SELECT id, amount_minor, currency, status, arrival_date FROM payouts WHERE id = $1")
+                .bind(payout_id)
+                .fetch_optional(self.pool())
+                .await?
+        else {
+            return Ok(None);
+        };
+        let payout = payout_from_row(&row)?;
+        let rows = sqlx::query(
+            "SELECT pi.balance_transaction, pi.type, pi.source, pi.net_minor, e.id AS entry_id, e.net_minor AS entry_net \
+             FROM payout_items pi LEFT JOIN ledger_entries e ON e.stripe_balance_transaction = pi.balance_transaction \
+             WHERE pi.payout_id = $1 AND pi.type <> 'payout' ORDER BY pi.balance_transaction",
+        )
+        .bind(payout_id)
+        .fetch_all(self.pool())
+        .await?;
+        let lines: Vec<PayoutLine> = rows
+            .iter()
+            .map(|row| {
+                Ok(PayoutLine {
+                    balance_transaction: row.try_get("balance_transaction")?,
+                    kind: row.try_get("type")?,
+                    source: row.try_get("source")?,
+                    stripe_net_minor: row.try_get("net_minor")?,
+                    entry_id: row.try_get("entry_id")?,
+                    entry_net_minor: row.try_get("entry_net")?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let stripe_lines_minor = lines.iter().map(|line| line.stripe_net_minor).sum();
+        let entries_minor = lines.iter().filter_map(|line| line.entry_net_minor).sum();
+        Ok(Some(PayoutReport { payout, lines, stripe_lines_minor, entries_minor }))
+    }
+}
