@@ -50,8 +50,16 @@ enum Command {
     /// Manage the people who sign in to the dashboard.
     #[command(subcommand)]
     User(UserCommand),
-    /// Recompute every total from the ledger; exit non-zero naming any that differs.
-    Check,
+    /// Recompute every total from the ledger; with --stripe, also compare Stripe's balance
+    /// transactions of the period with the ledger. Exits non-zero naming any difference.
+    Check {
+        /// Also compare Stripe's side with the ledger.
+        #[arg(long)]
+        stripe: bool,
+        /// The period for --stripe: 30d, 72h...
+        #[arg(long, default_value = "30d")]
+        since: String,
+    },
     /// List and cancel recurring subscriptions (cancelling refunds nothing).
     #[command(subcommand)]
     Subscription(SubscriptionCommand),
@@ -390,7 +398,14 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
                 );
             })
         }
-        Command::Check => return check(store).await,
+        Command::Check { stripe, since } => {
+            let totals = check(store).await;
+            if !stripe {
+                return totals;
+            }
+            let stripe_side = check_stripe(store, payments, &since).await;
+            return if totals == ExitCode::SUCCESS { stripe_side } else { totals };
+        }
         Command::Donation(DonationCommand::Refund { entry, amount }) => {
             actions::refund_donation(store, payments, entry, amount.map(AmountText), &actor).await.map(|refund| {
                 println!(
@@ -565,6 +580,46 @@ async fn check(store: &Store) -> ExitCode {
                 );
             }
             ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn check_stripe(store: &Store, payments: Option<&Payments>, since: &str) -> ExitCode {
+    let Some(seconds) = parse_duration(since) else {
+        eprintln!("error: since must be a duration such as 30d or 72h");
+        return ExitCode::from(2);
+    };
+    let Some(payments) = payments else {
+        eprintln!("error: {}", ActionError::PaymentsNotConfigured);
+        return ExitCode::FAILURE;
+    };
+    match crate::payments::reconcile::compare_with_stripe(store, &payments.api, seconds).await {
+        Ok(comparison) => {
+            for (transaction, kind, net) in &comparison.unrecorded {
+                println!(
+                    "UNRECORDED Stripe {kind} {transaction} (net {net}): no ledger entry; run appeal reconcile"
+                );
+            }
+            for (transaction, entry, ledger, stripe) in &comparison.different {
+                println!(
+                    "MISMATCH entry {entry} ({transaction}): the ledger says net {ledger}, Stripe says {stripe}"
+                );
+            }
+            for (transaction, entry) in &comparison.unknown_to_stripe {
+                println!(
+                    "UNKNOWN entry {entry} names {transaction}, which Stripe does not list for the period"
+                );
+            }
+            if comparison.agrees() {
+                println!("ok: {} Stripe transactions agree with the ledger", comparison.compared);
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(error) => {
             eprintln!("error: {error}");

@@ -241,6 +241,30 @@ impl StripeApi {
         self.send(request.build(), None).await
     }
 
+    /// Every balance transaction created since `since` (unix seconds), all pages.
+    pub async fn balance_transactions_since(
+        &self,
+        since: i64,
+    ) -> Result<Vec<PayoutTransaction>, StripeApiError> {
+        let mut all = Vec::new();
+        let mut starting_after: Option<String> = None;
+        loop {
+            let mut request = stripe_core::balance_transaction::ListBalanceTransaction::new()
+                .created(stripe_types::RangeQueryTs::gte(since))
+                .limit(100);
+            if let Some(after) = &starting_after {
+                request = request.starting_after(after.clone());
+            }
+            let page: List<PayoutTransaction> = self.send(request.build(), None).await?;
+            starting_after = page.data.last().map(|transaction| transaction.id.clone());
+            let more = page.has_more && starting_after.is_some();
+            all.extend(page.data);
+            if !more {
+                return Ok(all);
+            }
+        }
+    }
+
     /// Every balance transaction a payout carried (all pages).
     pub async fn payout_transactions(
         &self,

@@ -67,3 +67,57 @@ async fn reconcile_locked(
     }
     Ok(report)
 }
+
+/// Stripe's side against the ledger for a period: every charge, refund and dispute Stripe
+/// booked, next to the entry that should hold it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StripeComparison {
+    pub compared: usize,
+    /// Stripe transactions no entry holds (run reconcile; other products show here too).
+    pub unrecorded: Vec<(String, String, i64)>,
+    /// Entries whose net differs from Stripe's: (transaction, entry, ledger net, Stripe net).
+    pub different: Vec<(String, i64, i64, i64)>,
+    /// Entries naming a transaction Stripe does not list for the period.
+    pub unknown_to_stripe: Vec<(String, i64)>,
+}
+
+impl StripeComparison {
+    pub fn agrees(&self) -> bool {
+        self.unrecorded.is_empty() && self.different.is_empty() && self.unknown_to_stripe.is_empty()
+    }
+}
+
+/// The kinds of balance transaction that are gifts, refunds or disputes.
+const MONEY_KINDS: [&str; 5] = ["charge", "payment", "refund", "payment_refund", "adjustment"];
+
+pub async fn compare_with_stripe(
+    store: &Store,
+    api: &StripeApi,
+    since_seconds: i64,
+) -> Result<StripeComparison, ProcessError> {
+    let since = chrono::Utc::now() - chrono::Duration::seconds(since_seconds);
+    let transactions = api.balance_transactions_since(since.timestamp()).await?;
+    let mut entries = store.stripe_entry_nets(since).await?;
+    let mut comparison = StripeComparison::default();
+    for transaction in
+        transactions.iter().filter(|transaction| MONEY_KINDS.contains(&transaction.kind.as_str()))
+    {
+        comparison.compared += 1;
+        match entries.remove(&transaction.id) {
+            Some((entry, net)) if net != transaction.net => {
+                comparison.different.push((transaction.id.clone(), entry, net, transaction.net));
+            }
+            Some(_) => {}
+            None => comparison.unrecorded.push((
+                transaction.id.clone(),
+                transaction.kind.clone(),
+                transaction.net,
+            )),
+        }
+    }
+    let mut unknown: Vec<(String, i64)> =
+        entries.into_iter().map(|(transaction, (entry, _))| (transaction, entry)).collect();
+    unknown.sort();
+    comparison.unknown_to_stripe = unknown;
+    Ok(comparison)
+}

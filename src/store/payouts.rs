@@ -171,3 +171,28 @@ impl Store {
         Ok(Some(PayoutReport { payout, lines, stripe_lines_minor, entries_minor }))
     }
 }
+
+impl Store {
+    /// The ledger entries that name a Stripe balance transaction, received since `since`:
+    /// transaction → (entry id, net).
+    pub async fn stripe_entry_nets(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<std::collections::HashMap<String, (i64, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, stripe_balance_transaction, net_minor FROM ledger_entries \
+             WHERE stripe_balance_transaction IS NOT NULL AND received_at >= $1",
+        )
+        .bind(stored_instant(since))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("stripe_balance_transaction")?,
+                    (row.try_get("id")?, row.try_get("net_minor")?),
+                ))
+            })
+            .collect()
+    }
+}

@@ -1049,11 +1049,22 @@ async fn list_balance_transactions(
     if let Some(response) = fake.check(&headers, "GET", "/v1/balance_transactions", params.clone()) {
         return response;
     }
-    let payout = params.iter().find(|(k, _)| k == "payout").map(|(_, v)| v.clone()).unwrap_or_default();
+    let get = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     let state = fake.lock();
-    let Some(carried) = state.payout_transactions.get(&payout) else {
-        return not_found("payout", &payout);
-    };
-    let data = carried.iter().map(|id| state.balance_transactions[id].clone()).collect();
+    if let Some(payout) = get("payout") {
+        let Some(carried) = state.payout_transactions.get(&payout) else {
+            return not_found("payout", &payout);
+        };
+        let data = carried.iter().map(|id| state.balance_transactions[id].clone()).collect();
+        return list(data, "/v1/balance_transactions", false);
+    }
+    let since: i64 = get("created[gte]").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut data: Vec<Value> = state
+        .balance_transactions
+        .values()
+        .filter(|t| t["created"].as_i64().unwrap_or(0) >= since)
+        .cloned()
+        .collect();
+    data.sort_by(|a, b| b["id"].as_str().cmp(&a["id"].as_str()));
     list(data, "/v1/balance_transactions", false)
 }

@@ -109,6 +109,9 @@ async fn a_matching_payout_reconciles_to_the_cent(engine: Engine) {
 
     let listed = app.cli(&["payout", "list"]);
     assert!(String::from_utf8_lossy(&listed.stdout).contains("reconciled"));
+    let check = app.cli(&["check", "--stripe"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("Stripe transactions agree with the ledger"));
     assert!(app.cli(&["payout", "report", "--id", &payout]).status.success());
     let bad_basis = app.get_as(&app.treasurer_token, "/api/v1/admin/exports/ledger?basis=bank").await;
     assert!(problem(bad_basis, StatusCode::UNPROCESSABLE_ENTITY).await["errors"]["basis"].is_string());
@@ -131,6 +134,9 @@ async fn a_payout_with_a_transaction_we_never_recorded_shows_it(engine: Engine) 
     let report = app.cli(&["payout", "report", "--id", &payout]);
     assert_eq!(report.status.code(), Some(1), "a payout that does not reconcile fails the report");
     assert!(String::from_utf8_lossy(&app.cli(&["payout", "list"]).stdout).contains("NEEDS A LOOK"));
+    let check = app.cli(&["check", "--stripe"]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&check.stdout).contains(&format!("UNRECORDED Stripe charge {foreign}")));
 }
 
 async fn a_payout_whose_amount_differs_from_an_entry_shows_it(engine: Engine) {
