@@ -416,7 +416,8 @@ fn chart_svg(daily: &[(chrono::NaiveDate, i64)], goal_minor: i64) -> Value {
             (*amount, cumulative)
         })
         .collect();
-    let top = points.iter().map(|(_, total)| *total).max().unwrap_or(0).max(goal_minor).max(1) as f64;
+    // A little room above the goal line, so it does not sit on the frame.
+    let top = points.iter().map(|(_, total)| *total).max().unwrap_or(0).max(goal_minor).max(1) as f64 * 1.08;
     let step = WIDTH / points.len() as f64;
     let y = |value: i64| HEIGHT - (value.max(0) as f64 / top) * HEIGHT;
     let bars: Vec<Value> = points

@@ -156,3 +156,82 @@ async fn a_supporter_gives_and_every_open_bar_moves(engine: Engine) {
     }
     browser.quit().await;
 }
+
+on_both_engines!(a_treasurer_records_a_deposit_and_the_bar_moves);
+
+async fn a_treasurer_records_a_deposit_and_the_bar_moves(engine: Engine) {
+    if !available() {
+        return;
+    }
+    let app = spawn_app_with(engine, Options { reachable: true, ..Options::default() }).await;
+    app.create_campaign("office").await;
+    app.give("office", "1000.00", None).await;
+    let session =
+        app.checkout("office", &json!({"amount": "50.00", "interval": "month", "name": "Reader"})).await;
+    app.deliver_all(&app.stripe.pay_session(&session)).await;
+    let added = {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_appeal"))
+            .args(["user", "add", "--email", "tre@example.org", "--role", "treasurer", "--password-stdin"])
+            .env("DATABASE_URL", &app.db.url)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the CLI runs");
+        child.stdin.take().expect("stdin").write_all(b"correct horse battery staple\n").expect("written");
+        child.wait().expect("the CLI ends")
+    };
+    assert!(added.success());
+    let browser = Browser::start(1280, 1000).await;
+
+    // The public page is open in a tab.
+    let public_tab = browser.current_tab().await;
+    browser.goto(&app.url("/c/office?lang=en")).await;
+    let page_raised = "return document.querySelector('[data-field=raised]').textContent;";
+    browser.wait_for(page_raised, &json!("$1,050")).await;
+
+    // The treasurer signs in and records a deposit of two cheques.
+    browser.new_tab().await;
+    browser.goto(&app.url("/admin/login")).await;
+    browser.type_into("#login-email", "tre@example.org").await;
+    browser.type_into("#login-password", "correct horse battery staple").await;
+    browser.click("button.primary").await;
+    browser.wait_for("return location.pathname;", &json!("/admin")).await;
+    browser.goto(&app.url("/admin/c/office")).await;
+    browser.type_into("#batch-reference", "Slip 42").await;
+    browser.type_into("#batch-count", "2").await;
+    browser.type_into("#batch-total", "350").await;
+    browser.type_into("#batch-csv", "amount,method,donor_name\n250,cheque,Ana\n100,cheque,Ben").await;
+    browser.click("#batch-title ~ form button.primary").await;
+    browser.wait_for("return !!document.querySelector('button[value=post]');", &json!(true)).await;
+    let shots = screenshots();
+    let engine_name = format!("{engine:?}").to_lowercase();
+    browser.screenshot(&shots.join(format!("{engine_name}-dashboard-preview.png"))).await;
+    browser.click("button[value=post]").await;
+    browser
+        .wait_for(
+            "return document.querySelector('.notice') && document.querySelector('.notice').textContent;",
+            &json!("Posted batch 1: 2 entries."),
+        )
+        .await;
+    browser.screenshot(&shots.join(format!("{engine_name}-dashboard.png"))).await;
+    if let Some(axe) = axe_source() {
+        let violations = accessibility_violations(&browser, &axe).await;
+        assert!(violations.is_empty(), "dashboard: {violations:#?}");
+    }
+
+    // The export downloads with the session.
+    let csv = browser
+        .eval_async("var done = arguments[arguments.length - 1]; fetch('/admin/export?campaign=office&format=csv').then(function (r) { return r.text(); }).then(done);")
+        .await;
+    let csv = csv.as_str().expect("CSV text");
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(csv.contains(",cheque,") && csv.contains("Ana"));
+
+    // The open public page moved without reload.
+    let dashboard_tab = browser.current_tab().await;
+    browser.switch_to(&public_tab).await;
+    browser.wait_for(page_raised, &json!("$1,400")).await;
+    browser.switch_to(&dashboard_tab).await;
+    browser.quit().await;
+}
