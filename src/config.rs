@@ -253,7 +253,7 @@ impl Config {
             database_url,
             bind,
             public_url,
-            log_filter: lookup("APPEAL_LOG").unwrap_or_else(|| "info,sqlx=warn".to_owned()),
+            log_filter: lookup("APPEAL_LOG").unwrap_or_else(|| "info,sqlx=error".to_owned()),
             log_format,
         })
     }
