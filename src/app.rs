@@ -46,7 +46,7 @@ impl Application {
             // A stand-in Stripe (tests, a local mock) serves its checkout pages itself.
             payment_origins.push(url.origin().ascii_serialization());
         }
-        let state = AppState {
+        let state = AppState::new(http::Shared {
             store: store.clone(),
             payments,
             public_url: config.public_url.clone(),
@@ -54,12 +54,15 @@ impl Application {
             defence: Arc::new(Defence::new(&config.defence)),
             mailer,
             site: config.site.clone(),
-            payment_origins,
+            policies: http::security::Policies::new(
+                config.defence.captcha.as_ref().map(|captcha| captcha.kind),
+                &payment_origins,
+            ),
             embed_script: Arc::new(http::pages::embed_script(&config.public_url)),
             timezone: config.timezone,
             logins: Arc::default(),
             secure_cookies: config.public_url.starts_with("https://"),
-        };
+        });
         let listener = TcpListener::bind(config.bind).await?;
         tracing::info!(
             database = %redact_url(&config.database_url),

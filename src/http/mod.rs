@@ -29,9 +29,27 @@ use crate::store::Store;
 use defence::Defence;
 use error::Problem;
 
-/// What every handler can reach.
+/// What every handler can reach: one shared value, so that handing it to each request
+/// (axum clones the state per request) costs one reference count.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+#[derive(Debug)]
+pub struct Shared {
     pub store: Store,
     /// `None` when no Stripe key is configured: online giving answers 503.
     pub payments: Option<Payments>,
@@ -40,8 +58,8 @@ pub struct AppState {
     pub defence: Arc<Defence>,
     pub mailer: Mailer,
     pub site: SiteConfig,
-    /// Where Checkout and the Billing Portal live, for the pages' form-action policy.
-    pub payment_origins: Vec<String>,
+    /// The Content-Security-Policies, built once (Stripe's origins for form-action).
+    pub policies: security::Policies,
     pub embed_script: Arc<String>,
     pub timezone: chrono_tz::Tz,
     pub logins: Arc<defence::LoginThrottle>,

@@ -151,9 +151,7 @@ async fn get_progress(
     };
     let response_headers = response.headers_mut();
     response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(PROGRESS_CACHE_CONTROL));
-    if let Ok(value) = HeaderValue::from_str(&document.etag) {
-        response_headers.insert(header::ETAG, value);
-    }
+    response_headers.insert(header::ETAG, document.etag_header.clone());
     Ok(response)
 }
 

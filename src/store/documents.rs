@@ -28,6 +28,8 @@ pub struct ProgressDocument {
     pub public: bool,
     pub body: Bytes,
     pub etag: String,
+    /// The same, ready to send.
+    pub etag_header: axum::http::HeaderValue,
 }
 
 #[derive(Debug)]
@@ -122,6 +124,8 @@ impl Store {
             slug: campaign.slug.to_string(),
             public: campaign.status.is_public(),
             body: Bytes::from(body),
+            etag_header: axum::http::HeaderValue::from_str(&etag)
+                .map_err(|error| StoreError::Corrupt(error.to_string()))?,
             etag,
         });
         if let Ok(mut documents) = self.documents.by_slug.write()
