@@ -219,6 +219,9 @@ mod tests {
     }
 }
 
+/// How much text an export gathers before handing it on.
+const PIECE_BYTES: usize = 64 * 1024;
+
 /// An export under way: its format, a file name, and its text as it is written.
 #[derive(Debug)]
 pub struct Export {
@@ -274,19 +277,26 @@ pub async fn start(
         by_payout_date: request.by_payout_date,
     });
     let writer = Writer::new(request.format, timezone, include_donors);
-    let (sender, chunks) = tokio::sync::mpsc::channel(64);
+    let (sender, chunks) = tokio::sync::mpsc::channel(8);
     let header = writer.header(&scope);
     tokio::spawn(async move {
-        if sender.send(Ok(header)).await.is_err() {
-            return;
-        }
+        // Rows go out in pieces of about 64 KiB: one channel message and one write per row
+        // would cost more than the row itself.
+        let mut piece = header;
         while let Some(entry) = entries.recv().await {
-            let chunk = entry.map(|entry| writer.entry(&entry));
-            let failed = chunk.is_err();
-            if sender.send(chunk).await.is_err() || failed {
+            match entry {
+                Ok(entry) => piece.push_str(&writer.entry(&entry)),
+                Err(error) => {
+                    let _ = sender.send(Ok(std::mem::take(&mut piece))).await;
+                    let _ = sender.send(Err(error)).await;
+                    return;
+                }
+            }
+            if piece.len() >= PIECE_BYTES && sender.send(Ok(std::mem::take(&mut piece))).await.is_err() {
                 return;
             }
         }
+        let _ = sender.send(Ok(piece)).await;
     });
     let scope_name = request.campaign.clone().unwrap_or_else(|| "all".to_owned());
     let file_name =
