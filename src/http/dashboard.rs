@@ -448,6 +448,29 @@ fn redirect_with(slug: &str, notice: &str) -> Response {
     Redirect::to(&format!("/admin/c/{slug}?{query}")).into_response()
 }
 
+/// The campaign page again, with the form's errors beside their fields.
+async fn render_errors(
+    state: &AppState,
+    signed_in: &SignedIn,
+    slug: &str,
+    errors: BTreeMap<String, String>,
+) -> Response {
+    render_campaign(state, signed_in, slug, None, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// An action's refusal: beside the form when it is about the input, a problem otherwise.
+async fn render_action_error(
+    state: &AppState,
+    signed_in: &SignedIn,
+    slug: &str,
+    error: ActionError,
+) -> Response {
+    match field_errors(error) {
+        Ok(errors) => render_errors(state, signed_in, slug, errors).await,
+        Err(problem) => problem.into_response(),
+    }
+}
+
 fn field_errors(error: ActionError) -> Result<BTreeMap<String, String>, Problem> {
     match error {
         ActionError::Invalid(errors) => {
@@ -497,21 +520,7 @@ async fn record_donation(
     };
     match actions::record_offline_donation(&state.store, &slug, input, &signed_in.actor, None).await {
         Ok(outcome) => redirect_with(&slug, &format!("Recorded entry {}.", outcome.entry().id)),
-        Err(error) => match field_errors(error) {
-            Ok(errors) => {
-                render_campaign(
-                    &state,
-                    &signed_in,
-                    &slug,
-                    None,
-                    errors,
-                    None,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
-            }
-            Err(problem) => problem.into_response(),
-        },
+        Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
     }
 }
 
@@ -559,16 +568,7 @@ async fn record_batch(
         _ => None,
     };
     if !errors.is_empty() {
-        return render_campaign(
-            &state,
-            &signed_in,
-            &slug,
-            None,
-            errors,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return render_errors(&state, &signed_in, &slug, errors).await;
     }
     let input = BatchInput {
         reference: submitted.reference,
@@ -606,21 +606,7 @@ async fn record_batch(
                 outcome.recorded.len()
             ),
         ),
-        Err(error) => match field_errors(error) {
-            Ok(errors) => {
-                render_campaign(
-                    &state,
-                    &signed_in,
-                    &slug,
-                    None,
-                    errors,
-                    None,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
-            }
-            Err(problem) => problem.into_response(),
-        },
+        Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
     }
 }
 
@@ -658,21 +644,7 @@ async fn reverse(
     };
     match actions::reverse_entry(&state.store, id, input, &signed_in.actor).await {
         Ok(outcome) => redirect_with(&slug, &format!("Entry {id} reversed by entry {}.", outcome.entry().id)),
-        Err(error) => match field_errors(error) {
-            Ok(errors) => {
-                render_campaign(
-                    &state,
-                    &signed_in,
-                    &slug,
-                    None,
-                    errors,
-                    None,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
-            }
-            Err(problem) => problem.into_response(),
-        },
+        Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
     }
 }
 
@@ -697,21 +669,7 @@ async fn refund(
                 refund.entry.currency.format_minor(refund.amount_minor)
             ),
         ),
-        Err(error) => match field_errors(error) {
-            Ok(errors) => {
-                render_campaign(
-                    &state,
-                    &signed_in,
-                    &slug,
-                    None,
-                    errors,
-                    None,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
-            }
-            Err(problem) => problem.into_response(),
-        },
+        Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
     }
 }
 
@@ -744,21 +702,7 @@ async fn cancel(
     .await
     {
         Ok(_) => redirect_with(&slug, &format!("Subscription {id} cancelled; nothing was refunded.")),
-        Err(error) => match field_errors(error) {
-            Ok(errors) => {
-                render_campaign(
-                    &state,
-                    &signed_in,
-                    &slug,
-                    None,
-                    errors,
-                    None,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
-            }
-            Err(problem) => problem.into_response(),
-        },
+        Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
     }
 }
 
