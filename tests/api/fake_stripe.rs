@@ -89,6 +89,21 @@ fn pairs(text: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(text.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
+/// The first value given for `key`.
+fn param(params: &[(String, String)], key: &str) -> Option<String> {
+    params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
+/// Stripe's answer to a request without a parameter it requires.
+fn missing_param(name: &str) -> Response {
+    stripe_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        &format!("Missing required param: {name}."),
+        Some(name),
+    )
+}
+
 fn prefixed(params: &[(String, String)], prefix: &str) -> HashMap<String, String> {
     params
         .iter()
@@ -726,24 +741,14 @@ async fn create_session(State(fake): State<FakeStripe>, headers: HeaderMap, body
     if let Some(response) = fake.check(&headers, "POST", "/v1/checkout/sessions", params.clone()) {
         return response;
     }
-    let get = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let get = |key: &str| param(&params, key);
     let Some(mode) = get("mode") else {
-        return stripe_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "Missing required param: mode.",
-            Some("mode"),
-        );
+        return missing_param("mode");
     };
     let (Some(amount), Some(currency)) =
         (get("line_items[0][price_data][unit_amount]"), get("line_items[0][price_data][currency]"))
     else {
-        return stripe_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "Missing required param: line_items.",
-            Some("line_items"),
-        );
+        return missing_param("line_items");
     };
     let Ok(amount) = amount.parse::<i64>() else {
         return stripe_error(
@@ -860,7 +865,7 @@ async fn update_subscription(
     let Some(subscription) = state.subscriptions.get_mut(&id) else {
         return not_found("subscription", &id);
     };
-    if let Some((_, value)) = params.iter().find(|(k, _)| k == "cancel_at_period_end") {
+    if let Some(value) = param(&params, "cancel_at_period_end") {
         let cancel = value == "true";
         subscription["cancel_at_period_end"] = json!(cancel);
         subscription["cancel_at"] =
@@ -902,7 +907,7 @@ async fn list_invoice_payments(
     if let Some(response) = fake.check(&headers, "GET", "/v1/invoice_payments", params.clone()) {
         return response;
     }
-    let invoice = params.iter().find(|(k, _)| k == "invoice").map(|(_, v)| v.clone());
+    let invoice = param(&params, "invoice");
     let state = fake.lock();
     let data = state
         .invoice_payments
@@ -922,7 +927,7 @@ async fn list_refunds(
     if let Some(response) = fake.check(&headers, "GET", "/v1/refunds", params.clone()) {
         return response;
     }
-    let charge = params.iter().find(|(k, _)| k == "charge").map(|(_, v)| v.clone());
+    let charge = param(&params, "charge");
     let state = fake.lock();
     let data = state
         .refunds
@@ -939,14 +944,9 @@ async fn create_refund(State(fake): State<FakeStripe>, headers: HeaderMap, body:
     if let Some(response) = fake.check(&headers, "POST", "/v1/refunds", params.clone()) {
         return response;
     }
-    let get = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let get = |key: &str| param(&params, key);
     let Some(charge_id) = get("charge") else {
-        return stripe_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "Missing required param: charge.",
-            Some("charge"),
-        );
+        return missing_param("charge");
     };
     let mut state = fake.lock();
     let remaining = state
@@ -977,7 +977,7 @@ async fn list_events(
     if let Some(response) = fake.check(&headers, "GET", "/v1/events", params.clone()) {
         return response;
     }
-    let get = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let get = |key: &str| param(&params, key);
     let since: i64 = get("created[gte]").and_then(|v| v.parse().ok()).unwrap_or(0);
     let limit: usize = get("limit").and_then(|v| v.parse().ok()).unwrap_or(10);
     let types: Vec<String> =
@@ -1005,14 +1005,9 @@ async fn create_portal_session(State(fake): State<FakeStripe>, headers: HeaderMa
     if let Some(response) = fake.check(&headers, "POST", "/v1/billing_portal/sessions", params.clone()) {
         return response;
     }
-    let get = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let get = |key: &str| param(&params, key);
     let Some(customer) = get("customer") else {
-        return stripe_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "Missing required param: customer.",
-            Some("customer"),
-        );
+        return missing_param("customer");
     };
     let mut state = fake.lock();
     let id = state.id("bps");
@@ -1049,7 +1044,7 @@ async fn list_balance_transactions(
     if let Some(response) = fake.check(&headers, "GET", "/v1/balance_transactions", params.clone()) {
         return response;
     }
-    let get = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let get = |key: &str| param(&params, key);
     let state = fake.lock();
     if let Some(payout) = get("payout") {
         let Some(carried) = state.payout_transactions.get(&payout) else {
