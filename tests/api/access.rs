@@ -79,20 +79,11 @@ async fn viewers_do_not_see_donor_emails(engine: Engine) {
     assert_eq!(recorded["recorded_by"], "token:test-treasurer");
     assert_eq!(recorded["donor_email"], "ana@example.org");
 
-    let as_viewer: Value = app
-        .get_as(&app.viewer_token, "/api/v1/admin/donations?campaign=office")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let as_viewer: Value = app.json_as(&app.viewer_token, "/api/v1/admin/donations?campaign=office").await;
     assert_eq!(as_viewer["entries"][0]["donor_name"], "Ana");
     assert_eq!(as_viewer["entries"][0]["donor_email"], Value::Null);
-    let as_treasurer: Value = app
-        .get_as(&app.treasurer_token, "/api/v1/admin/donations?campaign=office")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let as_treasurer: Value =
+        app.json_as(&app.treasurer_token, "/api/v1/admin/donations?campaign=office").await;
     assert_eq!(as_treasurer["entries"][0]["donor_email"], "ana@example.org");
     assert_eq!(as_treasurer["entries"][0]["reference"], "R-17");
 }

@@ -27,8 +27,7 @@ fn deposit(count: i64, total: &str) -> Value {
 }
 
 async fn entry_count(app: &TestApp) -> usize {
-    let listed: Value =
-        app.get_as(&app.viewer_token, "/api/v1/admin/donations").await.json().await.expect("JSON");
+    let listed: Value = app.json_as(&app.viewer_token, "/api/v1/admin/donations").await;
     listed["entries"].as_array().map_or(0, Vec::len)
 }
 

@@ -36,8 +36,7 @@ async fn drafts_are_never_public(engine: Engine) {
     problem(app.get("/api/v1/campaigns/secret/progress").await, StatusCode::NOT_FOUND).await;
     let public: Value = app.get("/api/v1/campaigns").await.json().await.expect("JSON");
     assert_eq!(public["campaigns"], json!([]));
-    let admin: Value =
-        app.get_as(&app.viewer_token, "/api/v1/admin/campaigns").await.json().await.expect("JSON");
+    let admin: Value = app.json_as(&app.viewer_token, "/api/v1/admin/campaigns").await;
     assert_eq!(admin["campaigns"][0]["slug"], "secret");
 
     let opened =

@@ -16,8 +16,7 @@ async fn assert_nothing_written(app: &TestApp) {
     let progress = app.progress("office").await;
     assert_eq!(progress["raised"], "0.00");
     assert_eq!(progress["donations"], 0);
-    let entries: Value =
-        app.get_as(&app.viewer_token, "/api/v1/admin/donations").await.json().await.expect("JSON");
+    let entries: Value = app.json_as(&app.viewer_token, "/api/v1/admin/donations").await;
     assert_eq!(entries["entries"], json!([]));
 }
 

@@ -277,6 +277,11 @@ impl TestApp {
         self.client.get(self.url(path)).bearer_auth(token).send().await.expect("the server answers")
     }
 
+    /// A GET with a token, read as JSON.
+    pub async fn json_as(&self, token: &str, path: &str) -> Value {
+        self.get_as(token, path).await.json().await.expect("JSON")
+    }
+
     pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> Response {
         self.client
             .post(self.url(path))

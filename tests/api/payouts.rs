@@ -29,8 +29,7 @@ async fn gift_and_refund(app: &TestApp) -> Vec<String> {
     app.deliver_all(&app.stripe.pay_session(&session)).await;
     let charge = app.stripe.charge_of_session(&session);
     app.deliver_all(&app.stripe.refund(&charge, 2000)).await;
-    let entries: Value =
-        app.get_as(&app.treasurer_token, "/api/v1/admin/donations").await.json().await.expect("JSON");
+    let entries: Value = app.json_as(&app.treasurer_token, "/api/v1/admin/donations").await;
     let refund_transaction = app
         .get_as(&app.treasurer_token, "/api/v1/admin/exports/ledger")
         .await

@@ -238,8 +238,7 @@ async fn a_donation_that_would_overflow_a_total_is_refused_whole(engine: Engine)
         .await;
     let body = crate::helpers::problem(response, StatusCode::CONFLICT).await;
     assert_eq!(body["errors"]["amount"], "would overflow the campaign's total");
-    let entries: serde_json::Value =
-        app.get_as(&app.viewer_token, "/api/v1/admin/donations").await.json().await.expect("JSON");
+    let entries: serde_json::Value = app.json_as(&app.viewer_token, "/api/v1/admin/donations").await;
     assert_eq!(entries["entries"], json!([]));
     assert_eq!(app.progress("office").await["raised"], "92233720368547758.00");
 }

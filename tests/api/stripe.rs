@@ -26,12 +26,7 @@ on_both_engines!(
 );
 
 async fn entries(app: &TestApp) -> Vec<Value> {
-    let listed: Value = app
-        .get_as(&app.treasurer_token, "/api/v1/admin/donations?limit=500")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let listed: Value = app.json_as(&app.treasurer_token, "/api/v1/admin/donations?limit=500").await;
     listed["entries"].as_array().expect("entries").clone()
 }
 
@@ -165,12 +160,7 @@ async fn a_monthly_subscription_counts_each_paid_installment(engine: Engine) {
     let progress = app.progress("office").await;
     assert_eq!(figures(&progress), ("180.00".to_owned(), 4, 2, 2, "30.00".to_owned()));
 
-    let listed: Value = app
-        .get_as(&app.viewer_token, "/api/v1/admin/subscriptions?campaign=office")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let listed: Value = app.json_as(&app.viewer_token, "/api/v1/admin/subscriptions?campaign=office").await;
     let statuses: Vec<&str> = listed["subscriptions"]
         .as_array()
         .expect("list")
@@ -192,12 +182,7 @@ async fn a_failed_installment_marks_past_due_until_it_recovers(engine: Engine) {
     app.deliver_all(&app.stripe.fail_renewal(&subscription)).await;
     let progress = app.progress("office").await;
     assert_eq!(figures(&progress), ("15.00".to_owned(), 1, 1, 0, "0.00".to_owned()));
-    let listed: Value = app
-        .get_as(&app.viewer_token, "/api/v1/admin/subscriptions?status=past_due")
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let listed: Value = app.json_as(&app.viewer_token, "/api/v1/admin/subscriptions?status=past_due").await;
     assert_eq!(listed["subscriptions"][0]["id"], subscription.as_str());
 
     app.deliver_all(&app.stripe.renew(&subscription)).await;
