@@ -246,23 +246,11 @@ impl StripeApi {
         &self,
         since: i64,
     ) -> Result<Vec<PayoutTransaction>, StripeApiError> {
-        let mut all = Vec::new();
-        let mut starting_after: Option<String> = None;
-        loop {
-            let mut request = stripe_core::balance_transaction::ListBalanceTransaction::new()
-                .created(stripe_types::RangeQueryTs::gte(since))
-                .limit(100);
-            if let Some(after) = &starting_after {
-                request = request.starting_after(after.clone());
-            }
-            let page: List<PayoutTransaction> = self.send(request.build(), None).await?;
-            starting_after = page.data.last().map(|transaction| transaction.id.clone());
-            let more = page.has_more && starting_after.is_some();
-            all.extend(page.data);
-            if !more {
-                return Ok(all);
-            }
-        }
+        self.all_balance_transactions(
+            stripe_core::balance_transaction::ListBalanceTransaction::new()
+                .created(stripe_types::RangeQueryTs::gte(since)),
+        )
+        .await
     }
 
     /// Every balance transaction a payout carried (all pages).
@@ -270,11 +258,21 @@ impl StripeApi {
         &self,
         payout_id: &str,
     ) -> Result<Vec<PayoutTransaction>, StripeApiError> {
+        self.all_balance_transactions(
+            stripe_core::balance_transaction::ListBalanceTransaction::new().payout(payout_id),
+        )
+        .await
+    }
+
+    /// Every page of a balance-transaction listing, 100 at a time.
+    async fn all_balance_transactions(
+        &self,
+        listing: stripe_core::balance_transaction::ListBalanceTransaction,
+    ) -> Result<Vec<PayoutTransaction>, StripeApiError> {
         let mut all = Vec::new();
         let mut starting_after: Option<String> = None;
         loop {
-            let mut request =
-                stripe_core::balance_transaction::ListBalanceTransaction::new().payout(payout_id).limit(100);
+            let mut request = listing.clone().limit(100);
             if let Some(after) = &starting_after {
                 request = request.starting_after(after.clone());
             }
