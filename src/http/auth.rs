@@ -22,11 +22,16 @@ pub struct Caller(pub Actor);
 impl Caller {
     /// Answers 403 unless the caller's role covers `needed`.
     pub fn require(&self, needed: Role) -> Result<&Actor, Problem> {
-        if self.0.role.allows(needed) {
-            Ok(&self.0)
-        } else {
-            Err(Problem::forbidden(format!("This needs the {needed} role; yours is {}.", self.0.role)))
-        }
+        require_role(&self.0, needed).map(|()| &self.0)
+    }
+}
+
+/// 403 unless `actor`'s role covers `needed`: the one role check of tokens and sessions.
+fn require_role(actor: &Actor, needed: Role) -> Result<(), Problem> {
+    if actor.role.allows(needed) {
+        Ok(())
+    } else {
+        Err(Problem::forbidden(format!("This needs the {needed} role; yours is {}.", actor.role)))
     }
 }
 
@@ -122,6 +127,12 @@ impl SignedIn {
             Problem::forbidden("The form's CSRF token does not match your session; reload the page.")
                 .into_response()
         })
+    }
+
+    /// The refusal of a dashboard form: a bad CSRF token, or a role below `needed`.
+    pub fn refuse_form(&self, submitted_csrf: Option<&str>, needed: Role) -> Option<Response> {
+        self.refuse_bad_csrf(submitted_csrf)
+            .or_else(|| require_role(&self.actor, needed).err().map(IntoResponse::into_response))
     }
 }
 

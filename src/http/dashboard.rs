@@ -501,11 +501,8 @@ async fn record_donation(
     body: Bytes,
 ) -> Response {
     let submitted: DonationForm = form(&body);
-    if let Some(refused) = signed_in.refuse_bad_csrf(submitted.csrf.as_deref()) {
+    if let Some(refused) = signed_in.refuse_form(submitted.csrf.as_deref(), Role::Treasurer) {
         return refused;
-    }
-    if !signed_in.actor.role.allows(Role::Treasurer) {
-        return Problem::forbidden("Recording money needs the treasurer role.").into_response();
     }
     let input = OfflineDonationInput {
         amount: submitted.amount.map(AmountText),
@@ -543,11 +540,8 @@ async fn record_batch(
     body: Bytes,
 ) -> Response {
     let submitted: BatchForm = form(&body);
-    if let Some(refused) = signed_in.refuse_bad_csrf(submitted.csrf.as_deref()) {
+    if let Some(refused) = signed_in.refuse_form(submitted.csrf.as_deref(), Role::Treasurer) {
         return refused;
-    }
-    if !signed_in.actor.role.allows(Role::Treasurer) {
-        return Problem::forbidden("Recording money needs the treasurer role.").into_response();
     }
     let mut errors = BTreeMap::new();
     let entries = match entries_from_csv(submitted.csv.as_deref().unwrap_or_default()) {
@@ -632,7 +626,7 @@ async fn reverse(
     body: Bytes,
 ) -> Response {
     let submitted: EntryActionForm = form(&body);
-    if let Some(refused) = signed_in.refuse_bad_csrf(submitted.csrf.as_deref()) {
+    if let Some(refused) = signed_in.refuse_form(submitted.csrf.as_deref(), Role::Treasurer) {
         return refused;
     }
     let slug = submitted.campaign.clone().unwrap_or_default();
@@ -655,7 +649,7 @@ async fn refund(
     body: Bytes,
 ) -> Response {
     let submitted: EntryActionForm = form(&body);
-    if let Some(refused) = signed_in.refuse_bad_csrf(submitted.csrf.as_deref()) {
+    if let Some(refused) = signed_in.refuse_form(submitted.csrf.as_deref(), Role::Treasurer) {
         return refused;
     }
     let slug = submitted.campaign.clone().unwrap_or_default();
@@ -687,7 +681,7 @@ async fn cancel(
     body: Bytes,
 ) -> Response {
     let submitted: CancelForm = form(&body);
-    if let Some(refused) = signed_in.refuse_bad_csrf(submitted.csrf.as_deref()) {
+    if let Some(refused) = signed_in.refuse_form(submitted.csrf.as_deref(), Role::Treasurer) {
         return refused;
     }
     let slug = submitted.campaign.clone().unwrap_or_default();

@@ -15,6 +15,7 @@ on_both_engines!(
     a_signed_in_api_write_needs_the_csrf_header,
     every_admin_endpoint_checks_authentication_and_role,
     a_branch_treasurer_keeps_to_their_branch,
+    a_signed_in_viewer_cannot_move_money_from_the_dashboard,
     a_password_change_ends_other_sessions,
     every_write_is_in_the_audit_log,
     the_dashboard_records_a_deposit_and_exports,
@@ -359,6 +360,34 @@ async fn a_branch_treasurer_keeps_to_their_branch(engine: Engine) {
     let (_, export, _) = visitor.get("/api/v1/admin/exports/ledger?campaign=office").await;
     assert_eq!(export.lines().count(), 2, "their export holds their branch only: {export}");
     assert_eq!(app.progress("office").await["raised"], "120.00");
+}
+
+async fn a_signed_in_viewer_cannot_move_money_from_the_dashboard(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let entry = app.give("office", "100.00", None).await;
+    let id = entry["id"].as_i64().expect("an entry id");
+    add_user(&app, "viewer@example.org", "viewer", None);
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_in("viewer@example.org", PASSWORD).await;
+    let csrf = visitor.csrf().await;
+    let forms = [
+        (format!("/admin/entries/{id}/reverse"), vec![("reason", "mistake")]),
+        (format!("/admin/entries/{id}/refund"), vec![("amount", "10.00")]),
+        ("/admin/subscriptions/sub_any/cancel".to_owned(), vec![("when", "now")]),
+        ("/admin/c/office/donations".to_owned(), vec![("amount", "5"), ("method", "cash")]),
+        ("/admin/c/office/batches".to_owned(), vec![("action", "post"), ("csv", "amount\n5")]),
+    ];
+    for (path, fields) in forms {
+        let mut fields = fields;
+        fields.extend([("csrf", csrf.as_str()), ("campaign", "office")]);
+        let (status, body, _) = visitor.post(&path, &fields).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert!(body.contains("treasurer"), "{path} names the role needed: {body}");
+    }
+    assert_eq!(app.progress("office").await["raised"], "100.00", "nothing moved");
+    let entries = app.json_as(&app.viewer_token, "/api/v1/admin/donations").await;
+    assert_eq!(entries["entries"].as_array().expect("entries").len(), 1);
 }
 
 async fn a_password_change_ends_other_sessions(engine: Engine) {
