@@ -165,7 +165,7 @@ async fn listen(store: Store, database_url: String) {
                         match listener.recv().await {
                             Ok(notification) => {
                                 if let Ok(campaign_id) = notification.payload().parse::<i64>() {
-                                    store.announce_change(campaign_id);
+                                    store.announce_change(campaign_id).await;
                                 }
                             }
                             Err(error) => {

@@ -1,14 +1,17 @@
 //! Progress documents kept in memory, so a progress read usually touches no database row,
 //! and the news of which campaigns changed, for caches and live streams.
 //!
-//! A commit in this process forgets the documents it changed before it returns; commits in
-//! other instances arrive through PostgreSQL's NOTIFY (see `live`). A read that raced a
-//! change is not kept, so a stale document cannot outlive the change that made it stale.
+//! A commit in this process rebuilds the documents it changed before it returns, so readers
+//! go on being answered from memory while it does; commits in other instances arrive through
+//! PostgreSQL's NOTIFY (see `live`) and are rebuilt the same way. A read that raced a change
+//! is not kept, so a stale document cannot outlive the change that made it stale. Documents
+//! are built one at a time: when one is missing, one reader builds it and the others wait
+//! for it instead of all asking the database at once.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 use axum::body::Bytes;
@@ -34,7 +37,7 @@ pub struct ProgressDocument {
 
 #[derive(Debug)]
 pub(super) struct Documents {
-    by_slug: RwLock<HashMap<String, std::sync::Arc<ProgressDocument>>>,
+    by_slug: RwLock<HashMap<String, Arc<ProgressDocument>>>,
     /// Bumped by every change; a read that saw it move keeps nothing.
     epoch: AtomicU64,
     changes: broadcast::Sender<i64>,
@@ -42,6 +45,8 @@ pub(super) struct Documents {
     /// changes them, which is how this one learns of writes it did not make.
     sqlite_files: Option<[PathBuf; 2]>,
     sqlite_stamp: Mutex<Option<FileStamp>>,
+    /// Held while a document is built, so that a missing one is built once.
+    building: tokio::sync::Mutex<()>,
 }
 
 /// Sizes and modification times of the SQLite files.
@@ -60,6 +65,7 @@ impl Documents {
             changes: broadcast::channel(1024).0,
             sqlite_files,
             sqlite_stamp: Mutex::new(None),
+            building: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -72,8 +78,9 @@ impl Documents {
     }
 
     /// On SQLite, forgets every document when the files changed since last looked at
-    /// (a commit by any process). True when they had changed.
-    pub(super) fn forget_if_files_changed(&self) -> bool {
+    /// (a commit by any process), except `keep`'s, which the caller is rebuilding. True when
+    /// they had changed.
+    fn forget_if_files_changed(&self, keep: Option<i64>) -> bool {
         let Some(stamp) = self.stamp() else {
             return false;
         };
@@ -86,40 +93,74 @@ impl Documents {
         *last = Some(stamp);
         self.epoch.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut documents) = self.by_slug.write() {
-            documents.clear();
+            documents.retain(|_, document| Some(document.campaign_id) == keep);
         }
         true
     }
-    pub(super) fn changed(&self, campaign_id: i64) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
+
+    fn cached(&self, slug: &str) -> Option<Arc<ProgressDocument>> {
+        self.by_slug.read().ok().and_then(|documents| documents.get(slug).cloned())
+    }
+
+    /// The slug under which a campaign's document is kept, if it is.
+    fn cached_slug(&self, campaign_id: i64) -> Option<String> {
+        let documents = self.by_slug.read().ok()?;
+        documents.values().find(|document| document.campaign_id == campaign_id).map(|d| d.slug.clone())
+    }
+
+    fn forget(&self, campaign_id: i64) {
         if let Ok(mut documents) = self.by_slug.write() {
             documents.retain(|_, document| document.campaign_id != campaign_id);
         }
-        // Nobody listening is fine: no live stream is open.
-        let _ = self.changes.send(campaign_id);
+    }
+
+    /// Keeps a document built while the epoch was `epoch`, unless a change came since.
+    fn keep(&self, slug: &str, document: &Arc<ProgressDocument>, epoch: u64) -> bool {
+        let Ok(mut documents) = self.by_slug.write() else {
+            return false;
+        };
+        if self.epoch.load(Ordering::SeqCst) != epoch {
+            return false;
+        }
+        documents.insert(slug.to_owned(), document.clone());
+        true
     }
 }
 
 impl Store {
     /// The progress document of a campaign, from memory when it has not changed since.
-    pub async fn progress_document(
-        &self,
-        slug: &str,
-    ) -> Result<Option<std::sync::Arc<ProgressDocument>>, StoreError> {
-        self.documents.forget_if_files_changed();
-        if let Some(document) =
-            self.documents.by_slug.read().ok().and_then(|documents| documents.get(slug).cloned())
-        {
+    pub async fn progress_document(&self, slug: &str) -> Result<Option<Arc<ProgressDocument>>, StoreError> {
+        if let Some(document) = self.progress_document_in_memory(slug) {
             return Ok(Some(document));
         }
-        let epoch = self.documents.epoch.load(Ordering::SeqCst);
+        let documents = &self.documents;
+        let _building = documents.building.lock().await;
+        // Another reader may have built it while this one waited.
+        if let Some(document) = documents.cached(slug) {
+            return Ok(Some(document));
+        }
+        let epoch = documents.epoch.load(Ordering::SeqCst);
+        let document = self.build_document(slug).await?;
+        if let Some(document) = &document {
+            documents.keep(slug, document, epoch);
+        }
+        Ok(document)
+    }
+
+    /// The progress document of a campaign when it is in memory and current; never waits.
+    pub fn progress_document_in_memory(&self, slug: &str) -> Option<Arc<ProgressDocument>> {
+        self.documents.forget_if_files_changed(None);
+        self.documents.cached(slug)
+    }
+
+    async fn build_document(&self, slug: &str) -> Result<Option<Arc<ProgressDocument>>, StoreError> {
         let Some((campaign, totals, branches)) = self.campaign_progress(slug).await? else {
             return Ok(None);
         };
         let body = serde_json::to_vec(&Progress::new(&campaign, &totals, &branches))
             .map_err(|error| StoreError::Corrupt(error.to_string()))?;
         let etag = format!("\"{}\"", &hex(&Sha256::digest(&body))[..32]);
-        let document = std::sync::Arc::new(ProgressDocument {
+        Ok(Some(Arc::new(ProgressDocument {
             campaign_id: campaign.id,
             slug: campaign.slug.to_string(),
             public: campaign.status.is_public(),
@@ -127,13 +168,38 @@ impl Store {
             etag_header: axum::http::HeaderValue::from_str(&etag)
                 .map_err(|error| StoreError::Corrupt(error.to_string()))?,
             etag,
-        });
-        if let Ok(mut documents) = self.documents.by_slug.write()
-            && self.documents.epoch.load(Ordering::SeqCst) == epoch
-        {
-            documents.insert(slug.to_owned(), document.clone());
+        })))
+    }
+
+    /// A campaign's figures changed (a commit here or, through NOTIFY, in another
+    /// instance): rebuild its document, then tell the live streams. Readers keep the old
+    /// document until the new one replaces it; a failed rebuild forgets it instead.
+    pub(super) async fn refresh_document(&self, campaign_id: i64) {
+        let documents = &self.documents;
+        documents.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Some(slug) = documents.cached_slug(campaign_id) {
+            let _building = documents.building.lock().await;
+            // On SQLite this commit moved the file stamps: take them in now (forgetting the
+            // other campaigns' documents, as any change of the files does), so that readers
+            // do not throw away the document being rebuilt here.
+            documents.forget_if_files_changed(Some(campaign_id));
+            let epoch = documents.epoch.load(Ordering::SeqCst);
+            let kept = match self.build_document(&slug).await {
+                Ok(Some(document)) if document.campaign_id == campaign_id && document.slug == slug => {
+                    documents.keep(&slug, &document, epoch)
+                }
+                Ok(_) => false,
+                Err(error) => {
+                    tracing::warn!(%error, campaign_id, "cannot rebuild a changed campaign's progress");
+                    false
+                }
+            };
+            if !kept {
+                documents.forget(campaign_id);
+            }
         }
-        Ok(Some(document))
+        // Nobody listening is fine: no live stream is open.
+        let _ = documents.changes.send(campaign_id);
     }
 
     /// Ids of campaigns whose figures changed, as they commit (here or, on PostgreSQL, in
@@ -142,14 +208,14 @@ impl Store {
         self.documents.changes.subscribe()
     }
 
-    /// Another instance changed a campaign: forget its document and tell the live streams.
-    pub fn announce_change(&self, campaign_id: i64) {
-        self.documents.changed(campaign_id);
+    /// Another instance changed a campaign: rebuild its document and tell the live streams.
+    pub async fn announce_change(&self, campaign_id: i64) {
+        self.refresh_document(campaign_id).await;
     }
 
     /// On SQLite: whether another process committed since the last look (the documents
     /// are then forgotten). Always false on PostgreSQL, where NOTIFY says it.
     pub fn files_changed(&self) -> bool {
-        self.documents.forget_if_files_changed()
+        self.documents.forget_if_files_changed(None)
     }
 }

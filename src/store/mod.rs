@@ -113,10 +113,9 @@ pub const CHANGES_CHANNEL: &str = "appeal_progress";
 /// campaigns it changes, so that caches and live streams hear of them once it commits.
 pub(crate) struct WriteTx {
     pub tx: Transaction<'static, Any>,
-    _gate: Option<OwnedMutexGuard<()>>,
+    gate: Option<OwnedMutexGuard<()>>,
     touched: Vec<i64>,
-    engine: Engine,
-    documents: Arc<documents::Documents>,
+    store: Store,
 }
 
 impl WriteTx {
@@ -128,7 +127,7 @@ impl WriteTx {
     }
 
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        if self.engine == Engine::Postgres {
+        if self.store.engine == Engine::Postgres {
             // NOTIFY is transactional: other instances hear of the change only if it commits.
             for campaign_id in &self.touched {
                 sqlx::query("SELECT pg_notify($1, $2)")
@@ -139,8 +138,10 @@ impl WriteTx {
             }
         }
         self.tx.commit().await?;
+        // The next writer need not wait for the documents to be rebuilt.
+        drop(self.gate.take());
         for campaign_id in &self.touched {
-            self.documents.changed(*campaign_id);
+            self.store.refresh_document(*campaign_id).await;
         }
         Ok(())
     }
@@ -212,13 +213,7 @@ impl Store {
             Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Engine::Postgres => self.pool.begin().await?,
         };
-        Ok(WriteTx {
-            tx,
-            _gate: gate,
-            touched: Vec::new(),
-            engine: self.engine,
-            documents: self.documents.clone(),
-        })
+        Ok(WriteTx { tx, gate, touched: Vec::new(), store: self.clone() })
     }
 }
 
