@@ -91,10 +91,14 @@ impl Application {
 
     /// Serves until `stop` completes, then lets requests in flight finish.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let state = self.state.clone();
         let router = http::router(self.state);
-        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(stop)
-            .await?;
+        // Each connection's service: progress reads from memory first, then the router.
+        let connections = tower::util::MapResponse::new(
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+            move |service| http::fast::FastProgress::new(service, state.clone()),
+        );
+        axum::serve(self.listener, connections).with_graceful_shutdown(stop).await?;
         self.store.close().await;
         tracing::info!("appeal stopped");
         Ok(())

@@ -8,6 +8,7 @@ pub mod defence;
 pub mod error;
 pub mod exports;
 pub mod extract;
+pub mod fast;
 pub mod pages;
 pub mod public;
 pub mod security;
@@ -68,7 +69,12 @@ pub struct Shared {
 }
 
 pub fn router(state: AppState) -> Router {
-    let public_cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::HEAD]);
+    // Any origin gets the same answer, so nothing varies by it (`Vary` would only make
+    // every progress answer longer).
+    let public_cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD])
+        .vary(Vec::<axum::http::HeaderName>::new());
     Router::new()
         .merge(public::router().layer(public_cors))
         .merge(public::health_router())

@@ -136,11 +136,19 @@ const PROGRESS_CACHE_CONTROL: &str = "public, max-age=5";
 async fn get_progress(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    headers: HeaderMap,
+    // The request itself, not a copy of its headers: only If-None-Match is read.
+    request: axum::extract::Request,
 ) -> ApiResult<Response> {
     let document = public_document(&state, &slug).await?;
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
+    Ok(progress_response(&document, request.headers().get(header::IF_NONE_MATCH)))
+}
+
+/// The answer to a progress read: the document, or 304 when the client holds it already.
+pub(super) fn progress_response(
+    document: &ProgressDocument,
+    if_none_match: Option<&HeaderValue>,
+) -> Response {
+    let fresh = if_none_match
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| etag_matches(value, &document.etag));
     let mut response = if fresh {
@@ -152,7 +160,7 @@ async fn get_progress(
     let response_headers = response.headers_mut();
     response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(PROGRESS_CACHE_CONTROL));
     response_headers.insert(header::ETAG, document.etag_header.clone());
-    Ok(response)
+    response
 }
 
 async fn public_document(state: &AppState, slug: &str) -> ApiResult<Arc<ProgressDocument>> {

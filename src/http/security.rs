@@ -1,8 +1,11 @@
 //! Security headers on every answer: a Content-Security-Policy with no inline script,
-//! Stripe and the captcha where needed, and no framing except the embeddable bar.
+//! Stripe and the captcha where needed, and no framing except the embeddable bar. Answers
+//! that are not HTML (JSON, CSV, scripts, styles) get the short `default-src 'none'`
+//! policy: there is nothing in them for a longer one to govern, and the progress JSON is
+//! read far more often than anything else.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -14,7 +17,11 @@ use crate::config::CaptchaKind;
 pub struct Policies {
     page: HeaderValue,
     frameable: HeaderValue,
+    data: HeaderValue,
 }
+
+/// The policy of answers that are not HTML.
+const DATA_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
 
 impl Policies {
     pub fn new(captcha: Option<CaptchaKind>, payment_origins: &[String]) -> Self {
@@ -36,20 +43,34 @@ impl Policies {
             );
             HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
         };
-        Policies { page: policy("'none'"), frameable: policy("*") }
+        Policies {
+            page: policy("'none'"),
+            frameable: policy("*"),
+            data: HeaderValue::from_static(DATA_POLICY),
+        }
     }
 }
 
 pub async fn headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let frameable = request.uri().path().starts_with("/embed/");
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    let policy = if frameable { &state.policies.frameable } else { &state.policies.page };
+    add_headers(&state.policies, frameable, response.headers_mut());
+    response
+}
+
+/// The security headers of an answer, by its content type; `frameable` for `/embed/*`.
+pub fn add_headers(policies: &Policies, frameable: bool, headers: &mut HeaderMap) {
+    let html =
+        headers.get(header::CONTENT_TYPE).is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
+    let policy = match (html, frameable) {
+        (false, _) => &policies.data,
+        (true, true) => &policies.frameable,
+        (true, false) => &policies.page,
+    };
     headers.insert(header::CONTENT_SECURITY_POLICY, policy.clone());
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
     if !frameable {
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
-    response
 }

@@ -273,6 +273,12 @@ async fn pages_carry_security_headers_and_no_inline_script(engine: Engine) {
             "{path} has inline style or handlers"
         );
     }
+    let progress = app.get("/api/v1/campaigns/office/progress").await;
+    let headers = progress.headers();
+    assert_eq!(headers["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert!(!headers.contains_key("vary"), "the same answer for every origin");
     let (_, headers, embed) = html(&app, "/embed/office", &[]).await;
     assert!(headers["content-security-policy"].to_str().expect("ASCII").contains("frame-ancestors *"));
     assert!(!headers.contains_key("x-frame-options"));
