@@ -1,8 +1,9 @@
 //! The benchmark: progress reads, live fan-out, webhook ingestion, exports and footprint,
 //! each against a baseline measured in the same run on the same machine.
 //!
-//! `cargo build --release && cargo run --release --example bench -- [--quick] [--engine sqlite|postgres|both] [--output BENCHMARKS.md]`
+//! `cargo build --release && cargo run --release --example bench -- [--quick] [--engine sqlite|postgres|both] [--only reads,fan-out,webhooks,export,footprint] [--output BENCHMARKS.md]`
 //!
+//! `--only` runs some of the scenarios, for profiling one at a time (`perf record -- ...`).
 //! PostgreSQL runs when `APPEAL_TEST_POSTGRES_URL` (or `APPEAL_BENCH_POSTGRES_URL`) is set.
 //! `--quick` runs every scenario at a tenth of the size for a few seconds: a smoke test of
 //! the tool, which asserts no speed.
@@ -84,17 +85,41 @@ fn main() -> anyhow::Result<()> {
     let output = value("--output")
         .unwrap_or_else(|| if quick { "target/BENCHMARKS-quick.md".into() } else { "BENCHMARKS.md".into() });
     let size = if quick { QUICK } else { FULL };
+    let only = Only::parse(value("--only").as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut rows = Vec::new();
     for engine in engines {
         eprintln!("== {engine:?}");
-        rows.extend(runtime.block_on(run_engine(engine, size, postgres.as_deref()))?);
+        rows.extend(runtime.block_on(run_engine(engine, size, &only, postgres.as_deref()))?);
     }
     let report = render(&rows, quick);
     println!("{report}");
     std::fs::write(&output, &report)?;
     eprintln!("wrote {output}");
     Ok(())
+}
+
+/// The scenarios to run: all unless `--only` names some.
+struct Only(Vec<String>);
+
+impl Only {
+    const NAMES: [&str; 5] = ["reads", "fan-out", "webhooks", "export", "footprint"];
+
+    fn parse(list: Option<&str>) -> anyhow::Result<Self> {
+        let names: Vec<String> =
+            list.unwrap_or_default().split(',').filter(|name| !name.is_empty()).map(str::to_owned).collect();
+        if let Some(unknown) = names.iter().find(|name| !Self::NAMES.contains(&name.as_str())) {
+            anyhow::bail!(
+                "--only: unknown scenario {unknown:?}; the scenarios are {}",
+                Self::NAMES.join(", ")
+            );
+        }
+        Ok(Only(names))
+    }
+
+    fn runs(&self, scenario: &str) -> bool {
+        self.0.is_empty() || self.0.iter().any(|name| name == scenario)
+    }
 }
 
 fn engine_name(engine: Engine) -> &'static str {
@@ -236,7 +261,12 @@ fn rss_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-async fn run_engine(engine: Engine, size: Size, postgres: Option<&str>) -> anyhow::Result<Vec<Row>> {
+async fn run_engine(
+    engine: Engine,
+    size: Size,
+    only: &Only,
+    postgres: Option<&str>,
+) -> anyhow::Result<Vec<Row>> {
     let name = engine_name(engine);
     let mut rows = Vec::new();
     let stripe = fake_stripe::FakeStripe::start().await;
@@ -262,249 +292,258 @@ async fn run_engine(engine: Engine, size: Size, postgres: Option<&str>) -> anyho
     create("hooks").await?;
     create("export").await?;
 
-    // 1. Progress reads, at two ledger sizes, with a trickle of donations.
-    let progress_url = format!("{address}/api/v1/campaigns/reads/progress");
-    let body = client.get(&progress_url).send().await?.bytes().await?.to_vec();
-    let baseline_url = bare_server(body).await;
-    let mut small_rate = 0.0;
-    for (label, entries) in [("small", size.entries_small), ("large", size.entries_large)] {
-        bulk_entries(
-            &database_url,
-            "reads",
-            if label == "small" { entries } else { entries - size.entries_small },
-        )
-        .await?;
-        let trickle_stop = Arc::new(AtomicBool::new(false));
-        let trickle = {
-            let (client, address, token, stop) =
-                (client.clone(), address.clone(), token.clone(), trickle_stop.clone());
-            tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    let _ = client
-                        .post(format!("{address}/api/v1/admin/campaigns/reads/donations"))
-                        .bearer_auth(&token)
-                        .json(&json!({"amount": "1.00", "method": "cash", "received_on": "2026-11-01"}))
-                        .send()
-                        .await;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            })
-        };
-        let baseline = load(&baseline_url, 64, size.read_seconds).await;
-        let ours = load(&progress_url, 64, size.read_seconds).await;
-        trickle_stop.store(true, Ordering::Relaxed);
-        let _ = trickle.await;
-        let ratio = ours.per_second / baseline.per_second.max(1.0);
-        rows.push(Row {
-            engine: name,
-            scenario: format!("progress reads, {entries} entries: requests/s"),
-            figure: format!("{:.0}", ours.per_second),
-            baseline: format!("{:.0}", baseline.per_second),
-            ratio: format!("{ratio:.2}"),
-            target: "≥ 0.80".into(),
-            pass: Some(ratio >= 0.8),
-        });
-        let p99_ratio = ours.p99_micros as f64 / baseline.p99_micros.max(1) as f64;
-        rows.push(Row {
-            engine: name,
-            scenario: format!("progress reads, {entries} entries: p99"),
-            figure: format!("{:.2} ms", ours.p99_micros as f64 / 1000.0),
-            baseline: format!("{:.2} ms", baseline.p99_micros as f64 / 1000.0),
-            ratio: format!("{p99_ratio:.2}"),
-            target: "≤ 2.00".into(),
-            pass: Some(p99_ratio <= 2.0),
-        });
-        if label == "small" {
-            small_rate = ours.per_second;
-        } else {
-            let growth = ours.per_second / small_rate.max(1.0);
-            rows.push(Row {
-                engine: name,
-                scenario: format!("progress reads: {} vs {} entries", size.entries_large, size.entries_small),
-                figure: format!("{:.0}/s", ours.per_second),
-                baseline: format!("{small_rate:.0}/s"),
-                ratio: format!("{growth:.2}"),
-                target: "≥ 0.80 (no growth in cost)".into(),
-                pass: Some(growth >= 0.8),
-            });
-        }
-    }
-
-    // 2. Live fan-out: many open streams, one donation, how soon each hears of it. The
-    // server runs as its own process (the built binary), so that each side has its own
-    // file descriptors and the memory per stream is the server's alone.
-    rows.extend(fan_out(name, &database_url, &token, size.streams).await);
-
-    // 3. Webhook ingestion: signed events from 32 senders, against one INSERT per transaction.
-    let mut events = Vec::new();
-    for _ in 0..size.events {
-        let session = client
-            .post(format!("{address}/api/v1/campaigns/hooks/checkout"))
-            .json(&json!({"amount": "10.00"}))
-            .send()
-            .await?
-            .json::<Value>()
-            .await?["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        events.extend(stripe.pay_session(&session));
-    }
-    let deliver = |events: Vec<Value>| {
-        let (client, address) = (client.clone(), address.clone());
-        async move {
-            let events = Arc::new(events);
-            let start = Instant::now();
-            let mut senders = Vec::new();
-            for lane in 0..32 {
-                let (client, address, events) = (client.clone(), address.clone(), events.clone());
-                senders.push(tokio::spawn(async move {
-                    for event in events.iter().skip(lane).step_by(32) {
-                        let body = serde_json::to_vec(event).unwrap_or_default();
-                        let header = fake_stripe::signature_header(
-                            fake_stripe::WEBHOOK_SECRET,
-                            chrono::Utc::now().timestamp(),
-                            &body,
-                        );
+    if only.runs("reads") {
+        // 1. Progress reads, at two ledger sizes, with a trickle of donations.
+        let progress_url = format!("{address}/api/v1/campaigns/reads/progress");
+        let body = client.get(&progress_url).send().await?.bytes().await?.to_vec();
+        let baseline_url = bare_server(body).await;
+        let mut small_rate = 0.0;
+        for (label, entries) in [("small", size.entries_small), ("large", size.entries_large)] {
+            bulk_entries(
+                &database_url,
+                "reads",
+                if label == "small" { entries } else { entries - size.entries_small },
+            )
+            .await?;
+            let trickle_stop = Arc::new(AtomicBool::new(false));
+            let trickle = {
+                let (client, address, token, stop) =
+                    (client.clone(), address.clone(), token.clone(), trickle_stop.clone());
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
                         let _ = client
-                            .post(format!("{address}/api/v1/stripe/webhook"))
-                            .header("stripe-signature", header)
-                            .header("content-type", "application/json")
-                            .body(body)
+                            .post(format!("{address}/api/v1/admin/campaigns/reads/donations"))
+                            .bearer_auth(&token)
+                            .json(&json!({"amount": "1.00", "method": "cash", "received_on": "2026-11-01"}))
                             .send()
                             .await;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                })
+            };
+            let baseline = load(&baseline_url, 64, size.read_seconds).await;
+            let ours = load(&progress_url, 64, size.read_seconds).await;
+            trickle_stop.store(true, Ordering::Relaxed);
+            let _ = trickle.await;
+            let ratio = ours.per_second / baseline.per_second.max(1.0);
+            rows.push(Row {
+                engine: name,
+                scenario: format!("progress reads, {entries} entries: requests/s"),
+                figure: format!("{:.0}", ours.per_second),
+                baseline: format!("{:.0}", baseline.per_second),
+                ratio: format!("{ratio:.2}"),
+                target: "≥ 0.80".into(),
+                pass: Some(ratio >= 0.8),
+            });
+            let p99_ratio = ours.p99_micros as f64 / baseline.p99_micros.max(1) as f64;
+            rows.push(Row {
+                engine: name,
+                scenario: format!("progress reads, {entries} entries: p99"),
+                figure: format!("{:.2} ms", ours.p99_micros as f64 / 1000.0),
+                baseline: format!("{:.2} ms", baseline.p99_micros as f64 / 1000.0),
+                ratio: format!("{p99_ratio:.2}"),
+                target: "≤ 2.00".into(),
+                pass: Some(p99_ratio <= 2.0),
+            });
+            if label == "small" {
+                small_rate = ours.per_second;
+            } else {
+                let growth = ours.per_second / small_rate.max(1.0);
+                rows.push(Row {
+                    engine: name,
+                    scenario: format!(
+                        "progress reads: {} vs {} entries",
+                        size.entries_large, size.entries_small
+                    ),
+                    figure: format!("{:.0}/s", ours.per_second),
+                    baseline: format!("{small_rate:.0}/s"),
+                    ratio: format!("{growth:.2}"),
+                    target: "≥ 0.80 (no growth in cost)".into(),
+                    pass: Some(growth >= 0.8),
+                });
+            }
+        }
+    }
+    if only.runs("fan-out") {
+        // 2. Live fan-out: many open streams, one donation, how soon each hears of it. The
+        // server runs as its own process (the built binary), so that each side has its own
+        // file descriptors and the memory per stream is the server's alone.
+        rows.extend(fan_out(name, &database_url, &token, size.streams).await);
+    }
+    if only.runs("webhooks") {
+        // 3. Webhook ingestion: signed events from 32 senders, against one INSERT per transaction.
+        let mut events = Vec::new();
+        for _ in 0..size.events {
+            let session = client
+                .post(format!("{address}/api/v1/campaigns/hooks/checkout"))
+                .json(&json!({"amount": "10.00"}))
+                .send()
+                .await?
+                .json::<Value>()
+                .await?["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            events.extend(stripe.pay_session(&session));
+        }
+        let deliver = |events: Vec<Value>| {
+            let (client, address) = (client.clone(), address.clone());
+            async move {
+                let events = Arc::new(events);
+                let start = Instant::now();
+                let mut senders = Vec::new();
+                for lane in 0..32 {
+                    let (client, address, events) = (client.clone(), address.clone(), events.clone());
+                    senders.push(tokio::spawn(async move {
+                        for event in events.iter().skip(lane).step_by(32) {
+                            let body = serde_json::to_vec(event).unwrap_or_default();
+                            let header = fake_stripe::signature_header(
+                                fake_stripe::WEBHOOK_SECRET,
+                                chrono::Utc::now().timestamp(),
+                                &body,
+                            );
+                            let _ = client
+                                .post(format!("{address}/api/v1/stripe/webhook"))
+                                .header("stripe-signature", header)
+                                .header("content-type", "application/json")
+                                .body(body)
+                                .send()
+                                .await;
+                        }
+                    }));
+                }
+                for sender in senders {
+                    let _ = sender.await;
+                }
+                events.len() as f64 / start.elapsed().as_secs_f64()
+            }
+        };
+        let new_rate = deliver(events.clone()).await;
+        let duplicate_rate = deliver(events.clone()).await;
+        let baseline_rate = {
+            let pool = sqlx::any::AnyPoolOptions::new().max_connections(32).connect(&database_url).await?;
+            sqlx::query("CREATE TABLE bench_events (id TEXT PRIMARY KEY, body TEXT NOT NULL)")
+                .execute(&pool)
+                .await?;
+            let start = Instant::now();
+            let mut lanes = Vec::new();
+            for lane in 0..32 {
+                let (pool, count) = (pool.clone(), events.len());
+                lanes.push(tokio::spawn(async move {
+                    for index in (lane..count).step_by(32) {
+                        if let Ok(mut tx) = pool.begin().await {
+                            let _ = sqlx::query("INSERT INTO bench_events (id, body) VALUES ($1, $2)")
+                                .bind(format!("evt_{index}"))
+                                .bind("{}")
+                                .execute(&mut *tx)
+                                .await;
+                            let _ = tx.commit().await;
+                        }
                     }
                 }));
             }
-            for sender in senders {
-                let _ = sender.await;
+            for lane in lanes {
+                let _ = lane.await;
             }
             events.len() as f64 / start.elapsed().as_secs_f64()
-        }
-    };
-    let new_rate = deliver(events.clone()).await;
-    let duplicate_rate = deliver(events.clone()).await;
-    let baseline_rate = {
-        let pool = sqlx::any::AnyPoolOptions::new().max_connections(32).connect(&database_url).await?;
-        sqlx::query("CREATE TABLE bench_events (id TEXT PRIMARY KEY, body TEXT NOT NULL)")
-            .execute(&pool)
-            .await?;
-        let start = Instant::now();
-        let mut lanes = Vec::new();
-        for lane in 0..32 {
-            let (pool, count) = (pool.clone(), events.len());
-            lanes.push(tokio::spawn(async move {
-                for index in (lane..count).step_by(32) {
-                    if let Ok(mut tx) = pool.begin().await {
-                        let _ = sqlx::query("INSERT INTO bench_events (id, body) VALUES ($1, $2)")
-                            .bind(format!("evt_{index}"))
-                            .bind("{}")
-                            .execute(&mut *tx)
-                            .await;
-                        let _ = tx.commit().await;
-                    }
-                }
-            }));
-        }
-        for lane in lanes {
-            let _ = lane.await;
-        }
-        events.len() as f64 / start.elapsed().as_secs_f64()
-    };
-    let ratio = new_rate / baseline_rate.max(1.0);
-    rows.push(Row {
-        engine: name,
-        scenario: format!("webhook ingestion: new events/s ({} events, 32 senders)", events.len()),
-        figure: format!("{new_rate:.0}"),
-        baseline: format!("{baseline_rate:.0}"),
-        ratio: format!("{ratio:.2}"),
-        target: "≥ 0.50".into(),
-        pass: Some(ratio >= 0.5),
-    });
-    let cost = new_rate / duplicate_rate.max(1.0);
-    rows.push(Row {
-        engine: name,
-        scenario: "webhook ingestion: cost of a duplicate vs a new event".into(),
-        figure: format!("{duplicate_rate:.0}/s"),
-        baseline: format!("{new_rate:.0}/s"),
-        ratio: format!("{cost:.2}"),
-        target: "≤ 0.25".into(),
-        pass: Some(cost <= 0.25),
-    });
-
-    // 4. Ledger export through the API, against a plain streaming SELECT of the same rows.
-    bulk_entries(&database_url, "export", size.export_entries).await?;
-    let peak_before = rss_kib("VmRSS:");
-    let sampler_stop = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let stop = sampler_stop.clone();
-        tokio::spawn(async move {
-            let mut peak = 0;
-            while !stop.load(Ordering::Relaxed) {
-                peak = peak.max(rss_kib("VmRSS:"));
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            peak
-        })
-    };
-    let start = Instant::now();
-    let mut response = client
-        .get(format!("{address}/api/v1/admin/exports/ledger?campaign=export"))
-        .bearer_auth(&token)
-        .send()
-        .await?;
-    let mut bytes = 0_usize;
-    while let Some(chunk) = response.chunk().await? {
-        bytes += chunk.len();
+        };
+        let ratio = new_rate / baseline_rate.max(1.0);
+        rows.push(Row {
+            engine: name,
+            scenario: format!("webhook ingestion: new events/s ({} events, 32 senders)", events.len()),
+            figure: format!("{new_rate:.0}"),
+            baseline: format!("{baseline_rate:.0}"),
+            ratio: format!("{ratio:.2}"),
+            target: "≥ 0.50".into(),
+            pass: Some(ratio >= 0.5),
+        });
+        let cost = new_rate / duplicate_rate.max(1.0);
+        rows.push(Row {
+            engine: name,
+            scenario: "webhook ingestion: cost of a duplicate vs a new event".into(),
+            figure: format!("{duplicate_rate:.0}/s"),
+            baseline: format!("{new_rate:.0}/s"),
+            ratio: format!("{cost:.2}"),
+            target: "≤ 0.25".into(),
+            pass: Some(cost <= 0.25),
+        });
     }
-    let export_seconds = start.elapsed().as_secs_f64();
-    sampler_stop.store(true, Ordering::Relaxed);
-    let peak = sampler.await.unwrap_or(0);
-    let baseline_seconds = {
-        use futures_util::TryStreamExt;
-        let mut connection = sqlx::AnyConnection::connect(&database_url).await?;
+    if only.runs("export") {
+        // 4. Ledger export through the API, against a plain streaming SELECT of the same rows.
+        bulk_entries(&database_url, "export", size.export_entries).await?;
+        let peak_before = rss_kib("VmRSS:");
+        let sampler_stop = Arc::new(AtomicBool::new(false));
+        let sampler = {
+            let stop = sampler_stop.clone();
+            tokio::spawn(async move {
+                let mut peak = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    peak = peak.max(rss_kib("VmRSS:"));
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                peak
+            })
+        };
         let start = Instant::now();
-        let mut sink = std::io::sink();
-        let mut rows = sqlx::query(
+        let mut response = client
+            .get(format!("{address}/api/v1/admin/exports/ledger?campaign=export"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        let mut bytes = 0_usize;
+        while let Some(chunk) = response.chunk().await? {
+            bytes += chunk.len();
+        }
+        let export_seconds = start.elapsed().as_secs_f64();
+        sampler_stop.store(true, Ordering::Relaxed);
+        let peak = sampler.await.unwrap_or(0);
+        let baseline_seconds = {
+            use futures_util::TryStreamExt;
+            let mut connection = sqlx::AnyConnection::connect(&database_url).await?;
+            let start = Instant::now();
+            let mut sink = std::io::sink();
+            let mut rows = sqlx::query(
             "SELECT e.* FROM ledger_entries e JOIN campaigns c ON c.id = e.campaign_id WHERE c.slug = 'export' ORDER BY e.id",
         )
         .fetch(&mut connection);
-        while let Some(row) = rows.try_next().await? {
-            use sqlx::Row as _;
-            use std::io::Write as _;
-            let id: i64 = row.try_get("id")?;
-            let amount: i64 = row.try_get("amount_minor")?;
-            let _ = writeln!(sink, "{id},{amount}");
-        }
-        start.elapsed().as_secs_f64()
-    };
-    let ratio = export_seconds / baseline_seconds.max(0.001);
-    rows.push(Row {
-        engine: name,
-        scenario: format!(
-            "ledger export: {} entries to CSV ({:.0} MB)",
-            size.export_entries,
-            bytes as f64 / 1e6
-        ),
-        figure: format!("{export_seconds:.2} s"),
-        baseline: format!("{baseline_seconds:.2} s"),
-        ratio: format!("{ratio:.2}"),
-        target: "≤ 1.50".into(),
-        pass: Some(ratio <= 1.5),
-    });
-    let grown = peak.saturating_sub(peak_before) as f64 / 1024.0;
-    rows.push(Row {
-        engine: name,
-        scenario: "ledger export: memory grown while exporting".into(),
-        figure: format!("{grown:.1} MiB"),
-        baseline: "—".into(),
-        ratio: "—".into(),
-        target: "≤ 64 MiB".into(),
-        pass: Some(grown <= 64.0),
-    });
-
-    // 5. Footprint of the release binary on this (existing) database.
-    rows.extend(footprint(name, &database_url).await);
+            while let Some(row) = rows.try_next().await? {
+                use sqlx::Row as _;
+                use std::io::Write as _;
+                let id: i64 = row.try_get("id")?;
+                let amount: i64 = row.try_get("amount_minor")?;
+                let _ = writeln!(sink, "{id},{amount}");
+            }
+            start.elapsed().as_secs_f64()
+        };
+        let ratio = export_seconds / baseline_seconds.max(0.001);
+        rows.push(Row {
+            engine: name,
+            scenario: format!(
+                "ledger export: {} entries to CSV ({:.0} MB)",
+                size.export_entries,
+                bytes as f64 / 1e6
+            ),
+            figure: format!("{export_seconds:.2} s"),
+            baseline: format!("{baseline_seconds:.2} s"),
+            ratio: format!("{ratio:.2}"),
+            target: "≤ 1.50".into(),
+            pass: Some(ratio <= 1.5),
+        });
+        let grown = peak.saturating_sub(peak_before) as f64 / 1024.0;
+        rows.push(Row {
+            engine: name,
+            scenario: "ledger export: memory grown while exporting".into(),
+            figure: format!("{grown:.1} MiB"),
+            baseline: "—".into(),
+            ratio: "—".into(),
+            target: "≤ 64 MiB".into(),
+            pass: Some(grown <= 64.0),
+        });
+    }
+    if only.runs("footprint") {
+        // 5. Footprint of the release binary on this (existing) database.
+        rows.extend(footprint(name, &database_url).await);
+    }
     Ok(rows)
 }
 
