@@ -3,7 +3,7 @@
 //!
 //! A commit in this process rebuilds the documents it changed before it returns, so readers
 //! go on being answered from memory while it does; commits in other instances arrive through
-//! PostgreSQL's NOTIFY (see `live`) and are rebuilt the same way. A read that raced a change
+//! PostgreSQL's NOTIFY (see `live`) and forget the document at once, as they have returned. A read that raced a change
 //! is not kept, so a stale document cannot outlive the change that made it stale. Documents
 //! are built one at a time: when one is missing, one reader builds it and the others wait
 //! for it instead of all asking the database at once.
@@ -208,8 +208,12 @@ impl Store {
         self.documents.changes.subscribe()
     }
 
-    /// Another instance changed a campaign: rebuild its document and tell the live streams.
+    /// Another instance (or the CLI) changed a campaign: forget its document at once, since
+    /// that commit has already returned to whoever made it, and tell the live streams. The
+    /// next read builds it again.
     pub async fn announce_change(&self, campaign_id: i64) {
+        self.documents.epoch.fetch_add(1, Ordering::SeqCst);
+        self.documents.forget(campaign_id);
         self.refresh_document(campaign_id).await;
     }
 
