@@ -1,9 +1,8 @@
 //! The CSV export: one row per ledger entry, columns documented in the README and stable.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
 use crate::ledger::entry::Entry;
-use crate::ledger::progress::timestamp;
 
 /// The columns, in order. Amounts are signed decimals in the campaign currency: refunds and
 /// disputes are negative, so each money column sums to the campaign's figure.
@@ -46,62 +45,156 @@ pub fn header() -> String {
     line
 }
 
-pub fn row(entry: &Entry, date: NaiveDate, include_donors: bool) -> String {
+/// Appends one entry's row to `out`, field by field, with no text of its own to allocate:
+/// an export writes a million of these.
+pub fn write_row(out: &mut String, entry: &Entry, date: NaiveDate, include_donors: bool) {
     let currency = entry.currency;
-    let optional = |value: &Option<String>| value.clone().unwrap_or_default();
-    let donor = |value: &Option<String>| if include_donors { optional(value) } else { String::new() };
-    let fields: Vec<String> = vec![
-        entry.id.to_string(),
-        date.format("%Y-%m-%d").to_string(),
-        entry.kind.as_str().to_owned(),
-        entry.source.as_str().to_owned(),
-        entry.method.clone(),
-        entry.campaign_slug.to_string(),
-        entry.branch_slug.as_ref().map(ToString::to_string).unwrap_or_default(),
-        donor(&entry.donor.name),
-        donor(&entry.donor.email),
-        entry.donor.anonymous.to_string(),
-        currency.format_minor(entry.amount_minor),
-        currency.format_minor(entry.fee_minor),
-        currency.format_minor(entry.net_minor),
-        currency.code().to_owned(),
-        entry.presented.map(|(amount, presented)| presented.format_minor(amount)).unwrap_or_default(),
-        entry.presented.map(|(_, presented)| presented.code().to_owned()).unwrap_or_default(),
-        entry.recurring.to_string(),
-        entry.reverses_entry_id.map(|id| id.to_string()).unwrap_or_default(),
-        optional(&entry.stripe.payment_intent),
-        optional(&entry.stripe.charge),
-        optional(&entry.stripe.invoice),
-        optional(&entry.stripe.subscription),
-        optional(&entry.stripe.balance_transaction),
-        optional(&entry.stripe.refund),
-        optional(&entry.stripe.dispute),
-        optional(&entry.stripe.payout),
-        optional(&entry.reference),
-        entry.batch_id.map(|id| id.to_string()).unwrap_or_default(),
-        timestamp(entry.recorded_at),
-        entry.recorded_by.clone(),
-    ];
-    let mut line = fields.iter().map(|field| escape(field)).collect::<Vec<_>>().join(",");
-    line.push_str("\r\n");
-    line
+    fn donor(value: &Option<String>, include: bool) -> Option<&str> {
+        value.as_deref().filter(|_| include)
+    }
+    let mut line = Line { out, first: true };
+    line.value(entry.id);
+    line.value(Day(date));
+    line.value(entry.kind.as_str());
+    line.value(entry.source.as_str());
+    line.text(Some(&entry.method));
+    line.text(Some(entry.campaign_slug.as_str()));
+    line.text(entry.branch_slug.as_ref().map(|slug| slug.as_str()));
+    line.text(donor(&entry.donor.name, include_donors));
+    line.text(donor(&entry.donor.email, include_donors));
+    line.value(entry.donor.anonymous);
+    line.value(currency.decimal(entry.amount_minor));
+    line.value(currency.decimal(entry.fee_minor));
+    line.value(currency.decimal(entry.net_minor));
+    line.value(currency.code());
+    match entry.presented {
+        Some((amount, presented)) => {
+            line.value(presented.decimal(amount));
+            line.value(presented.code());
+        }
+        None => {
+            line.text(None);
+            line.text(None);
+        }
+    }
+    line.value(entry.recurring);
+    match entry.reverses_entry_id {
+        Some(id) => line.value(id),
+        None => line.text(None),
+    }
+    let stripe = &entry.stripe;
+    for reference in [
+        &stripe.payment_intent,
+        &stripe.charge,
+        &stripe.invoice,
+        &stripe.subscription,
+        &stripe.balance_transaction,
+        &stripe.refund,
+        &stripe.dispute,
+        &stripe.payout,
+        &entry.reference,
+    ] {
+        line.text(reference.as_deref());
+    }
+    match entry.batch_id {
+        Some(id) => line.value(id),
+        None => line.text(None),
+    }
+    line.value(Instant(entry.recorded_at));
+    line.text(Some(&entry.recorded_by));
+    line.out.push_str("\r\n");
+}
+
+/// A date as `YYYY-MM-DD`, written without chrono's format-string parser, which would cost
+/// more than the rest of the row.
+struct Day(NaiveDate);
+
+impl std::fmt::Display for Day {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.0.year(), self.0.month(), self.0.day())
+    }
+}
+
+/// An instant in UTC to the second, as `YYYY-MM-DDTHH:MM:SSZ`.
+struct Instant(DateTime<Utc>);
+
+impl std::fmt::Display for Instant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let time = self.0.time();
+        write!(
+            f,
+            "{}T{:02}:{:02}:{:02}Z",
+            Day(self.0.date_naive()),
+            time.hour(),
+            time.minute(),
+            time.second()
+        )
+    }
+}
+
+/// One row being written: commas between fields.
+struct Line<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl Line<'_> {
+    fn separate(&mut self) {
+        if !std::mem::take(&mut self.first) {
+            self.out.push(',');
+        }
+    }
+
+    /// A number, date, flag or code: nothing in it needs quoting.
+    fn value(&mut self, value: impl std::fmt::Display) {
+        use std::fmt::Write as _;
+        self.separate();
+        let _ = write!(self.out, "{value}");
+    }
+
+    /// Text someone typed (or nothing): quoted and defused as it needs.
+    fn text(&mut self, text: Option<&str>) {
+        self.separate();
+        if let Some(text) = text {
+            escape_into(self.out, text);
+        }
+    }
 }
 
 /// RFC 4180 quoting; a leading =, +, - or @ in text is prefixed with ' so that a spreadsheet
 /// does not run it as a formula.
-fn escape(field: &str) -> String {
-    let is_number = field.parse::<f64>().is_ok();
-    let field = if !is_number && field.starts_with(['=', '+', '-', '@']) {
-        format!("'{field}")
+fn escape_into(out: &mut String, field: &str) {
+    let defuse = field.starts_with(['=', '+', '-', '@']) && field.parse::<f64>().is_err();
+    let quote = field.contains([',', '"', '\n', '\r']);
+    if quote {
+        out.push('"');
+    }
+    if defuse {
+        out.push('\'');
+    }
+    if quote {
+        out.push_str(&field.replace('"', "\"\""));
+        out.push('"');
     } else {
-        field.to_owned()
-    };
-    if field.contains([',', '"', '\n', '\r']) { format!("\"{}\"", field.replace('"', "\"\"")) } else { field }
+        out.push_str(field);
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    fn escape(field: &str) -> String {
+        let mut out = String::new();
+        super::escape_into(&mut out, field);
+        out
+    }
+
+    #[test]
+    fn dates_and_instants_are_written_as_before() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-03-07T05:04:09.250Z").expect("instant").to_utc();
+        assert_eq!(super::Instant(at).to_string(), crate::ledger::progress::timestamp(at));
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 7).expect("date");
+        assert_eq!(super::Day(day).to_string(), day.format("%Y-%m-%d").to_string());
+    }
 
     #[test]
     fn fields_are_quoted_and_formulas_defused() {

@@ -170,12 +170,13 @@ impl Writer {
         }
     }
 
-    pub fn entry(&self, entry: &Entry) -> String {
+    /// Appends one entry to `out`.
+    pub fn entry(&self, entry: &Entry, out: &mut String) {
         let date = entry_date(entry, self.timezone);
         match self.format {
-            Format::Csv => csv::row(entry, date, self.include_donors),
-            Format::Beancount => journal::beancount_entry(entry, date, self.include_donors),
-            Format::Ledger => journal::ledger_entry(entry, date, self.include_donors),
+            Format::Csv => csv::write_row(out, entry, date, self.include_donors),
+            Format::Beancount => out.push_str(&journal::beancount_entry(entry, date, self.include_donors)),
+            Format::Ledger => out.push_str(&journal::ledger_entry(entry, date, self.include_donors)),
         }
     }
 }
@@ -283,9 +284,13 @@ pub async fn start(
         // Rows go out in pieces of about 64 KiB: one channel message and one write per row
         // would cost more than the row itself.
         let mut piece = header;
-        while let Some(entry) = entries.recv().await {
-            match entry {
-                Ok(entry) => piece.push_str(&writer.entry(&entry)),
+        while let Some(rows) = entries.recv().await {
+            match rows {
+                Ok(rows) => {
+                    for entry in &rows {
+                        writer.entry(entry, &mut piece);
+                    }
+                }
                 Err(error) => {
                     let _ = sender.send(Ok(std::mem::take(&mut piece))).await;
                     let _ = sender.send(Err(error)).await;

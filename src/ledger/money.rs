@@ -97,7 +97,12 @@ impl Currency {
 
     /// Writes minor units as a decimal string with the currency's digits: 9000000 CAD → "90000.00".
     pub fn format_minor(self, minor: i64) -> String {
-        Decimal::new(minor, self.digits).to_string()
+        self.decimal(minor).to_string()
+    }
+
+    /// An amount in minor units as a decimal in major units, to write without a `String`.
+    pub fn decimal(self, minor: i64) -> Decimal {
+        Decimal::new(minor, self.digits)
     }
 }
 

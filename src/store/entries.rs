@@ -66,13 +66,15 @@ pub struct ExportFilter {
 }
 
 impl Store {
-    /// Streams the entries of an export in the order they were recorded, through a bounded
-    /// channel: however large the ledger, only a few rows are in memory at once.
+    /// Streams the entries of an export in the order they were recorded, in runs of a few
+    /// hundred through a bounded channel: however large the ledger, only a few runs are in
+    /// memory at once, and the channel is crossed once per run rather than once per row.
     pub fn stream_entries(
         &self,
         filter: ExportFilter,
-    ) -> tokio::sync::mpsc::Receiver<Result<Entry, StoreError>> {
-        let (sender, receiver) = tokio::sync::mpsc::channel(256);
+    ) -> tokio::sync::mpsc::Receiver<Result<Vec<Entry>, StoreError>> {
+        const RUN: usize = 256;
+        let (sender, receiver) = tokio::sync::mpsc::channel(4);
         let store = self.clone();
         tokio::spawn(async move {
             use futures_util::TryStreamExt;
@@ -98,15 +100,34 @@ impl Store {
                 .bind(filter.branch_id)
                 .bind(filter.payout_id.clone())
                 .fetch(store.pool());
+            let mut run = Vec::with_capacity(RUN);
             loop {
-                let next = match rows.try_next().await {
-                    Ok(Some(row)) => entry_from_row(&row),
-                    Ok(None) => return,
-                    Err(error) => Err(error.into()),
+                let failure = match rows.try_next().await {
+                    Ok(Some(row)) => match entry_from_row(&row) {
+                        Ok(entry) => {
+                            run.push(entry);
+                            if run.len() < RUN {
+                                continue;
+                            }
+                            None
+                        }
+                        Err(error) => Some(error),
+                    },
+                    Ok(None) => {
+                        if !run.is_empty() {
+                            let _ = sender.send(Ok(run)).await;
+                        }
+                        return;
+                    }
+                    Err(error) => Some(error.into()),
                 };
-                let failed = next.is_err();
-                if sender.send(next).await.is_err() || failed {
-                    // The reader went away (a closed download), or the read failed: stop.
+                let full = std::mem::replace(&mut run, Vec::with_capacity(RUN));
+                if !full.is_empty() && sender.send(Ok(full)).await.is_err() {
+                    // The reader went away (a closed download): stop.
+                    return;
+                }
+                if let Some(error) = failure {
+                    let _ = sender.send(Err(error)).await;
                     return;
                 }
             }

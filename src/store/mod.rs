@@ -295,7 +295,8 @@ pub(crate) fn read_instant(text: &str) -> Result<DateTime<Utc>, StoreError> {
 }
 
 pub(crate) fn read_date(text: &str) -> Result<NaiveDate, StoreError> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| StoreError::Corrupt(format!("date {text:?}")))
+    // `YYYY-MM-DD` through `FromStr`: a fixed format, without a format string to parse per row.
+    text.parse::<NaiveDate>().map_err(|_| StoreError::Corrupt(format!("date {text:?}")))
 }
 
 /// Reads a flag stored as BOOLEAN (PostgreSQL) or INTEGER 0/1 (SQLite).
