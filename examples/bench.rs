@@ -377,7 +377,7 @@ async fn run_engine(
         let mut events = Vec::new();
         let mut gifts = 0_usize;
         while events.len() < size.events {
-            let interval = if gifts % 2 == 0 { "once" } else { "month" };
+            let interval = if gifts.is_multiple_of(2) { "once" } else { "month" };
             gifts += 1;
             let session = client
                 .post(format!("{address}/api/v1/campaigns/hooks/checkout"))
