@@ -320,14 +320,15 @@ async fn plan_session_paid(
     let Some(entry) = donation_entry(store, &intent, charge, email, false, None, None).await? else {
         return Ok(Plan::Ignore("the payment's currency cannot be counted in the campaign's".to_owned()));
     };
+    // The entry last: recording it takes the campaign's totals lock, held until commit.
     Ok(Plan::Apply(vec![
-        Effect::Record(Box::new(entry)),
         Effect::Intent {
             id: intent.id,
             status: "completed",
             payment_intent: Some(payment_intent_id),
             subscription: None,
         },
+        Effect::Record(Box::new(entry)),
     ]))
 }
 

@@ -8,7 +8,6 @@ use super::{
 };
 use crate::ledger::batch::BatchDraft;
 use crate::ledger::entry::{Donor, Entry};
-use crate::ledger::money::checked_sum;
 use crate::ledger::totals::{EntryFacts, TotalsChange, totals_change};
 use crate::ledger::{Currency, EntryKind, NewEntry, Slug, Source, StripeRefs};
 
@@ -221,19 +220,15 @@ impl Store {
 }
 
 /// Appends `entry` and moves the campaign, branch and donor totals by it, inside `write`.
+///
+/// The totals move last, each by one atomic `UPDATE ... SET x = x + $n`, so that the row
+/// locks they take on PostgreSQL (held until commit) cover only the end of the transaction:
+/// writers of one campaign queue for a couple of statements and the commit, not for the
+/// whole transaction. Locks are always taken campaign first, then donor.
 pub(crate) async fn record_entry_in(
     write: &mut WriteTx,
     entry: &NewEntry,
 ) -> Result<RecordOutcome, StoreError> {
-    // Touching the totals row first serializes writers of one campaign on PostgreSQL
-    // (a row lock until commit), so the reads below see every earlier entry.
-    let locked = sqlx::query("UPDATE campaign_totals SET version = version + 1 WHERE campaign_id = $1")
-        .bind(entry.campaign_id)
-        .execute(&mut *write.tx)
-        .await?;
-    if locked.rows_affected() == 0 {
-        return Err(StoreError::NotFound("campaign"));
-    }
     if let Some(key) = &entry.idempotency_key
         && let Some(existing) = entry_by_idempotency_key(write, key).await?
     {
@@ -249,6 +244,9 @@ pub(crate) async fn record_entry_in(
     };
     let (origin_entry_id, origin_before, donor_key) = match reverses_entry_id {
         Some(reversed_id) => {
+            // What is left to reverse is read under the campaign's lock, so that two
+            // reversals of one gift cannot both take the same amount.
+            lock_campaign_totals(write, entry.campaign_id).await?;
             let reversed = entry_in(write, reversed_id).await?.ok_or(StoreError::NotFound("entry"))?;
             if reversed.campaign_id != entry.campaign_id {
                 return Err(StoreError::conflict("entry", "belongs to another campaign"));
@@ -269,25 +267,6 @@ pub(crate) async fn record_entry_in(
         None => (None, None, entry.donor.key(&random_hex())),
     };
 
-    let donor_before: i64 =
-        sqlx::query("SELECT gross_minor FROM donor_totals WHERE campaign_id = $1 AND donor_key = $2")
-            .bind(entry.campaign_id)
-            .bind(&donor_key)
-            .fetch_optional(&mut *write.tx)
-            .await?
-            .map(|row| row.try_get("gross_minor"))
-            .transpose()?
-            .unwrap_or(0);
-
-    let change = totals_change(EntryFacts {
-        kind: entry.kind,
-        source: entry.source,
-        amount_minor: entry.amount_minor,
-        net_minor: entry.net_minor(),
-        origin_before_minor: origin_before,
-        donor_before_minor: donor_before,
-    });
-
     let recorded_at = stored_instant(now());
     let inserted = sqlx::query(
         "INSERT INTO ledger_entries (campaign_id, branch_id, kind, source, method, amount_minor, fee_minor, \
@@ -296,7 +275,8 @@ pub(crate) async fn record_entry_in(
          idempotency_key, stripe_payment_intent, stripe_charge, stripe_invoice, stripe_subscription, \
          stripe_balance_transaction, stripe_refund, stripe_dispute, presented_amount_minor, presented_currency, received_at, batch_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34) RETURNING id",
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34) \
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
     )
     .bind(entry.campaign_id)
     .bind(entry.branch_id)
@@ -332,92 +312,146 @@ pub(crate) async fn record_entry_in(
     .bind(entry.presented.map(|(_, currency)| currency.code()))
     .bind(entry.received_at.map(stored_instant))
     .bind(entry.batch_id)
-    .fetch_one(&mut *write.tx)
+    .fetch_optional(&mut *write.tx)
     .await;
     let id: i64 = match inserted {
-        Ok(row) => row.try_get("id")?,
+        Ok(Some(row)) => row.try_get("id")?,
+        // A concurrent writer recorded the same key first (PostgreSQL waited for it to
+        // commit): this is a replay of what it wrote.
+        Ok(None) => {
+            let key = entry.idempotency_key.as_deref().unwrap_or_default();
+            let existing =
+                entry_by_idempotency_key(write, key).await?.ok_or(StoreError::NotFound("entry"))?;
+            return Ok(RecordOutcome::Replayed(existing));
+        }
         Err(error) if is_unique_violation(&error) => {
             return Err(StoreError::conflict("idempotency_key", "was used by a concurrent request; retry"));
         }
         Err(error) => return Err(error.into()),
     };
-
-    apply_to_campaign(write, entry.campaign_id, &change, &recorded_at).await?;
-    write.touch(entry.campaign_id);
-    if let Some(branch_id) = entry.branch_id {
-        apply_to_branch(write, branch_id, &change).await?;
-    }
-    let donor_after = checked_sum([donor_before, entry.amount_minor]).map_err(overflow)?;
-    sqlx::query(
-        "INSERT INTO donor_totals (campaign_id, donor_key, gross_minor) VALUES ($1, $2, $3) \
-         ON CONFLICT (campaign_id, donor_key) DO UPDATE SET gross_minor = $3",
-    )
-    .bind(entry.campaign_id)
-    .bind(&donor_key)
-    .bind(donor_after)
-    .execute(&mut *write.tx)
-    .await?;
-
     let recorded = entry_in(write, id).await?.ok_or(StoreError::NotFound("entry"))?;
+
+    // The totals, last. The donor's sum comes back from its row, which says whether the
+    // donor now counts (or no longer does).
+    let facts = EntryFacts {
+        kind: entry.kind,
+        source: entry.source,
+        amount_minor: entry.amount_minor,
+        net_minor: entry.net_minor(),
+        origin_before_minor: origin_before,
+        // Known once the donor's row has moved, below; the campaign's move leaves donors be.
+        donor_before_minor: 0,
+    };
+    let change = totals_change(facts);
+    add_to_campaign(write, entry.campaign_id, &change, &recorded_at).await?;
+    write.touch(entry.campaign_id);
+    let donor_after = refuse_overflow(
+        sqlx::query(
+            "INSERT INTO donor_totals (campaign_id, donor_key, gross_minor) VALUES ($1, $2, $3) \
+             ON CONFLICT (campaign_id, donor_key) DO UPDATE SET gross_minor = donor_totals.gross_minor + excluded.gross_minor \
+             RETURNING gross_minor",
+        )
+        .bind(entry.campaign_id)
+        .bind(&donor_key)
+        .bind(entry.amount_minor)
+        .fetch_optional(&mut *write.tx)
+        .await,
+        &["gross_minor"],
+    )?
+    .ok_or(StoreError::NotFound("donor"))?
+    .try_get::<i64, _>("gross_minor")?;
+    let donors =
+        totals_change(EntryFacts { donor_before_minor: donor_after - entry.amount_minor, ..facts }).donors;
+    if donors != 0 {
+        sqlx::query("UPDATE campaign_totals SET donors = donors + $1 WHERE campaign_id = $2")
+            .bind(donors)
+            .bind(entry.campaign_id)
+            .execute(&mut *write.tx)
+            .await?;
+    }
+    if let Some(branch_id) = entry.branch_id {
+        refuse_overflow(
+            sqlx::query(
+                "UPDATE branch_totals SET gross_minor = gross_minor + $1, net_minor = net_minor + $2 \
+                 WHERE branch_id = $3 RETURNING gross_minor, net_minor",
+            )
+            .bind(change.gross_minor)
+            .bind(change.net_minor)
+            .bind(branch_id)
+            .fetch_optional(&mut *write.tx)
+            .await,
+            &["gross_minor", "net_minor"],
+        )?;
+    }
     Ok(RecordOutcome::Recorded(recorded))
 }
 
-async fn apply_to_campaign(
+/// Takes the campaign's totals row (a row lock until commit on PostgreSQL).
+async fn lock_campaign_totals(write: &mut WriteTx, campaign_id: i64) -> Result<(), StoreError> {
+    let locked = sqlx::query("UPDATE campaign_totals SET version = version + 1 WHERE campaign_id = $1")
+        .bind(campaign_id)
+        .execute(&mut *write.tx)
+        .await?;
+    if locked.rows_affected() == 0 {
+        return Err(StoreError::NotFound("campaign"));
+    }
+    Ok(())
+}
+
+/// Moves the campaign's totals (all but `donors`, which the donor's row decides) in one
+/// statement.
+async fn add_to_campaign(
     write: &mut WriteTx,
     campaign_id: i64,
     change: &TotalsChange,
     at: &str,
 ) -> Result<(), StoreError> {
-    let row = sqlx::query(
-        "SELECT gross_minor, net_minor, online_gross_minor, online_net_minor, offline_minor, donations, donors \
-         FROM campaign_totals WHERE campaign_id = $1",
+    let moved = sqlx::query(
+        "UPDATE campaign_totals SET gross_minor = gross_minor + $1, net_minor = net_minor + $2, \
+         online_gross_minor = online_gross_minor + $3, online_net_minor = online_net_minor + $4, \
+         offline_minor = offline_minor + $5, donations = donations + $6, updated_at = $7, version = version + 1 \
+         WHERE campaign_id = $8 \
+         RETURNING gross_minor, net_minor, online_gross_minor, online_net_minor, offline_minor, donations",
     )
-    .bind(campaign_id)
-    .fetch_one(&mut *write.tx)
-    .await?;
-    let add = |column: &str, delta: i64| -> Result<i64, StoreError> {
-        checked_sum([row.try_get::<i64, _>(column)?, delta]).map_err(overflow)
-    };
-    sqlx::query(
-        "UPDATE campaign_totals SET gross_minor = $1, net_minor = $2, online_gross_minor = $3, \
-         online_net_minor = $4, offline_minor = $5, donations = $6, donors = $7, updated_at = $8 \
-         WHERE campaign_id = $9",
-    )
-    .bind(add("gross_minor", change.gross_minor)?)
-    .bind(add("net_minor", change.net_minor)?)
-    .bind(add("online_gross_minor", change.online_gross_minor)?)
-    .bind(add("online_net_minor", change.online_net_minor)?)
-    .bind(add("offline_minor", change.offline_minor)?)
-    .bind(add("donations", change.donations)?)
-    .bind(add("donors", change.donors)?)
+    .bind(change.gross_minor)
+    .bind(change.net_minor)
+    .bind(change.online_gross_minor)
+    .bind(change.online_net_minor)
+    .bind(change.offline_minor)
+    .bind(change.donations)
     .bind(at)
     .bind(campaign_id)
-    .execute(&mut *write.tx)
-    .await?;
+    .fetch_optional(&mut *write.tx)
+    .await;
+    refuse_overflow(
+        moved,
+        &["gross_minor", "net_minor", "online_gross_minor", "online_net_minor", "offline_minor", "donations"],
+    )?
+    .ok_or(StoreError::NotFound("campaign"))?;
     Ok(())
 }
 
-async fn apply_to_branch(
-    write: &mut WriteTx,
-    branch_id: i64,
-    change: &TotalsChange,
-) -> Result<(), StoreError> {
-    let row = sqlx::query("SELECT gross_minor, net_minor FROM branch_totals WHERE branch_id = $1")
-        .bind(branch_id)
-        .fetch_one(&mut *write.tx)
-        .await?;
-    let gross = checked_sum([row.try_get::<i64, _>("gross_minor")?, change.gross_minor]).map_err(overflow)?;
-    let net = checked_sum([row.try_get::<i64, _>("net_minor")?, change.net_minor]).map_err(overflow)?;
-    sqlx::query("UPDATE branch_totals SET gross_minor = $1, net_minor = $2 WHERE branch_id = $3")
-        .bind(gross)
-        .bind(net)
-        .bind(branch_id)
-        .execute(&mut *write.tx)
-        .await?;
-    Ok(())
+/// A total moved in SQL that no longer fits in 64 bits refuses the whole entry: PostgreSQL
+/// raises "out of range" (22003), SQLite turns the sum into a float, which is caught here.
+fn refuse_overflow(
+    moved: Result<Option<AnyRow>, sqlx::Error>,
+    columns: &[&str],
+) -> Result<Option<AnyRow>, StoreError> {
+    let row = match moved {
+        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("22003") => {
+            return Err(total_overflows());
+        }
+        other => other?,
+    };
+    if let Some(row) = &row
+        && columns.iter().any(|column| row.try_get::<i64, _>(*column).is_err())
+    {
+        return Err(total_overflows());
+    }
+    Ok(row)
 }
 
-fn overflow(_: crate::ledger::MoneyError) -> StoreError {
+fn total_overflows() -> StoreError {
     StoreError::conflict("amount", "would overflow the campaign's total")
 }
 

@@ -115,7 +115,7 @@ async fn concurrent_offline_donations_all_land(engine: Engine) {
                 .post(url)
                 .bearer_auth(token)
                 .json(&json!({"amount": "1.00", "method": "cash", "received_on": "2026-11-01",
-                              "donor_email": format!("donor{index}@example.org"), "branch": branch}))
+                              "donor_email": format!("donor{}@example.org", index % 50), "branch": branch}))
                 .send()
                 .await
                 .expect("the server answers")
@@ -127,7 +127,8 @@ async fn concurrent_offline_donations_all_land(engine: Engine) {
     }
     let progress = app.progress("office").await;
     assert_eq!(progress["raised"], "200.00");
-    assert_eq!((progress["donations"].as_i64(), progress["donors"].as_i64()), (Some(200), Some(200)));
+    // Four gifts from each of 50 donors, landing at once: each donor counts once.
+    assert_eq!((progress["donations"].as_i64(), progress["donors"].as_i64()), (Some(200), Some(50)));
     let branch_raised: Vec<&str> = progress["branches"]
         .as_array()
         .expect("branches")
