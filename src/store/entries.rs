@@ -229,12 +229,6 @@ pub(crate) async fn record_entry_in(
     write: &mut WriteTx,
     entry: &NewEntry,
 ) -> Result<RecordOutcome, StoreError> {
-    if let Some(key) = &entry.idempotency_key
-        && let Some(existing) = entry_by_idempotency_key(write, key).await?
-    {
-        return Ok(RecordOutcome::Replayed(existing));
-    }
-
     let reverses_entry_id = match (entry.reverses_entry_id, &entry.reverses_key) {
         (Some(id), _) => Some(id),
         (None, Some(key)) => Some(
@@ -244,6 +238,14 @@ pub(crate) async fn record_entry_in(
     };
     let (origin_entry_id, origin_before, donor_key) = match reverses_entry_id {
         Some(reversed_id) => {
+            // A reversal seen before is a replay, before its amount is checked against what
+            // is left (which it has itself already taken). Other entries learn it from the
+            // INSERT below, without a read first.
+            if let Some(key) = &entry.idempotency_key
+                && let Some(existing) = entry_by_idempotency_key(write, key).await?
+            {
+                return Ok(RecordOutcome::Replayed(existing));
+            }
             // What is left to reverse is read under the campaign's lock, so that two
             // reversals of one gift cannot both take the same amount.
             lock_campaign_totals(write, entry.campaign_id).await?;
@@ -316,8 +318,8 @@ pub(crate) async fn record_entry_in(
     .await;
     let id: i64 = match inserted {
         Ok(Some(row)) => row.try_get("id")?,
-        // A concurrent writer recorded the same key first (PostgreSQL waited for it to
-        // commit): this is a replay of what it wrote.
+        // The key was recorded before, or by a concurrent writer first (PostgreSQL waited
+        // for it to commit): this is a replay of what was written.
         Ok(None) => {
             let key = entry.idempotency_key.as_deref().unwrap_or_default();
             let existing =
