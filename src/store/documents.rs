@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use axum::body::Bytes;
 use sha2::{Digest, Sha256};
@@ -45,9 +45,15 @@ pub(super) struct Documents {
     /// changes them, which is how this one learns of writes it did not make.
     sqlite_files: Option<[PathBuf; 2]>,
     sqlite_stamp: Mutex<Option<FileStamp>>,
+    /// When readers last looked at the files, in nanoseconds since `born`.
+    looked_at: AtomicU64,
+    born: Instant,
     /// Held while a document is built, so that a missing one is built once.
     building: tokio::sync::Mutex<()>,
 }
+
+/// How often readers look at the SQLite files at most: a millisecond.
+const READER_LOOK_NANOS: u64 = 1_000_000;
 
 /// Sizes and modification times of the SQLite files.
 type FileStamp = [(u64, Option<SystemTime>); 2];
@@ -65,6 +71,8 @@ impl Documents {
             changes: broadcast::channel(1024).0,
             sqlite_files,
             sqlite_stamp: Mutex::new(None),
+            looked_at: AtomicU64::new(0),
+            born: Instant::now(),
             building: tokio::sync::Mutex::new(()),
         }
     }
@@ -96,6 +104,24 @@ impl Documents {
             documents.retain(|_, document| Some(document.campaign_id) == keep);
         }
         true
+    }
+
+    /// What a reader does before using a document: on SQLite, look at the files for commits
+    /// by other processes, at most once a millisecond. A commit by another process is thus
+    /// seen within a millisecond (the CLI takes longer than that to exit), and a busy bar
+    /// does not pay two `statx` per read.
+    fn forget_if_files_changed_lately(&self) {
+        if self.sqlite_files.is_none() {
+            return;
+        }
+        let now = u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let last = self.looked_at.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < READER_LOOK_NANOS
+            || self.looked_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
+            return;
+        }
+        self.forget_if_files_changed(None);
     }
 
     fn cached(&self, slug: &str) -> Option<Arc<ProgressDocument>> {
@@ -149,7 +175,7 @@ impl Store {
 
     /// The progress document of a campaign when it is in memory and current; never waits.
     pub fn progress_document_in_memory(&self, slug: &str) -> Option<Arc<ProgressDocument>> {
-        self.documents.forget_if_files_changed(None);
+        self.documents.forget_if_files_changed_lately();
         self.documents.cached(slug)
     }
 
