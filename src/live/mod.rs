@@ -164,9 +164,7 @@ async fn listen(store: Store, database_url: String) {
                     loop {
                         match listener.recv().await {
                             Ok(notification) => {
-                                if let Ok(campaign_id) = notification.payload().parse::<i64>() {
-                                    store.announce_change(campaign_id).await;
-                                }
+                                store.hear_change_notice(notification.payload()).await;
                             }
                             Err(error) => {
                                 tracing::warn!(%error, "lost the change listener; reconnecting");

@@ -2,11 +2,13 @@
 //! and the news of which campaigns changed, for caches and live streams.
 //!
 //! A commit in this process rebuilds the documents it changed before it returns, so readers
-//! go on being answered from memory while it does; commits in other instances arrive through
-//! PostgreSQL's NOTIFY (see `live`) and forget the document at once, as they have returned. A read that raced a change
-//! is not kept, so a stale document cannot outlive the change that made it stale. Documents
-//! are built one at a time: when one is missing, one reader builds it and the others wait
-//! for it instead of all asking the database at once.
+//! go on being answered from memory while it does. Commits in other instances arrive as
+//! notices through PostgreSQL's NOTIFY (see `live`), sent after their commit, and forget
+//! the document at once, as they have returned; a document also lives at most five seconds,
+//! which bounds the staleness a lost notice could cause. A read that raced a change is not
+//! kept, so a stale document cannot outlive the change that made it stale. Documents are
+//! built one at a time: when one is missing, one reader builds it and the others wait for it
+//! instead of all asking the database at once.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -33,7 +35,15 @@ pub struct ProgressDocument {
     pub etag: String,
     /// The same, ready to send.
     pub etag_header: axum::http::HeaderValue,
+    /// When it was built: past `MAX_AGE` it is built again.
+    built: Instant,
 }
+
+/// How long a document may be kept without hearing of a change: the `max-age` the progress
+/// answer gives caches. It bounds how stale a document can be when another instance's
+/// notice is lost (that instance stopped between its commit and its NOTIFY, or this one's
+/// listener was reconnecting).
+const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug)]
 pub(super) struct Documents {
@@ -45,6 +55,8 @@ pub(super) struct Documents {
     /// changes them, which is how this one learns of writes it did not make.
     sqlite_files: Option<[PathBuf; 2]>,
     sqlite_stamp: Mutex<Option<FileStamp>>,
+    /// This process's name in change notices, so that it skips its own.
+    instance: String,
     /// When readers last looked at the files, in nanoseconds since `born`.
     looked_at: AtomicU64,
     born: Instant,
@@ -71,6 +83,7 @@ impl Documents {
             changes: broadcast::channel(1024).0,
             sqlite_files,
             sqlite_stamp: Mutex::new(None),
+            instance: super::entries::random_hex(),
             looked_at: AtomicU64::new(0),
             born: Instant::now(),
             building: tokio::sync::Mutex::new(()),
@@ -125,7 +138,11 @@ impl Documents {
     }
 
     fn cached(&self, slug: &str) -> Option<Arc<ProgressDocument>> {
-        self.by_slug.read().ok().and_then(|documents| documents.get(slug).cloned())
+        self.by_slug
+            .read()
+            .ok()
+            .and_then(|documents| documents.get(slug).cloned())
+            .filter(|document| document.built.elapsed() < MAX_AGE)
     }
 
     /// The slug under which a campaign's document is kept, if it is.
@@ -194,6 +211,7 @@ impl Store {
             etag_header: axum::http::HeaderValue::from_str(&etag)
                 .map_err(|error| StoreError::Corrupt(error.to_string()))?,
             etag,
+            built: Instant::now(),
         })))
     }
 
@@ -229,15 +247,28 @@ impl Store {
     }
 
     /// Ids of campaigns whose figures changed, as they commit (here or, on PostgreSQL, in
-    /// any instance once `announce_change` is fed from NOTIFY).
+    /// any instance once `hear_change_notice` is fed from NOTIFY).
     pub fn changes(&self) -> broadcast::Receiver<i64> {
         self.documents.changes.subscribe()
     }
 
-    /// Another instance (or the CLI) changed a campaign: forget its document at once, since
-    /// that commit has already returned to whoever made it, and tell the live streams. The
-    /// next read builds it again.
-    pub async fn announce_change(&self, campaign_id: i64) {
+    /// The notice that tells other instances (PostgreSQL's NOTIFY) a campaign changed.
+    pub(super) fn change_notice(&self, campaign_id: i64) -> String {
+        format!("{campaign_id} {}", self.documents.instance)
+    }
+
+    /// A change notice heard on PostgreSQL: another instance (or the CLI) changed a campaign.
+    /// Its document is forgotten at once, since that commit has already returned to whoever
+    /// made it, and the live streams are told; the next read builds it again. This
+    /// instance's own notices are skipped: its commits rebuilt their documents already.
+    pub async fn hear_change_notice(&self, notice: &str) {
+        let mut words = notice.split(' ');
+        let Some(Ok(campaign_id)) = words.next().map(str::parse::<i64>) else {
+            return;
+        };
+        if words.next() == Some(self.documents.instance.as_str()) {
+            return;
+        }
         self.documents.epoch.fetch_add(1, Ordering::SeqCst);
         self.documents.forget(campaign_id);
         self.refresh_document(campaign_id).await;

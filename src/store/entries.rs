@@ -480,7 +480,7 @@ async fn origin_sum(write: &mut WriteTx, origin_id: i64) -> Result<i64, StoreErr
     Ok(row.try_get("total")?)
 }
 
-fn random_hex() -> String {
+pub(super) fn random_hex() -> String {
     let mut bytes = [0_u8; 12];
     getrandom::fill(&mut bytes).expect("the operating system provides randomness");
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -127,19 +127,26 @@ impl WriteTx {
     }
 
     pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        // The next writer need not wait for the notices and the documents.
+        drop(self.gate.take());
         if self.store.engine == Engine::Postgres {
-            // NOTIFY is transactional: other instances hear of the change only if it commits.
             for campaign_id in &self.touched {
-                sqlx::query("SELECT pg_notify($1, $2)")
+                // Sent after the commit, not inside it: a transaction that notifies holds
+                // PostgreSQL's database-wide notify lock until its commit is flushed, which
+                // would make every writer's commit wait for the one before. A notice lost to
+                // a crash right here is covered by the documents' five-second life.
+                let notice = self.store.change_notice(*campaign_id);
+                let sent = sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(CHANGES_CHANNEL)
-                    .bind(campaign_id.to_string())
-                    .execute(&mut *self.tx)
-                    .await?;
+                    .bind(notice)
+                    .execute(&self.store.pool)
+                    .await;
+                if let Err(error) = sent {
+                    tracing::warn!(%error, campaign_id, "committed, but other instances were not told");
+                }
             }
         }
-        self.tx.commit().await?;
-        // The next writer need not wait for the documents to be rebuilt.
-        drop(self.gate.take());
         for campaign_id in &self.touched {
             self.store.refresh_document(*campaign_id).await;
         }
