@@ -373,7 +373,8 @@ async fn run_engine(
     if only.runs("webhooks") {
         // 3. Webhook ingestion: signed events from 32 senders, against one INSERT per transaction.
         // One-off gifts (`checkout.session.completed`) and monthly ones (their first
-        // `invoice.paid` too), alternately, until there are `size.events` events.
+        // `invoice.paid` too), alternately, each from its own supporter, until there are
+        // `size.events` events.
         let mut events = Vec::new();
         let mut gifts = 0_usize;
         while events.len() < size.events {
@@ -381,7 +382,7 @@ async fn run_engine(
             gifts += 1;
             let session = client
                 .post(format!("{address}/api/v1/campaigns/hooks/checkout"))
-                .json(&json!({"amount": "10.00", "interval": interval}))
+                .json(&json!({"amount": "10.00", "interval": interval, "email": format!("supporter{gifts}@example.org")}))
                 .send()
                 .await?
                 .json::<Value>()
