@@ -19,6 +19,20 @@ const ENTRY_COLUMNS: &str = "e.id, e.campaign_id, c.slug AS campaign_slug, e.bra
      e.stripe_balance_transaction, e.stripe_refund, e.stripe_dispute, e.presented_amount_minor, e.presented_currency, \
      e.received_at, e.batch_id, pi.payout_id AS stripe_payout";
 
+/// The same columns, as an INSERT into `ledger_entries` returns them: the entry comes back
+/// from the statement that writes it, without a second read.
+const ENTRY_RETURNING: &str = "id, campaign_id, \
+     (SELECT c.slug FROM campaigns c WHERE c.id = ledger_entries.campaign_id) AS campaign_slug, branch_id, \
+     (SELECT b.slug FROM branches b WHERE b.id = ledger_entries.branch_id) AS branch_slug, \
+     kind, source, method, amount_minor, fee_minor, net_minor, currency, donor_key, \
+     donor_name, donor_email, anonymous, public_message, recurring, received_on, \
+     recorded_at, recorded_by, reference, reason, reverses_entry_id, origin_entry_id, \
+     stripe_payment_intent, stripe_charge, stripe_invoice, stripe_subscription, \
+     stripe_balance_transaction, stripe_refund, stripe_dispute, presented_amount_minor, presented_currency, \
+     received_at, batch_id, \
+     (SELECT pi.payout_id FROM payout_items pi WHERE pi.balance_transaction = ledger_entries.stripe_balance_transaction \
+      AND pi.type <> 'payout' LIMIT 1) AS stripe_payout";
+
 const ENTRY_FROM: &str = "FROM ledger_entries e JOIN campaigns c ON c.id = e.campaign_id \
      LEFT JOIN branches b ON b.id = e.branch_id \
      LEFT JOIN payout_items pi ON pi.balance_transaction = e.stripe_balance_transaction AND pi.type <> 'payout'";
@@ -270,7 +284,7 @@ pub(crate) async fn record_entry_in(
     };
 
     let recorded_at = stored_instant(now());
-    let inserted = sqlx::query(
+    let sql = format!(
         "INSERT INTO ledger_entries (campaign_id, branch_id, kind, source, method, amount_minor, fee_minor, \
          net_minor, currency, donor_key, donor_name, donor_email, anonymous, public_message, recurring, \
          received_on, recorded_at, recorded_by, reference, reason, reverses_entry_id, origin_entry_id, \
@@ -278,8 +292,9 @@ pub(crate) async fn record_entry_in(
          stripe_balance_transaction, stripe_refund, stripe_dispute, presented_amount_minor, presented_currency, received_at, batch_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
          $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34) \
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-    )
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING {ENTRY_RETURNING}",
+    );
+    let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
     .bind(entry.campaign_id)
     .bind(entry.branch_id)
     .bind(entry.kind.as_str())
@@ -316,8 +331,8 @@ pub(crate) async fn record_entry_in(
     .bind(entry.batch_id)
     .fetch_optional(&mut *write.tx)
     .await;
-    let id: i64 = match inserted {
-        Ok(Some(row)) => row.try_get("id")?,
+    let recorded = match inserted {
+        Ok(Some(row)) => entry_from_row(&row)?,
         // The key was recorded before, or by a concurrent writer first (PostgreSQL waited
         // for it to commit): this is a replay of what was written.
         Ok(None) => {
@@ -331,7 +346,6 @@ pub(crate) async fn record_entry_in(
         }
         Err(error) => return Err(error.into()),
     };
-    let recorded = entry_in(write, id).await?.ok_or(StoreError::NotFound("entry"))?;
 
     // The totals, last. The donor's sum comes back from its row, which says whether the
     // donor now counts (or no longer does).
