@@ -1,8 +1,9 @@
 //! The CSV export: one row per ledger entry, columns documented in the README and stable.
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use chrono::NaiveDate;
 
 use crate::ledger::entry::Entry;
+use crate::ledger::progress::timestamp;
 
 /// The columns, in order. Amounts are signed decimals in the campaign currency: refunds and
 /// disputes are negative, so each money column sums to the campaign's figure.
@@ -54,7 +55,8 @@ pub fn write_row(out: &mut String, entry: &Entry, date: NaiveDate, include_donor
     }
     let mut line = Line { out, first: true };
     line.value(entry.id);
-    line.value(Day(date));
+    // `NaiveDate` displays as `YYYY-MM-DD` without a format string to parse per row.
+    line.value(date);
     line.value(entry.kind.as_str());
     line.value(entry.source.as_str());
     line.text(Some(&entry.method));
@@ -100,36 +102,9 @@ pub fn write_row(out: &mut String, entry: &Entry, date: NaiveDate, include_donor
         Some(id) => line.value(id),
         None => line.text(None),
     }
-    line.value(Instant(entry.recorded_at));
+    line.value(timestamp(entry.recorded_at));
     line.text(Some(&entry.recorded_by));
     line.out.push_str("\r\n");
-}
-
-/// A date as `YYYY-MM-DD`, written without chrono's format-string parser, which would cost
-/// more than the rest of the row.
-struct Day(NaiveDate);
-
-impl std::fmt::Display for Day {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.0.year(), self.0.month(), self.0.day())
-    }
-}
-
-/// An instant in UTC to the second, as `YYYY-MM-DDTHH:MM:SSZ`.
-struct Instant(DateTime<Utc>);
-
-impl std::fmt::Display for Instant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let time = self.0.time();
-        write!(
-            f,
-            "{}T{:02}:{:02}:{:02}Z",
-            Day(self.0.date_naive()),
-            time.hour(),
-            time.minute(),
-            time.second()
-        )
-    }
 }
 
 /// One row being written: commas between fields.
@@ -189,11 +164,9 @@ mod tests {
     }
 
     #[test]
-    fn dates_and_instants_are_written_as_before() {
-        let at = chrono::DateTime::parse_from_rfc3339("2026-03-07T05:04:09.250Z").expect("instant").to_utc();
-        assert_eq!(super::Instant(at).to_string(), crate::ledger::progress::timestamp(at));
+    fn dates_are_written_year_month_day() {
         let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 7).expect("date");
-        assert_eq!(super::Day(day).to_string(), day.format("%Y-%m-%d").to_string());
+        assert_eq!(day.to_string(), day.format("%Y-%m-%d").to_string());
     }
 
     #[test]
