@@ -16,7 +16,7 @@ use axum::response::Response;
 use futures_util::future::Either;
 use tower::Service;
 
-use super::{AppState, public, security};
+use super::{AppState, public, route_span, security};
 
 /// The route, as request spans name it.
 const ROUTE: &str = "/api/v1/campaigns/{slug}/progress";
@@ -61,13 +61,7 @@ where
             && let Some(document) =
                 self.state.store.progress_document_in_memory(slug).filter(|document| document.public)
         {
-            let _span = tracing::info_span!(
-                "request",
-                otel.name = "GET /api/v1/campaigns/{slug}/progress",
-                method = "GET",
-                route = ROUTE
-            )
-            .entered();
+            let _span = route_span(&Method::GET, ROUTE).entered();
             let mut response =
                 public::progress_response(&document, request.headers().get(header::IF_NONE_MATCH));
             let headers = response.headers_mut();
