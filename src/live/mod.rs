@@ -164,7 +164,7 @@ async fn listen(store: Store, database_url: String) {
                     loop {
                         match listener.recv().await {
                             Ok(notification) => {
-                                store.hear_change_notice(notification.payload()).await;
+                                store.hear_change_notice(notification.payload());
                             }
                             Err(error) => {
                                 tracing::warn!(%error, "lost the change listener; reconnecting");

@@ -157,6 +157,11 @@ impl Documents {
         }
     }
 
+    /// Tells the live streams a campaign changed. Nobody listening is fine: no stream is open.
+    fn announce(&self, campaign_id: i64) {
+        let _ = self.changes.send(campaign_id);
+    }
+
     /// Keeps a document built while the epoch was `epoch`, unless a change came since.
     fn keep(&self, slug: &str, document: &Arc<ProgressDocument>, epoch: u64) -> bool {
         let Ok(mut documents) = self.by_slug.write() else {
@@ -242,8 +247,7 @@ impl Store {
                 documents.forget(campaign_id);
             }
         }
-        // Nobody listening is fine: no live stream is open.
-        let _ = documents.changes.send(campaign_id);
+        documents.announce(campaign_id);
     }
 
     /// Ids of campaigns whose figures changed, as they commit (here or, on PostgreSQL, in
@@ -261,7 +265,7 @@ impl Store {
     /// Its document is forgotten at once, since that commit has already returned to whoever
     /// made it, and the live streams are told; the next read builds it again. This
     /// instance's own notices are skipped: its commits rebuilt their documents already.
-    pub async fn hear_change_notice(&self, notice: &str) {
+    pub fn hear_change_notice(&self, notice: &str) {
         let mut words = notice.split(' ');
         let Some(Ok(campaign_id)) = words.next().map(str::parse::<i64>) else {
             return;
@@ -271,7 +275,7 @@ impl Store {
         }
         self.documents.epoch.fetch_add(1, Ordering::SeqCst);
         self.documents.forget(campaign_id);
-        self.refresh_document(campaign_id).await;
+        self.documents.announce(campaign_id);
     }
 
     /// On SQLite: whether another process committed since the last look (the documents
