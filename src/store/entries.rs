@@ -3,9 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{
-    Store, StoreError, WriteTx, is_unique_violation, now, read_date, read_flag, read_instant, stored_instant,
-};
+use super::{Store, StoreError, WriteTx, now, read_date, read_flag, read_instant, stored_instant};
 use crate::ledger::batch::BatchDraft;
 use crate::ledger::entry::{Donor, Entry};
 use crate::ledger::totals::{EntryFacts, TotalsChange, totals_change};
@@ -115,34 +113,29 @@ impl Store {
                 .fetch(store.pool());
             let mut run = Vec::with_capacity(RUN);
             loop {
-                let failure = match rows.try_next().await {
-                    Ok(Some(row)) => match entry_from_row(&row) {
-                        Ok(entry) => {
-                            run.push(entry);
-                            if run.len() < RUN {
-                                continue;
-                            }
-                            None
-                        }
-                        Err(error) => Some(error),
-                    },
-                    Ok(None) => {
+                let next = match rows.try_next().await {
+                    Ok(Some(row)) => entry_from_row(&row),
+                    Ok(None) => break,
+                    Err(error) => Err(error.into()),
+                };
+                match next {
+                    Ok(entry) => run.push(entry),
+                    Err(error) => {
+                        // What was read goes out first, then the failure; then stop.
                         if !run.is_empty() {
                             let _ = sender.send(Ok(run)).await;
                         }
+                        let _ = sender.send(Err(error)).await;
                         return;
                     }
-                    Err(error) => Some(error.into()),
-                };
-                let full = std::mem::replace(&mut run, Vec::with_capacity(RUN));
-                if !full.is_empty() && sender.send(Ok(full)).await.is_err() {
+                }
+                if run.len() == RUN && sender.send(Ok(std::mem::take(&mut run))).await.is_err() {
                     // The reader went away (a closed download): stop.
                     return;
                 }
-                if let Some(error) = failure {
-                    let _ = sender.send(Err(error)).await;
-                    return;
-                }
+            }
+            if !run.is_empty() {
+                let _ = sender.send(Ok(run)).await;
             }
         });
         receiver
@@ -340,9 +333,6 @@ pub(crate) async fn record_entry_in(
             let existing =
                 entry_by_idempotency_key(write, key).await?.ok_or(StoreError::NotFound("entry"))?;
             return Ok(RecordOutcome::Replayed(existing));
-        }
-        Err(error) if is_unique_violation(&error) => {
-            return Err(StoreError::conflict("idempotency_key", "was used by a concurrent request; retry"));
         }
         Err(error) => return Err(error.into()),
     };
