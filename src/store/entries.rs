@@ -245,17 +245,18 @@ pub(crate) async fn record_entry_in(
     };
     let (origin_entry_id, origin_before, donor_key) = match reverses_entry_id {
         Some(reversed_id) => {
-            // A reversal seen before is a replay, before its amount is checked against what
-            // is left (which it has itself already taken). Other entries learn it from the
-            // INSERT below, without a read first.
+            // What is left to reverse is read under the campaign's lock, so that two
+            // reversals of one gift cannot both take the same amount.
+            lock_campaign_totals(write, entry.campaign_id).await?;
+            // Under that lock, a reversal seen before (committed by a concurrent writer
+            // while this one waited, too) is a replay, before its amount is checked against
+            // what is left, which it has itself already taken. Other entries learn it from
+            // the INSERT below, without a read first.
             if let Some(key) = &entry.idempotency_key
                 && let Some(existing) = entry_by_idempotency_key(write, key).await?
             {
                 return Ok(RecordOutcome::Replayed(existing));
             }
-            // What is left to reverse is read under the campaign's lock, so that two
-            // reversals of one gift cannot both take the same amount.
-            lock_campaign_totals(write, entry.campaign_id).await?;
             let reversed = entry_in(write, reversed_id).await?.ok_or(StoreError::NotFound("entry"))?;
             if reversed.campaign_id != entry.campaign_id {
                 return Err(StoreError::conflict("entry", "belongs to another campaign"));
