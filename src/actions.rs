@@ -15,7 +15,8 @@ use crate::ledger::{Campaign, FieldErrors};
 use crate::ledger::{EntryKind, Money, Source};
 use crate::payments::Payments;
 use crate::payments::client::{SessionRequest, StripeApiError};
-use crate::payments::process::{ProcessError, store_subscription_state};
+use crate::payments::process::ProcessError;
+use crate::payments::states::store_subscription_state;
 use crate::store::{RecordOutcome, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]

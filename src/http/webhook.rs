@@ -12,7 +12,7 @@ use serde_json::json;
 use super::AppState;
 use super::error::{ApiResult, Problem};
 use crate::payments::objects::Event;
-use crate::payments::process::{EventOutcome, EventSource, process_event};
+use crate::payments::process::{EventSource, process_event};
 use crate::payments::signature::verify;
 
 /// Stripe's events can be large (an invoice with many lines).
@@ -55,12 +55,7 @@ async fn receive_event(
     let outcome =
         process_event(&state.store, &payments.api, Some(&state.mailer), &event, &raw, EventSource::Webhook)
             .await?;
-    let outcome_name = match &outcome {
-        EventOutcome::Applied => "applied",
-        EventOutcome::Duplicate => "duplicate",
-        EventOutcome::Ignored(_) => "ignored",
-        EventOutcome::Deferred => "deferred",
-    };
+    let outcome_name = outcome.as_str();
     tracing::info!(outcome = outcome_name, "Stripe event");
     Ok((StatusCode::OK, axum::Json(json!({ "received": true, "outcome": outcome_name }))).into_response())
 }

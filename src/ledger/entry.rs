@@ -1,17 +1,22 @@
 //! Ledger entries: the append-only record of every cent, and the checked inputs that make them.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::campaign::{Branch, Campaign, Slug};
 use super::money::{Currency, Money};
 use super::validation::{AmountText, FieldErrors, optional_text, parse_email};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     Donation,
     Refund,
+    /// A refund Stripe failed or cancelled after it left the balance: the money came back.
+    RefundFailed,
+    /// A dispute's withdrawal of funds.
     Dispute,
+    /// A dispute's funds reinstated (the dispute was won).
     DisputeWon,
     Adjustment,
 }
@@ -21,6 +26,7 @@ impl EntryKind {
         match self {
             Self::Donation => "donation",
             Self::Refund => "refund",
+            Self::RefundFailed => "refund_failed",
             Self::Dispute => "dispute",
             Self::DisputeWon => "dispute_won",
             Self::Adjustment => "adjustment",
@@ -28,13 +34,14 @@ impl EntryKind {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Donation, Self::Refund, Self::Dispute, Self::DisputeWon, Self::Adjustment]
+        [Self::Donation, Self::Refund, Self::RefundFailed, Self::Dispute, Self::DisputeWon, Self::Adjustment]
             .into_iter()
             .find(|kind| kind.as_str() == value)
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Source {
     Online,
     Offline,
@@ -91,7 +98,7 @@ impl OfflineMethod {
 }
 
 /// Who gave, as the ledger keeps it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Donor {
     pub name: Option<String>,
     pub email: Option<String>,
@@ -112,7 +119,7 @@ impl Donor {
 }
 
 /// The Stripe objects an online entry came from.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StripeRefs {
     pub payment_intent: Option<String>,
     pub charge: Option<String>,
@@ -125,8 +132,10 @@ pub struct StripeRefs {
     pub payout: Option<String>,
 }
 
-/// An entry ready to be appended; the store fills in the id and the recording time.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An entry ready to be appended; the store fills in the id and the recording time. It
+/// serializes so that money Stripe reported but appeal cannot count yet can wait, whole, for
+/// the amount a treasurer gives it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewEntry {
     pub campaign_id: i64,
     pub branch_id: Option<i64>,
@@ -145,6 +154,10 @@ pub struct NewEntry {
     pub reason: Option<String>,
     /// The entry this one reverses (a refund points at its donation, a won dispute at its dispute).
     pub reverses_entry_id: Option<i64>,
+    /// Whether a reversal may take no more than what is left of its gift. A reversal a person
+    /// asks for is capped; one Stripe reports is a fact, recorded whatever is left (and the
+    /// gift is then flagged as over-reversed).
+    pub capped: bool,
     /// The same, named by that entry's idempotency key when its id is not known yet.
     pub reverses_key: Option<String>,
     /// A key under which this entry is recorded once, whoever asks again.
@@ -290,6 +303,7 @@ pub fn validate_offline_donation(
             reference,
             reason: None,
             reverses_entry_id: None,
+            capped: true,
             reverses_key: None,
             idempotency_key: None,
             stripe: StripeRefs::default(),
@@ -405,6 +419,7 @@ pub fn validate_reversal(
             reference: original.reference.clone(),
             reason,
             reverses_entry_id: Some(original.id),
+            capped: true,
             reverses_key: None,
             idempotency_key: None,
             stripe: StripeRefs::default(),

@@ -55,6 +55,7 @@ const CURRENCIES: &[(&str, u32)] = &[
     ("SEK", 2),
     ("SGD", 2),
     ("TND", 3),
+    ("TWD", 2),
     ("UGX", 0),
     ("USD", 2),
     ("VND", 0),
@@ -103,6 +104,20 @@ impl Currency {
     /// An amount in minor units as a decimal in major units, to write without a `String`.
     pub fn decimal(self, minor: i64) -> Decimal {
         Decimal::new(minor, self.digits)
+    }
+}
+
+/// A currency travels as its ISO 4217 code.
+impl serde::Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(deserializer)?;
+        Currency::from_code(&code).map_err(serde::de::Error::custom)
     }
 }
 

@@ -18,6 +18,7 @@ use stripe_core::payment_intent::RetrievePaymentIntent;
 use stripe_core::refund::{CreateRefund, ListRefund};
 use stripe_shared::{CheckoutSessionLocale, CheckoutSessionMode};
 
+use super::amounts::{chargeable, stripe_code};
 use super::objects::{
     BillingPortalSession, Charge, CheckoutSession, Event, InvoicePayment, List, PaymentIntent,
     PayoutTransaction, Refund, Subscription,
@@ -114,6 +115,8 @@ impl StripeApi {
     ) -> Result<CheckoutSession, StripeApiError> {
         let campaign = request.campaign;
         let currency = stripe_currency(campaign.currency)?;
+        let unit_amount = chargeable(request.total_minor, campaign.currency)
+            .map_err(|error| StripeApiError::Refused { status: 400, message: format!("amount {error}") })?;
         let mut metadata = HashMap::from([
             (META_INTENT.to_owned(), request.intent_id.to_owned()),
             (META_CAMPAIGN.to_owned(), campaign.slug.to_string()),
@@ -123,7 +126,7 @@ impl StripeApi {
         }
         let title = campaign.title.get(&request.language).to_owned();
         let mut price_data = CreateCheckoutSessionLineItemsPriceData::new(currency);
-        price_data.unit_amount = Some(request.total_minor);
+        price_data.unit_amount = Some(unit_amount);
         price_data.product_data = Some(ProductData::new(title.clone()));
         let mode = match request.interval {
             Interval::Once => CheckoutSessionMode::Payment,
@@ -197,19 +200,30 @@ impl StripeApi {
         .await
     }
 
+    /// A charge's refunds, each with the balance transactions that took the money and (for
+    /// a failed or cancelled refund) gave it back.
     pub async fn refunds_of_charge(&self, charge_id: &str) -> Result<List<Refund>, StripeApiError> {
-        self.send(ListRefund::new().charge(charge_id).limit(100).build(), None).await
+        let request = ListRefund::new().charge(charge_id).limit(100).expand(vec![
+            "data.balance_transaction".to_owned(),
+            "data.failure_balance_transaction".to_owned(),
+        ]);
+        self.send(request.build(), None).await
     }
 
-    /// Asks Stripe to refund a charge, all of it or `amount_minor`. The ledger moves when
-    /// Stripe's `charge.refunded` event arrives.
+    /// A charge as it stands (what is left to refund, in its own currency).
+    pub async fn charge(&self, id: &str) -> Result<Charge, StripeApiError> {
+        self.send(stripe_core::charge::RetrieveCharge::new(id).build(), None).await
+    }
+
+    /// Asks Stripe to refund `api_amount` of a charge, in Stripe's units of the charge's
+    /// currency. The ledger moves when Stripe reports the refund.
     pub async fn create_refund(
         &self,
         charge_id: &str,
-        amount_minor: i64,
+        api_amount: i64,
         idempotency_key: &str,
     ) -> Result<Refund, StripeApiError> {
-        let request = CreateRefund::new().charge(charge_id).amount(amount_minor);
+        let request = CreateRefund::new().charge(charge_id).amount(api_amount);
         self.send(request.build(), Some(idempotency_key)).await
     }
 
@@ -314,10 +328,18 @@ pub const HANDLED_EVENT_TYPES: &[&str] = &[
     "customer.subscription.updated",
     "customer.subscription.deleted",
     "charge.refunded",
+    "charge.refund.updated",
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
     "charge.dispute.created",
+    "charge.dispute.updated",
     "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
     "payout.paid",
     "payout.failed",
+    "payout.canceled",
 ];
 
 fn handled_event_types() -> Vec<String> {
@@ -325,7 +347,8 @@ fn handled_event_types() -> Vec<String> {
 }
 
 fn stripe_currency(currency: Currency) -> Result<stripe_types::Currency, StripeApiError> {
-    stripe_types::Currency::from_str(&currency.code().to_ascii_lowercase()).map_err(|_| {
-        StripeApiError::Refused { status: 400, message: format!("Stripe does not take {currency}") }
+    stripe_types::Currency::from_str(&stripe_code(currency)).map_err(|_| StripeApiError::Refused {
+        status: 400,
+        message: format!("Stripe does not take {currency}"),
     })
 }

@@ -1,10 +1,14 @@
 //! Stripe: outgoing calls, webhook signatures, and Stripe's events turned into ledger writes.
 
+pub mod amounts;
 pub mod client;
+mod gifts;
 pub mod objects;
 pub mod process;
 pub mod reconcile;
+mod reversals;
 pub mod signature;
+pub mod states;
 
 use secrecy::SecretString;
 

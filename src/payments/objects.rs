@@ -110,6 +110,8 @@ impl HasId for PaymentIntent {
 pub struct Charge {
     pub id: String,
     pub amount: i64,
+    #[serde(default)]
+    pub amount_refunded: i64,
     pub currency: String,
     #[serde(default)]
     pub created: i64,
@@ -125,6 +127,8 @@ impl HasId for Charge {
     }
 }
 
+/// Money moving in or out of the Stripe balance, in the settlement currency: the fact each
+/// ledger entry of online money is booked from.
 #[derive(Clone, Debug, Deserialize)]
 pub struct BalanceTransaction {
     pub id: String,
@@ -132,6 +136,9 @@ pub struct BalanceTransaction {
     pub currency: String,
     pub fee: i64,
     pub net: i64,
+    /// When Stripe moved the money.
+    #[serde(default)]
+    pub created: i64,
 }
 
 impl HasId for BalanceTransaction {
@@ -274,11 +281,18 @@ pub struct Refund {
     pub amount: i64,
     pub currency: String,
     #[serde(default)]
+    pub charge: Option<Expandable<Object>>,
+    /// pending, requires_action, succeeded, failed or canceled.
+    #[serde(default)]
     pub status: Option<String>,
     #[serde(default)]
     pub created: i64,
+    /// Set once the refund has left the balance.
     #[serde(default)]
     pub balance_transaction: Option<Expandable<BalanceTransaction>>,
+    /// Set when a failed or cancelled refund's money came back to the balance.
+    #[serde(default)]
+    pub failure_balance_transaction: Option<Expandable<BalanceTransaction>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -287,11 +301,24 @@ pub struct Dispute {
     pub charge: Expandable<Object>,
     pub amount: i64,
     pub currency: String,
+    /// Inquiries are `warning_needs_response`, `warning_under_review`, `warning_closed`;
+    /// chargebacks `needs_response`, `under_review`, `won`, `lost`.
     pub status: String,
     #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
     pub created: i64,
+    /// Zero, one or two movements of money: the withdrawal and, when won, the reinstatement.
     #[serde(default)]
     pub balance_transactions: Vec<BalanceTransaction>,
+    #[serde(default)]
+    pub evidence_details: Option<EvidenceDetails>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct EvidenceDetails {
+    #[serde(default)]
+    pub due_by: Option<i64>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -2,9 +2,10 @@
 //! Safe at any time and alongside webhooks: an event already applied is a duplicate.
 
 use super::client::StripeApi;
+use super::objects::Event;
 use super::process::{EventOutcome, EventSource, ProcessError, process_event};
 use crate::mail::Mailer;
-use crate::store::Store;
+use crate::store::{FailedEvent, Store};
 
 /// What a reconcile run did, event by event.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -14,11 +15,24 @@ pub struct ReconcileReport {
     pub seen: usize,
     pub applied: Vec<(String, String)>,
     pub deferred: Vec<(String, String)>,
+    /// Events that failed in this run: (id, type, error).
+    pub failed: Vec<(String, String, String)>,
+    /// Every event still failing or quarantined after the run: the run is not clean while
+    /// any remain.
+    pub outstanding: Vec<FailedEvent>,
 }
 
-/// Lists the handled events created in the last `since_seconds` and applies each one not
-/// yet recorded, oldest first. On PostgreSQL one instance at a time does it (an advisory
-/// lock); a run that finds another under way stands back.
+impl ReconcileReport {
+    pub fn is_clean(&self) -> bool {
+        self.outstanding.is_empty()
+    }
+}
+
+/// Tries again the events that failed before, then lists the handled events created in the
+/// last `since_seconds` and applies each one not yet recorded, oldest first. Each event is
+/// applied on its own: one that fails is recorded and the run goes on. On PostgreSQL one
+/// instance at a time does it (an advisory lock); a run that finds another under way stands
+/// back.
 pub async fn reconcile(
     store: &Store,
     api: &StripeApi,
@@ -39,6 +53,18 @@ async fn reconcile_locked(
     mailer: Option<&Mailer>,
     since_seconds: i64,
 ) -> Result<ReconcileReport, ProcessError> {
+    let mut report = ReconcileReport::default();
+    // Those that failed before, from what was kept of them, even when older than the window.
+    for failed in store.failed_events().await? {
+        if failed.status != "failing" {
+            continue;
+        }
+        let Some(payload) = failed.payload else { continue };
+        match serde_json::from_str::<Event>(&payload) {
+            Ok(event) => apply_one(store, api, mailer, &event, &payload, &mut report).await?,
+            Err(error) => report.failed.push((failed.id, failed.kind, format!("cannot be read: {error}"))),
+        }
+    }
     let since = chrono::Utc::now().timestamp() - since_seconds;
     let mut events = Vec::new();
     let mut starting_after: Option<String> = None;
@@ -53,19 +79,36 @@ async fn reconcile_locked(
     }
     // Stripe lists newest first; apply in the order they happened.
     events.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
-    let mut report = ReconcileReport { seen: events.len(), ..ReconcileReport::default() };
+    report.seen = events.len();
     for event in &events {
         let raw = serde_json::to_string(&serde_json::json!({
             "id": event.id, "type": event.kind, "created": event.created, "data": {"object": event.data.object}
         }))
         .map_err(|error| ProcessError::Unreadable(error.to_string()))?;
-        match process_event(store, api, mailer, event, &raw, EventSource::Reconcile).await? {
-            EventOutcome::Applied => report.applied.push((event.id.clone(), event.kind.clone())),
-            EventOutcome::Deferred => report.deferred.push((event.id.clone(), event.kind.clone())),
-            EventOutcome::Duplicate | EventOutcome::Ignored(_) => {}
-        }
+        apply_one(store, api, mailer, event, &raw, &mut report).await?;
     }
+    report.outstanding = store.failed_events().await?;
     Ok(report)
+}
+
+/// Applies one event into the report; only the database being down stops the run.
+async fn apply_one(
+    store: &Store,
+    api: &StripeApi,
+    mailer: Option<&Mailer>,
+    event: &Event,
+    raw: &str,
+    report: &mut ReconcileReport,
+) -> Result<(), ProcessError> {
+    let named = (event.id.clone(), event.kind.clone());
+    match process_event(store, api, mailer, event, raw, EventSource::Reconcile).await {
+        Ok(EventOutcome::Applied) => report.applied.push(named),
+        Ok(EventOutcome::Deferred) => report.deferred.push(named),
+        Ok(EventOutcome::Duplicate | EventOutcome::Ignored(_) | EventOutcome::Quarantined) => {}
+        Err(error) if error.is_database_down() => return Err(error),
+        Err(error) => report.failed.push((named.0, named.1, error.to_string())),
+    }
+    Ok(())
 }
 
 /// Stripe's side against the ledger for a period: every charge, refund and dispute Stripe
@@ -88,7 +131,15 @@ impl StripeComparison {
 }
 
 /// The kinds of balance transaction that are gifts, refunds or disputes.
-const MONEY_KINDS: [&str; 5] = ["charge", "payment", "refund", "payment_refund", "adjustment"];
+const MONEY_KINDS: [&str; 7] = [
+    "charge",
+    "payment",
+    "refund",
+    "payment_refund",
+    "refund_failure",
+    "payment_failure_refund",
+    "adjustment",
+];
 
 pub async fn compare_with_stripe(
     store: &Store,

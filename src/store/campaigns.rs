@@ -9,6 +9,9 @@ use crate::ledger::campaign::{BranchSpec, CampaignDraft, CheckoutSettings, Local
 use crate::ledger::progress::{BranchTotals, CampaignTotals};
 use crate::ledger::{Branch, Campaign, CampaignStatus, Currency, Slug};
 
+/// The longest a Stripe Checkout Session stays open.
+const CHECKOUT_LIFETIME_HOURS: i64 = 24;
+
 const CAMPAIGN_COLUMNS: &str = "c.id, c.slug, c.currency, c.goal_minor, c.title_en, c.title_fr, \
      c.description_en, c.description_fr, c.starts_at, c.ends_at, c.status, c.count_net_of_fees, \
      c.checkout_min_minor, c.checkout_max_minor, c.fee_percent_bp, c.fee_fixed_minor, c.created_at, c.updated_at";
@@ -50,8 +53,9 @@ impl Store {
         Ok(campaign)
     }
 
-    /// Changes a campaign. The currency may only change while its ledger is empty, and a
-    /// branch that holds entries cannot be removed.
+    /// Changes a campaign. The currency may only change while its ledger is empty and no
+    /// checkout or subscription is under way in it, and a branch that holds entries cannot be
+    /// removed.
     #[tracing::instrument(skip_all, fields(campaign_id = id))]
     pub async fn update_campaign(&self, id: i64, draft: &CampaignDraft) -> Result<Campaign, StoreError> {
         let mut write = self.begin_write().await?;
@@ -66,6 +70,25 @@ impl Store {
                 return Err(StoreError::conflict(
                     "currency",
                     "cannot change once the campaign holds ledger entries",
+                ));
+            }
+            // A checkout or subscription already sent to Stripe pays in the old currency.
+            let in_flight: i64 = sqlx::query(
+                "SELECT (SELECT COUNT(*) FROM checkout_intents WHERE campaign_id = $1 \
+                   AND status IN ('created', 'open') AND created_at >= $2) \
+                 + (SELECT COUNT(*) FROM subscriptions WHERE campaign_id = $1 \
+                   AND status NOT IN ('canceled', 'incomplete_expired')) AS n",
+            )
+            .bind(id)
+            .bind(stored_instant(now() - chrono::Duration::hours(CHECKOUT_LIFETIME_HOURS)))
+            .fetch_one(&mut *write.tx)
+            .await?
+            .try_get("n")?;
+            if in_flight > 0 {
+                return Err(StoreError::conflict(
+                    "currency",
+                    "cannot change while supporters have checkouts open or subscriptions running in the current \
+                     currency (a Stripe checkout stays open up to 24 hours)",
                 ));
             }
         }

@@ -3,6 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::flags::{FlagKind, NewFlag, close_over_reversals_in, raise_flag_in};
 use super::{Store, StoreError, WriteTx, now, read_date, read_flag, read_instant, stored_instant};
 use crate::ledger::batch::BatchDraft;
 use crate::ledger::entry::{Donor, Entry};
@@ -263,7 +264,7 @@ pub(crate) async fn record_entry_in(
             }
             let origin_id = reversed.origin_entry_id;
             let before = origin_sum(write, origin_id).await?;
-            if before + entry.amount_minor < 0 {
+            if entry.capped && before + entry.amount_minor < 0 {
                 return Err(StoreError::conflict(
                     "amount",
                     format!(
@@ -338,6 +339,10 @@ pub(crate) async fn record_entry_in(
         Err(error) => return Err(error.into()),
     };
 
+    if let (Some(origin_id), Some(before)) = (origin_entry_id, origin_before) {
+        flag_over_reversal(write, entry, &recorded, origin_id, before).await?;
+    }
+
     // The totals, last. The donor's sum comes back from its row, which says whether the
     // donor now counts (or no longer does).
     let facts = EntryFacts {
@@ -391,6 +396,56 @@ pub(crate) async fn record_entry_in(
         )?;
     }
     Ok(RecordOutcome::Recorded(recorded))
+}
+
+/// A reversal Stripe reported that takes a gift below zero is recorded (it is a fact) and
+/// flags the gift for a treasurer; money Stripe gives back that brings it to zero or more
+/// closes the flag.
+async fn flag_over_reversal(
+    write: &mut WriteTx,
+    entry: &NewEntry,
+    recorded: &Entry,
+    gift_id: i64,
+    before: i64,
+) -> Result<(), StoreError> {
+    let after = before + entry.amount_minor;
+    let currency = entry.currency;
+    if entry.amount_minor < 0 && after < 0 {
+        let taken_by = [&entry.stripe.refund, &entry.stripe.dispute]
+            .into_iter()
+            .flatten()
+            .next()
+            .map_or_else(String::new, |id| format!(" ({id})"));
+        let flag = NewFlag {
+            kind: FlagKind::OverReversed,
+            subject: format!("over_reversed:{}", recorded.id),
+            campaign_id: entry.campaign_id,
+            branch_id: entry.branch_id,
+            entry_id: Some(gift_id),
+            stripe_charge: entry.stripe.charge.as_deref(),
+            detail: format!(
+                "Stripe's {}{taken_by} took {} {currency} from gift #{gift_id} when {} {currency} was left: \
+                 the gift is over-reversed by {} {currency} (entry #{})",
+                entry.kind.as_str(),
+                currency.format_minor(-entry.amount_minor),
+                currency.format_minor(before),
+                currency.format_minor(-after),
+                recorded.id
+            ),
+            reported: serde_json::json!({
+                "entry": recorded.id,
+                "taken": currency.format_minor(-entry.amount_minor),
+                "left_before": currency.format_minor(before),
+                "over_by": currency.format_minor(-after),
+                "currency": currency.code(),
+            }),
+            held: None,
+        };
+        raise_flag_in(write, &flag).await?;
+    } else if entry.amount_minor > 0 && before < 0 && after >= 0 {
+        close_over_reversals_in(write, gift_id, recorded.id).await?;
+    }
+    Ok(())
 }
 
 /// Takes the campaign's totals row (a row lock until commit on PostgreSQL).

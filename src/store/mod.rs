@@ -8,6 +8,8 @@ mod campaigns;
 mod check;
 mod documents;
 mod entries;
+mod events;
+mod flags;
 mod payouts;
 mod people;
 mod stripe;
@@ -27,12 +29,18 @@ pub use check::Discrepancy;
 pub use documents::ProgressDocument;
 pub(crate) use entries::record_entry_in;
 pub use entries::{EntryFilter, ExportFilter, RecordOutcome};
+pub(crate) use events::claim_event_in;
+pub use events::{
+    DeferredEvent, EventClaim, EventFailure, EventState, FailedEvent, QUARANTINE_AFTER_ATTEMPTS, Resolution,
+};
+pub(crate) use flags::raise_flag_in;
+pub use flags::{Flag, FlagFilter, FlagKind, NewFlag};
 pub(crate) use payouts::upsert_payout_in;
 pub use payouts::{PayoutItem, PayoutLine, PayoutReport, StoredPayout};
 pub use people::{AuditRecord, StoredSession, StoredUser};
-pub use stripe::{DeferredEvent, EventClaim, SubscriptionFilter};
+pub use stripe::{StoredDispute, SubscriptionFilter};
 pub(crate) use stripe::{
-    claim_event_in, mark_subscription_past_due_in, update_intent_in, upsert_subscription_in,
+    mark_subscription_past_due_in, update_intent_in, upsert_dispute_in, upsert_subscription_in,
 };
 pub use supporters::WallGift;
 pub use tokens::StoredToken;

@@ -35,6 +35,8 @@ pub struct PayoutReport {
     pub stripe_lines_minor: i64,
     /// The net of the ledger entries found in the payout.
     pub entries_minor: i64,
+    /// Open flags on the gifts whose money the payout carried (an over-reversed gift).
+    pub flags: Vec<super::Flag>,
 }
 
 impl PayoutReport {
@@ -72,25 +74,41 @@ pub struct PayoutItem {
     pub net_minor: i64,
 }
 
-/// Stores a payout and (when paid) the transactions it carried, replacing an earlier word.
+/// A payout's status in the order Stripe moves it: pending, in transit, paid, then failed or
+/// cancelled (a payout may show as paid and fail afterwards).
+const STATUS_RANK: &str = "CASE {} WHEN 'pending' THEN 0 WHEN 'in_transit' THEN 1 WHEN 'paid' THEN 2 \
+     WHEN 'failed' THEN 3 WHEN 'canceled' THEN 3 ELSE 0 END";
+
+/// Stores a payout and (when paid) the transactions it carried. Only forward: a word is
+/// kept when its status is further along than the stored one, or as far along and no older
+/// (`stripe_updated`, the time of Stripe's event), so an event arriving late changes nothing.
 pub(crate) async fn upsert_payout_in(
     write: &mut WriteTx,
     payout: &StoredPayout,
     items: Option<&[PayoutItem]>,
+    stripe_updated: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO payouts (id, amount_minor, currency, status, arrival_date, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (id) DO UPDATE SET amount_minor = $2, currency = $3, status = $4, arrival_date = $5, updated_at = $6",
-    )
-    .bind(&payout.id)
-    .bind(payout.amount_minor)
-    .bind(&payout.currency)
-    .bind(&payout.status)
-    .bind(&payout.arrival_date)
-    .bind(stored_instant(now()))
-    .execute(&mut *write.tx)
-    .await?;
-    if let Some(items) = items {
+    let stored_rank = STATUS_RANK.replace("{}", "payouts.status");
+    let new_rank = STATUS_RANK.replace("{}", "excluded.status");
+    let sql = format!(
+        "INSERT INTO payouts (id, amount_minor, currency, status, arrival_date, updated_at, stripe_updated) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (id) DO UPDATE SET amount_minor = $2, currency = $3, status = $4, arrival_date = $5, \
+         updated_at = $6, stripe_updated = $7 \
+         WHERE {stored_rank} < {new_rank} OR ({stored_rank} = {new_rank} AND payouts.stripe_updated <= $7) \
+         RETURNING id"
+    );
+    let moved = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&payout.id)
+        .bind(payout.amount_minor)
+        .bind(&payout.currency)
+        .bind(&payout.status)
+        .bind(&payout.arrival_date)
+        .bind(stored_instant(now()))
+        .bind(stripe_updated)
+        .fetch_optional(&mut *write.tx)
+        .await?;
+    if let (Some(_), Some(items)) = (moved, items) {
         sqlx::query("DELETE FROM payout_items WHERE payout_id = $1")
             .bind(&payout.id)
             .execute(&mut *write.tx)
@@ -168,7 +186,13 @@ impl Store {
             .collect::<Result<_, StoreError>>()?;
         let stripe_lines_minor = lines.iter().map(|line| line.stripe_net_minor).sum();
         let entries_minor = lines.iter().filter_map(|line| line.entry_net_minor).sum();
-        Ok(Some(PayoutReport { payout, lines, stripe_lines_minor, entries_minor }))
+        let flags = self
+            .flags(&super::FlagFilter {
+                payout_id: Some(payout_id.to_owned()),
+                ..super::FlagFilter::default()
+            })
+            .await?;
+        Ok(Some(PayoutReport { payout, lines, stripe_lines_minor, entries_minor, flags }))
     }
 }
 

@@ -1,5 +1,4 @@
-//! What online giving keeps beside the ledger: checkout intents, processed Stripe events
-//! and subscriptions.
+//! What online giving keeps beside the ledger: checkout intents, subscriptions and disputes.
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -10,22 +9,6 @@ use crate::ledger::checkout::{CheckoutDraft, Intent, Interval, Locale};
 use crate::ledger::entry::{Donor, Entry};
 use crate::ledger::subscription::Subscription;
 use crate::ledger::{Currency, Slug};
-
-/// How an event stands after trying to claim it for application.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventClaim {
-    /// First time seen (or it was waiting): apply its effects in this transaction.
-    New,
-    /// Applied or ignored before: change nothing.
-    Duplicate,
-}
-
-/// A Stripe event that waits for what it refers to (a refund whose payment is not in yet).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeferredEvent {
-    pub id: String,
-    pub payload: String,
-}
 
 /// Filters for the subscriptions list.
 #[derive(Clone, Debug, Default)]
@@ -102,54 +85,43 @@ impl Store {
         }
     }
 
-    /// Whether an event was applied or ignored already (so a duplicate costs one read).
-    pub async fn event_is_done(&self, event_id: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT status FROM stripe_events WHERE id = $1")
-            .bind(event_id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(match row {
-            Some(row) => row.try_get::<String, _>("status")? != "deferred",
-            None => false,
-        })
-    }
-
-    /// Keeps an event that waits for `waiting_for` (a charge id) to reach the ledger.
-    pub async fn defer_event(
+    /// The disputes of some charges, newest word first, keyed by charge.
+    pub async fn disputes_of_charges(
         &self,
-        event_id: &str,
-        event_type: &str,
-        created: i64,
-        waiting_for: &str,
-        payload: &str,
-        source: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO stripe_events (id, type, created, status, waiting_for, payload, source, received_at) \
-             VALUES ($1, $2, $3, 'deferred', $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(event_id)
-        .bind(event_type)
-        .bind(created)
-        .bind(waiting_for)
-        .bind(payload)
-        .bind(source)
-        .bind(stored_instant(now()))
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    pub async fn deferred_events(&self, waiting_for: &str) -> Result<Vec<DeferredEvent>, StoreError> {
-        sqlx::query(
-            "SELECT id, payload FROM stripe_events WHERE waiting_for = $1 AND status = 'deferred' ORDER BY created, id",
-        )
-        .bind(waiting_for)
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|row| Ok(DeferredEvent { id: row.try_get("id")?, payload: row.try_get("payload")? }))
-        .collect()
+        charges: &[&str],
+    ) -> Result<std::collections::HashMap<String, StoredDispute>, StoreError> {
+        let mut found = std::collections::HashMap::new();
+        if charges.is_empty() {
+            return Ok(found);
+        }
+        let placeholders: Vec<String> = (1..=charges.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT id, stripe_charge, status, reason, amount_minor, currency, evidence_due_by, stripe_updated \
+             FROM disputes WHERE stripe_charge IN ({}) ORDER BY stripe_updated, id",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for charge in charges {
+            query = query.bind(*charge);
+        }
+        for row in query.fetch_all(self.pool()).await? {
+            let dispute = StoredDispute {
+                id: row.try_get("id")?,
+                charge: row.try_get("stripe_charge")?,
+                status: row.try_get("status")?,
+                reason: row.try_get("reason")?,
+                amount_minor: row.try_get("amount_minor")?,
+                currency: row.try_get("currency")?,
+                evidence_due_by: row
+                    .try_get::<Option<String>, _>("evidence_due_by")?
+                    .as_deref()
+                    .map(read_instant)
+                    .transpose()?,
+                stripe_updated: row.try_get("stripe_updated")?,
+            };
+            found.insert(dispute.charge.clone(), dispute);
+        }
+        Ok(found)
     }
 
     pub async fn subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError> {
@@ -178,40 +150,59 @@ impl Store {
     }
 }
 
-/// Claims an event inside `write`: the row with its unique id is written in the same
-/// transaction as the event's effects, so an event is applied exactly once.
-pub(crate) async fn claim_event_in(
+/// A dispute as Stripe last described it. Its money moves in the ledger, by its balance
+/// transactions; this is what treasurers see of its state (an inquiry moves no money).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredDispute {
+    pub id: String,
+    pub charge: String,
+    pub status: String,
+    pub reason: Option<String>,
+    /// In ledger minor units of `currency` (the charge's).
+    pub amount_minor: i64,
+    pub currency: String,
+    pub evidence_due_by: Option<DateTime<Utc>>,
+    /// The time of the event that described it (unix seconds): an older word never wins.
+    pub stripe_updated: i64,
+}
+
+impl StoredDispute {
+    /// An inquiry or retrieval: the cardholder's bank asks, no money is withdrawn.
+    pub fn is_inquiry(&self) -> bool {
+        self.status.starts_with("warning_")
+    }
+
+    /// Still waiting for an outcome.
+    pub fn is_open(&self) -> bool {
+        !matches!(self.status.as_str(), "won" | "lost" | "warning_closed" | "prevented")
+    }
+}
+
+/// Stores what Stripe says of a dispute unless a later word is already stored: a closed
+/// dispute stays closed.
+pub(crate) async fn upsert_dispute_in(
     write: &mut WriteTx,
-    event_id: &str,
-    event_type: &str,
-    created: i64,
-    status: &str,
-    source: &str,
-) -> Result<EventClaim, StoreError> {
-    let inserted = sqlx::query(
-        "INSERT INTO stripe_events (id, type, created, status, source, received_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (id) DO NOTHING",
+    dispute: &StoredDispute,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO disputes (id, stripe_charge, status, reason, amount_minor, currency, evidence_due_by, \
+         stripe_updated, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (id) DO UPDATE SET status = $3, reason = $4, amount_minor = $5, currency = $6, \
+         evidence_due_by = $7, stripe_updated = $8, updated_at = $9 \
+         WHERE disputes.stripe_updated <= $8 AND disputes.status NOT IN ('won', 'lost', 'warning_closed', 'prevented')",
     )
-    .bind(event_id)
-    .bind(event_type)
-    .bind(created)
-    .bind(status)
-    .bind(source)
+    .bind(&dispute.id)
+    .bind(&dispute.charge)
+    .bind(&dispute.status)
+    .bind(&dispute.reason)
+    .bind(dispute.amount_minor)
+    .bind(&dispute.currency)
+    .bind(dispute.evidence_due_by.map(stored_instant))
+    .bind(dispute.stripe_updated)
     .bind(stored_instant(now()))
     .execute(&mut *write.tx)
     .await?;
-    if inserted.rows_affected() == 1 {
-        return Ok(EventClaim::New);
-    }
-    // It was seen before: only an event still waiting may be applied now.
-    let resumed = sqlx::query(
-        "UPDATE stripe_events SET status = $1, waiting_for = NULL, payload = NULL WHERE id = $2 AND status = 'deferred'",
-    )
-    .bind(status)
-    .bind(event_id)
-    .execute(&mut *write.tx)
-    .await?;
-    Ok(if resumed.rows_affected() == 1 { EventClaim::New } else { EventClaim::Duplicate })
+    Ok(())
 }
 
 /// Moves an intent along as Stripe reports on it; a completed or failed intent stays so.

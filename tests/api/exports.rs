@@ -200,6 +200,7 @@ async fn the_range_includes_the_last_minute_of_the_last_local_day(engine: Engine
             reference: None,
             reason: None,
             reverses_entry_id: None,
+            capped: true,
             reverses_key: None,
             idempotency_key: None,
             stripe: appeal::ledger::StripeRefs::default(),

@@ -432,14 +432,17 @@ async fn a_database_failure_mid_event_writes_nothing_and_the_retry_succeeds(engi
     let session_event = events.last().expect("the session event");
     assert!(app.deliver(session_event).await.is_server_error());
     assert!(entries(&app).await.is_empty(), "no entry was half-written");
-    let recorded: i64 = sqlx::Row::get(
-        &sqlx::query("SELECT COUNT(*) AS n FROM stripe_events")
-            .fetch_one(&mut connection)
-            .await
-            .expect("count"),
-        "n",
+    let row = sqlx::query("SELECT status, attempts, last_error FROM stripe_events")
+        .fetch_one(&mut connection)
+        .await
+        .expect("the failure is kept");
+    let (status, attempts, error): (String, i64, String) = (
+        sqlx::Row::get(&row, "status"),
+        sqlx::Row::get(&row, "attempts"),
+        sqlx::Row::get(&row, "last_error"),
     );
-    assert_eq!(recorded, 0, "the event is not marked as applied");
+    assert_eq!((status.as_str(), attempts), ("failing", 1), "the event is not marked as applied");
+    assert!(error.contains("simulated failure"), "{error}");
 
     for sql in remove {
         sqlx::query(*sql).execute(&mut connection).await.expect("remove the failure");
