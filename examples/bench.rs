@@ -11,7 +11,7 @@
 #![recursion_limit = "256"]
 
 #[allow(dead_code, clippy::all)]
-#[path = "../tests/api/fake_stripe.rs"]
+#[path = "../tests/api/fake_stripe/mod.rs"]
 mod fake_stripe;
 
 use std::fmt::Write as _;

@@ -15,6 +15,7 @@ use super::extract::{ApiJson, ApiQuery};
 use super::public::CampaignBody;
 use crate::access::Role;
 use crate::actions;
+use crate::ledger::EntryKind;
 use crate::ledger::batch::{BatchInput, RowNames, entries_from_csv};
 use crate::ledger::campaign::CampaignInput;
 use crate::ledger::entry::{Entry, OfflineDonationInput, ReversalInput};
@@ -22,7 +23,7 @@ use crate::ledger::progress::timestamp;
 use crate::ledger::subscription::Subscription;
 use crate::ledger::validation::AmountText;
 use crate::ledger::{Campaign, FieldErrors, Slug};
-use crate::store::{EntryFilter, PayoutReport, RecordOutcome, SubscriptionFilter};
+use crate::store::{EntryFilter, PayoutReport, RecordOutcome, StoredDispute, SubscriptionFilter};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -170,7 +171,24 @@ async fn list_donations(
         })
         .await?;
     let next_before = (entries.len() as i64 == limit).then(|| entries.last().map(|entry| entry.id)).flatten();
-    let bodies: Vec<EntryBody> = entries.iter().map(|entry| EntryBody::new(entry, caller.0.role)).collect();
+    let charges: Vec<&str> = entries
+        .iter()
+        .filter(|entry| entry.kind == EntryKind::Donation)
+        .filter_map(|entry| entry.stripe.charge.as_deref())
+        .collect();
+    let disputes = state.store.disputes_of_charges(&charges).await?;
+    let bodies: Vec<EntryBody> = entries
+        .iter()
+        .map(|entry| {
+            let dispute = entry
+                .stripe
+                .charge
+                .as_ref()
+                .filter(|_| entry.kind == EntryKind::Donation)
+                .and_then(|charge| disputes.get(charge));
+            EntryBody::new(entry, caller.0.role).with_dispute(dispute)
+        })
+        .collect();
     Ok(axum::Json(json!({ "entries": bodies, "next_before": next_before })).into_response())
 }
 
@@ -198,9 +216,29 @@ struct EntryBody {
     reference: Option<String>,
     reason: Option<String>,
     reverses: Option<i64>,
+    /// What the donor was charged, when not in the campaign currency.
+    presented_amount: Option<String>,
+    presented_currency: Option<&'static str>,
+    /// A donation's dispute or inquiry, as Stripe last described it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dispute: Option<serde_json::Value>,
 }
 
 impl EntryBody {
+    fn with_dispute(mut self, dispute: Option<&StoredDispute>) -> Self {
+        self.dispute = dispute.map(|dispute| {
+            json!({
+                "id": dispute.id,
+                "status": dispute.status,
+                "inquiry": dispute.is_inquiry(),
+                "open": dispute.is_open(),
+                "reason": dispute.reason,
+                "evidence_due_by": dispute.evidence_due_by.map(timestamp),
+            })
+        });
+        self
+    }
+
     fn new(entry: &Entry, role: Role) -> Self {
         let currency = entry.currency;
         EntryBody {
@@ -225,6 +263,9 @@ impl EntryBody {
             reference: entry.reference.clone(),
             reason: entry.reason.clone(),
             reverses: entry.reverses_entry_id,
+            presented_amount: entry.presented.map(|(amount, currency)| currency.format_minor(amount)),
+            presented_currency: entry.presented.map(|(_, currency)| currency.code()),
+            dispute: None,
         }
     }
 }
@@ -247,11 +288,14 @@ async fn refund_donation(
     let requested =
         actions::refund_donation(&state.store, state.payments.as_ref(), id, input.amount, actor).await?;
     let currency = requested.entry.currency;
+    let (charged_minor, charged_currency) = requested.charged;
     let body = json!({
         "refund": requested.refund_id,
         "status": requested.status,
         "amount": currency.format_minor(requested.amount_minor),
         "currency": currency.code(),
+        "charged_amount": charged_currency.format_minor(charged_minor),
+        "charged_currency": charged_currency.code(),
         "entry": requested.entry.id,
     });
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
@@ -472,6 +516,7 @@ pub fn payout_body(report: &PayoutReport) -> serde_json::Value {
         "missing_entries": report.missing().into_iter().map(line).collect::<Vec<_>>(),
         "different_amounts": report.different().into_iter().map(line).collect::<Vec<_>>(),
         "lines": report.lines.iter().map(line).collect::<Vec<_>>(),
+        "flags": report.flags.iter().map(super::stripe_review::flag_body).collect::<Vec<_>>(),
     })
 }
 

@@ -12,6 +12,7 @@ pub mod fast;
 pub mod pages;
 pub mod public;
 pub mod security;
+pub mod stripe_review;
 pub mod webhook;
 
 use axum::Router;
@@ -79,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public::router().layer(public_cors))
         .merge(public::health_router())
         .merge(admin::router())
+        .merge(stripe_review::router())
         .merge(exports::router())
         .merge(dashboard::router())
         .merge(checkout::router())

@@ -349,6 +349,7 @@ async fn render_campaign(state: &AppState, view: CampaignPage<'_>) -> Response {
         ),
         "fee_percent_bp": settings.fee_percent_bp,
         "fee_fixed_minor": settings.fee_fixed_minor,
+        "charge_step": crate::payments::amounts::charge_step_minor(currency),
         "digits": currency.digits(),
         "minimum": language.fill("form.minimum", &[("min", &language.money(settings.min_minor, currency))]),
         "branches": view.branches.iter().map(|row| json!({

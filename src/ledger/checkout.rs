@@ -138,13 +138,16 @@ pub struct Intent {
 const NAME_MAX_CHARS: usize = 200;
 const MESSAGE_MAX_CHARS: usize = 500;
 
-/// Checks a supporter's gift against the campaign: open, within its dates and amounts.
+/// Checks a supporter's gift against the campaign: open, within its dates and amounts, and
+/// a multiple of `step_minor`, the smallest step the payment provider charges in (10 for a
+/// three-decimal currency at Stripe, else 1).
 pub fn validate_checkout(
     input: CheckoutInput,
     campaign: &Campaign,
     branches: &[Branch],
     now: DateTime<Utc>,
     known_locales: &[&str],
+    step_minor: i64,
 ) -> Result<CheckoutDraft, FieldErrors> {
     let mut errors = FieldErrors::new();
     if campaign.status != CampaignStatus::Active {
@@ -160,7 +163,8 @@ pub fn validate_checkout(
         Some(AmountText(text)) => errors
             .check("amount", Money::parse_positive(&text, currency))
             .map(Money::minor)
-            .filter(|&amount| within_range(&mut errors, amount, &settings, currency)),
+            .filter(|&amount| within_range(&mut errors, amount, &settings, currency))
+            .filter(|&amount| chargeable_step(&mut errors, amount, step_minor, currency)),
         None => {
             errors.add("amount", "is required");
             None
@@ -192,8 +196,11 @@ pub fn validate_checkout(
     };
     match (amount_minor, interval, locale) {
         (Some(amount_minor), Some(interval), Some(locale)) if errors.is_empty() => {
-            let fee_cover_minor =
-                if input.cover_fees.unwrap_or(false) { fee_to_cover(amount_minor, &settings) } else { 0 };
+            let fee_cover_minor = if input.cover_fees.unwrap_or(false) {
+                fee_to_cover(amount_minor, &settings, step_minor)
+            } else {
+                0
+            };
             Ok(CheckoutDraft {
                 campaign_id: campaign.id,
                 branch_id: branch.map(|branch| branch.id),
@@ -228,14 +235,29 @@ fn within_range(
     true
 }
 
+fn chargeable_step(errors: &mut FieldErrors, amount: i64, step_minor: i64, currency: Currency) -> bool {
+    if step_minor > 1 && amount % step_minor != 0 {
+        errors.add(
+            "amount",
+            format!(
+                "must be a multiple of {} {currency}, which Stripe can charge",
+                currency.format_minor(step_minor)
+            ),
+        );
+        return false;
+    }
+    true
+}
+
 /// What to add to `amount` so that, after a fee of `percent` of the total plus `fixed`,
 /// the campaign receives at least `amount`: total = (amount + fixed) / (1 − percent),
-/// rounded up to the next minor unit.
-pub fn fee_to_cover(amount_minor: i64, settings: &CheckoutSettings) -> i64 {
+/// rounded up to the next amount that can be charged (a multiple of `step_minor`).
+pub fn fee_to_cover(amount_minor: i64, settings: &CheckoutSettings, step_minor: i64) -> i64 {
     let rate = Decimal::new(settings.fee_percent_bp, 4);
     let gross =
         (Decimal::from(amount_minor) + Decimal::from(settings.fee_fixed_minor)) / (Decimal::ONE - rate);
-    let total = i64::try_from(gross.ceil()).unwrap_or(amount_minor);
+    let step = Decimal::from(step_minor.max(1));
+    let total = i64::try_from((gross / step).ceil() * step).unwrap_or(amount_minor);
     (total - amount_minor).max(0)
 }
 
@@ -262,12 +284,20 @@ mod tests {
     #[test]
     fn covering_the_fee_leaves_the_campaign_the_whole_gift() {
         // 25.00 + cover: (2500 + 30) / 0.971 = 2605.56 → 2606, so 1.06 is added.
-        assert_eq!(fee_to_cover(2500, &settings()), 106);
-        let total = 2500 + fee_to_cover(2500, &settings());
+        assert_eq!(fee_to_cover(2500, &settings(), 1), 106);
+        let total = 2500 + fee_to_cover(2500, &settings(), 1);
         let fee = (Decimal::from(total) * Decimal::new(290, 4)).round() + Decimal::from(30);
         assert!(Decimal::from(total) - fee >= Decimal::from(2500));
         let free = CheckoutSettings { fee_percent_bp: 0, fee_fixed_minor: 0, ..settings() };
-        assert_eq!(fee_to_cover(2500, &free), 0);
+        assert_eq!(fee_to_cover(2500, &free, 1), 0);
+    }
+
+    #[test]
+    fn covering_the_fee_rounds_up_to_what_can_be_charged() {
+        // (10010 + 30) / 0.971 = 10339.85: 10340 in steps of 10, so 330 is added.
+        assert_eq!(fee_to_cover(10_010, &settings(), 10), 330);
+        assert_eq!(fee_to_cover(10_010, &settings(), 1), 330);
+        assert_eq!(fee_to_cover(10_000, &settings(), 10), 330);
     }
 
     #[test]

@@ -340,6 +340,8 @@ pub struct Payout {
 pub struct PayoutTransaction {
     pub id: String,
     pub amount: i64,
+    #[serde(default)]
+    pub currency: String,
     pub fee: i64,
     pub net: i64,
     #[serde(rename = "type")]

@@ -1,6 +1,7 @@
 //! `appeal reconcile`: Stripe's recent events, applied through the webhook's code path.
 //! Safe at any time and alongside webhooks: an event already applied is a duplicate.
 
+use super::amounts::from_stripe;
 use super::client::StripeApi;
 use super::objects::Event;
 use super::process::{EventOutcome, EventSource, ProcessError, process_event};
@@ -54,12 +55,15 @@ async fn reconcile_locked(
     since_seconds: i64,
 ) -> Result<ReconcileReport, ProcessError> {
     let mut report = ReconcileReport::default();
-    // Those that failed before, from what was kept of them, even when older than the window.
+    // Those that failed before, from what was kept of them, even when older than the window;
+    // each event is tried once per run.
+    let mut tried = std::collections::HashSet::new();
     for failed in store.failed_events().await? {
         if failed.status != "failing" {
             continue;
         }
         let Some(payload) = failed.payload else { continue };
+        tried.insert(failed.id.clone());
         match serde_json::from_str::<Event>(&payload) {
             Ok(event) => apply_one(store, api, mailer, &event, &payload, &mut report).await?,
             Err(error) => report.failed.push((failed.id, failed.kind, format!("cannot be read: {error}"))),
@@ -80,7 +84,7 @@ async fn reconcile_locked(
     // Stripe lists newest first; apply in the order they happened.
     events.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
     report.seen = events.len();
-    for event in &events {
+    for event in events.iter().filter(|event| !tried.contains(&event.id)) {
         let raw = serde_json::to_string(&serde_json::json!({
             "id": event.id, "type": event.kind, "created": event.created, "data": {"object": event.data.object}
         }))
@@ -154,11 +158,16 @@ pub async fn compare_with_stripe(
         transactions.iter().filter(|transaction| MONEY_KINDS.contains(&transaction.kind.as_str()))
     {
         comparison.compared += 1;
+        let net = from_stripe(transaction.net, &transaction.currency);
         match entries.remove(&transaction.id) {
-            Some((entry, net)) if net != transaction.net => {
-                comparison.different.push((transaction.id.clone(), entry, net, transaction.net));
+            // Settled in another currency than its campaign's: a treasurer gave its amount.
+            Some((_, _, currency)) if net.is_some_and(|(_, settled)| settled.code() != currency) => {}
+            Some((entry, ledger_net, _)) => {
+                let stripe_net = net.map_or(transaction.net, |(minor, _)| minor);
+                if ledger_net != stripe_net {
+                    comparison.different.push((transaction.id.clone(), entry, ledger_net, stripe_net));
+                }
             }
-            Some(_) => {}
             None => comparison.unrecorded.push((
                 transaction.id.clone(),
                 transaction.kind.clone(),
@@ -167,7 +176,7 @@ pub async fn compare_with_stripe(
         }
     }
     let mut unknown: Vec<(String, i64)> =
-        entries.into_iter().map(|(transaction, (entry, _))| (transaction, entry)).collect();
+        entries.into_iter().map(|(transaction, (entry, ..))| (transaction, entry)).collect();
     unknown.sort();
     comparison.unknown_to_stripe = unknown;
     Ok(comparison)

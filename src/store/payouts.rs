@@ -198,13 +198,13 @@ impl Store {
 
 impl Store {
     /// The ledger entries that name a Stripe balance transaction, received since `since`:
-    /// transaction → (entry id, net).
+    /// transaction → (entry id, net, currency code).
     pub async fn stripe_entry_nets(
         &self,
         since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<std::collections::HashMap<String, (i64, i64)>, StoreError> {
+    ) -> Result<std::collections::HashMap<String, (i64, i64, String)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, stripe_balance_transaction, net_minor FROM ledger_entries \
+            "SELECT id, stripe_balance_transaction, net_minor, currency FROM ledger_entries \
              WHERE stripe_balance_transaction IS NOT NULL AND received_at >= $1",
         )
         .bind(stored_instant(since))
@@ -214,7 +214,7 @@ impl Store {
             .map(|row| {
                 Ok((
                     row.try_get("stripe_balance_transaction")?,
-                    (row.try_get("id")?, row.try_get("net_minor")?),
+                    (row.try_get("id")?, row.try_get("net_minor")?, row.try_get("currency")?),
                 ))
             })
             .collect()

@@ -16,5 +16,6 @@ mod payouts;
 mod people;
 mod progress;
 mod stripe;
+mod stripe_truth;
 mod supporters;
 mod webdriver;

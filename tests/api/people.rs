@@ -107,6 +107,19 @@ impl<'a> Visitor<'a> {
 
 const PASSWORD: &str = "correct horse battery staple";
 
+/// A page of the dashboard as a newly added treasurer (without a branch) sees it.
+pub async fn signed_in_page(app: &TestApp, path: &str) -> String {
+    static PEOPLE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = PEOPLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let email = format!("looker{n}@example.org");
+    add_user(app, &email, "treasurer", None);
+    let mut visitor = Visitor::new(app);
+    assert_eq!(visitor.sign_in(&email, PASSWORD).await, StatusCode::SEE_OTHER);
+    let (status, page, _) = visitor.get(path).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {page}");
+    page
+}
+
 fn add_user(app: &TestApp, email: &str, role: &str, branch: Option<&str>) {
     use std::io::Write;
     let mut args = vec!["user", "add", "--email", email, "--role", role, "--password-stdin"];

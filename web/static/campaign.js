@@ -63,6 +63,8 @@
     var total = form.querySelector('[data-field="total"]');
     var bp = parseInt(form.getAttribute("data-fee-percent-bp"), 10);
     var fixed = parseInt(form.getAttribute("data-fee-fixed-minor"), 10);
+    // What Stripe can charge moves in steps (0.010 for three-decimal currencies).
+    var step = parseInt(form.getAttribute("data-charge-step"), 10) || 1;
     function amount() {
       var checked = form.querySelector('input[name="preset"]:checked');
       var text = checked && checked.value !== "other" ? checked.value : custom.value;
@@ -73,7 +75,7 @@
     function update() {
       var gift = amount();
       if (gift <= 0) { total.textContent = ""; return; }
-      var fee = Math.ceil(((gift + fixed) * 10000) / (10000 - bp)) - gift;
+      var fee = Math.ceil(((gift + fixed) * 10000) / (10000 - bp) / step) * step - gift;
       coverLabel.textContent = f.fill(f.s["form.cover_fees"], { fee: f.money(fee) });
       total.textContent = f.fill(f.s["form.total"], { total: f.money(gift + (cover.checked ? fee : 0)) });
     }

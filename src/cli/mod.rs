@@ -1,5 +1,7 @@
 //! The command line: `appeal serve` by default, and every treasurer write the API offers.
 
+mod stripe;
+
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -12,7 +14,6 @@ use crate::ledger::campaign::{CampaignInput, Localized};
 use crate::ledger::entry::{OfflineDonationInput, ReversalInput};
 use crate::ledger::progress::timestamp;
 use crate::ledger::validation::{AmountText, Field};
-use crate::mail::Mailer;
 use crate::payments::Payments;
 use crate::store::{RecordOutcome, Store, StoreError, SubscriptionFilter};
 use crate::{demo, telemetry};
@@ -71,7 +72,11 @@ enum Command {
     Payout(PayoutCommand),
     /// Export the ledger as CSV, beancount or ledger (hledger) for a date range.
     Export(ExportArgs),
-    /// Apply Stripe events of the last days that were never delivered.
+    /// What Stripe reported that needs a look: failed events and flags.
+    #[command(subcommand)]
+    Stripe(stripe::StripeCommand),
+    /// Apply Stripe events of the last days that were never delivered, and try again those
+    /// that failed. Exits non-zero while any event still fails.
     Reconcile {
         /// How far back to look: 72h, 7d, 90m.
         #[arg(long, default_value = "72h")]
@@ -403,16 +408,19 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
             if !stripe {
                 return totals;
             }
-            let stripe_side = check_stripe(store, payments, &since).await;
+            let stripe_side = stripe::check_stripe(store, payments, &since).await;
             return if totals == ExitCode::SUCCESS { stripe_side } else { totals };
         }
         Command::Donation(DonationCommand::Refund { entry, amount }) => {
             actions::refund_donation(store, payments, entry, amount.map(AmountText), &actor).await.map(|refund| {
+                let (charged_minor, charged_currency) = refund.charged;
                 println!(
-                    "asked Stripe to refund {} {} of entry {} (refund {}); the ledger moves when Stripe confirms it",
+                    "asked Stripe to refund {} {} of entry {} ({} {} charged; refund {}); the ledger moves when Stripe confirms it",
                     refund.entry.currency.format_minor(refund.amount_minor),
                     refund.entry.currency,
                     refund.entry.id,
+                    charged_currency.format_minor(charged_minor),
+                    charged_currency,
                     refund.refund_id
                 );
             })
@@ -426,15 +434,21 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
                 println!("subscription {} cancelled {when} (status {}); nothing was refunded", subscription.id, subscription.status);
             })
         }
-        Command::Reconcile { since } => return reconcile(store, payments, config, &since).await,
+        Command::Reconcile { since } => return stripe::reconcile(store, payments, config, &since).await,
+        Command::Stripe(command) => return stripe::run(command, store, payments, config, &actor).await,
         Command::Export(args) => export(store, config, args).await,
         Command::User(UserCommand::Add { email, role, branch, password_stdin }) => {
             add_user(store, &email, &role, branch.as_deref(), password_stdin, &actor).await
         }
         Command::Batch(BatchCommand::Import(args)) => import_batch(store, args, &actor).await,
-        Command::Payout(PayoutCommand::List) => list_payouts(store).await,
-        Command::Payout(PayoutCommand::Report { id }) => return payout_report(store, &id).await,
+        Command::Payout(PayoutCommand::List) => stripe::list_payouts(store).await,
+        Command::Payout(PayoutCommand::Report { id }) => return stripe::payout_report(store, &id).await,
     };
+    report_action(result)
+}
+
+/// The exit code of a write: 2 with one `error: <field> <message>` line per bad field.
+fn report_action(result: Result<(), ActionError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(ActionError::Invalid(errors)) => {
@@ -588,46 +602,6 @@ async fn check(store: &Store) -> ExitCode {
     }
 }
 
-async fn check_stripe(store: &Store, payments: Option<&Payments>, since: &str) -> ExitCode {
-    let Some(seconds) = parse_duration(since) else {
-        eprintln!("error: since must be a duration such as 30d or 72h");
-        return ExitCode::from(2);
-    };
-    let Some(payments) = payments else {
-        eprintln!("error: {}", ActionError::PaymentsNotConfigured);
-        return ExitCode::FAILURE;
-    };
-    match crate::payments::reconcile::compare_with_stripe(store, &payments.api, seconds).await {
-        Ok(comparison) => {
-            for (transaction, kind, net) in &comparison.unrecorded {
-                println!(
-                    "UNRECORDED Stripe {kind} {transaction} (net {net}): no ledger entry; run appeal reconcile"
-                );
-            }
-            for (transaction, entry, ledger, stripe) in &comparison.different {
-                println!(
-                    "MISMATCH entry {entry} ({transaction}): the ledger says net {ledger}, Stripe says {stripe}"
-                );
-            }
-            for (transaction, entry) in &comparison.unknown_to_stripe {
-                println!(
-                    "UNKNOWN entry {entry} names {transaction}, which Stripe does not list for the period"
-                );
-            }
-            if comparison.agrees() {
-                println!("ok: {} Stripe transactions agree with the ledger", comparison.compared);
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
 async fn list_subscriptions(
     store: &Store,
     campaign: Option<String>,
@@ -656,65 +630,6 @@ async fn list_subscriptions(
         );
     }
     Ok(())
-}
-
-async fn reconcile(store: &Store, payments: Option<&Payments>, config: &Config, since: &str) -> ExitCode {
-    let Some(seconds) = parse_duration(since) else {
-        eprintln!("error: since must be a duration such as 72h, 7d or 90m");
-        return ExitCode::from(2);
-    };
-    let Some(payments) = payments else {
-        eprintln!("error: {}", ActionError::PaymentsNotConfigured);
-        return ExitCode::FAILURE;
-    };
-    let mailer = match Mailer::from_config(&config.mail, &config.site, &config.public_url) {
-        Ok(mailer) => mailer,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match crate::payments::reconcile::reconcile(store, &payments.api, Some(&mailer), seconds).await {
-        Ok(report) if report.skipped => {
-            println!("another instance is reconciling now; nothing done");
-            ExitCode::SUCCESS
-        }
-        Ok(report) => {
-            for (id, kind) in &report.applied {
-                println!("applied {id} {kind}");
-            }
-            for (id, kind) in &report.deferred {
-                println!("waiting {id} {kind} (its payment is not in the ledger yet)");
-            }
-            println!(
-                "reconciled {} events: {} applied, {} waiting, the rest already recorded",
-                report.seen,
-                report.applied.len(),
-                report.deferred.len()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// "72h", "7d", "90m", "3600s" into seconds.
-fn parse_duration(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(unit_at);
-    let number: i64 = number.parse().ok()?;
-    let unit_seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    number.checked_mul(unit_seconds).filter(|&seconds| seconds > 0)
 }
 
 async fn export(store: &Store, config: &Config, args: ExportArgs) -> Result<(), ActionError> {
@@ -810,60 +725,4 @@ async fn add_user(
         println!("added {email} ({role})");
     }
     Ok(())
-}
-
-async fn list_payouts(store: &Store) -> Result<(), ActionError> {
-    println!(
-        "{:<28} {:<10} {:<8} {:>14} {:>14} {:>12}  STATE",
-        "PAYOUT", "ARRIVAL", "STATUS", "STRIPE", "ENTRIES", "DIFFERENCE"
-    );
-    for payout in store.payouts().await? {
-        if let Some(report) = store.payout_report(&payout.id).await? {
-            let body = crate::http::admin::payout_body(&report);
-            println!(
-                "{:<28} {:<10} {:<8} {:>14} {:>14} {:>12}  {}",
-                payout.id,
-                payout.arrival_date,
-                payout.status,
-                body["amount"].as_str().unwrap_or_default(),
-                body["entries_total"].as_str().unwrap_or_default(),
-                body["difference"].as_str().unwrap_or_default(),
-                if report.reconciled() { "reconciled" } else { "NEEDS A LOOK" }
-            );
-        }
-    }
-    Ok(())
-}
-
-async fn payout_report(store: &Store, id: &str) -> ExitCode {
-    match store.payout_report(id).await {
-        Ok(Some(report)) => {
-            let body = crate::http::admin::payout_body(&report);
-            println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
-            if report.reconciled() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
-        }
-        Ok(None) => {
-            eprintln!("error: payout not found");
-            ExitCode::FAILURE
-        }
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-
-    #[test]
-    fn durations_read_like_people_write_them() {
-        assert_eq!(parse_duration("72h"), Some(259_200));
-        assert_eq!(parse_duration("7d"), Some(604_800));
-        assert_eq!(parse_duration("90m"), Some(5_400));
-        assert_eq!(parse_duration("72"), None);
-        assert_eq!(parse_duration("h"), None);
-        assert_eq!(parse_duration("0h"), None);
-    }
 }

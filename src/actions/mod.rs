@@ -1,5 +1,11 @@
 //! The writes an admin or treasurer can make: one code path for the HTTP API and the CLI.
 
+mod stripe_review;
+
+pub use stripe_review::{
+    FlagResolutionInput, FlagResolved, dismiss_stripe_event, resolve_flag, retry_stripe_event,
+};
+
 use chrono::Utc;
 
 use crate::access::{Actor, Role, generate_token, hash_token};
@@ -14,6 +20,7 @@ use crate::ledger::validation::AmountText;
 use crate::ledger::{Campaign, FieldErrors};
 use crate::ledger::{EntryKind, Money, Source};
 use crate::payments::Payments;
+use crate::payments::amounts;
 use crate::payments::client::{SessionRequest, StripeApiError};
 use crate::payments::process::ProcessError;
 use crate::payments::states::store_subscription_state;
@@ -317,7 +324,8 @@ pub async fn start_checkout(
     let branches = store.branches(campaign.id).await?;
     let catalog = crate::web::i18n::catalog();
     let codes: Vec<&str> = catalog.languages().iter().map(|language| language.code.as_str()).collect();
-    let draft = validate_checkout(input, &campaign, &branches, Utc::now(), &codes)?;
+    let step = crate::payments::amounts::charge_step_minor(campaign.currency);
+    let draft = validate_checkout(input, &campaign, &branches, Utc::now(), &codes, step)?;
     let language = catalog.get(draft.locale.as_str()).unwrap_or_else(|| catalog.fallback());
     let intent_id = format!("ci_{}", crate::access::hex(&random_bytes::<12>()));
     store.insert_intent(&intent_id, &draft).await?;
@@ -350,7 +358,10 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefundRequested {
     pub refund_id: String,
+    /// In the gift's (the campaign's) currency.
     pub amount_minor: i64,
+    /// What Stripe is asked to give back, in the charge's own currency.
+    pub charged: (i64, crate::ledger::Currency),
     pub status: Option<String>,
     pub entry: Entry,
 }
@@ -404,11 +415,34 @@ pub async fn refund_donation(
         return Err(ActionError::Invalid(errors));
     }
     let payments = payments.ok_or(ActionError::PaymentsNotConfigured)?;
+    // Stripe refunds in the charge's currency: when the donor paid in another one, what it
+    // still holds of the charge bounds the refund.
+    let gift = amounts::GiftAmounts {
+        amount_minor: entry.amount_minor,
+        currency: entry.currency,
+        presented: entry.presented,
+    };
+    let refundable_api = match entry.presented {
+        Some(_) => {
+            let held = payments.api.charge(&charge).await?;
+            held.amount - held.amount_refunded
+        }
+        None => amounts::chargeable(remaining, entry.currency).unwrap_or(i64::MAX),
+    };
+    let api_amount = amounts::refund_request(amount_minor, remaining, &gift, refundable_api)
+        .map_err(|error| ActionError::Invalid(FieldErrors::single("amount", error)))?;
+    let charged_currency = entry.presented.map_or(entry.currency, |(_, currency)| currency);
+    let (charged_minor, _) = amounts::from_stripe(api_amount, charged_currency.code())
+        .ok_or_else(|| ActionError::Output(format!("{charged_currency} is not a known currency")))?;
     // The same request twice (a double click) asks Stripe once; after the ledger has moved,
     // the remaining figure differs and a new refund gets a new key.
-    let key = format!("refund-{entry_id}-{amount_minor}-{remaining}");
-    let refund = payments.api.create_refund(&charge, amount_minor, &key).await?;
-    let after = serde_json::json!({"refund": refund.id, "amount": entry.currency.format_minor(amount_minor)});
+    let key = format!("refund-{entry_id}-{api_amount}-{remaining}");
+    let refund = payments.api.create_refund(&charge, api_amount, &key).await?;
+    let after = serde_json::json!({
+        "refund": refund.id,
+        "amount": entry.currency.format_minor(amount_minor),
+        "charged": format!("{} {charged_currency}", charged_currency.format_minor(charged_minor)),
+    });
     audit(
         store,
         actor,
@@ -418,7 +452,13 @@ pub async fn refund_donation(
         Some(after),
     )
     .await;
-    Ok(RefundRequested { refund_id: refund.id, amount_minor, status: refund.status, entry })
+    Ok(RefundRequested {
+        refund_id: refund.id,
+        amount_minor,
+        charged: (charged_minor, charged_currency),
+        status: refund.status,
+        entry,
+    })
 }
 
 /// Stops a subscription, at the end of its paid period or now. Nothing is refunded.

@@ -1,297 +1,36 @@
-//! The treasurers' dashboard (`/admin`): sign-in, campaigns, figures traced to entries,
-//! offline deposits, refunds, cancellations, exports and the audit log. Server-rendered
-//! forms, each carrying the session's CSRF token; no script at all.
+//! A campaign's page in the dashboard: its figures traced to entries, and the forms that
+//! move money (offline gifts, deposits, reversals, refunds, cancellations).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
-use super::auth::{SESSION_COOKIE, SignedIn, cookie};
-use super::error::Problem;
-use crate::access::{Role, check_new_password, hash_password, hash_token, hex, verify_password};
+use super::{form, frame, page};
+use crate::access::Role;
 use crate::actions::{self, ActionError};
+use crate::http::AppState;
+use crate::http::auth::SignedIn;
+use crate::http::error::Problem;
 use crate::ledger::batch::{BatchInput, RowNames, entries_from_csv};
 use crate::ledger::entry::{OfflineDonationInput, ReversalInput};
-use crate::ledger::progress::{Progress, timestamp};
+use crate::ledger::progress::Progress;
 use crate::ledger::validation::AmountText;
 use crate::ledger::{EntryKind, Source};
-use crate::store::{EntryFilter, SubscriptionFilter};
-use crate::web::templates;
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/login", get(login_form).post(login))
-        .route("/admin/logout", post(logout))
-        .route("/admin/password", get(password_form).post(change_password))
-        .route("/admin", get(home))
-        .route("/admin/c/{slug}", get(campaign))
-        .route("/admin/c/{slug}/donations", post(record_donation))
-        .route("/admin/c/{slug}/batches", post(record_batch))
-        .route("/admin/entries/{id}/reverse", post(reverse))
-        .route("/admin/entries/{id}/refund", post(refund))
-        .route("/admin/subscriptions/{id}/cancel", post(cancel))
-        .route("/admin/export", get(export))
-        .route("/admin/audit", get(audit))
-        .route("/admin/payouts", get(payouts))
-}
-
-/// How long a session lasts from sign-in.
-const SESSION_HOURS: i64 = 12;
-const LOGIN_CSRF_COOKIE: &str = "appeal_login_csrf";
-
-fn random_hex(bytes: usize) -> String {
-    let mut buffer = vec![0_u8; bytes];
-    getrandom::fill(&mut buffer).expect("the operating system provides randomness");
-    hex(&buffer)
-}
-
-fn page(status: StatusCode, template: &str, context: Value) -> Response {
-    match templates::render(template, context) {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(error) => Problem::internal(&error).into_response(),
-    }
-}
-
-fn cookie_header(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.secure_cookies { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-    ))
-    .expect("cookie values are hex")
-}
-
-fn form<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> T {
-    serde_urlencoded::from_bytes(body).unwrap_or_default()
-}
-
-/// The login form's double-submit CSRF token, from its cookie.
-struct LoginCsrf(Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for LoginCsrf {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(LoginCsrf(cookie(parts, LOGIN_CSRF_COOKIE)))
-    }
-}
-
-fn login_page(state: &AppState, status: StatusCode, error: Option<&str>) -> Response {
-    let csrf = random_hex(16);
-    let mut response = page(
-        status,
-        "admin_login.html",
-        json!({"organization": state.site.organization, "csrf": csrf, "error": error}),
-    );
-    response.headers_mut().append(header::SET_COOKIE, cookie_header(state, LOGIN_CSRF_COOKIE, &csrf, 3600));
-    response
-}
-
-async fn login_form(State(state): State<AppState>) -> Response {
-    login_page(&state, StatusCode::OK, None)
-}
+use crate::store::{EntryFilter, FlagFilter, SubscriptionFilter};
 
 #[derive(Debug, Default, Deserialize)]
-struct LoginForm {
-    email: Option<String>,
-    password: Option<String>,
-    csrf: Option<String>,
-}
-
-async fn login(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    LoginCsrf(expected): LoginCsrf,
-    body: Bytes,
-) -> Response {
-    let submitted: LoginForm = form(&body);
-    if expected.is_none() || submitted.csrf != expected {
-        return login_page(&state, StatusCode::FORBIDDEN, Some("The form expired; please sign in again."));
-    }
-    let email = submitted.email.unwrap_or_default().trim().to_owned();
-    let password = submitted.password.unwrap_or_default();
-    let ip = state.defence.client_ip(&headers, peer);
-    if let Err(wait) = state.logins.attempt(ip, &email) {
-        tracing::warn!(%ip, "sign-in throttled");
-        let mut response =
-            login_page(&state, StatusCode::TOO_MANY_REQUESTS, Some("Too many attempts; wait a few minutes."));
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
-        return response;
-    }
-    let user = match state.store.user_by_email(&email).await {
-        Ok(user) => user,
-        Err(error) => return Problem::from(error).into_response(),
-    };
-    // A missing account costs the same hashing as a wrong password, so timing tells nothing.
-    let stored_hash =
-        user.as_ref().map_or_else(|| hash_password("no such account"), |user| user.password_hash.clone());
-    let verified = verify_password(&password, &stored_hash) && user.is_some();
-    let Some(user) = user.filter(|_| verified) else {
-        state.logins.failed(&email);
-        tracing::warn!(%ip, "sign-in failed");
-        return login_page(&state, StatusCode::UNAUTHORIZED, Some("Wrong email or password."));
-    };
-    let token = random_hex(32);
-    let csrf = random_hex(16);
-    let expires = Utc::now() + chrono::Duration::hours(SESSION_HOURS);
-    if let Err(error) = state.store.insert_session(&hash_token(&token), user.id, &csrf, expires).await {
-        return Problem::from(error).into_response();
-    }
-    let mut actor = crate::access::Actor::person(
-        &user.email,
-        Role::parse(&user.role).unwrap_or(Role::Viewer),
-        user.branch,
-    );
-    actor.address = Some(ip.to_string());
-    actions::audit(&state.store, &actor, "user.sign_in", &format!("user:{}", user.email), None, None).await;
-    let mut response = Redirect::to("/admin").into_response();
-    let response_headers = response.headers_mut();
-    response_headers
-        .append(header::SET_COOKIE, cookie_header(&state, SESSION_COOKIE, &token, SESSION_HOURS * 3600));
-    response_headers.append(header::SET_COOKIE, cookie_header(&state, LOGIN_CSRF_COOKIE, "", 0));
-    response
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct CsrfForm {
-    csrf: Option<String>,
-}
-
-async fn logout(State(state): State<AppState>, signed_in: SignedIn, body: Bytes) -> Response {
-    let submitted: CsrfForm = form(&body);
-    if let Some(refused) = signed_in.refuse_bad_csrf(submitted.csrf.as_deref()) {
-        return refused;
-    }
-    if let Err(error) = state.store.delete_session(&signed_in.token_hash).await {
-        return Problem::from(error).into_response();
-    }
-    let mut response = Redirect::to("/admin/login").into_response();
-    response.headers_mut().append(header::SET_COOKIE, cookie_header(&state, SESSION_COOKIE, "", 0));
-    response
-}
-
-/// What every dashboard page shows around its content.
-fn frame(state: &AppState, signed_in: &SignedIn, title: &str) -> Value {
-    json!({
-        "organization": state.site.organization,
-        "title": title,
-        "email": signed_in.email,
-        "role": signed_in.actor.role.as_str(),
-        "branch": signed_in.actor.branch,
-        "csrf": signed_in.csrf_token,
-        "is_admin": signed_in.actor.role.allows(Role::Admin),
-        "is_treasurer": signed_in.actor.role.allows(Role::Treasurer),
-    })
-}
-
-async fn password_form(State(state): State<AppState>, signed_in: SignedIn) -> Response {
-    page(
-        StatusCode::OK,
-        "admin_password.html",
-        json!({"frame": frame(&state, &signed_in, "Change my password")}),
-    )
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct PasswordForm {
-    csrf: Option<String>,
-    current: Option<String>,
-    new: Option<String>,
-    confirm: Option<String>,
-}
-
-async fn change_password(State(state): State<AppState>, signed_in: SignedIn, body: Bytes) -> Response {
-    let submitted: PasswordForm = form(&body);
-    if let Some(refused) = signed_in.refuse_bad_csrf(submitted.csrf.as_deref()) {
-        return refused;
-    }
-    let user = match state.store.user_by_email(&signed_in.email).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return Redirect::to("/admin/login").into_response(),
-        Err(error) => return Problem::from(error).into_response(),
-    };
-    let new = submitted.new.unwrap_or_default();
-    let error = if !verify_password(&submitted.current.unwrap_or_default(), &user.password_hash) {
-        Some("The current password is wrong.".to_owned())
-    } else if Some(&new) != submitted.confirm.as_ref() {
-        Some("The new password and its confirmation differ.".to_owned())
-    } else {
-        check_new_password(&new).err().map(|message| format!("The new password {message}."))
-    };
-    let frame = frame(&state, &signed_in, "Change my password");
-    if let Some(error) = error {
-        return page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "admin_password.html",
-            json!({"frame": frame, "error": error}),
-        );
-    }
-    let stored = state.store.set_password(user.id, &hash_password(&new)).await;
-    let others = state.store.delete_other_sessions(user.id, &signed_in.token_hash).await;
-    if let Err(error) = stored.and(others) {
-        return Problem::from(error).into_response();
-    }
-    actions::audit(
-        &state.store,
-        &signed_in.actor,
-        "user.password",
-        &format!("user:{}", user.email),
-        None,
-        None,
-    )
-    .await;
-    page(StatusCode::OK, "admin_password.html", json!({"frame": frame, "done": true}))
-}
-
-async fn home(State(state): State<AppState>, signed_in: SignedIn) -> Response {
-    let campaigns = match state.store.list_campaigns(true).await {
-        Ok(campaigns) => campaigns,
-        Err(error) => return Problem::from(error).into_response(),
-    };
-    let mut rows = Vec::new();
-    for campaign in campaigns {
-        if let Ok(Some((campaign, totals, branches))) =
-            state.store.campaign_progress(campaign.slug.as_str()).await
-        {
-            let progress = Progress::new(&campaign, &totals, &branches);
-            rows.push(json!({
-                "slug": campaign.slug.as_str(),
-                "title": campaign.title.get("en"),
-                "status": progress.status,
-                "raised": progress.raised,
-                "goal": progress.goal,
-                "currency": progress.currency,
-                "percent": progress.percent,
-                "online": progress.by_source.online,
-                "offline": progress.by_source.offline,
-            }));
-        }
-    }
-    page(
-        StatusCode::OK,
-        "admin_home.html",
-        json!({"frame": frame(&state, &signed_in, "Campaigns"), "campaigns": rows}),
-    )
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct CampaignQuery {
+pub(super) struct CampaignQuery {
     notice: Option<String>,
 }
 
 /// A campaign's page: every figure next to the entries that make it.
-async fn campaign(
+pub(super) async fn campaign(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Path(slug): Path<String>,
@@ -334,10 +73,39 @@ async fn render_campaign(
         Ok(entries) => entries,
         Err(error) => return Problem::from(error).into_response(),
     };
+    let charges: Vec<&str> = entries
+        .iter()
+        .filter(|entry| entry.kind == EntryKind::Donation)
+        .filter_map(|entry| entry.stripe.charge.as_deref())
+        .collect();
+    let disputes = match state.store.disputes_of_charges(&charges).await {
+        Ok(disputes) => disputes,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let flag_filter = FlagFilter { branch_slug: signed_in.actor.branch.clone(), ..FlagFilter::default() };
+    let flags: Vec<Value> = match state.store.flags(&flag_filter).await {
+        Ok(flags) => flags
+            .iter()
+            .filter(|flag| flag.campaign_id == campaign.id)
+            .map(|flag| json!({"id": flag.id, "kind": flag.kind.as_str(), "entry": flag.entry_id, "detail": flag.detail}))
+            .collect(),
+        Err(error) => return Problem::from(error).into_response(),
+    };
     let recent: Vec<Value> = entries
         .iter()
         .map(|entry| {
+            let dispute = entry
+                .stripe
+                .charge
+                .as_ref()
+                .filter(|_| entry.kind == EntryKind::Donation)
+                .and_then(|charge| disputes.get(charge))
+                .map(|dispute| {
+                    let what = if dispute.is_inquiry() { "inquiry" } else { "dispute" };
+                    json!({"label": format!("{what}: {}", dispute.status.trim_start_matches("warning_").replace('_', " ")), "open": dispute.is_open()})
+                });
             json!({
+                "dispute": dispute,
                 "id": entry.id,
                 "date": entry.received_on.format("%Y-%m-%d").to_string(),
                 "kind": entry.kind.as_str(),
@@ -389,6 +157,7 @@ async fn render_campaign(
         "progress": progress,
         "leaderboard": leaderboard,
         "entries": recent,
+        "flags": flags,
         "subscriptions": subscription_rows,
         "by_status": by_status,
         "chart": chart,
@@ -471,7 +240,7 @@ async fn render_action_error(
     }
 }
 
-fn field_errors(error: ActionError) -> Result<BTreeMap<String, String>, Problem> {
+pub(super) fn field_errors(error: ActionError) -> Result<BTreeMap<String, String>, Problem> {
     match error {
         ActionError::Invalid(errors) => {
             Ok(errors.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
@@ -494,7 +263,7 @@ struct DonationForm {
     branch: Option<String>,
 }
 
-async fn record_donation(
+pub(super) async fn record_donation(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Path(slug): Path<String>,
@@ -533,7 +302,7 @@ struct BatchForm {
     action: Option<String>,
 }
 
-async fn record_batch(
+pub(super) async fn record_batch(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Path(slug): Path<String>,
@@ -619,7 +388,7 @@ struct EntryActionForm {
     campaign: Option<String>,
 }
 
-async fn reverse(
+pub(super) async fn reverse(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Path(id): Path<i64>,
@@ -642,7 +411,7 @@ async fn reverse(
     }
 }
 
-async fn refund(
+pub(super) async fn refund(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Path(id): Path<i64>,
@@ -674,7 +443,7 @@ struct CancelForm {
     when: Option<String>,
 }
 
-async fn cancel(
+pub(super) async fn cancel(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Path(id): Path<String>,
@@ -698,100 +467,4 @@ async fn cancel(
         Ok(_) => redirect_with(&slug, &format!("Subscription {id} cancelled; nothing was refunded.")),
         Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
     }
-}
-
-/// The export as a download, for a signed-in person (same code as the API).
-async fn export(
-    State(state): State<AppState>,
-    signed_in: SignedIn,
-    Query(mut input): Query<crate::export::ExportInput>,
-) -> Response {
-    if let Some(own) = &signed_in.actor.branch {
-        input.branch = Some(own.clone());
-    }
-    let include_donors = signed_in.actor.role.allows(Role::Treasurer);
-    match crate::export::start(&state.store, input, state.timezone, include_donors).await {
-        Ok(export) => super::exports::download(export),
-        Err(error) => Problem::from(error).into_response(),
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct AuditQuery {
-    format: Option<String>,
-}
-
-async fn audit(
-    State(state): State<AppState>,
-    signed_in: SignedIn,
-    Query(query): Query<AuditQuery>,
-) -> Response {
-    if !signed_in.actor.role.allows(Role::Admin) {
-        return Problem::forbidden("The audit log is for admins.").into_response();
-    }
-    let records = match state.store.audit_log(None, 1000).await {
-        Ok(records) => records,
-        Err(error) => return Problem::from(error).into_response(),
-    };
-    if query.format.as_deref() == Some("csv") {
-        let mut out = String::from("id,at,actor,action,target,before,after,address\r\n");
-        for record in &records {
-            let fields = [
-                record.id.to_string(),
-                timestamp(record.at),
-                record.actor.clone(),
-                record.action.clone(),
-                record.target.clone(),
-                record.before.clone().unwrap_or_default(),
-                record.after.clone().unwrap_or_default(),
-                record.address.clone().unwrap_or_default(),
-            ];
-            let quoted: Vec<String> =
-                fields.iter().map(|field| format!("\"{}\"", field.replace('"', "\"\""))).collect();
-            out.push_str(&quoted.join(","));
-            out.push_str("\r\n");
-        }
-        return (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
-                (
-                    header::CONTENT_DISPOSITION,
-                    HeaderValue::from_static("attachment; filename=\"appeal-audit.csv\""),
-                ),
-            ],
-            out,
-        )
-            .into_response();
-    }
-    let rows: Vec<Value> = records
-        .iter()
-        .map(|record| json!({"id": record.id, "at": timestamp(record.at), "actor": record.actor, "action": record.action,
-                             "target": record.target, "before": record.before, "after": record.after, "address": record.address}))
-        .collect();
-    page(
-        StatusCode::OK,
-        "admin_audit.html",
-        json!({"frame": frame(&state, &signed_in, "Audit log"), "records": rows}),
-    )
-}
-
-/// Every payout reconciled against the ledger, the unexplained lines first to the eye.
-async fn payouts(State(state): State<AppState>, signed_in: SignedIn) -> Response {
-    let mut reports = Vec::new();
-    let listed = match state.store.payouts().await {
-        Ok(listed) => listed,
-        Err(error) => return Problem::from(error).into_response(),
-    };
-    for payout in listed {
-        match state.store.payout_report(&payout.id).await {
-            Ok(Some(report)) => reports.push(super::admin::payout_body(&report)),
-            Ok(None) => {}
-            Err(error) => return Problem::from(error).into_response(),
-        }
-    }
-    page(
-        StatusCode::OK,
-        "admin_payouts.html",
-        json!({"frame": frame(&state, &signed_in, "Payouts"), "payouts": reports}),
-    )
 }

@@ -1,0 +1,224 @@
+//! What a treasurer does with what Stripe reported that needs a look: apply a failed event
+//! again or dismiss it, acknowledge an over-reversed gift, and give the amount of money that
+//! could not be counted in its campaign's currency. Every decision is audited.
+
+use serde::Deserialize;
+
+use super::{ActionError, audit};
+use crate::access::Actor;
+use crate::ledger::entry::Entry;
+use crate::ledger::validation::{AmountText, optional_text};
+use crate::ledger::{EntryKind, FieldErrors, Money, MoneyError};
+use crate::mail::Mailer;
+use crate::payments::Payments;
+use crate::payments::objects::Event;
+use crate::payments::process::{EventOutcome, EventSource, process_event, resume_deferred};
+use crate::store::{Flag, FlagKind, RecordOutcome, Resolution, Store};
+
+const REASON_MAX_CHARS: usize = 500;
+
+/// Failed events concern the whole Stripe account, not one branch.
+fn require_whole_organization(actor: &Actor) -> Result<(), ActionError> {
+    match &actor.branch {
+        None => Ok(()),
+        Some(branch) => Err(ActionError::Forbidden(format!(
+            "Stripe's events concern every branch; you keep the branch \"{branch}\" only"
+        ))),
+    }
+}
+
+fn required_reason(reason: Option<String>) -> Result<String, ActionError> {
+    let mut errors = FieldErrors::new();
+    match optional_text(&mut errors, "reason", reason, REASON_MAX_CHARS) {
+        Some(reason) if errors.is_empty() => Ok(reason),
+        _ => {
+            errors.add("reason", "is required");
+            Err(ActionError::Invalid(errors))
+        }
+    }
+}
+
+/// Applies a failed or quarantined event again, now. Its error, if it fails again, is
+/// returned (and kept with the event).
+#[tracing::instrument(skip_all, fields(event_id))]
+pub async fn retry_stripe_event(
+    store: &Store,
+    payments: Option<&Payments>,
+    mailer: Option<&Mailer>,
+    event_id: &str,
+    actor: &Actor,
+) -> Result<EventOutcome, ActionError> {
+    require_whole_organization(actor)?;
+    let failed = store.failed_event(event_id).await?.ok_or(ActionError::NotFound("failed event"))?;
+    let payments = payments.ok_or(ActionError::PaymentsNotConfigured)?;
+    let payload = failed.payload.ok_or(ActionError::NotFound("the event's payload"))?;
+    let event: Event = serde_json::from_str(&payload).map_err(|error| {
+        ActionError::Process(crate::payments::process::ProcessError::Unreadable(error.to_string()))
+    })?;
+    let outcome = process_event(store, &payments.api, mailer, &event, &payload, EventSource::Treasurer).await;
+    let after = match &outcome {
+        Ok(outcome) => serde_json::json!({"outcome": outcome.as_str()}),
+        Err(error) => serde_json::json!({"error": error.to_string()}),
+    };
+    let before =
+        serde_json::json!({"status": failed.status, "attempts": failed.attempts, "error": failed.last_error});
+    audit(store, actor, "stripe_event.retry", &format!("stripe_event:{event_id}"), Some(before), Some(after))
+        .await;
+    match outcome {
+        Ok(outcome) => Ok(outcome),
+        Err(error) if error.is_database_down() => Err(error.into()),
+        Err(error) => {
+            Err(ActionError::Conflict { field: "event".to_owned(), message: format!("still fails: {error}") })
+        }
+    }
+}
+
+/// Sets a failed event aside for good, with the reason why.
+#[tracing::instrument(skip_all, fields(event_id))]
+pub async fn dismiss_stripe_event(
+    store: &Store,
+    event_id: &str,
+    reason: Option<String>,
+    actor: &Actor,
+) -> Result<(), ActionError> {
+    require_whole_organization(actor)?;
+    let reason = required_reason(reason)?;
+    let failed = store.failed_event(event_id).await?.ok_or(ActionError::NotFound("failed event"))?;
+    if !store.dismiss_event(event_id, Resolution { by: &actor.label, reason: &reason }).await? {
+        return Err(ActionError::NotFound("failed event"));
+    }
+    let before =
+        serde_json::json!({"status": failed.status, "attempts": failed.attempts, "error": failed.last_error});
+    let after = serde_json::json!({"status": "dismissed", "reason": reason});
+    audit(
+        store,
+        actor,
+        "stripe_event.dismiss",
+        &format!("stripe_event:{event_id}"),
+        Some(before),
+        Some(after),
+    )
+    .await;
+    Ok(())
+}
+
+/// A treasurer's decision on a flag (API body and CLI flags alike).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagResolutionInput {
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// For money that could not be counted: what it counts for in the campaign's currency
+    /// (as a positive amount; a refund or withdrawal is recorded negative).
+    #[serde(default)]
+    pub amount: Option<AmountText>,
+    /// What Stripe kept of it, in the campaign's currency (default 0).
+    #[serde(default)]
+    pub fee: Option<AmountText>,
+}
+
+/// What a resolution did: the flag as it now stands and, when money was recorded, its entry.
+#[derive(Clone, Debug)]
+pub struct FlagResolved {
+    pub flag: Flag,
+    pub entry: Option<Entry>,
+}
+
+/// Acknowledges or dismisses a flag, or records the money it held at the amount given.
+#[tracing::instrument(skip_all, fields(flag_id))]
+pub async fn resolve_flag(
+    store: &Store,
+    payments: Option<&Payments>,
+    mailer: Option<&Mailer>,
+    flag_id: i64,
+    input: FlagResolutionInput,
+    actor: &Actor,
+) -> Result<FlagResolved, ActionError> {
+    let flag = store.flag(flag_id).await?.ok_or(ActionError::NotFound("flag"))?;
+    if !actor.may_touch_branch(flag.branch_slug.as_ref().map(|slug| slug.as_str())) {
+        return Err(ActionError::Forbidden("this flag is not of your branch".to_owned()));
+    }
+    if !flag.is_open() {
+        return Err(ActionError::Conflict {
+            field: "flag".to_owned(),
+            message: "is already resolved".to_owned(),
+        });
+    }
+    let reason = required_reason(input.reason)?;
+    let resolution = Resolution { by: &actor.label, reason: &reason };
+    let recorded = match (&flag.held, input.amount) {
+        (Some(held), Some(AmountText(amount))) => {
+            let mut errors = FieldErrors::new();
+            let amount =
+                errors.check("amount", Money::parse_positive(&amount, held.currency)).map(Money::minor);
+            let fee = match input.fee {
+                Some(AmountText(fee)) => errors.check("fee", fee_minor(&fee, held.currency)),
+                None => Some(0),
+            };
+            let (Some(amount), Some(fee)) = (amount, fee) else {
+                return Err(ActionError::Invalid(errors));
+            };
+            let mut entry = held.clone();
+            let money_in =
+                matches!(entry.kind, EntryKind::Donation | EntryKind::RefundFailed | EntryKind::DisputeWon);
+            entry.amount_minor = if money_in { amount } else { -amount };
+            entry.fee_minor = fee;
+            entry.recorded_by = actor.label.clone();
+            entry.reason = Some(reason.clone());
+            Some(store.record_held(flag_id, &entry, resolution).await?)
+        }
+        (None, Some(_)) => {
+            return Err(ActionError::Invalid(FieldErrors::single(
+                "amount",
+                "is only given for money that could not be counted; this flag is acknowledged with a reason",
+            )));
+        }
+        (_, None) => {
+            if !store.resolve_flag(flag_id, resolution).await? {
+                return Err(ActionError::Conflict {
+                    field: "flag".to_owned(),
+                    message: "is already resolved".to_owned(),
+                });
+            }
+            None
+        }
+    };
+    let entry = recorded.as_ref().map(|outcome| outcome.entry().clone());
+    // Events that waited for this gift (its refunds, its disputes) can follow now.
+    if let (Some(RecordOutcome::Recorded(gift)), Some(payments)) = (&recorded, payments)
+        && gift.kind == EntryKind::Donation
+        && let Some(charge) = &gift.stripe.charge
+    {
+        resume_deferred(store, &payments.api, mailer, charge, EventSource::Treasurer).await?;
+    }
+    let flag = store.flag(flag_id).await?.ok_or(ActionError::NotFound("flag"))?;
+    let after = serde_json::json!({
+        "kind": flag.kind.as_str(),
+        "resolution": reason,
+        "entry": entry.as_ref().map(|entry| entry.id),
+        "amount": entry.as_ref().map(|entry| entry.currency.format_minor(entry.amount_minor)),
+    });
+    let action = match (flag.kind, &entry) {
+        (FlagKind::Uncounted, Some(_)) => "stripe_flag.record",
+        _ => "stripe_flag.resolve",
+    };
+    audit(
+        store,
+        actor,
+        action,
+        &format!("stripe_flag:{flag_id}"),
+        Some(serde_json::json!({"detail": flag.detail})),
+        Some(after),
+    )
+    .await;
+    Ok(FlagResolved { flag, entry })
+}
+
+/// A fee as a treasurer types it: zero or a positive amount.
+fn fee_minor(text: &str, currency: crate::ledger::Currency) -> Result<i64, MoneyError> {
+    match Money::parse_positive(text, currency) {
+        Ok(money) => Ok(money.minor()),
+        Err(MoneyError::Zero) => Ok(0),
+        Err(error) => Err(error),
+    }
+}

@@ -1,0 +1,378 @@
+//! The treasurers' dashboard (`/admin`): sign-in, the campaigns, exports and the audit log;
+//! a campaign's page and its forms are in `campaign`, payouts and Stripe's reports in
+//! `stripe`. Server-rendered forms, each carrying the session's CSRF token; no script at all.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::{SESSION_COOKIE, SignedIn, cookie};
+use super::error::Problem;
+use crate::access::{Role, check_new_password, hash_password, hash_token, hex, verify_password};
+use crate::actions;
+use crate::ledger::progress::{Progress, timestamp};
+use crate::web::templates;
+
+mod campaign;
+mod stripe;
+
+use campaign::{campaign, cancel, record_batch, record_donation, refund, reverse};
+use stripe::{dismiss_event, payouts, resolve_flag, retry_event, review};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/login", get(login_form).post(login))
+        .route("/admin/logout", post(logout))
+        .route("/admin/password", get(password_form).post(change_password))
+        .route("/admin", get(home))
+        .route("/admin/c/{slug}", get(campaign))
+        .route("/admin/c/{slug}/donations", post(record_donation))
+        .route("/admin/c/{slug}/batches", post(record_batch))
+        .route("/admin/entries/{id}/reverse", post(reverse))
+        .route("/admin/entries/{id}/refund", post(refund))
+        .route("/admin/subscriptions/{id}/cancel", post(cancel))
+        .route("/admin/export", get(export))
+        .route("/admin/audit", get(audit))
+        .route("/admin/payouts", get(payouts))
+        .route("/admin/stripe", get(review))
+        .route("/admin/stripe/events/{id}/retry", post(retry_event))
+        .route("/admin/stripe/events/{id}/dismiss", post(dismiss_event))
+        .route("/admin/stripe/flags/{id}/resolve", post(resolve_flag))
+}
+
+/// How long a session lasts from sign-in.
+const SESSION_HOURS: i64 = 12;
+const LOGIN_CSRF_COOKIE: &str = "appeal_login_csrf";
+
+fn random_hex(bytes: usize) -> String {
+    let mut buffer = vec![0_u8; bytes];
+    getrandom::fill(&mut buffer).expect("the operating system provides randomness");
+    hex(&buffer)
+}
+
+pub(super) fn page(status: StatusCode, template: &str, context: Value) -> Response {
+    match templates::render(template, context) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => Problem::internal(&error).into_response(),
+    }
+}
+
+fn cookie_header(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .expect("cookie values are hex")
+}
+
+pub(super) fn form<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> T {
+    serde_urlencoded::from_bytes(body).unwrap_or_default()
+}
+
+/// The login form's double-submit CSRF token, from its cookie.
+struct LoginCsrf(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for LoginCsrf {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(LoginCsrf(cookie(parts, LOGIN_CSRF_COOKIE)))
+    }
+}
+
+fn login_page(state: &AppState, status: StatusCode, error: Option<&str>) -> Response {
+    let csrf = random_hex(16);
+    let mut response = page(
+        status,
+        "admin_login.html",
+        json!({"organization": state.site.organization, "csrf": csrf, "error": error}),
+    );
+    response.headers_mut().append(header::SET_COOKIE, cookie_header(state, LOGIN_CSRF_COOKIE, &csrf, 3600));
+    response
+}
+
+async fn login_form(State(state): State<AppState>) -> Response {
+    login_page(&state, StatusCode::OK, None)
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct LoginForm {
+    email: Option<String>,
+    password: Option<String>,
+    csrf: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    LoginCsrf(expected): LoginCsrf,
+    body: Bytes,
+) -> Response {
+    let submitted: LoginForm = form(&body);
+    if expected.is_none() || submitted.csrf != expected {
+        return login_page(&state, StatusCode::FORBIDDEN, Some("The form expired; please sign in again."));
+    }
+    let email = submitted.email.unwrap_or_default().trim().to_owned();
+    let password = submitted.password.unwrap_or_default();
+    let ip = state.defence.client_ip(&headers, peer);
+    if let Err(wait) = state.logins.attempt(ip, &email) {
+        tracing::warn!(%ip, "sign-in throttled");
+        let mut response =
+            login_page(&state, StatusCode::TOO_MANY_REQUESTS, Some("Too many attempts; wait a few minutes."));
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        return response;
+    }
+    let user = match state.store.user_by_email(&email).await {
+        Ok(user) => user,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    // A missing account costs the same hashing as a wrong password, so timing tells nothing.
+    let stored_hash =
+        user.as_ref().map_or_else(|| hash_password("no such account"), |user| user.password_hash.clone());
+    let verified = verify_password(&password, &stored_hash) && user.is_some();
+    let Some(user) = user.filter(|_| verified) else {
+        state.logins.failed(&email);
+        tracing::warn!(%ip, "sign-in failed");
+        return login_page(&state, StatusCode::UNAUTHORIZED, Some("Wrong email or password."));
+    };
+    let token = random_hex(32);
+    let csrf = random_hex(16);
+    let expires = Utc::now() + chrono::Duration::hours(SESSION_HOURS);
+    if let Err(error) = state.store.insert_session(&hash_token(&token), user.id, &csrf, expires).await {
+        return Problem::from(error).into_response();
+    }
+    let mut actor = crate::access::Actor::person(
+        &user.email,
+        Role::parse(&user.role).unwrap_or(Role::Viewer),
+        user.branch,
+    );
+    actor.address = Some(ip.to_string());
+    actions::audit(&state.store, &actor, "user.sign_in", &format!("user:{}", user.email), None, None).await;
+    let mut response = Redirect::to("/admin").into_response();
+    let response_headers = response.headers_mut();
+    response_headers
+        .append(header::SET_COOKIE, cookie_header(&state, SESSION_COOKIE, &token, SESSION_HOURS * 3600));
+    response_headers.append(header::SET_COOKIE, cookie_header(&state, LOGIN_CSRF_COOKIE, "", 0));
+    response
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CsrfForm {
+    csrf: Option<String>,
+}
+
+async fn logout(State(state): State<AppState>, signed_in: SignedIn, body: Bytes) -> Response {
+    let submitted: CsrfForm = form(&body);
+    if let Some(refused) = signed_in.refuse_bad_csrf(submitted.csrf.as_deref()) {
+        return refused;
+    }
+    if let Err(error) = state.store.delete_session(&signed_in.token_hash).await {
+        return Problem::from(error).into_response();
+    }
+    let mut response = Redirect::to("/admin/login").into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie_header(&state, SESSION_COOKIE, "", 0));
+    response
+}
+
+/// What every dashboard page shows around its content.
+pub(super) fn frame(state: &AppState, signed_in: &SignedIn, title: &str) -> Value {
+    json!({
+        "organization": state.site.organization,
+        "title": title,
+        "email": signed_in.email,
+        "role": signed_in.actor.role.as_str(),
+        "branch": signed_in.actor.branch,
+        "csrf": signed_in.csrf_token,
+        "is_admin": signed_in.actor.role.allows(Role::Admin),
+        "is_treasurer": signed_in.actor.role.allows(Role::Treasurer),
+    })
+}
+
+async fn password_form(State(state): State<AppState>, signed_in: SignedIn) -> Response {
+    page(
+        StatusCode::OK,
+        "admin_password.html",
+        json!({"frame": frame(&state, &signed_in, "Change my password")}),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PasswordForm {
+    csrf: Option<String>,
+    current: Option<String>,
+    new: Option<String>,
+    confirm: Option<String>,
+}
+
+async fn change_password(State(state): State<AppState>, signed_in: SignedIn, body: Bytes) -> Response {
+    let submitted: PasswordForm = form(&body);
+    if let Some(refused) = signed_in.refuse_bad_csrf(submitted.csrf.as_deref()) {
+        return refused;
+    }
+    let user = match state.store.user_by_email(&signed_in.email).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Redirect::to("/admin/login").into_response(),
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let new = submitted.new.unwrap_or_default();
+    let error = if !verify_password(&submitted.current.unwrap_or_default(), &user.password_hash) {
+        Some("The current password is wrong.".to_owned())
+    } else if Some(&new) != submitted.confirm.as_ref() {
+        Some("The new password and its confirmation differ.".to_owned())
+    } else {
+        check_new_password(&new).err().map(|message| format!("The new password {message}."))
+    };
+    let frame = frame(&state, &signed_in, "Change my password");
+    if let Some(error) = error {
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "admin_password.html",
+            json!({"frame": frame, "error": error}),
+        );
+    }
+    let stored = state.store.set_password(user.id, &hash_password(&new)).await;
+    let others = state.store.delete_other_sessions(user.id, &signed_in.token_hash).await;
+    if let Err(error) = stored.and(others) {
+        return Problem::from(error).into_response();
+    }
+    actions::audit(
+        &state.store,
+        &signed_in.actor,
+        "user.password",
+        &format!("user:{}", user.email),
+        None,
+        None,
+    )
+    .await;
+    page(StatusCode::OK, "admin_password.html", json!({"frame": frame, "done": true}))
+}
+
+async fn home(State(state): State<AppState>, signed_in: SignedIn) -> Response {
+    let campaigns = match state.store.list_campaigns(true).await {
+        Ok(campaigns) => campaigns,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let mut rows = Vec::new();
+    for campaign in campaigns {
+        if let Ok(Some((campaign, totals, branches))) =
+            state.store.campaign_progress(campaign.slug.as_str()).await
+        {
+            let progress = Progress::new(&campaign, &totals, &branches);
+            rows.push(json!({
+                "slug": campaign.slug.as_str(),
+                "title": campaign.title.get("en"),
+                "status": progress.status,
+                "raised": progress.raised,
+                "goal": progress.goal,
+                "currency": progress.currency,
+                "percent": progress.percent,
+                "online": progress.by_source.online,
+                "offline": progress.by_source.offline,
+            }));
+        }
+    }
+    let flags = state
+        .store
+        .flags(&crate::store::FlagFilter {
+            branch_slug: signed_in.actor.branch.clone(),
+            ..Default::default()
+        })
+        .await
+        .map_or(0, |flags| flags.len());
+    let failing = if signed_in.actor.branch.is_none() {
+        state.store.failed_events().await.map_or(0, |events| events.len())
+    } else {
+        0
+    };
+    page(
+        StatusCode::OK,
+        "admin_home.html",
+        json!({"frame": frame(&state, &signed_in, "Campaigns"), "campaigns": rows, "needs_a_look": flags + failing}),
+    )
+}
+
+/// The export as a download, for a signed-in person (same code as the API).
+async fn export(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Query(mut input): Query<crate::export::ExportInput>,
+) -> Response {
+    if let Some(own) = &signed_in.actor.branch {
+        input.branch = Some(own.clone());
+    }
+    let include_donors = signed_in.actor.role.allows(Role::Treasurer);
+    match crate::export::start(&state.store, input, state.timezone, include_donors).await {
+        Ok(export) => super::exports::download(export),
+        Err(error) => Problem::from(error).into_response(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AuditQuery {
+    format: Option<String>,
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Query(query): Query<AuditQuery>,
+) -> Response {
+    if !signed_in.actor.role.allows(Role::Admin) {
+        return Problem::forbidden("The audit log is for admins.").into_response();
+    }
+    let records = match state.store.audit_log(None, 1000).await {
+        Ok(records) => records,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    if query.format.as_deref() == Some("csv") {
+        let mut out = String::from("id,at,actor,action,target,before,after,address\r\n");
+        for record in &records {
+            let fields = [
+                record.id.to_string(),
+                timestamp(record.at),
+                record.actor.clone(),
+                record.action.clone(),
+                record.target.clone(),
+                record.before.clone().unwrap_or_default(),
+                record.after.clone().unwrap_or_default(),
+                record.address.clone().unwrap_or_default(),
+            ];
+            let quoted: Vec<String> =
+                fields.iter().map(|field| format!("\"{}\"", field.replace('"', "\"\""))).collect();
+            out.push_str(&quoted.join(","));
+            out.push_str("\r\n");
+        }
+        return (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+                (
+                    header::CONTENT_DISPOSITION,
+                    HeaderValue::from_static("attachment; filename=\"appeal-audit.csv\""),
+                ),
+            ],
+            out,
+        )
+            .into_response();
+    }
+    let rows: Vec<Value> = records
+        .iter()
+        .map(|record| json!({"id": record.id, "at": timestamp(record.at), "actor": record.actor, "action": record.action,
+                             "target": record.target, "before": record.before, "after": record.after, "address": record.address}))
+        .collect();
+    page(
+        StatusCode::OK,
+        "admin_audit.html",
+        json!({"frame": frame(&state, &signed_in, "Audit log"), "records": rows}),
+    )
+}

@@ -1,0 +1,201 @@
+//! The dashboard's Stripe pages: payouts reconciled against the ledger, and what Stripe
+//! reported that needs a treasurer (failed events, flags) with the forms that settle it.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::campaign::field_errors;
+use super::{form, frame, page};
+use crate::access::Role;
+use crate::actions::{self, FlagResolutionInput};
+use crate::http::AppState;
+use crate::http::auth::SignedIn;
+use crate::http::error::Problem;
+use crate::http::stripe_review::{failed_event_body, flag_body};
+use crate::ledger::validation::AmountText;
+use crate::store::FlagFilter;
+
+/// Every payout reconciled against the ledger, the unexplained lines first to the eye.
+pub(super) async fn payouts(State(state): State<AppState>, signed_in: SignedIn) -> Response {
+    let mut reports = Vec::new();
+    let listed = match state.store.payouts().await {
+        Ok(listed) => listed,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    for payout in listed {
+        match state.store.payout_report(&payout.id).await {
+            Ok(Some(report)) => reports.push(crate::http::admin::payout_body(&report)),
+            Ok(None) => {}
+            Err(error) => return Problem::from(error).into_response(),
+        }
+    }
+    page(
+        StatusCode::OK,
+        "admin_payouts.html",
+        json!({"frame": frame(&state, &signed_in, "Payouts"), "payouts": reports}),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct NoticeQuery {
+    notice: Option<String>,
+}
+
+/// What Stripe reported that needs a look: failing and quarantined events (for people who
+/// keep the whole organization) and open flags (of the person's branch, for a branch
+/// treasurer), each with what can be done about it.
+pub(super) async fn review(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Query(query): Query<NoticeQuery>,
+) -> Response {
+    render_review(&state, &signed_in, query.notice, BTreeMap::new(), StatusCode::OK).await
+}
+
+async fn render_review(
+    state: &AppState,
+    signed_in: &SignedIn,
+    notice: Option<String>,
+    errors: BTreeMap<String, String>,
+    status: StatusCode,
+) -> Response {
+    let whole_organization = signed_in.actor.branch.is_none();
+    let events = if whole_organization {
+        match state.store.failed_events().await {
+            Ok(events) => events.iter().map(failed_event_body).collect(),
+            Err(error) => return Problem::from(error).into_response(),
+        }
+    } else {
+        Vec::new()
+    };
+    let filter = FlagFilter { branch_slug: signed_in.actor.branch.clone(), ..FlagFilter::default() };
+    let flags: Vec<Value> = match state.store.flags(&filter).await {
+        Ok(flags) => flags.iter().map(flag_body).collect(),
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let context = json!({
+        "frame": frame(state, signed_in, "Needs a look"),
+        "events": events,
+        "flags": flags,
+        "whole_organization": whole_organization,
+        "notice": notice,
+        "errors": errors,
+    });
+    page(status, "admin_stripe.html", context)
+}
+
+fn back_with(notice: &str) -> Response {
+    let query: String =
+        form_urlencoded::Serializer::new(String::new()).append_pair("notice", notice).finish();
+    Redirect::to(&format!("/admin/stripe?{query}")).into_response()
+}
+
+/// An action's refusal, beside its form (keyed by the form's id), or a problem.
+async fn refused(
+    state: &AppState,
+    signed_in: &SignedIn,
+    form_id: String,
+    error: actions::ActionError,
+) -> Response {
+    match field_errors(error) {
+        Ok(errors) => {
+            let errors = errors
+                .into_iter()
+                .map(|(field, message)| (form_id.clone(), format!("{field} {message}")))
+                .collect();
+            render_review(state, signed_in, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(problem) => problem.into_response(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ReviewForm {
+    csrf: Option<String>,
+    reason: Option<String>,
+    amount: Option<String>,
+    fee: Option<String>,
+}
+
+fn filled(text: Option<String>) -> Option<String> {
+    text.filter(|text| !text.trim().is_empty())
+}
+
+pub(super) async fn retry_event(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let submitted: ReviewForm = form(&body);
+    if let Some(refusal) = signed_in.refuse_form(submitted.csrf.as_deref(), Role::Treasurer) {
+        return refusal;
+    }
+    match actions::retry_stripe_event(
+        &state.store,
+        state.payments.as_ref(),
+        Some(&state.mailer),
+        &id,
+        &signed_in.actor,
+    )
+    .await
+    {
+        Ok(outcome) => back_with(&format!("Event {id} applied again: {}.", outcome.as_str())),
+        Err(error) => refused(&state, &signed_in, format!("event-{id}"), error).await,
+    }
+}
+
+pub(super) async fn dismiss_event(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let submitted: ReviewForm = form(&body);
+    if let Some(refusal) = signed_in.refuse_form(submitted.csrf.as_deref(), Role::Treasurer) {
+        return refusal;
+    }
+    match actions::dismiss_stripe_event(&state.store, &id, filled(submitted.reason), &signed_in.actor).await {
+        Ok(()) => back_with(&format!("Event {id} dismissed.")),
+        Err(error) => refused(&state, &signed_in, format!("event-{id}"), error).await,
+    }
+}
+
+pub(super) async fn resolve_flag(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let submitted: ReviewForm = form(&body);
+    if let Some(refusal) = signed_in.refuse_form(submitted.csrf.as_deref(), Role::Treasurer) {
+        return refusal;
+    }
+    let input = FlagResolutionInput {
+        reason: filled(submitted.reason),
+        amount: filled(submitted.amount).map(AmountText),
+        fee: filled(submitted.fee).map(AmountText),
+    };
+    match actions::resolve_flag(
+        &state.store,
+        state.payments.as_ref(),
+        Some(&state.mailer),
+        id,
+        input,
+        &signed_in.actor,
+    )
+    .await
+    {
+        Ok(resolved) => back_with(&match resolved.entry {
+            Some(entry) => format!("Flag {id} resolved: recorded entry {}.", entry.id),
+            None => format!("Flag {id} resolved."),
+        }),
+        Err(error) => refused(&state, &signed_in, format!("flag-{id}"), error).await,
+    }
+}
