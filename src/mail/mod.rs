@@ -115,7 +115,10 @@ impl Mailer {
     fn receipt_text(&self, language: &Language, entry: &Entry, title: &str) -> (String, String) {
         let subject = language.fill("mail.receipt.subject", &[("campaign", title)]);
         let name = entry.donor.name.clone().unwrap_or_else(|| language.t("mail.receipt.friend").to_owned());
-        let amount = language.money(entry.amount_minor, entry.currency);
+        // What the donor paid, in the currency they paid in (not what it settled as).
+        let (paid_minor, paid_currency) =
+            crate::payments::amounts::donor_paid(entry.amount_minor, entry.currency, entry.presented);
+        let amount = language.money(paid_minor, paid_currency);
         let date = entry.received_on.format("%Y-%m-%d").to_string();
         let reference = entry.stripe.charge.clone().unwrap_or_else(|| format!("#{}", entry.id));
         let mut lines = vec![

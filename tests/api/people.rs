@@ -283,6 +283,11 @@ async fn every_admin_endpoint_checks_authentication_and_role(engine: Engine) {
         ("GET", "/api/v1/admin/subscriptions".into(), Value::Null, "viewer"),
         ("POST", "/api/v1/admin/subscriptions/sub_x/cancel".into(), json!({}), "treasurer"),
         ("GET", "/api/v1/admin/exports/ledger".into(), Value::Null, "viewer"),
+        ("GET", "/api/v1/admin/stripe/flags".into(), Value::Null, "viewer"),
+        ("POST", "/api/v1/admin/stripe/flags/999/resolve".into(), json!({"reason": "x"}), "treasurer"),
+        ("GET", "/api/v1/admin/stripe/events".into(), Value::Null, "viewer"),
+        ("POST", "/api/v1/admin/stripe/events/evt_x/retry".into(), json!({}), "treasurer"),
+        ("POST", "/api/v1/admin/stripe/events/evt_x/dismiss".into(), json!({"reason": "x"}), "treasurer"),
     ];
     let tokens = [
         ("viewer", app.viewer_token.clone()),
