@@ -16,6 +16,7 @@ mod payouts;
 mod people;
 mod progress;
 mod stripe;
+mod stripe_model;
 mod stripe_truth;
 mod supporters;
 mod webdriver;

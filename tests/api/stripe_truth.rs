@@ -350,7 +350,10 @@ async fn refunds_of_a_converted_gift_are_asked_in_the_charge_currency(engine: En
     let gift = ledger(&app).await[0].clone();
     assert_eq!((gift["amount"].as_str(), gift["presented_amount"].as_str()), (Some("29.50"), Some("20.00")));
     let receipt = crate::fake_smtp::body_text(&app.smtp.wait_for(1).await[0]);
-    assert!(receipt.contains("We received your gift of €20"), "the receipt says what the donor paid: {receipt}");
+    assert!(
+        receipt.contains("We received your gift of €20"),
+        "the receipt says what the donor paid: {receipt}"
+    );
     let path = format!("/api/v1/admin/donations/{}/refund", gift["id"]);
 
     // 10.00 CAD of it is 6.78 EUR, asked in euros.
