@@ -13,6 +13,7 @@ use crate::http::{self, AppState};
 use crate::live::Live;
 use crate::mail::Mailer;
 use crate::payments::Payments;
+use crate::payments::reconcile::reconcile_periodically;
 use crate::store::{Store, redact_url};
 
 #[derive(Debug)]
@@ -20,6 +21,8 @@ pub struct Application {
     listener: TcpListener,
     store: Store,
     state: AppState,
+    /// How often to reconcile with Stripe in the background, when online giving is set up.
+    reconcile_every: Option<std::time::Duration>,
 }
 
 impl Application {
@@ -69,7 +72,8 @@ impl Application {
             address = %listener.local_addr()?,
             "appeal is ready"
         );
-        Ok(Application { listener, store, state })
+        let reconcile_every = config.stripe.as_ref().and_then(|stripe| stripe.reconcile_every);
+        Ok(Application { listener, store, state, reconcile_every })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -92,13 +96,27 @@ impl Application {
     /// Serves until `stop` completes, then lets requests in flight finish.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let state = self.state.clone();
+        let reconciling = match (&state.payments, self.reconcile_every) {
+            (Some(payments), Some(every)) => Some(tokio::spawn(reconcile_periodically(
+                self.store.clone(),
+                payments.api.clone(),
+                Some(state.mailer.clone()),
+                every,
+            ))),
+            _ => None,
+        };
         let router = http::router(self.state);
         // Each connection's service: progress reads from memory first, then the router.
         let connections = tower::util::MapResponse::new(
             router.into_make_service_with_connect_info::<SocketAddr>(),
             move |service| http::fast::FastProgress::new(service, state.clone()),
         );
-        axum::serve(self.listener, connections).with_graceful_shutdown(stop).await?;
+        let served = axum::serve(self.listener, connections).with_graceful_shutdown(stop).await;
+        if let Some(reconciling) = reconciling {
+            // A reconcile cut short rolls back what it had not committed; the next run redoes it.
+            reconciling.abort();
+        }
+        served?;
         self.store.close().await;
         tracing::info!("appeal stopped");
         Ok(())

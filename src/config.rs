@@ -63,23 +63,34 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// "10/10m", "5/1h", "100/30s".
+    /// "10/10m", "5/1h", "5/h", "100/30s".
     pub fn parse(text: &str) -> Option<Self> {
         let (count, period) = text.trim().split_once('/')?;
         let count: u32 = count.trim().parse().ok().filter(|&count| count > 0)?;
         let period = period.trim();
-        let unit_at = period.find(|c: char| !c.is_ascii_digit())?;
-        let (number, unit) = period.split_at(unit_at);
-        let number: u64 = if number.is_empty() { 1 } else { number.parse().ok()? };
-        let seconds = match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            _ => return None,
+        let period_seconds = if period.starts_with(|c: char| c.is_ascii_digit()) {
+            parse_duration(period)?
+        } else {
+            parse_duration(&format!("1{period}"))?
         };
-        Some(RateLimit { count, period_seconds: number.checked_mul(seconds).filter(|&s| s > 0)? })
+        Some(RateLimit { count, period_seconds: u64::try_from(period_seconds).ok()? })
     }
+}
+
+/// A duration as people write it, in seconds: "72h", "7d", "90m", "3600s" (positive).
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(unit_at);
+    let number: i64 = number.parse().ok()?;
+    let unit_seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    number.checked_mul(unit_seconds).filter(|&seconds| seconds > 0)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,6 +115,8 @@ pub struct StripeConfig {
     /// Several during a rotation; empty when webhooks are not set up yet.
     pub webhook_secrets: Vec<SecretString>,
     pub api_base: String,
+    /// How often `serve` reconciles with Stripe by itself (`None`: never, cron does it).
+    pub reconcile_every: Option<std::time::Duration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,6 +178,19 @@ impl Config {
                 });
             }
         };
+        let reconcile_every = match lookup("APPEAL_RECONCILE_EVERY").as_deref().map(str::trim) {
+            None => Some(std::time::Duration::from_secs(3600)),
+            Some("off") => None,
+            Some(text) => Some(
+                parse_duration(text)
+                    .and_then(|seconds| u64::try_from(seconds).ok())
+                    .map(std::time::Duration::from_secs)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: "APPEAL_RECONCILE_EVERY",
+                        message: format!("must be a duration such as 1h or 30m, or off, not {text:?}"),
+                    })?,
+            ),
+        };
         let stripe = lookup("STRIPE_SECRET_KEY").map(|secret_key| StripeConfig {
             secret_key: SecretString::from(secret_key.trim().to_owned()),
             webhook_secrets: lookup("STRIPE_WEBHOOK_SECRET")
@@ -178,6 +204,7 @@ impl Config {
                 })
                 .unwrap_or_default(),
             api_base: lookup("STRIPE_API_BASE").unwrap_or_else(|| DEFAULT_STRIPE_API_BASE.to_owned()),
+            reconcile_every,
         });
         if let Some(stripe) = &stripe
             && url::Url::parse(&stripe.api_base).is_err()
@@ -303,6 +330,7 @@ impl fmt::Debug for StripeConfig {
             .field("secret_key", &"[hidden]")
             .field("webhook_secrets", &format!("[{} hidden]", self.webhook_secrets.len()))
             .field("api_base", &self.api_base)
+            .field("reconcile_every", &self.reconcile_every)
             .finish()
     }
 }
@@ -360,6 +388,31 @@ mod tests {
         assert_eq!(config.defence.checkout_limit_per_ip, RateLimit { count: 10, period_seconds: 600 });
         let error = self::config(&[("APPEAL_CHECKOUT_LIMIT_IP", "lots")]).expect_err("invalid");
         assert!(error.to_string().starts_with("APPEAL_CHECKOUT_LIMIT_IP"));
+    }
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("72h"), Some(259_200));
+        assert_eq!(parse_duration("7d"), Some(604_800));
+        assert_eq!(parse_duration("90m"), Some(5_400));
+        assert_eq!(parse_duration("72"), None);
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration("0h"), None);
+    }
+
+    #[test]
+    fn serve_reconciles_hourly_unless_told_otherwise() {
+        let with_stripe = [("STRIPE_SECRET_KEY", "sk_test_x")];
+        let every = |extra: &[(&str, &str)]| {
+            let vars: Vec<(&str, &str)> = with_stripe.iter().chain(extra).copied().collect();
+            config(&vars).expect("valid").stripe.expect("stripe").reconcile_every
+        };
+        assert_eq!(every(&[]), Some(std::time::Duration::from_secs(3600)));
+        assert_eq!(every(&[("APPEAL_RECONCILE_EVERY", "15m")]), Some(std::time::Duration::from_secs(900)));
+        assert_eq!(every(&[("APPEAL_RECONCILE_EVERY", "off")]), None);
+        let error =
+            config(&[("STRIPE_SECRET_KEY", "sk"), ("APPEAL_RECONCILE_EVERY", "often")]).expect_err("bad");
+        assert!(error.to_string().starts_with("APPEAL_RECONCILE_EVERY"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use super::report_action;
 use crate::access::Actor;
 use crate::actions::{self, ActionError, FlagResolutionInput};
-use crate::config::Config;
+use crate::config::{Config, parse_duration};
 use crate::ledger::validation::AmountText;
 use crate::mail::Mailer;
 use crate::payments::Payments;
@@ -272,22 +272,6 @@ pub(super) async fn reconcile(
     }
 }
 
-/// "72h", "7d", "90m", "3600s" into seconds.
-pub(super) fn parse_duration(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(unit_at);
-    let number: i64 = number.parse().ok()?;
-    let unit_seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    number.checked_mul(unit_seconds).filter(|&seconds| seconds > 0)
-}
-
 pub(super) async fn list_payouts(store: &Store) -> Result<(), ActionError> {
     println!(
         "{:<28} {:<10} {:<8} {:>14} {:>14} {:>12}  STATE",
@@ -329,20 +313,5 @@ pub(super) async fn payout_report(store: &Store, id: &str) -> ExitCode {
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-
-    #[test]
-    fn durations_read_like_people_write_them() {
-        assert_eq!(parse_duration("72h"), Some(259_200));
-        assert_eq!(parse_duration("7d"), Some(604_800));
-        assert_eq!(parse_duration("90m"), Some(5_400));
-        assert_eq!(parse_duration("72"), None);
-        assert_eq!(parse_duration("h"), None);
-        assert_eq!(parse_duration("0h"), None);
     }
 }

@@ -115,6 +115,41 @@ async fn apply_one(
     Ok(())
 }
 
+/// How far back `serve`'s own reconcile looks: as far as `appeal reconcile` by default.
+pub const SERVE_WINDOW_SECONDS: i64 = 72 * 3600;
+
+/// `serve`'s background reconcile: every `every`, the last three days of events are
+/// reconciled and failed events tried again, so no cron is needed. On PostgreSQL the job
+/// lock makes one instance do it at a time. Runs until the task is dropped.
+pub async fn reconcile_periodically(
+    store: Store,
+    api: StripeApi,
+    mailer: Option<Mailer>,
+    every: std::time::Duration,
+) {
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match reconcile(&store, &api, mailer.as_ref(), SERVE_WINDOW_SECONDS).await {
+            Ok(report) if report.skipped => {}
+            Ok(report) if report.is_clean() => tracing::info!(
+                seen = report.seen,
+                applied = report.applied.len(),
+                waiting = report.deferred.len(),
+                "reconciled with Stripe"
+            ),
+            Ok(report) => tracing::warn!(
+                seen = report.seen,
+                applied = report.applied.len(),
+                failing = report.outstanding.len(),
+                "reconciled with Stripe; some events still fail: see /admin/stripe"
+            ),
+            Err(error) => tracing::warn!(%error, "reconcile with Stripe failed; trying again later"),
+        }
+    }
+}
+
 /// Stripe's side against the ledger for a period: every charge, refund and dispute Stripe
 /// booked, next to the entry that should hold it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

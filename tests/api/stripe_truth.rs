@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::fake_stripe::{API_VERSION, DISPUTE_FEE, stripe_fee};
-use crate::helpers::{Engine, TestApp, on_both_engines, problem, spawn_app};
+use crate::helpers::{Engine, Options, TestApp, on_both_engines, problem, spawn_app, spawn_app_with};
 
 on_both_engines!(
     reconcile_goes_past_an_event_that_can_never_apply,
@@ -22,6 +22,7 @@ on_both_engines!(
     a_gift_that_cannot_be_counted_is_held_for_a_treasurer,
     the_currency_cannot_change_while_a_checkout_is_open,
     subscription_and_payout_states_only_move_forward,
+    serve_reconciles_by_itself,
 );
 
 /// The ledger, oldest entry first.
@@ -565,4 +566,22 @@ async fn subscription_and_payout_states_only_move_forward(engine: Engine) {
         listed["payouts"][0]["status"], "failed",
         "a payout that failed after it was paid stays failed"
     );
+}
+
+async fn serve_reconciles_by_itself(engine: Engine) {
+    let options = Options { vars: vec![("APPEAL_RECONCILE_EVERY", "1s".to_owned())], ..Options::default() };
+    let app = spawn_app_with(engine, options).await;
+    app.create_campaign("office").await;
+    let session = app.checkout("office", &json!({"amount": "12.00"})).await;
+    // Paid, but the webhook never came.
+    app.stripe.pay_session(&session);
+    let mut raised = Value::Null;
+    for _ in 0..120 {
+        raised = app.progress("office").await["raised"].clone();
+        if raised == "12.00" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(raised, "12.00", "serve's own reconcile applied the missed payment");
 }
