@@ -192,6 +192,18 @@ async fn list_donations(
     Ok(axum::Json(json!({ "entries": bodies, "next_before": next_before })).into_response())
 }
 
+/// A dispute or inquiry as Stripe last described it.
+fn dispute_body(dispute: &StoredDispute) -> serde_json::Value {
+    json!({
+        "id": dispute.id,
+        "status": dispute.status,
+        "inquiry": dispute.is_inquiry(),
+        "open": dispute.is_open(),
+        "reason": dispute.reason,
+        "evidence_due_by": dispute.evidence_due_by.map(timestamp),
+    })
+}
+
 /// A ledger entry as the admin API shows it. Viewers do not see donors' e-mail addresses.
 #[derive(Debug, Serialize)]
 struct EntryBody {
@@ -226,16 +238,7 @@ struct EntryBody {
 
 impl EntryBody {
     fn with_dispute(mut self, dispute: Option<&StoredDispute>) -> Self {
-        self.dispute = dispute.map(|dispute| {
-            json!({
-                "id": dispute.id,
-                "status": dispute.status,
-                "inquiry": dispute.is_inquiry(),
-                "open": dispute.is_open(),
-                "reason": dispute.reason,
-                "evidence_due_by": dispute.evidence_due_by.map(timestamp),
-            })
-        });
+        self.dispute = dispute.map(dispute_body);
         self
     }
 
@@ -317,9 +320,17 @@ async fn list_subscriptions(
     let campaign_id = campaign_filter(&state, query.campaign.as_deref()).await?;
     let filter = SubscriptionFilter { campaign_id, status: query.status };
     let listed = state.store.list_subscriptions(&filter).await?;
+    let ids: Vec<&str> = listed.iter().map(|(subscription, _)| subscription.id.as_str()).collect();
+    let disputes = state.store.disputes_of_subscriptions(&ids).await?;
     let bodies: Vec<SubscriptionBody> = listed
         .iter()
-        .map(|(subscription, slug)| SubscriptionBody::new(subscription, slug, caller.0.role))
+        .map(|(subscription, slug)| {
+            let mut body = SubscriptionBody::new(subscription, slug, caller.0.role);
+            body.disputes = disputes
+                .get(&subscription.id)
+                .map_or_else(Vec::new, |found| found.iter().map(dispute_body).collect());
+            body
+        })
         .collect();
     Ok(axum::Json(json!({ "subscriptions": bodies })).into_response())
 }
@@ -366,6 +377,8 @@ struct SubscriptionBody {
     current_period_end: Option<String>,
     cancel_at_period_end: bool,
     cancelled_at: Option<String>,
+    /// Disputes and inquiries of its installments.
+    disputes: Vec<serde_json::Value>,
 }
 
 impl SubscriptionBody {
@@ -385,6 +398,7 @@ impl SubscriptionBody {
             current_period_end: subscription.current_period_end.map(timestamp),
             cancel_at_period_end: subscription.cancel_at_period_end,
             cancelled_at: subscription.cancelled_at.map(timestamp),
+            disputes: Vec::new(),
         }
     }
 }

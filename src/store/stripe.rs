@@ -124,6 +124,43 @@ impl Store {
         Ok(found)
     }
 
+    /// The disputes of the installments of some subscriptions, keyed by subscription.
+    pub async fn disputes_of_subscriptions(
+        &self,
+        subscriptions: &[&str],
+    ) -> Result<std::collections::HashMap<String, Vec<StoredDispute>>, StoreError> {
+        let mut found: std::collections::HashMap<String, Vec<StoredDispute>> =
+            std::collections::HashMap::new();
+        if subscriptions.is_empty() {
+            return Ok(found);
+        }
+        let placeholders: Vec<String> = (1..=subscriptions.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT DISTINCT e.stripe_subscription, e.stripe_charge FROM ledger_entries e \
+             WHERE e.kind = 'donation' AND e.stripe_subscription IN ({}) \
+             AND e.stripe_charge IN (SELECT d.stripe_charge FROM disputes d)",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for subscription in subscriptions {
+            query = query.bind(*subscription);
+        }
+        let pairs: Vec<(String, String)> = query
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get("stripe_subscription")?, row.try_get("stripe_charge")?)))
+            .collect::<Result<_, StoreError>>()?;
+        let charges: Vec<&str> = pairs.iter().map(|(_, charge)| charge.as_str()).collect();
+        let disputes = self.disputes_of_charges(&charges).await?;
+        for (subscription, charge) in &pairs {
+            if let Some(dispute) = disputes.get(charge) {
+                found.entry(subscription.clone()).or_default().push(dispute.clone());
+            }
+        }
+        Ok(found)
+    }
+
     pub async fn subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError> {
         let sql = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;

@@ -275,6 +275,15 @@ fn income_in(journal: &str) -> i64 {
 async fn journals_pass_bean_check_and_hledger_and_balance_to_raised(engine: Engine) {
     let app = spawn_app(engine).await;
     scripted_history(&app).await;
+    // A refund that failed, and a dispute won with its fee given back (a negative fee).
+    let gift = app.checkout("office", &json!({"amount": "60.00"})).await;
+    app.deliver_all(&app.stripe.pay_session(&gift)).await;
+    let charge = app.stripe.charge_of_session(&gift);
+    app.deliver_all(&app.stripe.refund(&charge, 1000)).await;
+    app.deliver_all(&app.stripe.fail_refund(&app.stripe.last_refund_of(&charge))).await;
+    let (dispute, opened) = app.stripe.dispute(&charge);
+    app.deliver_all(&opened).await;
+    app.deliver_all(&app.stripe.win_dispute_with_fee_back(&dispute)).await;
     let raised = minor(app.progress("office").await["raised"].as_str().expect("raised"));
     let folder = tempfile::tempdir().expect("a folder");
 

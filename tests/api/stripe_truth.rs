@@ -556,7 +556,16 @@ async fn subscription_and_payout_states_only_move_forward(engine: Engine) {
     assert_eq!(listed["subscriptions"][0]["status"], "active", "an older failure does not undo the recovery");
     assert_eq!(app.progress("office").await["recurring"]["active"], 1);
 
+    // An inquiry on an installment shows on the subscription.
     let charge = app.stripe.charges_of_subscription(&subscription)[0].clone();
+    app.deliver_all(&app.stripe.inquiry(&charge).1).await;
+    let listed = app.json_as(&app.viewer_token, "/api/v1/admin/subscriptions").await;
+    let disputes = &listed["subscriptions"][0]["disputes"];
+    assert_eq!(
+        (disputes[0]["status"].as_str(), disputes[0]["inquiry"].as_bool()),
+        (Some("warning_needs_response"), Some(true))
+    );
+
     let (payout, paid) = app.stripe.payout(&[app.stripe.balance_transaction_of(&charge)]);
     let failed = app.stripe.fail_payout(&payout);
     app.deliver_all(&failed).await;

@@ -100,10 +100,7 @@ async fn render_campaign(
                 .as_ref()
                 .filter(|_| entry.kind == EntryKind::Donation)
                 .and_then(|charge| disputes.get(charge))
-                .map(|dispute| {
-                    let what = if dispute.is_inquiry() { "inquiry" } else { "dispute" };
-                    json!({"label": format!("{what}: {}", dispute.status.trim_start_matches("warning_").replace('_', " ")), "open": dispute.is_open()})
-                });
+                .map(|dispute| json!({"label": dispute_label(dispute), "open": dispute.is_open()}));
             json!({
                 "dispute": dispute,
                 "id": entry.id,
@@ -134,10 +131,23 @@ async fn render_campaign(
     for (subscription, _) in &subscriptions {
         *by_status.entry(subscription.status.clone()).or_insert(0) += 1;
     }
+    let subscription_ids: Vec<&str> =
+        subscriptions.iter().map(|(subscription, _)| subscription.id.as_str()).collect();
+    let subscription_disputes = match state.store.disputes_of_subscriptions(&subscription_ids).await {
+        Ok(found) => found,
+        Err(error) => return Problem::from(error).into_response(),
+    };
     let subscription_rows: Vec<Value> = subscriptions
         .iter()
         .map(|(subscription, _)| {
+            let disputes: Vec<String> = subscription_disputes
+                .get(&subscription.id)
+                .into_iter()
+                .flatten()
+                .map(dispute_label)
+                .collect();
             json!({
+                "disputes": disputes,
                 "id": subscription.id,
                 "status": subscription.status,
                 "amount": currency.format_minor(subscription.amount_minor),
@@ -467,4 +477,10 @@ pub(super) async fn cancel(
         Ok(_) => redirect_with(&slug, &format!("Subscription {id} cancelled; nothing was refunded.")),
         Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
     }
+}
+
+/// "inquiry: needs response", "dispute: won".
+fn dispute_label(dispute: &crate::store::StoredDispute) -> String {
+    let what = if dispute.is_inquiry() { "inquiry" } else { "dispute" };
+    format!("{what}: {}", dispute.status.trim_start_matches("warning_").replace('_', " "))
 }
