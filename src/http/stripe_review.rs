@@ -54,7 +54,7 @@ pub fn failed_event_body(event: &FailedEvent) -> Value {
         "status": event.status,
         "attempts": event.attempts,
         "last_error": event.last_error,
-        "failed_at": event.failed_at,
+        "failed_at": event.failed_at.map(timestamp),
     })
 }
 

@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, WriteTx, now, stored_instant};
+use super::{Store, StoreError, WriteTx, now, read_instant, stored_instant};
 
 /// How an event stands after trying to claim it for application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub struct FailedEvent {
     pub status: String,
     pub attempts: i64,
     pub last_error: String,
-    pub failed_at: String,
+    pub failed_at: Option<chrono::DateTime<chrono::Utc>>,
     pub payload: Option<String>,
 }
 
@@ -161,7 +161,11 @@ impl Store {
                 status: row.try_get("status")?,
                 attempts: row.try_get("attempts")?,
                 last_error: row.try_get::<Option<String>, _>("last_error")?.unwrap_or_default(),
-                failed_at: row.try_get::<Option<String>, _>("failed_at")?.unwrap_or_default(),
+                failed_at: row
+                    .try_get::<Option<String>, _>("failed_at")?
+                    .as_deref()
+                    .map(read_instant)
+                    .transpose()?,
                 payload: row.try_get("payload")?,
             })
         })
