@@ -15,7 +15,6 @@ use super::extract::{ApiJson, ApiQuery};
 use super::public::CampaignBody;
 use crate::access::Role;
 use crate::actions;
-use crate::ledger::EntryKind;
 use crate::ledger::batch::{BatchInput, RowNames, entries_from_csv};
 use crate::ledger::campaign::CampaignInput;
 use crate::ledger::entry::{Entry, OfflineDonationInput, ReversalInput};
@@ -171,23 +170,10 @@ async fn list_donations(
         })
         .await?;
     let next_before = (entries.len() as i64 == limit).then(|| entries.last().map(|entry| entry.id)).flatten();
-    let charges: Vec<&str> = entries
-        .iter()
-        .filter(|entry| entry.kind == EntryKind::Donation)
-        .filter_map(|entry| entry.stripe.charge.as_deref())
-        .collect();
-    let disputes = state.store.disputes_of_charges(&charges).await?;
+    let disputes = state.store.disputes_of_donations(&entries).await?;
     let bodies: Vec<EntryBody> = entries
         .iter()
-        .map(|entry| {
-            let dispute = entry
-                .stripe
-                .charge
-                .as_ref()
-                .filter(|_| entry.kind == EntryKind::Donation)
-                .and_then(|charge| disputes.get(charge));
-            EntryBody::new(entry, caller.0.role).with_dispute(dispute)
-        })
+        .map(|entry| EntryBody::new(entry, caller.0.role).with_dispute(disputes.get(&entry.id)))
         .collect();
     Ok(axum::Json(json!({ "entries": bodies, "next_before": next_before })).into_response())
 }

@@ -136,7 +136,8 @@ pub(super) async fn plan_dispute(
 }
 
 /// An entry reversing (part of) `gift`, with the gift's donor, branch and references; the
-/// amounts come from what Stripe moved. Never capped: Stripe's reports are facts.
+/// amounts and dates are filled in from what Stripe moved (`record_or_hold`). Never capped:
+/// Stripe's reports are facts.
 fn reversal_of(gift: &Entry, kind: EntryKind, idempotency_key: String) -> NewEntry {
     NewEntry {
         campaign_id: gift.campaign_id,

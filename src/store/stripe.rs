@@ -124,6 +124,24 @@ impl Store {
         Ok(found)
     }
 
+    /// The dispute of each donation among `entries` that has one, keyed by entry id.
+    pub async fn disputes_of_donations(
+        &self,
+        entries: &[Entry],
+    ) -> Result<std::collections::HashMap<i64, StoredDispute>, StoreError> {
+        let donations: Vec<(i64, &str)> = entries
+            .iter()
+            .filter(|entry| entry.kind == crate::ledger::EntryKind::Donation)
+            .filter_map(|entry| entry.stripe.charge.as_deref().map(|charge| (entry.id, charge)))
+            .collect();
+        let charges: Vec<&str> = donations.iter().map(|(_, charge)| *charge).collect();
+        let mut by_charge = self.disputes_of_charges(&charges).await?;
+        Ok(donations
+            .into_iter()
+            .filter_map(|(id, charge)| by_charge.remove(charge).map(|dispute| (id, dispute)))
+            .collect())
+    }
+
     /// The disputes of the installments of some subscriptions, keyed by subscription.
     pub async fn disputes_of_subscriptions(
         &self,

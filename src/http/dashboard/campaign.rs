@@ -73,12 +73,7 @@ async fn render_campaign(
         Ok(entries) => entries,
         Err(error) => return Problem::from(error).into_response(),
     };
-    let charges: Vec<&str> = entries
-        .iter()
-        .filter(|entry| entry.kind == EntryKind::Donation)
-        .filter_map(|entry| entry.stripe.charge.as_deref())
-        .collect();
-    let disputes = match state.store.disputes_of_charges(&charges).await {
+    let disputes = match state.store.disputes_of_donations(&entries).await {
         Ok(disputes) => disputes,
         Err(error) => return Problem::from(error).into_response(),
     };
@@ -94,12 +89,8 @@ async fn render_campaign(
     let recent: Vec<Value> = entries
         .iter()
         .map(|entry| {
-            let dispute = entry
-                .stripe
-                .charge
-                .as_ref()
-                .filter(|_| entry.kind == EntryKind::Donation)
-                .and_then(|charge| disputes.get(charge))
+            let dispute = disputes
+                .get(&entry.id)
                 .map(|dispute| json!({"label": dispute_label(dispute), "open": dispute.is_open()}));
             json!({
                 "dispute": dispute,
