@@ -427,7 +427,8 @@ pub async fn refund_donation(
             let held = payments.api.charge(&charge).await?;
             held.amount - held.amount_refunded
         }
-        None => amounts::chargeable(remaining, entry.currency).unwrap_or(i64::MAX),
+        // What is left is already checked above, in the same currency.
+        None => i64::MAX,
     };
     let api_amount = amounts::refund_request(amount_minor, remaining, &gift, refundable_api)
         .map_err(|error| ActionError::Invalid(FieldErrors::single("amount", error)))?;

@@ -13,7 +13,7 @@ use crate::mail::Mailer;
 use crate::payments::Payments;
 use crate::payments::objects::Event;
 use crate::payments::process::{EventOutcome, EventSource, process_event, resume_deferred};
-use crate::store::{Flag, FlagKind, RecordOutcome, Resolution, Store};
+use crate::store::{Flag, FlagKind, RecordOutcome, Resolution, Store, StoreError};
 
 const REASON_MAX_CHARS: usize = 500;
 
@@ -112,7 +112,8 @@ pub struct FlagResolutionInput {
     /// (as a positive amount; a refund or withdrawal is recorded negative).
     #[serde(default)]
     pub amount: Option<AmountText>,
-    /// What Stripe kept of it, in the campaign's currency (default 0).
+    /// What Stripe kept of it, in the campaign's currency (default 0; negative when Stripe
+    /// gave a fee back).
     #[serde(default)]
     pub fee: Option<AmountText>,
 }
@@ -165,7 +166,17 @@ pub async fn resolve_flag(
             entry.fee_minor = fee;
             entry.recorded_by = actor.label.clone();
             entry.reason = Some(reason.clone());
-            Some(store.record_held(flag_id, &entry, resolution).await?)
+            match store.record_held(flag_id, &entry, resolution).await {
+                Err(StoreError::NotFound("reversed entry")) => {
+                    return Err(ActionError::Conflict {
+                        field: "flag".to_owned(),
+                        message:
+                            "answers a refund or withdrawal that is not recorded yet: resolve that flag first"
+                                .to_owned(),
+                    });
+                }
+                recorded => Some(recorded?),
+            }
         }
         (None, Some(_)) => {
             return Err(ActionError::Invalid(FieldErrors::single(
@@ -173,12 +184,18 @@ pub async fn resolve_flag(
                 "is only given for money that could not be counted; this flag is acknowledged with a reason",
             )));
         }
-        (_, None) => {
+        (held, None) => {
             if !store.resolve_flag(flag_id, resolution).await? {
                 return Err(ActionError::Conflict {
                     field: "flag".to_owned(),
                     message: "is already resolved".to_owned(),
                 });
+            }
+            // A gift that does not count takes the refunds and disputes waiting for it along.
+            if let Some(held) = held.as_ref().filter(|held| held.kind == EntryKind::Donation)
+                && let Some(charge) = &held.stripe.charge
+            {
+                store.dismiss_events_waiting_for(charge, resolution).await?;
             }
             None
         }
@@ -214,10 +231,15 @@ pub async fn resolve_flag(
     Ok(FlagResolved { flag, entry })
 }
 
-/// A fee as a treasurer types it: zero or a positive amount.
+/// A fee as a treasurer types it: zero, a positive amount, or a negative one for a fee
+/// Stripe gave back (with a won dispute).
 fn fee_minor(text: &str, currency: crate::ledger::Currency) -> Result<i64, MoneyError> {
-    match Money::parse_positive(text, currency) {
-        Ok(money) => Ok(money.minor()),
+    let (sign, amount) = match text.trim().strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text),
+    };
+    match Money::parse_positive(amount, currency) {
+        Ok(money) => Ok(sign * money.minor()),
         Err(MoneyError::Zero) => Ok(0),
         Err(error) => Err(error),
     }

@@ -37,6 +37,17 @@ pub enum StripeApiError {
     Unavailable(String),
 }
 
+impl StripeApiError {
+    /// Trying again later may succeed by itself: Stripe unreachable, rate limiting (429), a
+    /// key being rolled or its permissions changed (401, 403), a request in flight (409).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StripeApiError::Unavailable(_) => true,
+            StripeApiError::Refused { status, .. } => matches!(status, 401 | 403 | 408 | 409 | 429),
+        }
+    }
+}
+
 impl From<StripeError> for StripeApiError {
     fn from(error: StripeError) -> Self {
         match error {
@@ -202,12 +213,25 @@ impl StripeApi {
 
     /// A charge's refunds, each with the balance transactions that took the money and (for
     /// a failed or cancelled refund) gave it back.
-    pub async fn refunds_of_charge(&self, charge_id: &str) -> Result<List<Refund>, StripeApiError> {
-        let request = ListRefund::new().charge(charge_id).limit(100).expand(vec![
-            "data.balance_transaction".to_owned(),
-            "data.failure_balance_transaction".to_owned(),
-        ]);
-        self.send(request.build(), None).await
+    pub async fn refunds_of_charge(&self, charge_id: &str) -> Result<Vec<Refund>, StripeApiError> {
+        let mut all = Vec::new();
+        let mut starting_after: Option<String> = None;
+        loop {
+            let mut request = ListRefund::new().charge(charge_id).limit(100).expand(vec![
+                "data.balance_transaction".to_owned(),
+                "data.failure_balance_transaction".to_owned(),
+            ]);
+            if let Some(after) = &starting_after {
+                request = request.starting_after(after.clone());
+            }
+            let page: List<Refund> = self.send(request.build(), None).await?;
+            starting_after = page.data.last().map(|refund| refund.id.clone());
+            let more = page.has_more && starting_after.is_some();
+            all.extend(page.data);
+            if !more {
+                return Ok(all);
+            }
+        }
     }
 
     /// A charge as it stands (what is left to refund, in its own currency).

@@ -60,15 +60,13 @@ pub(super) async fn plan_session_paid(
     })?;
     let gift = donation(store, &intent, charge, email, false, None, None).await?;
     // The entry last: recording it takes the campaign's totals lock, held until commit.
-    Ok(Plan::Apply(vec![
-        Effect::Intent {
-            id: intent.id,
-            status: "completed",
-            payment_intent: Some(payment_intent_id),
-            subscription: None,
-        },
-        gift,
-    ]))
+    let completed = Effect::Intent {
+        id: intent.id,
+        status: "completed",
+        payment_intent: Some(payment_intent_id),
+        subscription: None,
+    };
+    Ok(Plan::Apply(std::iter::once(completed).chain(gift).collect()))
 }
 
 pub(super) async fn plan_invoice_paid(
@@ -97,7 +95,7 @@ pub(super) async fn plan_invoice_paid(
     let gift =
         donation(store, &intent, &charge, email, true, Some(invoice.id.clone()), Some(subscription_id))
             .await?;
-    Ok(Plan::Apply(vec![gift]))
+    Ok(Plan::Apply(gift.into_iter().collect()))
 }
 
 /// The charge that paid an invoice, with its balance transaction.
@@ -138,7 +136,7 @@ async fn donation(
     recurring: bool,
     invoice: Option<String>,
     subscription: Option<String>,
-) -> Result<Effect, ProcessError> {
+) -> Result<Option<Effect>, ProcessError> {
     let balance = charge.balance_transaction.as_ref().and_then(Expandable::object);
     let branch_still_there = match intent.branch_id {
         Some(branch_id) => {

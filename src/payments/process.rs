@@ -70,10 +70,15 @@ impl ProcessError {
         matches!(self, ProcessError::Store(error) if error.is_unavailable())
     }
 
-    /// Trying again later may succeed by itself (Stripe unreachable for a while), as
-    /// opposed to an event that cannot apply as it stands.
+    /// Whether the error will not pass by itself (an unreadable event, a request Stripe
+    /// refuses as it stands), as opposed to Stripe or the database being unreachable, rate
+    /// limiting, or a key being rolled: only lasting errors can quarantine an event.
     fn is_lasting(&self) -> bool {
-        !matches!(self, ProcessError::Stripe(StripeApiError::Unavailable(_))) && !self.is_database_down()
+        match self {
+            ProcessError::Stripe(error) => !error.is_transient(),
+            ProcessError::Store(error) => !error.is_unavailable(),
+            ProcessError::Unreadable(_) => true,
+        }
     }
 }
 
@@ -390,8 +395,10 @@ pub(super) fn record_or_hold(
     reported: (i64, &str),
     created: i64,
     balance: Option<&BalanceTransaction>,
-) -> Effect {
+) -> Option<Effect> {
     match settled {
+        // Less than the ledger's smallest unit (an old fraction of a krona): nothing to book.
+        Some(settled) if settled.amount_minor == 0 => None,
         Some(settled) => {
             entry.amount_minor = settled.amount_minor;
             entry.fee_minor = settled.fee_minor;
@@ -400,7 +407,7 @@ pub(super) fn record_or_hold(
                 settled.balance_transaction.or(entry.stripe.balance_transaction);
             entry.received_at = DateTime::<Utc>::from_timestamp(settled.at, 0);
             entry.received_on = date_of(settled.at);
-            Effect::Record(Box::new(entry))
+            Some(Effect::Record(Box::new(entry)))
         }
         None => {
             let (amount, code) = reported;
@@ -428,7 +435,7 @@ pub(super) fn record_or_hold(
                 balance.map(|balance| balance.id.clone()).or(entry.stripe.balance_transaction);
             entry.received_at = DateTime::<Utc>::from_timestamp(created, 0);
             entry.received_on = date_of(created);
-            Effect::Hold(Box::new(Held { entry, detail, reported }))
+            Some(Effect::Hold(Box::new(Held { entry, detail, reported })))
         }
     }
 }

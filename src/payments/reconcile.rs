@@ -206,7 +206,7 @@ pub async fn compare_with_stripe(
             None => comparison.unrecorded.push((
                 transaction.id.clone(),
                 transaction.kind.clone(),
-                transaction.net,
+                net.map_or(transaction.net, |(minor, _)| minor),
             )),
         }
     }

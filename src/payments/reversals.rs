@@ -25,7 +25,7 @@ pub(super) async fn plan_refunds(
     let Some(gift) = store.donation_for_charge(charge_id).await? else {
         return Ok(Plan::WaitFor(charge_id.to_owned()));
     };
-    let mut refunds = api.refunds_of_charge(charge_id).await?.data;
+    let mut refunds = api.refunds_of_charge(charge_id).await?;
     refunds.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
     let mut effects = Vec::new();
     for refund in &refunds {
@@ -46,7 +46,8 @@ fn refund_effects(gift: &Entry, refund: &Refund, event_created: i64) -> Vec<Effe
     let mut entry = reversal_of(gift, EntryKind::Refund, refund_key.clone());
     entry.stripe.refund = Some(refund.id.clone());
     entry.stripe.balance_transaction = Some(taken.id().to_owned());
-    let mut effects = vec![record_or_hold(entry, settled.clone(), reported, refund.created, taken_balance)];
+    let mut effects: Vec<Effect> =
+        record_or_hold(entry, settled.clone(), reported, refund.created, taken_balance).into_iter().collect();
     if matches!(refund.status.as_deref(), Some("failed" | "canceled")) {
         let returned_balance = refund.failure_balance_transaction.as_ref().and_then(Expandable::object);
         let reported = (refund.amount, refund.currency.as_str());
@@ -69,7 +70,7 @@ fn refund_effects(gift: &Entry, refund: &Refund, event_created: i64) -> Vec<Effe
         undo.reverses_key = Some(refund_key);
         undo.stripe.refund = Some(refund.id.clone());
         undo.stripe.balance_transaction = returned_balance.map(|balance| balance.id.clone());
-        effects.push(record_or_hold(undo, given_back, reported, event_created, returned_balance));
+        effects.extend(record_or_hold(undo, given_back, reported, event_created, returned_balance));
     }
     effects
 }
@@ -130,7 +131,7 @@ pub(super) async fn plan_dispute(
         let signed = if withdrawn { -dispute.amount } else { dispute.amount };
         let reported = (signed, dispute.currency.as_str());
         let settled = settle(gift.currency, reported, balance.created, Some(balance));
-        effects.push(record_or_hold(entry, settled, reported, balance.created, Some(balance)));
+        effects.extend(record_or_hold(entry, settled, reported, balance.created, Some(balance)));
     }
     Ok(Plan::Apply(effects))
 }

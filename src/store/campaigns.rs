@@ -73,12 +73,13 @@ impl Store {
                 ));
             }
             // A checkout or subscription already sent to Stripe pays in the old currency.
-            let in_flight: i64 = sqlx::query(
+            let in_flight: i64 = sqlx::query(concat!(
                 "SELECT (SELECT COUNT(*) FROM checkout_intents WHERE campaign_id = $1 \
                    AND status IN ('created', 'open') AND created_at >= $2) \
-                 + (SELECT COUNT(*) FROM subscriptions WHERE campaign_id = $1 \
-                   AND status NOT IN ('canceled', 'incomplete_expired')) AS n",
-            )
+                 + (SELECT COUNT(*) FROM subscriptions WHERE campaign_id = $1 AND status NOT IN ",
+                super::stripe::ended_subscription_statuses!(),
+                ") AS n"
+            ))
             .bind(id)
             .bind(stored_instant(now() - chrono::Duration::hours(CHECKOUT_LIFETIME_HOURS)))
             .fetch_one(&mut *write.tx)

@@ -86,7 +86,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO stripe_events (id, type, created, status, waiting_for, payload, source, received_at) \
              VALUES ($1, $2, $3, 'deferred', $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET status = 'deferred', \
-             waiting_for = excluded.waiting_for, payload = excluded.payload WHERE stripe_events.status = 'failing'",
+             waiting_for = excluded.waiting_for, payload = excluded.payload \
+             WHERE stripe_events.status IN ('failing', 'quarantined')",
         )
         .bind(event_id)
         .bind(event_type)
@@ -146,34 +147,38 @@ impl Store {
 
     /// Events that failed and have not been applied or dismissed, oldest first.
     pub async fn failed_events(&self) -> Result<Vec<FailedEvent>, StoreError> {
-        sqlx::query(
-            "SELECT id, type, created, status, attempts, last_error, failed_at, payload FROM stripe_events \
-             WHERE status IN ('failing', 'quarantined') ORDER BY created, id",
-        )
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(FailedEvent {
-                id: row.try_get("id")?,
-                kind: row.try_get("type")?,
-                created: row.try_get("created")?,
-                status: row.try_get("status")?,
-                attempts: row.try_get("attempts")?,
-                last_error: row.try_get::<Option<String>, _>("last_error")?.unwrap_or_default(),
-                failed_at: row
-                    .try_get::<Option<String>, _>("failed_at")?
-                    .as_deref()
-                    .map(read_instant)
-                    .transpose()?,
-                payload: row.try_get("payload")?,
-            })
-        })
-        .collect()
+        let sql = format!("SELECT {FAILED_COLUMNS} FROM stripe_events {FAILED} ORDER BY created, id");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(failed_from_row)
+            .collect()
     }
 
     pub async fn failed_event(&self, event_id: &str) -> Result<Option<FailedEvent>, StoreError> {
-        Ok(self.failed_events().await?.into_iter().find(|event| event.id == event_id))
+        let sql = format!("SELECT {FAILED_COLUMNS} FROM stripe_events {FAILED} AND id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(event_id).fetch_optional(self.pool()).await?;
+        row.as_ref().map(failed_from_row).transpose()
+    }
+
+    /// Events waiting for a charge whose gift a treasurer dismissed: they are set aside with
+    /// it, for the same reason. Returns how many.
+    pub async fn dismiss_events_waiting_for(
+        &self,
+        charge: &str,
+        resolution: Resolution<'_>,
+    ) -> Result<u64, StoreError> {
+        let dismissed = sqlx::query(
+            "UPDATE stripe_events SET status = 'dismissed', resolved_by = $1, resolution = $2, payload = NULL \
+             WHERE waiting_for = $3 AND status = 'deferred'",
+        )
+        .bind(resolution.by)
+        .bind(format!("dismissed with the gift it waited for: {}", resolution.reason))
+        .bind(charge)
+        .execute(self.pool())
+        .await?;
+        Ok(dismissed.rows_affected())
     }
 
     /// A treasurer sets a failed event aside with a reason: it counts as done from now on.
@@ -194,6 +199,22 @@ impl Store {
         .await?;
         Ok(dismissed.rows_affected() == 1)
     }
+}
+
+const FAILED_COLUMNS: &str = "id, type, created, status, attempts, last_error, failed_at, payload";
+const FAILED: &str = "WHERE status IN ('failing', 'quarantined')";
+
+fn failed_from_row(row: &sqlx::any::AnyRow) -> Result<FailedEvent, StoreError> {
+    Ok(FailedEvent {
+        id: row.try_get("id")?,
+        kind: row.try_get("type")?,
+        created: row.try_get("created")?,
+        status: row.try_get("status")?,
+        attempts: row.try_get("attempts")?,
+        last_error: row.try_get::<Option<String>, _>("last_error")?.unwrap_or_default(),
+        failed_at: row.try_get::<Option<String>, _>("failed_at")?.as_deref().map(read_instant).transpose()?,
+        payload: row.try_get("payload")?,
+    })
 }
 
 /// One failed attempt at an event.

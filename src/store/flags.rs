@@ -185,6 +185,13 @@ impl Store {
     ) -> Result<RecordOutcome, StoreError> {
         let mut write = self.begin_write().await?;
         let outcome = record_entry_in(&mut write, entry).await?;
+        if let RecordOutcome::Replayed(recorded) = &outcome {
+            // Stripe's own path booked it meanwhile: the treasurer's amount is not used.
+            return Err(StoreError::conflict(
+                "flag",
+                format!("was recorded meanwhile, as entry #{}", recorded.id),
+            ));
+        }
         if !resolve_flag_in(&mut write, id, resolution, Some(outcome.entry().id)).await? {
             return Err(StoreError::conflict("flag", "is already resolved"));
         }

@@ -1,5 +1,13 @@
 //! What online giving keeps beside the ledger: checkout intents, subscriptions and disputes.
 
+/// The subscription statuses that end it for good, as an SQL list: no later word changes them.
+macro_rules! ended_subscription_statuses {
+    () => {
+        "('canceled', 'incomplete_expired')"
+    };
+}
+pub(super) use ended_subscription_statuses;
+
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -85,7 +93,7 @@ impl Store {
         }
     }
 
-    /// The disputes of some charges, newest word first, keyed by charge.
+    /// The disputes of some charges, keyed by charge (the latest word when one has several).
     pub async fn disputes_of_charges(
         &self,
         charges: &[&str],
@@ -227,7 +235,7 @@ impl StoredDispute {
         self.status.starts_with("warning_")
     }
 
-    /// Still waiting for an outcome.
+    /// Still waiting for an outcome (the closed statuses are those `upsert_dispute_in` keeps).
     pub fn is_open(&self) -> bool {
         !matches!(self.status.as_str(), "won" | "lost" | "warning_closed" | "prevented")
     }
@@ -291,7 +299,7 @@ pub(crate) async fn upsert_subscription_in(
     stripe_updated: i64,
 ) -> Result<(), StoreError> {
     let at = stored_instant(now());
-    sqlx::query(
+    sqlx::query(concat!(
         "INSERT INTO subscriptions (id, campaign_id, branch_id, intent_id, status, amount_minor, currency, \
          billing_interval, billing_count, monthly_minor, donor_name, donor_email, stripe_customer, \
          current_period_end, cancel_at_period_end, cancelled_at, stripe_updated, created_at, updated_at) \
@@ -302,8 +310,9 @@ pub(crate) async fn upsert_subscription_in(
          stripe_customer = COALESCE($13, subscriptions.stripe_customer), current_period_end = $14, \
          cancel_at_period_end = $15, cancelled_at = $16, stripe_updated = $17, updated_at = $18 \
          WHERE subscriptions.stripe_updated <= $17 \
-         AND subscriptions.status NOT IN ('canceled', 'incomplete_expired')",
-    )
+         AND subscriptions.status NOT IN ",
+        ended_subscription_statuses!()
+    ))
     .bind(&subscription.id)
     .bind(subscription.campaign_id)
     .bind(subscription.branch_id)
@@ -333,11 +342,12 @@ pub(crate) async fn mark_subscription_past_due_in(
     subscription_id: &str,
     stripe_updated: i64,
 ) -> Result<(), StoreError> {
-    let row = sqlx::query(
+    let row = sqlx::query(concat!(
         "UPDATE subscriptions SET status = 'past_due', stripe_updated = $1, updated_at = $2 \
-         WHERE id = $3 AND stripe_updated <= $1 AND status NOT IN ('canceled', 'incomplete_expired') \
-         RETURNING campaign_id",
-    )
+         WHERE id = $3 AND stripe_updated <= $1 AND status NOT IN ",
+        ended_subscription_statuses!(),
+        " RETURNING campaign_id"
+    ))
     .bind(stripe_updated)
     .bind(stored_instant(now()))
     .bind(subscription_id)

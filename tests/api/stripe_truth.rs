@@ -23,6 +23,8 @@ on_both_engines!(
     the_currency_cannot_change_while_a_checkout_is_open,
     subscription_and_payout_states_only_move_forward,
     serve_reconciles_by_itself,
+    a_rolled_key_does_not_quarantine_events,
+    dismissing_a_held_gift_sets_its_waiting_refunds_aside,
 );
 
 /// The ledger, oldest entry first.
@@ -427,6 +429,8 @@ async fn isk_and_three_decimal_amounts_are_sent_as_stripe_reads_them(engine: Eng
     assert_eq!(app.stripe.session(&covered)["amount_total"], 10_620);
     app.deliver_all(&app.stripe.pay_session(&covered)).await;
     assert_eq!(app.progress("kuwait").await["raised"], "10.620");
+    // Stripe's balance transactions, in its units, read back as the ledger's.
+    assert_agrees_with_stripe(&app);
 }
 
 async fn converted_refunds_and_disputes_are_booked_from_their_own_balance_transactions(engine: Engine) {
@@ -575,6 +579,7 @@ async fn subscription_and_payout_states_only_move_forward(engine: Engine) {
         listed["payouts"][0]["status"], "failed",
         "a payout that failed after it was paid stays failed"
     );
+    assert_agrees_with_stripe(&app);
 }
 
 async fn serve_reconciles_by_itself(engine: Engine) {
@@ -593,4 +598,58 @@ async fn serve_reconciles_by_itself(engine: Engine) {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     assert_eq!(raised, "12.00", "serve's own reconcile applied the missed payment");
+}
+
+async fn a_rolled_key_does_not_quarantine_events(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let session = app.checkout("office", &json!({"amount": "20.00"})).await;
+    let paid = app.stripe.pay_session(&session);
+    // The key is being rolled: Stripe refuses every call for a while; that passes by itself.
+    app.stripe.roll_key(true);
+    for _ in 0..6 {
+        assert!(!app.deliver(&paid[0]).await.is_success());
+    }
+    let listed = app.json_as(&app.viewer_token, "/api/v1/admin/stripe/events").await;
+    assert_eq!(
+        (listed["events"][0]["status"].as_str(), listed["events"][0]["attempts"].as_i64()),
+        (Some("failing"), Some(6))
+    );
+    app.stripe.roll_key(false);
+    assert_eq!(app.deliver(&paid[0]).await, StatusCode::OK);
+    assert_eq!(app.progress("office").await["raised"], "20.00");
+    assert!(
+        app.json_as(&app.viewer_token, "/api/v1/admin/stripe/events").await["events"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+}
+
+async fn dismissing_a_held_gift_sets_its_waiting_refunds_aside(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    app.stripe.settle_in("usd");
+    app.stripe.set_rate("eur", "1.08");
+    let session = app.checkout("office", &json!({"amount": "29.00"})).await;
+    app.deliver_all(&app.stripe.pay_session_in(&session, "eur", 2000)).await;
+    let refunded = app.stripe.refund(&app.stripe.charge_of_session(&session), 500);
+    app.deliver_all(&refunded).await;
+    let flag = open_flags(&app).await[0]["id"].clone();
+    let path = format!("/api/v1/admin/stripe/flags/{flag}/resolve");
+    let resolved =
+        app.post_as(&app.treasurer_token, &path, &json!({"reason": "a test payment, not a gift"})).await;
+    assert_eq!(resolved.status(), StatusCode::OK);
+    use sqlx::{Connection, Row};
+    let mut connection = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
+    let row = sqlx::query("SELECT status, resolution FROM stripe_events WHERE id = $1")
+        .bind(refunded[0]["id"].as_str().expect("id"))
+        .fetch_one(&mut connection)
+        .await
+        .expect("the refund's event");
+    assert_eq!(row.get::<String, _>("status"), "dismissed", "it does not wait for ever");
+    assert!(row.get::<String, _>("resolution").contains("a test payment, not a gift"));
+    assert!(ledger(&app).await.is_empty());
+    // The money is still in Stripe's balance, in no campaign: the check keeps saying so.
+    let (code, printed) = check_stripe(&app);
+    assert_eq!((code, printed.matches("UNRECORDED").count()), (Some(1), 2), "{printed}");
 }

@@ -426,13 +426,25 @@ pub(super) async fn refund(
     let amount = submitted.amount.filter(|amount| !amount.trim().is_empty()).map(AmountText);
     match actions::refund_donation(&state.store, state.payments.as_ref(), id, amount, &signed_in.actor).await
     {
-        Ok(refund) => redirect_with(
-            &slug,
-            &format!(
-                "Asked Stripe to refund {} of entry {id}; the ledger moves when Stripe confirms.",
-                refund.entry.currency.format_minor(refund.amount_minor)
-            ),
-        ),
+        Ok(refund) => {
+            let currency = refund.entry.currency;
+            let (charged_minor, charged_currency) = refund.charged;
+            let charged = if charged_currency == currency {
+                String::new()
+            } else {
+                format!(
+                    " ({} {charged_currency}, as the donor paid)",
+                    charged_currency.format_minor(charged_minor)
+                )
+            };
+            redirect_with(
+                &slug,
+                &format!(
+                    "Asked Stripe to refund {} {currency}{charged} of entry {id}; the ledger moves when Stripe confirms.",
+                    currency.format_minor(refund.amount_minor)
+                ),
+            )
+        }
         Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
     }
 }

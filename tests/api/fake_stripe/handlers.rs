@@ -19,7 +19,9 @@ impl FakeStripe {
             idempotency_key: header("idempotency-key"),
             stripe_version: header("stripe-version"),
         });
-        if header("authorization").as_deref() != Some(&format!("Bearer {SECRET_KEY}")) {
+        if header("authorization").as_deref() != Some(&format!("Bearer {SECRET_KEY}"))
+            || self.lock().key_rolled
+        {
             return Some(stripe_error(
                 StatusCode::UNAUTHORIZED,
                 "invalid_request_error",

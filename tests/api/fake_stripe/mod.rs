@@ -59,6 +59,8 @@ struct State_ {
     rates: HashMap<String, Decimal>,
     /// Payments converted into their session's currency (Adaptive Pricing), by payment intent.
     settle_payment_in: HashMap<String, String>,
+    /// The account's secret key was rolled: every call is refused with 401 until it is set.
+    key_rolled: bool,
     sessions: HashMap<String, Value>,
     payment_intents: HashMap<String, Value>,
     charges: HashMap<String, Value>,
@@ -421,6 +423,11 @@ impl FakeStripe {
         let state = self.lock();
         let refund = state.refunds.iter().rev().find(|r| r["charge"] == charge_id).expect("a refund");
         refund["id"].as_str().expect("id").to_owned()
+    }
+
+    /// The secret key is rolled (every call answers 401), or set again.
+    pub fn roll_key(&self, rolled: bool) {
+        self.lock().key_rolled = rolled;
     }
 
     /// Lets days pass on the fake's clock: what Stripe does from now on is dated later.
