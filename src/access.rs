@@ -76,6 +76,43 @@ impl Actor {
             Some(own) => branch == Some(own.as_str()),
         }
     }
+
+    /// What this actor may see.
+    pub fn scope(&self) -> Scope {
+        Scope { branch: self.branch.clone(), donors: self.role.allows(Role::Treasurer) }
+    }
+}
+
+/// What one caller may see, built once from the caller and passed into every store query
+/// that lists money or people, so that no handler decides it alone: a branch treasurer sees
+/// their branch only, and only treasurers and admins see who gave (names and e-mails), as
+/// the exports have it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scope {
+    branch: Option<String>,
+    donors: bool,
+}
+
+impl Scope {
+    /// The whole organization, donors included: the command line and background jobs.
+    pub fn everything() -> Self {
+        Scope { branch: None, donors: true }
+    }
+
+    /// The branch (slug) this scope is limited to, if any.
+    pub fn branch(&self) -> Option<&str> {
+        self.branch.as_deref()
+    }
+
+    /// Whether donors' names and e-mail addresses may be seen.
+    pub fn sees_donors(&self) -> bool {
+        self.donors
+    }
+
+    /// Whether the whole organization is seen (Stripe's account-wide events, for one).
+    pub fn is_whole_organization(&self) -> bool {
+        self.branch.is_none()
+    }
 }
 
 /// Hashes a password with argon2id and a random salt.

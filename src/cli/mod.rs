@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::access::Actor;
+use crate::access::{Actor, Scope};
 use crate::actions::{self, ActionError};
 use crate::app::Application;
 use crate::config::Config;
@@ -611,7 +611,7 @@ async fn list_subscriptions(
         Some(slug) => Some(store.campaign_by_slug(&slug).await?.ok_or(ActionError::NotFound("campaign"))?.id),
         None => None,
     };
-    let listed = store.list_subscriptions(&SubscriptionFilter { campaign_id, status }).await?;
+    let listed = store.list_subscriptions(&Scope::everything(), &SubscriptionFilter { campaign_id, status }).await?;
     println!("{:<28} {:<16} {:<10} {:>14} {:>14}  DONOR", "ID", "CAMPAIGN", "STATUS", "AMOUNT", "MONTHLY");
     for (subscription, slug) in listed {
         let currency = subscription.currency;
@@ -643,7 +643,7 @@ async fn export(store: &Store, config: &Config, args: ExportArgs) -> Result<(), 
         payout: args.payout,
         basis: args.basis,
     };
-    let mut export = crate::export::start(store, input, config.timezone, true).await?;
+    let mut export = crate::export::start(store, input, config.timezone, &Scope::everything()).await?;
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path)

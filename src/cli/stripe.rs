@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::report_action;
-use crate::access::Actor;
+use crate::access::{Actor, Scope};
 use crate::actions::{self, ActionError, FlagResolutionInput};
 use crate::config::{Config, parse_duration};
 use crate::ledger::validation::AmountText;
@@ -73,7 +73,7 @@ pub(super) async fn run(
         Err(code) => return code,
     };
     let result = match command {
-        StripeCommand::Events => match store.failed_events().await {
+        StripeCommand::Events => match store.failed_events(&actor.scope()).await {
             Ok(events) => {
                 print_failed_events(&events);
                 if events.is_empty() {
@@ -94,7 +94,7 @@ pub(super) async fn run(
                 .map(|()| println!("{event}: dismissed"))
         }
         StripeCommand::Flags { all } => {
-            match store.flags(&FlagFilter { all, ..FlagFilter::default() }).await {
+            match store.flags(&actor.scope(), &FlagFilter { all, ..FlagFilter::default() }).await {
                 Ok(flags) => {
                     for flag in &flags {
                         let state = match (&flag.resolved_at, &flag.resolution) {
@@ -158,8 +158,9 @@ fn print_failed_events(events: &[FailedEvent]) {
 /// Every failed event and open flag: what keeps `check --stripe` and `reconcile` from
 /// passing. Returns whether there was any.
 async fn print_outstanding(store: &Store) -> Result<bool, StoreError> {
-    let events = store.failed_events().await?;
-    let flags = store.flags(&FlagFilter::default()).await?;
+    let everything = Scope::everything();
+    let events = store.failed_events(&everything).await?;
+    let flags = store.flags(&everything, &FlagFilter::default()).await?;
     print_failed_events(&events);
     for flag in &flags {
         println!("{}", flag_line(flag));
@@ -278,7 +279,7 @@ pub(super) async fn list_payouts(store: &Store) -> Result<(), ActionError> {
         "PAYOUT", "ARRIVAL", "STATUS", "STRIPE", "ENTRIES", "DIFFERENCE"
     );
     for payout in store.payouts().await? {
-        if let Some(report) = store.payout_report(&payout.id).await? {
+        if let Some(report) = store.payout_report(&Scope::everything(), &payout.id).await? {
             let body = crate::http::admin::payout_body(&report);
             println!(
                 "{:<28} {:<10} {:<8} {:>14} {:>14} {:>12}  {}",
@@ -296,7 +297,7 @@ pub(super) async fn list_payouts(store: &Store) -> Result<(), ActionError> {
 }
 
 pub(super) async fn payout_report(store: &Store, id: &str) -> ExitCode {
-    match store.payout_report(id).await {
+    match store.payout_report(&Scope::everything(), id).await {
         Ok(Some(report)) => {
             let body = crate::http::admin::payout_body(&report);
             println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());

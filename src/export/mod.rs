@@ -237,10 +237,10 @@ pub async fn start(
     store: &crate::store::Store,
     input: ExportInput,
     timezone: Tz,
-    include_donors: bool,
+    scope: &crate::access::Scope,
 ) -> Result<Export, crate::actions::ActionError> {
     let request = ExportRequest::parse(input, Utc::now().with_timezone(&timezone).date_naive())?;
-    let mut scope: Vec<(Campaign, Vec<Branch>)> = Vec::new();
+    let mut campaigns: Vec<(Campaign, Vec<Branch>)> = Vec::new();
     let (mut campaign_id, mut branch_id) = (None, None);
     match &request.campaign {
         Some(slug) => {
@@ -257,17 +257,17 @@ pub async fn start(
                 branch_id = Some(branch.id);
             }
             campaign_id = Some(campaign.id);
-            scope.push((campaign, branches));
+            campaigns.push((campaign, branches));
         }
         None => {
             for campaign in store.list_campaigns(true).await? {
                 let branches = store.branches(campaign.id).await?;
-                scope.push((campaign, branches));
+                campaigns.push((campaign, branches));
             }
         }
     }
     let (from_instant, to_instant) = request.instants(timezone);
-    let mut entries = store.stream_entries(crate::store::ExportFilter {
+    let mut entries = store.stream_entries(scope, crate::store::ExportFilter {
         from_instant,
         to_instant,
         from_date: request.from,
@@ -277,9 +277,9 @@ pub async fn start(
         payout_id: request.payout.clone(),
         by_payout_date: request.by_payout_date,
     });
-    let writer = Writer::new(request.format, timezone, include_donors);
+    let writer = Writer::new(request.format, timezone, scope.sees_donors());
     let (sender, chunks) = tokio::sync::mpsc::channel(8);
-    let header = writer.header(&scope);
+    let header = writer.header(&campaigns);
     tokio::spawn(async move {
         // Rows go out in pieces of about 64 KiB: one channel message and one write per row
         // would cost more than the row itself.

@@ -116,7 +116,7 @@ async fn record_offline_donation(
     let actor = caller.require(Role::Treasurer)?;
     let key = idempotency_key(&headers)?;
     let outcome = actions::record_offline_donation(&state.store, &slug, input, actor, key).await?;
-    Ok(entry_response(&outcome, caller.0.role))
+    Ok(entry_response(&outcome))
 }
 
 async fn reverse_donation(
@@ -127,15 +127,15 @@ async fn reverse_donation(
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Treasurer)?;
     let outcome = actions::reverse_entry(&state.store, id, input, actor).await?;
-    Ok(entry_response(&outcome, caller.0.role))
+    Ok(entry_response(&outcome))
 }
 
-fn entry_response(outcome: &RecordOutcome, role: Role) -> Response {
+fn entry_response(outcome: &RecordOutcome) -> Response {
     let status = match outcome {
         RecordOutcome::Recorded(_) => StatusCode::CREATED,
         RecordOutcome::Replayed(_) => StatusCode::OK,
     };
-    (status, axum::Json(EntryBody::new(outcome.entry(), role))).into_response()
+    (status, axum::Json(EntryBody::new(outcome.entry()))).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,7 +154,7 @@ async fn list_donations(
     caller: Caller,
     ApiQuery(query): ApiQuery<DonationsQuery>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Viewer)?;
+    let actor = caller.require(Role::Viewer)?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(FieldErrors::single("limit", format!("must be from 1 to {MAX_PAGE}")).into());
@@ -162,18 +162,13 @@ async fn list_donations(
     let campaign_id = campaign_filter(&state, query.campaign.as_deref()).await?;
     let entries = state
         .store
-        .list_entries(&EntryFilter {
-            campaign_id,
-            branch_slug: caller.0.branch.clone(),
-            before_id: query.before,
-            limit,
-        })
+        .list_entries(&actor.scope(), &EntryFilter { campaign_id, before_id: query.before, limit })
         .await?;
     let next_before = (entries.len() as i64 == limit).then(|| entries.last().map(|entry| entry.id)).flatten();
     let disputes = state.store.disputes_of_donations(&entries).await?;
     let bodies: Vec<EntryBody> = entries
         .iter()
-        .map(|entry| EntryBody::new(entry, caller.0.role).with_dispute(disputes.get(&entry.id)))
+        .map(|entry| EntryBody::new(entry).with_dispute(disputes.get(&entry.id)))
         .collect();
     Ok(axum::Json(json!({ "entries": bodies, "next_before": next_before })).into_response())
 }
@@ -190,7 +185,7 @@ fn dispute_body(dispute: &StoredDispute) -> serde_json::Value {
     })
 }
 
-/// A ledger entry as the admin API shows it. Viewers do not see donors' e-mail addresses.
+/// A ledger entry as the admin API shows it (the store has left out what the caller may not see).
 #[derive(Debug, Serialize)]
 struct EntryBody {
     id: i64,
@@ -228,7 +223,7 @@ impl EntryBody {
         self
     }
 
-    fn new(entry: &Entry, role: Role) -> Self {
+    fn new(entry: &Entry) -> Self {
         let currency = entry.currency;
         EntryBody {
             id: entry.id,
@@ -242,7 +237,7 @@ impl EntryBody {
             net: currency.format_minor(entry.net_minor),
             currency: currency.code(),
             donor_name: entry.donor.name.clone(),
-            donor_email: entry.donor.email.clone().filter(|_| role.allows(Role::Treasurer)),
+            donor_email: entry.donor.email.clone(),
             anonymous: entry.donor.anonymous,
             message: entry.donor.message.clone(),
             recurring: entry.recurring,
@@ -302,16 +297,16 @@ async fn list_subscriptions(
     caller: Caller,
     ApiQuery(query): ApiQuery<SubscriptionsQuery>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Viewer)?;
+    let actor = caller.require(Role::Viewer)?;
     let campaign_id = campaign_filter(&state, query.campaign.as_deref()).await?;
     let filter = SubscriptionFilter { campaign_id, status: query.status };
-    let listed = state.store.list_subscriptions(&filter).await?;
+    let listed = state.store.list_subscriptions(&actor.scope(), &filter).await?;
     let ids: Vec<&str> = listed.iter().map(|(subscription, _)| subscription.id.as_str()).collect();
     let disputes = state.store.disputes_of_subscriptions(&ids).await?;
     let bodies: Vec<SubscriptionBody> = listed
         .iter()
         .map(|(subscription, slug)| {
-            let mut body = SubscriptionBody::new(subscription, slug, caller.0.role);
+            let mut body = SubscriptionBody::new(subscription, slug);
             body.disputes = disputes
                 .get(&subscription.id)
                 .map_or_else(Vec::new, |found| found.iter().map(dispute_body).collect());
@@ -345,7 +340,7 @@ async fn cancel_subscription(
         .campaign_slug(subscription.campaign_id)
         .await?
         .ok_or_else(|| Problem::not_found("campaign"))?;
-    Ok(axum::Json(SubscriptionBody::new(&subscription, &slug, caller.0.role)).into_response())
+    Ok(axum::Json(SubscriptionBody::new(&subscription, &slug)).into_response())
 }
 
 #[derive(Debug, Serialize)]
@@ -368,7 +363,7 @@ struct SubscriptionBody {
 }
 
 impl SubscriptionBody {
-    fn new(subscription: &Subscription, campaign: &Slug, role: Role) -> Self {
+    fn new(subscription: &Subscription, campaign: &Slug) -> Self {
         let currency = subscription.currency;
         SubscriptionBody {
             id: subscription.id.clone(),
@@ -380,7 +375,7 @@ impl SubscriptionBody {
             interval_count: subscription.interval_count,
             monthly: currency.format_minor(subscription.monthly_minor()),
             donor_name: subscription.donor_name.clone(),
-            donor_email: subscription.donor_email.clone().filter(|_| role.allows(Role::Treasurer)),
+            donor_email: subscription.donor_email.clone(),
             current_period_end: subscription.current_period_end.map(timestamp),
             cancel_at_period_end: subscription.cancel_at_period_end,
             cancelled_at: subscription.cancelled_at.map(timestamp),
@@ -400,7 +395,7 @@ async fn record_batch(
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Treasurer)?;
     let outcome = actions::record_batch(&state.store, &slug, input, actor, RowNames::Entries, false).await?;
-    Ok(batch_response(&outcome, caller.0.role))
+    Ok(batch_response(&outcome))
 }
 
 #[derive(Debug, Deserialize)]
@@ -447,15 +442,15 @@ async fn import_batch(
     };
     let outcome =
         actions::record_batch(&state.store, &slug, input, actor, RowNames::CsvLines, query.preview).await?;
-    Ok(batch_response(&outcome, caller.0.role))
+    Ok(batch_response(&outcome))
 }
 
-fn batch_response(outcome: &actions::BatchOutcome, role: Role) -> Response {
+fn batch_response(outcome: &actions::BatchOutcome) -> Response {
     let currency = outcome.currency;
     match outcome.batch_id {
         Some(batch) => {
             let entries: Vec<EntryBody> =
-                outcome.recorded.iter().map(|entry| EntryBody::new(entry, role)).collect();
+                outcome.recorded.iter().map(|entry| EntryBody::new(entry)).collect();
             let body = json!({
                 "batch": batch,
                 "count": entries.len(),
@@ -521,10 +516,10 @@ pub fn payout_body(report: &PayoutReport) -> serde_json::Value {
 }
 
 async fn list_payouts(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    caller.require(Role::Viewer)?;
+    let scope = caller.require(Role::Viewer)?.scope();
     let mut bodies = Vec::new();
     for payout in state.store.payouts().await? {
-        if let Some(report) = state.store.payout_report(&payout.id).await? {
+        if let Some(report) = state.store.payout_report(&scope, &payout.id).await? {
             let mut body = payout_body(&report);
             if let Some(map) = body.as_object_mut() {
                 map.remove("lines");
@@ -540,7 +535,7 @@ async fn payout_report(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Viewer)?;
-    let report = state.store.payout_report(&id).await?.ok_or_else(|| Problem::not_found("payout"))?;
+    let scope = caller.require(Role::Viewer)?.scope();
+    let report = state.store.payout_report(&scope, &id).await?.ok_or_else(|| Problem::not_found("payout"))?;
     Ok(axum::Json(payout_body(&report)).into_response())
 }

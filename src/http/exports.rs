@@ -23,14 +23,8 @@ async fn export_ledger(
     caller: Caller,
     ApiQuery(input): ApiQuery<ExportInput>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Viewer)?;
-    let include_donors = caller.0.role.allows(Role::Treasurer);
-    let mut input = input;
-    if let Some(own) = &caller.0.branch {
-        // A branch treasurer exports their branch only.
-        input.branch = Some(own.clone());
-    }
-    let export = export::start(&state.store, input, state.timezone, include_donors).await?;
+    let actor = caller.require(Role::Viewer)?;
+    let export = export::start(&state.store, input, state.timezone, &actor.scope()).await?;
     Ok(download(export))
 }
 

@@ -72,8 +72,8 @@ async fn list_flags(
     ApiQuery(query): ApiQuery<FlagsQuery>,
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Viewer)?;
-    let filter = FlagFilter { all: query.all, branch_slug: actor.branch.clone(), ..FlagFilter::default() };
-    let flags: Vec<Value> = state.store.flags(&filter).await?.iter().map(flag_body).collect();
+    let filter = FlagFilter { all: query.all, ..FlagFilter::default() };
+    let flags: Vec<Value> = state.store.flags(&actor.scope(), &filter).await?.iter().map(flag_body).collect();
     Ok(axum::Json(json!({ "flags": flags })).into_response())
 }
 
@@ -97,7 +97,8 @@ async fn list_failed_events(State(state): State<AppState>, caller: Caller) -> Ap
     if actor.branch.is_some() {
         return Err(Problem::forbidden("Stripe's events concern every branch."));
     }
-    let events: Vec<Value> = state.store.failed_events().await?.iter().map(failed_event_body).collect();
+    let events: Vec<Value> =
+        state.store.failed_events(&actor.scope()).await?.iter().map(failed_event_body).collect();
     Ok(axum::Json(json!({ "events": events })).into_response())
 }
 

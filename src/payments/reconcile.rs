@@ -5,6 +5,7 @@ use super::amounts::from_stripe;
 use super::client::StripeApi;
 use super::objects::Event;
 use super::process::{EventOutcome, EventSource, ProcessError, process_event};
+use crate::access::Scope;
 use crate::mail::Mailer;
 use crate::store::{FailedEvent, Store};
 
@@ -58,7 +59,7 @@ async fn reconcile_locked(
     // Those that failed before, from what was kept of them, even when older than the window;
     // each event is tried once per run.
     let mut tried = std::collections::HashSet::new();
-    for failed in store.failed_events().await? {
+    for failed in store.failed_events(&Scope::everything()).await? {
         if failed.status != "failing" {
             continue;
         }
@@ -91,7 +92,7 @@ async fn reconcile_locked(
         .map_err(|error| ProcessError::Unreadable(error.to_string()))?;
         apply_one(store, api, mailer, event, &raw, &mut report).await?;
     }
-    report.outstanding = store.failed_events().await?;
+    report.outstanding = store.failed_events(&Scope::everything()).await?;
     Ok(report)
 }
 

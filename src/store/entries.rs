@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 
 use super::flags::{FlagKind, NewFlag, close_over_reversals_in, raise_flag_in};
 use super::{Store, StoreError, WriteTx, now, read_date, read_flag, read_instant, stored_instant};
+use crate::access::Scope;
 use crate::ledger::batch::BatchDraft;
 use crate::ledger::entry::{Donor, Entry};
 use crate::ledger::totals::{EntryFacts, TotalsChange, totals_change};
@@ -55,8 +56,6 @@ impl RecordOutcome {
 #[derive(Clone, Debug, Default)]
 pub struct EntryFilter {
     pub campaign_id: Option<i64>,
-    /// Only entries of this branch (by slug), for a branch treasurer.
-    pub branch_slug: Option<String>,
     pub before_id: Option<i64>,
     pub limit: i64,
 }
@@ -83,11 +82,13 @@ impl Store {
     /// memory at once, and the channel is crossed once per run rather than once per row.
     pub fn stream_entries(
         &self,
+        scope: &Scope,
         filter: ExportFilter,
     ) -> tokio::sync::mpsc::Receiver<Result<Vec<Entry>, StoreError>> {
         const RUN: usize = 256;
         let (sender, receiver) = tokio::sync::mpsc::channel(4);
         let store = self.clone();
+        let scope = scope.clone();
         tokio::spawn(async move {
             use futures_util::TryStreamExt;
             let range = if filter.by_payout_date {
@@ -101,7 +102,7 @@ impl Store {
             let sql = format!(
                 "SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE {range} \
                  AND ($5 IS NULL OR e.campaign_id = $5) AND ($6 IS NULL OR e.branch_id = $6) \
-                 AND ($7 IS NULL OR pi.payout_id = $7) ORDER BY e.id"
+                 AND ($7 IS NULL OR pi.payout_id = $7) AND ($8 IS NULL OR b.slug = $8) ORDER BY e.id"
             );
             let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(stored_instant(filter.from_instant))
@@ -111,11 +112,12 @@ impl Store {
                 .bind(filter.campaign_id)
                 .bind(filter.branch_id)
                 .bind(filter.payout_id.clone())
+                .bind(scope.branch())
                 .fetch(store.pool());
             let mut run = Vec::with_capacity(RUN);
             loop {
                 let next = match rows.try_next().await {
-                    Ok(Some(row)) => entry_from_row(&row),
+                    Ok(Some(row)) => entry_from_row(&row).map(|entry| in_scope(&scope, entry)),
                     Ok(None) => break,
                     Err(error) => Err(error.into()),
                 };
@@ -211,7 +213,7 @@ impl Store {
         Ok(row.try_get("total")?)
     }
 
-    pub async fn list_entries(&self, filter: &EntryFilter) -> Result<Vec<Entry>, StoreError> {
+    pub async fn list_entries(&self, scope: &Scope, filter: &EntryFilter) -> Result<Vec<Entry>, StoreError> {
         let sql = format!(
             "SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE ($1 IS NULL OR e.campaign_id = $1) \
              AND ($2 IS NULL OR e.id < $2) AND ($4 IS NULL OR b.slug = $4) ORDER BY e.id DESC LIMIT $3"
@@ -220,10 +222,10 @@ impl Store {
             .bind(filter.campaign_id)
             .bind(filter.before_id)
             .bind(filter.limit)
-            .bind(&filter.branch_slug)
+            .bind(scope.branch())
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(entry_from_row).collect()
+        rows.iter().map(|row| entry_from_row(row).map(|entry| in_scope(scope, entry))).collect()
     }
 }
 
@@ -538,6 +540,16 @@ async fn origin_sum(write: &mut WriteTx, origin_id: i64) -> Result<i64, StoreErr
     .fetch_one(&mut *write.tx)
     .await?;
     Ok(row.try_get("total")?)
+}
+
+/// An entry as `scope` may see it: without who gave, unless the scope sees donors.
+pub(super) fn in_scope(scope: &Scope, mut entry: Entry) -> Entry {
+    if !scope.sees_donors() {
+        entry.donor.name = None;
+        entry.donor.email = None;
+        entry.donor_key = String::new();
+    }
+    entry
 }
 
 pub(super) fn random_hex() -> String {

@@ -5,6 +5,7 @@
 use sqlx::Row;
 
 use super::{Store, StoreError, WriteTx, now, read_instant, stored_instant};
+use crate::access::Scope;
 
 /// How an event stands after trying to claim it for application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,7 +147,11 @@ impl Store {
     }
 
     /// Events that failed and have not been applied or dismissed, oldest first.
-    pub async fn failed_events(&self) -> Result<Vec<FailedEvent>, StoreError> {
+    /// Events concern the whole Stripe account: a branch-scoped caller sees none.
+    pub async fn failed_events(&self, scope: &Scope) -> Result<Vec<FailedEvent>, StoreError> {
+        if !scope.is_whole_organization() {
+            return Ok(Vec::new());
+        }
         let sql = format!("SELECT {FAILED_COLUMNS} FROM stripe_events {FAILED} ORDER BY created, id");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .fetch_all(self.pool())

@@ -7,6 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::entries::{RecordOutcome, record_entry_in};
+use crate::access::Scope;
 use super::events::Resolution;
 use super::{Store, StoreError, WriteTx, now, read_instant, stored_instant};
 use crate::ledger::{NewEntry, Slug};
@@ -85,8 +86,6 @@ impl Flag {
 pub struct FlagFilter {
     /// Resolved ones too.
     pub all: bool,
-    /// Only flags of this branch (by slug), for a branch treasurer.
-    pub branch_slug: Option<String>,
     /// Only flags of gifts whose money one payout carried.
     pub payout_id: Option<String>,
 }
@@ -142,8 +141,8 @@ pub(crate) async fn close_over_reversals_in(
 }
 
 impl Store {
-    /// Flags, oldest first: the open ones, or all with `filter.all`.
-    pub async fn flags(&self, filter: &FlagFilter) -> Result<Vec<Flag>, StoreError> {
+    /// Flags of `scope`'s branch, oldest first: the open ones, or all with `filter.all`.
+    pub async fn flags(&self, scope: &Scope, filter: &FlagFilter) -> Result<Vec<Flag>, StoreError> {
         let sql = format!(
             "SELECT {FLAG_COLUMNS} {FLAG_FROM} WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR b.slug = $2) \
              AND ($3 IS NULL OR f.entry_id IN (SELECT COALESCE(e.origin_entry_id, e.id) FROM ledger_entries e \
@@ -152,7 +151,7 @@ impl Store {
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(filter.all)
-            .bind(&filter.branch_slug)
+            .bind(scope.branch())
             .bind(&filter.payout_id)
             .fetch_all(self.pool())
             .await?

@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use super::{Store, StoreError, WriteTx, now, stored_instant};
+use crate::access::Scope;
 
 /// A payout as Stripe last described it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +36,10 @@ pub struct PayoutReport {
     pub stripe_lines_minor: i64,
     /// The net of the ledger entries found in the payout.
     pub entries_minor: i64,
+    /// How many of the payout's lines have no entry, and how many another net (all of
+    /// them, whatever `lines` shows).
+    pub missing_lines: usize,
+    pub different_lines: usize,
     /// Open flags on the gifts whose money the payout carried (an over-reversed gift).
     pub flags: Vec<super::Flag>,
 }
@@ -59,7 +64,7 @@ impl PayoutReport {
     }
 
     pub fn reconciled(&self) -> bool {
-        self.difference_minor() == 0 && self.missing().is_empty() && self.different().is_empty()
+        self.difference_minor() == 0 && self.missing_lines == 0 && self.different_lines == 0
     }
 }
 
@@ -153,7 +158,9 @@ impl Store {
     }
 
     /// A payout next to the ledger, line by line.
-    pub async fn payout_report(&self, payout_id: &str) -> Result<Option<PayoutReport>, StoreError> {
+    /// A payout next to the ledger, line by line. Its figures are the whole payout's; a
+    /// branch-scoped report lists only the lines of its branch's entries.
+    pub async fn payout_report(&self, scope: &Scope, payout_id: &str) -> Result<Option<PayoutReport>, StoreError> {
         let Some(row) =
             sqlx::query("SELECT id, amount_minor, currency, status, arrival_date FROM payouts WHERE id = $1")
                 .bind(payout_id)
@@ -164,35 +171,53 @@ impl Store {
         };
         let payout = payout_from_row(&row)?;
         let rows = sqlx::query(
-            "SELECT pi.balance_transaction, pi.type, pi.source, pi.net_minor, e.id AS entry_id, e.net_minor AS entry_net \
+            "SELECT pi.balance_transaction, pi.type, pi.source, pi.net_minor, e.id AS entry_id, e.net_minor AS entry_net, \
+             b.slug AS branch_slug \
              FROM payout_items pi LEFT JOIN ledger_entries e ON e.stripe_balance_transaction = pi.balance_transaction \
+             LEFT JOIN branches b ON b.id = e.branch_id \
              WHERE pi.payout_id = $1 AND pi.type <> 'payout' ORDER BY pi.balance_transaction",
         )
         .bind(payout_id)
         .fetch_all(self.pool())
         .await?;
-        let lines: Vec<PayoutLine> = rows
+        let lines: Vec<(PayoutLine, Option<String>)> = rows
             .iter()
             .map(|row| {
-                Ok(PayoutLine {
+                let line = PayoutLine {
                     balance_transaction: row.try_get("balance_transaction")?,
                     kind: row.try_get("type")?,
                     source: row.try_get("source")?,
                     stripe_net_minor: row.try_get("net_minor")?,
                     entry_id: row.try_get("entry_id")?,
                     entry_net_minor: row.try_get("entry_net")?,
-                })
+                };
+                Ok((line, row.try_get::<Option<String>, _>("branch_slug")?))
             })
             .collect::<Result<_, StoreError>>()?;
-        let stripe_lines_minor = lines.iter().map(|line| line.stripe_net_minor).sum();
-        let entries_minor = lines.iter().filter_map(|line| line.entry_net_minor).sum();
+        let stripe_lines_minor = lines.iter().map(|(line, _)| line.stripe_net_minor).sum();
+        let entries_minor = lines.iter().filter_map(|(line, _)| line.entry_net_minor).sum();
+        let missing = lines.iter().filter(|(line, _)| line.entry_id.is_none()).count();
+        let different = lines
+            .iter()
+            .filter(|(line, _)| line.entry_net_minor.is_some_and(|net| net != line.stripe_net_minor))
+            .count();
+        let lines = lines
+            .into_iter()
+            .filter(|(_, branch)| scope.branch().is_none() || branch.as_deref() == scope.branch())
+            .map(|(line, _)| line)
+            .collect();
         let flags = self
-            .flags(&super::FlagFilter {
-                payout_id: Some(payout_id.to_owned()),
-                ..super::FlagFilter::default()
-            })
+            .flags(scope, &super::FlagFilter { payout_id: Some(payout_id.to_owned()), ..super::FlagFilter::default() })
             .await?;
-        Ok(Some(PayoutReport { payout, lines, stripe_lines_minor, entries_minor, flags }))
+        Ok(Some(PayoutReport {
+            payout,
+            lines,
+            stripe_lines_minor,
+            entries_minor,
+            missing_lines: missing,
+            different_lines: different,
+            flags,
+        }))
     }
 }
 

@@ -13,6 +13,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, WriteTx, now, read_flag, read_instant, stored_instant};
+use crate::access::Scope;
 use crate::ledger::checkout::{CheckoutDraft, Intent, Interval, Locale};
 use crate::ledger::entry::{Donor, Entry};
 use crate::ledger::subscription::Subscription;
@@ -193,22 +194,33 @@ impl Store {
         row.as_ref().map(subscription_from_row).transpose()
     }
 
+    /// Subscriptions as `scope` may see them: of its branch, with who gives only when it sees donors.
     pub async fn list_subscriptions(
         &self,
+        scope: &Scope,
         filter: &SubscriptionFilter,
     ) -> Result<Vec<(Subscription, Slug)>, StoreError> {
         let sql = format!(
             "SELECT {SUBSCRIPTION_COLUMNS}, c.slug AS campaign_slug FROM subscriptions s \
-             JOIN campaigns c ON c.id = s.campaign_id \
-             WHERE ($1 IS NULL OR s.campaign_id = $1) AND ($2 IS NULL OR s.status = $2) ORDER BY s.created_at DESC"
+             JOIN campaigns c ON c.id = s.campaign_id LEFT JOIN branches b ON b.id = s.branch_id \
+             WHERE ($1 IS NULL OR s.campaign_id = $1) AND ($2 IS NULL OR s.status = $2) \
+             AND ($3 IS NULL OR b.slug = $3) ORDER BY s.created_at DESC"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(filter.campaign_id)
             .bind(&filter.status)
+            .bind(scope.branch())
             .fetch_all(self.pool())
             .await?
             .iter()
-            .map(|row| Ok((subscription_from_row(row)?, Slug::from_stored(row.try_get("campaign_slug")?))))
+            .map(|row| {
+                let mut subscription = subscription_from_row(row)?;
+                if !scope.sees_donors() {
+                    subscription.donor_name = None;
+                    subscription.donor_email = None;
+                }
+                Ok((subscription, Slug::from_stored(row.try_get("campaign_slug")?)))
+            })
             .collect()
     }
 }

@@ -15,6 +15,7 @@ mod exports;
 mod payouts;
 mod people;
 mod progress;
+mod scope;
 mod stripe;
 mod stripe_model;
 mod stripe_truth;

@@ -22,13 +22,13 @@ on_both_engines!(
 );
 
 /// A browser-like visitor: keeps cookies, follows nothing.
-struct Visitor<'a> {
+pub struct Visitor<'a> {
     app: &'a TestApp,
     cookies: BTreeMap<String, String>,
 }
 
 impl<'a> Visitor<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub fn new(app: &'a TestApp) -> Self {
         Visitor { app, cookies: BTreeMap::new() }
     }
 
@@ -50,7 +50,7 @@ impl<'a> Visitor<'a> {
         self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
     }
 
-    async fn get(&mut self, path: &str) -> (StatusCode, String, reqwest::header::HeaderMap) {
+    pub async fn get(&mut self, path: &str) -> (StatusCode, String, reqwest::header::HeaderMap) {
         let response = self
             .app
             .client
@@ -91,7 +91,7 @@ impl<'a> Visitor<'a> {
         page[start..].split('"').next().expect("a value").to_owned()
     }
 
-    async fn sign_in(&mut self, email: &str, password: &str) -> StatusCode {
+    pub async fn sign_in(&mut self, email: &str, password: &str) -> StatusCode {
         let (_, page, _) = self.get("/admin/login").await;
         let csrf = Self::csrf_in(&page);
         let (status, _, _) =
@@ -105,7 +105,7 @@ impl<'a> Visitor<'a> {
     }
 }
 
-const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A page of the dashboard as a newly added treasurer (without a branch) sees it.
 pub async fn signed_in_page(app: &TestApp, path: &str) -> String {
@@ -120,7 +120,7 @@ pub async fn signed_in_page(app: &TestApp, path: &str) -> String {
     page
 }
 
-fn add_user(app: &TestApp, email: &str, role: &str, branch: Option<&str>) {
+pub fn add_user(app: &TestApp, email: &str, role: &str, branch: Option<&str>) {
     use std::io::Write;
     let mut args = vec!["user", "add", "--email", email, "--role", role, "--password-stdin"];
     if let Some(branch) = branch {

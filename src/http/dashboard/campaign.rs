@@ -65,11 +65,11 @@ async fn render_campaign(
     });
     let filter = EntryFilter {
         campaign_id: Some(campaign.id),
-        branch_slug: signed_in.actor.branch.clone(),
         before_id: None,
         limit: 25,
     };
-    let entries = match state.store.list_entries(&filter).await {
+    let scope = signed_in.actor.scope();
+    let entries = match state.store.list_entries(&scope, &filter).await {
         Ok(entries) => entries,
         Err(error) => return Problem::from(error).into_response(),
     };
@@ -77,8 +77,7 @@ async fn render_campaign(
         Ok(disputes) => disputes,
         Err(error) => return Problem::from(error).into_response(),
     };
-    let flag_filter = FlagFilter { branch_slug: signed_in.actor.branch.clone(), ..FlagFilter::default() };
-    let flags: Vec<Value> = match state.store.flags(&flag_filter).await {
+    let flags: Vec<Value> = match state.store.flags(&scope, &FlagFilter::default()).await {
         Ok(flags) => flags
             .iter()
             .filter(|flag| flag.campaign_id == campaign.id)
@@ -112,7 +111,7 @@ async fn render_campaign(
         .collect();
     let subscriptions = match state
         .store
-        .list_subscriptions(&SubscriptionFilter { campaign_id: Some(campaign.id), status: None })
+        .list_subscriptions(&scope, &SubscriptionFilter { campaign_id: Some(campaign.id), status: None })
         .await
     {
         Ok(list) => list,

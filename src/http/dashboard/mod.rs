@@ -282,19 +282,9 @@ async fn home(State(state): State<AppState>, signed_in: SignedIn) -> Response {
             }));
         }
     }
-    let flags = state
-        .store
-        .flags(&crate::store::FlagFilter {
-            branch_slug: signed_in.actor.branch.clone(),
-            ..Default::default()
-        })
-        .await
-        .map_or(0, |flags| flags.len());
-    let failing = if signed_in.actor.branch.is_none() {
-        state.store.failed_events().await.map_or(0, |events| events.len())
-    } else {
-        0
-    };
+    let scope = signed_in.actor.scope();
+    let flags = state.store.flags(&scope, &crate::store::FlagFilter::default()).await.map_or(0, |flags| flags.len());
+    let failing = state.store.failed_events(&scope).await.map_or(0, |events| events.len());
     page(
         StatusCode::OK,
         "admin_home.html",
@@ -306,13 +296,9 @@ async fn home(State(state): State<AppState>, signed_in: SignedIn) -> Response {
 async fn export(
     State(state): State<AppState>,
     signed_in: SignedIn,
-    Query(mut input): Query<crate::export::ExportInput>,
+    Query(input): Query<crate::export::ExportInput>,
 ) -> Response {
-    if let Some(own) = &signed_in.actor.branch {
-        input.branch = Some(own.clone());
-    }
-    let include_donors = signed_in.actor.role.allows(Role::Treasurer);
-    match crate::export::start(&state.store, input, state.timezone, include_donors).await {
+    match crate::export::start(&state.store, input, state.timezone, &signed_in.actor.scope()).await {
         Ok(export) => super::exports::download(export),
         Err(error) => Problem::from(error).into_response(),
     }

@@ -29,7 +29,7 @@ pub(super) async fn payouts(State(state): State<AppState>, signed_in: SignedIn) 
         Err(error) => return Problem::from(error).into_response(),
     };
     for payout in listed {
-        match state.store.payout_report(&payout.id).await {
+        match state.store.payout_report(&signed_in.actor.scope(), &payout.id).await {
             Ok(Some(report)) => reports.push(crate::http::admin::payout_body(&report)),
             Ok(None) => {}
             Err(error) => return Problem::from(error).into_response(),
@@ -65,17 +65,12 @@ async fn render_review(
     errors: BTreeMap<String, String>,
     status: StatusCode,
 ) -> Response {
-    let whole_organization = signed_in.actor.branch.is_none();
-    let events = if whole_organization {
-        match state.store.failed_events().await {
-            Ok(events) => events.iter().map(failed_event_body).collect(),
-            Err(error) => return Problem::from(error).into_response(),
-        }
-    } else {
-        Vec::new()
+    let scope = signed_in.actor.scope();
+    let events: Vec<Value> = match state.store.failed_events(&scope).await {
+        Ok(events) => events.iter().map(failed_event_body).collect(),
+        Err(error) => return Problem::from(error).into_response(),
     };
-    let filter = FlagFilter { branch_slug: signed_in.actor.branch.clone(), ..FlagFilter::default() };
-    let flags: Vec<Value> = match state.store.flags(&filter).await {
+    let flags: Vec<Value> = match state.store.flags(&scope, &FlagFilter::default()).await {
         Ok(flags) => flags.iter().map(flag_body).collect(),
         Err(error) => return Problem::from(error).into_response(),
     };
@@ -83,7 +78,7 @@ async fn render_review(
         "frame": frame(state, signed_in, "Needs a look"),
         "events": events,
         "flags": flags,
-        "whole_organization": whole_organization,
+        "whole_organization": scope.is_whole_organization(),
         "notice": notice,
         "errors": errors,
     });
