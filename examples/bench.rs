@@ -165,7 +165,9 @@ fn config(database_url: &str, stripe_base: &str) -> anyhow::Result<Config> {
         "DATABASE_URL" => Some(database_url.clone()),
         "APPEAL_BIND" => Some("127.0.0.1:0".to_owned()),
         "APPEAL_LOG" => Some("error".to_owned()),
-        "APPEAL_MAX_STREAMS_PER_IP" => Some("1000000".to_owned()),
+        "APPEAL_MAX_STREAMS_PER_IP" | "APPEAL_MAX_STREAMS" | "APPEAL_MAX_CONNECTIONS" => {
+            Some("1000000".to_owned())
+        }
         "APPEAL_CHECKOUT_LIMIT_IP" => Some("1000000/1m".to_owned()),
         "APPEAL_CHECKOUT_LIMIT_EMAIL" => Some("1000000/1m".to_owned()),
         "APPEAL_MAIL_DIR" => Some(std::env::temp_dir().join("appeal-bench-mail").display().to_string()),
@@ -632,8 +634,15 @@ async fn fan_out(name: &'static str, database_url: &str, token: &str, streams: u
             pass: None,
         }]
     };
-    let Some((mut child, address, _)) =
-        serve_binary(database_url, &[("APPEAL_MAX_STREAMS_PER_IP", "1000000")]).await
+    let Some((mut child, address, _)) = serve_binary(
+        database_url,
+        &[
+            ("APPEAL_MAX_STREAMS_PER_IP", "1000000"),
+            ("APPEAL_MAX_STREAMS", "1000000"),
+            ("APPEAL_MAX_CONNECTIONS", "1000000"),
+        ],
+    )
+    .await
     else {
         return skipped("build the binary first (`cargo build --release`)");
     };

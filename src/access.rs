@@ -127,6 +127,18 @@ pub fn hash_password(password: &str) -> String {
         .to_string()
 }
 
+/// The hash an unknown account's sign-in is checked against, made once: an unknown account
+/// costs what a wrong password does, so the time taken tells nothing.
+static NO_ACCOUNT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password("no such account"));
+
+/// Checks a sign-in: against the account's stored hash, or the dummy one when there is no
+/// account. Argon2 is slow on purpose: run it off the async workers.
+pub fn verify_sign_in(password: &str, stored_hash: Option<&str>) -> bool {
+    let verified = verify_password(password, stored_hash.unwrap_or(&NO_ACCOUNT));
+    verified && stored_hash.is_some()
+}
+
 /// Checks a password against its stored hash, in constant time.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};

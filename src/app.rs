@@ -23,6 +23,7 @@ pub struct Application {
     state: AppState,
     /// How often to reconcile with Stripe in the background, when online giving is set up.
     reconcile_every: Option<std::time::Duration>,
+    limits: http::serve::ConnectionLimits,
 }
 
 impl Application {
@@ -39,7 +40,12 @@ impl Application {
             tracing::warn!("STRIPE_WEBHOOK_SECRET is not set: Stripe's events will be refused until it is");
         }
         let mailer = Mailer::from_config(&config.mail, &config.site, &config.public_url)?;
-        let live = Live::start(store.clone(), &config.database_url, config.defence.max_streams_per_ip);
+        let live = Live::start(
+            store.clone(),
+            &config.database_url,
+            config.defence.max_streams_per_ip,
+            config.defence.max_streams,
+        );
         let mut payment_origins =
             vec!["https://checkout.stripe.com".to_owned(), "https://billing.stripe.com".to_owned()];
         if let Some(stripe) = &config.stripe
@@ -64,6 +70,7 @@ impl Application {
             embed_script: Arc::new(http::pages::embed_script(&config.public_url)),
             timezone: config.timezone,
             logins: Arc::default(),
+            password_work: Arc::new(tokio::sync::Semaphore::new(http::PASSWORD_WORKERS)),
             secure_cookies: config.public_url.starts_with("https://"),
         });
         let listener = TcpListener::bind(config.bind).await?;
@@ -73,7 +80,11 @@ impl Application {
             "appeal is ready"
         );
         let reconcile_every = config.stripe.as_ref().and_then(|stripe| stripe.reconcile_every);
-        Ok(Application { listener, store, state, reconcile_every })
+        let limits = http::serve::ConnectionLimits {
+            max_connections: config.defence.max_connections,
+            header_timeout: config.defence.header_timeout,
+        };
+        Ok(Application { listener, store, state, reconcile_every, limits })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -96,6 +107,7 @@ impl Application {
     /// Serves until `stop` completes, then lets requests in flight finish.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let state = self.state.clone();
+        let limits = self.limits;
         let reconciling = match (&state.payments, self.reconcile_every) {
             (Some(payments), Some(every)) => Some(tokio::spawn(reconcile_periodically(
                 self.store.clone(),
@@ -106,12 +118,7 @@ impl Application {
             _ => None,
         };
         let router = http::router(self.state);
-        // Each connection's service: progress reads from memory first, then the router.
-        let connections = tower::util::MapResponse::new(
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-            move |service| http::fast::FastProgress::new(service, state.clone()),
-        );
-        let served = axum::serve(self.listener, connections).with_graceful_shutdown(stop).await;
+        let served = http::serve::serve(self.listener, router, state, limits, stop).await;
         if let Some(reconciling) = reconciling {
             // A reconcile cut short rolls back what it had not committed; the next run redoes it.
             reconciling.abort();

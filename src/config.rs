@@ -50,10 +50,25 @@ pub struct DefenceConfig {
     pub checkout_limit_per_ip: RateLimit,
     pub checkout_limit_per_email: RateLimit,
     pub captcha: Option<CaptchaConfig>,
-    /// Behind a reverse proxy: the client is the last address it adds to X-Forwarded-For.
-    pub trust_forwarded_for: bool,
+    /// Behind reverse proxies: how many of them append to X-Forwarded-For; the client is the
+    /// address that many places from its right.
+    pub forwarded_hops: Option<usize>,
+    /// Per-address limits count an IPv6 client by its first this-many bits (a /64).
+    pub ipv6_prefix: u8,
     pub max_streams_per_ip: usize,
+    /// Live streams this instance holds at most, all clients together.
+    pub max_streams: usize,
+    /// Connections this instance holds at most; past it, a 503.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and how long an idle
+    /// keep-alive connection stays open.
+    pub header_timeout: std::time::Duration,
 }
+
+/// Connections one instance holds at most, unless `APPEAL_MAX_CONNECTIONS` says.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 20_000;
+/// Seconds a client may take to send a request's headers (and an idle connection stays).
+pub const DEFAULT_HEADER_TIMEOUT_SECONDS: u64 = 10;
 
 /// At most `count` attempts per `period_seconds`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -239,22 +254,58 @@ impl Config {
             }),
             (None, None) => None,
         };
-        let max_streams_per_ip = match lookup("APPEAL_MAX_STREAMS_PER_IP") {
+        let count = |name: &'static str, default: usize| -> Result<usize, ConfigError> {
+            match lookup(name) {
+                None => Ok(default),
+                Some(text) => {
+                    text.trim().parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| ConfigError::Invalid {
+                        name,
+                        message: format!("must be a positive whole number, not {text:?}"),
+                    })
+                }
+            }
+        };
+        let forwarded_hops = match lookup("APPEAL_TRUST_FORWARDED_FOR").as_deref().map(str::trim) {
+            None | Some("false" | "0") => None,
+            Some("true") => Some(1),
+            Some(text) => Some(text.parse::<usize>().ok().filter(|&hops| hops > 0).ok_or_else(|| {
+                ConfigError::Invalid {
+                    name: "APPEAL_TRUST_FORWARDED_FOR",
+                    message: format!("must be true, false or how many proxies append to it, not {text:?}"),
+                }
+            })?),
+        };
+        let ipv6_prefix = match lookup("APPEAL_IPV6_PREFIX") {
+            None => 64,
             Some(text) => {
-                text.trim().parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| ConfigError::Invalid {
-                    name: "APPEAL_MAX_STREAMS_PER_IP",
-                    message: format!("must be a positive whole number, not {text:?}"),
+                text.trim().parse::<u8>().ok().filter(|bits| (32..=128).contains(bits)).ok_or_else(|| {
+                    ConfigError::Invalid {
+                        name: "APPEAL_IPV6_PREFIX",
+                        message: format!("must be a prefix length from 32 to 128, not {text:?}"),
+                    }
                 })?
             }
-            None => crate::live::DEFAULT_MAX_STREAMS_PER_IP,
         };
+        let max_streams_per_ip = count("APPEAL_MAX_STREAMS_PER_IP", crate::live::DEFAULT_MAX_STREAMS_PER_IP)?;
         let defence = DefenceConfig {
             checkout_limit_per_ip: limit("APPEAL_CHECKOUT_LIMIT_IP", "10/10m")?,
             checkout_limit_per_email: limit("APPEAL_CHECKOUT_LIMIT_EMAIL", "5/1h")?,
             captcha,
-            trust_forwarded_for: lookup("APPEAL_TRUST_FORWARDED_FOR")
-                .is_some_and(|value| value == "true" || value == "1"),
+            forwarded_hops,
+            ipv6_prefix,
             max_streams_per_ip,
+            max_streams: count("APPEAL_MAX_STREAMS", crate::live::DEFAULT_MAX_STREAMS)?,
+            max_connections: count("APPEAL_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS)?,
+            header_timeout: match lookup("APPEAL_HEADER_TIMEOUT") {
+                None => std::time::Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECONDS),
+                Some(text) => parse_duration(&text)
+                    .and_then(|seconds| u64::try_from(seconds).ok())
+                    .map(std::time::Duration::from_secs)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: "APPEAL_HEADER_TIMEOUT",
+                        message: format!("must be a duration such as 10s, not {text:?}"),
+                    })?,
+            },
         };
         let site = SiteConfig {
             organization: lookup("APPEAL_ORG_NAME").unwrap_or_else(|| "appeal".to_owned()),

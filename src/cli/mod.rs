@@ -611,7 +611,8 @@ async fn list_subscriptions(
         Some(slug) => Some(store.campaign_by_slug(&slug).await?.ok_or(ActionError::NotFound("campaign"))?.id),
         None => None,
     };
-    let listed = store.list_subscriptions(&Scope::everything(), &SubscriptionFilter { campaign_id, status }).await?;
+    let listed =
+        store.list_subscriptions(&Scope::everything(), &SubscriptionFilter { campaign_id, status }).await?;
     println!("{:<28} {:<16} {:<10} {:>14} {:>14}  DONOR", "ID", "CAMPAIGN", "STATUS", "AMOUNT", "MONTHLY");
     for (subscription, slug) in listed {
         let currency = subscription.currency;

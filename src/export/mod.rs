@@ -267,16 +267,19 @@ pub async fn start(
         }
     }
     let (from_instant, to_instant) = request.instants(timezone);
-    let mut entries = store.stream_entries(scope, crate::store::ExportFilter {
-        from_instant,
-        to_instant,
-        from_date: request.from,
-        to_date: request.to,
-        campaign_id,
-        branch_id,
-        payout_id: request.payout.clone(),
-        by_payout_date: request.by_payout_date,
-    });
+    let mut entries = store.stream_entries(
+        scope,
+        crate::store::ExportFilter {
+            from_instant,
+            to_instant,
+            from_date: request.from,
+            to_date: request.to,
+            campaign_id,
+            branch_id,
+            payout_id: request.payout.clone(),
+            by_payout_date: request.by_payout_date,
+        },
+    );
     let writer = Writer::new(request.format, timezone, scope.sees_donors());
     let (sender, chunks) = tokio::sync::mpsc::channel(8);
     let header = writer.header(&campaigns);

@@ -166,10 +166,8 @@ async fn list_donations(
         .await?;
     let next_before = (entries.len() as i64 == limit).then(|| entries.last().map(|entry| entry.id)).flatten();
     let disputes = state.store.disputes_of_donations(&entries).await?;
-    let bodies: Vec<EntryBody> = entries
-        .iter()
-        .map(|entry| EntryBody::new(entry).with_dispute(disputes.get(&entry.id)))
-        .collect();
+    let bodies: Vec<EntryBody> =
+        entries.iter().map(|entry| EntryBody::new(entry).with_dispute(disputes.get(&entry.id))).collect();
     Ok(axum::Json(json!({ "entries": bodies, "next_before": next_before })).into_response())
 }
 
@@ -449,8 +447,7 @@ fn batch_response(outcome: &actions::BatchOutcome) -> Response {
     let currency = outcome.currency;
     match outcome.batch_id {
         Some(batch) => {
-            let entries: Vec<EntryBody> =
-                outcome.recorded.iter().map(|entry| EntryBody::new(entry)).collect();
+            let entries: Vec<EntryBody> = outcome.recorded.iter().map(EntryBody::new).collect();
             let body = json!({
                 "batch": batch,
                 "count": entries.len(),

@@ -1,5 +1,6 @@
 //! Who is calling: an API token (`Authorization: Bearer <token>`) or a signed-in person
-//! (the `appeal_session` cookie; state-changing API calls then carry `X-CSRF-Token`).
+//! (the `appeal_session` cookie, `__Host-appeal_session` on https; state-changing API calls
+//! then carry `X-CSRF-Token`).
 
 use std::net::SocketAddr;
 
@@ -14,6 +15,8 @@ use crate::access::{Actor, Role, hash_token};
 use crate::store::StoredSession;
 
 pub const SESSION_COOKIE: &str = "appeal_session";
+/// The same on https: only a secure, host-only, path-/ cookie can bear this name.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-appeal_session";
 
 /// An authenticated caller. Extracting it answers 401 when there is no valid token or session.
 #[derive(Clone, Debug)]
@@ -56,7 +59,7 @@ pub async fn session_of(
     parts: &Parts,
     state: &AppState,
 ) -> Result<Option<(Actor, StoredSession, String)>, Problem> {
-    let Some(token) = cookie(parts, SESSION_COOKIE) else {
+    let Some(token) = cookie(parts, state.session_cookie()) else {
         return Ok(None);
     };
     let token_hash = hash_token(&token);

@@ -2,16 +2,16 @@
 //! rate limits (429 with Retry-After), and a captcha checked on the server when configured.
 //! Every refusal is counted (see /metrics) and logged, so an attack shows.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::HeaderMap;
 use secrecy::ExposeSecret;
 
+use super::limits::{MAX_KEY_BYTES, RateLimiter, address_key};
 use crate::config::{CaptchaConfig, CaptchaKind, DefenceConfig, RateLimit};
+use crate::ledger::validation::parse_email;
 
 /// Why a checkout attempt was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,50 +19,6 @@ pub enum Rejection {
     RateLimited { retry_after_seconds: u64 },
     Honeypot,
     Captcha,
-}
-
-/// Fixed-window counters per key, in this instance's memory.
-#[derive(Debug)]
-struct RateLimiter {
-    limit: RateLimit,
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
-}
-
-impl RateLimiter {
-    fn new(limit: RateLimit) -> Self {
-        RateLimiter { limit, windows: Mutex::default() }
-    }
-
-    /// The seconds to wait when `key` is at its limit now, without counting an attempt.
-    fn blocked(&self, key: &str) -> Option<u64> {
-        let now = Instant::now();
-        let period = Duration::from_secs(self.limit.period_seconds);
-        let windows = self.windows.lock().ok()?;
-        let (start, count) = windows.get(key)?;
-        let waited = now.duration_since(*start);
-        (waited < period && *count >= self.limit.count)
-            .then(|| period.saturating_sub(waited).as_secs().max(1))
-    }
-
-    /// Counts one attempt for `key`; refuses with the seconds to wait once over the limit.
-    fn hit(&self, key: &str) -> Result<(), u64> {
-        let now = Instant::now();
-        let period = Duration::from_secs(self.limit.period_seconds);
-        let mut windows = self.windows.lock().map_err(|_| self.limit.period_seconds)?;
-        if windows.len() > 50_000 {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < period);
-        }
-        let window = windows.entry(key.to_owned()).or_insert((now, 0));
-        if now.duration_since(window.0) >= period {
-            *window = (now, 0);
-        }
-        if window.1 >= self.limit.count {
-            let waited = now.duration_since(window.0);
-            return Err(period.saturating_sub(waited).as_secs().max(1));
-        }
-        window.1 += 1;
-        Ok(())
-    }
 }
 
 /// Refusals and starts, for /metrics.
@@ -79,7 +35,9 @@ pub struct Defence {
     per_ip: RateLimiter,
     per_email: RateLimiter,
     captcha: Option<CaptchaConfig>,
-    trust_forwarded_for: bool,
+    /// Behind proxies: how many of the last X-Forwarded-For addresses they added.
+    forwarded_hops: Option<usize>,
+    ipv6_prefix: u8,
     http: reqwest::Client,
     pub counters: Counters,
 }
@@ -90,7 +48,8 @@ impl Defence {
             per_ip: RateLimiter::new(config.checkout_limit_per_ip),
             per_email: RateLimiter::new(config.checkout_limit_per_email),
             captcha: config.captcha.clone(),
-            trust_forwarded_for: config.trust_forwarded_for,
+            forwarded_hops: config.forwarded_hops,
+            ipv6_prefix: config.ipv6_prefix,
             http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default(),
             counters: Counters::default(),
         }
@@ -100,16 +59,30 @@ impl Defence {
         self.captcha.as_ref()
     }
 
-    /// The client's address: the connection's, or behind a trusted proxy the last address
-    /// the proxy added to X-Forwarded-For.
+    /// The client's address: the connection's or, behind `hops` trusted proxies, the address
+    /// that many places from the right of X-Forwarded-For (every header line, in order): each
+    /// proxy appends the address it saw, so only the last `hops` entries can be trusted.
     pub fn client_ip(&self, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
-        if self.trust_forwarded_for
-            && let Some(forwarded) = headers.get("x-forwarded-for").and_then(|value| value.to_str().ok())
-            && let Some(ip) = forwarded.rsplit(',').next().and_then(|last| last.trim().parse().ok())
-        {
-            return ip;
-        }
-        peer.ip()
+        let Some(hops) = self.forwarded_hops else {
+            return peer.ip();
+        };
+        let forwarded: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .collect();
+        forwarded
+            .len()
+            .checked_sub(hops)
+            .and_then(|index| forwarded[index].parse().ok())
+            .unwrap_or_else(|| peer.ip())
+    }
+
+    /// What per-address limits count a client by: an IPv6 client by its network.
+    pub fn limit_key(&self, ip: IpAddr) -> IpAddr {
+        address_key(ip, self.ipv6_prefix)
     }
 
     /// Checks one attempt to start a checkout, honeypot first, then the limits, then the captcha.
@@ -125,9 +98,12 @@ impl Defence {
             tracing::warn!(%ip, reason = "honeypot", "checkout refused");
             return Err(Rejection::Honeypot);
         }
-        let limited = self.per_ip.hit(&ip.to_string()).and_then(|()| match email {
-            Some(email) if !email.trim().is_empty() => self.per_email.hit(&email.trim().to_lowercase()),
-            _ => Ok(()),
+        // Only an address that could be one is counted: anything else is refused by the
+        // checkout's own checks, and must not fill the table.
+        let email = email.and_then(|email| parse_email(email).ok());
+        let limited = self.per_ip.hit(&self.limit_key(ip).to_string()).and_then(|()| match &email {
+            Some(email) => self.per_email.hit(&email.to_lowercase()),
+            None => Ok(()),
         });
         if let Err(retry_after_seconds) = limited {
             self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
@@ -169,34 +145,52 @@ impl Defence {
     }
 }
 
-/// Sign-in throttling: attempts per address, and failures per email (a wrong password five
-/// times locks that account's sign-in for fifteen minutes, whoever tries).
+/// Sign-in throttling: failed attempts per address (twenty in fifteen minutes), and per
+/// account (five wrong passwords lock its sign-in for fifteen minutes, whoever tries). An
+/// attempt counts as failed before its password is checked, so that many tried at once
+/// cannot all slip under the limits; a sign-in that succeeds clears both counts.
 #[derive(Debug)]
 pub struct LoginThrottle {
-    per_ip: RateLimiter,
+    failures_per_ip: RateLimiter,
     failures_per_email: RateLimiter,
 }
 
 impl Default for LoginThrottle {
     fn default() -> Self {
         LoginThrottle {
-            per_ip: RateLimiter::new(RateLimit { count: 20, period_seconds: 900 }),
+            failures_per_ip: RateLimiter::new(RateLimit { count: 20, period_seconds: 900 }),
             failures_per_email: RateLimiter::new(RateLimit { count: 5, period_seconds: 900 }),
         }
     }
 }
 
 impl LoginThrottle {
-    /// Counts a sign-in attempt; the seconds to wait when it may not be tried now.
+    /// Counts a sign-in attempt as failed until it succeeds; the seconds to wait when it may
+    /// not be tried now. `ip` is the client's limit key.
     pub fn attempt(&self, ip: IpAddr, email: &str) -> Result<(), u64> {
-        if let Some(wait) = self.failures_per_email.blocked(&email.trim().to_lowercase()) {
+        let email = Self::email_key(email);
+        if let Some(wait) = email.as_deref().and_then(|email| self.failures_per_email.blocked(email)) {
             return Err(wait);
         }
-        self.per_ip.hit(&ip.to_string())
+        self.failures_per_ip.hit(&ip.to_string())?;
+        if let Some(email) = &email {
+            self.failures_per_email.hit(email)?;
+        }
+        Ok(())
     }
 
-    pub fn failed(&self, email: &str) {
-        let _ = self.failures_per_email.hit(&email.trim().to_lowercase());
+    /// The attempt was right after all.
+    pub fn succeeded(&self, ip: IpAddr, email: &str) {
+        self.failures_per_ip.clear(&ip.to_string());
+        if let Some(email) = Self::email_key(email) {
+            self.failures_per_email.clear(&email);
+        }
+    }
+
+    /// An account is counted by its e-mail, which is at most 254 characters.
+    fn email_key(email: &str) -> Option<String> {
+        let email = email.trim();
+        (!email.is_empty() && email.len() <= MAX_KEY_BYTES).then(|| email.to_lowercase())
     }
 }
 
@@ -205,20 +199,5 @@ pub fn captcha_widget(captcha: &CaptchaConfig) -> (&'static str, &'static str) {
     match captcha.kind {
         CaptchaKind::Turnstile => ("cf-turnstile", "https://challenges.cloudflare.com/turnstile/v0/api.js"),
         CaptchaKind::HCaptcha => ("h-captcha", "https://js.hcaptcha.com/1/api.js"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_limit_refuses_past_its_count_and_says_how_long_to_wait() {
-        let limiter = RateLimiter::new(RateLimit { count: 2, period_seconds: 600 });
-        assert_eq!(limiter.hit("a"), Ok(()));
-        assert_eq!(limiter.hit("a"), Ok(()));
-        let wait = limiter.hit("a").expect_err("over the limit");
-        assert!((590..=600).contains(&wait), "{wait}");
-        assert_eq!(limiter.hit("b"), Ok(()), "other keys are counted apart");
     }
 }

@@ -67,6 +67,12 @@ impl Problem {
         Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
     }
 
+    /// Tells the client when to come back (`Retry-After`).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_seconds = Some(seconds);
+        self
+    }
+
     pub fn conflict(field: &str, message: &str) -> Self {
         let mut problem =
             Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", format!("{field} {message}."));

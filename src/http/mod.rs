@@ -9,9 +9,11 @@ pub mod error;
 pub mod exports;
 pub mod extract;
 pub mod fast;
+pub mod limits;
 pub mod pages;
 pub mod public;
 pub mod security;
+pub mod serve;
 pub mod stripe_review;
 pub mod webhook;
 
@@ -65,8 +67,35 @@ pub struct Shared {
     pub embed_script: Arc<String>,
     pub timezone: chrono_tz::Tz,
     pub logins: Arc<defence::LoginThrottle>,
+    /// Password hashing and checking (argon2, slow on purpose) run on blocking threads, a
+    /// few at a time, so that sign-ins cannot stall webhooks and pages.
+    pub password_work: Arc<tokio::sync::Semaphore>,
     /// Whether cookies get `Secure` (the public address is https).
     pub secure_cookies: bool,
+}
+
+/// How many password hashes are worked on at once (one per core of a small server).
+pub const PASSWORD_WORKERS: usize = 2;
+
+impl Shared {
+    /// Runs password work (argon2) on a blocking thread, a few at a time.
+    pub async fn password_work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, error::Problem> {
+        let _permit = self
+            .password_work
+            .acquire()
+            .await
+            .map_err(|_| error::Problem::internal(&"the password workers are closed"))?;
+        tokio::task::spawn_blocking(work).await.map_err(|error| error::Problem::internal(&error))
+    }
+
+    /// The session cookie's name: `__Host-` on https, where the browser then refuses it
+    /// from any other origin, path or insecure page.
+    pub fn session_cookie(&self) -> &'static str {
+        if self.secure_cookies { auth::SECURE_SESSION_COOKIE } else { auth::SESSION_COOKIE }
+    }
 }
 
 pub fn router(state: AppState) -> Router {

@@ -24,6 +24,9 @@ use crate::ledger::{Branch, Campaign};
 use crate::live::TooManyStreams;
 use crate::store::ProgressDocument;
 
+/// When a client refused for want of room among the live streams should try again.
+const STREAMS_FULL_RETRY_SECONDS: u64 = 30;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/campaigns", get(list_campaigns))
@@ -187,14 +190,26 @@ async fn stream_progress(
 ) -> ApiResult<Response> {
     let document = public_document(&state, &slug).await?;
     let ip = state.defence.client_ip(&headers, peer);
-    let permit = state.live.admit(ip).map_err(|_: TooManyStreams| {
-        tracing::warn!(%ip, "too many progress streams from one address");
-        Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too-many-streams",
-            "Too many live streams",
-            "This address has too many live progress streams open; close some and retry.",
-        )
+    let permit = state.live.admit(state.defence.limit_key(ip)).map_err(|refused| match refused {
+        TooManyStreams::FromThisAddress => {
+            tracing::warn!(%ip, "too many progress streams from one address");
+            Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-streams",
+                "Too many live streams",
+                "This address has too many live progress streams open; close some and retry.",
+            )
+        }
+        TooManyStreams::Full => {
+            tracing::warn!("every live stream this server may hold is open");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "streams-full",
+                "Live updates are full",
+                "This server holds as many live progress streams as it may; retry shortly.",
+            )
+            .retry_after(STREAMS_FULL_RETRY_SECONDS)
+        }
     })?;
     let updates = state.live.subscribe(document.campaign_id);
     let first = progress_event(&document);

@@ -14,17 +14,34 @@ use crate::store::{CHANGES_CHANNEL, Engine, ProgressDocument, Store};
 /// The most streams one address may hold open (a newsroom behind one NAT is fine; a loop is not).
 pub const DEFAULT_MAX_STREAMS_PER_IP: usize = 50;
 
+/// The most streams one instance holds open at once, unless `APPEAL_MAX_STREAMS` says.
+pub const DEFAULT_MAX_STREAMS: usize = 10_000;
+
 #[derive(Debug)]
 pub struct Live {
     store: Store,
     channels: Mutex<HashMap<i64, broadcast::Sender<Arc<ProgressDocument>>>>,
-    open_streams: Mutex<HashMap<IpAddr, usize>>,
+    /// Open streams per client (by its limit key): entries leave when their count is 0, so
+    /// the table holds at most as many keys as there are open streams.
+    open_streams: Mutex<OpenStreams>,
     max_streams_per_ip: usize,
+    max_streams: usize,
 }
 
-/// Refused: this address already holds its share of streams.
+#[derive(Debug, Default)]
+struct OpenStreams {
+    per_address: HashMap<IpAddr, usize>,
+    total: usize,
+}
+
+/// Why a stream was refused.
 #[derive(Debug, PartialEq, Eq)]
-pub struct TooManyStreams;
+pub enum TooManyStreams {
+    /// This address already holds its share of streams.
+    FromThisAddress,
+    /// The instance holds as many streams as it may: come back shortly.
+    Full,
+}
 
 /// An open stream's place in the per-address count, given back when the stream ends.
 #[derive(Debug)]
@@ -35,12 +52,13 @@ pub struct StreamPermit {
 
 impl Drop for StreamPermit {
     fn drop(&mut self) {
-        if let Ok(mut open) = self.live.open_streams.lock()
-            && let Some(count) = open.get_mut(&self.ip)
-        {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.ip);
+        if let Ok(mut open) = self.live.open_streams.lock() {
+            open.total = open.total.saturating_sub(1);
+            if let Some(count) = open.per_address.get_mut(&self.ip) {
+                *count -= 1;
+                if *count == 0 {
+                    open.per_address.remove(&self.ip);
+                }
             }
         }
     }
@@ -48,12 +66,18 @@ impl Drop for StreamPermit {
 
 impl Live {
     /// Starts the fan-out (and, on PostgreSQL, the listener) for `store`.
-    pub fn start(store: Store, database_url: &str, max_streams_per_ip: usize) -> Arc<Live> {
+    pub fn start(
+        store: Store,
+        database_url: &str,
+        max_streams_per_ip: usize,
+        max_streams: usize,
+    ) -> Arc<Live> {
         let live = Arc::new(Live {
             store: store.clone(),
             channels: Mutex::default(),
             open_streams: Mutex::default(),
             max_streams_per_ip,
+            max_streams,
         });
         tokio::spawn(fan_out(live.clone(), store.changes()));
         if store.engine() == Engine::Postgres {
@@ -64,15 +88,26 @@ impl Live {
         live
     }
 
-    /// Admits one more stream from `ip`, or refuses past the cap.
+    /// Admits one more stream from a client (by its limit key), or refuses past either cap.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<StreamPermit, TooManyStreams> {
-        let mut open = self.open_streams.lock().map_err(|_| TooManyStreams)?;
-        let count = open.entry(ip).or_insert(0);
+        let mut open = self.open_streams.lock().map_err(|_| TooManyStreams::Full)?;
+        if open.total >= self.max_streams {
+            return Err(TooManyStreams::Full);
+        }
+        let count = open.per_address.entry(ip).or_insert(0);
         if *count >= self.max_streams_per_ip {
-            return Err(TooManyStreams);
+            return Err(TooManyStreams::FromThisAddress);
         }
         *count += 1;
+        open.total += 1;
         Ok(StreamPermit { live: self.clone(), ip })
+    }
+
+    /// Closes every stream of a campaign (set back to draft): its subscribers see the end.
+    pub fn close_campaign(&self, campaign_id: i64) {
+        if let Ok(mut channels) = self.channels.lock() {
+            channels.remove(&campaign_id);
+        }
     }
 
     /// New documents of one campaign, as they are committed.
@@ -83,7 +118,7 @@ impl Live {
 
     /// How many streams are open now, for /metrics.
     pub fn open_streams(&self) -> usize {
-        self.open_streams.lock().map(|open| open.values().sum()).unwrap_or(0)
+        self.open_streams.lock().map(|open| open.total).unwrap_or(0)
     }
 
     async fn publish(&self, campaign_id: i64) {

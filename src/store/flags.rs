@@ -7,9 +7,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::entries::{RecordOutcome, record_entry_in};
-use crate::access::Scope;
 use super::events::Resolution;
 use super::{Store, StoreError, WriteTx, now, read_instant, stored_instant};
+use crate::access::Scope;
 use crate::ledger::{NewEntry, Slug};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -160,7 +160,11 @@ impl Store {
     /// A payout next to the ledger, line by line.
     /// A payout next to the ledger, line by line. Its figures are the whole payout's; a
     /// branch-scoped report lists only the lines of its branch's entries.
-    pub async fn payout_report(&self, scope: &Scope, payout_id: &str) -> Result<Option<PayoutReport>, StoreError> {
+    pub async fn payout_report(
+        &self,
+        scope: &Scope,
+        payout_id: &str,
+    ) -> Result<Option<PayoutReport>, StoreError> {
         let Some(row) =
             sqlx::query("SELECT id, amount_minor, currency, status, arrival_date FROM payouts WHERE id = $1")
                 .bind(payout_id)
@@ -207,7 +211,10 @@ impl Store {
             .map(|(line, _)| line)
             .collect();
         let flags = self
-            .flags(scope, &super::FlagFilter { payout_id: Some(payout_id.to_owned()), ..super::FlagFilter::default() })
+            .flags(
+                scope,
+                &super::FlagFilter { payout_id: Some(payout_id.to_owned()), ..super::FlagFilter::default() },
+            )
             .await?;
         Ok(Some(PayoutReport {
             payout,

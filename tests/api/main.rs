@@ -12,6 +12,7 @@ mod campaigns;
 mod cli;
 mod errors;
 mod exports;
+mod hardening;
 mod payouts;
 mod people;
 mod progress;

@@ -46,7 +46,7 @@ impl<'a> Visitor<'a> {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub fn cookie_header(&self) -> String {
         self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
     }
 
@@ -86,7 +86,7 @@ impl<'a> Visitor<'a> {
     }
 
     /// The CSRF token the last page carried in its forms.
-    fn csrf_in(page: &str) -> String {
+    pub fn csrf_in(page: &str) -> String {
         let start = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
         page[start..].split('"').next().expect("a value").to_owned()
     }
@@ -164,13 +164,25 @@ async fn a_person_signs_in_and_out_with_csrf_protection(engine: Engine) {
         .get_all("set-cookie")
         .iter()
         .map(|value| value.to_str().expect("ASCII"))
-        .find(|value| value.starts_with("appeal_session="))
-        .expect("a session cookie");
+        .find(|value| value.starts_with("__Host-appeal_session="))
+        .expect("a __Host- session cookie on https");
     assert!(
         session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"),
         "{session_cookie}"
     );
     assert!(session_cookie.contains("; Secure"), "the public address is https: {session_cookie}");
+    assert!(session_cookie.contains("Path=/") && !session_cookie.contains("Domain="), "{session_cookie}");
+    // Only that cookie is read: the same token under the plain name (planted by a sibling
+    // site or an insecure page) signs nobody in.
+    let token = visitor.cookies["__Host-appeal_session"].clone();
+    let planted = app
+        .client
+        .get(app.url("/admin"))
+        .header("cookie", format!("appeal_session={token}"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(planted.status(), StatusCode::SEE_OTHER, "the plain name is not read");
 
     let (status, home, _) = visitor.get("/admin").await;
     assert_eq!(status, StatusCode::OK);
@@ -216,7 +228,7 @@ async fn an_expired_session_signs_out(engine: Engine) {
     let mut visitor = Visitor::new(&app);
     assert_eq!(visitor.sign_in("tre@example.org", PASSWORD).await, StatusCode::SEE_OTHER);
     assert_eq!(visitor.get("/admin").await.0, StatusCode::OK);
-    let token = visitor.cookies["appeal_session"].clone();
+    let token = visitor.cookies["__Host-appeal_session"].clone();
     let store = appeal::store::Store::connect(&app.db.url).await.expect("connect");
     store
         .set_session_expiry(

@@ -30,7 +30,8 @@ async fn history(app: &TestApp) -> (String, String) {
     let montreal = json!({"amount": "25.00", "method": "cash", "received_on": "2026-11-01", "branch": "montreal",
                           "donor_name": "Marie Montreal", "donor_email": "marie@montreal.example"});
     for body in [quebec, montreal] {
-        let response = app.post_as(&app.treasurer_token, "/api/v1/admin/campaigns/office/donations", &body).await;
+        let response =
+            app.post_as(&app.treasurer_token, "/api/v1/admin/campaigns/office/donations", &body).await;
         assert_eq!(response.status(), StatusCode::CREATED);
     }
     let online = app
@@ -81,7 +82,10 @@ fn pages(payout: &str) -> Vec<String> {
     ]
     .iter()
     .map(|path| (*path).to_owned())
-    .chain([format!("/api/v1/admin/payouts/{payout}"), format!("/api/v1/admin/exports/ledger?payout={payout}")])
+    .chain([
+        format!("/api/v1/admin/payouts/{payout}"),
+        format!("/api/v1/admin/exports/ledger?payout={payout}"),
+    ])
     .collect()
 }
 

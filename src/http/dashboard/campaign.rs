@@ -63,11 +63,7 @@ async fn render_campaign(
             |value: &Value| value["raised"].as_str().and_then(|text| text.parse::<f64>().ok()).unwrap_or(0.0);
         amount(b).total_cmp(&amount(a))
     });
-    let filter = EntryFilter {
-        campaign_id: Some(campaign.id),
-        before_id: None,
-        limit: 25,
-    };
+    let filter = EntryFilter { campaign_id: Some(campaign.id), before_id: None, limit: 25 };
     let scope = signed_in.actor.scope();
     let entries = match state.store.list_entries(&scope, &filter).await {
         Ok(entries) => entries,

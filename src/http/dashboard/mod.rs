@@ -16,9 +16,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::auth::{SESSION_COOKIE, SignedIn, cookie};
+use super::auth::{SignedIn, cookie};
 use super::error::Problem;
-use crate::access::{Role, check_new_password, hash_password, hash_token, hex, verify_password};
+use crate::access::{
+    Role, check_new_password, hash_password, hash_token, hex, verify_password, verify_sign_in,
+};
 use crate::actions;
 use crate::ledger::progress::{Progress, timestamp};
 use crate::web::templates;
@@ -126,7 +128,8 @@ async fn login(
     let email = submitted.email.unwrap_or_default().trim().to_owned();
     let password = submitted.password.unwrap_or_default();
     let ip = state.defence.client_ip(&headers, peer);
-    if let Err(wait) = state.logins.attempt(ip, &email) {
+    let limit_key = state.defence.limit_key(ip);
+    if let Err(wait) = state.logins.attempt(limit_key, &email) {
         tracing::warn!(%ip, "sign-in throttled");
         let mut response =
             login_page(&state, StatusCode::TOO_MANY_REQUESTS, Some("Too many attempts; wait a few minutes."));
@@ -137,15 +140,17 @@ async fn login(
         Ok(user) => user,
         Err(error) => return Problem::from(error).into_response(),
     };
-    // A missing account costs the same hashing as a wrong password, so timing tells nothing.
-    let stored_hash =
-        user.as_ref().map_or_else(|| hash_password("no such account"), |user| user.password_hash.clone());
-    let verified = verify_password(&password, &stored_hash) && user.is_some();
+    let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
+    let verified = match state.password_work(move || verify_sign_in(&password, stored_hash.as_deref())).await
+    {
+        Ok(verified) => verified,
+        Err(problem) => return problem.into_response(),
+    };
     let Some(user) = user.filter(|_| verified) else {
-        state.logins.failed(&email);
         tracing::warn!(%ip, "sign-in failed");
         return login_page(&state, StatusCode::UNAUTHORIZED, Some("Wrong email or password."));
     };
+    state.logins.succeeded(limit_key, &email);
     let token = random_hex(32);
     let csrf = random_hex(16);
     let expires = Utc::now() + chrono::Duration::hours(SESSION_HOURS);
@@ -161,8 +166,10 @@ async fn login(
     actions::audit(&state.store, &actor, "user.sign_in", &format!("user:{}", user.email), None, None).await;
     let mut response = Redirect::to("/admin").into_response();
     let response_headers = response.headers_mut();
-    response_headers
-        .append(header::SET_COOKIE, cookie_header(&state, SESSION_COOKIE, &token, SESSION_HOURS * 3600));
+    response_headers.append(
+        header::SET_COOKIE,
+        cookie_header(&state, state.session_cookie(), &token, SESSION_HOURS * 3600),
+    );
     response_headers.append(header::SET_COOKIE, cookie_header(&state, LOGIN_CSRF_COOKIE, "", 0));
     response
 }
@@ -181,7 +188,7 @@ async fn logout(State(state): State<AppState>, signed_in: SignedIn, body: Bytes)
         return Problem::from(error).into_response();
     }
     let mut response = Redirect::to("/admin/login").into_response();
-    response.headers_mut().append(header::SET_COOKIE, cookie_header(&state, SESSION_COOKIE, "", 0));
+    response.headers_mut().append(header::SET_COOKIE, cookie_header(&state, state.session_cookie(), "", 0));
     response
 }
 
@@ -226,7 +233,13 @@ async fn change_password(State(state): State<AppState>, signed_in: SignedIn, bod
         Err(error) => return Problem::from(error).into_response(),
     };
     let new = submitted.new.unwrap_or_default();
-    let error = if !verify_password(&submitted.current.unwrap_or_default(), &user.password_hash) {
+    let current = submitted.current.unwrap_or_default();
+    let stored_hash = user.password_hash.clone();
+    let verified = match state.password_work(move || verify_password(&current, &stored_hash)).await {
+        Ok(verified) => verified,
+        Err(problem) => return problem.into_response(),
+    };
+    let error = if !verified {
         Some("The current password is wrong.".to_owned())
     } else if Some(&new) != submitted.confirm.as_ref() {
         Some("The new password and its confirmation differ.".to_owned())
@@ -241,7 +254,11 @@ async fn change_password(State(state): State<AppState>, signed_in: SignedIn, bod
             json!({"frame": frame, "error": error}),
         );
     }
-    let stored = state.store.set_password(user.id, &hash_password(&new)).await;
+    let new_hash = match state.password_work(move || hash_password(&new)).await {
+        Ok(hash) => hash,
+        Err(problem) => return problem.into_response(),
+    };
+    let stored = state.store.set_password(user.id, &new_hash).await;
     let others = state.store.delete_other_sessions(user.id, &signed_in.token_hash).await;
     if let Err(error) = stored.and(others) {
         return Problem::from(error).into_response();
@@ -283,7 +300,8 @@ async fn home(State(state): State<AppState>, signed_in: SignedIn) -> Response {
         }
     }
     let scope = signed_in.actor.scope();
-    let flags = state.store.flags(&scope, &crate::store::FlagFilter::default()).await.map_or(0, |flags| flags.len());
+    let flags =
+        state.store.flags(&scope, &crate::store::FlagFilter::default()).await.map_or(0, |flags| flags.len());
     let failing = state.store.failed_events(&scope).await.map_or(0, |events| events.len());
     page(
         StatusCode::OK,

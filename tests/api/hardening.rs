@@ -1,0 +1,197 @@
+//! A donation site under attack: slow and numerous clients, limits that cannot be sidestepped
+//! from one network or grown with junk keys, and sign-in throttling that many attempts at
+//! once cannot slip under.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::{Engine, Options, TestApp, on_both_engines, problem, spawn_app_with};
+use crate::people::{PASSWORD, Visitor, add_user};
+
+on_both_engines!(
+    a_client_that_sends_half_a_request_line_is_disconnected,
+    past_the_connection_cap_a_client_gets_503,
+    past_the_stream_cap_the_next_stream_gets_503,
+    an_ipv6_network_shares_one_limit_and_forwarded_for_is_read_by_hops,
+    an_email_is_only_counted_once_it_is_an_email,
+    many_wrong_passwords_at_once_cannot_pass_the_lock,
+);
+
+fn with(vars: &[(&'static str, &str)]) -> Options {
+    Options {
+        vars: vars.iter().map(|(name, value)| (*name, (*value).to_owned())).collect(),
+        ..Options::default()
+    }
+}
+
+fn address(app: &TestApp) -> String {
+    app.address.trim_start_matches("http://").to_owned()
+}
+
+/// Reads until the server closes the connection; what it sent. Gives up after `patience`.
+async fn read_until_closed(stream: &mut TcpStream, patience: Duration) -> Option<String> {
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(patience, async {
+        let mut buffer = [0_u8; 4096];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(count) => received.extend_from_slice(&buffer[..count]),
+            }
+        }
+    })
+    .await;
+    read.ok().map(|()| String::from_utf8_lossy(&received).into_owned())
+}
+
+async fn a_client_that_sends_half_a_request_line_is_disconnected(engine: Engine) {
+    let app = spawn_app_with(engine, with(&[("APPEAL_HEADER_TIMEOUT", "1s")])).await;
+    let mut slow = TcpStream::connect(address(&app)).await.expect("connect");
+    slow.write_all(b"GET /healthz HT").await.expect("half a request line");
+    // The server closes it after its header timeout; a generous wait, not a speed test.
+    let answer = read_until_closed(&mut slow, Duration::from_secs(30)).await;
+    assert!(answer.is_some(), "the connection was closed");
+    assert!(!answer.unwrap_or_default().contains("200 OK"));
+    // An idle keep-alive connection is closed the same way.
+    let mut idle = TcpStream::connect(address(&app)).await.expect("connect");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("a request");
+    let answer = read_until_closed(&mut idle, Duration::from_secs(30)).await.expect("closed when idle");
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    // The server still serves.
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+}
+
+async fn past_the_connection_cap_a_client_gets_503(engine: Engine) {
+    let app = spawn_app_with(engine, with(&[("APPEAL_MAX_CONNECTIONS", "2")])).await;
+    let held: Vec<TcpStream> = {
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut stream = TcpStream::connect(address(&app)).await.expect("connect");
+            stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("a request");
+            let mut buffer = [0_u8; 512];
+            let read = stream.read(&mut buffer).await.expect("an answer");
+            assert!(String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 200"));
+            held.push(stream);
+        }
+        held
+    };
+    let mut third = TcpStream::connect(address(&app)).await.expect("connect");
+    third.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("a request");
+    let answer =
+        read_until_closed(&mut third, Duration::from_secs(30)).await.expect("an answer, then closed");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("Retry-After: 5") && answer.contains("application/problem+json"), "{answer}");
+    drop(held);
+    // Room again once they go.
+    let mut again = None;
+    for _ in 0..100 {
+        let mut stream = TcpStream::connect(address(&app)).await.expect("connect");
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("a request");
+        let answer = read_until_closed(&mut stream, Duration::from_secs(30)).await.unwrap_or_default();
+        if answer.starts_with("HTTP/1.1 200") {
+            again = Some(answer);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(again.is_some(), "served again once the held connections closed");
+}
+
+async fn past_the_stream_cap_the_next_stream_gets_503(engine: Engine) {
+    let app = spawn_app_with(engine, with(&[("APPEAL_MAX_STREAMS", "2")])).await;
+    app.create_campaign("office").await;
+    let open = || app.client.get(app.url("/api/v1/campaigns/office/progress/stream")).send();
+    let first = open().await.expect("a stream");
+    let second = open().await.expect("a stream");
+    assert_eq!((first.status(), second.status()), (StatusCode::OK, StatusCode::OK));
+    let third = open().await.expect("an answer");
+    assert_eq!(third.headers()["retry-after"], "30");
+    let body = problem(third, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(body["title"], "Live updates are full");
+    drop((first, second));
+}
+
+async fn checkout_from(app: &TestApp, forwarded: &[&str], body: Value) -> reqwest::Response {
+    let mut request = app.client.post(app.url("/api/v1/campaigns/office/checkout")).json(&body);
+    for line in forwarded {
+        request = request.header("x-forwarded-for", *line);
+    }
+    request.send().await.expect("an answer")
+}
+
+async fn an_ipv6_network_shares_one_limit_and_forwarded_for_is_read_by_hops(engine: Engine) {
+    let options = with(&[("APPEAL_CHECKOUT_LIMIT_IP", "1/10m"), ("APPEAL_TRUST_FORWARDED_FOR", "2")]);
+    let app = spawn_app_with(engine, options).await;
+    app.create_campaign("office").await;
+    let gift = json!({"amount": "5"});
+    // Two proxies append: the client is two places from the right, over every header line.
+    let first = checkout_from(&app, &["6.6.6.6, 2001:db8:1:2::aaaa", "10.0.0.1"], gift.clone()).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    // Another address of the same /64 shares its limit...
+    let same_network = checkout_from(&app, &["2001:db8:1:2::bbbb, 10.0.0.1"], gift.clone()).await;
+    problem(same_network, StatusCode::TOO_MANY_REQUESTS).await;
+    // ...whatever the client claims further left; another network has its own.
+    let spoofed = checkout_from(&app, &["1.2.3.4", "2001:db8:1:2::cccc", "10.0.0.1"], gift.clone()).await;
+    problem(spoofed, StatusCode::TOO_MANY_REQUESTS).await;
+    let other_network = checkout_from(&app, &["2001:db8:1:3::1, 10.0.0.1"], gift).await;
+    assert_eq!(other_network.status(), StatusCode::CREATED);
+}
+
+async fn an_email_is_only_counted_once_it_is_an_email(engine: Engine) {
+    let app = spawn_app_with(engine, with(&[("APPEAL_CHECKOUT_LIMIT_EMAIL", "1/1h")])).await;
+    app.create_campaign("office").await;
+    let junk = "x".repeat(60_000);
+    for _ in 0..3 {
+        let refused = checkout_from(&app, &[], json!({"amount": "5", "email": junk})).await;
+        // Refused for what it is, not counted as an address that tried too often.
+        assert!(problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await["errors"]["email"].is_string());
+    }
+    let real = checkout_from(&app, &[], json!({"amount": "5", "email": "ana@example.org"})).await;
+    assert_eq!(real.status(), StatusCode::CREATED);
+    let again = checkout_from(&app, &[], json!({"amount": "5", "email": "ANA@example.org"})).await;
+    problem(again, StatusCode::TOO_MANY_REQUESTS).await;
+}
+
+async fn many_wrong_passwords_at_once_cannot_pass_the_lock(engine: Engine) {
+    let app = spawn_app_with(engine, Options::default()).await;
+    add_user(&app, "tre@example.org", "treasurer", None);
+    // Twelve wrong passwords at once, each through its own sign-in form.
+    let mut forms = Vec::new();
+    for _ in 0..12 {
+        let mut visitor = Visitor::new(&app);
+        let (_, page, _) = visitor.get("/admin/login").await;
+        forms.push((visitor, Visitor::csrf_in(&page)));
+    }
+    let attempts = forms.iter_mut().map(|(visitor, csrf)| {
+        let fields = [
+            ("csrf", csrf.clone()),
+            ("email", "tre@example.org".to_owned()),
+            ("password", "wrong, wrong".to_owned()),
+        ];
+        let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        app.client
+            .post(app.url("/admin/login"))
+            .header("cookie", visitor.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    });
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.expect("an answer").status())
+        .collect();
+    let checked = statuses.iter().filter(|status| **status == StatusCode::UNAUTHORIZED).count();
+    let refused = statuses.iter().filter(|status| **status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((checked, refused), (5, 7), "{statuses:?}");
+    // The account stays locked, even for the right password.
+    let mut owner = Visitor::new(&app);
+    assert_eq!(owner.sign_in("tre@example.org", PASSWORD).await, StatusCode::TOO_MANY_REQUESTS);
+}
