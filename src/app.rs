@@ -72,6 +72,7 @@ impl Application {
             logins: Arc::default(),
             password_work: Arc::new(tokio::sync::Semaphore::new(http::PASSWORD_WORKERS)),
             secure_cookies: config.public_url.starts_with("https://"),
+            export_stall: config.defence.export_stall,
         });
         let listener = TcpListener::bind(config.bind).await?;
         tracing::info!(

@@ -63,12 +63,16 @@ pub struct DefenceConfig {
     /// How long a client may take to send a request's headers, and how long an idle
     /// keep-alive connection stays open.
     pub header_timeout: std::time::Duration,
+    /// How long an export download may go unread before it gives its connection back.
+    pub export_stall: std::time::Duration,
 }
 
 /// Connections one instance holds at most, unless `APPEAL_MAX_CONNECTIONS` says.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 20_000;
 /// Seconds a client may take to send a request's headers (and an idle connection stays).
 pub const DEFAULT_HEADER_TIMEOUT_SECONDS: u64 = 10;
+/// Seconds an export download may go unread before it gives its connection back.
+pub const DEFAULT_EXPORT_STALL_SECONDS: u64 = 30;
 
 /// At most `count` attempts per `period_seconds`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -265,6 +269,19 @@ impl Config {
                 }
             }
         };
+        let duration =
+            |name: &'static str, default_seconds: u64| -> Result<std::time::Duration, ConfigError> {
+                match lookup(name) {
+                    None => Ok(std::time::Duration::from_secs(default_seconds)),
+                    Some(text) => parse_duration(&text)
+                        .and_then(|seconds| u64::try_from(seconds).ok())
+                        .map(std::time::Duration::from_secs)
+                        .ok_or_else(|| ConfigError::Invalid {
+                            name,
+                            message: format!("must be a duration such as 30s, not {text:?}"),
+                        }),
+                }
+            };
         let forwarded_hops = match lookup("APPEAL_TRUST_FORWARDED_FOR").as_deref().map(str::trim) {
             None | Some("false" | "0") => None,
             Some("true") => Some(1),
@@ -296,16 +313,8 @@ impl Config {
             max_streams_per_ip,
             max_streams: count("APPEAL_MAX_STREAMS", crate::live::DEFAULT_MAX_STREAMS)?,
             max_connections: count("APPEAL_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS)?,
-            header_timeout: match lookup("APPEAL_HEADER_TIMEOUT") {
-                None => std::time::Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECONDS),
-                Some(text) => parse_duration(&text)
-                    .and_then(|seconds| u64::try_from(seconds).ok())
-                    .map(std::time::Duration::from_secs)
-                    .ok_or_else(|| ConfigError::Invalid {
-                        name: "APPEAL_HEADER_TIMEOUT",
-                        message: format!("must be a duration such as 10s, not {text:?}"),
-                    })?,
-            },
+            header_timeout: duration("APPEAL_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT_SECONDS)?,
+            export_stall: duration("APPEAL_EXPORT_STALL_TIMEOUT", DEFAULT_EXPORT_STALL_SECONDS)?,
         };
         let site = SiteConfig {
             organization: lookup("APPEAL_ORG_NAME").unwrap_or_else(|| "appeal".to_owned()),

@@ -644,7 +644,9 @@ async fn export(store: &Store, config: &Config, args: ExportArgs) -> Result<(), 
         payout: args.payout,
         basis: args.basis,
     };
-    let mut export = crate::export::start(store, input, config.timezone, &Scope::everything()).await?;
+    // A file or a pipe: wait for it as long as it takes.
+    let stall = std::time::Duration::from_secs(24 * 3600);
+    let mut export = crate::export::start(store, input, config.timezone, &Scope::everything(), stall).await?;
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path)

@@ -238,6 +238,7 @@ pub async fn start(
     input: ExportInput,
     timezone: Tz,
     scope: &crate::access::Scope,
+    stall_timeout: std::time::Duration,
 ) -> Result<Export, crate::actions::ActionError> {
     let request = ExportRequest::parse(input, Utc::now().with_timezone(&timezone).date_naive())?;
     let mut campaigns: Vec<(Campaign, Vec<Branch>)> = Vec::new();
@@ -278,6 +279,7 @@ pub async fn start(
             branch_id,
             payout_id: request.payout.clone(),
             by_payout_date: request.by_payout_date,
+            stall_timeout,
         },
     );
     let writer = Writer::new(request.format, timezone, scope.sees_donors());

@@ -24,7 +24,8 @@ async fn export_ledger(
     ApiQuery(input): ApiQuery<ExportInput>,
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Viewer)?;
-    let export = export::start(&state.store, input, state.timezone, &actor.scope()).await?;
+    let export =
+        export::start(&state.store, input, state.timezone, &actor.scope(), state.export_stall).await?;
     Ok(download(export))
 }
 

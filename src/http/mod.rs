@@ -72,6 +72,8 @@ pub struct Shared {
     pub password_work: Arc<tokio::sync::Semaphore>,
     /// Whether cookies get `Secure` (the public address is https).
     pub secure_cookies: bool,
+    /// How long an export download may go unread before it gives its connection back.
+    pub export_stall: std::time::Duration,
 }
 
 /// How many password hashes are worked on at once (one per core of a small server).

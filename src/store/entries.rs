@@ -74,6 +74,9 @@ pub struct ExportFilter {
     pub payout_id: Option<String>,
     /// Date entries by the day their payout arrived instead of the day money was received.
     pub by_payout_date: bool,
+    /// How long a run may wait for the reader (a download the client stopped reading) before
+    /// the export gives up and its database connection goes back to the pool.
+    pub stall_timeout: std::time::Duration,
 }
 
 impl Store {
@@ -132,9 +135,20 @@ impl Store {
                         return;
                     }
                 }
-                if run.len() == RUN && sender.send(Ok(std::mem::take(&mut run))).await.is_err() {
-                    // The reader went away (a closed download): stop.
-                    return;
+                if run.len() == RUN {
+                    let sent =
+                        tokio::time::timeout(filter.stall_timeout, sender.send(Ok(std::mem::take(&mut run))));
+                    match sent.await {
+                        Ok(Ok(())) => {}
+                        // The reader went away (a closed download): stop.
+                        Ok(Err(_)) => return,
+                        Err(_) => {
+                            tracing::warn!(
+                                "an export stalled (its reader stopped reading); gave its connection back"
+                            );
+                            return;
+                        }
+                    }
                 }
             }
             if !run.is_empty() {

@@ -346,7 +346,7 @@ async fn viewers_get_no_donor_details_and_bad_requests_name_the_field(engine: En
 
 /// Inserts `count` offline entries straight into the ledger, as a load fixture (the kept
 /// totals are not the point here).
-async fn bulk_entries(app: &TestApp, campaign: &str, count: i64) {
+pub async fn bulk_entries(app: &TestApp, campaign: &str, count: i64) {
     use sqlx::Connection;
     let mut connection = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
     let sql = format!(

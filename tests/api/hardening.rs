@@ -19,6 +19,7 @@ on_both_engines!(
     an_ipv6_network_shares_one_limit_and_forwarded_for_is_read_by_hops,
     an_email_is_only_counted_once_it_is_an_email,
     many_wrong_passwords_at_once_cannot_pass_the_lock,
+    stalled_export_downloads_give_their_connections_back,
 );
 
 fn with(vars: &[(&'static str, &str)]) -> Options {
@@ -194,4 +195,39 @@ async fn many_wrong_passwords_at_once_cannot_pass_the_lock(engine: Engine) {
     // The account stays locked, even for the right password.
     let mut owner = Visitor::new(&app);
     assert_eq!(owner.sign_in("tre@example.org", PASSWORD).await, StatusCode::TOO_MANY_REQUESTS);
+}
+
+async fn stalled_export_downloads_give_their_connections_back(engine: Engine) {
+    let app = spawn_app_with(engine, with(&[("APPEAL_EXPORT_STALL_TIMEOUT", "1s")])).await;
+    app.create_campaign("office").await;
+    // Some 20 MB of CSV: more than a socket buffers, so an unread download blocks.
+    crate::exports::bulk_entries(&app, "office", 100_000).await;
+    let client = reqwest::Client::new();
+    let mut stalled = Vec::new();
+    // More downloads than the pool has connections (8 on SQLite, 16 on PostgreSQL), never read.
+    for _ in 0..20 {
+        let download = client
+            .get(app.url("/api/v1/admin/exports/ledger?campaign=office"))
+            .bearer_auth(&app.treasurer_token)
+            .send()
+            .await
+            .expect("headers");
+        stalled.push(download);
+    }
+    let started = stalled.iter().filter(|response| response.status() == StatusCode::OK).count();
+    assert!(started >= 16, "{started} downloads started");
+    // Once they have filled what the sockets buffer and stalled, they let go of the
+    // database: everyone else is served again (a stalled download used to hold its
+    // connection for as long as the client kept the socket open).
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..30 {
+        status = app.get_as(&app.viewer_token, "/api/v1/admin/donations?limit=1").await.status();
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert_eq!(status, StatusCode::OK, "the database answers while 20 downloads sit unread");
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    drop(stalled);
 }

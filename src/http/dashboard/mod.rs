@@ -316,7 +316,15 @@ async fn export(
     signed_in: SignedIn,
     Query(input): Query<crate::export::ExportInput>,
 ) -> Response {
-    match crate::export::start(&state.store, input, state.timezone, &signed_in.actor.scope()).await {
+    match crate::export::start(
+        &state.store,
+        input,
+        state.timezone,
+        &signed_in.actor.scope(),
+        state.export_stall,
+    )
+    .await
+    {
         Ok(export) => super::exports::download(export),
         Err(error) => Problem::from(error).into_response(),
     }
