@@ -179,11 +179,21 @@ pub async fn reverse_entry(
     entry_id: i64,
     input: ReversalInput,
     actor: &Actor,
+    idempotency_key: Option<String>,
 ) -> Result<RecordOutcome, ActionError> {
     let original = store.entry(entry_id).await?.ok_or(ActionError::NotFound("entry"))?;
     check_branch(actor, &original)?;
+    // The same reversal asked again (a double click): what it recorded, before checking what
+    // is left, which it has itself taken.
+    let key = idempotency_key.map(|key| format!("reverse:{}:{key}", actor.label));
+    if let Some(key) = &key
+        && let Some(existing) = store.entry_by_idempotency_key(key).await?
+    {
+        return Ok(RecordOutcome::Replayed(existing));
+    }
     let remaining = store.remaining_of(original.origin_entry_id).await?;
-    let entry = validate_reversal(input, &original, remaining, Utc::now().date_naive(), &actor.label)?;
+    let mut entry = validate_reversal(input, &original, remaining, Utc::now().date_naive(), &actor.label)?;
+    entry.idempotency_key = key;
     let outcome = store.record_entry(&entry).await?;
     let recorded = outcome.entry();
     let target = format!("entry:{}", recorded.id);
@@ -374,6 +384,7 @@ pub async fn refund_donation(
     entry_id: i64,
     amount: Option<AmountText>,
     actor: &Actor,
+    request_key: Option<String>,
 ) -> Result<RefundRequested, ActionError> {
     let entry = store.entry(entry_id).await?.ok_or(ActionError::NotFound("entry"))?;
     check_branch(actor, &entry)?;
@@ -435,9 +446,11 @@ pub async fn refund_donation(
     let charged_currency = entry.presented.map_or(entry.currency, |(_, currency)| currency);
     let (charged_minor, _) = amounts::from_stripe(api_amount, charged_currency.code())
         .ok_or_else(|| ActionError::Output(format!("{charged_currency} is not a known currency")))?;
-    // The same request twice (a double click) asks Stripe once; after the ledger has moved,
-    // the remaining figure differs and a new refund gets a new key.
-    let key = format!("refund-{entry_id}-{api_amount}-{remaining}");
+    // The key comes from the request (a form's one-time token, the API's Idempotency-Key):
+    // the same request sent twice asks Stripe once, while two refunds of the same amount in
+    // a row are two refunds.
+    let request_key = request_key.unwrap_or_else(|| crate::access::hex(&random_bytes::<12>()));
+    let key = format!("refund-{entry_id}-{request_key}");
     let refund = payments.api.create_refund(&charge, api_amount, &key).await?;
     let after = serde_json::json!({
         "refund": refund.id,
@@ -470,6 +483,7 @@ pub async fn cancel_subscription(
     subscription_id: &str,
     at_period_end: bool,
     actor: &Actor,
+    request_key: Option<String>,
 ) -> Result<Subscription, ActionError> {
     let before = store.subscription(subscription_id).await?.ok_or(ActionError::NotFound("subscription"))?;
     if actor.branch.is_some() {
@@ -487,10 +501,14 @@ pub async fn cancel_subscription(
         }
     }
     let payments = payments.ok_or(ActionError::PaymentsNotConfigured)?;
+    // The same request sent twice asks Stripe once (the key comes from the request).
+    let request_key = request_key.unwrap_or_else(|| crate::access::hex(&random_bytes::<12>()));
     let current = if at_period_end {
-        payments.api.cancel_subscription_at_period_end(subscription_id).await?
+        let key = format!("cancel-at-period-end-{subscription_id}-{request_key}");
+        payments.api.cancel_subscription_at_period_end(subscription_id, &key).await?
     } else {
-        payments.api.cancel_subscription_now(subscription_id).await?
+        let key = format!("cancel-now-{subscription_id}-{request_key}");
+        payments.api.cancel_subscription_now(subscription_id, &key).await?
     };
     store_subscription_state(store, &current).await?;
     let after = store.subscription(subscription_id).await?.ok_or(ActionError::NotFound("subscription"))?;
@@ -508,6 +526,8 @@ pub struct BatchOutcome {
     pub total_minor: i64,
     pub entries: Vec<crate::ledger::NewEntry>,
     pub recorded: Vec<Entry>,
+    /// Posted before under the same idempotency key: nothing was posted now.
+    pub replayed: bool,
 }
 
 /// Posts a deposit whose entries match its declared count and total, in one transaction.
@@ -520,6 +540,7 @@ pub async fn record_batch(
     actor: &Actor,
     names: crate::ledger::batch::RowNames,
     preview: bool,
+    idempotency_key: Option<String>,
 ) -> Result<BatchOutcome, ActionError> {
     let campaign = store.campaign_by_slug(slug).await?.ok_or(ActionError::NotFound("campaign"))?;
     let branches = store.branches(campaign.id).await?;
@@ -545,21 +566,26 @@ pub async fn record_batch(
             total_minor,
             entries: draft.entries,
             recorded: Vec::new(),
+            replayed: false,
         });
     }
-    let (batch_id, recorded) = store.record_batch(&draft, &actor.label).await?;
-    let after = serde_json::json!({
-        "reference": draft.reference,
-        "count": recorded.len(),
-        "total": campaign.currency.format_minor(total_minor),
-        "entries": recorded.iter().map(|entry| entry.id).collect::<Vec<_>>(),
-    });
-    audit(store, actor, "batch.post", &format!("batch:{batch_id}"), None, Some(after)).await;
+    let key = idempotency_key.map(|key| format!("batch:{}:{key}", actor.label));
+    let posted = store.record_batch(&draft, &actor.label, key.as_deref()).await?;
+    if !posted.replayed {
+        let after = serde_json::json!({
+            "reference": draft.reference,
+            "count": posted.entries.len(),
+            "total": campaign.currency.format_minor(total_minor),
+            "entries": posted.entries.iter().map(|entry| entry.id).collect::<Vec<_>>(),
+        });
+        audit(store, actor, "batch.post", &format!("batch:{}", posted.batch_id), None, Some(after)).await;
+    }
     Ok(BatchOutcome {
-        batch_id: Some(batch_id),
+        batch_id: Some(posted.batch_id),
         currency: campaign.currency,
         total_minor,
         entries: draft.entries,
-        recorded,
+        recorded: posted.entries,
+        replayed: posted.replayed,
     })
 }

@@ -412,7 +412,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
             return if totals == ExitCode::SUCCESS { stripe_side } else { totals };
         }
         Command::Donation(DonationCommand::Refund { entry, amount }) => {
-            actions::refund_donation(store, payments, entry, amount.map(AmountText), &actor).await.map(|refund| {
+            actions::refund_donation(store, payments, entry, amount.map(AmountText), &actor, None).await.map(|refund| {
                 let (charged_minor, charged_currency) = refund.charged;
                 println!(
                     "asked Stripe to refund {} {} of entry {} ({} {} charged; refund {}); the ledger moves when Stripe confirms it",
@@ -429,7 +429,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
             list_subscriptions(store, campaign, status).await
         }
         Command::Subscription(SubscriptionCommand::Cancel { id, now }) => {
-            actions::cancel_subscription(store, payments, &id, !now, &actor).await.map(|subscription| {
+            actions::cancel_subscription(store, payments, &id, !now, &actor, None).await.map(|subscription| {
                 let when = if now { "now" } else { "at the end of the paid period" };
                 println!("subscription {} cancelled {when} (status {}); nothing was refunded", subscription.id, subscription.status);
             })
@@ -561,7 +561,7 @@ async fn reverse_donation(
         kind: args.kind,
         received_on: None,
     };
-    let outcome = actions::reverse_entry(store, args.entry, input, actor).await?;
+    let outcome = actions::reverse_entry(store, args.entry, input, actor, None).await?;
     print_entry("reversed with", &outcome);
     Ok(())
 }
@@ -675,7 +675,8 @@ async fn import_batch(store: &Store, args: BatchImportArgs, actor: &Actor) -> Re
         entries: crate::ledger::batch::entries_from_csv(&text)?,
     };
     let names = crate::ledger::batch::RowNames::CsvLines;
-    let outcome = actions::record_batch(store, &args.campaign, input, actor, names, args.preview).await?;
+    let outcome =
+        actions::record_batch(store, &args.campaign, input, actor, names, args.preview, None).await?;
     let currency = outcome.currency;
     for entry in &outcome.entries {
         println!(

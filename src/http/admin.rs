@@ -123,10 +123,12 @@ async fn reverse_donation(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
+    headers: HeaderMap,
     ApiJson(input): ApiJson<ReversalInput>,
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Treasurer)?;
-    let outcome = actions::reverse_entry(&state.store, id, input, actor).await?;
+    let key = idempotency_key(&headers)?;
+    let outcome = actions::reverse_entry(&state.store, id, input, actor, key).await?;
     Ok(entry_response(&outcome))
 }
 
@@ -264,11 +266,13 @@ async fn refund_donation(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
+    headers: HeaderMap,
     ApiJson(input): ApiJson<RefundInput>,
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Treasurer)?;
+    let key = idempotency_key(&headers)?;
     let requested =
-        actions::refund_donation(&state.store, state.payments.as_ref(), id, input.amount, actor).await?;
+        actions::refund_donation(&state.store, state.payments.as_ref(), id, input.amount, actor, key).await?;
     let currency = requested.entry.currency;
     let (charged_minor, charged_currency) = requested.charged;
     let body = json!({
@@ -326,12 +330,14 @@ async fn cancel_subscription(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    headers: HeaderMap,
     ApiJson(input): ApiJson<CancelInput>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Treasurer)?;
+    let actor = caller.require(Role::Treasurer)?;
+    let key = idempotency_key(&headers)?;
     let at_period_end = input.at_period_end.unwrap_or(true);
     let subscription =
-        actions::cancel_subscription(&state.store, state.payments.as_ref(), &id, at_period_end, &caller.0)
+        actions::cancel_subscription(&state.store, state.payments.as_ref(), &id, at_period_end, actor, key)
             .await?;
     let slug = state
         .store
@@ -389,10 +395,13 @@ async fn record_batch(
     State(state): State<AppState>,
     caller: Caller,
     Path(slug): Path<String>,
+    headers: HeaderMap,
     ApiJson(input): ApiJson<BatchInput>,
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Treasurer)?;
-    let outcome = actions::record_batch(&state.store, &slug, input, actor, RowNames::Entries, false).await?;
+    let key = idempotency_key(&headers)?;
+    let outcome =
+        actions::record_batch(&state.store, &slug, input, actor, RowNames::Entries, false, key).await?;
     Ok(batch_response(&outcome))
 }
 
@@ -419,6 +428,7 @@ async fn import_batch(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Treasurer)?;
+    let key = idempotency_key(&headers)?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
     if !content_type.starts_with("text/csv") {
         return Err(Problem::new(
@@ -439,7 +449,8 @@ async fn import_batch(
         entries,
     };
     let outcome =
-        actions::record_batch(&state.store, &slug, input, actor, RowNames::CsvLines, query.preview).await?;
+        actions::record_batch(&state.store, &slug, input, actor, RowNames::CsvLines, query.preview, key)
+            .await?;
     Ok(batch_response(&outcome))
 }
 
@@ -454,7 +465,9 @@ fn batch_response(outcome: &actions::BatchOutcome) -> Response {
                 "total": currency.format_minor(outcome.total_minor),
                 "entries": entries,
             });
-            (StatusCode::CREATED, axum::Json(body)).into_response()
+            // A deposit posted before under the same key: 200 with what it posted.
+            let status = if outcome.replayed { StatusCode::OK } else { StatusCode::CREATED };
+            (status, axum::Json(body)).into_response()
         }
         None => {
             let rows: Vec<serde_json::Value> = outcome

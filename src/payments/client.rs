@@ -252,15 +252,23 @@ impl StripeApi {
     }
 
     /// Stops a subscription at the end of the paid period; nothing is refunded.
-    pub async fn cancel_subscription_at_period_end(&self, id: &str) -> Result<Subscription, StripeApiError> {
+    pub async fn cancel_subscription_at_period_end(
+        &self,
+        id: &str,
+        idempotency_key: &str,
+    ) -> Result<Subscription, StripeApiError> {
         let request = stripe_billing::subscription::UpdateSubscription::new(id).cancel_at_period_end(true);
-        self.send(request.build(), Some(&format!("cancel-at-period-end-{id}"))).await
+        self.send(request.build(), Some(idempotency_key)).await
     }
 
     /// Stops a subscription now; nothing is refunded or prorated.
-    pub async fn cancel_subscription_now(&self, id: &str) -> Result<Subscription, StripeApiError> {
+    pub async fn cancel_subscription_now(
+        &self,
+        id: &str,
+        idempotency_key: &str,
+    ) -> Result<Subscription, StripeApiError> {
         let request = stripe_billing::subscription::CancelSubscription::new(id);
-        self.send(request.build(), Some(&format!("cancel-now-{id}"))).await
+        self.send(request.build(), Some(idempotency_key)).await
     }
 
     /// A Stripe Billing Portal session where a donor changes or stops their subscription.

@@ -52,6 +52,14 @@ impl RecordOutcome {
     }
 }
 
+/// A deposit as posted: its batch, its entries, and whether it had been posted before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchPosted {
+    pub batch_id: i64,
+    pub entries: Vec<Entry>,
+    pub replayed: bool,
+}
+
 /// Which entries to list, newest first.
 #[derive(Clone, Debug, Default)]
 pub struct EntryFilter {
@@ -168,15 +176,19 @@ impl Store {
         Ok(outcome)
     }
     /// Posts a deposit: the batch row and all its entries in one transaction, or nothing.
+    /// A deposit under an idempotency key posted before is not posted again: its batch and
+    /// entries come back as they were (`Replayed`).
     pub async fn record_batch(
         &self,
         batch: &BatchDraft,
         recorded_by: &str,
-    ) -> Result<(i64, Vec<Entry>), StoreError> {
+        idempotency_key: Option<&str>,
+    ) -> Result<BatchPosted, StoreError> {
         let mut write = self.begin_write().await?;
-        let batch_id: i64 = sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO batches (campaign_id, reference, deposited_on, declared_count, declared_total_minor, \
-             recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+             recorded_at, recorded_by, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
         )
         .bind(batch.campaign_id)
         .bind(&batch.reference)
@@ -185,16 +197,40 @@ impl Store {
         .bind(batch.declared_total_minor)
         .bind(stored_instant(now()))
         .bind(recorded_by)
-        .fetch_one(&mut *write.tx)
-        .await?
-        .try_get("id")?;
+        .bind(idempotency_key)
+        .fetch_optional(&mut *write.tx)
+        .await?;
+        let batch_id: i64 = match inserted {
+            Some(row) => row.try_get("id")?,
+            None => {
+                // Posted before under this key (or by a concurrent submit, which PostgreSQL
+                // waited for): what it posted, as it was.
+                let existing: i64 = sqlx::query("SELECT id FROM batches WHERE idempotency_key = $1")
+                    .bind(idempotency_key)
+                    .fetch_one(&mut *write.tx)
+                    .await?
+                    .try_get("id")?;
+                let sql = format!("SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.batch_id = $1 ORDER BY e.id");
+                let rows =
+                    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(existing).fetch_all(&mut *write.tx).await?;
+                let entries = rows.iter().map(entry_from_row).collect::<Result<_, _>>()?;
+                return Ok(BatchPosted { batch_id: existing, entries, replayed: true });
+            }
+        };
         let mut recorded = Vec::with_capacity(batch.entries.len());
         for entry in &batch.entries {
             let entry = NewEntry { batch_id: Some(batch_id), ..entry.clone() };
             recorded.push(record_entry_in(&mut write, &entry).await?.entry().clone());
         }
         write.commit().await?;
-        Ok((batch_id, recorded))
+        Ok(BatchPosted { batch_id, entries: recorded, replayed: false })
+    }
+
+    /// The entry recorded under an idempotency key, if any.
+    pub async fn entry_by_idempotency_key(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+        let sql = format!("SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.idempotency_key = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(key).fetch_optional(self.pool()).await?;
+        row.as_ref().map(entry_from_row).transpose()
     }
 
     pub async fn entry(&self, id: i64) -> Result<Option<Entry>, StoreError> {

@@ -28,7 +28,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 pub use check::Discrepancy;
 pub use documents::ProgressDocument;
 pub(crate) use entries::record_entry_in;
-pub use entries::{EntryFilter, ExportFilter, RecordOutcome};
+pub use entries::{BatchPosted, EntryFilter, ExportFilter, RecordOutcome};
 pub(crate) use events::claim_event_in;
 pub use events::{
     DeferredEvent, EventClaim, EventFailure, EventState, FailedEvent, QUARANTINE_AFTER_ATTEMPTS, Resolution,

@@ -20,6 +20,8 @@ on_both_engines!(
     an_email_is_only_counted_once_it_is_an_email,
     many_wrong_passwords_at_once_cannot_pass_the_lock,
     stalled_export_downloads_give_their_connections_back,
+    a_form_sent_twice_acts_once,
+    two_identical_partial_refunds_are_two_refunds,
 );
 
 fn with(vars: &[(&'static str, &str)]) -> Options {
@@ -230,4 +232,141 @@ async fn stalled_export_downloads_give_their_connections_back(engine: Engine) {
     assert_eq!(status, StatusCode::OK, "the database answers while 20 downloads sit unread");
     assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
     drop(stalled);
+}
+
+/// The one-time token of the form named `name` on a dashboard page.
+fn form_token(page: &str, name: &str) -> String {
+    page.split("name=\"form_token\" value=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|token| token.ends_with(&format!("-{name}")))
+        .unwrap_or_else(|| panic!("a {name} form"))
+        .to_owned()
+}
+
+async fn a_form_sent_twice_acts_once(engine: Engine) {
+    let app = spawn_app_with(engine, Options::default()).await;
+    app.create_campaign("office").await;
+    let online = app.checkout("office", &json!({"amount": "50.00"})).await;
+    app.deliver_all(&app.stripe.pay_session(&online)).await;
+    add_user(&app, "tre@example.org", "treasurer", None);
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_in("tre@example.org", PASSWORD).await;
+    let (_, page, _) = visitor.get("/admin/c/office").await;
+    let csrf = Visitor::csrf_in(&page);
+    let gift = ledger_ids(&app).await[0];
+
+    // A double click on each form.
+    let record = form_token(&page, "record");
+    let deposit = form_token(&page, "deposit");
+    let refund = form_token(&page, &format!("refund-{gift}"));
+    for _ in 0..2 {
+        let (status, _, _) = visitor
+            .post(
+                "/admin/c/office/donations",
+                &[
+                    ("csrf", &csrf),
+                    ("form_token", &record),
+                    ("amount", "20"),
+                    ("method", "cash"),
+                    ("received_on", "2026-11-01"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (status, _, _) = visitor
+            .post(
+                "/admin/c/office/batches",
+                &[
+                    ("csrf", &csrf),
+                    ("form_token", &deposit),
+                    ("action", "post"),
+                    ("reference", "Slip 9"),
+                    ("deposited_on", "2026-11-02"),
+                    ("declared_count", "1"),
+                    ("declared_total", "15"),
+                    ("csv", "amount,method\n15,cheque"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (status, _, _) = visitor
+            .post(
+                &format!("/admin/entries/{gift}/refund"),
+                &[("csrf", &csrf), ("form_token", &refund), ("campaign", "office"), ("amount", "10.00")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+    app.deliver_all(&app.stripe.take_pending()).await;
+    let (_, page, _) = visitor.get("/admin/c/office").await;
+    let cash = *ledger_ids(&app).await.iter().find(|id| **id != gift).expect("the cash");
+    let reverse = form_token(&page, &format!("reverse-{cash}"));
+    for _ in 0..2 {
+        let (status, _, _) = visitor
+            .post(
+                &format!("/admin/entries/{cash}/reverse"),
+                &[
+                    ("csrf", &csrf),
+                    ("form_token", &reverse),
+                    ("campaign", "office"),
+                    ("amount", "5"),
+                    ("reason", "miscounted"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+    let kinds = ledger_kinds(&app).await;
+    assert_eq!(kinds, ["donation", "donation", "donation", "refund", "adjustment"], "each form acted once");
+    assert_eq!(
+        app.stripe.requests_to("POST", "/v1/refunds").len(),
+        2,
+        "Stripe was asked twice, under one key"
+    );
+    assert_eq!(app.progress("office").await["raised"], "70.00");
+}
+
+async fn two_identical_partial_refunds_are_two_refunds(engine: Engine) {
+    let app = spawn_app_with(engine, Options::default()).await;
+    app.create_campaign("office").await;
+    let online = app.checkout("office", &json!({"amount": "50.00"})).await;
+    app.deliver_all(&app.stripe.pay_session(&online)).await;
+    let gift = ledger_ids(&app).await[0];
+    let path = format!("/api/v1/admin/donations/{gift}/refund");
+    for _ in 0..2 {
+        let asked = app.post_as(&app.treasurer_token, &path, &json!({"amount": "10.00"})).await;
+        assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    }
+    app.deliver_all(&app.stripe.take_pending()).await;
+    assert_eq!(ledger_kinds(&app).await, ["donation", "refund", "refund"]);
+    assert_eq!(app.progress("office").await["raised"], "30.00");
+    // The same request sent again, with its Idempotency-Key, is one refund.
+    for _ in 0..2 {
+        let asked = app
+            .client
+            .post(app.url(&path))
+            .bearer_auth(&app.treasurer_token)
+            .header("idempotency-key", "retry-1")
+            .json(&json!({"amount": "10.00"}))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    }
+    app.deliver_all(&app.stripe.take_pending()).await;
+    assert_eq!(app.progress("office").await["raised"], "20.00");
+}
+
+/// The ledger's entry ids and kinds, oldest first.
+async fn ledger_ids(app: &TestApp) -> Vec<i64> {
+    crate::stripe_truth::ledger(app).await.iter().map(|entry| entry["id"].as_i64().expect("id")).collect()
+}
+
+async fn ledger_kinds(app: &TestApp) -> Vec<String> {
+    crate::stripe_truth::ledger(app)
+        .await
+        .iter()
+        .map(|entry| entry["kind"].as_str().expect("kind").to_owned())
+        .collect()
 }

@@ -64,7 +64,7 @@ impl<'a> Visitor<'a> {
         (status, response.text().await.expect("text"), headers)
     }
 
-    async fn post(
+    pub async fn post(
         &mut self,
         path: &str,
         fields: &[(&str, &str)],

@@ -250,6 +250,8 @@ pub(super) fn field_errors(error: ActionError) -> Result<BTreeMap<String, String
 #[derive(Debug, Default, Deserialize)]
 struct DonationForm {
     csrf: Option<String>,
+    /// The form's one-time token: sent twice, the form acts once.
+    form_token: Option<String>,
     amount: Option<String>,
     method: Option<String>,
     received_on: Option<String>,
@@ -280,7 +282,15 @@ pub(super) async fn record_donation(
         anonymous: None,
         message: None,
     };
-    match actions::record_offline_donation(&state.store, &slug, input, &signed_in.actor, None).await {
+    match actions::record_offline_donation(
+        &state.store,
+        &slug,
+        input,
+        &signed_in.actor,
+        form_key(submitted.form_token),
+    )
+    .await
+    {
         Ok(outcome) => redirect_with(&slug, &format!("Recorded entry {}.", outcome.entry().id)),
         Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
     }
@@ -289,6 +299,8 @@ pub(super) async fn record_donation(
 #[derive(Debug, Default, Deserialize)]
 struct BatchForm {
     csrf: Option<String>,
+    /// The form's one-time token: sent twice, the form acts once.
+    form_token: Option<String>,
     reference: Option<String>,
     deposited_on: Option<String>,
     declared_count: Option<String>,
@@ -337,8 +349,17 @@ pub(super) async fn record_batch(
         entries,
     };
     let preview = submitted.action.as_deref() != Some("post");
-    match actions::record_batch(&state.store, &slug, input, &signed_in.actor, RowNames::CsvLines, preview)
-        .await
+    let key = form_key(submitted.form_token.clone());
+    match actions::record_batch(
+        &state.store,
+        &slug,
+        input,
+        &signed_in.actor,
+        RowNames::CsvLines,
+        preview,
+        key,
+    )
+    .await
     {
         Ok(outcome) if preview => {
             let currency = outcome.currency;
@@ -379,6 +400,8 @@ fn body_field(body: &Bytes, name: &str) -> String {
 #[derive(Debug, Default, Deserialize)]
 struct EntryActionForm {
     csrf: Option<String>,
+    /// The form's one-time token: sent twice, the form acts once.
+    form_token: Option<String>,
     amount: Option<String>,
     reason: Option<String>,
     campaign: Option<String>,
@@ -401,7 +424,9 @@ pub(super) async fn reverse(
         kind: None,
         received_on: None,
     };
-    match actions::reverse_entry(&state.store, id, input, &signed_in.actor).await {
+    match actions::reverse_entry(&state.store, id, input, &signed_in.actor, form_key(submitted.form_token))
+        .await
+    {
         Ok(outcome) => redirect_with(&slug, &format!("Entry {id} reversed by entry {}.", outcome.entry().id)),
         Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
     }
@@ -419,7 +444,15 @@ pub(super) async fn refund(
     }
     let slug = submitted.campaign.clone().unwrap_or_default();
     let amount = submitted.amount.filter(|amount| !amount.trim().is_empty()).map(AmountText);
-    match actions::refund_donation(&state.store, state.payments.as_ref(), id, amount, &signed_in.actor).await
+    match actions::refund_donation(
+        &state.store,
+        state.payments.as_ref(),
+        id,
+        amount,
+        &signed_in.actor,
+        form_key(submitted.form_token),
+    )
+    .await
     {
         Ok(refund) => {
             let currency = refund.entry.currency;
@@ -447,6 +480,8 @@ pub(super) async fn refund(
 #[derive(Debug, Default, Deserialize)]
 struct CancelForm {
     csrf: Option<String>,
+    /// The form's one-time token: sent twice, the form acts once.
+    form_token: Option<String>,
     campaign: Option<String>,
     when: Option<String>,
 }
@@ -469,6 +504,7 @@ pub(super) async fn cancel(
         &id,
         at_period_end,
         &signed_in.actor,
+        form_key(submitted.form_token),
     )
     .await
     {
@@ -481,4 +517,13 @@ pub(super) async fn cancel(
 fn dispute_label(dispute: &crate::store::StoredDispute) -> String {
     let what = if dispute.is_inquiry() { "inquiry" } else { "dispute" };
     format!("{what}: {}", dispute.status.trim_start_matches("warning_").replace('_', " "))
+}
+
+/// A form's one-time token as an idempotency key: the page's nonce and the form's name,
+/// plain and short, or nothing (then the write is not deduplicated).
+fn form_key(token: Option<String>) -> Option<String> {
+    token.filter(|token| {
+        (8..=120).contains(&token.len())
+            && token.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+    })
 }

@@ -201,6 +201,8 @@ pub(super) fn frame(state: &AppState, signed_in: &SignedIn, title: &str) -> Valu
         "role": signed_in.actor.role.as_str(),
         "branch": signed_in.actor.branch,
         "csrf": signed_in.csrf_token,
+        // Each form on the page sends this with its own name as its one-time token.
+        "form_nonce": random_hex(12),
         "is_admin": signed_in.actor.role.allows(Role::Admin),
         "is_treasurer": signed_in.actor.role.allows(Role::Treasurer),
     })

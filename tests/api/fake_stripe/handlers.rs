@@ -288,6 +288,11 @@ pub(super) async fn create_refund(
         return missing_param("charge");
     };
     let mut state = fake.lock();
+    // Stripe answers a request it saw before, under the same idempotency key, as it did then.
+    let idempotency_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if let Some(earlier) = idempotency_key.as_ref().and_then(|key| state.idempotent.get(key)) {
+        return axum::Json(earlier.clone()).into_response();
+    }
     let remaining = state
         .charges
         .get(&charge_id)
@@ -295,6 +300,9 @@ pub(super) async fn create_refund(
     let amount = get("amount").and_then(|a| a.parse().ok()).or(remaining).unwrap_or(0);
     match state.new_refund(&charge_id, amount) {
         Ok(refund) => {
+            if let Some(key) = idempotency_key {
+                state.idempotent.insert(key, refund.clone());
+            }
             let charge = state.charges[&charge_id].clone();
             let event = state.event("charge.refunded", charge);
             state.pending.push(event);

@@ -61,6 +61,8 @@ struct State_ {
     settle_payment_in: HashMap<String, String>,
     /// The account's secret key was rolled: every call is refused with 401 until it is set.
     key_rolled: bool,
+    /// Answers given under an idempotency key, given again for the same key.
+    idempotent: HashMap<String, Value>,
     sessions: HashMap<String, Value>,
     payment_intents: HashMap<String, Value>,
     charges: HashMap<String, Value>,
