@@ -249,8 +249,9 @@ struct DonationAddArgs {
     branch: Option<String>,
     #[arg(long)]
     reference: Option<String>,
+    /// Show the donor's name on the public wall (they agreed); anonymous otherwise.
     #[arg(long)]
-    anonymous: bool,
+    show_name: bool,
 }
 
 #[derive(Debug, Args)]
@@ -542,7 +543,7 @@ async fn add_donation(store: &Store, args: DonationAddArgs, actor: &Actor) -> Re
         donor_email: args.donor_email,
         reference: args.reference,
         branch: args.branch,
-        anonymous: Some(args.anonymous),
+        anonymous: Some(!args.show_name),
         message: None,
     };
     let outcome = actions::record_offline_donation(store, &args.campaign, input, actor, None).await?;

@@ -121,6 +121,21 @@ impl Defence {
         Ok(())
     }
 
+    /// Counts one request for a self-service link against the same per-address and
+    /// per-email limits as checkouts, without the honeypot and captcha of the donation form
+    /// (the page has neither), so that it counts no refusal of theirs.
+    pub fn check_manage(&self, ip: IpAddr, email: &str) -> Result<(), Rejection> {
+        let email = parse_email(email).ok();
+        let limited = self.per_ip.hit(&self.limit_key(ip).to_string()).and_then(|()| match &email {
+            Some(email) => self.per_email.hit(&email.to_lowercase()),
+            None => Ok(()),
+        });
+        limited.map_err(|retry_after_seconds| {
+            tracing::warn!(%ip, reason = "rate_limited", retry_after_seconds, "self-service link refused");
+            Rejection::RateLimited { retry_after_seconds }
+        })
+    }
+
     async fn verify_captcha(&self, captcha: &CaptchaConfig, ip: IpAddr, token: Option<&str>) -> bool {
         let Some(token) = token.filter(|token| !token.trim().is_empty()) else {
             return false;

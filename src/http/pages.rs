@@ -695,9 +695,7 @@ async fn manage_request(
         }
     };
     let ip = state.defence.client_ip(&headers, peer);
-    if let Err(Rejection::RateLimited { retry_after_seconds }) =
-        state.defence.check_checkout(ip, Some(&email), None, None).await
-    {
+    if let Err(Rejection::RateLimited { retry_after_seconds }) = state.defence.check_manage(ip, &email) {
         let mut response = manage_page(
             &state,
             &lang,

@@ -221,6 +221,9 @@ async fn stream_progress(
             }
             loop {
                 match updates.recv().await {
+                    // Set back to draft: the campaign is no longer public, the stream ends
+                    // without a word of its figures.
+                    Ok(document) if !document.public => return None,
                     Ok(document) if document.etag == last_etag => {}
                     Ok(document) => {
                         last_etag = document.etag.clone();

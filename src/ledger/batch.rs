@@ -210,12 +210,13 @@ pub fn entries_from_csv(text: &str) -> Result<Vec<OfflineDonationInput>, FieldEr
                 .filter(|value| !value.is_empty())
                 .map(str::to_owned)
         };
+        // Anonymous on the public wall unless the row says otherwise.
         let anonymous = match get("anonymous").as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("no" | "false" | "0" | "non") => false,
-            Some("yes" | "true" | "1" | "oui") => true,
+            Some("no" | "false" | "0" | "non") => false,
+            None | Some("yes" | "true" | "1" | "oui") => true,
             Some(_) => {
                 errors.add(format!("rows[{line}].anonymous"), "must be yes or no");
-                false
+                true
             }
         };
         entries.push(OfflineDonationInput {

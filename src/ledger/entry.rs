@@ -294,7 +294,9 @@ pub fn validate_offline_donation(
             donor: Donor {
                 name: donor_name,
                 email: donor_email,
-                anonymous: input.anonymous.unwrap_or(false),
+                // Money raised internally is anonymous on the public wall unless the
+                // treasurer says the donor agreed to be named.
+                anonymous: input.anonymous.unwrap_or(true),
                 message,
             },
             recurring: false,

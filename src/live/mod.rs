@@ -103,13 +103,6 @@ impl Live {
         Ok(StreamPermit { live: self.clone(), ip })
     }
 
-    /// Closes every stream of a campaign (set back to draft): its subscribers see the end.
-    pub fn close_campaign(&self, campaign_id: i64) {
-        if let Ok(mut channels) = self.channels.lock() {
-            channels.remove(&campaign_id);
-        }
-    }
-
     /// New documents of one campaign, as they are committed.
     pub fn subscribe(&self, campaign_id: i64) -> broadcast::Receiver<Arc<ProgressDocument>> {
         let mut channels = self.channels.lock().expect("the channel map is not poisoned");

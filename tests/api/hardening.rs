@@ -22,6 +22,8 @@ on_both_engines!(
     stalled_export_downloads_give_their_connections_back,
     a_form_sent_twice_acts_once,
     two_identical_partial_refunds_are_two_refunds,
+    a_stream_of_a_campaign_set_back_to_draft_ends_without_its_figures,
+    asking_for_a_self_service_link_is_not_a_captcha_refusal,
 );
 
 fn with(vars: &[(&'static str, &str)]) -> Options {
@@ -369,4 +371,43 @@ async fn ledger_kinds(app: &TestApp) -> Vec<String> {
         .iter()
         .map(|entry| entry["kind"].as_str().expect("kind").to_owned())
         .collect()
+}
+
+async fn a_stream_of_a_campaign_set_back_to_draft_ends_without_its_figures(engine: Engine) {
+    let app = spawn_app_with(engine, Options::default()).await;
+    app.create_campaign("office").await;
+    app.give("office", "10.00", None).await;
+    let mut stream =
+        app.client.get(app.url("/api/v1/campaigns/office/progress/stream")).send().await.expect("a stream");
+    let first = stream.chunk().await.expect("bytes").expect("the first event");
+    let first = String::from_utf8_lossy(&first).into_owned();
+    assert!(first.contains("\"raised\":\"10.00\""), "{first}");
+    let drafted =
+        app.patch_as(&app.admin_token, "/api/v1/admin/campaigns/office", &json!({"status": "draft"})).await;
+    assert_eq!(drafted.status(), StatusCode::OK);
+    app.give("office", "99.00", None).await;
+    let rest = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut rest = String::new();
+        while let Ok(Some(chunk)) = stream.chunk().await {
+            rest.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        rest
+    })
+    .await
+    .expect("the stream ended");
+    assert!(!rest.contains("raised"), "no figure of the draft went out: {rest}");
+}
+
+async fn asking_for_a_self_service_link_is_not_a_captcha_refusal(engine: Engine) {
+    let options = with(&[
+        ("TURNSTILE_SITE_KEY", "site-key-123"),
+        ("TURNSTILE_SECRET_KEY", "captcha-secret"),
+        ("APPEAL_CAPTCHA_VERIFY_URL", "http://127.0.0.1:9/unused"),
+    ]);
+    let app = spawn_app_with(engine, options).await;
+    let asked = app.form_post("/manage", &[("lang", "en"), ("email", "reader@example.org")]).await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    assert!(asked.text().await.expect("text").contains("If this address has a subscription with us"));
+    let metrics = app.get("/metrics").await.text().await.expect("text");
+    assert!(metrics.contains("appeal_checkouts_refused_total{reason=\"captcha\"} 0"), "{metrics}");
 }

@@ -84,11 +84,25 @@ async fn pages_speak_the_visitors_language(engine: Engine) {
 async fn the_donor_wall_shows_text_as_text(engine: Engine) {
     let app = spawn_app(engine).await;
     app.create_campaign("office").await;
-    let gift = json!({"amount": "20.00", "method": "cash", "received_on": "2026-11-01",
+    let gift = json!({"amount": "20.00", "method": "cash", "received_on": "2026-11-01", "anonymous": false,
                       "donor_name": "<b>Mallory</b>", "message": "<script>alert('x')</script>"});
     app.post_as(&app.treasurer_token, "/api/v1/admin/campaigns/office/donations", &gift).await;
     let hidden = json!({"amount": "30.00", "method": "cash", "received_on": "2026-11-01", "donor_name": "Secret Sam", "anonymous": true});
     app.post_as(&app.treasurer_token, "/api/v1/admin/campaigns/office/donations", &hidden).await;
+    // Money raised internally is anonymous unless the treasurer says the donor agreed.
+    let by_default = json!({"amount": "10.00", "method": "cheque", "received_on": "2026-11-01", "donor_name": "Quiet Quinn"});
+    app.post_as(&app.treasurer_token, "/api/v1/admin/campaigns/office/donations", &by_default).await;
+    let deposit = "amount,method,donor_name,anonymous\n5,cash,Deposit Dana,\n6,cash,Named Ned,no\n";
+    let posted = app
+        .client
+        .post(app.url("/api/v1/admin/campaigns/office/batches/import?reference=S1&deposited_on=2026-11-02&declared_count=2&declared_total=11"))
+        .bearer_auth(&app.treasurer_token)
+        .header("content-type", "text/csv")
+        .body(deposit)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(posted.status(), StatusCode::CREATED);
     let (_, _, page) = html(&app, "/c/office?lang=en", &[]).await;
     assert!(
         page.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2f;script&gt;"),
@@ -97,6 +111,8 @@ async fn the_donor_wall_shows_text_as_text(engine: Engine) {
     assert!(page.contains("&lt;b&gt;Mallory&lt;&#x2f;b&gt;"));
     assert!(!page.contains("<script>alert"));
     assert!(page.contains("Anonymous") && !page.contains("Secret Sam"));
+    assert!(!page.contains("Quiet Quinn") && !page.contains("Deposit Dana"), "anonymous by default");
+    assert!(page.contains("Named Ned"), "a row may name its donor");
 }
 
 async fn the_form_sends_the_supporter_to_checkout(engine: Engine) {

@@ -259,6 +259,8 @@ struct DonationForm {
     donor_email: Option<String>,
     reference: Option<String>,
     branch: Option<String>,
+    /// Ticked: the donor agreed to be named on the public wall.
+    show_name: Option<String>,
 }
 
 pub(super) async fn record_donation(
@@ -279,7 +281,7 @@ pub(super) async fn record_donation(
         donor_email: submitted.donor_email,
         reference: submitted.reference,
         branch: submitted.branch,
-        anonymous: None,
+        anonymous: Some(submitted.show_name.is_none()),
         message: None,
     };
     match actions::record_offline_donation(
