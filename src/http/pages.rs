@@ -492,7 +492,7 @@ async fn give(
     match checked {
         Ok(()) => {
             let amount = match form.preset.as_deref() {
-                Some("other") | None => form.custom_amount.clone().map(|text| text.replace(',', ".")),
+                Some("other") | None => form.custom_amount.as_deref().map(|text| language.read_amount(text)),
                 Some(preset) => Some(preset.to_owned()),
             };
             let input = CheckoutInput {

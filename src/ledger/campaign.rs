@@ -388,7 +388,8 @@ fn validate_checkout_settings(
 fn parse_fee_percent(text: &str) -> Result<i64, &'static str> {
     const MESSAGE: &str = "must be a percentage from 0 to 50 with at most two decimals, such as \"2.9\"";
     let value: rust_decimal::Decimal = text.trim().parse().map_err(|_| MESSAGE)?;
-    let basis_points = value * rust_decimal::Decimal::ONE_HUNDRED;
+    // Checked: a number as large as a decimal holds must be refused, not overflow.
+    let basis_points = value.checked_mul(rust_decimal::Decimal::ONE_HUNDRED).ok_or(MESSAGE)?;
     if value.is_sign_negative() || value > rust_decimal::Decimal::from(50) || !basis_points.fract().is_zero()
     {
         return Err(MESSAGE);
@@ -491,6 +492,15 @@ mod tests {
 
     fn input(json: &str) -> CampaignInput {
         serde_json::from_str(json).expect("valid campaign JSON")
+    }
+
+    #[test]
+    fn a_fee_percentage_too_large_to_hold_is_refused_not_a_panic() {
+        assert_eq!(parse_fee_percent("2.9"), Ok(290));
+        for bad in ["79228162514264337593543950335", "7922816251426433759354395033.5", "-1", "50.001", "abc"]
+        {
+            assert!(parse_fee_percent(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

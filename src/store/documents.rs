@@ -62,6 +62,40 @@ pub(super) struct Documents {
     born: Instant,
     /// Held while a document is built, so that a missing one is built once.
     building: tokio::sync::Mutex<()>,
+    /// Slugs that named no campaign, lately: a flood of random slugs is answered from here
+    /// instead of queuing, one at a time, for `building`. Bounded, and forgotten on any
+    /// change (a campaign created under one of them).
+    absent: Mutex<Absent>,
+}
+
+/// Recently missing slugs, oldest first, at most `ABSENT_CAPACITY`.
+#[derive(Debug, Default)]
+struct Absent {
+    since: HashMap<String, Instant>,
+    order: std::collections::VecDeque<String>,
+}
+
+const ABSENT_CAPACITY: usize = 4096;
+
+impl Absent {
+    fn is_absent(&self, slug: &str) -> bool {
+        self.since.get(slug).is_some_and(|since| since.elapsed() < MAX_AGE)
+    }
+
+    fn remember(&mut self, slug: &str) {
+        if self.since.insert(slug.to_owned(), Instant::now()).is_none() {
+            self.order.push_back(slug.to_owned());
+            while self.since.len() > ABSENT_CAPACITY {
+                let Some(oldest) = self.order.pop_front() else { break };
+                self.since.remove(&oldest);
+            }
+        }
+    }
+
+    fn forget_all(&mut self) {
+        self.since.clear();
+        self.order.clear();
+    }
 }
 
 /// How often readers look at the SQLite files at most: a millisecond.
@@ -87,6 +121,7 @@ impl Documents {
             looked_at: AtomicU64::new(0),
             born: Instant::now(),
             building: tokio::sync::Mutex::new(()),
+            absent: Mutex::default(),
         }
     }
 
@@ -112,7 +147,7 @@ impl Documents {
             return false;
         }
         *last = Some(stamp);
-        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.bump();
         if let Ok(mut documents) = self.by_slug.write() {
             documents.retain(|_, document| Some(document.campaign_id) == keep);
         }
@@ -151,6 +186,14 @@ impl Documents {
         documents.values().find(|document| document.campaign_id == campaign_id).map(|d| d.slug.clone())
     }
 
+    /// Something changed: documents built before may not be kept, and no slug is known absent.
+    fn bump(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut absent) = self.absent.lock() {
+            absent.forget_all();
+        }
+    }
+
     fn forget(&self, campaign_id: i64) {
         if let Ok(mut documents) = self.by_slug.write() {
             documents.retain(|_, document| document.campaign_id != campaign_id);
@@ -182,6 +225,9 @@ impl Store {
             return Ok(Some(document));
         }
         let documents = &self.documents;
+        if documents.absent.lock().is_ok_and(|absent| absent.is_absent(slug)) {
+            return Ok(None);
+        }
         let _building = documents.building.lock().await;
         // Another reader may have built it while this one waited.
         if let Some(document) = documents.cached(slug) {
@@ -189,8 +235,16 @@ impl Store {
         }
         let epoch = documents.epoch.load(Ordering::SeqCst);
         let document = self.build_document(slug).await?;
-        if let Some(document) = &document {
-            documents.keep(slug, document, epoch);
+        match &document {
+            Some(document) => {
+                documents.keep(slug, document, epoch);
+            }
+            None if documents.epoch.load(Ordering::SeqCst) == epoch => {
+                if let Ok(mut absent) = documents.absent.lock() {
+                    absent.remember(slug);
+                }
+            }
+            None => {}
         }
         Ok(document)
     }
@@ -225,7 +279,7 @@ impl Store {
     /// document until the new one replaces it; a failed rebuild forgets it instead.
     pub(super) async fn refresh_document(&self, campaign_id: i64) {
         let documents = &self.documents;
-        documents.epoch.fetch_add(1, Ordering::SeqCst);
+        documents.bump();
         if let Some(slug) = documents.cached_slug(campaign_id) {
             let _building = documents.building.lock().await;
             // On SQLite this commit moved the file stamps: take them in now (forgetting the
@@ -273,7 +327,7 @@ impl Store {
         if words.next() == Some(self.documents.instance.as_str()) {
             return;
         }
-        self.documents.epoch.fetch_add(1, Ordering::SeqCst);
+        self.documents.bump();
         self.documents.forget(campaign_id);
         self.documents.announce(campaign_id);
     }

@@ -162,6 +162,19 @@ impl Language {
         if minor < 0 { format!("-{text}") } else { text }
     }
 
+    /// An amount as a person types it in this language, written plainly for the money parser:
+    /// spaces and group separators dropped, the decimal separator made a point. "2,500" is two
+    /// thousand five hundred in English and two and a half in French; "2 500,50" in French is
+    /// 2500.50. A point typed in French with no comma is taken as a decimal point.
+    pub fn read_amount(&self, text: &str) -> String {
+        let plain: String = text.chars().filter(|c| !c.is_whitespace() && *c != '\u{202f}').collect();
+        if self.decimal_separator == "," {
+            if plain.contains(',') { plain.replace('.', "").replace(',', ".") } else { plain }
+        } else {
+            plain.replace(&self.group_separator, "")
+        }
+    }
+
     /// A percentage with one decimal when it has one: "90%", "90 %", "33.3%".
     pub fn percent(&self, value: f64) -> String {
         let rounded = Decimal::try_from(value).unwrap_or_default().round_dp(1).normalize();
@@ -263,6 +276,18 @@ mod tests {
         assert_eq!(en.money(123_456_789, Currency::from_code("JPY").expect("JPY")), "¥123,456,789");
         assert_eq!(en.percent(90.0), "90%");
         assert_eq!(fr.percent(33.3), "33,3\u{202f}%");
+    }
+
+    #[test]
+    fn amounts_are_read_with_each_language_separators() {
+        let en = catalog().get("en").expect("English");
+        let fr = catalog().get("fr").expect("French");
+        assert_eq!(en.read_amount("2,500"), "2500");
+        assert_eq!(en.read_amount(" 2,500.50 "), "2500.50");
+        assert_eq!(fr.read_amount("2,5"), "2.5");
+        assert_eq!(fr.read_amount("2\u{202f}500,50"), "2500.50");
+        assert_eq!(fr.read_amount("2 500,50"), "2500.50");
+        assert_eq!(fr.read_amount("2.50"), "2.50", "a point alone is taken as a decimal point");
     }
 
     #[test]

@@ -24,6 +24,8 @@ on_both_engines!(
     two_identical_partial_refunds_are_two_refunds,
     a_stream_of_a_campaign_set_back_to_draft_ends_without_its_figures,
     asking_for_a_self_service_link_is_not_a_captcha_refusal,
+    amounts_are_read_in_the_page_language_and_odd_inputs_are_refused,
+    a_missing_campaign_is_remembered_until_one_is_created,
 );
 
 fn with(vars: &[(&'static str, &str)]) -> Options {
@@ -410,4 +412,46 @@ async fn asking_for_a_self_service_link_is_not_a_captcha_refusal(engine: Engine)
     assert!(asked.text().await.expect("text").contains("If this address has a subscription with us"));
     let metrics = app.get("/metrics").await.text().await.expect("text");
     assert!(metrics.contains("appeal_checkouts_refused_total{reason=\"captcha\"} 0"), "{metrics}");
+}
+
+async fn amounts_are_read_in_the_page_language_and_odd_inputs_are_refused(engine: Engine) {
+    let app = spawn_app_with(engine, Options::default()).await;
+    app.create_campaign("office").await;
+    for (lang, amount) in [("en", "2,500"), ("fr", "2,5"), ("fr", "2\u{202f}500,50")] {
+        let fields = [("lang", lang), ("preset", "other"), ("custom_amount", amount)];
+        assert_eq!(
+            app.form_post("/c/office/give", &fields).await.status(),
+            StatusCode::SEE_OTHER,
+            "{amount}"
+        );
+    }
+    let sessions = app.stripe.requests_to("POST", "/v1/checkout/sessions");
+    let amounts: Vec<_> =
+        sessions.iter().map(|request| request.param("line_items[0][price_data][unit_amount]")).collect();
+    assert_eq!(
+        amounts,
+        [Some("250000"), Some("250"), Some("250050")],
+        "\"2,500\" is two thousand five hundred in English and two and a half in French"
+    );
+
+    let huge = app
+        .patch_as(
+            &app.admin_token,
+            "/api/v1/admin/campaigns/office",
+            &json!({"fee_percent": "79228162514264337593543950335"}),
+        )
+        .await;
+    let body = problem(huge, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(body["errors"]["fee_percent"].as_str().is_some_and(|text| text.contains("percentage")), "{body}");
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK, "the server still answers");
+}
+
+async fn a_missing_campaign_is_remembered_until_one_is_created(engine: Engine) {
+    let app = spawn_app_with(engine, Options::default()).await;
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/v1/campaigns/later/progress").await.status(), StatusCode::NOT_FOUND);
+    }
+    app.create_campaign("later").await;
+    let progress = app.get("/api/v1/campaigns/later/progress").await;
+    assert_eq!(progress.status(), StatusCode::OK, "a campaign created under a missing slug is seen at once");
 }

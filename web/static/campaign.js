@@ -68,7 +68,7 @@
     function amount() {
       var checked = form.querySelector('input[name="preset"]:checked');
       var text = checked && checked.value !== "other" ? checked.value : custom.value;
-      text = (text || "").trim().replace(",", ".");
+      text = f.read(text || "");
       if (!/^\d+(\.\d+)?$/.test(text)) return 0;
       return f.minor(text);
     }

@@ -47,7 +47,14 @@ function appealFormatter(i18n) {
   function ofGoal(value) {
     return fill(s["progress.percent"], { percent: percent(value) });
   }
-  return { fill: fill, minor: minor, money: money, percent: percent, ofGoal: ofGoal, plural: plural, s: s };
+  // An amount as a person types it in the page's language, written plainly ("2,500" is 2500
+  // in English, 2.5 in French), as the server reads it too.
+  function read(text) {
+    var plain = text.replace(/[\s\u202f]/g, "");
+    if (i18n.decimal === ",") return plain.indexOf(",") >= 0 ? plain.split(".").join("").replace(",", ".") : plain;
+    return plain.split(i18n.group).join("");
+  }
+  return { fill: fill, minor: minor, money: money, percent: percent, ofGoal: ofGoal, plural: plural, read: read, s: s };
 }
 
 function appealTimeLeft(f, endsAt) {
