@@ -276,7 +276,7 @@ async fn run_engine(
     let application = Application::build(&config(&database_url, &stripe.base)?).await?;
     let store = application.store().clone();
     let setup = appeal::access::Actor::command_line();
-    let token = appeal::actions::create_token(&store, "bench", "admin", &setup).await?;
+    let token = appeal::actions::create_token(&store, "bench", "admin", None, &setup).await?.token;
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(async move {
         let _ = application.run_until(std::future::pending()).await;

@@ -1,6 +1,11 @@
 //! The writes an admin or treasurer can make: one code path for the HTTP API and the CLI.
 
+mod people;
 mod stripe_review;
+
+pub use people::{
+    PersonChange, TokenCreated, add_user, change_person, create_token, list_tokens, list_users, revoke_token,
+};
 
 pub use stripe_review::{
     FlagResolutionInput, FlagResolved, dismiss_stripe_event, resolve_flag, retry_stripe_event,
@@ -8,7 +13,7 @@ pub use stripe_review::{
 
 use chrono::Utc;
 
-use crate::access::{Actor, Role, generate_token, hash_token};
+use crate::access::Actor;
 use crate::ledger::campaign::{CampaignInput, validate_campaign};
 use crate::ledger::checkout::{CheckoutInput, validate_checkout};
 use crate::ledger::entry::Entry;
@@ -200,64 +205,6 @@ pub async fn reverse_entry(
     audit(store, actor, "donation.reverse", &target, Some(entry_json(&original)), Some(entry_json(recorded)))
         .await;
     Ok(outcome)
-}
-
-/// Creates an API token and returns it; this is the only time it can be seen.
-#[tracing::instrument(skip_all, fields(name, role))]
-pub async fn create_token(
-    store: &Store,
-    name: &str,
-    role: &str,
-    actor: &Actor,
-) -> Result<String, ActionError> {
-    let mut errors = FieldErrors::new();
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        errors.add("name", "must be 1 to 100 characters");
-    }
-    let role = errors.check("role", Role::parse(role));
-    let Some(role) = role.filter(|_| errors.is_empty()) else {
-        return Err(ActionError::Invalid(errors));
-    };
-    let token = generate_token();
-    store.insert_token(name, role.as_str(), &hash_token(&token)).await?;
-    let after = serde_json::json!({"name": name, "role": role.as_str()});
-    audit(store, actor, "token.create", &format!("token:{name}"), None, Some(after)).await;
-    Ok(token)
-}
-
-/// Adds a person who signs in with a password (hashed with argon2id).
-#[tracing::instrument(skip_all, fields(role))]
-pub async fn add_user(
-    store: &Store,
-    email: &str,
-    role: &str,
-    branch: Option<&str>,
-    password: &str,
-    actor: &Actor,
-) -> Result<(), ActionError> {
-    let mut errors = FieldErrors::new();
-    let email = errors.check("email", crate::ledger::validation::parse_email(email));
-    let role = errors.check("role", Role::parse(role));
-    let branch = match branch.map(str::trim).filter(|branch| !branch.is_empty()) {
-        Some(slug) => {
-            errors.check("branch", crate::ledger::Slug::parse(slug)).map(|slug| Some(slug.to_string()))
-        }
-        None => Some(None),
-    };
-    errors.check("password", crate::access::check_new_password(password));
-    let (Some(email), Some(role), Some(branch)) = (email, role, branch) else {
-        return Err(ActionError::Invalid(errors));
-    };
-    if !errors.is_empty() {
-        return Err(ActionError::Invalid(errors));
-    }
-    store
-        .insert_user(&email, &crate::access::hash_password(password), role.as_str(), branch.as_deref())
-        .await?;
-    let after = serde_json::json!({"email": email, "role": role.as_str(), "branch": branch});
-    audit(store, actor, "user.add", &format!("user:{email}"), None, Some(after)).await;
-    Ok(())
 }
 
 /// Writes a line to the audit log; a failure there is logged, not shown to the person, whose

@@ -1,5 +1,6 @@
 //! The command line: `appeal serve` by default, and every treasurer write the API offers.
 
+mod people;
 mod stripe;
 
 use std::process::ExitCode;
@@ -47,10 +48,10 @@ enum Command {
     Donation(DonationCommand),
     /// Manage API tokens.
     #[command(subcommand)]
-    Token(TokenCommand),
+    Token(people::TokenCommand),
     /// Manage the people who sign in to the dashboard.
     #[command(subcommand)]
-    User(UserCommand),
+    User(people::UserCommand),
     /// Recompute every total from the ledger; with --stripe, also compare Stripe's balance
     /// transactions of the period with the ledger. Exits non-zero naming any difference.
     Check {
@@ -269,36 +270,6 @@ struct DonationReverseArgs {
     kind: Option<String>,
 }
 
-#[derive(Debug, Subcommand)]
-enum UserCommand {
-    /// Add a person; prints a generated password once, unless --password-stdin gives one.
-    Add {
-        #[arg(long)]
-        email: String,
-        /// admin, treasurer or viewer.
-        #[arg(long)]
-        role: String,
-        /// A branch slug: they see and record only that branch.
-        #[arg(long)]
-        branch: Option<String>,
-        /// Read the password from the first line of standard input.
-        #[arg(long)]
-        password_stdin: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum TokenCommand {
-    /// Create an API token and print it once.
-    Create {
-        #[arg(long)]
-        name: String,
-        /// admin, treasurer or viewer.
-        #[arg(long)]
-        role: String,
-    },
-}
-
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -396,14 +367,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         Command::Campaign(CampaignCommand::List) => list_campaigns(store).await,
         Command::Donation(DonationCommand::Add(args)) => add_donation(store, args, &actor).await,
         Command::Donation(DonationCommand::Reverse(args)) => reverse_donation(store, args, &actor).await,
-        Command::Token(TokenCommand::Create { name, role }) => {
-            actions::create_token(store, &name, &role, &actor).await.map(|token| {
-                println!("{token}");
-                eprintln!(
-                    "Token \"{name}\" created with role {role}. Keep it now: it cannot be shown again."
-                );
-            })
-        }
+        Command::Token(command) => people::run_token(command, store, &actor).await,
         Command::Check { stripe, since } => {
             let totals = check(store).await;
             if !stripe {
@@ -438,9 +402,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         Command::Reconcile { since } => return stripe::reconcile(store, payments, config, &since).await,
         Command::Stripe(command) => return stripe::run(command, store, payments, config, &actor).await,
         Command::Export(args) => export(store, config, args).await,
-        Command::User(UserCommand::Add { email, role, branch, password_stdin }) => {
-            add_user(store, &email, &role, branch.as_deref(), password_stdin, &actor).await
-        }
+        Command::User(command) => people::run_user(command, store, &actor).await,
         Command::Batch(BatchCommand::Import(args)) => import_batch(store, args, &actor).await,
         Command::Payout(PayoutCommand::List) => stripe::list_payouts(store).await,
         Command::Payout(PayoutCommand::Report { id }) => return stripe::payout_report(store, &id).await,
@@ -699,35 +661,6 @@ async fn import_batch(store: &Store, args: BatchImportArgs, actor: &Actor) -> Re
             outcome.entries.len(),
             currency.format_minor(outcome.total_minor)
         ),
-    }
-    Ok(())
-}
-
-async fn add_user(
-    store: &Store,
-    email: &str,
-    role: &str,
-    branch: Option<&str>,
-    password_stdin: bool,
-    actor: &Actor,
-) -> Result<(), ActionError> {
-    let (password, generated) = if password_stdin {
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line).map_err(|error| ActionError::Output(error.to_string()))?;
-        (line.trim_end_matches(['\r', '\n']).to_owned(), false)
-    } else {
-        let mut bytes = [0_u8; 12];
-        getrandom::fill(&mut bytes).expect("the operating system provides randomness");
-        (crate::access::hex(&bytes), true)
-    };
-    actions::add_user(store, email, role, branch, &password, actor).await?;
-    if generated {
-        println!("{password}");
-        eprintln!(
-            "{email} can sign in at /admin/login with the password above, shown once; they should change it."
-        );
-    } else {
-        println!("added {email} ({role})");
     }
     Ok(())
 }

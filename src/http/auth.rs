@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::AppState;
 use super::error::Problem;
 use crate::access::{Actor, Role, hash_token};
-use crate::store::StoredSession;
+use crate::store::{StoredSession, TokenClosed};
 
 pub const SESSION_COOKIE: &str = "appeal_session";
 /// The same on https: only a secure, host-only, path-/ cookie can bear this name.
@@ -105,6 +105,24 @@ impl FromRequestParts<AppState> for Caller {
             .token_by_hash(&hash_token(token))
             .await?
             .ok_or_else(|| Problem::unauthorized("The API token is not valid."))?;
+        // Whoever holds a closed token learns only what it was: expired or revoked, and when.
+        match stored.closed(chrono::Utc::now()) {
+            Some(TokenClosed::Revoked(at)) => {
+                return Err(Problem::unauthorized(&format!(
+                    "The API token \"{}\" was revoked on {}; ask an administrator for a new one.",
+                    stored.name,
+                    at.format("%Y-%m-%d")
+                )));
+            }
+            Some(TokenClosed::Expired(at)) => {
+                return Err(Problem::unauthorized(&format!(
+                    "The API token \"{}\" expired on {}; ask an administrator for a new one.",
+                    stored.name,
+                    at.format("%Y-%m-%d %H:%M UTC")
+                )));
+            }
+            None => {}
+        }
         let role =
             Role::parse(&stored.role).map_err(|_| Problem::internal(&"stored token has an unknown role"))?;
         let mut actor = Actor::token(&stored.name, role);

@@ -43,7 +43,7 @@ pub(crate) use stripe::{
     mark_subscription_past_due_in, update_intent_in, upsert_dispute_in, upsert_subscription_in,
 };
 pub use supporters::WallGift;
-pub use tokens::StoredToken;
+pub use tokens::{StoredToken, TokenClosed};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

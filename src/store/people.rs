@@ -13,6 +13,9 @@ pub struct StoredUser {
     pub password_hash: String,
     pub role: String,
     pub branch: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// A disabled person cannot sign in; their sessions ended when they were disabled.
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// A signed-in session, found by its cookie.
@@ -36,7 +39,7 @@ pub struct AuditRecord {
     pub address: Option<String>,
 }
 
-const USER_COLUMNS: &str = "u.id, u.email, u.password_hash, u.role, u.branch";
+const USER_COLUMNS: &str = "u.id, u.email, u.password_hash, u.role, u.branch, u.created_at, u.disabled_at";
 
 fn user_from_row(row: &sqlx::any::AnyRow) -> Result<StoredUser, StoreError> {
     Ok(StoredUser {
@@ -45,6 +48,12 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<StoredUser, StoreError> {
         password_hash: row.try_get("password_hash")?,
         role: row.try_get("role")?,
         branch: row.try_get("branch")?,
+        created_at: read_instant(row.try_get("created_at")?)?,
+        disabled_at: row
+            .try_get::<Option<String>, _>("disabled_at")?
+            .as_deref()
+            .map(read_instant)
+            .transpose()?,
     })
 }
 
@@ -83,6 +92,45 @@ impl Store {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    /// Everyone who may sign in or was disabled, by email.
+    pub async fn users(&self) -> Result<Vec<StoredUser>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u ORDER BY LOWER(u.email)");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// Disables a person (ending every session of theirs) or enables them again.
+    pub async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> Result<(), StoreError> {
+        let mut transaction = self.pool().begin().await?;
+        sqlx::query("UPDATE users SET disabled_at = $1, updated_at = $2 WHERE id = $3")
+            .bind(disabled.then(|| stored_instant(now())))
+            .bind(stored_instant(now()))
+            .bind(user_id)
+            .execute(&mut *transaction)
+            .await?;
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Removes a person and their sessions. What they recorded keeps their name: the ledger's
+    /// `recorded_by` and the audit log hold it as written, not as a reference to this row.
+    pub async fn remove_user(&self, user_id: i64) -> Result<(), StoreError> {
+        let mut transaction = self.pool().begin().await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *transaction)
+            .await?;
+        sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *transaction).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
     pub async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(password_hash)
@@ -117,7 +165,7 @@ impl Store {
     pub async fn session(&self, token_hash: &str) -> Result<Option<StoredSession>, StoreError> {
         let sql = format!(
             "SELECT {USER_COLUMNS}, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2"
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(token_hash)

@@ -239,7 +239,7 @@ async fn stalled_export_downloads_give_their_connections_back(engine: Engine) {
 }
 
 /// The one-time token of the form named `name` on a dashboard page.
-fn form_token(page: &str, name: &str) -> String {
+pub fn form_token(page: &str, name: &str) -> String {
     page.split("name=\"form_token\" value=\"")
         .skip(1)
         .filter_map(|rest| rest.split('"').next())

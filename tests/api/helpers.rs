@@ -211,10 +211,14 @@ pub async fn spawn_app_with(engine: Engine, mut options: Options) -> TestApp {
     let application = Application::build(&config).await.expect("the application starts");
     let store = application.store().clone();
     let setup = appeal::access::Actor::command_line();
-    let admin_token = actions::create_token(&store, "test-admin", "admin", &setup).await.expect("token");
-    let treasurer_token =
-        actions::create_token(&store, "test-treasurer", "treasurer", &setup).await.expect("token");
-    let viewer_token = actions::create_token(&store, "test-viewer", "viewer", &setup).await.expect("token");
+    let admin_token =
+        actions::create_token(&store, "test-admin", "admin", None, &setup).await.expect("token").token;
+    let treasurer_token = actions::create_token(&store, "test-treasurer", "treasurer", None, &setup)
+        .await
+        .expect("token")
+        .token;
+    let viewer_token =
+        actions::create_token(&store, "test-viewer", "viewer", None, &setup).await.expect("token").token;
     let mut app = TestApp {
         address: String::new(),
         stripe,

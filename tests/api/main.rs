@@ -13,6 +13,7 @@ mod cli;
 mod errors;
 mod exports;
 mod hardening;
+mod lifecycle;
 mod payouts;
 mod people;
 mod progress;

@@ -150,6 +150,15 @@ async fn login(
         tracing::warn!(%ip, "sign-in failed");
         return login_page(&state, StatusCode::UNAUTHORIZED, Some("Wrong email or password."));
     };
+    // Said only to whoever knows the password.
+    if user.disabled_at.is_some() {
+        tracing::warn!(%ip, "sign-in to a disabled account");
+        return login_page(
+            &state,
+            StatusCode::UNAUTHORIZED,
+            Some("This account is disabled; ask an administrator to enable it."),
+        );
+    }
     state.logins.succeeded(limit_key, &email);
     let token = random_hex(32);
     let csrf = random_hex(16);
