@@ -88,8 +88,7 @@ impl ExportRequest {
             |errors: &mut FieldErrors, field: &str, value: Option<&str>, default: NaiveDate| match value {
                 Some(text) => errors.check(
                     field,
-                    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-                        .map_err(|_| "must be a date written YYYY-MM-DD"),
+                    crate::ledger::validation::parse_day(text).ok_or("must be a date written YYYY-MM-DD"),
                 ),
                 None => Some(default),
             };
@@ -128,7 +127,8 @@ impl ExportRequest {
 
     /// The range as instants: from `from` at midnight to the midnight after `to`, local time.
     pub fn instants(&self, timezone: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
-        (local_midnight(self.from, timezone), local_midnight(self.to + chrono::Days::new(1), timezone))
+        let after = self.to.checked_add_days(chrono::Days::new(1)).unwrap_or(NaiveDate::MAX);
+        (local_midnight(self.from, timezone), local_midnight(after, timezone))
     }
 }
 

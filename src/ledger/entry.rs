@@ -327,12 +327,13 @@ fn find_branch(branches: &[Branch], slug: &str, campaign: &Campaign) -> Result<i
 
 /// A date the money was received: `YYYY-MM-DD`, not after tomorrow (time zones differ).
 pub fn parse_received_on(text: &str, today: NaiveDate) -> Result<NaiveDate, &'static str> {
-    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| "must be a date written YYYY-MM-DD, such as \"2026-11-01\"")?;
-    if date > today + chrono::Days::new(1) {
+    let date = crate::ledger::validation::parse_day(text)
+        .ok_or("must be a date written YYYY-MM-DD, such as \"2026-11-01\"")?;
+    if date > today.checked_add_days(chrono::Days::new(1)).unwrap_or(today) {
         return Err("must not be in the future");
     }
-    if date.year_ce().1 < 2000 {
+    // The year itself: `year_ce` would read 2000 BC ("-1999-12-31") as 2000.
+    if date.year() < 2000 {
         return Err("must not be before the year 2000");
     }
     Ok(date)

@@ -131,6 +131,20 @@ pub fn optional_text(
     Some(text)
 }
 
+/// A calendar day written `YYYY-MM-DD` with a four-digit year. chrono alone would also take
+/// "+262142-12-31" and "-1999-12-31", days whose next day or year cannot be counted.
+pub fn parse_day(text: &str) -> Option<chrono::NaiveDate> {
+    use chrono::Datelike;
+    let text = text.trim();
+    let shaped = text.len() == 10
+        && text
+            .bytes()
+            .enumerate()
+            .all(|(at, byte)| if at == 4 || at == 7 { byte == b'-' } else { byte.is_ascii_digit() });
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().filter(|_| shaped)?;
+    (date.year() >= 1).then_some(date)
+}
+
 /// Checks an e-mail address the way a form would: one `@`, a dotted domain, no spaces.
 pub fn parse_email(value: &str) -> Result<String, &'static str> {
     let email = value.trim();
@@ -149,6 +163,14 @@ pub fn parse_email(value: &str) -> Result<String, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_day_has_a_four_digit_year() {
+        assert_eq!(parse_day(" 2026-11-01 "), chrono::NaiveDate::from_ymd_opt(2026, 11, 1));
+        for bad in ["+262142-12-31", "-1999-12-31", "2026-1-1", "0000-01-01", "2026-02-30", "2026/11/01", ""] {
+            assert_eq!(parse_day(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn emails_are_checked_like_a_form_would() {

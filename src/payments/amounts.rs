@@ -173,7 +173,11 @@ pub fn refund_request(
         Some(_) if requested_minor >= remaining_minor => Ok(charge_refundable_api),
         Some((presented_minor, presented_currency)) => {
             let settled = Decimal::from(gift.amount_minor.max(1));
-            let converted = Decimal::from(requested_minor) * Decimal::from(presented_minor) / settled;
+            // Checked: amounts Stripe reports are any i64, and their product may not fit.
+            let converted = Decimal::from(requested_minor)
+                .checked_mul(Decimal::from(presented_minor))
+                .and_then(|product| product.checked_div(settled))
+                .ok_or(Unchargeable::TooLarge)?;
             let rounded = converted
                 .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
                 .to_i64()

@@ -42,7 +42,8 @@ pub fn verify(
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - timestamp).abs() > TOLERANCE_SECONDS {
+    // Checked: a timestamp far from now (t=-9223372036854775808) is stale, not an overflow.
+    if now.checked_sub(timestamp).and_then(i64::checked_abs).is_none_or(|age| age > TOLERANCE_SECONDS) {
         return Err(SignatureError::Stale);
     }
     for secret in secrets {

@@ -12,6 +12,7 @@ mod campaigns;
 mod cli;
 mod errors;
 mod exports;
+mod fuzz;
 mod hardening;
 mod lifecycle;
 mod payouts;
