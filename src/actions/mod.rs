@@ -207,6 +207,18 @@ pub async fn reverse_entry(
     Ok(outcome)
 }
 
+/// A Stripe refusal of the request as it stands becomes a conflict on `field`; anything else
+/// (Stripe unreachable, our key refused) stays a failure of the payment provider.
+fn refused_on(field: &'static str) -> impl FnOnce(StripeApiError) -> ActionError {
+    move |error| match error.refusal() {
+        Some(reason) => ActionError::Conflict {
+            field: field.to_owned(),
+            message: format!("was refused by Stripe: {reason}"),
+        },
+        None => ActionError::Stripe(error),
+    }
+}
+
 /// Writes a line to the audit log; a failure there is logged, not shown to the person, whose
 /// write has already happened.
 pub async fn audit(
@@ -398,7 +410,9 @@ pub async fn refund_donation(
     // a row are two refunds.
     let request_key = request_key.unwrap_or_else(|| crate::access::hex(&random_bytes::<12>()));
     let key = format!("refund-{entry_id}-{request_key}");
-    let refund = payments.api.create_refund(&charge, api_amount, &key).await?;
+    // Stripe refuses what it no longer holds (a refund asked for twice before the first is
+    // confirmed): that is a conflict on the amount, not a gateway failure.
+    let refund = payments.api.create_refund(&charge, api_amount, &key).await.map_err(refused_on("amount"))?;
     let after = serde_json::json!({
         "refund": refund.id,
         "amount": entry.currency.format_minor(amount_minor),
@@ -452,10 +466,18 @@ pub async fn cancel_subscription(
     let request_key = request_key.unwrap_or_else(|| crate::access::hex(&random_bytes::<12>()));
     let current = if at_period_end {
         let key = format!("cancel-at-period-end-{subscription_id}-{request_key}");
-        payments.api.cancel_subscription_at_period_end(subscription_id, &key).await?
+        payments
+            .api
+            .cancel_subscription_at_period_end(subscription_id, &key)
+            .await
+            .map_err(refused_on("subscription"))?
     } else {
         let key = format!("cancel-now-{subscription_id}-{request_key}");
-        payments.api.cancel_subscription_now(subscription_id, &key).await?
+        payments
+            .api
+            .cancel_subscription_now(subscription_id, &key)
+            .await
+            .map_err(refused_on("subscription"))?
     };
     store_subscription_state(store, &current).await?;
     let after = store.subscription(subscription_id).await?.ok_or(ActionError::NotFound("subscription"))?;

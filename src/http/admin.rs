@@ -436,7 +436,8 @@ async fn import_batch(
             "unsupported-media-type",
             "Unsupported media type",
             "Send the batch as CSV with Content-Type: text/csv.",
-        ));
+        )
+        .naming("content-type", "must be text/csv"));
     }
     let text = std::str::from_utf8(&body)
         .map_err(|_| Problem::from(FieldErrors::single("file", "must be UTF-8 text")))?;

@@ -41,6 +41,13 @@ impl Problem {
         }
     }
 
+    /// Names what is wrong, as a validation problem does: the body itself ("body"), or a
+    /// header ("content-type").
+    pub fn naming(mut self, field: &str, message: impl Into<String>) -> Self {
+        self.errors.get_or_insert_with(BTreeMap::new).insert(field.to_owned(), message.into());
+        self
+    }
+
     pub fn validation(errors: &FieldErrors) -> Self {
         let mut problem = Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -30,7 +30,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 "unsupported-media-type",
                 "Unsupported media type",
                 "Send the body as JSON with Content-Type: application/json.",
-            ));
+            )
+            .naming("content-type", "must be application/json"));
         }
         let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -40,8 +41,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                     "Payload too large",
                     format!("The body must be at most {MAX_BODY_BYTES} bytes."),
                 )
+                .naming("body", format!("must be at most {MAX_BODY_BYTES} bytes"))
             } else {
-                Problem::bad_request("unreadable-body", "Unreadable body", rejection.body_text())
+                let text = rejection.body_text();
+                Problem::bad_request("unreadable-body", "Unreadable body", text.clone()).naming("body", text)
             }
         })?;
         parse_json(&bytes).map(ApiJson)
@@ -75,7 +78,8 @@ fn json_problem(path: &str, error: serde_json::Error) -> Problem {
             "malformed-json",
             "Malformed JSON",
             format!("The body is not valid JSON: {message}."),
-        ),
+        )
+        .naming("body", format!("is not valid JSON: {message}")),
     }
 }
 

@@ -38,6 +38,15 @@ pub enum StripeApiError {
 }
 
 impl StripeApiError {
+    /// Stripe's reason when it refused the request itself as it stands (400 invalid request,
+    /// 402 a card error, 404 no such object): the asker's to change, not a fault of ours.
+    pub fn refusal(&self) -> Option<&str> {
+        match self {
+            StripeApiError::Refused { status: 400 | 402 | 404, message } => Some(message),
+            _ => None,
+        }
+    }
+
     /// Trying again later may succeed by itself: Stripe unreachable, rate limiting (429), a
     /// key being rolled or its permissions changed (401, 403), a request in flight (409).
     pub fn is_transient(&self) -> bool {

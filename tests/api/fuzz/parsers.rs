@@ -18,10 +18,10 @@ use chrono::NaiveDate;
 use hmac::{Hmac, Mac};
 use proptest::prelude::*;
 use secrecy::SecretString;
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::Sha256;
 
-use super::{config, stripe_objects};
+use super::{config, mutate, remove_key, replacement, stripe_objects};
 
 fn currency() -> impl Strategy<Value = Currency> {
     prop::sample::select(Currency::all().collect::<Vec<_>>())
@@ -280,57 +280,6 @@ proptest! {
         prop_assert_eq!(verify(Some(&header), &changed, &secrets, now), Err(SignatureError::Mismatch));
         let stale = format!("t={},v1={}", now - late, sign(&secret, now - late, &body));
         prop_assert_eq!(verify(Some(&stale), &body, &secrets, now), Err(SignatureError::Stale));
-    }
-}
-
-/// Something to put where a field was: another type, an extreme number, deep nesting.
-fn replacement() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        Just(json!(i64::MAX)),
-        Just(json!(i64::MIN)),
-        Just(json!(u64::MAX)),
-        Just(json!(1e308)),
-        Just(json!(-0.5)),
-        ".{0,12}".prop_map(Value::from),
-        Just(json!({})),
-        Just(json!([])),
-        (1_usize..100).prop_map(|depth| (0..depth).fold(json!(1), |inner, _| json!([inner]))),
-    ]
-}
-
-/// Replaces the `pick`-th node of `value` (in document order) with `with`, or removes it from
-/// its object when `with` is `None`.
-fn mutate(value: &mut Value, pick: &mut usize, with: &Option<Value>) -> bool {
-    let children: Vec<&mut Value> = match value {
-        Value::Object(map) => map.values_mut().collect(),
-        Value::Array(items) => items.iter_mut().collect(),
-        _ => return false,
-    };
-    let count = children.len();
-    for child in children {
-        if *pick == 0 {
-            *child = with.clone().unwrap_or(Value::Null);
-            return true;
-        }
-        *pick -= 1;
-        if mutate(child, pick, with) {
-            return true;
-        }
-    }
-    let _ = count;
-    false
-}
-
-/// Removes the key `pick` (modulo the keys of the top object) from `value`.
-fn remove_key(value: &mut Value, pick: usize) {
-    if let Value::Object(map) = value
-        && !map.is_empty()
-    {
-        let key = map.keys().nth(pick % map.len()).cloned().unwrap_or_default();
-        map.remove(&key);
     }
 }
 
