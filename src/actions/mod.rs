@@ -1,7 +1,10 @@
 //! The writes an admin or treasurer can make: one code path for the HTTP API and the CLI.
 
+mod deposits;
 mod people;
 mod stripe_review;
+
+pub use deposits::{BatchOutcome, BatchReversalInput, BatchReversed, record_batch, reverse_batch};
 
 pub use people::{
     PersonChange, TokenCreated, add_user, change_person, create_token, list_tokens, list_users, revoke_token,
@@ -125,9 +128,33 @@ pub async fn record_offline_donation(
     let campaign = store.campaign_by_slug(slug).await?.ok_or(ActionError::NotFound("campaign"))?;
     let branches = store.branches(campaign.id).await?;
     let input = scoped_to_branch(input, actor)?;
+    let allow_duplicate = input.allow_duplicate;
     let mut entry =
         validate_offline_donation(input, &campaign, &branches, Utc::now().date_naive(), &actor.label)?;
     entry.idempotency_key = idempotency_key.map(|key| format!("offline:{}:{key}", actor.label));
+    // The same form sent again is a replay, answered before looking for a look-alike.
+    if let Some(key) = &entry.idempotency_key
+        && let Some(existing) = store.entry_by_idempotency_key(key).await?
+    {
+        return Ok(RecordOutcome::Replayed(existing));
+    }
+    if !allow_duplicate
+        && let Some(reference) = &entry.reference
+        && let Some(earlier) =
+            store.earlier_gift(campaign.id, reference, entry.amount_minor, entry.received_on).await?
+    {
+        return Err(ActionError::Conflict {
+            field: "reference".to_owned(),
+            message: format!(
+                "matches entry #{} ({} {} received on {}, recorded by {}): record it anyway with allow_duplicate",
+                earlier.id,
+                earlier.currency.format_minor(earlier.amount_minor),
+                earlier.currency,
+                earlier.received_on,
+                earlier.recorded_by
+            ),
+        });
+    }
     let outcome = store.record_entry(&entry).await?;
     if let RecordOutcome::Recorded(recorded) = &outcome {
         audit(
@@ -485,76 +512,4 @@ pub async fn cancel_subscription(
     let target = format!("subscription:{subscription_id}");
     audit(store, actor, "subscription.cancel", &target, Some(state(&before)), Some(state(&after))).await;
     Ok(after)
-}
-
-/// A deposit posted, or (for a preview) checked and not posted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BatchOutcome {
-    pub batch_id: Option<i64>,
-    pub currency: crate::ledger::Currency,
-    pub total_minor: i64,
-    pub entries: Vec<crate::ledger::NewEntry>,
-    pub recorded: Vec<Entry>,
-    /// Posted before under the same idempotency key: nothing was posted now.
-    pub replayed: bool,
-}
-
-/// Posts a deposit whose entries match its declared count and total, in one transaction.
-/// With `preview`, checks everything and posts nothing.
-#[tracing::instrument(skip_all, fields(slug, actor = %actor.label))]
-pub async fn record_batch(
-    store: &Store,
-    slug: &str,
-    input: crate::ledger::batch::BatchInput,
-    actor: &Actor,
-    names: crate::ledger::batch::RowNames,
-    preview: bool,
-    idempotency_key: Option<String>,
-) -> Result<BatchOutcome, ActionError> {
-    let campaign = store.campaign_by_slug(slug).await?.ok_or(ActionError::NotFound("campaign"))?;
-    let branches = store.branches(campaign.id).await?;
-    let mut input = input;
-    input.entries = input
-        .entries
-        .into_iter()
-        .map(|entry| scoped_to_branch(entry, actor))
-        .collect::<Result<Vec<_>, ActionError>>()?;
-    let draft = crate::ledger::batch::validate_batch(
-        input,
-        &campaign,
-        &branches,
-        Utc::now().date_naive(),
-        &actor.label,
-        names,
-    )?;
-    let total_minor = draft.declared_total_minor;
-    if preview {
-        return Ok(BatchOutcome {
-            batch_id: None,
-            currency: campaign.currency,
-            total_minor,
-            entries: draft.entries,
-            recorded: Vec::new(),
-            replayed: false,
-        });
-    }
-    let key = idempotency_key.map(|key| format!("batch:{}:{key}", actor.label));
-    let posted = store.record_batch(&draft, &actor.label, key.as_deref()).await?;
-    if !posted.replayed {
-        let after = serde_json::json!({
-            "reference": draft.reference,
-            "count": posted.entries.len(),
-            "total": campaign.currency.format_minor(total_minor),
-            "entries": posted.entries.iter().map(|entry| entry.id).collect::<Vec<_>>(),
-        });
-        audit(store, actor, "batch.post", &format!("batch:{}", posted.batch_id), None, Some(after)).await;
-    }
-    Ok(BatchOutcome {
-        batch_id: Some(posted.batch_id),
-        currency: campaign.currency,
-        total_minor,
-        entries: draft.entries,
-        recorded: posted.entries,
-        replayed: posted.replayed,
-    })
 }

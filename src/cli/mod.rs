@@ -124,6 +124,9 @@ struct BatchImportArgs {
     /// Check and list the rows without posting.
     #[arg(long)]
     preview: bool,
+    /// Post it even though an earlier deposit has the same slip, or the same date and total.
+    #[arg(long)]
+    allow_duplicate: bool,
 }
 
 #[derive(Debug, Args)]
@@ -253,6 +256,9 @@ struct DonationAddArgs {
     /// Show the donor's name on the public wall (they agreed); anonymous otherwise.
     #[arg(long)]
     show_name: bool,
+    /// Record it even though an earlier gift has the same reference, amount and date.
+    #[arg(long)]
+    allow_duplicate: bool,
 }
 
 #[derive(Debug, Args)]
@@ -507,6 +513,7 @@ async fn add_donation(store: &Store, args: DonationAddArgs, actor: &Actor) -> Re
         branch: args.branch,
         anonymous: Some(!args.show_name),
         message: None,
+        allow_duplicate: args.allow_duplicate,
     };
     let outcome = actions::record_offline_donation(store, &args.campaign, input, actor, None).await?;
     print_entry("recorded", &outcome);
@@ -636,6 +643,7 @@ async fn import_batch(store: &Store, args: BatchImportArgs, actor: &Actor) -> Re
         declared_count: Some(args.count),
         declared_total: Some(AmountText(args.total)),
         entries: crate::ledger::batch::entries_from_csv(&text)?,
+        allow_duplicate: args.allow_duplicate,
     };
     let names = crate::ledger::batch::RowNames::CsvLines;
     let outcome =

@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/donations", get(list_donations))
         .route("/api/v1/admin/donations/{id}/reversals", post(reverse_donation))
         .route("/api/v1/admin/donations/{id}/refund", post(refund_donation))
+        .route("/api/v1/admin/batches/{id}/reversals", post(reverse_batch))
         .route("/api/v1/admin/subscriptions", get(list_subscriptions))
         .route("/api/v1/admin/payouts", get(list_payouts))
         .route("/api/v1/admin/payouts/{id}", get(payout_report))
@@ -415,6 +416,9 @@ struct ImportQuery {
     /// Check and show the rows without posting anything.
     #[serde(default)]
     preview: bool,
+    /// Post it even though an earlier deposit looks the same.
+    #[serde(default)]
+    allow_duplicate: bool,
 }
 
 /// A batch from a CSV file (`text/csv`): every row is checked, errors name the line, and
@@ -448,11 +452,35 @@ async fn import_batch(
         declared_count: query.declared_count,
         declared_total: query.declared_total.map(AmountText),
         entries,
+        allow_duplicate: query.allow_duplicate,
     };
     let outcome =
         actions::record_batch(&state.store, &slug, input, actor, RowNames::CsvLines, query.preview, key)
             .await?;
     Ok(batch_response(&outcome))
+}
+
+/// Reverses what is left of every entry of a deposit, with one reason, in one transaction.
+async fn reverse_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<actions::BatchReversalInput>,
+) -> ApiResult<Response> {
+    let actor = caller.require(Role::Treasurer)?;
+    let key = idempotency_key(&headers)?;
+    let reversed = actions::reverse_batch(&state.store, id, input, actor, key).await?;
+    let entries: Vec<EntryBody> = reversed.reversals.iter().map(EntryBody::new).collect();
+    let total: i64 = reversed.reversals.iter().map(|entry| entry.amount_minor).sum();
+    let body = json!({
+        "batch": reversed.batch_id,
+        "count": entries.len(),
+        "total": reversed.currency.format_minor(total),
+        "entries": entries,
+    });
+    let status = if reversed.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, axum::Json(body)).into_response())
 }
 
 fn batch_response(outcome: &actions::BatchOutcome) -> Response {

@@ -23,6 +23,9 @@ pub struct BatchInput {
     pub declared_total: Option<AmountText>,
     #[serde(default)]
     pub entries: Vec<OfflineDonationInput>,
+    /// Post it even though an earlier deposit has the same slip, or the same date and total.
+    #[serde(default)]
+    pub allow_duplicate: bool,
 }
 
 /// A checked batch, ready to post in one transaction.
@@ -104,6 +107,12 @@ pub fn validate_batch(
     }
     let mut entries = Vec::with_capacity(input.entries.len());
     for (index, mut entry) in input.entries.into_iter().enumerate() {
+        if entry.allow_duplicate {
+            errors.add(
+                format!("{}.allow_duplicate", names.name(index)),
+                "is said of the whole deposit, not of a row",
+            );
+        }
         if entry.received_on.is_none() {
             entry.received_on = input.deposited_on.clone();
         }
@@ -229,6 +238,7 @@ pub fn entries_from_csv(text: &str) -> Result<Vec<OfflineDonationInput>, FieldEr
             branch: get("branch"),
             anonymous: Some(anonymous),
             message: get("message"),
+            allow_duplicate: false,
         });
     }
     errors.into_result(|| entries)

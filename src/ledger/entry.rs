@@ -232,6 +232,9 @@ pub struct OfflineDonationInput {
     pub anonymous: Option<bool>,
     #[serde(default)]
     pub message: Option<String>,
+    /// Record it even though an earlier gift has the same reference, amount and date.
+    #[serde(default)]
+    pub allow_duplicate: bool,
 }
 
 const NAME_MAX_CHARS: usize = 200;

@@ -6,12 +6,11 @@ use sqlx::any::AnyRow;
 use super::flags::{FlagKind, NewFlag, close_over_reversals_in, raise_flag_in};
 use super::{Store, StoreError, WriteTx, now, read_date, read_flag, read_instant, stored_instant};
 use crate::access::Scope;
-use crate::ledger::batch::BatchDraft;
 use crate::ledger::entry::{Donor, Entry};
 use crate::ledger::totals::{EntryFacts, TotalsChange, totals_change};
 use crate::ledger::{Currency, EntryKind, NewEntry, Slug, Source, StripeRefs};
 
-const ENTRY_COLUMNS: &str = "e.id, e.campaign_id, c.slug AS campaign_slug, e.branch_id, b.slug AS branch_slug, \
+pub(super) const ENTRY_COLUMNS: &str = "e.id, e.campaign_id, c.slug AS campaign_slug, e.branch_id, b.slug AS branch_slug, \
      e.kind, e.source, e.method, e.amount_minor, e.fee_minor, e.net_minor, e.currency, e.donor_key, \
      e.donor_name, e.donor_email, e.anonymous, e.public_message, e.recurring, e.received_on, \
      e.recorded_at, e.recorded_by, e.reference, e.reason, e.reverses_entry_id, e.origin_entry_id, \
@@ -33,7 +32,7 @@ const ENTRY_RETURNING: &str = "id, campaign_id, \
      (SELECT pi.payout_id FROM payout_items pi WHERE pi.balance_transaction = ledger_entries.stripe_balance_transaction \
       AND pi.type <> 'payout' LIMIT 1) AS stripe_payout";
 
-const ENTRY_FROM: &str = "FROM ledger_entries e JOIN campaigns c ON c.id = e.campaign_id \
+pub(super) const ENTRY_FROM: &str = "FROM ledger_entries e JOIN campaigns c ON c.id = e.campaign_id \
      LEFT JOIN branches b ON b.id = e.branch_id \
      LEFT JOIN payout_items pi ON pi.balance_transaction = e.stripe_balance_transaction AND pi.type <> 'payout'";
 
@@ -50,14 +49,6 @@ impl RecordOutcome {
             RecordOutcome::Recorded(entry) | RecordOutcome::Replayed(entry) => entry,
         }
     }
-}
-
-/// A deposit as posted: its batch, its entries, and whether it had been posted before.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BatchPosted {
-    pub batch_id: i64,
-    pub entries: Vec<Entry>,
-    pub replayed: bool,
 }
 
 /// Which entries to list, newest first.
@@ -175,57 +166,6 @@ impl Store {
         write.commit().await?;
         Ok(outcome)
     }
-    /// Posts a deposit: the batch row and all its entries in one transaction, or nothing.
-    /// A deposit under an idempotency key posted before is not posted again: its batch and
-    /// entries come back as they were (`Replayed`).
-    pub async fn record_batch(
-        &self,
-        batch: &BatchDraft,
-        recorded_by: &str,
-        idempotency_key: Option<&str>,
-    ) -> Result<BatchPosted, StoreError> {
-        let mut write = self.begin_write().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO batches (campaign_id, reference, deposited_on, declared_count, declared_total_minor, \
-             recorded_at, recorded_by, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-        )
-        .bind(batch.campaign_id)
-        .bind(&batch.reference)
-        .bind(batch.deposited_on.format("%Y-%m-%d").to_string())
-        .bind(batch.declared_count)
-        .bind(batch.declared_total_minor)
-        .bind(stored_instant(now()))
-        .bind(recorded_by)
-        .bind(idempotency_key)
-        .fetch_optional(&mut *write.tx)
-        .await?;
-        let batch_id: i64 = match inserted {
-            Some(row) => row.try_get("id")?,
-            None => {
-                // Posted before under this key (or by a concurrent submit, which PostgreSQL
-                // waited for): what it posted, as it was.
-                let existing: i64 = sqlx::query("SELECT id FROM batches WHERE idempotency_key = $1")
-                    .bind(idempotency_key)
-                    .fetch_one(&mut *write.tx)
-                    .await?
-                    .try_get("id")?;
-                let sql = format!("SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.batch_id = $1 ORDER BY e.id");
-                let rows =
-                    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(existing).fetch_all(&mut *write.tx).await?;
-                let entries = rows.iter().map(entry_from_row).collect::<Result<_, _>>()?;
-                return Ok(BatchPosted { batch_id: existing, entries, replayed: true });
-            }
-        };
-        let mut recorded = Vec::with_capacity(batch.entries.len());
-        for entry in &batch.entries {
-            let entry = NewEntry { batch_id: Some(batch_id), ..entry.clone() };
-            recorded.push(record_entry_in(&mut write, &entry).await?.entry().clone());
-        }
-        write.commit().await?;
-        Ok(BatchPosted { batch_id, entries: recorded, replayed: false })
-    }
-
     /// The entry recorded under an idempotency key, if any.
     pub async fn entry_by_idempotency_key(&self, key: &str) -> Result<Option<Entry>, StoreError> {
         let sql = format!("SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.idempotency_key = $1");
@@ -608,7 +548,7 @@ pub(super) fn random_hex() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn entry_from_row(row: &AnyRow) -> Result<Entry, StoreError> {
+pub(super) fn entry_from_row(row: &AnyRow) -> Result<Entry, StoreError> {
     let kind: String = row.try_get("kind")?;
     let source: String = row.try_get("source")?;
     let currency: String = row.try_get("currency")?;

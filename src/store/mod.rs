@@ -4,6 +4,7 @@
 //! `RETURNING`) and runs on either engine through sqlx's `Any` driver. Only the DDL differs,
 //! in `migrations/sqlite/` and `migrations/postgres/` under the same version numbers.
 
+mod batches;
 mod campaigns;
 mod check;
 mod documents;
@@ -25,10 +26,11 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Row, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+pub use batches::{BatchPosted, StoredBatch};
 pub use check::Discrepancy;
 pub use documents::ProgressDocument;
 pub(crate) use entries::record_entry_in;
-pub use entries::{BatchPosted, EntryFilter, ExportFilter, RecordOutcome};
+pub use entries::{EntryFilter, ExportFilter, RecordOutcome};
 pub(crate) use events::claim_event_in;
 pub use events::{
     DeferredEvent, EventClaim, EventFailure, EventState, FailedEvent, QUARANTINE_AFTER_ATTEMPTS, Resolution,

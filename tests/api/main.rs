@@ -23,4 +23,5 @@ mod stripe;
 mod stripe_model;
 mod stripe_truth;
 mod supporters;
+mod treasury;
 mod webdriver;

@@ -36,18 +36,28 @@ pub(super) async fn campaign(
     Path(slug): Path<String>,
     Query(query): Query<CampaignQuery>,
 ) -> Response {
-    render_campaign(&state, &signed_in, &slug, query.notice, BTreeMap::new(), None, StatusCode::OK).await
+    render_campaign(&state, &signed_in, &slug, Shown { notice: query.notice, ..Shown::default() }).await
 }
 
-async fn render_campaign(
-    state: &AppState,
-    signed_in: &SignedIn,
-    slug: &str,
+/// What the campaign page shows besides the campaign: a notice, a form's errors and what was
+/// typed in it (the deposit's preview or confirm step, the record form), and its status.
+#[derive(Debug)]
+struct Shown {
     notice: Option<String>,
     errors: BTreeMap<String, String>,
-    preview: Option<Value>,
+    deposit: Option<Value>,
+    record: Option<Value>,
     status: StatusCode,
-) -> Response {
+}
+
+impl Default for Shown {
+    fn default() -> Self {
+        Shown { notice: None, errors: BTreeMap::new(), deposit: None, record: None, status: StatusCode::OK }
+    }
+}
+
+async fn render_campaign(state: &AppState, signed_in: &SignedIn, slug: &str, shown: Shown) -> Response {
+    let Shown { notice, errors, deposit: preview, record, status } = shown;
     let Ok(Some((campaign, totals, branches))) = state.store.campaign_progress(slug).await else {
         return Problem::not_found("campaign").into_response();
     };
@@ -105,6 +115,17 @@ async fn render_campaign(
             })
         })
         .collect();
+    let deposits: Vec<Value> = match state.store.batches(&scope, campaign.id, 10).await {
+        Ok(batches) => batches
+            .iter()
+            .map(|(batch, left)| {
+                json!({"id": batch.id, "reference": batch.reference, "date": batch.deposited_on.to_string(),
+                       "total": currency.format_minor(batch.declared_total_minor), "count": batch.declared_count,
+                       "left": currency.format_minor(*left), "reversible": *left > 0, "by": batch.recorded_by})
+            })
+            .collect(),
+        Err(error) => return Problem::from(error).into_response(),
+    };
     let subscriptions = match state
         .store
         .list_subscriptions(&scope, &SubscriptionFilter { campaign_id: Some(campaign.id), status: None })
@@ -160,6 +181,8 @@ async fn render_campaign(
         "notice": notice,
         "errors": errors,
         "preview": preview,
+        "record": record,
+        "deposits": deposits,
         "today": Utc::now().with_timezone(&state.timezone).date_naive().format("%Y-%m-%d").to_string(),
     });
     page(status, "admin_campaign.html", context)
@@ -220,7 +243,13 @@ async fn render_errors(
     slug: &str,
     errors: BTreeMap<String, String>,
 ) -> Response {
-    render_campaign(state, signed_in, slug, None, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+    render_campaign(
+        state,
+        signed_in,
+        slug,
+        Shown { errors, status: StatusCode::UNPROCESSABLE_ENTITY, ..Shown::default() },
+    )
+    .await
 }
 
 /// An action's refusal: beside the form when it is about the input, a problem otherwise.
@@ -261,6 +290,8 @@ struct DonationForm {
     branch: Option<String>,
     /// Ticked: the donor agreed to be named on the public wall.
     show_name: Option<String>,
+    /// Ticked on the confirm step: the same reference, amount and date again on purpose.
+    allow_duplicate: Option<String>,
 }
 
 pub(super) async fn record_donation(
@@ -273,6 +304,10 @@ pub(super) async fn record_donation(
     if let Some(refused) = signed_in.refuse_form(submitted.csrf.as_deref(), Role::Treasurer) {
         return refused;
     }
+    let typed = typed_fields(
+        &body,
+        &["amount", "method", "received_on", "donor_name", "donor_email", "show_name", "reference", "branch"],
+    );
     let input = OfflineDonationInput {
         amount: submitted.amount.map(AmountText),
         method: submitted.method,
@@ -283,6 +318,7 @@ pub(super) async fn record_donation(
         branch: submitted.branch,
         anonymous: Some(submitted.show_name.is_none()),
         message: None,
+        allow_duplicate: submitted.allow_duplicate.is_some(),
     };
     match actions::record_offline_donation(
         &state.store,
@@ -294,7 +330,14 @@ pub(super) async fn record_donation(
     .await
     {
         Ok(outcome) => redirect_with(&slug, &format!("Recorded entry {}.", outcome.entry().id)),
-        Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
+        Err(error) => {
+            render_form_error(&state, &signed_in, &slug, error, |shown, duplicate| {
+                let mut kept = typed;
+                kept["duplicate"] = json!(duplicate);
+                shown.record = Some(kept);
+            })
+            .await
+        }
     }
 }
 
@@ -310,6 +353,8 @@ struct BatchForm {
     csv: Option<String>,
     /// "preview" or "post".
     action: Option<String>,
+    /// Ticked on the confirm step: the same slip, or date and total, again on purpose.
+    allow_duplicate: Option<String>,
 }
 
 pub(super) async fn record_batch(
@@ -340,8 +385,12 @@ pub(super) async fn record_batch(
         },
         _ => None,
     };
+    let typed =
+        typed_fields(&body, &["reference", "deposited_on", "declared_count", "declared_total", "csv"]);
     if !errors.is_empty() {
-        return render_errors(&state, &signed_in, &slug, errors).await;
+        let deposit = Some(json!({"rows": [], "form": typed}));
+        let shown = Shown { errors, deposit, status: StatusCode::UNPROCESSABLE_ENTITY, ..Shown::default() };
+        return render_campaign(&state, &signed_in, &slug, shown).await;
     }
     let input = BatchInput {
         reference: submitted.reference,
@@ -349,6 +398,7 @@ pub(super) async fn record_batch(
         declared_count,
         declared_total: submitted.declared_total.map(AmountText),
         entries,
+        allow_duplicate: submitted.allow_duplicate.is_some(),
     };
     let preview = submitted.action.as_deref() != Some("post");
     let key = form_key(submitted.form_token.clone());
@@ -373,11 +423,9 @@ pub(super) async fn record_batch(
                                      "date": entry.received_on.to_string(), "donor": entry.donor.name})
                 })
                 .collect();
-            let preview = json!({"rows": rows, "total": currency.format_minor(outcome.total_minor), "form": {
-                "reference": body_field(&body, "reference"), "deposited_on": body_field(&body, "deposited_on"),
-                "declared_count": body_field(&body, "declared_count"), "declared_total": body_field(&body, "declared_total"),
-                "csv": body_field(&body, "csv")}});
-            render_campaign(&state, &signed_in, &slug, None, BTreeMap::new(), Some(preview), StatusCode::OK)
+            let preview =
+                json!({"rows": rows, "total": currency.format_minor(outcome.total_minor), "form": typed});
+            render_campaign(&state, &signed_in, &slug, Shown { deposit: Some(preview), ..Shown::default() })
                 .await
         }
         Ok(outcome) => redirect_with(
@@ -388,15 +436,55 @@ pub(super) async fn record_batch(
                 outcome.recorded.len()
             ),
         ),
-        Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
+        Err(error) => {
+            let kept =
+                |duplicate: Option<&String>| json!({"rows": [], "form": typed, "duplicate": duplicate});
+            render_form_error(&state, &signed_in, &slug, error, |shown, duplicate| {
+                shown.deposit = Some(kept(duplicate));
+            })
+            .await
+        }
     }
 }
 
-fn body_field(body: &Bytes, name: &str) -> String {
-    form_urlencoded::parse(body)
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
-        .unwrap_or_default()
+/// A form's refusal on the campaign page: each message beside the form, what was typed kept
+/// (`keep` puts it back, with the earlier look-alike when it is one), 409 for a look-alike
+/// that asks to be confirmed, 422 for bad input; a problem page otherwise.
+async fn render_form_error(
+    state: &AppState,
+    signed_in: &SignedIn,
+    slug: &str,
+    error: ActionError,
+    keep: impl FnOnce(&mut Shown, Option<&String>),
+) -> Response {
+    let look_alike = matches!(&error, ActionError::Conflict { field, message } if field == "reference" && message.contains("allow_duplicate"));
+    let errors = match field_errors(error) {
+        Ok(errors) => errors,
+        Err(problem) => return problem.into_response(),
+    };
+    let status = if look_alike { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let mut shown = Shown { status, ..Shown::default() };
+    // The dashboard asks with a box to tick, not with the API's field name.
+    let earlier = errors
+        .get("reference")
+        .filter(|_| look_alike)
+        .map(|message| message.rsplit_once(": ").map_or(message.as_str(), |(what, _)| what).to_owned());
+    keep(&mut shown, earlier.as_ref());
+    if !look_alike {
+        shown.errors = errors;
+    }
+    render_campaign(state, signed_in, slug, shown).await
+}
+
+/// The named fields of a form as they were typed, to put back into it.
+fn typed_fields(body: &Bytes, names: &[&str]) -> Value {
+    let mut typed = serde_json::Map::new();
+    for (key, value) in form_urlencoded::parse(body) {
+        if names.contains(&key.as_ref()) {
+            typed.insert(key.into_owned(), Value::String(value.into_owned()));
+        }
+    }
+    Value::Object(typed)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -430,6 +518,47 @@ pub(super) async fn reverse(
         .await
     {
         Ok(outcome) => redirect_with(&slug, &format!("Entry {id} reversed by entry {}.", outcome.entry().id)),
+        Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct DepositReversalForm {
+    csrf: Option<String>,
+    /// The form's one-time token: sent twice, the form acts once.
+    form_token: Option<String>,
+    campaign: Option<String>,
+    reason: Option<String>,
+    kind: Option<String>,
+}
+
+/// "Reverse this deposit": what is left of each of its entries, with one reason.
+pub(super) async fn reverse_deposit(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let submitted: DepositReversalForm = form(&body);
+    if let Some(refused) = signed_in.refuse_form(submitted.csrf.as_deref(), Role::Treasurer) {
+        return refused;
+    }
+    let slug = submitted.campaign.clone().unwrap_or_default();
+    let input =
+        actions::BatchReversalInput { reason: submitted.reason, kind: submitted.kind, received_on: None };
+    match actions::reverse_batch(&state.store, id, input, &signed_in.actor, form_key(submitted.form_token))
+        .await
+    {
+        Ok(reversed) => {
+            let total: i64 = reversed.reversals.iter().map(|entry| entry.amount_minor).sum();
+            let notice = format!(
+                "Deposit {id} reversed: {} entries, {} {}.",
+                reversed.reversals.len(),
+                reversed.currency.format_minor(total),
+                reversed.currency
+            );
+            redirect_with(&slug, &notice)
+        }
         Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
     }
 }

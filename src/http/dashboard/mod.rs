@@ -28,7 +28,7 @@ use crate::web::templates;
 mod campaign;
 mod stripe;
 
-use campaign::{campaign, cancel, record_batch, record_donation, refund, reverse};
+use campaign::{campaign, cancel, record_batch, record_donation, refund, reverse, reverse_deposit};
 use stripe::{dismiss_event, payouts, resolve_flag, retry_event, review};
 
 pub fn router() -> Router<AppState> {
@@ -41,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/c/{slug}/donations", post(record_donation))
         .route("/admin/c/{slug}/batches", post(record_batch))
         .route("/admin/entries/{id}/reverse", post(reverse))
+        .route("/admin/batches/{id}/reverse", post(reverse_deposit))
         .route("/admin/entries/{id}/refund", post(refund))
         .route("/admin/subscriptions/{id}/cancel", post(cancel))
         .route("/admin/export", get(export))

@@ -500,7 +500,7 @@ async fn queries_and_deposit_files_are_refused_cleanly(
         "/api/v1/admin/subscriptions",
         "/api/v1/admin/stripe/flags",
         "/api/v1/admin/exports/ledger",
-        "/api/v1/admin/campaigns/office/batches",
+        "/api/v1/admin/campaigns/office/batches/import",
     ];
     let query = prop::collection::vec(
         (prop::sample::select(names.to_vec()), prop::sample::select(values.to_vec())),
@@ -516,7 +516,7 @@ async fn queries_and_deposit_files_are_refused_cleanly(
         let (path, pairs, csv) = strategy.new_tree(runner).expect("a case").current();
         let query: Vec<String> = pairs.iter().map(|(name, value)| format!("{name}={value}")).collect();
         let url = app.url(&format!("{path}?{}", query.join("&")));
-        let request = if path.ends_with("/batches") {
+        let request = if path.ends_with("/import") {
             app.client.post(&url).header("content-type", "text/csv").body(csv.clone())
         } else {
             app.client.get(&url)

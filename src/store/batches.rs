@@ -1,0 +1,208 @@
+//! Deposits (batches): posted whole, found again when the same slip comes twice, and
+//! reversed whole.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::Row;
+
+use super::entries::{ENTRY_COLUMNS, ENTRY_FROM, entry_from_row, record_entry_in};
+use super::{RecordOutcome, Store, StoreError, now, read_date, read_instant, stored_instant};
+use crate::access::Scope;
+use crate::ledger::NewEntry;
+use crate::ledger::batch::BatchDraft;
+use crate::ledger::entry::Entry;
+
+/// A deposit as posted: its batch, its entries, and whether it had been posted before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchPosted {
+    pub batch_id: i64,
+    pub entries: Vec<Entry>,
+    pub replayed: bool,
+}
+
+/// A deposit as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredBatch {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub reference: String,
+    pub deposited_on: NaiveDate,
+    pub declared_count: i64,
+    pub declared_total_minor: i64,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+}
+
+const BATCH_COLUMNS: &str = "id, campaign_id, reference, deposited_on, declared_count, declared_total_minor, recorded_at, recorded_by";
+
+fn batch_from_row(row: &sqlx::any::AnyRow) -> Result<StoredBatch, StoreError> {
+    Ok(StoredBatch {
+        id: row.try_get("id")?,
+        campaign_id: row.try_get("campaign_id")?,
+        reference: row.try_get("reference")?,
+        deposited_on: read_date(row.try_get("deposited_on")?)?,
+        declared_count: row.try_get("declared_count")?,
+        declared_total_minor: row.try_get("declared_total_minor")?,
+        recorded_at: read_instant(row.try_get("recorded_at")?)?,
+        recorded_by: row.try_get("recorded_by")?,
+    })
+}
+
+impl Store {
+    /// Posts a deposit: the batch row and all its entries in one transaction, or nothing.
+    /// A deposit under an idempotency key posted before is not posted again: its batch and
+    /// entries come back as they were (`Replayed`).
+    pub async fn record_batch(
+        &self,
+        batch: &BatchDraft,
+        recorded_by: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<BatchPosted, StoreError> {
+        let mut write = self.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO batches (campaign_id, reference, deposited_on, declared_count, declared_total_minor, \
+             recorded_at, recorded_by, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        )
+        .bind(batch.campaign_id)
+        .bind(&batch.reference)
+        .bind(batch.deposited_on.format("%Y-%m-%d").to_string())
+        .bind(batch.declared_count)
+        .bind(batch.declared_total_minor)
+        .bind(stored_instant(now()))
+        .bind(recorded_by)
+        .bind(idempotency_key)
+        .fetch_optional(&mut *write.tx)
+        .await?;
+        let batch_id: i64 = match inserted {
+            Some(row) => row.try_get("id")?,
+            None => {
+                // Posted before under this key (or by a concurrent submit, which PostgreSQL
+                // waited for): what it posted, as it was.
+                let existing: i64 = sqlx::query("SELECT id FROM batches WHERE idempotency_key = $1")
+                    .bind(idempotency_key)
+                    .fetch_one(&mut *write.tx)
+                    .await?
+                    .try_get("id")?;
+                let sql = format!("SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.batch_id = $1 ORDER BY e.id");
+                let rows =
+                    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(existing).fetch_all(&mut *write.tx).await?;
+                let entries = rows.iter().map(entry_from_row).collect::<Result<_, _>>()?;
+                return Ok(BatchPosted { batch_id: existing, entries, replayed: true });
+            }
+        };
+        let mut recorded = Vec::with_capacity(batch.entries.len());
+        for entry in &batch.entries {
+            let entry = NewEntry { batch_id: Some(batch_id), ..entry.clone() };
+            recorded.push(record_entry_in(&mut write, &entry).await?.entry().clone());
+        }
+        write.commit().await?;
+        Ok(BatchPosted { batch_id, entries: recorded, replayed: false })
+    }
+
+    /// The id of the deposit posted under an idempotency key, if any.
+    pub async fn batch_id_by_key(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT id FROM batches WHERE idempotency_key = $1")
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|row| row.try_get("id")).transpose()?)
+    }
+
+    /// An earlier deposit of the campaign that looks like this one: the same slip reference
+    /// (in any case and spacing), or the same date and declared total. The oldest first.
+    pub async fn earlier_deposit(
+        &self,
+        campaign_id: i64,
+        reference: &str,
+        deposited_on: NaiveDate,
+        declared_total_minor: i64,
+    ) -> Result<Option<StoredBatch>, StoreError> {
+        let sql = format!(
+            "SELECT {BATCH_COLUMNS} FROM batches WHERE campaign_id = $1 \
+             AND (LOWER(TRIM(reference)) = $2 OR (deposited_on = $3 AND declared_total_minor = $4)) ORDER BY id LIMIT 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(campaign_id)
+            .bind(reference.trim().to_lowercase())
+            .bind(deposited_on.format("%Y-%m-%d").to_string())
+            .bind(declared_total_minor)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(batch_from_row).transpose()
+    }
+
+    pub async fn batch(&self, id: i64) -> Result<Option<StoredBatch>, StoreError> {
+        let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;
+        row.as_ref().map(batch_from_row).transpose()
+    }
+
+    /// The deposits of a campaign in `scope` (for a branch treasurer, those holding an entry
+    /// of their branch), newest first.
+    /// With each, what is left of it after reversals.
+    pub async fn batches(
+        &self,
+        scope: &Scope,
+        campaign_id: i64,
+        limit: i64,
+    ) -> Result<Vec<(StoredBatch, i64)>, StoreError> {
+        let sql = format!(
+            "SELECT {BATCH_COLUMNS}, (SELECT CAST(COALESCE(SUM(x.amount_minor), 0) AS BIGINT) FROM ledger_entries x \
+             JOIN ledger_entries o ON x.id = o.id OR x.origin_entry_id = o.id \
+             WHERE o.batch_id = batches.id AND o.reverses_entry_id IS NULL) AS left_minor \
+             FROM batches WHERE campaign_id = $1 AND ($3 IS NULL OR EXISTS (\
+             SELECT 1 FROM ledger_entries e JOIN branches b ON b.id = e.branch_id WHERE e.batch_id = batches.id AND b.slug = $3)) \
+             ORDER BY id DESC LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(campaign_id)
+            .bind(limit)
+            .bind(scope.branch())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|row| Ok((batch_from_row(row)?, row.try_get("left_minor")?))).collect()
+    }
+
+    /// The entries a deposit posted (not their reversals), in order.
+    pub async fn batch_entries(&self, batch_id: i64) -> Result<Vec<Entry>, StoreError> {
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.batch_id = $1 AND e.reverses_entry_id IS NULL ORDER BY e.id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(batch_id).fetch_all(self.pool()).await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// An earlier offline gift of the campaign with the same reference, amount and date.
+    pub async fn earlier_gift(
+        &self,
+        campaign_id: i64,
+        reference: &str,
+        amount_minor: i64,
+        received_on: NaiveDate,
+    ) -> Result<Option<Entry>, StoreError> {
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.campaign_id = $1 AND e.kind = 'donation' \
+             AND e.source = 'offline' AND LOWER(TRIM(e.reference)) = $2 AND e.amount_minor = $3 \
+             AND e.received_on = $4 ORDER BY e.id LIMIT 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(campaign_id)
+            .bind(reference.trim().to_lowercase())
+            .bind(amount_minor)
+            .bind(received_on.format("%Y-%m-%d").to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(entry_from_row).transpose()
+    }
+
+    /// Records several entries (a deposit's reversals) in one transaction: all or none.
+    pub async fn record_entries(&self, entries: &[NewEntry]) -> Result<Vec<RecordOutcome>, StoreError> {
+        let mut write = self.begin_write().await?;
+        let mut outcomes = Vec::with_capacity(entries.len());
+        for entry in entries {
+            outcomes.push(record_entry_in(&mut write, entry).await?);
+        }
+        write.commit().await?;
+        Ok(outcomes)
+    }
+}

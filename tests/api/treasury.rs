@@ -1,0 +1,266 @@
+//! The treasury for daily use: deposits and gifts that cannot be entered twice by mistake,
+//! and a deposit reversed whole.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::hardening::form_token;
+use crate::helpers::{Engine, TestApp, on_both_engines, problem, spawn_app};
+use crate::people::{PASSWORD, Visitor, add_user};
+
+on_both_engines!(
+    a_deposit_posted_twice_is_refused_unless_confirmed,
+    a_gift_with_the_same_reference_amount_and_date_asks_first,
+    a_deposit_is_reversed_whole_with_one_reason,
+);
+
+fn deposit(reference: &str, deposited_on: &str, total: &str) -> Value {
+    json!({
+        "reference": reference, "deposited_on": deposited_on, "declared_count": 1,
+        "declared_total": total, "entries": [{"amount": total, "method": "cheque"}]
+    })
+}
+
+async fn ledger_size(app: &TestApp) -> usize {
+    let listed = app.json_as(&app.admin_token, "/api/v1/admin/donations?campaign=office&limit=500").await;
+    listed["entries"].as_array().map_or(0, Vec::len)
+}
+
+async fn a_deposit_posted_twice_is_refused_unless_confirmed(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let path = "/api/v1/admin/campaigns/office/batches";
+    let first = app.post_as(&app.treasurer_token, path, &deposit("Slip 9", "2026-11-02", "15.00")).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.expect("JSON");
+    let first_id = first["batch"].as_i64().or_else(|| first["id"].as_i64()).expect("a batch id");
+
+    // The same slip again, and another slip with the same date and total.
+    for body in [deposit(" slip 9 ", "2026-11-05", "20.00"), deposit("Slip 10", "2026-11-02", "15.00")] {
+        let refused =
+            problem(app.post_as(&app.treasurer_token, path, &body).await, StatusCode::CONFLICT).await;
+        let message = refused["errors"]["reference"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            message.contains(&format!("deposit #{first_id}")) && message.contains("allow_duplicate"),
+            "{refused}"
+        );
+    }
+    assert_eq!(ledger_size(&app).await, 1, "nothing more was posted");
+
+    let mut confirmed = deposit("Slip 10", "2026-11-02", "15.00");
+    confirmed["allow_duplicate"] = json!(true);
+    assert_eq!(app.post_as(&app.treasurer_token, path, &confirmed).await.status(), StatusCode::CREATED);
+
+    // The CSV import and the command line ask the same.
+    let csv = |query: &str| {
+        app.client
+            .post(app.url(&format!(
+                "{path}/import?reference=Slip%2010&deposited_on=2026-11-09&declared_count=1&declared_total=7{query}"
+            )))
+            .bearer_auth(&app.treasurer_token)
+            .header("content-type", "text/csv")
+            .body("amount,method\n7,cash\n")
+            .send()
+    };
+    problem(csv("").await.expect("answer"), StatusCode::CONFLICT).await;
+    assert_eq!(csv("&allow_duplicate=true").await.expect("answer").status(), StatusCode::CREATED);
+    let file = tempfile::NamedTempFile::new().expect("a file");
+    std::fs::write(file.path(), "amount,method\n15,cheque\n").expect("written");
+    let file = file.path().to_str().expect("UTF-8").to_owned();
+    let args = [
+        "batch",
+        "import",
+        "--campaign",
+        "office",
+        "--file",
+        &file,
+        "--reference",
+        "Slip 9",
+        "--deposited-on",
+        "2026-11-10",
+        "--count",
+        "1",
+        "--total",
+        "15",
+    ];
+    let refused = app.cli(&args);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains(&format!("deposit #{first_id}")));
+    let mut allowed = args.to_vec();
+    allowed.push("--allow-duplicate");
+    let posted = app.cli(&allowed);
+    assert!(posted.status.success(), "{}", String::from_utf8_lossy(&posted.stderr));
+
+    // The dashboard shows the earlier deposit and asks to confirm.
+    add_user(&app, "tre@example.org", "treasurer", None);
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_in("tre@example.org", PASSWORD).await;
+    let (_, page, _) = visitor.get("/admin/c/office").await;
+    let fields = |token: String, confirm: bool| {
+        let mut fields = vec![
+            ("csrf", Visitor::csrf_in(&page)),
+            ("form_token", token),
+            ("action", "post".to_owned()),
+            ("reference", "Slip 9".to_owned()),
+            ("deposited_on", "2026-11-11".to_owned()),
+            ("declared_count", "1".to_owned()),
+            ("declared_total", "3".to_owned()),
+            ("csv", "amount,method\n3,cash".to_owned()),
+        ];
+        if confirm {
+            fields.push(("allow_duplicate", "1".to_owned()));
+        }
+        fields
+    };
+    let asked = fields(form_token(&page, "deposit"), false);
+    let asked: Vec<(&str, &str)> = asked.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    let (status, shown, _) = visitor.post("/admin/c/office/batches", &asked).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        shown.contains(&format!("deposit #{first_id}")) && shown.contains(r#"name="allow_duplicate""#),
+        "a confirm step"
+    );
+    assert!(shown.contains("Slip 9") && shown.contains("amount,method"), "what was typed is kept");
+    let before = ledger_size(&app).await;
+    let token = form_token(&shown, "deposit");
+    let confirmed = fields(token, true);
+    let confirmed: Vec<(&str, &str)> =
+        confirmed.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    assert_eq!(visitor.post("/admin/c/office/batches", &confirmed).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(ledger_size(&app).await, before + 1);
+}
+
+async fn a_gift_with_the_same_reference_amount_and_date_asks_first(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let path = "/api/v1/admin/campaigns/office/donations";
+    let gift = json!({"amount": "20.00", "method": "cheque", "received_on": "2026-11-01", "reference": "Cheque 118"});
+    let first = app.post_as(&app.treasurer_token, path, &gift).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.expect("JSON");
+    let refused = problem(app.post_as(&app.treasurer_token, path, &gift).await, StatusCode::CONFLICT).await;
+    let message = refused["errors"]["reference"].as_str().unwrap_or_default();
+    assert!(message.contains(&format!("entry #{}", first["id"])), "{refused}");
+    let mut confirmed = gift.clone();
+    confirmed["allow_duplicate"] = json!(true);
+    assert_eq!(app.post_as(&app.treasurer_token, path, &confirmed).await.status(), StatusCode::CREATED);
+    // Without a reference, two equal gifts on one day are usual: both are taken.
+    let cash = json!({"amount": "20.00", "method": "cash", "received_on": "2026-11-01"});
+    for _ in 0..2 {
+        assert_eq!(app.post_as(&app.treasurer_token, path, &cash).await.status(), StatusCode::CREATED);
+    }
+    let refused = app.cli(&[
+        "donation",
+        "add",
+        "--campaign",
+        "office",
+        "--amount",
+        "20",
+        "--method",
+        "cheque",
+        "--received-on",
+        "2026-11-01",
+        "--reference",
+        "Cheque 118",
+    ]);
+    assert_eq!(refused.status.code(), Some(1), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert_eq!(ledger_size(&app).await, 4);
+}
+
+async fn a_deposit_is_reversed_whole_with_one_reason(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let body = json!({
+        "reference": "Slip 12", "deposited_on": "2026-11-02", "declared_count": 3, "declared_total": "60.00",
+        "entries": [
+            {"amount": "10.00", "method": "cheque"},
+            {"amount": "20.00", "method": "cheque", "branch": "montreal"},
+            {"amount": "30.00", "method": "cash"}
+        ]
+    });
+    let posted = app.post_as(&app.treasurer_token, "/api/v1/admin/campaigns/office/batches", &body).await;
+    let posted: Value = posted.json().await.expect("JSON");
+    let batch = posted["batch"].as_i64().or_else(|| posted["id"].as_i64()).expect("a batch id");
+    let first = posted["entries"][0]["id"].as_i64().expect("an entry");
+    let partial = app
+        .post_as(
+            &app.treasurer_token,
+            &format!("/api/v1/admin/donations/{first}/reversals"),
+            &json!({"reason": "short", "amount": "4.00"}),
+        )
+        .await;
+    assert_eq!(partial.status(), StatusCode::CREATED);
+    assert_eq!(app.progress("office").await["raised"], "56.00");
+
+    let path = format!("/api/v1/admin/batches/{batch}/reversals");
+    let missing =
+        problem(app.post_as(&app.treasurer_token, &path, &json!({})).await, StatusCode::UNPROCESSABLE_ENTITY)
+            .await;
+    assert!(missing["errors"]["reason"].is_string(), "{missing}");
+    problem(app.post_as(&app.viewer_token, &path, &json!({"reason": "x"})).await, StatusCode::FORBIDDEN)
+        .await;
+
+    let reversed = app.post_as(&app.treasurer_token, &path, &json!({"reason": "the deposit bounced"})).await;
+    assert_eq!(reversed.status(), StatusCode::CREATED);
+    let reversed: Value = reversed.json().await.expect("JSON");
+    let amounts: Vec<&str> = reversed["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|entry| entry["amount"].as_str())
+        .collect();
+    assert_eq!(amounts, ["-6.00", "-20.00", "-30.00"], "what was left of each");
+    assert!(
+        reversed["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .all(|entry| entry["reason"] == "the deposit bounced")
+    );
+    assert_eq!(app.progress("office").await["raised"], "0.00");
+    let again = problem(
+        app.post_as(&app.treasurer_token, &path, &json!({"reason": "again"})).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(again["errors"]["batch"].as_str().is_some_and(|message| message.contains("already")), "{again}");
+    problem(
+        app.post_as(&app.treasurer_token, "/api/v1/admin/batches/999/reversals", &json!({"reason": "x"}))
+            .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    // The dashboard lists deposits, and reverses one with a reason.
+    let second = app
+        .post_as(
+            &app.treasurer_token,
+            "/api/v1/admin/campaigns/office/batches",
+            &deposit("Slip 13", "2026-11-03", "25.00"),
+        )
+        .await;
+    let second = second.json::<Value>().await.expect("JSON")["batch"].as_i64().expect("a batch id");
+    add_user(&app, "tre@example.org", "treasurer", None);
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_in("tre@example.org", PASSWORD).await;
+    let (_, page, _) = visitor.get("/admin/c/office").await;
+    assert!(
+        page.contains("Slip 12") && page.contains("Slip 13") && page.contains("Reverse this deposit"),
+        "deposits are listed"
+    );
+    let fields = [
+        ("csrf", Visitor::csrf_in(&page)),
+        ("form_token", form_token(&page, &format!("reverse-deposit-{second}"))),
+        ("campaign", "office".to_owned()),
+        ("reason", "entered in the wrong campaign".to_owned()),
+        ("kind", "adjustment".to_owned()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    assert_eq!(
+        visitor.post(&format!("/admin/batches/{second}/reverse"), &fields).await.0,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(app.progress("office").await["raised"], "0.00");
+    let check = app.cli(&["check"]);
+    assert!(check.status.success());
+}
