@@ -2,9 +2,11 @@
 
 mod deposits;
 mod people;
+mod search;
 mod stripe_review;
 
 pub use deposits::{BatchOutcome, BatchReversalInput, BatchReversed, record_batch, reverse_batch};
+pub use search::{EntryPage, find_entries};
 
 pub use people::{
     PersonChange, TokenCreated, add_user, change_person, create_token, list_tokens, list_users, revoke_token,

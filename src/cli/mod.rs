@@ -218,6 +218,9 @@ struct CampaignCreateArgs {
 
 #[derive(Debug, Subcommand)]
 enum DonationCommand {
+    /// Find entries: by donor, reference, amount or number (--q), dates, method, branch,
+    /// kind or deposit; newest first, a page at a time (--before the last one listed).
+    List(DonationListArgs),
     /// Record money raised internally (cash, cheque, e-transfer, bank transfer).
     Add(DonationAddArgs),
     /// Reverse all or part of an offline donation with a new negative entry.
@@ -231,6 +234,37 @@ enum DonationCommand {
         #[arg(long)]
         amount: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+struct DonationListArgs {
+    #[arg(long)]
+    campaign: Option<String>,
+    /// A donor's name or e-mail, a reference, an amount or an entry number ("#42").
+    #[arg(long)]
+    q: Option<String>,
+    /// YYYY-MM-DD, received on or after.
+    #[arg(long)]
+    from: Option<String>,
+    /// YYYY-MM-DD, received on or before.
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long)]
+    method: Option<String>,
+    #[arg(long)]
+    branch: Option<String>,
+    /// donation, refund, adjustment, dispute, dispute_won or refund_failed.
+    #[arg(long)]
+    kind: Option<String>,
+    /// A deposit's number.
+    #[arg(long)]
+    batch: Option<i64>,
+    /// How many (default 50, at most 500).
+    #[arg(long)]
+    limit: Option<i64>,
+    /// Entries older than this one.
+    #[arg(long)]
+    before: Option<i64>,
 }
 
 #[derive(Debug, Args)]
@@ -371,6 +405,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         }
         Command::Campaign(CampaignCommand::Create(args)) => create_campaign(store, args).await,
         Command::Campaign(CampaignCommand::List) => list_campaigns(store).await,
+        Command::Donation(DonationCommand::List(args)) => list_donations(store, args, &actor).await,
         Command::Donation(DonationCommand::Add(args)) => add_donation(store, args, &actor).await,
         Command::Donation(DonationCommand::Reverse(args)) => reverse_donation(store, args, &actor).await,
         Command::Token(command) => people::run_token(command, store, &actor).await,
@@ -533,6 +568,44 @@ async fn reverse_donation(
     };
     let outcome = actions::reverse_entry(store, args.entry, input, actor, None).await?;
     print_entry("reversed with", &outcome);
+    Ok(())
+}
+
+async fn list_donations(store: &Store, args: DonationListArgs, actor: &Actor) -> Result<(), ActionError> {
+    let input = crate::ledger::search::EntrySearchInput {
+        campaign: args.campaign,
+        q: args.q,
+        from: args.from,
+        to: args.to,
+        method: args.method,
+        branch: args.branch,
+        kind: args.kind,
+        batch: args.batch,
+        limit: args.limit,
+        before: args.before,
+    };
+    let page = actions::find_entries(store, actor, &input).await?;
+    println!(
+        "{:>7} {:<10} {:<13} {:>14} {:<9} {:<14} {:<12} {:<24} REFERENCE",
+        "ID", "DATE", "KIND", "AMOUNT", "CURRENCY", "METHOD", "BRANCH", "DONOR"
+    );
+    for entry in &page.entries {
+        println!(
+            "{:>7} {:<10} {:<13} {:>14} {:<9} {:<14} {:<12} {:<24} {}",
+            entry.id,
+            entry.received_on,
+            entry.kind.as_str(),
+            entry.currency.format_minor(entry.amount_minor),
+            entry.currency,
+            entry.method,
+            entry.branch_slug.as_ref().map_or("", |slug| slug.as_str()),
+            entry.donor.name.as_deref().unwrap_or(""),
+            entry.reference.as_deref().unwrap_or("")
+        );
+    }
+    if let Some(before) = page.next_before {
+        eprintln!("more: --before {before}");
+    }
     Ok(())
 }
 

@@ -19,10 +19,11 @@ use crate::ledger::batch::{BatchInput, RowNames, entries_from_csv};
 use crate::ledger::campaign::CampaignInput;
 use crate::ledger::entry::{Entry, OfflineDonationInput, ReversalInput};
 use crate::ledger::progress::timestamp;
+use crate::ledger::search::EntrySearchInput;
 use crate::ledger::subscription::Subscription;
 use crate::ledger::validation::AmountText;
 use crate::ledger::{Campaign, FieldErrors, Slug};
-use crate::store::{EntryFilter, PayoutReport, RecordOutcome, StoredDispute, SubscriptionFilter};
+use crate::store::{PayoutReport, RecordOutcome, StoredDispute, SubscriptionFilter};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -141,37 +142,21 @@ fn entry_response(outcome: &RecordOutcome) -> Response {
     (status, axum::Json(EntryBody::new(outcome.entry()))).into_response()
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DonationsQuery {
-    campaign: Option<String>,
-    limit: Option<i64>,
-    before: Option<i64>,
-}
-
-const DEFAULT_PAGE: i64 = 50;
-const MAX_PAGE: i64 = 500;
-
+/// Ledger entries, newest first, narrowed by a search (`q`, dates, method, branch, kind, deposit).
 async fn list_donations(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(query): ApiQuery<DonationsQuery>,
+    ApiQuery(query): ApiQuery<EntrySearchInput>,
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Viewer)?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(FieldErrors::single("limit", format!("must be from 1 to {MAX_PAGE}")).into());
-    }
-    let campaign_id = campaign_filter(&state, query.campaign.as_deref()).await?;
-    let entries = state
-        .store
-        .list_entries(&actor.scope(), &EntryFilter { campaign_id, before_id: query.before, limit })
-        .await?;
-    let next_before = (entries.len() as i64 == limit).then(|| entries.last().map(|entry| entry.id)).flatten();
-    let disputes = state.store.disputes_of_donations(&entries).await?;
-    let bodies: Vec<EntryBody> =
-        entries.iter().map(|entry| EntryBody::new(entry).with_dispute(disputes.get(&entry.id))).collect();
-    Ok(axum::Json(json!({ "entries": bodies, "next_before": next_before })).into_response())
+    let page = actions::find_entries(&state.store, actor, &query).await?;
+    let disputes = state.store.disputes_of_donations(&page.entries).await?;
+    let bodies: Vec<EntryBody> = page
+        .entries
+        .iter()
+        .map(|entry| EntryBody::new(entry).with_dispute(disputes.get(&entry.id)))
+        .collect();
+    Ok(axum::Json(json!({ "entries": bodies, "next_before": page.next_before })).into_response())
 }
 
 /// A dispute or inquiry as Stripe last described it.

@@ -6,6 +6,7 @@ pub mod checkout;
 pub mod entry;
 pub mod money;
 pub mod progress;
+pub mod search;
 pub mod subscription;
 pub mod totals;
 pub mod validation;

@@ -7,6 +7,7 @@ use super::flags::{FlagKind, NewFlag, close_over_reversals_in, raise_flag_in};
 use super::{Store, StoreError, WriteTx, now, read_date, read_flag, read_instant, stored_instant};
 use crate::access::Scope;
 use crate::ledger::entry::{Donor, Entry};
+use crate::ledger::search::EntrySearch;
 use crate::ledger::totals::{EntryFacts, TotalsChange, totals_change};
 use crate::ledger::{Currency, EntryKind, NewEntry, Slug, Source, StripeRefs};
 
@@ -51,12 +52,11 @@ impl RecordOutcome {
     }
 }
 
-/// Which entries to list, newest first.
+/// Which entries to list, newest first: a campaign's (or all), narrowed by a search.
 #[derive(Clone, Debug, Default)]
 pub struct EntryFilter {
     pub campaign_id: Option<i64>,
-    pub before_id: Option<i64>,
-    pub limit: i64,
+    pub search: EntrySearch,
 }
 
 /// Which entries an export covers: received in the range (instants for online money,
@@ -203,16 +203,76 @@ impl Store {
         Ok(row.try_get("total")?)
     }
 
+    /// For each listed gift: what is left of it after reversals, refunds and disputes, and
+    /// the entries that took money out of it, oldest first.
+    pub async fn reversal_state(
+        &self,
+        entries: &[Entry],
+    ) -> Result<std::collections::HashMap<i64, (i64, Vec<i64>)>, StoreError> {
+        let origins: Vec<i64> =
+            entries.iter().filter(|entry| entry.reverses_entry_id.is_none()).map(|entry| entry.id).collect();
+        let mut state: std::collections::HashMap<i64, (i64, Vec<i64>)> = std::collections::HashMap::new();
+        if origins.is_empty() {
+            return Ok(state);
+        }
+        let placeholders: Vec<String> = (1..=origins.len()).map(|n| format!("${n}")).collect();
+        let list = placeholders.join(", ");
+        let sql = format!(
+            "SELECT id, origin_entry_id, amount_minor FROM ledger_entries \
+             WHERE origin_entry_id IN ({list}) OR id IN ({list}) ORDER BY id"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in &origins {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(self.pool()).await? {
+            let id: i64 = row.try_get("id")?;
+            let origin: Option<i64> = row.try_get("origin_entry_id")?;
+            let origin = origin.unwrap_or(id);
+            let amount: i64 = row.try_get("amount_minor")?;
+            let (left, by) = state.entry(origin).or_default();
+            *left += amount;
+            if id != origin {
+                by.push(id);
+            }
+        }
+        Ok(state)
+    }
+
+    /// Entries in `scope` matching `filter`, newest first. A viewer's search does not look at
+    /// donors' names and e-mails, which they may not see.
     pub async fn list_entries(&self, scope: &Scope, filter: &EntryFilter) -> Result<Vec<Entry>, StoreError> {
+        let search = &filter.search;
+        let donors = if scope.sees_donors() {
+            "LOWER(COALESCE(e.donor_name, '')) LIKE $5 ESCAPE '\\' OR LOWER(COALESCE(e.donor_email, '')) LIKE $5 ESCAPE '\\' OR "
+        } else {
+            ""
+        };
         let sql = format!(
             "SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE ($1 IS NULL OR e.campaign_id = $1) \
-             AND ($2 IS NULL OR e.id < $2) AND ($4 IS NULL OR b.slug = $4) ORDER BY e.id DESC LIMIT $3"
+             AND ($2 IS NULL OR e.id < $2) AND ($4 IS NULL OR b.slug = $4) \
+             AND ($5 IS NULL OR {donors}LOWER(COALESCE(e.reference, '')) LIKE $5 ESCAPE '\\' \
+                  OR e.id = $6 OR e.amount_minor = $7 OR e.amount_minor = -$7) \
+             AND ($8 IS NULL OR e.received_on >= $8) AND ($9 IS NULL OR e.received_on <= $9) \
+             AND ($10 IS NULL OR e.method = $10) AND ($11 IS NULL OR b.slug = $11) \
+             AND ($12 IS NULL OR e.kind = $12) AND ($13 IS NULL OR e.batch_id = $13) \
+             ORDER BY e.id DESC LIMIT $3"
         );
+        let day = |date: Option<chrono::NaiveDate>| date.map(|date| date.format("%Y-%m-%d").to_string());
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(filter.campaign_id)
-            .bind(filter.before_id)
-            .bind(filter.limit)
+            .bind(search.before_id)
+            .bind(search.limit)
             .bind(scope.branch())
+            .bind(search.text.as_deref())
+            .bind(search.id)
+            .bind(search.amount_minor)
+            .bind(day(search.from))
+            .bind(day(search.to))
+            .bind(search.method.as_deref())
+            .bind(search.branch.as_deref())
+            .bind(search.kind.map(|kind| kind.as_str()))
+            .bind(search.batch_id)
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(|row| entry_from_row(row).map(|entry| in_scope(scope, entry))).collect()

@@ -551,6 +551,6 @@ async fn the_dashboard_records_a_deposit_and_exports(engine: Engine) {
     assert!(headers["content-disposition"].to_str().expect("ASCII").contains("appeal-office-"));
     assert_eq!(csv.lines().count(), 4);
     let (_, page, _) = visitor.get("/admin/c/office").await;
-    assert!(page.contains("<svg class=\"chart\"") && page.contains("(batch 1)"), "{page}");
+    assert!(page.contains("<svg class=\"chart\"") && page.contains("(deposit 1)"), "{page}");
     assert!(!page.contains("<script"), "the dashboard runs no script");
 }

@@ -12,6 +12,7 @@ on_both_engines!(
     a_deposit_posted_twice_is_refused_unless_confirmed,
     a_gift_with_the_same_reference_amount_and_date_asks_first,
     a_deposit_is_reversed_whole_with_one_reason,
+    any_entry_is_found_by_search_and_paging,
 );
 
 fn deposit(reference: &str, deposited_on: &str, total: &str) -> Value {
@@ -263,4 +264,115 @@ async fn a_deposit_is_reversed_whole_with_one_reason(engine: Engine) {
     assert_eq!(app.progress("office").await["raised"], "0.00");
     let check = app.cli(&["check"]);
     assert!(check.status.success());
+}
+
+async fn any_entry_is_found_by_search_and_paging(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let path = "/api/v1/admin/campaigns/office/donations";
+    let special = json!({
+        "amount": "123.45", "method": "cheque", "received_on": "2026-10-03", "donor_name": "Zoë Tremblay",
+        "donor_email": "zoe@example.org", "reference": "Cheque 4471", "branch": "quebec"
+    });
+    let special =
+        app.post_as(&app.treasurer_token, path, &special).await.json::<Value>().await.expect("JSON");
+    let special_id = special["id"].as_i64().expect("an id");
+    for n in 0..60 {
+        let gift = json!({
+            "amount": format!("{}.00", 10 + n), "method": if n % 2 == 0 { "cash" } else { "etransfer" },
+            "received_on": format!("2026-11-{:02}", 1 + n % 28), "donor_name": format!("Donor {n}"),
+            "reference": format!("R-{n}"), "branch": "montreal"
+        });
+        assert_eq!(app.post_as(&app.treasurer_token, path, &gift).await.status(), StatusCode::CREATED);
+    }
+    let ids = |entries: &[Value]| entries.iter().filter_map(|entry| entry["id"].as_i64()).collect::<Vec<_>>();
+    for query in [
+        "q=tremblay",
+        "q=ZOE%40EXAMPLE",
+        "q=4471",
+        "q=123.45",
+        "from=2026-10-01&to=2026-10-05",
+        "method=cheque",
+        "branch=quebec",
+    ] {
+        assert_eq!(ids(&find(&app, &app.treasurer_token, query).await), [special_id], "{query}");
+    }
+    assert_eq!(
+        ids(&find(&app, &app.treasurer_token, "q=%23{}".replace("{}", &special_id.to_string()).leak()).await),
+        [special_id],
+        "by entry number"
+    );
+    assert_eq!(find(&app, &app.treasurer_token, "kind=donation&limit=500").await.len(), 61);
+    assert_eq!(find(&app, &app.treasurer_token, "method=cash&limit=500").await.len(), 30);
+
+    // Page back to the oldest entry, 25 at a time, as the dashboard and `next_before` do.
+    let mut before: Option<i64> = None;
+    let mut seen = Vec::new();
+    loop {
+        let query = match before {
+            Some(id) => format!("/api/v1/admin/donations?campaign=office&limit=25&before={id}"),
+            None => "/api/v1/admin/donations?campaign=office&limit=25".to_owned(),
+        };
+        let page = app.json_as(&app.treasurer_token, &query).await;
+        seen.extend(ids(page["entries"].as_array().expect("entries")));
+        match page["next_before"].as_i64() {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 61);
+    assert_eq!(seen.last(), Some(&special_id));
+
+    // A viewer cannot find donors by name, which they may not see; a reference they can.
+    assert_eq!(find(&app, &app.viewer_token, "q=tremblay").await.len(), 0);
+    let by_reference = find(&app, &app.viewer_token, "q=4471").await;
+    assert_eq!(by_reference[0]["donor_name"], Value::Null);
+
+    for (query, field) in [
+        ("from=2026-13-01", "from"),
+        ("kind=gift", "kind"),
+        ("limit=0", "limit"),
+        ("campaign=nowhere", "campaign"),
+    ] {
+        let response = app.get_as(&app.treasurer_token, &format!("/api/v1/admin/donations?{query}")).await;
+        let refused = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(refused["errors"][field].is_string(), "{query}: {refused}");
+    }
+
+    let listed = app.cli(&["donation", "list", "--campaign", "office", "--q", "tremblay"]);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.contains("123.45") && listed.contains("Zoë Tremblay") && listed.contains("Cheque 4471"),
+        "{listed}"
+    );
+    assert_eq!(listed.lines().count(), 2, "a header and one entry: {listed}");
+
+    add_user(&app, "tre@example.org", "treasurer", None);
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_in("tre@example.org", PASSWORD).await;
+    let (status, page, _) = visitor.get("/admin/c/office/entries?q=tremblay").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Cheque 4471") && !page.contains("Donor 7"), "the search narrows the list");
+    let (_, first, _) = visitor.get("/admin/c/office/entries").await;
+    let first = first.replace("&#x2f;", "/").replace("&amp;", "&");
+    let older = first
+        .split("href=\"")
+        .find(|rest| rest.starts_with("/admin/c/office/entries?") && rest.contains("before="))
+        .expect("an older page");
+    let older = older.split('"').next().expect("a link").replace("&amp;", "&");
+    let (status, second, _) = visitor.get(&older).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(second.contains("Donor 0") || second.contains("R-0"), "the older page");
+    let (status, refused, _) = visitor.get("/admin/c/office/entries?from=2026-13-01").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.contains("From") && refused.contains("2026-13-01"),
+        "the message names the field by its label and keeps what was typed"
+    );
+}
+
+async fn find(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    let listed = app.json_as(token, &format!("/api/v1/admin/donations?campaign=office&{query}")).await;
+    listed["entries"].as_array().cloned().unwrap_or_default()
 }

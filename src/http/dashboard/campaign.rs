@@ -20,8 +20,8 @@ use crate::http::error::Problem;
 use crate::ledger::batch::{BatchInput, RowNames, entries_from_csv};
 use crate::ledger::entry::{OfflineDonationInput, ReversalInput};
 use crate::ledger::progress::Progress;
+use crate::ledger::search::EntrySearch;
 use crate::ledger::validation::AmountText;
-use crate::ledger::{EntryKind, Source};
 use crate::store::{EntryFilter, FlagFilter, SubscriptionFilter};
 
 #[derive(Debug, Default, Deserialize)]
@@ -73,14 +73,11 @@ async fn render_campaign(state: &AppState, signed_in: &SignedIn, slug: &str, sho
             |value: &Value| value["raised"].as_str().and_then(|text| text.parse::<f64>().ok()).unwrap_or(0.0);
         amount(b).total_cmp(&amount(a))
     });
-    let filter = EntryFilter { campaign_id: Some(campaign.id), before_id: None, limit: 25 };
+    let search = EntrySearch { limit: 25, ..EntrySearch::default() };
+    let filter = EntryFilter { campaign_id: Some(campaign.id), search };
     let scope = signed_in.actor.scope();
     let entries = match state.store.list_entries(&scope, &filter).await {
         Ok(entries) => entries,
-        Err(error) => return Problem::from(error).into_response(),
-    };
-    let disputes = match state.store.disputes_of_donations(&entries).await {
-        Ok(disputes) => disputes,
         Err(error) => return Problem::from(error).into_response(),
     };
     let flags: Vec<Value> = match state.store.flags(&scope, &FlagFilter::default()).await {
@@ -91,30 +88,10 @@ async fn render_campaign(state: &AppState, signed_in: &SignedIn, slug: &str, sho
             .collect(),
         Err(error) => return Problem::from(error).into_response(),
     };
-    let recent: Vec<Value> = entries
-        .iter()
-        .map(|entry| {
-            let dispute = disputes
-                .get(&entry.id)
-                .map(|dispute| json!({"label": dispute_label(dispute), "open": dispute.is_open()}));
-            json!({
-                "dispute": dispute,
-                "id": entry.id,
-                "date": entry.received_on.format("%Y-%m-%d").to_string(),
-                "kind": entry.kind.as_str(),
-                "source": entry.source.as_str(),
-                "method": entry.method,
-                "branch": entry.branch_slug.as_ref().map(|slug| slug.as_str()),
-                "donor": entry.donor.name,
-                "amount": currency.format_minor(entry.amount_minor),
-                "fee": currency.format_minor(entry.fee_minor),
-                "reference": entry.reference,
-                "batch": entry.batch_id,
-                "refundable": entry.kind == EntryKind::Donation && entry.source == Source::Online,
-                "reversible": entry.kind == EntryKind::Donation && entry.source == Source::Offline,
-            })
-        })
-        .collect();
+    let recent = match super::entries::entry_rows(state, &entries).await {
+        Ok(rows) => rows,
+        Err(problem) => return problem.into_response(),
+    };
     let deposits: Vec<Value> = match state.store.batches(&scope, campaign.id, 10).await {
         Ok(batches) => batches
             .iter()
@@ -494,6 +471,8 @@ struct EntryActionForm {
     form_token: Option<String>,
     amount: Option<String>,
     reason: Option<String>,
+    /// A reversal's kind: adjustment or refund.
+    kind: Option<String>,
     campaign: Option<String>,
 }
 
@@ -511,7 +490,7 @@ pub(super) async fn reverse(
     let input = ReversalInput {
         amount: submitted.amount.filter(|amount| !amount.trim().is_empty()).map(AmountText),
         reason: submitted.reason,
-        kind: None,
+        kind: submitted.kind.filter(|kind| !kind.trim().is_empty()),
         received_on: None,
     };
     match actions::reverse_entry(&state.store, id, input, &signed_in.actor, form_key(submitted.form_token))
@@ -645,7 +624,7 @@ pub(super) async fn cancel(
 }
 
 /// "inquiry: needs response", "dispute: won".
-fn dispute_label(dispute: &crate::store::StoredDispute) -> String {
+pub(super) fn dispute_label(dispute: &crate::store::StoredDispute) -> String {
     let what = if dispute.is_inquiry() { "inquiry" } else { "dispute" };
     format!("{what}: {}", dispute.status.trim_start_matches("warning_").replace('_', " "))
 }

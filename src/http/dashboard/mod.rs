@@ -26,6 +26,7 @@ use crate::ledger::progress::{Progress, timestamp};
 use crate::web::templates;
 
 mod campaign;
+mod entries;
 mod stripe;
 
 use campaign::{campaign, cancel, record_batch, record_donation, refund, reverse, reverse_deposit};
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin", get(home))
         .route("/admin/c/{slug}", get(campaign))
         .route("/admin/c/{slug}/donations", post(record_donation))
+        .route("/admin/c/{slug}/entries", get(entries::entries))
         .route("/admin/c/{slug}/batches", post(record_batch))
         .route("/admin/entries/{id}/reverse", post(reverse))
         .route("/admin/batches/{id}/reverse", post(reverse_deposit))
