@@ -38,6 +38,8 @@ pub const COLUMNS: &[&str] = &[
     "batch",
     "recorded_at",
     "recorded_by",
+    "reason",
+    "batch_reference",
 ];
 
 pub fn header() -> String {
@@ -104,6 +106,8 @@ pub fn write_row(out: &mut String, entry: &Entry, date: NaiveDate, include_donor
     }
     line.value(timestamp(entry.recorded_at));
     line.text(Some(&entry.recorded_by));
+    line.text(entry.reason.as_deref());
+    line.text(entry.batch_reference.as_deref());
     line.out.push_str("\r\n");
 }
 

@@ -119,6 +119,22 @@ fn beancount_string(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"").replace(['\n', '\r'], " ")
 }
 
+/// What an accountant needs to follow money back: the entry a reversal takes from, why,
+/// and the deposit slip an entry came in with.
+fn audit_trail(entry: &Entry) -> Vec<(&'static str, String)> {
+    let mut trail = Vec::new();
+    if let Some(reversed) = entry.reverses_entry_id {
+        trail.push(("reverses", reversed.to_string()));
+    }
+    if let Some(reason) = &entry.reason {
+        trail.push(("reason", reason.clone()));
+    }
+    if let Some(reference) = &entry.batch_reference {
+        trail.push(("deposit", reference.clone()));
+    }
+    trail
+}
+
 pub fn beancount_entry(entry: &Entry, date: NaiveDate, include_donors: bool) -> String {
     let mut out = format!(
         "{} * \"{}\" \"{}\"\n  entry: \"{}\"\n",
@@ -129,6 +145,9 @@ pub fn beancount_entry(entry: &Entry, date: NaiveDate, include_donors: bool) -> 
     );
     if let Some(charge) = &entry.stripe.charge {
         out.push_str(&format!("  stripe-charge: \"{}\"\n", beancount_string(charge)));
+    }
+    for (key, value) in audit_trail(entry) {
+        out.push_str(&format!("  {key}: \"{}\"\n", beancount_string(&value)));
     }
     for (account, minor) in postings(entry) {
         out.push_str(&format!("  {account:<48} {}\n", amount(minor, entry.currency)));
@@ -150,6 +169,9 @@ pub fn ledger_entry(entry: &Entry, date: NaiveDate, include_donors: bool) -> Str
         ledger_text(&what(entry)),
         entry.id
     );
+    for (key, value) in audit_trail(entry) {
+        out.push_str(&format!("    ; {key}: {}\n", ledger_text(&value)));
+    }
     for (account, minor) in postings(entry) {
         // Two spaces at least between account and amount, as both tools require.
         out.push_str(&format!("    {account:<48}  {}\n", amount(minor, entry.currency)));

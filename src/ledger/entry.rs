@@ -208,6 +208,8 @@ pub struct Entry {
     pub presented: Option<(i64, Currency)>,
     pub received_at: Option<DateTime<Utc>>,
     pub batch_id: Option<i64>,
+    /// The deposit slip's reference, for an entry posted in a deposit.
+    pub batch_reference: Option<String>,
 }
 
 /// Money raised internally, as a treasurer enters it (API body and CLI flags alike).

@@ -17,7 +17,7 @@ pub(super) const ENTRY_COLUMNS: &str = "e.id, e.campaign_id, c.slug AS campaign_
      e.recorded_at, e.recorded_by, e.reference, e.reason, e.reverses_entry_id, e.origin_entry_id, \
      e.stripe_payment_intent, e.stripe_charge, e.stripe_invoice, e.stripe_subscription, \
      e.stripe_balance_transaction, e.stripe_refund, e.stripe_dispute, e.presented_amount_minor, e.presented_currency, \
-     e.received_at, e.batch_id, pi.payout_id AS stripe_payout";
+     e.received_at, e.batch_id, bt.reference AS batch_reference, pi.payout_id AS stripe_payout";
 
 /// The same columns, as an INSERT into `ledger_entries` returns them: the entry comes back
 /// from the statement that writes it, without a second read.
@@ -30,11 +30,13 @@ const ENTRY_RETURNING: &str = "id, campaign_id, \
      stripe_payment_intent, stripe_charge, stripe_invoice, stripe_subscription, \
      stripe_balance_transaction, stripe_refund, stripe_dispute, presented_amount_minor, presented_currency, \
      received_at, batch_id, \
+     (SELECT bt.reference FROM batches bt WHERE bt.id = ledger_entries.batch_id) AS batch_reference, \
      (SELECT pi.payout_id FROM payout_items pi WHERE pi.balance_transaction = ledger_entries.stripe_balance_transaction \
       AND pi.type <> 'payout' LIMIT 1) AS stripe_payout";
 
 pub(super) const ENTRY_FROM: &str = "FROM ledger_entries e JOIN campaigns c ON c.id = e.campaign_id \
      LEFT JOIN branches b ON b.id = e.branch_id \
+     LEFT JOIN batches bt ON bt.id = e.batch_id \
      LEFT JOIN payout_items pi ON pi.balance_transaction = e.stripe_balance_transaction AND pi.type <> 'payout'";
 
 /// Whether an entry was appended now or had been appended before under the same key.
@@ -669,5 +671,6 @@ pub(super) fn entry_from_row(row: &AnyRow) -> Result<Entry, StoreError> {
             .map(read_instant)
             .transpose()?,
         batch_id: row.try_get("batch_id")?,
+        batch_reference: row.try_get("batch_reference")?,
     })
 }

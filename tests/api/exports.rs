@@ -54,7 +54,11 @@ async fn scripted_history(app: &TestApp) {
     app.post_as(&app.treasurer_token, &path, &json!({"reason": "bounced"})).await;
 }
 
-async fn export(app: &TestApp, token: &str, query: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
+pub async fn export(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
     let response = app.get_as(token, &format!("/api/v1/admin/exports/ledger?{query}")).await;
     let status = response.status();
     let headers = response.headers().clone();
@@ -231,7 +235,7 @@ async fn the_range_includes_the_last_minute_of_the_last_local_day(engine: Engine
     assert_eq!(dates_and_amounts(&december), [("2026-12-01".to_owned(), "3.00".to_owned())]);
 }
 
-fn tool(name: &str) -> Option<String> {
+pub fn tool(name: &str) -> Option<String> {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {name}")])
         .output()
@@ -251,7 +255,7 @@ fn tool(name: &str) -> Option<String> {
     }
 }
 
-fn run(program: &str, args: &[&str]) -> String {
+pub fn run(program: &str, args: &[&str]) -> String {
     let output = Command::new(program).args(args).output().expect("the tool runs");
     assert!(
         output.status.success(),

@@ -13,6 +13,7 @@ on_both_engines!(
     a_gift_with_the_same_reference_amount_and_date_asks_first,
     a_deposit_is_reversed_whole_with_one_reason,
     any_entry_is_found_by_search_and_paging,
+    a_partial_reversal_shows_its_reason_in_the_dashboard_and_exports,
 );
 
 fn deposit(reference: &str, deposited_on: &str, total: &str) -> Value {
@@ -375,4 +376,91 @@ async fn any_entry_is_found_by_search_and_paging(engine: Engine) {
 async fn find(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
     let listed = app.json_as(token, &format!("/api/v1/admin/donations?campaign=office&{query}")).await;
     listed["entries"].as_array().cloned().unwrap_or_default()
+}
+
+async fn a_partial_reversal_shows_its_reason_in_the_dashboard_and_exports(engine: Engine) {
+    use crate::exports::{export, run, tool};
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let mut body = deposit("Slip 21", "2026-11-02", "50.00");
+    body["entries"][0]["donor_name"] = json!("Ana");
+    let posted = app.post_as(&app.treasurer_token, "/api/v1/admin/campaigns/office/batches", &body).await;
+    let gift = posted.json::<Value>().await.expect("JSON")["entries"][0]["id"].as_i64().expect("an entry");
+    add_user(&app, "tre@example.org", "treasurer", None);
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_in("tre@example.org", PASSWORD).await;
+    let reverse = |page: &str, amount: &str| {
+        vec![
+            ("csrf", Visitor::csrf_in(page)),
+            ("form_token", form_token(page, &format!("reverse-{gift}"))),
+            ("campaign", "office".to_owned()),
+            ("amount", amount.to_owned()),
+            ("reason", "cheque bounced".to_owned()),
+            ("kind", "refund".to_owned()),
+        ]
+    };
+    let (_, page, _) = visitor.get("/admin/c/office").await;
+    assert!(
+        page.contains(&format!(
+            r#"id="reverse-amount-{gift}" name="amount" inputmode="decimal" value="50.00""#
+        )),
+        "the amount is all that is left"
+    );
+    let fields = reverse(&page, "20.00");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    assert_eq!(
+        visitor.post(&format!("/admin/entries/{gift}/reverse"), &fields).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let (_, page, _) = visitor.get("/admin/c/office").await;
+    let reversal = gift + 1;
+    assert!(page.contains(&format!("reverses #{gift}: cheque bounced")), "the reversal says what and why");
+    assert!(
+        page.contains(&format!("Already reversed in part by #{reversal}"))
+            && page.contains(r#"value="30.00""#),
+        "30.00 is left"
+    );
+    let fields = reverse(&page, "30.00");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    assert_eq!(
+        visitor.post(&format!("/admin/entries/{gift}/reverse"), &fields).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let (_, page, _) = visitor.get("/admin/c/office").await;
+    assert!(
+        page.contains(&format!("reversed by #{reversal}, #{}", reversal + 1)),
+        "no buttons on a fully reversed gift"
+    );
+
+    let (_, _, csv) = export(&app, &app.treasurer_token, "format=csv&campaign=office").await;
+    let mut lines = csv.lines();
+    assert!(lines.next().expect("a header").ends_with(",reason,batch_reference"));
+    let rows: Vec<&str> = lines.collect();
+    assert!(rows[0].starts_with(&format!("{gift},")) && rows[0].ends_with(",,Slip 21"), "{csv}");
+    assert!(rows[1].contains(&format!(",{gift},")) && rows[1].ends_with(",cheque bounced,Slip 21"), "{csv}");
+
+    let folder = tempfile::tempdir().expect("a folder");
+    let (_, _, beancount) = export(&app, &app.treasurer_token, "format=beancount&campaign=office").await;
+    for needed in [
+        format!("reverses: \"{gift}\""),
+        "reason: \"cheque bounced\"".to_owned(),
+        "deposit: \"Slip 21\"".to_owned(),
+    ] {
+        assert!(beancount.contains(&needed), "{needed} in {beancount}");
+    }
+    let file = folder.path().join("office.beancount");
+    std::fs::write(&file, &beancount).expect("written");
+    if let Some(bean_check) = tool("bean-check") {
+        run(&bean_check, &[&file.display().to_string()]);
+    }
+    let (_, _, journal) = export(&app, &app.treasurer_token, "format=ledger&campaign=office").await;
+    assert!(
+        journal.contains("; reason: cheque bounced") && journal.contains("; deposit: Slip 21"),
+        "{journal}"
+    );
+    let file = folder.path().join("office.journal");
+    std::fs::write(&file, &journal).expect("written");
+    if let Some(hledger) = tool("hledger") {
+        run(&hledger, &["-f", &file.display().to_string(), "check", "accounts", "commodities"]);
+    }
 }
