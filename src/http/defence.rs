@@ -168,6 +168,9 @@ impl Defence {
 pub struct LoginThrottle {
     failures_per_ip: RateLimiter,
     failures_per_email: RateLimiter,
+    /// Throttled attempts are written to the audit log once a minute per address at most, so
+    /// that a flood of them cannot flood the log.
+    throttled_reports: RateLimiter,
 }
 
 impl Default for LoginThrottle {
@@ -175,6 +178,7 @@ impl Default for LoginThrottle {
         LoginThrottle {
             failures_per_ip: RateLimiter::new(RateLimit { count: 20, period_seconds: 900 }),
             failures_per_email: RateLimiter::new(RateLimit { count: 5, period_seconds: 900 }),
+            throttled_reports: RateLimiter::new(RateLimit { count: 1, period_seconds: 60 }),
         }
     }
 }
@@ -192,6 +196,11 @@ impl LoginThrottle {
             self.failures_per_email.hit(email)?;
         }
         Ok(())
+    }
+
+    /// Whether a throttled attempt from `ip` is to be written to the audit log now.
+    pub fn report_throttled(&self, ip: IpAddr) -> bool {
+        self.throttled_reports.hit(&ip.to_string()).is_ok()
     }
 
     /// The attempt was right after all.

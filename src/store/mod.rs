@@ -39,7 +39,7 @@ pub(crate) use flags::raise_flag_in;
 pub use flags::{Flag, FlagFilter, FlagKind, NewFlag};
 pub(crate) use payouts::upsert_payout_in;
 pub use payouts::{PayoutItem, PayoutLine, PayoutReport, StoredPayout};
-pub use people::{AuditRecord, StoredSession, StoredUser};
+pub use people::{AuditFilter, AuditRecord, SignIns, StoredSession, StoredUser};
 pub use stripe::{StoredDispute, SubscriptionFilter};
 pub(crate) use stripe::{
     mark_subscription_past_due_in, update_intent_in, upsert_dispute_in, upsert_subscription_in,

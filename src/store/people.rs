@@ -26,6 +26,42 @@ pub struct StoredSession {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Which lines of the audit log to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Part of who wrote it or what it was written on ("tre@example.org", "entry:12").
+    pub person: Option<String>,
+    /// One action ("donation.reverse").
+    pub action: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub sign_ins: SignIns,
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+impl Default for AuditFilter {
+    fn default() -> Self {
+        AuditFilter {
+            person: None,
+            action: None,
+            from: None,
+            until: None,
+            sign_ins: SignIns::Shown,
+            before_id: None,
+            limit: 200,
+        }
+    }
+}
+
+/// Sign-ins (and failed or throttled ones) among the other lines, apart, or only them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignIns {
+    Shown,
+    Hidden,
+    Only,
+}
+
 /// One line of the audit log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditRecord {
@@ -239,20 +275,32 @@ impl Store {
         Ok(())
     }
 
-    /// The audit log, newest first.
-    pub async fn audit_log(
-        &self,
-        before_id: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows = sqlx::query(
+    /// The audit log, newest first, narrowed by `filter`.
+    pub async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
+        let sign_ins = match filter.sign_ins {
+            SignIns::Shown => "",
+            SignIns::Hidden => "AND action NOT LIKE 'user.sign\\_in%' ESCAPE '\\'",
+            SignIns::Only => "AND action LIKE 'user.sign\\_in%' ESCAPE '\\'",
+        };
+        let sql = format!(
             "SELECT id, at, actor, action, target, before_state, after_state, address FROM audit_log \
-             WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
-        )
-        .bind(before_id)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+             WHERE ($1 IS NULL OR id < $1) AND ($3 IS NULL OR LOWER(actor) LIKE $3 OR LOWER(target) LIKE $3) \
+             AND ($4 IS NULL OR action = $4) AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6) {sign_ins} \
+             ORDER BY id DESC LIMIT $2"
+        );
+        let person = filter.person.as_deref().map(|person| {
+            let escaped = person.trim().to_lowercase().replace('%', "").replace('_', "");
+            format!("%{escaped}%")
+        });
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(filter.before_id)
+            .bind(filter.limit)
+            .bind(person)
+            .bind(filter.action.as_deref())
+            .bind(filter.from.map(stored_instant))
+            .bind(filter.until.map(stored_instant))
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(AuditRecord {

@@ -14,6 +14,7 @@ on_both_engines!(
     a_deposit_is_reversed_whole_with_one_reason,
     any_entry_is_found_by_search_and_paging,
     a_partial_reversal_shows_its_reason_in_the_dashboard_and_exports,
+    sign_ins_are_audited_and_an_office_is_not_locked_out,
 );
 
 fn deposit(reference: &str, deposited_on: &str, total: &str) -> Value {
@@ -463,4 +464,65 @@ async fn a_partial_reversal_shows_its_reason_in_the_dashboard_and_exports(engine
     if let Some(hledger) = tool("hledger") {
         run(&hledger, &["-f", &file.display().to_string(), "check", "accounts", "commodities"]);
     }
+}
+
+async fn sign_ins_are_audited_and_an_office_is_not_locked_out(engine: Engine) {
+    let app = spawn_app(engine).await;
+    add_user(&app, "tre@example.org", "treasurer", None);
+    add_user(&app, "admin@example.org", "admin", None);
+    // A whole office behind one address signs in all day.
+    for _ in 0..20 {
+        assert_eq!(Visitor::new(&app).sign_in("tre@example.org", PASSWORD).await, StatusCode::SEE_OTHER);
+    }
+    assert_eq!(
+        Visitor::new(&app).sign_in("tre@example.org", "wrong password").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(Visitor::new(&app).sign_in("tre@example.org", PASSWORD).await, StatusCode::SEE_OTHER);
+    // Someone guesses at an account.
+    for _ in 0..5 {
+        assert_eq!(Visitor::new(&app).sign_in("ghost@example.org", "guess").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(Visitor::new(&app).sign_in("ghost@example.org", "guess").await, StatusCode::TOO_MANY_REQUESTS);
+
+    let mut admin = Visitor::new(&app);
+    assert_eq!(admin.sign_in("admin@example.org", PASSWORD).await, StatusCode::SEE_OTHER);
+    let (_, failed, _) = admin.get("/admin/audit?action=user.sign_in_failed").await;
+    assert!(
+        failed.contains("user:ghost@example.org")
+            && failed.contains("visitor")
+            && failed.contains("127.0.0.1")
+    );
+    assert_eq!(
+        failed.matches("<td>user.sign_in_failed</td>").count(),
+        6,
+        "five guesses and one wrong password"
+    );
+    let (_, throttled, _) = admin.get("/admin/audit?action=user.sign_in_throttled").await;
+    assert!(throttled.contains("user:ghost@example.org"), "the throttled attempt is recorded");
+    let (_, hidden, _) = admin.get("/admin/audit?sign_ins=hidden").await;
+    assert!(
+        !hidden.contains("<td>user.sign_in") && hidden.contains("<td>user.add</td>"),
+        "sign-ins set apart"
+    );
+    let (_, only, _) = admin.get("/admin/audit?sign_ins=only").await;
+    assert!(only.contains("<td>user.sign_in</td>") && !only.contains("<td>user.add</td>"));
+    let (_, person, _) = admin.get("/admin/audit?person=tre%40example&sign_ins=hidden").await;
+    assert!(
+        person.contains("user:tre@example.org") && !person.contains("user:admin@example.org"),
+        "one person's lines"
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let (_, dated, _) = admin.get(&format!("/admin/audit?from={today}&to={today}")).await;
+    assert!(
+        dated.contains("<td>user.add</td>") && dated.contains(" UTC</td>"),
+        "times in the organization's zone"
+    );
+    let (_, long_ago, _) = admin.get("/admin/audit?from=2000-01-01&to=2000-01-02").await;
+    assert!(!long_ago.contains("<td>user.add</td>"));
+    let (status, refused, _) = admin.get("/admin/audit?from=2026-13-01").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains("<strong>From</strong>") && refused.contains("2026-13-01"));
+    let (_, csv, _) = admin.get("/admin/audit?format=csv&action=user.sign_in_failed").await;
+    assert_eq!(csv.lines().count(), 7, "a header and six lines: {csv}");
 }

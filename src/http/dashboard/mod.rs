@@ -22,9 +22,10 @@ use crate::access::{
     Role, check_new_password, hash_password, hash_token, hex, verify_password, verify_sign_in,
 };
 use crate::actions;
-use crate::ledger::progress::{Progress, timestamp};
+use crate::ledger::progress::Progress;
 use crate::web::templates;
 
+mod audit;
 mod campaign;
 mod entries;
 mod stripe;
@@ -47,7 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/entries/{id}/refund", post(refund))
         .route("/admin/subscriptions/{id}/cancel", post(cancel))
         .route("/admin/export", get(export))
-        .route("/admin/audit", get(audit))
+        .route("/admin/audit", get(audit::audit))
         .route("/admin/payouts", get(payouts))
         .route("/admin/stripe", get(review))
         .route("/admin/stripe/events/{id}/retry", post(retry_event))
@@ -132,8 +133,16 @@ async fn login(
     let password = submitted.password.unwrap_or_default();
     let ip = state.defence.client_ip(&headers, peer);
     let limit_key = state.defence.limit_key(ip);
+    // Who tried, as typed (bounded): the account may not exist.
+    let tried = format!("user:{}", email.chars().take(254).collect::<String>());
+    let mut visitor = crate::access::Actor::person("(signing in)", Role::Viewer, None);
+    visitor.label = "visitor".to_owned();
+    visitor.address = Some(ip.to_string());
     if let Err(wait) = state.logins.attempt(limit_key, &email) {
         tracing::warn!(%ip, "sign-in throttled");
+        if state.logins.report_throttled(limit_key) {
+            actions::audit(&state.store, &visitor, "user.sign_in_throttled", &tried, None, None).await;
+        }
         let mut response =
             login_page(&state, StatusCode::TOO_MANY_REQUESTS, Some("Too many attempts; wait a few minutes."));
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
@@ -151,11 +160,14 @@ async fn login(
     };
     let Some(user) = user.filter(|_| verified) else {
         tracing::warn!(%ip, "sign-in failed");
+        actions::audit(&state.store, &visitor, "user.sign_in_failed", &tried, None, None).await;
         return login_page(&state, StatusCode::UNAUTHORIZED, Some("Wrong email or password."));
     };
     // Said only to whoever knows the password.
     if user.disabled_at.is_some() {
         tracing::warn!(%ip, "sign-in to a disabled account");
+        let why = json!({"reason": "the account is disabled"});
+        actions::audit(&state.store, &visitor, "user.sign_in_failed", &tried, None, Some(why)).await;
         return login_page(
             &state,
             StatusCode::UNAUTHORIZED,
@@ -342,63 +354,4 @@ async fn export(
         Ok(export) => super::exports::download(export),
         Err(error) => Problem::from(error).into_response(),
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct AuditQuery {
-    format: Option<String>,
-}
-
-async fn audit(
-    State(state): State<AppState>,
-    signed_in: SignedIn,
-    Query(query): Query<AuditQuery>,
-) -> Response {
-    if !signed_in.actor.role.allows(Role::Admin) {
-        return Problem::forbidden("The audit log is for admins.").into_response();
-    }
-    let records = match state.store.audit_log(None, 1000).await {
-        Ok(records) => records,
-        Err(error) => return Problem::from(error).into_response(),
-    };
-    if query.format.as_deref() == Some("csv") {
-        let mut out = String::from("id,at,actor,action,target,before,after,address\r\n");
-        for record in &records {
-            let fields = [
-                record.id.to_string(),
-                timestamp(record.at),
-                record.actor.clone(),
-                record.action.clone(),
-                record.target.clone(),
-                record.before.clone().unwrap_or_default(),
-                record.after.clone().unwrap_or_default(),
-                record.address.clone().unwrap_or_default(),
-            ];
-            let quoted: Vec<String> =
-                fields.iter().map(|field| format!("\"{}\"", field.replace('"', "\"\""))).collect();
-            out.push_str(&quoted.join(","));
-            out.push_str("\r\n");
-        }
-        return (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
-                (
-                    header::CONTENT_DISPOSITION,
-                    HeaderValue::from_static("attachment; filename=\"appeal-audit.csv\""),
-                ),
-            ],
-            out,
-        )
-            .into_response();
-    }
-    let rows: Vec<Value> = records
-        .iter()
-        .map(|record| json!({"id": record.id, "at": timestamp(record.at), "actor": record.actor, "action": record.action,
-                             "target": record.target, "before": record.before, "after": record.after, "address": record.address}))
-        .collect();
-    page(
-        StatusCode::OK,
-        "admin_audit.html",
-        json!({"frame": frame(&state, &signed_in, "Audit log"), "records": rows}),
-    )
 }
