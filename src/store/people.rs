@@ -289,7 +289,7 @@ impl Store {
              ORDER BY id DESC LIMIT $2"
         );
         let person = filter.person.as_deref().map(|person| {
-            let escaped = person.trim().to_lowercase().replace('%', "").replace('_', "");
+            let escaped = person.trim().to_lowercase().replace(['%', '_'], "");
             format!("%{escaped}%")
         });
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
