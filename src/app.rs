@@ -73,6 +73,7 @@ impl Application {
             password_work: Arc::new(tokio::sync::Semaphore::new(http::PASSWORD_WORKERS)),
             secure_cookies: config.public_url.starts_with("https://"),
             export_stall: config.defence.export_stall,
+            setup_warnings: config.setup_warnings.clone(),
         });
         let listener = TcpListener::bind(config.bind).await?;
         tracing::info!(

@@ -26,6 +26,9 @@ pub struct Config {
     pub timezone: chrono_tz::Tz,
     pub mail: MailConfig,
     pub defence: DefenceConfig,
+    /// What a first install has left to set before going live (logged by `serve`, shown on
+    /// the dashboard's home page).
+    pub setup_warnings: Vec<String>,
 }
 
 /// Who the organization is, as pages and receipts name it.
@@ -171,7 +174,7 @@ impl Config {
             });
         }
         let bind_text = lookup("APPEAL_BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
-        let bind = bind_text.parse().map_err(|_| ConfigError::Invalid {
+        let bind: SocketAddr = bind_text.parse().map_err(|_| ConfigError::Invalid {
             name: "APPEAL_BIND",
             message: format!("must be an address and port such as {DEFAULT_BIND}, not {bind_text:?}"),
         })?;
@@ -326,12 +329,33 @@ impl Config {
                 .unwrap_or_else(|| format!("{} <noreply@localhost>", site.organization)),
             outbox_dir: lookup("APPEAL_MAIL_DIR").unwrap_or_else(|| "mail-outbox".to_owned()).into(),
         };
+        let mut setup_warnings = Vec::new();
+        if !bind.ip().is_loopback() && lookup("APPEAL_PUBLIC_URL").is_none() {
+            setup_warnings.push(format!(
+                "appeal listens on {bind} for other machines, but APPEAL_PUBLIC_URL is not set: links in e-mails and \
+                 Stripe's return pages will point at http://{bind}. Set it to the address people reach (https://give.example.org)."
+            ));
+        }
+        if mail.smtp_url.is_none() {
+            setup_warnings.push(format!(
+                "SMTP_URL is not set: receipts and links are written as files in {} instead of being sent.",
+                mail.outbox_dir.display()
+            ));
+        }
+        if lookup("APPEAL_MAIL_FROM").is_none() {
+            setup_warnings.push(format!(
+                "APPEAL_MAIL_FROM is not set: e-mails come from {}, which donors' mail servers refuse. Set it to an \
+                 address of the organization's domain.",
+                mail.from
+            ));
+        }
         let timezone_name = lookup("APPEAL_TIMEZONE").unwrap_or_else(|| "UTC".to_owned());
         let timezone = timezone_name.trim().parse::<chrono_tz::Tz>().map_err(|_| ConfigError::Invalid {
             name: "APPEAL_TIMEZONE",
             message: format!("must be an IANA time zone such as America/Toronto, not {timezone_name:?}"),
         })?;
         Ok(Config {
+            setup_warnings,
             timezone,
             site,
             mail,
@@ -405,6 +429,27 @@ mod tests {
         let map: HashMap<String, String> =
             vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn a_first_install_is_told_what_is_left_to_set() {
+        let warnings = config(&[("APPEAL_BIND", "0.0.0.0:8080")]).expect("valid").setup_warnings;
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].contains("APPEAL_PUBLIC_URL") && warnings[0].contains("0.0.0.0:8080"));
+        assert!(warnings[1].contains("SMTP_URL") && warnings[1].contains("mail-outbox"));
+        assert!(warnings[2].contains("APPEAL_MAIL_FROM") && warnings[2].contains("noreply@localhost"));
+        let loopback = config(&[]).expect("valid").setup_warnings;
+        assert!(
+            !loopback.iter().any(|warning| warning.contains("APPEAL_PUBLIC_URL")),
+            "on loopback the default is right"
+        );
+        let live = config(&[
+            ("APPEAL_BIND", "0.0.0.0:8080"),
+            ("APPEAL_PUBLIC_URL", "https://give.example.org"),
+            ("SMTP_URL", "smtp://mail.example.org:587"),
+            ("APPEAL_MAIL_FROM", "Dons <dons@example.org>"),
+        ]);
+        assert!(live.expect("valid").setup_warnings.is_empty());
     }
 
     #[test]

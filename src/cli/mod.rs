@@ -334,7 +334,9 @@ pub fn main() -> ExitCode {
 async fn run(command: Command, config: &Config) -> ExitCode {
     match command {
         Command::Serve { demo } => serve(config, demo).await,
-        command => match open_store(config).await {
+        // Only `serve` and `migrate` may create a database; the other commands work on one
+        // that exists.
+        command => match open_store(config, matches!(command, Command::Migrate)).await {
             Ok(store) => {
                 let code = run_with_store(command, &store, config).await;
                 store.close().await;
@@ -349,6 +351,9 @@ async fn run(command: Command, config: &Config) -> ExitCode {
 }
 
 async fn serve(config: &Config, with_demo: bool) -> ExitCode {
+    for warning in &config.setup_warnings {
+        tracing::warn!("{warning}");
+    }
     let application = match Application::build(config).await {
         Ok(application) => application,
         Err(error) => {
@@ -381,8 +386,12 @@ async fn serve(config: &Config, with_demo: bool) -> ExitCode {
     }
 }
 
-async fn open_store(config: &Config) -> Result<Store, StoreError> {
-    let store = Store::connect(&config.database_url).await?;
+async fn open_store(config: &Config, may_create: bool) -> Result<Store, StoreError> {
+    let store = if may_create {
+        Store::connect(&config.database_url).await?
+    } else {
+        Store::connect_existing(&config.database_url).await?
+    };
     store.migrate().await?;
     Ok(store)
 }

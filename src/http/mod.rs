@@ -74,6 +74,8 @@ pub struct Shared {
     pub secure_cookies: bool,
     /// How long an export download may go unread before it gives its connection back.
     pub export_stall: std::time::Duration,
+    /// What a first install has left to set, shown to admins on the dashboard.
+    pub setup_warnings: Vec<String>,
 }
 
 /// How many password hashes are worked on at once (one per core of a small server).

@@ -57,10 +57,22 @@ impl Mailer {
     /// Sends a plain-text email to `to`.
     pub async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), MailError> {
         let to: Mailbox = to.parse().map_err(|error| MailError::Build(format!("recipient: {error}")))?;
+        // A Message-ID of the site's own domain, and MIME-Version: mail servers and filters
+        // trust a message that has them.
+        let domain = url::Url::parse(&self.public_url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "localhost".to_owned());
         let message = Message::builder()
             .from(self.from.clone())
             .to(to.clone())
             .subject(subject)
+            .message_id(Some(format!(
+                "<{}.{}@{domain}>",
+                chrono::Utc::now().timestamp_micros(),
+                crate::access::hex(&rand_bytes())
+            )))
+            .header(lettre::message::header::MIME_VERSION_1_0)
             .header(ContentType::TEXT_PLAIN)
             .body(body.to_owned())
             .map_err(|error| MailError::Build(error.to_string()))?;
@@ -119,7 +131,7 @@ impl Mailer {
         let (paid_minor, paid_currency) =
             crate::payments::amounts::donor_paid(entry.amount_minor, entry.currency, entry.presented);
         let amount = language.money(paid_minor, paid_currency);
-        let date = entry.received_on.format("%Y-%m-%d").to_string();
+        let date = language.date(entry.received_on);
         let reference = entry.stripe.charge.clone().unwrap_or_else(|| format!("#{}", entry.id));
         let mut lines = vec![
             language.fill("mail.receipt.greeting", &[("name", &name)]),

@@ -83,6 +83,11 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    #[error(
+        "no appeal database at {url} ({detail}). Point DATABASE_URL at your database (a .env file in the \
+         current folder is read too), or create a new one with `appeal migrate` or `appeal serve`"
+    )]
+    NoDatabase { url: String, detail: String },
 }
 
 impl StoreError {
@@ -191,6 +196,41 @@ impl Store {
         Ok(Store { pool, engine, write_gate, documents: Arc::new(documents::Documents::new(sqlite_path)) })
     }
 
+    /// Connects to an appeal database that exists already, without creating or migrating
+    /// it: a command run from the wrong folder, or with a mistyped `DATABASE_URL`, must not
+    /// leave a new empty database behind and report on that.
+    pub async fn connect_existing(url: &str) -> Result<Self, StoreError> {
+        let shown = redacted(url);
+        if let Some(path) = sqlite_file_path(url)
+            && !path.exists()
+        {
+            let absolute = std::path::absolute(&path).unwrap_or(path);
+            return Err(StoreError::NoDatabase {
+                url: shown,
+                detail: format!("{} does not exist", absolute.display()),
+            });
+        }
+        let store = Store::connect(url).await?;
+        let sql = match store.engine {
+            Engine::Sqlite => {
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+            }
+            Engine::Postgres => {
+                "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_name = '_sqlx_migrations' \
+                 AND table_schema = current_schema()"
+            }
+        };
+        let found: i64 = sqlx::query(sql).fetch_one(&store.pool).await?.try_get("n")?;
+        if found == 0 {
+            store.close().await;
+            return Err(StoreError::NoDatabase {
+                url: shown,
+                detail: "the database holds no appeal tables".to_owned(),
+            });
+        }
+        Ok(store)
+    }
+
     pub fn engine(&self) -> Engine {
         self.engine
     }
@@ -273,6 +313,17 @@ impl Store {
 }
 
 /// The file of a `sqlite:` URL (`None` for an in-memory database).
+/// A database URL as it may be shown: without its password.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 fn sqlite_file_path(url: &str) -> Option<std::path::PathBuf> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or(rest);

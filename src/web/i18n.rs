@@ -175,6 +175,16 @@ impl Language {
         }
     }
 
+    /// A day as people write it: "November 1, 2026", "1 novembre 2026".
+    pub fn date(&self, date: chrono::NaiveDate) -> String {
+        use chrono::Datelike;
+        let month = self.t(&format!("date.month.{}", date.month())).to_owned();
+        self.fill(
+            "date.long",
+            &[("month", &month), ("day", &date.day().to_string()), ("year", &date.year().to_string())],
+        )
+    }
+
     /// A percentage with one decimal when it has one: "90%", "90 %", "33.3%".
     pub fn percent(&self, value: f64) -> String {
         let rounded = Decimal::try_from(value).unwrap_or_default().round_dp(1).normalize();
@@ -276,6 +286,13 @@ mod tests {
         assert_eq!(en.money(123_456_789, Currency::from_code("JPY").expect("JPY")), "¥123,456,789");
         assert_eq!(en.percent(90.0), "90%");
         assert_eq!(fr.percent(33.3), "33,3\u{202f}%");
+    }
+
+    #[test]
+    fn dates_are_written_in_each_language() {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("a date");
+        assert_eq!(catalog().get("en").expect("English").date(day), "November 1, 2026");
+        assert_eq!(catalog().get("fr").expect("French").date(day), "1 novembre 2026");
     }
 
     #[test]

@@ -8,7 +8,8 @@ use crate::helpers::{Engine, on_both_engines, spawn_app};
 on_both_engines!(
     the_cli_creates_records_and_checks,
     cli_errors_name_the_field_and_write_nothing,
-    check_names_a_campaign_whose_totals_drifted
+    check_names_a_campaign_whose_totals_drifted,
+    a_command_never_creates_a_stray_database,
 );
 
 fn stdout(output: &std::process::Output) -> String {
@@ -157,4 +158,39 @@ async fn check_names_a_campaign_whose_totals_drifted(engine: Engine) {
         stdout(&check).trim(),
         "MISMATCH campaign office: gross_minor kept 1001 but the ledger says 1000"
     );
+}
+
+/// Run from the wrong folder or with a mistyped `DATABASE_URL`, a command says which database
+/// it looked for and how to point at the right one, and leaves nothing behind.
+async fn a_command_never_creates_a_stray_database(engine: Engine) {
+    let stray = crate::helpers::TestDatabase::new(engine).await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_appeal"))
+            .args(args)
+            .env("DATABASE_URL", &stray.url)
+            .env("APPEAL_LOG", "warn")
+            .current_dir(std::env::temp_dir())
+            .output()
+            .expect("the appeal binary runs")
+    };
+    for args in [
+        &["campaign", "list"][..],
+        &["check"],
+        &["user", "list"],
+        &["token", "create", "--name", "x", "--role", "admin"],
+    ] {
+        let refused = run(args);
+        assert_eq!(refused.status.code(), Some(1), "{args:?}");
+        let message = stderr(&refused);
+        assert!(message.contains("no appeal database at") && message.contains("DATABASE_URL"), "{message}");
+        assert!(message.contains("appeal migrate"), "it says how to create one: {message}");
+    }
+    if let Some(path) = stray.url.strip_prefix("sqlite://") {
+        assert!(!std::path::Path::new(path).exists(), "no file was created");
+        assert!(stderr(&run(&["campaign", "list"])).contains(path), "the message names the file");
+    }
+    // `migrate` creates it on purpose; then the commands work.
+    assert!(run(&["migrate"]).status.success());
+    let listed = run(&["campaign", "list"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
 }

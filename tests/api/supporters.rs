@@ -426,6 +426,32 @@ async fn receipts_go_out_in_the_donors_language(engine: Engine) {
     assert!(body.contains(&format!("Référence : {}", app.stripe.charge_of_session(&session))), "{body}");
     assert!(body.contains("Solidarity Press"));
     assert!(french.contains("From: \"Solidarity Press\" <dons@example.org>"), "{french}");
+    let headers = french.split("\r\n\r\n").next().unwrap_or_default();
+    assert!(headers.contains("MIME-Version: 1.0") && headers.contains("Date: "), "{headers}");
+    let message_id = headers.lines().find(|line| line.starts_with("Message-ID: ")).unwrap_or_default();
+    assert!(message_id.ends_with("@give.example.org>"), "{headers}");
+    let today = chrono::Utc::now().date_naive();
+    let months = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
+    let day = format!(
+        "{} {} {}",
+        chrono::Datelike::day(&today),
+        months[chrono::Datelike::month0(&today) as usize],
+        chrono::Datelike::year(&today)
+    );
+    assert!(body.contains(&day), "the date in French: {body}");
 
     let english = messages.iter().find(|m| m.contains("ben@example.org")).expect("Ben's receipt");
     let body = body_text(english);

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::hardening::form_token;
-use crate::helpers::{Engine, TestApp, on_both_engines, problem, spawn_app};
+use crate::helpers::{Engine, Options, TestApp, on_both_engines, problem, spawn_app, spawn_app_with};
 use crate::people::{PASSWORD, Visitor, add_user};
 
 on_both_engines!(
@@ -15,6 +15,7 @@ on_both_engines!(
     any_entry_is_found_by_search_and_paging,
     a_partial_reversal_shows_its_reason_in_the_dashboard_and_exports,
     sign_ins_are_audited_and_an_office_is_not_locked_out,
+    admins_are_told_what_a_first_install_has_left_to_set,
 );
 
 fn deposit(reference: &str, deposited_on: &str, total: &str) -> Value {
@@ -525,4 +526,18 @@ async fn sign_ins_are_audited_and_an_office_is_not_locked_out(engine: Engine) {
     assert!(refused.contains("<strong>From</strong>") && refused.contains("2026-13-01"));
     let (_, csv, _) = admin.get("/admin/audit?format=csv&action=user.sign_in_failed").await;
     assert_eq!(csv.lines().count(), 7, "a header and six lines: {csv}");
+}
+
+async fn admins_are_told_what_a_first_install_has_left_to_set(engine: Engine) {
+    let options = Options { vars: vec![("APPEAL_MAIL_FROM", String::new())], ..Options::default() };
+    let app = spawn_app_with(engine, options).await;
+    add_user(&app, "admin@example.org", "admin", None);
+    add_user(&app, "tre@example.org", "treasurer", None);
+    let mut admin = Visitor::new(&app);
+    admin.sign_in("admin@example.org", PASSWORD).await;
+    let (_, home, _) = admin.get("/admin").await;
+    assert!(home.contains("Before going live") && home.contains("APPEAL_MAIL_FROM"), "{home}");
+    let mut treasurer = Visitor::new(&app);
+    treasurer.sign_in("tre@example.org", PASSWORD).await;
+    assert!(!treasurer.get("/admin").await.1.contains("Before going live"), "for admins, who can act on it");
 }

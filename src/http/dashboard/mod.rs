@@ -332,7 +332,8 @@ async fn home(State(state): State<AppState>, signed_in: SignedIn) -> Response {
     page(
         StatusCode::OK,
         "admin_home.html",
-        json!({"frame": frame(&state, &signed_in, "Campaigns"), "campaigns": rows, "needs_a_look": flags + failing}),
+        json!({"frame": frame(&state, &signed_in, "Campaigns"), "campaigns": rows, "needs_a_look": flags + failing,
+               "setup": if signed_in.actor.role.allows(Role::Admin) { state.setup_warnings.clone() } else { Vec::new() }}),
     )
 }
 
