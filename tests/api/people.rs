@@ -512,7 +512,13 @@ async fn the_dashboard_records_a_deposit_and_exports(engine: Engine) {
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "recorded");
-    assert!(headers["location"].to_str().expect("ASCII").starts_with("/admin/c/office?notice="));
+    assert_eq!(headers["location"], "/admin/c/office", "the notice is not in the address");
+    let (_, page, _) = visitor.get("/admin/c/office").await;
+    assert!(page.contains(r#"<p class="notice ok" role="status">Recorded entry"#), "said once, as a success");
+    let (_, page, _) = visitor.get("/admin/c/office").await;
+    assert!(!page.contains("Recorded entry"), "and not again");
+    let (_, forged, _) = visitor.get("/admin/c/office?notice=Your+account+is+closed").await;
+    assert!(!forged.contains("Your account is closed"), "a link cannot make the dashboard speak");
     let (status, page, _) = visitor
         .post("/admin/c/office/donations", &[("csrf", &csrf), ("amount", "-4"), ("method", "cheque")])
         .await;

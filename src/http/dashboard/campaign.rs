@@ -4,13 +4,14 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::notice::{redirect_with_notice, spent, take_notice};
 use super::{form, frame, page};
 use crate::access::Role;
 use crate::actions::{self, ActionError};
@@ -24,19 +25,17 @@ use crate::ledger::search::EntrySearch;
 use crate::ledger::validation::AmountText;
 use crate::store::{EntryFilter, FlagFilter, SubscriptionFilter};
 
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct CampaignQuery {
-    notice: Option<String>,
-}
-
 /// A campaign's page: every figure next to the entries that make it.
 pub(super) async fn campaign(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Path(slug): Path<String>,
-    Query(query): Query<CampaignQuery>,
+    headers: HeaderMap,
 ) -> Response {
-    render_campaign(&state, &signed_in, &slug, Shown { notice: query.notice, ..Shown::default() }).await
+    let notice = take_notice(&headers, &signed_in);
+    let shown = notice.is_some();
+    let response = render_campaign(&state, &signed_in, &slug, Shown { notice, ..Shown::default() }).await;
+    spent(&state, shown, response)
 }
 
 /// What the campaign page shows besides the campaign: a notice, a form's errors and what was
@@ -207,10 +206,9 @@ fn chart_svg(daily: &[(chrono::NaiveDate, i64)], goal_minor: i64) -> Value {
     })
 }
 
-fn redirect_with(slug: &str, notice: &str) -> Response {
-    let query: String =
-        form_urlencoded::Serializer::new(String::new()).append_pair("notice", notice).finish();
-    Redirect::to(&format!("/admin/c/{slug}?{query}")).into_response()
+/// Back to the campaign's page, which says once what was done.
+fn redirect_with(state: &AppState, signed_in: &SignedIn, slug: &str, notice: &str) -> Response {
+    redirect_with_notice(state, signed_in, &format!("/admin/c/{slug}"), notice)
 }
 
 /// The campaign page again, with the form's errors beside their fields.
@@ -306,7 +304,9 @@ pub(super) async fn record_donation(
     )
     .await
     {
-        Ok(outcome) => redirect_with(&slug, &format!("Recorded entry {}.", outcome.entry().id)),
+        Ok(outcome) => {
+            redirect_with(&state, &signed_in, &slug, &format!("Recorded entry {}.", outcome.entry().id))
+        }
         Err(error) => {
             render_form_error(&state, &signed_in, &slug, error, |shown, duplicate| {
                 let mut kept = typed;
@@ -406,6 +406,8 @@ pub(super) async fn record_batch(
                 .await
         }
         Ok(outcome) => redirect_with(
+            &state,
+            &signed_in,
             &slug,
             &format!(
                 "Posted batch {}: {} entries.",
@@ -496,7 +498,12 @@ pub(super) async fn reverse(
     match actions::reverse_entry(&state.store, id, input, &signed_in.actor, form_key(submitted.form_token))
         .await
     {
-        Ok(outcome) => redirect_with(&slug, &format!("Entry {id} reversed by entry {}.", outcome.entry().id)),
+        Ok(outcome) => redirect_with(
+            &state,
+            &signed_in,
+            &slug,
+            &format!("Entry {id} reversed by entry {}.", outcome.entry().id),
+        ),
         Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
     }
 }
@@ -536,7 +543,7 @@ pub(super) async fn reverse_deposit(
                 reversed.currency.format_minor(total),
                 reversed.currency
             );
-            redirect_with(&slug, &notice)
+            redirect_with(&state, &signed_in, &slug, &notice)
         }
         Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
     }
@@ -576,6 +583,8 @@ pub(super) async fn refund(
                 )
             };
             redirect_with(
+                &state,
+                &signed_in,
                 &slug,
                 &format!(
                     "Asked Stripe to refund {} {currency}{charged} of entry {id}; the ledger moves when Stripe confirms.",
@@ -618,7 +627,12 @@ pub(super) async fn cancel(
     )
     .await
     {
-        Ok(_) => redirect_with(&slug, &format!("Subscription {id} cancelled; nothing was refunded.")),
+        Ok(_) => redirect_with(
+            &state,
+            &signed_in,
+            &slug,
+            &format!("Subscription {id} cancelled; nothing was refunded."),
+        ),
         Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
     }
 }

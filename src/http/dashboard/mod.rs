@@ -28,6 +28,7 @@ use crate::web::templates;
 mod audit;
 mod campaign;
 mod entries;
+mod notice;
 mod stripe;
 
 use campaign::{campaign, cancel, record_batch, record_donation, refund, reverse, reverse_deposit};

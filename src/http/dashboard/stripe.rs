@@ -4,13 +4,14 @@
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::campaign::field_errors;
+use super::notice::{redirect_with_notice, spent, take_notice};
 use super::{form, frame, page};
 use crate::access::Role;
 use crate::actions::{self, FlagResolutionInput};
@@ -42,20 +43,18 @@ pub(super) async fn payouts(State(state): State<AppState>, signed_in: SignedIn) 
     )
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct NoticeQuery {
-    notice: Option<String>,
-}
-
 /// What Stripe reported that needs a look: failing and quarantined events (for people who
 /// keep the whole organization) and open flags (of the person's branch, for a branch
 /// treasurer), each with what can be done about it.
 pub(super) async fn review(
     State(state): State<AppState>,
     signed_in: SignedIn,
-    Query(query): Query<NoticeQuery>,
+    headers: HeaderMap,
 ) -> Response {
-    render_review(&state, &signed_in, query.notice, BTreeMap::new(), StatusCode::OK).await
+    let notice = take_notice(&headers, &signed_in);
+    let shown = notice.is_some();
+    let response = render_review(&state, &signed_in, notice, BTreeMap::new(), StatusCode::OK).await;
+    spent(&state, shown, response)
 }
 
 async fn render_review(
@@ -85,10 +84,9 @@ async fn render_review(
     page(status, "admin_stripe.html", context)
 }
 
-fn back_with(notice: &str) -> Response {
-    let query: String =
-        form_urlencoded::Serializer::new(String::new()).append_pair("notice", notice).finish();
-    Redirect::to(&format!("/admin/stripe?{query}")).into_response()
+/// Back to the page, which says once what was done.
+fn back_with(state: &AppState, signed_in: &SignedIn, notice: &str) -> Response {
+    redirect_with_notice(state, signed_in, "/admin/stripe", notice)
 }
 
 /// An action's refusal, beside its form (keyed by the form's id), or a problem.
@@ -141,7 +139,9 @@ pub(super) async fn retry_event(
     )
     .await
     {
-        Ok(outcome) => back_with(&format!("Event {id} applied again: {}.", outcome.as_str())),
+        Ok(outcome) => {
+            back_with(&state, &signed_in, &format!("Event {id} applied again: {}.", outcome.as_str()))
+        }
         Err(error) => refused(&state, &signed_in, format!("event-{id}"), error).await,
     }
 }
@@ -157,7 +157,7 @@ pub(super) async fn dismiss_event(
         return refusal;
     }
     match actions::dismiss_stripe_event(&state.store, &id, filled(submitted.reason), &signed_in.actor).await {
-        Ok(()) => back_with(&format!("Event {id} dismissed.")),
+        Ok(()) => back_with(&state, &signed_in, &format!("Event {id} dismissed.")),
         Err(error) => refused(&state, &signed_in, format!("event-{id}"), error).await,
     }
 }
@@ -187,10 +187,14 @@ pub(super) async fn resolve_flag(
     )
     .await
     {
-        Ok(resolved) => back_with(&match resolved.entry {
-            Some(entry) => format!("Flag {id} resolved: recorded entry {}.", entry.id),
-            None => format!("Flag {id} resolved."),
-        }),
+        Ok(resolved) => back_with(
+            &state,
+            &signed_in,
+            &match resolved.entry {
+                Some(entry) => format!("Flag {id} resolved: recorded entry {}.", entry.id),
+                None => format!("Flag {id} resolved."),
+            },
+        ),
         Err(error) => refused(&state, &signed_in, format!("flag-{id}"), error).await,
     }
 }
