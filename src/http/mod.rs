@@ -6,6 +6,7 @@ pub mod checkout;
 pub mod dashboard;
 pub mod defence;
 pub mod error;
+mod error_pages;
 pub mod exports;
 pub mod extract;
 pub mod fast;
@@ -122,6 +123,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), error_pages::html_for_browsers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)

@@ -99,7 +99,7 @@ impl Lang {
 
 /// What every page template gets.
 #[derive(Debug, Serialize)]
-struct PageInfo {
+pub(super) struct PageInfo {
     lang: String,
     other_lang: String,
     other_lang_name: String,
@@ -109,7 +109,7 @@ struct PageInfo {
     campaign_url: String,
 }
 
-fn page_info(state: &AppState, language: &Language, title: &str, path: &str) -> PageInfo {
+pub(super) fn page_info(state: &AppState, language: &Language, title: &str, path: &str) -> PageInfo {
     let other = catalog()
         .languages()
         .iter()
@@ -126,7 +126,12 @@ fn page_info(state: &AppState, language: &Language, title: &str, path: &str) -> 
     }
 }
 
-fn render(lang: &Lang, status: StatusCode, template: &str, context: serde_json::Value) -> Response {
+pub(super) fn render(
+    lang: &Lang,
+    status: StatusCode,
+    template: &str,
+    context: serde_json::Value,
+) -> Response {
     match templates::render(template, context) {
         Ok(html) => lang.page(status, html),
         Err(error) => Problem::internal(&error).into_response(),

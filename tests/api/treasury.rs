@@ -16,6 +16,7 @@ on_both_engines!(
     a_partial_reversal_shows_its_reason_in_the_dashboard_and_exports,
     sign_ins_are_audited_and_an_office_is_not_locked_out,
     admins_are_told_what_a_first_install_has_left_to_set,
+    a_browser_gets_pages_and_a_program_gets_problems_on_the_same_url,
 );
 
 fn deposit(reference: &str, deposited_on: &str, total: &str) -> Value {
@@ -540,4 +541,83 @@ async fn admins_are_told_what_a_first_install_has_left_to_set(engine: Engine) {
     let mut treasurer = Visitor::new(&app);
     treasurer.sign_in("tre@example.org", PASSWORD).await;
     assert!(!treasurer.get("/admin").await.1.contains("Before going live"), "for admins, who can act on it");
+}
+
+async fn a_browser_gets_pages_and_a_program_gets_problems_on_the_same_url(engine: Engine) {
+    let app = spawn_app_with(engine, Options { without_stripe: true, ..Options::default() }).await;
+    app.create_campaign("office").await;
+    add_user(&app, "tre@example.org", "treasurer", None);
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_in("tre@example.org", PASSWORD).await;
+    let ask = |path: &str, accept: &str, language: &str| {
+        app.client
+            .get(app.url(path))
+            .header("accept", accept)
+            .header("accept-language", language)
+            .header("cookie", visitor.cookie_header())
+    };
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    for (path, status, english) in [
+        ("/admin/c/nowhere", StatusCode::NOT_FOUND, "There is nothing here"),
+        ("/admin/audit", StatusCode::FORBIDDEN, "You may not do that"),
+        ("/admin/c/office/entries?kind=gift", StatusCode::UNPROCESSABLE_ENTITY, "Entries"),
+    ] {
+        let page = ask(path, browser, "en").send().await.expect("answer");
+        assert_eq!(page.status(), status, "{path}");
+        assert!(page.headers()["content-type"].to_str().expect("ASCII").starts_with("text/html"), "{path}");
+        let html = page.text().await.expect("text");
+        assert!(html.contains(english), "{path}: {html}");
+        let program = ask(path, "application/json", "en").send().await.expect("answer");
+        assert_eq!(program.status(), status);
+        if status != StatusCode::UNPROCESSABLE_ENTITY {
+            problem(program, status).await;
+        }
+    }
+    let french = ask("/admin/c/nowhere", browser, "fr-CA,fr;q=0.9").send().await.expect("answer");
+    let html = french.text().await.expect("text");
+    assert!(
+        html.contains("Il n’y a rien ici")
+            && html.contains("Retour au tableau de bord")
+            && html.contains(r#"href="&#x2f;admin""#),
+        "{html}"
+    );
+
+    // A public write the server cannot do (no Stripe here), and a look-alike deposit.
+    let checkout = app
+        .client
+        .post(app.url("/api/v1/campaigns/office/checkout"))
+        .header("accept", browser)
+        .json(&json!({"amount": "25"}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(checkout.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let html = checkout.text().await.expect("text");
+    assert!(
+        html.contains("Something went wrong on our side") && html.contains("Back to the campaigns"),
+        "{html}"
+    );
+    let path = "/api/v1/admin/campaigns/office/batches";
+    assert_eq!(
+        app.post_as(&app.treasurer_token, path, &deposit("Slip 1", "2026-11-02", "5.00")).await.status(),
+        StatusCode::CREATED
+    );
+    let again = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(&app.treasurer_token)
+        .header("accept", browser)
+        .json(&deposit("Slip 1", "2026-11-02", "5.00"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let html = again.text().await.expect("text");
+    assert!(
+        html.contains("That conflicts with what is already recorded")
+            && html.contains("<strong>reference</strong>"),
+        "{html}"
+    );
+    let program = app.post_as(&app.treasurer_token, path, &deposit("Slip 1", "2026-11-02", "5.00")).await;
+    problem(program, StatusCode::CONFLICT).await;
 }
