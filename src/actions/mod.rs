@@ -94,6 +94,17 @@ pub async fn create_campaign(
     Ok(campaign)
 }
 
+/// Deletes a campaign that holds no money (its ledger empty, or only the demo's examples):
+/// one created by mistake, or the demo. A campaign that took money is closed instead.
+#[tracing::instrument(skip_all, fields(slug))]
+pub async fn delete_campaign(store: &Store, slug: &str, actor: &Actor) -> Result<(), ActionError> {
+    let campaign = store.campaign_by_slug(slug).await?.ok_or(ActionError::NotFound("campaign"))?;
+    store.delete_campaign(campaign.id).await?;
+    let target = format!("campaign:{}", campaign.slug);
+    audit(store, actor, "campaign.delete", &target, Some(campaign_json(&campaign)), None).await;
+    Ok(())
+}
+
 #[tracing::instrument(skip_all, fields(slug))]
 pub async fn update_campaign(
     store: &Store,

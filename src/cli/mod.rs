@@ -1,5 +1,6 @@
 //! The command line: `appeal serve` by default, and every treasurer write the API offers.
 
+mod campaigns;
 mod people;
 mod stripe;
 
@@ -11,10 +12,9 @@ use crate::access::{Actor, Scope};
 use crate::actions::{self, ActionError};
 use crate::app::Application;
 use crate::config::Config;
-use crate::ledger::campaign::{CampaignInput, Localized};
 use crate::ledger::entry::{OfflineDonationInput, ReversalInput};
 use crate::ledger::progress::timestamp;
-use crate::ledger::validation::{AmountText, Field};
+use crate::ledger::validation::AmountText;
 use crate::payments::Payments;
 use crate::store::{RecordOutcome, Store, StoreError, SubscriptionFilter};
 use crate::{demo, telemetry};
@@ -42,7 +42,7 @@ enum Command {
     Migrate,
     /// Create and list campaigns.
     #[command(subcommand)]
-    Campaign(CampaignCommand),
+    Campaign(campaigns::CampaignCommand),
     /// Record and reverse money raised internally.
     #[command(subcommand)]
     Donation(DonationCommand),
@@ -173,47 +173,6 @@ enum SubscriptionCommand {
         #[arg(long)]
         now: bool,
     },
-}
-
-#[derive(Debug, Subcommand)]
-enum CampaignCommand {
-    /// Create a campaign.
-    Create(Box<CampaignCreateArgs>),
-    /// List every campaign, drafts included.
-    List,
-}
-
-#[derive(Debug, Args)]
-struct CampaignCreateArgs {
-    #[arg(long)]
-    slug: String,
-    /// The English title.
-    #[arg(long)]
-    title: String,
-    #[arg(long)]
-    title_fr: Option<String>,
-    #[arg(long)]
-    description: Option<String>,
-    #[arg(long)]
-    description_fr: Option<String>,
-    /// The target, in major units: 100000 or 100000.00.
-    #[arg(long)]
-    goal: String,
-    /// ISO 4217 code, such as CAD.
-    #[arg(long)]
-    currency: String,
-    /// RFC 3339, such as 2026-11-01T00:00:00-04:00.
-    #[arg(long)]
-    starts_at: Option<String>,
-    /// RFC 3339, such as 2026-12-31T23:59:59-05:00.
-    #[arg(long)]
-    ends_at: Option<String>,
-    /// draft, active (the default) or closed.
-    #[arg(long)]
-    status: Option<String>,
-    /// A branch sub-goal as slug:name or slug:name:goal; repeat for each branch.
-    #[arg(long = "branch")]
-    branches: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -412,8 +371,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
             println!("migrations applied");
             Ok(())
         }
-        Command::Campaign(CampaignCommand::Create(args)) => create_campaign(store, args).await,
-        Command::Campaign(CampaignCommand::List) => list_campaigns(store).await,
+        Command::Campaign(command) => campaigns::run(command, store, &actor).await,
         Command::Donation(DonationCommand::List(args)) => list_donations(store, args, &actor).await,
         Command::Donation(DonationCommand::Add(args)) => add_donation(store, args, &actor).await,
         Command::Donation(DonationCommand::Reverse(args)) => reverse_donation(store, args, &actor).await,
@@ -475,75 +433,6 @@ fn report_action(result: Result<(), ActionError>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-async fn create_campaign(store: &Store, args: Box<CampaignCreateArgs>) -> Result<(), ActionError> {
-    let mut branches = Vec::new();
-    for (index, spec) in args.branches.iter().enumerate() {
-        let mut parts = spec.splitn(3, ':');
-        let (Some(slug), Some(name)) = (parts.next(), parts.next()) else {
-            return Err(ActionError::Invalid(crate::ledger::FieldErrors::single(
-                format!("branches[{index}]"),
-                "must be written slug:name or slug:name:goal",
-            )));
-        };
-        branches.push(crate::ledger::campaign::BranchInput {
-            slug: Some(slug.to_owned()),
-            name: Some(name.to_owned()),
-            goal: parts.next().map(|goal| AmountText(goal.to_owned())),
-        });
-    }
-    let optional = |value: Option<String>| value.map_or(Field::Missing, Field::Value);
-    let input = CampaignInput {
-        slug: Field::Value(args.slug),
-        currency: Field::Value(args.currency),
-        goal: Field::Value(AmountText(args.goal)),
-        title: Field::Value(Localized { en: args.title, fr: args.title_fr.unwrap_or_default() }),
-        description: Field::Value(Localized {
-            en: args.description.unwrap_or_default(),
-            fr: args.description_fr.unwrap_or_default(),
-        }),
-        starts_at: optional(args.starts_at),
-        ends_at: optional(args.ends_at),
-        status: optional(args.status),
-        count_net_of_fees: Field::Missing,
-        checkout_min: Field::Missing,
-        checkout_max: Field::Missing,
-        fee_percent: Field::Missing,
-        fee_fixed: Field::Missing,
-        branches: Field::Value(branches),
-    };
-    let campaign = actions::create_campaign(store, input, &Actor::command_line()).await?;
-    println!(
-        "created campaign {} ({}, goal {} {})",
-        campaign.slug,
-        campaign.status.as_str(),
-        campaign.currency.format_minor(campaign.goal_minor),
-        campaign.currency
-    );
-    Ok(())
-}
-
-async fn list_campaigns(store: &Store) -> Result<(), ActionError> {
-    let campaigns = store.list_campaigns(true).await?;
-    println!("{:<24} {:<7} {:>16} {:>16} {:>7}  TITLE", "SLUG", "STATUS", "RAISED", "GOAL", "%");
-    for campaign in campaigns {
-        let Some((campaign, totals, branches)) = store.campaign_progress(campaign.slug.as_str()).await?
-        else {
-            continue;
-        };
-        let progress = crate::ledger::progress::Progress::new(&campaign, &totals, &branches);
-        println!(
-            "{:<24} {:<7} {:>16} {:>16} {:>7.1}  {}",
-            campaign.slug.as_str(),
-            progress.status,
-            format!("{} {}", progress.raised, progress.currency),
-            format!("{} {}", progress.goal, progress.currency),
-            progress.percent,
-            campaign.title.get("en")
-        );
-    }
-    Ok(())
 }
 
 async fn add_donation(store: &Store, args: DonationAddArgs, actor: &Actor) -> Result<(), ActionError> {

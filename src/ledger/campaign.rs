@@ -197,6 +197,31 @@ pub struct BranchInput {
     pub goal: Option<AmountText>,
 }
 
+/// Branches as people write them, one a line (the dashboard) or a flag (the CLI):
+/// `slug:name` or `slug:name:goal`. Blank lines are skipped; errors name `branches[i]`.
+pub fn parse_branch_lines<'a>(
+    lines: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<BranchInput>, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let mut branches = Vec::new();
+    for line in lines.into_iter().map(str::trim).filter(|line| !line.is_empty()) {
+        let index = branches.len();
+        let mut parts = line.splitn(3, ':').map(str::trim);
+        match (parts.next(), parts.next()) {
+            (Some(slug), Some(name)) => branches.push(BranchInput {
+                slug: Some(slug.to_owned()),
+                name: Some(name.to_owned()),
+                goal: parts.next().filter(|goal| !goal.is_empty()).map(|goal| AmountText(goal.to_owned())),
+            }),
+            _ => {
+                errors.add(format!("branches[{index}]"), "must be written slug:name or slug:name:goal");
+                branches.push(BranchInput { slug: None, name: None, goal: None });
+            }
+        }
+    }
+    errors.into_result(|| branches)
+}
+
 /// A branch as it should be after a create or change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BranchSpec {

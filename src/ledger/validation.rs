@@ -69,6 +69,15 @@ impl<T> Field<T> {
     pub fn is_missing(&self) -> bool {
         matches!(self, Field::Missing)
     }
+
+    /// The same field with its value changed by `f`.
+    pub fn map_value<U>(self, f: impl FnOnce(T) -> U) -> Field<U> {
+        match self {
+            Field::Missing => Field::Missing,
+            Field::Null => Field::Null,
+            Field::Value(value) => Field::Value(f(value)),
+        }
+    }
 }
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {

@@ -120,6 +120,64 @@ impl Store {
         Ok(campaign)
     }
 
+    /// Deletes a campaign whose ledger is empty, or holds only the demo's example entries,
+    /// with its branches, totals and abandoned checkouts. Money recorded, a subscription, a
+    /// deposit, a flag, or a checkout a supporter may still be paying keep it.
+    pub async fn delete_campaign(&self, id: i64) -> Result<(), StoreError> {
+        let mut write = self.begin_write().await?;
+        let count = |sql: &'static str| sqlx::query(sql).bind(id);
+        let blockers: [(&'static str, &str); 4] = [
+            (
+                "SELECT COUNT(*) AS n FROM ledger_entries WHERE campaign_id = $1 AND recorded_by <> 'demo'",
+                "holds ledger entries: close it instead (the books keep what was given)",
+            ),
+            (
+                "SELECT COUNT(*) AS n FROM subscriptions WHERE campaign_id = $1",
+                "has subscriptions: close it instead",
+            ),
+            ("SELECT COUNT(*) AS n FROM batches WHERE campaign_id = $1", "has deposits: close it instead"),
+            (
+                "SELECT COUNT(*) AS n FROM stripe_flags WHERE campaign_id = $1",
+                "has Stripe flags: close it instead",
+            ),
+        ];
+        for (sql, message) in blockers {
+            let found: i64 = count(sql).fetch_one(&mut *write.tx).await?.try_get("n")?;
+            if found > 0 {
+                return Err(StoreError::conflict("campaign", message));
+            }
+        }
+        let open: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM checkout_intents WHERE campaign_id = $1 AND status IN ('created', 'open') \
+             AND created_at >= $2",
+        )
+        .bind(id)
+        .bind(stored_instant(now() - chrono::Duration::hours(CHECKOUT_LIFETIME_HOURS)))
+        .fetch_one(&mut *write.tx)
+        .await?
+        .try_get("n")?;
+        if open > 0 {
+            return Err(StoreError::conflict(
+                "campaign",
+                "has a checkout a supporter may still be paying (a Stripe checkout stays open up to 24 hours)",
+            ));
+        }
+        for sql in [
+            "DELETE FROM donor_totals WHERE campaign_id = $1",
+            "DELETE FROM branch_totals WHERE campaign_id = $1",
+            "DELETE FROM campaign_totals WHERE campaign_id = $1",
+            "DELETE FROM ledger_entries WHERE campaign_id = $1",
+            "DELETE FROM checkout_intents WHERE campaign_id = $1",
+            "DELETE FROM branches WHERE campaign_id = $1",
+            "DELETE FROM campaigns WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *write.tx).await?;
+        }
+        write.touch(id);
+        write.commit().await?;
+        Ok(())
+    }
+
     pub async fn campaign_by_slug(&self, slug: &str) -> Result<Option<Campaign>, StoreError> {
         let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns c WHERE c.slug = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(slug).fetch_optional(self.pool()).await?;

@@ -17,6 +17,7 @@ on_both_engines!(
     sign_ins_are_audited_and_an_office_is_not_locked_out,
     admins_are_told_what_a_first_install_has_left_to_set,
     a_browser_gets_pages_and_a_program_gets_problems_on_the_same_url,
+    admins_create_edit_and_delete_campaigns_in_the_dashboard,
 );
 
 fn deposit(reference: &str, deposited_on: &str, total: &str) -> Value {
@@ -620,4 +621,117 @@ async fn a_browser_gets_pages_and_a_program_gets_problems_on_the_same_url(engine
     );
     let program = app.post_as(&app.treasurer_token, path, &deposit("Slip 1", "2026-11-02", "5.00")).await;
     problem(program, StatusCode::CONFLICT).await;
+}
+
+async fn admins_create_edit_and_delete_campaigns_in_the_dashboard(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    add_user(&app, "admin@example.org", "admin", None);
+    add_user(&app, "tre@example.org", "treasurer", None);
+    let mut admin = Visitor::new(&app);
+    admin.sign_in("admin@example.org", PASSWORD).await;
+    let (status, page, _) = admin.get("/admin/campaigns/new").await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = Visitor::csrf_in(&page);
+    let fields = |goal: &str, branches: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("title_en", "Winter drive".to_owned()),
+            ("title_fr", "Campagne d'hiver".to_owned()),
+            ("slug", "winter".to_owned()),
+            ("description_en", "Heating for the hall.".to_owned()),
+            ("goal", goal.to_owned()),
+            ("currency", "CAD".to_owned()),
+            ("starts_at", "2026-11-01T09:00".to_owned()),
+            ("ends_at", "".to_owned()),
+            ("status", "active".to_owned()),
+            ("branches", branches.to_owned()),
+            ("checkout_min", "5.00".to_owned()),
+            ("fee_percent", "2.9".to_owned()),
+            ("fee_fixed", "0.30".to_owned()),
+        ]
+    };
+    let refused = fields("lots", "north\nsouth:South");
+    let refused: Vec<(&str, &str)> = refused.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    let (status, page, _) = admin.post("/admin/campaigns", &refused).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("Branches, line 1") && page.contains("must be written slug:name"),
+        "labels, not keys: {page}"
+    );
+    assert!(
+        page.contains(r#"value="Winter drive""#) && page.contains("north\nsouth:South"),
+        "what was typed is kept"
+    );
+    let good = fields("25000", "north:North:10000\nsouth:South");
+    let good: Vec<(&str, &str)> = good.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    let (status, _, headers) = admin.post("/admin/campaigns", &good).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/admin/c/winter");
+    let (_, page, _) = admin.get("/admin/c/winter").await;
+    assert!(page.contains("Created the campaign") && page.contains("Edit the campaign"));
+    let created = app.json_as(&app.admin_token, "/api/v1/admin/campaigns").await;
+    let winter = created["campaigns"]
+        .as_array()
+        .and_then(|list| list.iter().find(|c| c["slug"] == "winter"))
+        .cloned()
+        .expect("created");
+    assert_eq!(
+        (winter["goal"].as_str(), winter["starts_at"].as_str()),
+        (Some("25000.00"), Some("2026-11-01T09:00:00Z")),
+        "{winter}"
+    );
+
+    let (status, page, _) = admin.get("/admin/c/winter/edit").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("north:North:10000.00") && page.contains(r#"value="2026-11-01T09:00""#),
+        "the form holds the campaign"
+    );
+    let mut edit = fields("30000", "north:North:10000\nsouth:South:5000");
+    edit.push(("ends_at", "2026-12-31T23:59".to_owned()));
+    edit.retain(|(name, value)| *name != "ends_at" || !value.is_empty());
+    let edit: Vec<(&str, &str)> = edit.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    assert_eq!(admin.post("/admin/c/winter/edit", &edit).await.0, StatusCode::SEE_OTHER);
+    let progress = app.progress("winter").await;
+    assert_eq!(progress["goal"], "30000.00");
+
+    let mut treasurer = Visitor::new(&app);
+    treasurer.sign_in("tre@example.org", PASSWORD).await;
+    assert_eq!(treasurer.get("/admin/campaigns/new").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(treasurer.post("/admin/c/winter/edit", &edit).await.0, StatusCode::FORBIDDEN);
+
+    // A campaign that took money is closed, not deleted; an empty one goes.
+    app.give("office", "10.00", None).await;
+    let (_, page, _) = admin.get("/admin/c/office/edit").await;
+    let csrf = Visitor::csrf_in(&page);
+    let (status, page, _) =
+        admin.post("/admin/c/office/delete", &[("csrf", csrf.as_str()), ("confirm", "office")]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("holds ledger entries"), "{page}");
+    let (status, _, _) =
+        admin.post("/admin/c/winter/delete", &[("csrf", csrf.as_str()), ("confirm", "wrong")]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _, headers) =
+        admin.post("/admin/c/winter/delete", &[("csrf", csrf.as_str()), ("confirm", "winter")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/admin");
+    assert!(admin.get("/admin").await.1.contains("Deleted the campaign winter"));
+    assert_eq!(app.get("/api/v1/campaigns/winter/progress").await.status(), StatusCode::NOT_FOUND);
+
+    // The command line: change a campaign, and remove the demo with its example gifts.
+    let updated =
+        app.cli(&["campaign", "update", "--slug", "office", "--goal", "150000", "--status", "closed"]);
+    assert!(updated.status.success(), "{}", String::from_utf8_lossy(&updated.stderr));
+    assert_eq!(app.progress("office").await["goal"], "150000.00");
+    let store = appeal::store::Store::connect(&app.db.url).await.expect("the store");
+    assert!(appeal::demo::seed(&store).await.expect("seeded"));
+    store.close().await;
+    let deleted = app.cli(&["campaign", "delete", "--slug", "demo"]);
+    assert!(deleted.status.success(), "{}", String::from_utf8_lossy(&deleted.stderr));
+    let kept = app.cli(&["campaign", "delete", "--slug", "office"]);
+    assert_eq!(kept.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&kept.stderr).contains("holds ledger entries"));
+    let check = app.cli(&["check"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
 }

@@ -27,6 +27,7 @@ use crate::web::templates;
 
 mod audit;
 mod campaign;
+mod campaigns;
 mod entries;
 mod notice;
 mod stripe;
@@ -41,6 +42,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/password", get(password_form).post(change_password))
         .route("/admin", get(home))
         .route("/admin/c/{slug}", get(campaign))
+        .route("/admin/campaigns/new", get(campaigns::new_campaign))
+        .route("/admin/campaigns", post(campaigns::create_campaign))
+        .route("/admin/c/{slug}/edit", get(campaigns::edit_campaign).post(campaigns::update_campaign))
+        .route("/admin/c/{slug}/delete", post(campaigns::delete_campaign))
         .route("/admin/c/{slug}/donations", post(record_donation))
         .route("/admin/c/{slug}/entries", get(entries::entries))
         .route("/admin/c/{slug}/batches", post(record_batch))
@@ -302,7 +307,9 @@ async fn change_password(State(state): State<AppState>, signed_in: SignedIn, bod
     page(StatusCode::OK, "admin_password.html", json!({"frame": frame, "done": true}))
 }
 
-async fn home(State(state): State<AppState>, signed_in: SignedIn) -> Response {
+async fn home(State(state): State<AppState>, signed_in: SignedIn, headers: HeaderMap) -> Response {
+    let notice = notice::take_notice(&headers, &signed_in);
+    let shown = notice.is_some();
     let campaigns = match state.store.list_campaigns(true).await {
         Ok(campaigns) => campaigns,
         Err(error) => return Problem::from(error).into_response(),
@@ -330,12 +337,13 @@ async fn home(State(state): State<AppState>, signed_in: SignedIn) -> Response {
     let flags =
         state.store.flags(&scope, &crate::store::FlagFilter::default()).await.map_or(0, |flags| flags.len());
     let failing = state.store.failed_events(&scope).await.map_or(0, |events| events.len());
-    page(
+    let response = page(
         StatusCode::OK,
         "admin_home.html",
-        json!({"frame": frame(&state, &signed_in, "Campaigns"), "campaigns": rows, "needs_a_look": flags + failing,
+        json!({"frame": frame(&state, &signed_in, "Campaigns"), "campaigns": rows, "needs_a_look": flags + failing, "notice": notice,
                "setup": if signed_in.actor.role.allows(Role::Admin) { state.setup_warnings.clone() } else { Vec::new() }}),
-    )
+    );
+    notice::spent(&state, shown, response)
 }
 
 /// The export as a download, for a signed-in person (same code as the API).
