@@ -9,7 +9,9 @@ pub use deposits::{BatchOutcome, BatchReversalInput, BatchReversed, record_batch
 pub use search::{EntryPage, find_entries};
 
 pub use people::{
-    PersonChange, TokenCreated, add_user, change_person, create_token, list_tokens, list_users, revoke_token,
+    PasswordLink, PersonChange, TokenCreated, add_user, change_person, check_password_pair, create_token,
+    invite_user, list_tokens, list_users, password_link_holder, reset_password_link, revoke_token,
+    set_password_by_link,
 };
 
 pub use stripe_review::{

@@ -113,6 +113,93 @@ pub async fn add_user(
     Ok(())
 }
 
+/// How long an invitation works, and a reset link.
+const INVITE_DAYS: i64 = 7;
+const RESET_HOURS: i64 = 24;
+
+/// A one-time link to set a password, shown (and sent) once: `token` goes into
+/// `/admin/welcome/{token}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswordLink {
+    pub email: String,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Invites a person: their account, with no password yet, and a link to set one (seven days).
+#[tracing::instrument(skip_all, fields(role))]
+pub async fn invite_user(
+    store: &Store,
+    email: &str,
+    role: &str,
+    branch: Option<&str>,
+    actor: &Actor,
+) -> Result<PasswordLink, ActionError> {
+    // A password no one knows until the link sets one.
+    let unknown = generate_token();
+    add_user(store, email, role, branch, &unknown, actor).await?;
+    let user = store.user_by_email(email.trim()).await?.ok_or(ActionError::NotFound("user"))?;
+    password_link(store, &user, "invite", chrono::Duration::days(INVITE_DAYS), actor).await
+}
+
+/// A link for a person to set a new password (a day); earlier links stop working.
+pub async fn reset_password_link(
+    store: &Store,
+    email: &str,
+    actor: &Actor,
+) -> Result<PasswordLink, ActionError> {
+    let user = store.user_by_email(email.trim()).await?.ok_or(ActionError::NotFound("user"))?;
+    password_link(store, &user, "reset", chrono::Duration::hours(RESET_HOURS), actor).await
+}
+
+async fn password_link(
+    store: &Store,
+    user: &StoredUser,
+    purpose: &str,
+    lasts: chrono::Duration,
+    actor: &Actor,
+) -> Result<PasswordLink, ActionError> {
+    let token = generate_token();
+    let expires_at = Utc::now() + lasts;
+    store.insert_password_link(&hash_token(&token), user.id, purpose, expires_at).await?;
+    let after = serde_json::json!({"purpose": purpose, "expires_at": expires_at});
+    audit(store, actor, &format!("user.{purpose}_link"), &format!("user:{}", user.email), None, Some(after))
+        .await;
+    Ok(PasswordLink { email: user.email.clone(), token, expires_at })
+}
+
+/// The person an open link sets the password of, if it is open.
+pub async fn password_link_holder(store: &Store, token: &str) -> Result<Option<StoredUser>, ActionError> {
+    Ok(store.open_password_link(&hash_token(token)).await?.map(|(_, user, _)| user))
+}
+
+/// Checks a new password and its confirmation, as the welcome page takes them.
+pub fn check_password_pair(password: &str, confirm: &str) -> Result<(), FieldErrors> {
+    let mut errors = FieldErrors::new();
+    errors.check("password", crate::access::check_new_password(password));
+    if password != confirm {
+        errors.add("confirm", "differs from the password");
+    }
+    errors.into_result(|| ())
+}
+
+/// Sets a password (hashed already, off the async workers) through a one-time link, once,
+/// ending the person's other sessions.
+pub async fn set_password_by_link(
+    store: &Store,
+    token: &str,
+    password_hash: &str,
+) -> Result<StoredUser, ActionError> {
+    let (link_id, user, purpose) =
+        store.open_password_link(&hash_token(token)).await?.ok_or(ActionError::NotFound("link"))?;
+    store.use_password_link(link_id, user.id, password_hash).await?;
+    let actor =
+        Actor::person(&user.email, Role::parse(&user.role).unwrap_or(Role::Viewer), user.branch.clone());
+    let after = serde_json::json!({"through": purpose});
+    audit(store, &actor, "user.password", &format!("user:{}", user.email), None, Some(after)).await;
+    Ok(user)
+}
+
 /// Everyone who signs in or is disabled, by email.
 pub async fn list_users(store: &Store) -> Result<Vec<StoredUser>, ActionError> {
     Ok(store.users().await?)

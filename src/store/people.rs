@@ -162,9 +162,99 @@ impl Store {
             .bind(user_id)
             .execute(&mut *transaction)
             .await?;
+        sqlx::query("DELETE FROM password_links WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *transaction)
+            .await?;
         sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *transaction).await?;
         transaction.commit().await?;
         Ok(())
+    }
+
+    /// Keeps a one-time link to set `user_id`'s password (its token only as a hash); earlier
+    /// links of the person stop working.
+    pub async fn insert_password_link(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        purpose: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.pool().begin().await?;
+        let at = stored_instant(now());
+        sqlx::query("UPDATE password_links SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+            .bind(&at)
+            .bind(user_id)
+            .execute(&mut *transaction)
+            .await?;
+        sqlx::query(
+            "INSERT INTO password_links (token_hash, user_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(purpose)
+        .bind(&at)
+        .bind(stored_instant(expires_at))
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// The person a link still open (unused, unexpired) sets the password of, and its purpose.
+    pub async fn open_password_link(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(i64, StoredUser, String)>, StoreError> {
+        let sql = format!(
+            "SELECT l.id AS link_id, l.purpose, {USER_COLUMNS} FROM password_links l JOIN users u ON u.id = l.user_id \
+             WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .bind(stored_instant(now()))
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| Ok((row.try_get("link_id")?, user_from_row(&row)?, row.try_get("purpose")?)))
+            .transpose()
+    }
+
+    /// Spends a link on a new password, ending the person's sessions: once only, even when
+    /// sent twice at once.
+    pub async fn use_password_link(
+        &self,
+        link_id: i64,
+        user_id: i64,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.pool().begin().await?;
+        let at = stored_instant(now());
+        let spent = sqlx::query("UPDATE password_links SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+            .bind(&at)
+            .bind(link_id)
+            .execute(&mut *transaction)
+            .await?;
+        if spent.rows_affected() != 1 {
+            return Err(StoreError::conflict("link", "has been used already"));
+        }
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(&at)
+            .bind(user_id)
+            .execute(&mut *transaction)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<StoredUser>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;
+        row.as_ref().map(user_from_row).transpose()
     }
 
     pub async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError> {

@@ -18,6 +18,7 @@ on_both_engines!(
     admins_are_told_what_a_first_install_has_left_to_set,
     a_browser_gets_pages_and_a_program_gets_problems_on_the_same_url,
     admins_create_edit_and_delete_campaigns_in_the_dashboard,
+    admins_invite_disable_and_reset_people_and_manage_tokens,
 );
 
 fn deposit(reference: &str, deposited_on: &str, total: &str) -> Value {
@@ -734,4 +735,125 @@ async fn admins_create_edit_and_delete_campaigns_in_the_dashboard(engine: Engine
     assert!(String::from_utf8_lossy(&kept.stderr).contains("holds ledger entries"));
     let check = app.cli(&["check"]);
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+}
+
+/// The link a page shows once: `/admin/welcome/<token>`.
+fn welcome_link(page: &str) -> String {
+    let page = page.replace("&#x2f;", "/");
+    let at = page.find("/admin/welcome/").expect("a link");
+    page[at..].split('<').next().expect("a link").to_owned()
+}
+
+async fn admins_invite_disable_and_reset_people_and_manage_tokens(engine: Engine) {
+    let app = spawn_app(engine).await;
+    add_user(&app, "admin@example.org", "admin", None);
+    let mut admin = Visitor::new(&app);
+    admin.sign_in("admin@example.org", PASSWORD).await;
+    let (status, page, _) = admin.get("/admin/people").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("admin@example.org (you)"));
+    let csrf = Visitor::csrf_in(&page);
+
+    // An invitation: a link shown once and e-mailed, that sets a password once.
+    let invite = [
+        ("csrf", csrf.as_str()),
+        ("email", "new@example.org"),
+        ("role", "treasurer"),
+        ("branch", "montreal"),
+    ];
+    let (status, page, _) = admin.post("/admin/people/invite", &invite).await;
+    assert_eq!(status, StatusCode::OK);
+    let link = welcome_link(&page);
+    let mail = app.smtp.wait_for(1).await;
+    let body = crate::fake_smtp::body_text(&mail[0]);
+    assert!(mail[0].contains("To: new@example.org") && body.contains(&link), "{link} in {body}");
+    assert_eq!(
+        Visitor::new(&app).sign_in("new@example.org", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "no password yet"
+    );
+    let mut newcomer = Visitor::new(&app);
+    let (status, page, _) = newcomer.get(&link).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Choose your password") && page.contains("new@example.org"));
+    let (status, page, _) =
+        newcomer.post(&link, &[("password", PASSWORD), ("confirm", "something else")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("The confirmation differs"));
+    let (status, page, _) = newcomer.post(&link, &[("password", PASSWORD), ("confirm", PASSWORD)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Your password is set"));
+    assert_eq!(newcomer.sign_in("new@example.org", PASSWORD).await, StatusCode::SEE_OTHER);
+    assert_eq!(Visitor::new(&app).get(&link).await.0, StatusCode::NOT_FOUND, "a link works once");
+
+    // Disable and enable; an admin cannot lock themselves out.
+    let (_, page, _) = admin.get("/admin/people").await;
+    let id_of = |page: &str, email: &str| {
+        let row = page.split("<tr><td>").skip(1).find(|row| row.contains(email)).expect("a row").to_owned();
+        let row = row.replace("&#x2f;", "/");
+        let at = row.find("/admin/people/").expect("a form") + "/admin/people/".len();
+        row[at..].split('/').next().expect("an id").to_owned()
+    };
+    let newcomer_id = id_of(&page, "new@example.org");
+    let admin_id = id_of(&page.replace("(you)", ""), "admin@example.org");
+    let (status, _, _) =
+        admin.post(&format!("/admin/people/{newcomer_id}/disable"), &[("csrf", csrf.as_str())]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(newcomer.get("/admin").await.0, StatusCode::SEE_OTHER, "their session ended");
+    assert_eq!(Visitor::new(&app).sign_in("new@example.org", PASSWORD).await, StatusCode::UNAUTHORIZED);
+    assert!(admin.get("/admin/people").await.1.contains("is disabled; their sessions have ended"));
+    assert_eq!(
+        admin.post(&format!("/admin/people/{newcomer_id}/enable"), &[("csrf", csrf.as_str())]).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let (status, _, _) =
+        admin.post(&format!("/admin/people/{admin_id}/disable"), &[("csrf", csrf.as_str())]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // A password reset: the old password works until the link is used.
+    let (status, page, _) =
+        admin.post(&format!("/admin/people/{newcomer_id}/reset"), &[("csrf", csrf.as_str())]).await;
+    assert_eq!(status, StatusCode::OK);
+    let reset = welcome_link(&page);
+    let mut before = Visitor::new(&app);
+    assert_eq!(before.sign_in("new@example.org", PASSWORD).await, StatusCode::SEE_OTHER);
+    let fresh = "an entirely new passphrase";
+    assert_eq!(
+        Visitor::new(&app).post(&reset, &[("password", fresh), ("confirm", fresh)]).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(before.get("/admin").await.0, StatusCode::SEE_OTHER, "sessions end with a new password");
+    assert_eq!(Visitor::new(&app).sign_in("new@example.org", PASSWORD).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(Visitor::new(&app).sign_in("new@example.org", fresh).await, StatusCode::SEE_OTHER);
+
+    // Tokens: made and shown once, revoked by name.
+    let token_form =
+        [("csrf", csrf.as_str()), ("name", "website"), ("role", "viewer"), ("expires_in", "90d")];
+    let (status, page, _) = admin.post("/admin/tokens", &token_form).await;
+    assert_eq!(status, StatusCode::OK);
+    let token =
+        page.split("<code>").nth(1).and_then(|rest| rest.split('<').next()).expect("the token").to_owned();
+    assert_eq!(app.get_as(&token, "/api/v1/admin/campaigns").await.status(), StatusCode::OK);
+    let (status, _, _) =
+        admin.post("/admin/tokens/revoke", &[("csrf", csrf.as_str()), ("name", "website")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(app.get_as(&token, "/api/v1/admin/campaigns").await.status(), StatusCode::UNAUTHORIZED);
+    let (_, page, _) = admin.get("/admin/people").await;
+    assert!(page.contains("revoked") && !page.contains(&token), "a token is never shown again");
+
+    let mut treasurer = Visitor::new(&app);
+    treasurer.sign_in("new@example.org", fresh).await;
+    assert_eq!(treasurer.get("/admin/people").await.0, StatusCode::FORBIDDEN);
+    let (_, audit, _) = admin.get("/admin/audit?format=csv").await;
+    for action in [
+        "user.invite_link",
+        "user.reset_link",
+        "user.password",
+        "user.disable",
+        "user.enable",
+        "token.create",
+        "token.revoke",
+    ] {
+        assert!(audit.contains(&format!("\"{action}\"")), "{action} is audited");
+    }
 }

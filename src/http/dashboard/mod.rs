@@ -30,6 +30,7 @@ mod campaign;
 mod campaigns;
 mod entries;
 mod notice;
+mod people;
 mod stripe;
 
 use campaign::{campaign, cancel, record_batch, record_donation, refund, reverse, reverse_deposit};
@@ -55,6 +56,12 @@ pub fn router() -> Router<AppState> {
         .route("/admin/subscriptions/{id}/cancel", post(cancel))
         .route("/admin/export", get(export))
         .route("/admin/audit", get(audit::audit))
+        .route("/admin/people", get(people::people))
+        .route("/admin/people/invite", post(people::invite))
+        .route("/admin/people/{id}/{what}", post(people::change_person))
+        .route("/admin/tokens", post(people::create_token))
+        .route("/admin/tokens/revoke", post(people::revoke_token))
+        .route("/admin/welcome/{token}", get(people::welcome).post(people::set_password))
         .route("/admin/payouts", get(payouts))
         .route("/admin/stripe", get(review))
         .route("/admin/stripe/events/{id}/retry", post(retry_event))
