@@ -37,6 +37,8 @@ pub struct SiteConfig {
     pub organization: String,
     /// Postal address and charity number, printed on receipts.
     pub organization_details: String,
+    /// Donors' messages wait for staff to show them on the public wall.
+    pub hold_messages: bool,
 }
 
 /// Where supporters' emails go: SMTP when `SMTP_URL` is set, else .eml files in a folder.
@@ -322,6 +324,16 @@ impl Config {
         let site = SiteConfig {
             organization: lookup("APPEAL_ORG_NAME").unwrap_or_else(|| "appeal".to_owned()),
             organization_details: lookup("APPEAL_ORG_DETAILS").unwrap_or_default(),
+            hold_messages: match lookup("APPEAL_HOLD_MESSAGES").as_deref().map(str::trim) {
+                None | Some("" | "false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "APPEAL_HOLD_MESSAGES",
+                        message: format!("must be true or false, not {other:?}"),
+                    });
+                }
+            },
         };
         let mail = MailConfig {
             smtp_url: lookup("SMTP_URL").map(SecretString::from),

@@ -4,9 +4,11 @@ mod deposits;
 mod people;
 mod search;
 mod stripe_review;
+mod wall;
 
 pub use deposits::{BatchOutcome, BatchReversalInput, BatchReversed, record_batch, reverse_batch};
 pub use search::{EntryPage, find_entries};
+pub use wall::{WallDecisionInput, decide_wall};
 
 pub use people::{
     PasswordLink, PersonChange, TokenCreated, add_user, change_person, check_password_pair, create_token,

@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/donations/{id}/reversals", post(reverse_donation))
         .route("/api/v1/admin/donations/{id}/refund", post(refund_donation))
         .route("/api/v1/admin/batches/{id}/reversals", post(reverse_batch))
+        .route("/api/v1/admin/donations/{id}/wall", post(decide_wall))
         .route("/api/v1/admin/subscriptions", get(list_subscriptions))
         .route("/api/v1/admin/payouts", get(list_payouts))
         .route("/api/v1/admin/payouts/{id}", get(payout_report))
@@ -443,6 +444,18 @@ async fn import_batch(
         actions::record_batch(&state.store, &slug, input, actor, RowNames::CsvLines, query.preview, key)
             .await?;
     Ok(batch_response(&outcome))
+}
+
+/// Hides a donor's name or message from the public wall, or shows a message held for approval.
+async fn decide_wall(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    ApiJson(input): ApiJson<actions::WallDecisionInput>,
+) -> ApiResult<Response> {
+    let actor = caller.require(Role::Treasurer)?;
+    actions::decide_wall(&state.store, id, input, actor).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Reverses what is left of every entry of a deposit, with one reason, in one transaction.

@@ -370,19 +370,20 @@ async fn render_campaign(state: &AppState, view: CampaignPage<'_>) -> Response {
         "captcha": captcha,
         "money_format": "",
     });
-    let wall: Vec<serde_json::Value> = match state.store.donor_wall(campaign.id, 12).await {
-        Ok(gifts) => gifts
-            .into_iter()
-            .map(|gift| {
-                json!({
-                    "name": gift.name.unwrap_or_else(|| language.t("wall.anonymous").to_owned()),
-                    "message": gift.message,
-                    "amount": language.money(gift.amount_minor, currency),
+    let wall: Vec<serde_json::Value> =
+        match state.store.donor_wall(campaign.id, 12, state.site.hold_messages).await {
+            Ok(gifts) => gifts
+                .into_iter()
+                .map(|gift| {
+                    json!({
+                        "name": gift.name.unwrap_or_else(|| language.t("wall.anonymous").to_owned()),
+                        "message": gift.message,
+                        "amount": language.money(gift.amount_minor, currency),
+                    })
                 })
-            })
-            .collect(),
-        Err(error) => return Problem::from(error).into_response(),
-    };
+                .collect(),
+            Err(error) => return Problem::from(error).into_response(),
+        };
     let title = campaign.title.get(&language.code).to_owned();
     let description: Vec<&str> = campaign
         .description

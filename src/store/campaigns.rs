@@ -166,6 +166,7 @@ impl Store {
             "DELETE FROM donor_totals WHERE campaign_id = $1",
             "DELETE FROM branch_totals WHERE campaign_id = $1",
             "DELETE FROM campaign_totals WHERE campaign_id = $1",
+            "DELETE FROM wall_moderation WHERE entry_id IN (SELECT id FROM ledger_entries WHERE campaign_id = $1)",
             "DELETE FROM ledger_entries WHERE campaign_id = $1",
             "DELETE FROM checkout_intents WHERE campaign_id = $1",
             "DELETE FROM branches WHERE campaign_id = $1",

@@ -44,7 +44,7 @@ pub use stripe::{StoredDispute, SubscriptionFilter};
 pub(crate) use stripe::{
     mark_subscription_past_due_in, update_intent_in, upsert_dispute_in, upsert_subscription_in,
 };
-pub use supporters::WallGift;
+pub use supporters::{WallGift, WallItem};
 pub use tokens::{StoredToken, TokenClosed};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

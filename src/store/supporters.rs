@@ -14,11 +14,32 @@ pub struct WallGift {
     pub amount_minor: i64,
 }
 
+/// A gift as the dashboard shows it for the wall: what it would show and what was decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WallItem {
+    pub entry_id: i64,
+    /// `None` when anonymous.
+    pub name: Option<String>,
+    pub message: Option<String>,
+    pub name_hidden: bool,
+    /// undecided, shown or hidden.
+    pub message_state: String,
+}
+
 impl Store {
-    /// The latest gifts still standing (not wholly refunded or disputed), newest first.
-    pub async fn donor_wall(&self, campaign_id: i64, limit: i64) -> Result<Vec<WallGift>, StoreError> {
+    /// The latest gifts still standing (not wholly refunded or disputed), newest first, as
+    /// staff decided: a name they hid is not shown, nor a message they hid, nor (with
+    /// `hold_messages`) one they have not shown yet.
+    pub async fn donor_wall(
+        &self,
+        campaign_id: i64,
+        limit: i64,
+        hold_messages: bool,
+    ) -> Result<Vec<WallGift>, StoreError> {
         let rows = sqlx::query(
-            "SELECT d.donor_name, d.anonymous, d.public_message, d.amount_minor FROM ledger_entries d \
+            "SELECT d.donor_name, d.anonymous, d.public_message, d.amount_minor, \
+             COALESCE(m.name_hidden, FALSE) AS name_hidden, COALESCE(m.message, 'undecided') AS message_state \
+             FROM ledger_entries d LEFT JOIN wall_moderation m ON m.entry_id = d.id \
              WHERE d.campaign_id = $1 AND d.kind = 'donation' AND d.amount_minor + \
              (SELECT COALESCE(CAST(SUM(r.amount_minor) AS BIGINT), 0) FROM ledger_entries r WHERE r.origin_entry_id = d.id) > 0 \
              ORDER BY d.id DESC LIMIT $2",
@@ -30,10 +51,78 @@ impl Store {
         rows.iter()
             .map(|row| {
                 let anonymous = read_flag(row, "anonymous")?;
+                let name_hidden = read_flag(row, "name_hidden")?;
+                let state: String = row.try_get("message_state")?;
+                let shown = match state.as_str() {
+                    "shown" => true,
+                    "hidden" => false,
+                    _ => !hold_messages,
+                };
                 Ok(WallGift {
+                    name: row
+                        .try_get::<Option<String>, _>("donor_name")?
+                        .filter(|_| !anonymous && !name_hidden),
+                    message: row.try_get::<Option<String>, _>("public_message")?.filter(|_| shown),
+                    amount_minor: row.try_get("amount_minor")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records what staff decided about a gift on the wall (`None` keeps that part as it was).
+    pub async fn decide_wall(
+        &self,
+        entry_id: i64,
+        name_hidden: Option<bool>,
+        message: Option<&str>,
+        decided_by: &str,
+    ) -> Result<(), StoreError> {
+        let mut write = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO wall_moderation (entry_id, name_hidden, message, decided_by, decided_at) \
+             VALUES ($1, COALESCE($2, FALSE), COALESCE($3, 'undecided'), $4, $5) \
+             ON CONFLICT (entry_id) DO UPDATE SET name_hidden = COALESCE($2, wall_moderation.name_hidden), \
+             message = COALESCE($3, wall_moderation.message), decided_by = $4, decided_at = $5",
+        )
+        .bind(entry_id)
+        .bind(name_hidden)
+        .bind(message)
+        .bind(decided_by)
+        .bind(stored_instant(now()))
+        .execute(&mut *write.tx)
+        .await?;
+        write.commit().await?;
+        Ok(())
+    }
+
+    /// The latest gifts of a campaign that show something on the wall (a name, a message),
+    /// with what staff decided, for the dashboard. In `scope` (a branch treasurer's branch).
+    pub async fn wall_items(
+        &self,
+        scope: &crate::access::Scope,
+        campaign_id: i64,
+    ) -> Result<Vec<WallItem>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.id, d.donor_name, d.anonymous, d.public_message, COALESCE(m.name_hidden, FALSE) AS name_hidden, \
+             COALESCE(m.message, 'undecided') AS message_state FROM ledger_entries d \
+             LEFT JOIN wall_moderation m ON m.entry_id = d.id LEFT JOIN branches b ON b.id = d.branch_id \
+             WHERE d.campaign_id = $1 AND d.kind = 'donation' AND ($2 IS NULL OR b.slug = $2) \
+             AND (d.public_message IS NOT NULL OR (d.donor_name IS NOT NULL AND d.anonymous = FALSE)) \
+             ORDER BY d.id DESC LIMIT 50",
+        )
+        .bind(campaign_id)
+        .bind(scope.branch())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let anonymous = read_flag(row, "anonymous")?;
+                Ok(WallItem {
+                    entry_id: row.try_get("id")?,
                     name: row.try_get::<Option<String>, _>("donor_name")?.filter(|_| !anonymous),
                     message: row.try_get("public_message")?,
-                    amount_minor: row.try_get("amount_minor")?,
+                    name_hidden: read_flag(row, "name_hidden")?,
+                    message_state: row.try_get("message_state")?,
                 })
             })
             .collect()

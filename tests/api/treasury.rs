@@ -19,6 +19,8 @@ on_both_engines!(
     a_browser_gets_pages_and_a_program_gets_problems_on_the_same_url,
     admins_create_edit_and_delete_campaigns_in_the_dashboard,
     admins_invite_disable_and_reset_people_and_manage_tokens,
+    staff_control_what_the_public_wall_shows,
+    messages_wait_for_approval_when_held,
 );
 
 fn deposit(reference: &str, deposited_on: &str, total: &str) -> Value {
@@ -856,4 +858,84 @@ async fn admins_invite_disable_and_reset_people_and_manage_tokens(engine: Engine
     ] {
         assert!(audit.contains(&format!("\"{action}\"")), "{action} is audited");
     }
+}
+
+async fn wall_of(app: &TestApp) -> String {
+    app.get("/c/office?lang=en").await.text().await.expect("text")
+}
+
+async fn staff_control_what_the_public_wall_shows(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let session = app
+        .checkout(
+            "office",
+            &json!({"amount": "30.00", "name": "Ana Gift", "anonymous": false, "message": "Courage to all"}),
+        )
+        .await;
+    app.deliver_all(&app.stripe.pay_session(&session)).await;
+    let page = wall_of(&app).await;
+    assert!(page.contains("Ana Gift") && page.contains("Courage to all"));
+    let entry = find(&app, &app.treasurer_token, "q=30.00").await[0]["id"].as_i64().expect("the gift");
+    let path = format!("/api/v1/admin/donations/{entry}/wall");
+    assert_eq!(
+        app.post_as(&app.treasurer_token, &path, &json!({"message": "hidden"})).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let page = wall_of(&app).await;
+    assert!(
+        page.contains("Ana Gift") && !page.contains("Courage to all"),
+        "the message is hidden, the name kept"
+    );
+    assert_eq!(
+        app.post_as(&app.treasurer_token, &path, &json!({"name": "hidden"})).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(!wall_of(&app).await.contains("Ana Gift"));
+    let refused = problem(
+        app.post_as(&app.treasurer_token, &path, &json!({"message": "maybe"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(refused["errors"]["message"].is_string());
+    problem(app.post_as(&app.viewer_token, &path, &json!({"message": "shown"})).await, StatusCode::FORBIDDEN)
+        .await;
+    add_user(&app, "admin@example.org", "admin", None);
+    let mut admin = Visitor::new(&app);
+    admin.sign_in("admin@example.org", PASSWORD).await;
+    let (_, audit, _) = admin.get("/admin/audit?action=donation.wall").await;
+    assert_eq!(audit.matches("<td>donation.wall</td>").count(), 2, "audited");
+    assert_eq!(app.progress("office").await["raised"], "30.00", "the ledger is as it was");
+}
+
+async fn messages_wait_for_approval_when_held(engine: Engine) {
+    let options = Options { vars: vec![("APPEAL_HOLD_MESSAGES", "true".to_owned())], ..Options::default() };
+    let app = spawn_app_with(engine, options).await;
+    app.create_campaign("office").await;
+    let session = app
+        .checkout(
+            "office",
+            &json!({"amount": "30.00", "name": "Ben Held", "anonymous": false, "message": "Hold me"}),
+        )
+        .await;
+    app.deliver_all(&app.stripe.pay_session(&session)).await;
+    let page = wall_of(&app).await;
+    assert!(page.contains("Ben Held") && !page.contains("Hold me"), "the message waits");
+    add_user(&app, "tre@example.org", "treasurer", None);
+    let mut treasurer = Visitor::new(&app);
+    treasurer.sign_in("tre@example.org", PASSWORD).await;
+    let (_, page, _) = treasurer.get("/admin/c/office").await;
+    assert!(page.contains("Hold me") && page.contains("waiting") && page.contains("Show the message"));
+    let entry = find(&app, &app.treasurer_token, "q=30.00").await[0]["id"].as_i64().expect("the gift");
+    let fields = [
+        ("csrf", Visitor::csrf_in(&page)),
+        ("campaign", "office".to_owned()),
+        ("message", "shown".to_owned()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    assert_eq!(
+        treasurer.post(&format!("/admin/entries/{entry}/wall"), &fields).await.0,
+        StatusCode::SEE_OTHER
+    );
+    assert!(wall_of(&app).await.contains("Hold me"), "shown once approved");
 }

@@ -91,6 +91,24 @@ async fn render_campaign(state: &AppState, signed_in: &SignedIn, slug: &str, sho
         Ok(rows) => rows,
         Err(problem) => return problem.into_response(),
     };
+    // Viewers see no donor's name anywhere, as in their exports.
+    let wall_items =
+        if scope.sees_donors() { state.store.wall_items(&scope, campaign.id).await } else { Ok(Vec::new()) };
+    let wall: Vec<Value> = match wall_items {
+        Ok(items) => items
+            .iter()
+            .map(|item| {
+                let message = match item.message_state.as_str() {
+                    "undecided" if state.site.hold_messages => "waiting",
+                    "undecided" => "shown",
+                    other => other,
+                };
+                json!({"entry": item.entry_id, "name": item.name, "message": item.message,
+                       "name_hidden": item.name_hidden, "message_state": message})
+            })
+            .collect(),
+        Err(error) => return Problem::from(error).into_response(),
+    };
     let deposits: Vec<Value> = match state.store.batches(&scope, campaign.id, 10).await {
         Ok(batches) => batches
             .iter()
@@ -159,6 +177,8 @@ async fn render_campaign(state: &AppState, signed_in: &SignedIn, slug: &str, sho
         "preview": preview,
         "record": record,
         "deposits": deposits,
+        "wall": wall,
+        "hold_messages": state.site.hold_messages,
         "today": Utc::now().with_timezone(&state.timezone).date_naive().format("%Y-%m-%d").to_string(),
     });
     page(status, "admin_campaign.html", context)

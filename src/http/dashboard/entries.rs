@@ -56,6 +56,38 @@ pub(super) async fn entry_rows(state: &AppState, entries: &[Entry]) -> Result<Ve
         .collect())
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct WallForm {
+    csrf: Option<String>,
+    campaign: Option<String>,
+    name: Option<String>,
+    message: Option<String>,
+}
+
+/// Shows or hides a gift's name or message on the public wall.
+pub(super) async fn decide_wall(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Response {
+    let submitted: WallForm = super::form(&body);
+    if let Some(refused) = signed_in.refuse_form(submitted.csrf.as_deref(), crate::access::Role::Treasurer) {
+        return refused;
+    }
+    let input = actions::WallDecisionInput { name: submitted.name, message: submitted.message };
+    let slug = submitted.campaign.unwrap_or_default();
+    match actions::decide_wall(&state.store, id, input, &signed_in.actor).await {
+        Ok(()) => super::notice::redirect_with_notice(
+            &state,
+            &signed_in,
+            &format!("/admin/c/{slug}#wall-title"),
+            &format!("The wall is changed for entry {id}."),
+        ),
+        Err(error) => Problem::from(error).into_response(),
+    }
+}
+
 /// The search form as typed: every field text, so that a wrong one is named and kept.
 #[derive(Debug, Default, Deserialize)]
 struct SearchForm {

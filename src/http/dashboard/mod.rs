@@ -49,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/c/{slug}/delete", post(campaigns::delete_campaign))
         .route("/admin/c/{slug}/donations", post(record_donation))
         .route("/admin/c/{slug}/entries", get(entries::entries))
+        .route("/admin/entries/{id}/wall", post(entries::decide_wall))
         .route("/admin/c/{slug}/batches", post(record_batch))
         .route("/admin/entries/{id}/reverse", post(reverse))
         .route("/admin/batches/{id}/reverse", post(reverse_deposit))
