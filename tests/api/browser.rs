@@ -269,3 +269,64 @@ async fn a_treasurer_records_a_deposit_and_the_bar_moves(engine: Engine) {
         .await;
     browser.quit().await;
 }
+
+on_both_engines!(every_dashboard_page_is_accessible_on_a_phone);
+
+/// An admin on a phone (390 px wide) walks every dashboard page, a confirmation opened: each
+/// passes axe's WCAG 2 A and AA rules and is saved as a screenshot to look at.
+async fn every_dashboard_page_is_accessible_on_a_phone(engine: Engine) {
+    if !available() {
+        return;
+    }
+    let app = spawn_app_with(engine, Options { reachable: true, ..Options::default() }).await;
+    app.create_campaign("office").await;
+    app.give("office", "120.00", Some("montreal")).await;
+    let deposit = json!({"reference": "Slip 7", "deposited_on": "2026-11-02", "declared_count": 1,
+                         "declared_total": "15.00", "entries": [{"amount": "15.00", "method": "cheque", "donor_name": "Ana"}]});
+    let posted = app.post_as(&app.treasurer_token, "/api/v1/admin/campaigns/office/batches", &deposit).await;
+    assert_eq!(posted.status(), reqwest::StatusCode::CREATED);
+    let gift = app
+        .checkout(
+            "office",
+            &json!({"amount": "40.00", "name": "Ben", "anonymous": false, "message": "Go on"}),
+        )
+        .await;
+    app.deliver_all(&app.stripe.pay_session(&gift)).await;
+    crate::people::add_user(&app, "admin@example.org", "admin", None);
+    let browser = Browser::start(390, 844).await;
+    browser.goto(&app.url("/admin/login")).await;
+    browser.type_into("#login-email", "admin@example.org").await;
+    browser.type_into("#login-password", crate::people::PASSWORD).await;
+    browser.click("button.primary").await;
+    browser.wait_for("return location.pathname;", &json!("/admin")).await;
+    let shots = screenshots();
+    let engine_name = format!("{engine:?}").to_lowercase();
+    let axe = axe_source();
+    let pages = [
+        ("home", "/admin"),
+        ("campaign", "/admin/c/office"),
+        ("entries", "/admin/c/office/entries?q=cheque"),
+        ("edit", "/admin/c/office/edit"),
+        ("new-campaign", "/admin/campaigns/new"),
+        ("people", "/admin/people"),
+        ("audit", "/admin/audit"),
+        ("payouts", "/admin/payouts"),
+        ("password", "/admin/password"),
+        ("not-found", "/admin/c/nowhere"),
+    ];
+    for (name, path) in pages {
+        browser.goto(&app.url(path)).await;
+        if name == "campaign" {
+            // A confirmation open, as a treasurer sees it before reversing.
+            browser.click("table.entries details summary").await;
+        }
+        browser.screenshot(&shots.join(format!("{engine_name}-phone-{name}.png"))).await;
+        if let Some(axe) = &axe {
+            let violations = accessibility_violations(&browser, axe).await;
+            assert!(violations.is_empty(), "{path}: {violations:#?}");
+        }
+        let wide = browser.eval("return document.documentElement.scrollWidth > window.innerWidth + 1;").await;
+        assert_eq!(wide, json!(false), "{path}: the page itself does not scroll sideways (its tables do)");
+    }
+    browser.quit().await;
+}
