@@ -21,6 +21,7 @@ on_both_engines!(
     admins_invite_disable_and_reset_people_and_manage_tokens,
     staff_control_what_the_public_wall_shows,
     messages_wait_for_approval_when_held,
+    a_branch_treasurer_sees_their_branch_first_and_is_told_so,
 );
 
 fn deposit(reference: &str, deposited_on: &str, total: &str) -> Value {
@@ -938,4 +939,27 @@ async fn messages_wait_for_approval_when_held(engine: Engine) {
         StatusCode::SEE_OTHER
     );
     assert!(wall_of(&app).await.contains("Hold me"), "shown once approved");
+}
+
+async fn a_branch_treasurer_sees_their_branch_first_and_is_told_so(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    app.give("office", "75.00", Some("quebec")).await;
+    app.give("office", "20.00", Some("montreal")).await;
+    add_user(&app, "qc@example.org", "treasurer", Some("quebec"));
+    add_user(&app, "viewer@example.org", "viewer", None);
+    let mut branch = Visitor::new(&app);
+    branch.sign_in("qc@example.org", PASSWORD).await;
+    let (_, page, _) = branch.get("/admin/c/office").await;
+    let own = page.find("Your branch").expect("their branch is shown");
+    let all = page.find(r#"aria-label="Figures""#).expect("the campaign's figures");
+    assert!(own < all, "their branch comes first");
+    assert!(page.contains("You record for the branch Québec") && page.contains("75.00 CAD"), "{page}");
+    assert!(!page.contains(r#"id="rec-branch""#), "no branch to choose: it is theirs");
+    let mut viewer = Visitor::new(&app);
+    viewer.sign_in("viewer@example.org", PASSWORD).await;
+    let (_, page, _) = viewer.get("/admin/c/office").await;
+    for form in ["/donations\"", "/batches\"", "Reverse…", "Refund…", "Edit the campaign"] {
+        assert!(!page.contains(form), "a viewer is offered no form they cannot use: {form}");
+    }
 }

@@ -166,6 +166,8 @@ async fn render_campaign(state: &AppState, signed_in: &SignedIn, slug: &str, sho
         "campaign": {"slug": campaign.slug.as_str(), "title": campaign.title.get("en"), "status": campaign.status.as_str(),
                      "branches": branches.iter().map(|row| json!({"slug": row.branch.slug.as_str(), "name": row.branch.name})).collect::<Vec<_>>()},
         "progress": progress,
+        // A branch treasurer's own branch, shown first.
+        "own_branch": signed_in.actor.branch.as_ref().and_then(|own| leaderboard.iter().find(|row| row["slug"] == own.as_str()).cloned()),
         "leaderboard": leaderboard,
         "entries": recent,
         "flags": flags,
