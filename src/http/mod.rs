@@ -116,7 +116,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(stripe_review::router())
         .merge(exports::router())
-        .merge(dashboard::router())
+        .merge(dashboard::router(state.clone()))
         .merge(checkout::router())
         .merge(webhook::router())
         .merge(pages::router())

@@ -22,6 +22,7 @@ on_both_engines!(
     staff_control_what_the_public_wall_shows,
     messages_wait_for_approval_when_held,
     a_branch_treasurer_sees_their_branch_first_and_is_told_so,
+    a_form_sent_after_the_session_ended_is_kept_and_completed,
 );
 
 fn deposit(reference: &str, deposited_on: &str, total: &str) -> Value {
@@ -962,4 +963,72 @@ async fn a_branch_treasurer_sees_their_branch_first_and_is_told_so(engine: Engin
     for form in ["/donations\"", "/batches\"", "Reverse…", "Refund…", "Edit the campaign"] {
         assert!(!page.contains(form), "a viewer is offered no form they cannot use: {form}");
     }
+}
+
+async fn a_form_sent_after_the_session_ended_is_kept_and_completed(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    add_user(&app, "tre@example.org", "treasurer", None);
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_in("tre@example.org", PASSWORD).await;
+    let (_, page, _) = visitor.get("/admin/c/office").await;
+    let csrf = Visitor::csrf_in(&page);
+    let token = form_token(&page, "record");
+    // The session ends (expired, or signed out in another tab) while the form is open.
+    let mut other_tab = Visitor::new(&app);
+    other_tab.sign_in("tre@example.org", PASSWORD).await;
+    visitor.post("/admin/logout", &[("csrf", csrf.as_str())]).await;
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("form_token", token.as_str()),
+        ("amount", "42.00"),
+        ("method", "cheque"),
+        ("received_on", "2026-11-01"),
+        ("donor_name", "Kept Kim"),
+        ("reference", "Cheque 9"),
+    ];
+    let (status, login, _) = visitor.post("/admin/c/office/donations", &fields).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(login.contains("what you were sending is kept") && login.contains("resume_body"), "{login}");
+    assert_eq!(ledger_size(&app).await, 0, "nothing was written");
+
+    // Signing in again from that page shows what was being sent, and sends it on a click.
+    let login_csrf = Visitor::csrf_in(&login);
+    let hidden = |name: &str| {
+        let marker = format!(r#"name="{name}" value=""#);
+        let at = login.find(&marker).expect("a kept field") + marker.len();
+        login[at..]
+            .split('"')
+            .next()
+            .expect("a value")
+            .replace("&amp;", "&")
+            .replace("&#x2f;", "/")
+            .replace("&#x27;", "'")
+    };
+    let (action, body) = (hidden("resume_action"), hidden("resume_body"));
+    let (status, resumed, _) = visitor
+        .post(
+            "/admin/login",
+            &[
+                ("csrf", &login_csrf),
+                ("email", "tre@example.org"),
+                ("password", PASSWORD),
+                ("resume_action", &action),
+                ("resume_body", &body),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        resumed.contains("Kept Kim") && resumed.contains("42.00") && resumed.contains("Send it now"),
+        "{resumed}"
+    );
+    let new_csrf = Visitor::csrf_in(&resumed);
+    let mut again: Vec<(&str, &str)> = fields.iter().filter(|(name, _)| *name != "csrf").copied().collect();
+    again.push(("csrf", &new_csrf));
+    let (status, _, _) = visitor.post("/admin/c/office/donations", &again).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(ledger_size(&app).await, 1, "recorded once");
+    assert_eq!(visitor.post("/admin/c/office/donations", &again).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(ledger_size(&app).await, 1, "the form's one-time token still holds");
 }

@@ -31,12 +31,13 @@ mod campaigns;
 mod entries;
 mod notice;
 mod people;
+mod resume;
 mod stripe;
 
 use campaign::{campaign, cancel, record_batch, record_donation, refund, reverse, reverse_deposit};
 use stripe::{dismiss_event, payouts, resolve_flag, retry_event, review};
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/admin/login", get(login_form).post(login))
         .route("/admin/logout", post(logout))
@@ -68,6 +69,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/stripe/events/{id}/retry", post(retry_event))
         .route("/admin/stripe/events/{id}/dismiss", post(dismiss_event))
         .route("/admin/stripe/flags/{id}/resolve", post(resolve_flag))
+        .layer(axum::middleware::from_fn_with_state(state, resume::keep_forms_across_sign_in))
 }
 
 /// How long a session lasts from sign-in.
@@ -111,11 +113,22 @@ impl<S: Send + Sync> FromRequestParts<S> for LoginCsrf {
 }
 
 fn login_page(state: &AppState, status: StatusCode, error: Option<&str>) -> Response {
+    login_page_keeping(state, status, error, None)
+}
+
+/// The sign-in page, keeping a form that was being sent when the session ended.
+fn login_page_keeping(
+    state: &AppState,
+    status: StatusCode,
+    error: Option<&str>,
+    resume: Option<&resume::Resume>,
+) -> Response {
     let csrf = random_hex(16);
+    let kept = resume.map(|resume| json!({"action": resume.action, "body": resume.body}));
     let mut response = page(
         status,
         "admin_login.html",
-        json!({"organization": state.site.organization, "csrf": csrf, "error": error}),
+        json!({"organization": state.site.organization, "csrf": csrf, "error": error, "resume": kept}),
     );
     response.headers_mut().append(header::SET_COOKIE, cookie_header(state, LOGIN_CSRF_COOKIE, &csrf, 3600));
     response
@@ -130,6 +143,9 @@ struct LoginForm {
     email: Option<String>,
     password: Option<String>,
     csrf: Option<String>,
+    /// A form kept from before the session ended: where it went, and what it held.
+    resume_action: Option<String>,
+    resume_body: Option<String>,
 }
 
 async fn login(
@@ -140,8 +156,17 @@ async fn login(
     body: Bytes,
 ) -> Response {
     let submitted: LoginForm = form(&body);
+    let resume = match (&submitted.resume_action, &submitted.resume_body) {
+        (Some(action), Some(kept)) => resume::Resume::new(action, kept),
+        _ => None,
+    };
     if expected.is_none() || submitted.csrf != expected {
-        return login_page(&state, StatusCode::FORBIDDEN, Some("The form expired; please sign in again."));
+        return login_page_keeping(
+            &state,
+            StatusCode::FORBIDDEN,
+            Some("The form expired; please sign in again."),
+            resume.as_ref(),
+        );
     }
     let email = submitted.email.unwrap_or_default().trim().to_owned();
     let password = submitted.password.unwrap_or_default();
@@ -157,8 +182,12 @@ async fn login(
         if state.logins.report_throttled(limit_key) {
             actions::audit(&state.store, &visitor, "user.sign_in_throttled", &tried, None, None).await;
         }
-        let mut response =
-            login_page(&state, StatusCode::TOO_MANY_REQUESTS, Some("Too many attempts; wait a few minutes."));
+        let mut response = login_page_keeping(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many attempts; wait a few minutes."),
+            resume.as_ref(),
+        );
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
         return response;
     }
@@ -175,7 +204,12 @@ async fn login(
     let Some(user) = user.filter(|_| verified) else {
         tracing::warn!(%ip, "sign-in failed");
         actions::audit(&state.store, &visitor, "user.sign_in_failed", &tried, None, None).await;
-        return login_page(&state, StatusCode::UNAUTHORIZED, Some("Wrong email or password."));
+        return login_page_keeping(
+            &state,
+            StatusCode::UNAUTHORIZED,
+            Some("Wrong email or password."),
+            resume.as_ref(),
+        );
     };
     // Said only to whoever knows the password.
     if user.disabled_at.is_some() {
@@ -202,7 +236,10 @@ async fn login(
     );
     actor.address = Some(ip.to_string());
     actions::audit(&state.store, &actor, "user.sign_in", &format!("user:{}", user.email), None, None).await;
-    let mut response = Redirect::to("/admin").into_response();
+    let mut response = match &resume {
+        Some(resume) => resume::continue_page(&state, &csrf, resume),
+        None => Redirect::to("/admin").into_response(),
+    };
     let response_headers = response.headers_mut();
     response_headers.append(
         header::SET_COOKIE,
