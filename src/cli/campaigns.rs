@@ -202,13 +202,15 @@ async fn list(store: &Store) -> Result<(), ActionError> {
             continue;
         };
         let progress = crate::ledger::progress::Progress::new(&campaign, &totals, &branches);
+        // Written as the public pages write them, in English.
+        let english = crate::web::i18n::catalog().fallback();
         println!(
-            "{:<24} {:<7} {:>16} {:>16} {:>7.1}  {}",
+            "{:<24} {:<7} {:>16} {:>16} {:>7}  {}",
             campaign.slug.as_str(),
             progress.status,
-            format!("{} {}", progress.raised, progress.currency),
-            format!("{} {}", progress.goal, progress.currency),
-            progress.percent,
+            english.money_of_decimal(&progress.raised, campaign.currency),
+            english.money_of_decimal(&progress.goal, campaign.currency),
+            english.percent(progress.percent),
             campaign.title.get("en")
         );
     }

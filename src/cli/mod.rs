@@ -493,7 +493,7 @@ async fn list_donations(store: &Store, args: DonationListArgs, actor: &Actor) ->
             entry.id,
             entry.received_on,
             entry.kind.as_str(),
-            entry.currency.format_minor(entry.amount_minor),
+            crate::web::i18n::catalog().fallback().money(entry.amount_minor, entry.currency),
             entry.currency,
             entry.method,
             entry.branch_slug.as_ref().map_or("", |slug| slug.as_str()),

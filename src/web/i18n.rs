@@ -162,6 +162,18 @@ impl Language {
         if minor < 0 { format!("-{text}") } else { text }
     }
 
+    /// Money already written as a decimal ("90000.00"), as [`Language::money`] writes it;
+    /// the text itself when it is not a decimal.
+    pub fn money_of_decimal(&self, text: &str, currency: Currency) -> String {
+        use rust_decimal::prelude::ToPrimitive;
+        let minor = text
+            .parse::<Decimal>()
+            .ok()
+            .and_then(|value| value.checked_mul(Decimal::from(10_i64.pow(currency.digits()))))
+            .and_then(|value| value.to_i64());
+        minor.map_or_else(|| text.to_owned(), |minor| self.money(minor, currency))
+    }
+
     /// An amount as a person types it in this language, written plainly for the money parser:
     /// spaces and group separators dropped, the decimal separator made a point. "2,500" is two
     /// thousand five hundred in English and two and a half in French; "2 500,50" in French is

@@ -81,7 +81,7 @@ async fn the_cli_creates_records_and_checks(engine: Engine) {
 
     let listed = app.cli(&["campaign", "list"]);
     assert!(stdout(&listed).contains("printer"), "{}", stdout(&listed));
-    assert!(stdout(&listed).contains("20.00 CAD"), "{}", stdout(&listed));
+    assert!(stdout(&listed).contains("$20") && stdout(&listed).contains("$2,500"), "{}", stdout(&listed));
 
     let token = app.cli(&["token", "create", "--name", "website", "--role", "treasurer"]);
     assert!(token.status.success(), "{}", stderr(&token));

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::notice::{redirect_with_notice, spent, take_notice};
-use super::{form, frame, page};
+use super::{form, frame, page, shown_decimal, shown_minor};
 use crate::access::Role;
 use crate::actions::{self, ActionError};
 use crate::http::AppState;
@@ -65,7 +65,11 @@ async fn render_campaign(state: &AppState, signed_in: &SignedIn, slug: &str, sho
     let mut leaderboard: Vec<Value> = progress
         .branches
         .iter()
-        .map(|branch| json!({"slug": branch.slug, "name": branch.name, "raised": branch.raised, "goal": branch.goal}))
+        .map(|branch| {
+            json!({"slug": branch.slug, "name": branch.name, "raised": branch.raised, "goal": branch.goal,
+                   "raised_shown": shown_decimal(&branch.raised, currency),
+                   "goal_shown": branch.goal.as_deref().map(|goal| shown_decimal(goal, currency))})
+        })
         .collect();
     leaderboard.sort_by(|a, b| {
         let amount =
@@ -115,7 +119,8 @@ async fn render_campaign(state: &AppState, signed_in: &SignedIn, slug: &str, sho
             .map(|(batch, left)| {
                 json!({"id": batch.id, "reference": batch.reference, "date": batch.deposited_on.to_string(),
                        "total": currency.format_minor(batch.declared_total_minor), "count": batch.declared_count,
-                       "left": currency.format_minor(*left), "reversible": *left > 0, "by": batch.recorded_by})
+                       "left": currency.format_minor(*left), "reversible": *left > 0, "by": batch.recorded_by,
+                       "total_shown": shown_minor(batch.declared_total_minor, currency), "left_shown": shown_minor(*left, currency)})
             })
             .collect(),
         Err(error) => return Problem::from(error).into_response(),
@@ -152,6 +157,7 @@ async fn render_campaign(state: &AppState, signed_in: &SignedIn, slug: &str, sho
                 "id": subscription.id,
                 "status": subscription.status,
                 "amount": currency.format_minor(subscription.amount_minor),
+                "amount_shown": shown_minor(subscription.amount_minor, currency),
                 "interval": subscription.interval.as_str(),
                 "donor": subscription.donor_name.clone().or(subscription.donor_email.clone()),
                 "cancel_at_period_end": subscription.cancel_at_period_end,
@@ -169,6 +175,14 @@ async fn render_campaign(state: &AppState, signed_in: &SignedIn, slug: &str, sho
         // A branch treasurer's own branch, shown first.
         "own_branch": signed_in.actor.branch.as_ref().and_then(|own| leaderboard.iter().find(|row| row["slug"] == own.as_str()).cloned()),
         "leaderboard": leaderboard,
+        "shown": {
+            "raised": shown_decimal(&progress.raised, currency),
+            "goal": shown_decimal(&progress.goal, currency),
+            "online": shown_decimal(&progress.by_source.online, currency),
+            "offline": shown_decimal(&progress.by_source.offline, currency),
+            "monthly": shown_decimal(&progress.recurring.monthly, currency),
+            "percent": crate::web::i18n::catalog().fallback().percent(progress.percent),
+        },
         "entries": recent,
         "flags": flags,
         "subscriptions": subscription_rows,

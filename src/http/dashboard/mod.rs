@@ -267,6 +267,17 @@ async fn logout(State(state): State<AppState>, signed_in: SignedIn, body: Bytes)
     response
 }
 
+/// Money as the public pages write it (in English, the dashboard's language): "$90,000",
+/// "$25.50", "-$4"; the currency's symbol once, thousands grouped.
+pub(super) fn shown_minor(minor: i64, currency: crate::ledger::Currency) -> String {
+    crate::web::i18n::catalog().fallback().money(minor, currency)
+}
+
+/// The same for an amount already written as a decimal ("90000.00").
+pub(super) fn shown_decimal(text: &str, currency: crate::ledger::Currency) -> String {
+    crate::web::i18n::catalog().fallback().money_of_decimal(text, currency)
+}
+
 /// What every dashboard page shows around its content.
 pub(super) fn frame(state: &AppState, signed_in: &SignedIn, title: &str) -> Value {
     json!({
@@ -375,6 +386,13 @@ async fn home(State(state): State<AppState>, signed_in: SignedIn, headers: Heade
                 "percent": progress.percent,
                 "online": progress.by_source.online,
                 "offline": progress.by_source.offline,
+                "shown": {
+                    "raised": shown_decimal(&progress.raised, campaign.currency),
+                    "goal": shown_decimal(&progress.goal, campaign.currency),
+                    "online": shown_decimal(&progress.by_source.online, campaign.currency),
+                    "offline": shown_decimal(&progress.by_source.offline, campaign.currency),
+                    "percent": crate::web::i18n::catalog().fallback().percent(progress.percent),
+                },
             }));
         }
     }
