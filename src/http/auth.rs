@@ -17,6 +17,9 @@ use crate::store::{StoredSession, TokenClosed};
 pub const SESSION_COOKIE: &str = "appeal_session";
 /// The same on https: only a secure, host-only, path-/ cookie can bear this name.
 pub const SECURE_SESSION_COOKIE: &str = "__Host-appeal_session";
+/// Marks a refusal of a form from an older session, carrying this session's CSRF token to the
+/// dashboard's layer that offers to send the form again; removed before the answer leaves.
+pub const STALE_FORM_HEADER: &str = "x-appeal-stale-form";
 
 /// An authenticated caller. Extracting it answers 401 when there is no valid token or session.
 #[derive(Clone, Debug)]
@@ -145,8 +148,15 @@ impl SignedIn {
     /// The refusal of a form whose `csrf` field is not this session's, or `None` when it is.
     pub fn refuse_bad_csrf(&self, submitted: Option<&str>) -> Option<Response> {
         (submitted != Some(self.csrf_token.as_str())).then(|| {
-            Problem::forbidden("The form's CSRF token does not match your session; reload the page.")
-                .into_response()
+            let mut response =
+                Problem::forbidden("The form's CSRF token does not match your session; reload the page.")
+                    .into_response();
+            // For the dashboard's layer that offers to send the form again under this session
+            // (a form from an older session); it never leaves the server.
+            if let Ok(value) = axum::http::HeaderValue::from_str(&self.csrf_token) {
+                response.headers_mut().insert(STALE_FORM_HEADER, value);
+            }
+            response
         })
     }
 

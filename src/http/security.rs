@@ -54,6 +54,8 @@ impl Policies {
 pub async fn headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let frameable = request.uri().path().starts_with("/embed/");
     let mut response = next.run(request).await;
+    // Internal to the dashboard's layers; never sent.
+    response.headers_mut().remove(super::auth::STALE_FORM_HEADER);
     add_headers(&state.policies, frameable, response.headers_mut());
     response
 }

@@ -1034,4 +1034,22 @@ async fn a_form_sent_after_the_session_ended_is_kept_and_completed(engine: Engin
     assert_eq!(ledger_size(&app).await, 1, "recorded once");
     assert_eq!(visitor.post("/admin/c/office/donations", &again).await.0, StatusCode::SEE_OTHER);
     assert_eq!(ledger_size(&app).await, 1, "the form's one-time token still holds");
+
+    // A form from an older session sent while a newer one is open: shown again, kept.
+    let (_, page, _) = other_tab.get("/admin/c/office").await;
+    let stale = [
+        ("csrf", "an-old-session-token"),
+        ("form_token", "stale-record"),
+        ("amount", "7.00"),
+        ("method", "cash"),
+        ("received_on", "2026-11-01"),
+    ];
+    let (status, shown, headers) = other_tab.post("/admin/c/office/donations", &stale).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        shown.contains("Send it now") && shown.contains("7.00") && shown.contains(&Visitor::csrf_in(&page)),
+        "{shown}"
+    );
+    assert!(!headers.contains_key("x-appeal-stale-form"), "the internal marker never leaves");
+    assert_eq!(ledger_size(&app).await, 1, "nothing written until sent again");
 }

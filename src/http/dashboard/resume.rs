@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::page;
 use crate::http::AppState;
+use crate::http::auth::STALE_FORM_HEADER;
 use crate::http::error::Problem;
 
 /// The largest form kept across a sign-in: what a dashboard form may send at all. A body
@@ -77,7 +78,15 @@ pub(super) async fn keep_forms_across_sign_in(
         );
         return problem.into_response();
     };
-    let response = next.run(Request::from_parts(parts, Body::from(bytes.clone()))).await;
+    let mut response = next.run(Request::from_parts(parts, Body::from(bytes.clone()))).await;
+    // A form from an older session, while a newer one is open: shown again to send.
+    if let Some(csrf) = response.headers_mut().remove(STALE_FORM_HEADER) {
+        let body = String::from_utf8_lossy(&bytes);
+        return match (Resume::new(&path, &body), csrf.to_str()) {
+            (Some(resume), Ok(csrf)) => continue_page(&state, csrf, &resume),
+            _ => response,
+        };
+    }
     let to_sign_in = response.status() == StatusCode::SEE_OTHER
         && response.headers().get(header::LOCATION).is_some_and(|location| location == "/admin/login");
     if !to_sign_in {
