@@ -162,8 +162,11 @@ impl SignedIn {
 
     /// The refusal of a dashboard form: a bad CSRF token, or a role below `needed`.
     pub fn refuse_form(&self, submitted_csrf: Option<&str>, needed: Role) -> Option<Response> {
-        self.refuse_bad_csrf(submitted_csrf)
-            .or_else(|| require_role(&self.actor, needed).err().map(IntoResponse::into_response))
+        // The role first: a form this person may not send is not offered to send again.
+        require_role(&self.actor, needed)
+            .err()
+            .map(IntoResponse::into_response)
+            .or_else(|| self.refuse_bad_csrf(submitted_csrf))
     }
 }
 

@@ -23,6 +23,8 @@ on_both_engines!(
     messages_wait_for_approval_when_held,
     a_branch_treasurer_sees_their_branch_first_and_is_told_so,
     a_form_sent_after_the_session_ended_is_kept_and_completed,
+    refused_forms_speak_in_labels_beside_their_fields,
+    subscription_buttons_say_what_they_do,
 );
 
 fn deposit(reference: &str, deposited_on: &str, total: &str) -> Value {
@@ -30,6 +32,15 @@ fn deposit(reference: &str, deposited_on: &str, total: &str) -> Value {
         "reference": reference, "deposited_on": deposited_on, "declared_count": 1,
         "declared_total": total, "entries": [{"amount": total, "method": "cheque"}]
     })
+}
+
+/// A treasurer signed in to the dashboard, and the page of the campaign "office".
+async fn treasurer_on_the_office_page(app: &TestApp) -> (Visitor<'_>, String) {
+    add_user(app, "tre@example.org", "treasurer", None);
+    let mut visitor = Visitor::new(app);
+    visitor.sign_in("tre@example.org", PASSWORD).await;
+    let (_, page, _) = visitor.get("/admin/c/office").await;
+    (visitor, page)
 }
 
 async fn ledger_size(app: &TestApp) -> usize {
@@ -758,6 +769,17 @@ async fn admins_invite_disable_and_reset_people_and_manage_tokens(engine: Engine
     assert!(page.contains("admin@example.org (you)"));
     let csrf = Visitor::csrf_in(&page);
 
+    // A bad address is named by the form's label, beside the field, and kept.
+    let bad = [("csrf", csrf.as_str()), ("email", "not-an-address"), ("role", "treasurer")];
+    let (status, page, _) = admin.post("/admin/people/invite", &bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains(r##"<a href="#invite-email"><strong>E-mail</strong></a>"##)
+            && page.contains(r#"<span class="field-error" id="invite-email-error">E-mail "#)
+            && page.contains(r#"value="not-an-address""#),
+        "{page}"
+    );
+
     // An invitation: a link shown once and e-mailed, that sets a password once.
     let invite = [
         ("csrf", csrf.as_str()),
@@ -971,10 +993,7 @@ async fn a_branch_treasurer_sees_their_branch_first_and_is_told_so(engine: Engin
 async fn a_form_sent_after_the_session_ended_is_kept_and_completed(engine: Engine) {
     let app = spawn_app(engine).await;
     app.create_campaign("office").await;
-    add_user(&app, "tre@example.org", "treasurer", None);
-    let mut visitor = Visitor::new(&app);
-    visitor.sign_in("tre@example.org", PASSWORD).await;
-    let (_, page, _) = visitor.get("/admin/c/office").await;
+    let (mut visitor, page) = treasurer_on_the_office_page(&app).await;
     let csrf = Visitor::csrf_in(&page);
     let token = form_token(&page, "record");
     // The session ends (expired, or signed out in another tab) while the form is open.
@@ -1052,4 +1071,110 @@ async fn a_form_sent_after_the_session_ended_is_kept_and_completed(engine: Engin
     );
     assert!(!headers.contains_key("x-appeal-stale-form"), "the internal marker never leaves");
     assert_eq!(ledger_size(&app).await, 1, "nothing written until sent again");
+}
+
+async fn refused_forms_speak_in_labels_beside_their_fields(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let (mut visitor, page) = treasurer_on_the_office_page(&app).await;
+    let csrf = Visitor::csrf_in(&page);
+
+    // A gift: each message under the field's label, linked to it and beside it; typed kept.
+    let gift =
+        [("csrf", csrf.as_str()), ("amount", "-4"), ("method", "cheque"), ("received_on", "2026-13-01")];
+    let (status, page, _) = visitor.post("/admin/c/office/donations", &gift).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    for shown in [
+        r##"<a href="#rec-amount"><strong>Amount</strong></a> must not be negative"##,
+        r##"<a href="#rec-date"><strong>Received on</strong></a>"##,
+        r#"aria-describedby="rec-amount-error""#,
+        r#"<span class="field-error" id="rec-amount-error">Amount must not be negative"#,
+        r#"<span class="field-error" id="rec-date-error">Received on "#,
+        r#"id="rec-amount" name="amount" inputmode="decimal" value="-4""#,
+    ] {
+        assert!(page.contains(shown), "{shown} in {page}");
+    }
+    assert!(!page.contains("received_on</strong>") && !page.contains("<strong>amount"), "no program keys");
+
+    // A deposit: a bad line of the pasted rows is named by its line, beside the rows.
+    let deposit = [
+        ("csrf", csrf.as_str()),
+        ("reference", "Slip 9"),
+        ("deposited_on", "2026-11-02"),
+        ("declared_count", "2"),
+        ("declared_total", "20.00"),
+        ("csv", "amount,method\n10.00,cash\nten,cheque\n"),
+        ("action", "preview"),
+    ];
+    let (status, page, _) = visitor.post("/admin/c/office/batches", &deposit).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains(r##"<a href="#batch-csv"><strong>Line 3, Amount</strong></a>"##), "{page}");
+    assert!(page.contains(r#"<span class="field-error" id="batch-csv-error">Line 3, Amount "#), "{page}");
+    assert!(!page.contains("rows[3]"), "no program keys");
+    assert!(page.contains("ten,cheque"), "the rows are kept");
+
+    // A reversal without a reason: its confirmation opens again with what was typed.
+    let recorded = app
+        .post_as(
+            &app.treasurer_token,
+            "/api/v1/admin/campaigns/office/donations",
+            &json!({"amount": "30.00", "method": "cash", "received_on": "2026-11-03"}),
+        )
+        .await;
+    let id = recorded.json::<Value>().await.expect("JSON")["id"].as_i64().expect("an id");
+    let reverse = [
+        ("csrf", csrf.as_str()),
+        ("campaign", "office"),
+        ("amount", "12.50"),
+        ("reason", " "),
+        ("kind", "refund"),
+    ];
+    let (status, page, _) = visitor.post(&format!("/admin/entries/{id}/reverse"), &reverse).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    for shown in [
+        format!(r##"<a href="#reverse-reason-{id}"><strong>Reason</strong></a>"##),
+        format!(r#"<span class="field-error" id="reverse-reason-{id}-error">Reason "#),
+        format!(r#"id="reverse-amount-{id}" name="amount" inputmode="decimal" value="12.50""#),
+        r#"<option value="refund" selected>"#.to_owned(),
+    ] {
+        assert!(page.contains(&shown), "{shown} in {page}");
+    }
+    let before = page.split(&format!(r#"action="/admin/entries/{id}/reverse""#)).next().expect("a page");
+    let confirmation = before.rsplit("<details").next().expect("a confirmation");
+    assert!(confirmation.starts_with(" open><summary>Reverse…</summary>"), "opened again: {confirmation}");
+    assert_eq!(ledger_size(&app).await, 1, "nothing written");
+}
+
+async fn subscription_buttons_say_what_they_do(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let session = app.checkout("office", &json!({"amount": "10.00", "interval": "month"})).await;
+    app.deliver_all(&app.stripe.pay_session(&session)).await;
+    let subscription = app.stripe.session(&session)["subscription"].as_str().expect("one").to_owned();
+    add_user(&app, "tre@example.org", "treasurer", None);
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_in("tre@example.org", PASSWORD).await;
+    let (_, page, _) = visitor.get("/admin/c/office").await;
+    assert!(
+        page.contains("Cancel at period end") && page.contains("Cancel now (nothing is refunded)"),
+        "{page}"
+    );
+    assert!(page.contains("<summary>Cancel…</summary>"), "asked in a confirmation first");
+    let fields = [
+        ("csrf", Visitor::csrf_in(&page)),
+        ("form_token", form_token(&page, &format!("cancel-{subscription}"))),
+        ("campaign", "office".to_owned()),
+        ("when", "period_end".to_owned()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    let path = format!("/admin/subscriptions/{subscription}/cancel");
+    assert_eq!(visitor.post(&path, &fields).await.0, StatusCode::SEE_OTHER);
+    app.deliver_all(&app.stripe.take_pending()).await;
+    let (_, page, _) = visitor.get("/admin/c/office").await;
+    assert!(page.contains("ends at the end of its period; nothing was refunded"), "{page}");
+    assert!(
+        !page.contains("Cancel at period end") && page.contains("Cancel now (nothing is refunded)"),
+        "only what is left to do"
+    );
+    assert!(app.stripe.requests_to("POST", "/v1/refunds").is_empty(), "nothing was refunded");
 }

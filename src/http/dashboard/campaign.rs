@@ -11,6 +11,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::fields::{Place, csv_line, labelled, words};
 use super::notice::{redirect_with_notice, spent, take_notice};
 use super::{form, frame, page, shown_decimal, shown_minor};
 use crate::access::Role;
@@ -44,6 +45,8 @@ pub(super) async fn campaign(
 struct Shown {
     notice: Option<String>,
     errors: BTreeMap<String, String>,
+    /// The form the errors are about, opened again with what was typed in it.
+    refused: Refused,
     deposit: Option<Value>,
     record: Option<Value>,
     status: StatusCode,
@@ -51,16 +54,94 @@ struct Shown {
 
 impl Default for Shown {
     fn default() -> Self {
-        Shown { notice: None, errors: BTreeMap::new(), deposit: None, record: None, status: StatusCode::OK }
+        Shown {
+            notice: None,
+            errors: BTreeMap::new(),
+            refused: Refused::Other,
+            deposit: None,
+            record: None,
+            status: StatusCode::OK,
+        }
+    }
+}
+
+/// The campaign page's forms, to put each message beside its field under the field's label.
+#[derive(Debug, Clone, PartialEq)]
+enum Refused {
+    Record,
+    Deposit,
+    /// Reversing an entry, with what was typed in its confirmation.
+    Reverse(i64, Value),
+    Refund(i64, Value),
+    ReverseDeposit(i64, Value),
+    Other,
+}
+
+impl Refused {
+    fn place(&self, field: &str) -> Place {
+        let record = |field: &str| -> Option<(&str, &str)> {
+            Some(match field {
+                "amount" => ("Amount", "rec-amount"),
+                "method" => ("Method", "rec-method"),
+                "received_on" => ("Received on", "rec-date"),
+                "donor_name" => ("Donor's name", "rec-name"),
+                "donor_email" => ("Donor's email", "rec-email"),
+                "reference" => ("Reference", "rec-reference"),
+                "branch" => ("Branch", "rec-branch"),
+                "anonymous" => ("Show this name on the public wall", "rec-name"),
+                _ => return None,
+            })
+        };
+        let found = match (self, field) {
+            (_, "form") => return Place::form(),
+            (Refused::Record, field) => record(field).map(|(label, input)| Place::at(label, input)),
+            (Refused::Deposit, field) => match field {
+                "reference" => Some(Place::at("Deposit slip", "batch-reference")),
+                "deposited_on" => Some(Place::at("Deposited on", "batch-date")),
+                "declared_count" => Some(Place::at("Number of items", "batch-count")),
+                "declared_total" => Some(Place::at("Total", "batch-total")),
+                "csv" | "entries" => Some(Place::at("Rows (CSV)", "batch-csv")),
+                field => csv_line(field, |column| {
+                    record(column).map_or_else(|| words(column), |(label, _)| label.to_owned())
+                })
+                .map(|label| Place::at(label, "batch-csv")),
+            },
+            (Refused::Reverse(id, _), "amount") => Some(Place::at("Amount", format!("reverse-amount-{id}"))),
+            (Refused::Reverse(id, _), "reason") => Some(Place::at("Reason", format!("reverse-reason-{id}"))),
+            (Refused::Reverse(id, _), "kind") => Some(Place::at("Kind", format!("reverse-kind-{id}"))),
+            (Refused::Refund(id, _), "amount") => {
+                Some(Place::at("Amount to refund", format!("refund-amount-{id}")))
+            }
+            (Refused::ReverseDeposit(id, _), "reason") => {
+                Some(Place::at("Reason", format!("deposit-reason-{id}")))
+            }
+            (Refused::ReverseDeposit(id, _), "kind") => Some(Place::at("Kind", format!("deposit-kind-{id}"))),
+            _ => None,
+        };
+        found.unwrap_or_else(|| Place { label: words(field), input: None })
+    }
+
+    /// The confirmation to open again, with what was typed in it: `{"form": "reverse-12", …}`.
+    fn reopened(&self) -> Value {
+        let (form, typed) = match self {
+            Refused::Reverse(id, typed) => (format!("reverse-{id}"), typed),
+            Refused::Refund(id, typed) => (format!("refund-{id}"), typed),
+            Refused::ReverseDeposit(id, typed) => (format!("deposit-{id}"), typed),
+            _ => return json!({}),
+        };
+        let mut open = typed.clone();
+        open["form"] = json!(form);
+        open
     }
 }
 
 async fn render_campaign(state: &AppState, signed_in: &SignedIn, slug: &str, shown: Shown) -> Response {
-    let Shown { notice, errors, deposit: preview, record, status } = shown;
+    let Shown { notice, errors, refused, deposit: preview, record, status } = shown;
     let Ok(Some((campaign, totals, branches))) = state.store.campaign_progress(slug).await else {
         return Problem::not_found("campaign").into_response();
     };
     let currency = campaign.currency;
+    let refusal = labelled(&errors, |field| refused.place(field));
     let progress = Progress::new(&campaign, &totals, &branches);
     let mut leaderboard: Vec<Value> = progress
         .branches
@@ -189,7 +270,9 @@ async fn render_campaign(state: &AppState, signed_in: &SignedIn, slug: &str, sho
         "by_status": by_status,
         "chart": chart,
         "notice": notice,
-        "errors": errors,
+        "errors": refusal["summary"],
+        "beside": refusal["beside"],
+        "open": refused.reopened(),
         "preview": preview,
         "record": record,
         "deposits": deposits,
@@ -247,31 +330,21 @@ fn redirect_with(state: &AppState, signed_in: &SignedIn, slug: &str, notice: &st
     redirect_with_notice(state, signed_in, &format!("/admin/c/{slug}"), notice)
 }
 
-/// The campaign page again, with the form's errors beside their fields.
-async fn render_errors(
-    state: &AppState,
-    signed_in: &SignedIn,
-    slug: &str,
-    errors: BTreeMap<String, String>,
-) -> Response {
-    render_campaign(
-        state,
-        signed_in,
-        slug,
-        Shown { errors, status: StatusCode::UNPROCESSABLE_ENTITY, ..Shown::default() },
-    )
-    .await
-}
-
-/// An action's refusal: beside the form when it is about the input, a problem otherwise.
+/// An action's refusal: beside the form it is about, what was typed kept, when it is about
+/// the input; a problem otherwise.
 async fn render_action_error(
     state: &AppState,
     signed_in: &SignedIn,
     slug: &str,
     error: ActionError,
+    refused: Refused,
 ) -> Response {
     match field_errors(error) {
-        Ok(errors) => render_errors(state, signed_in, slug, errors).await,
+        Ok(errors) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render_campaign(state, signed_in, slug, Shown { errors, refused, status, ..Shown::default() })
+                .await
+        }
         Err(problem) => problem.into_response(),
     }
 }
@@ -344,7 +417,7 @@ pub(super) async fn record_donation(
             redirect_with(&state, &signed_in, &slug, &format!("Recorded entry {}.", outcome.entry().id))
         }
         Err(error) => {
-            render_form_error(&state, &signed_in, &slug, error, |shown, duplicate| {
+            render_form_error(&state, &signed_in, &slug, error, Refused::Record, |shown, duplicate| {
                 let mut kept = typed;
                 kept["duplicate"] = json!(duplicate);
                 shown.record = Some(kept);
@@ -402,7 +475,8 @@ pub(super) async fn record_batch(
         typed_fields(&body, &["reference", "deposited_on", "declared_count", "declared_total", "csv"]);
     if !errors.is_empty() {
         let deposit = Some(json!({"rows": [], "form": typed}));
-        let shown = Shown { errors, deposit, status: StatusCode::UNPROCESSABLE_ENTITY, ..Shown::default() };
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        let shown = Shown { errors, refused: Refused::Deposit, deposit, status, ..Shown::default() };
         return render_campaign(&state, &signed_in, &slug, shown).await;
     }
     let input = BatchInput {
@@ -454,7 +528,7 @@ pub(super) async fn record_batch(
         Err(error) => {
             let kept =
                 |duplicate: Option<&String>| json!({"rows": [], "form": typed, "duplicate": duplicate});
-            render_form_error(&state, &signed_in, &slug, error, |shown, duplicate| {
+            render_form_error(&state, &signed_in, &slug, error, Refused::Deposit, |shown, duplicate| {
                 shown.deposit = Some(kept(duplicate));
             })
             .await
@@ -470,6 +544,7 @@ async fn render_form_error(
     signed_in: &SignedIn,
     slug: &str,
     error: ActionError,
+    refused: Refused,
     keep: impl FnOnce(&mut Shown, Option<&String>),
 ) -> Response {
     let look_alike = matches!(&error, ActionError::Conflict { field, message } if field == "reference" && message.contains("allow_duplicate"));
@@ -478,7 +553,7 @@ async fn render_form_error(
         Err(problem) => return problem.into_response(),
     };
     let status = if look_alike { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
-    let mut shown = Shown { status, ..Shown::default() };
+    let mut shown = Shown { status, refused, ..Shown::default() };
     // The dashboard asks with a box to tick, not with the API's field name.
     let earlier = errors
         .get("reference")
@@ -540,7 +615,16 @@ pub(super) async fn reverse(
             &slug,
             &format!("Entry {id} reversed by entry {}.", outcome.entry().id),
         ),
-        Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
+        Err(error) => {
+            render_action_error(
+                &state,
+                &signed_in,
+                &slug,
+                error,
+                Refused::Reverse(id, typed_fields(&body, &["amount", "reason", "kind"])),
+            )
+            .await
+        }
     }
 }
 
@@ -581,7 +665,16 @@ pub(super) async fn reverse_deposit(
             );
             redirect_with(&state, &signed_in, &slug, &notice)
         }
-        Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
+        Err(error) => {
+            render_action_error(
+                &state,
+                &signed_in,
+                &slug,
+                error,
+                Refused::ReverseDeposit(id, typed_fields(&body, &["reason", "kind"])),
+            )
+            .await
+        }
     }
 }
 
@@ -628,7 +721,16 @@ pub(super) async fn refund(
                 ),
             )
         }
-        Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
+        Err(error) => {
+            render_action_error(
+                &state,
+                &signed_in,
+                &slug,
+                error,
+                Refused::Refund(id, typed_fields(&body, &["amount"])),
+            )
+            .await
+        }
     }
 }
 
@@ -663,13 +765,15 @@ pub(super) async fn cancel(
     )
     .await
     {
-        Ok(_) => redirect_with(
-            &state,
-            &signed_in,
-            &slug,
-            &format!("Subscription {id} cancelled; nothing was refunded."),
-        ),
-        Err(error) => render_action_error(&state, &signed_in, &slug, error).await,
+        Ok(_) => {
+            let notice = if at_period_end {
+                format!("Subscription {id} ends at the end of its period; nothing was refunded.")
+            } else {
+                format!("Subscription {id} cancelled now; nothing was refunded.")
+            };
+            redirect_with(&state, &signed_in, &slug, &notice)
+        }
+        Err(error) => render_action_error(&state, &signed_in, &slug, error, Refused::Other).await,
     }
 }
 

@@ -10,8 +10,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDateTime, TimeZone};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::fields::{Place, labelled};
 use super::notice::redirect_with_notice;
 use super::{form, frame, page};
 use crate::access::Role;
@@ -159,25 +160,16 @@ fn render_form(
     errors: &BTreeMap<String, String>,
     status: StatusCode,
 ) -> Response {
-    // Each message beside its field, by the form's name for it (branch lines together).
-    let mut beside: BTreeMap<String, String> = BTreeMap::new();
-    for (field, message) in errors {
-        let key = if field.starts_with("branches") { "branches" } else { field.as_str() };
-        let key = match key {
+    // Each message beside its field (branch lines together), under the field's label.
+    let refusal = labelled(errors, |field| {
+        let input = match field {
+            field if field.starts_with("branches") => "branches",
             "title" => "title_en",
             "description" => "description_en",
             other => other,
         };
-        let said = beside.entry(key.to_owned()).or_default();
-        if !said.is_empty() {
-            said.push_str("; ");
-        }
-        said.push_str(&format!("{} {message}", label(field)));
-    }
-    let summary: Vec<Value> = errors
-        .iter()
-        .map(|(field, message)| json!({"label": label(field), "message": message, "anchor": field.split('[').next().unwrap_or(field)}))
-        .collect();
+        Place::at(label(field), format!("campaign-{input}"))
+    });
     let title = if editing.is_some() { "Edit the campaign" } else { "New campaign" };
     let context = json!({
         "frame": frame(state, signed_in, title),
@@ -185,8 +177,8 @@ fn render_form(
         "editing": editing,
         "action": editing.map_or_else(|| "/admin/campaigns".to_owned(), |slug| format!("/admin/c/{slug}/edit")),
         "typed": typed,
-        "beside": beside,
-        "errors": summary,
+        "beside": refusal["beside"],
+        "errors": refusal["summary"],
         "zone": state.timezone.name(),
         "statuses": ["draft", "active", "closed"],
     });

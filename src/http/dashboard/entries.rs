@@ -212,6 +212,10 @@ pub(super) async fn entries(
                   "kind": typed.kind, "batch": typed.batch},
         "errors": errors,
         "entries": rows,
+        // The entries table's confirmations: none refused here (their refusals show on the
+        // campaign's page).
+        "beside": {},
+        "open": {},
         "older": older,
         "paged": typed.before.as_deref().is_some_and(|before| !before.trim().is_empty()),
         "kinds": ["donation", "refund", "adjustment", "dispute", "dispute_won", "refund_failed"],

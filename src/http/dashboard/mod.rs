@@ -29,6 +29,7 @@ mod audit;
 mod campaign;
 mod campaigns;
 mod entries;
+mod fields;
 mod notice;
 mod people;
 mod resume;

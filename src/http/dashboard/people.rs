@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::fields::{Place, labelled, words};
 use super::notice::{redirect_with_notice, spent, take_notice};
 use super::{form, frame, page};
 use crate::access::Role;
@@ -31,7 +32,24 @@ struct Once {
     link: Option<Value>,
     token: Option<Value>,
     errors: BTreeMap<String, String>,
+    /// The form refused: "invite" or "token".
+    form: &'static str,
     typed: Value,
+}
+
+/// Where a refused form's message goes: the field's label and input on that form.
+fn place(form: &str, field: &str) -> Place {
+    let found = match (form, field) {
+        (_, "form") => return Place::form(),
+        ("invite", "email") => ("E-mail", "invite-email"),
+        ("invite", "role") => ("Role", "invite-role"),
+        ("invite", "branch") => ("Branch", "invite-branch"),
+        ("token", "name") => ("Name", "token-name"),
+        ("token", "role") => ("Role", "token-role"),
+        ("token", "expires_in") => ("Works for", "token-expires"),
+        _ => return Place { label: words(field), input: None },
+    };
+    Place::at(found.0, found.1)
 }
 
 async fn render_people(
@@ -71,6 +89,7 @@ async fn render_people(
                    "open": token.closed(now).is_none()})
         })
         .collect();
+    let refusal = labelled(&once.errors, |field| place(once.form, field));
     let context = json!({
         "frame": frame(state, signed_in, "People and tokens"),
         "notice": notice,
@@ -78,7 +97,8 @@ async fn render_people(
         "tokens": tokens,
         "link": once.link,
         "token": once.token,
-        "errors": once.errors,
+        "errors": refusal["summary"],
+        "beside": refusal["beside"],
         "typed": once.typed,
         "roles": ["viewer", "treasurer", "admin"],
     });
@@ -158,6 +178,7 @@ pub(super) async fn invite(State(state): State<AppState>, signed_in: SignedIn, b
                 &state,
                 &signed_in,
                 error,
+                "invite",
                 json!({"email": email, "role": role, "branch": submitted.branch}),
             )
             .await
@@ -166,14 +187,21 @@ pub(super) async fn invite(State(state): State<AppState>, signed_in: SignedIn, b
 }
 
 /// A refusal beside the form, what was typed kept; a problem page for anything else.
-async fn refused(state: &AppState, signed_in: &SignedIn, error: ActionError, typed: Value) -> Response {
+async fn refused(
+    state: &AppState,
+    signed_in: &SignedIn,
+    error: ActionError,
+    form: &'static str,
+    typed: Value,
+) -> Response {
     let status = match &error {
         ActionError::Conflict { .. } => StatusCode::CONFLICT,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     match super::campaign::field_errors(error) {
         Ok(errors) => {
-            render_people(state, signed_in, None, Once { errors, typed, ..Once::default() }, status).await
+            let once = Once { errors, form, typed, ..Once::default() };
+            render_people(state, signed_in, None, once, status).await
         }
         Err(problem) => problem.into_response(),
     }
@@ -204,7 +232,7 @@ pub(super) async fn change_person(
                 field: "person".to_owned(),
                 message: "cannot disable yourself".to_owned(),
             };
-            return refused(&state, &signed_in, error, Value::Null).await;
+            return refused(&state, &signed_in, error, "person", Value::Null).await;
         }
         "disable" => PersonChange::Disable,
         "enable" => PersonChange::Enable,
@@ -221,7 +249,7 @@ pub(super) async fn change_person(
                     )
                     .await
                 }
-                Err(error) => refused(&state, &signed_in, error, Value::Null).await,
+                Err(error) => refused(&state, &signed_in, error, "person", Value::Null).await,
             };
         }
         _ => return Problem::not_found("action").into_response(),
@@ -235,7 +263,7 @@ pub(super) async fn change_person(
             };
             redirect_with_notice(&state, &signed_in, "/admin/people", &format!("{} is {done}.", person.email))
         }
-        Err(error) => refused(&state, &signed_in, error, Value::Null).await,
+        Err(error) => refused(&state, &signed_in, error, "person", Value::Null).await,
     }
 }
 
@@ -275,7 +303,7 @@ pub(super) async fn create_token(
         }
         Err(error) => {
             let typed = json!({"token_name": name, "token_role": role, "expires_in": submitted.expires_in});
-            refused(&state, &signed_in, error, typed).await
+            refused(&state, &signed_in, error, "token", typed).await
         }
     }
 }
@@ -303,7 +331,7 @@ pub(super) async fn revoke_token(
             "/admin/people",
             &format!("The token \"{name}\" is revoked."),
         ),
-        Err(error) => refused(&state, &signed_in, error, Value::Null).await,
+        Err(error) => refused(&state, &signed_in, error, "person", Value::Null).await,
     }
 }
 
