@@ -74,6 +74,7 @@ impl Application {
             secure_cookies: config.public_url.starts_with("https://"),
             export_stall: config.defence.export_stall,
             setup_warnings: config.setup_warnings.clone(),
+            demo: config.demo,
         });
         let listener = TcpListener::bind(config.bind).await?;
         tracing::info!(

@@ -27,8 +27,55 @@ pub struct Config {
     pub mail: MailConfig,
     pub defence: DefenceConfig,
     /// What a first install has left to set before going live (logged by `serve`, shown on
-    /// the dashboard's home page).
-    pub setup_warnings: Vec<String>,
+    /// the dashboard's home page, and on the public pages of `serve --demo`).
+    pub setup_warnings: Vec<SetupWarning>,
+    /// `serve --demo`: the public pages say what is left to set. Not read from the environment.
+    pub demo: bool,
+}
+
+/// Something a first install has left to set before it takes real gifts.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SetupWarning {
+    /// Listening for other machines without `APPEAL_PUBLIC_URL`.
+    PublicUrl { bind: SocketAddr },
+    /// No `SMTP_URL`: mail is written as files in this folder.
+    NoSmtp { outbox: std::path::PathBuf },
+    /// No `APPEAL_MAIL_FROM`: mail comes from this placeholder.
+    DefaultSender { from: String },
+}
+
+impl SetupWarning {
+    /// The key of its short wording for supporters' pages, in their language.
+    pub fn i18n_key(&self) -> &'static str {
+        match self {
+            SetupWarning::PublicUrl { .. } => "setup.public_url",
+            SetupWarning::NoSmtp { .. } => "setup.smtp",
+            SetupWarning::DefaultSender { .. } => "setup.mail_from",
+        }
+    }
+}
+
+/// For the operator: what is wrong and what to set.
+impl std::fmt::Display for SetupWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SetupWarning::PublicUrl { bind } => write!(
+                f,
+                "appeal listens on {bind} for other machines, but APPEAL_PUBLIC_URL is not set: links in e-mails and \
+                 Stripe's return pages will point at http://{bind}. Set it to the address people reach (https://give.example.org)."
+            ),
+            SetupWarning::NoSmtp { outbox } => write!(
+                f,
+                "SMTP_URL is not set: receipts and links are written as files in {} instead of being sent.",
+                outbox.display()
+            ),
+            SetupWarning::DefaultSender { from } => write!(
+                f,
+                "APPEAL_MAIL_FROM is not set: e-mails come from {from}, which donors' mail servers refuse. Set it to an \
+                 address of the organization's domain."
+            ),
+        }
+    }
 }
 
 /// Who the organization is, as pages and receipts name it.
@@ -343,23 +390,13 @@ impl Config {
         };
         let mut setup_warnings = Vec::new();
         if !bind.ip().is_loopback() && lookup("APPEAL_PUBLIC_URL").is_none() {
-            setup_warnings.push(format!(
-                "appeal listens on {bind} for other machines, but APPEAL_PUBLIC_URL is not set: links in e-mails and \
-                 Stripe's return pages will point at http://{bind}. Set it to the address people reach (https://give.example.org)."
-            ));
+            setup_warnings.push(SetupWarning::PublicUrl { bind });
         }
         if mail.smtp_url.is_none() {
-            setup_warnings.push(format!(
-                "SMTP_URL is not set: receipts and links are written as files in {} instead of being sent.",
-                mail.outbox_dir.display()
-            ));
+            setup_warnings.push(SetupWarning::NoSmtp { outbox: mail.outbox_dir.clone() });
         }
         if lookup("APPEAL_MAIL_FROM").is_none() {
-            setup_warnings.push(format!(
-                "APPEAL_MAIL_FROM is not set: e-mails come from {}, which donors' mail servers refuse. Set it to an \
-                 address of the organization's domain.",
-                mail.from
-            ));
+            setup_warnings.push(SetupWarning::DefaultSender { from: mail.from.clone() });
         }
         let timezone_name = lookup("APPEAL_TIMEZONE").unwrap_or_else(|| "UTC".to_owned());
         let timezone = timezone_name.trim().parse::<chrono_tz::Tz>().map_err(|_| ConfigError::Invalid {
@@ -368,6 +405,7 @@ impl Config {
         })?;
         Ok(Config {
             setup_warnings,
+            demo: false,
             timezone,
             site,
             mail,
@@ -445,14 +483,19 @@ mod tests {
 
     #[test]
     fn a_first_install_is_told_what_is_left_to_set() {
-        let warnings = config(&[("APPEAL_BIND", "0.0.0.0:8080")]).expect("valid").setup_warnings;
+        let warnings: Vec<String> = config(&[("APPEAL_BIND", "0.0.0.0:8080")])
+            .expect("valid")
+            .setup_warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(warnings.len(), 3, "{warnings:?}");
         assert!(warnings[0].contains("APPEAL_PUBLIC_URL") && warnings[0].contains("0.0.0.0:8080"));
         assert!(warnings[1].contains("SMTP_URL") && warnings[1].contains("mail-outbox"));
         assert!(warnings[2].contains("APPEAL_MAIL_FROM") && warnings[2].contains("noreply@localhost"));
         let loopback = config(&[]).expect("valid").setup_warnings;
         assert!(
-            !loopback.iter().any(|warning| warning.contains("APPEAL_PUBLIC_URL")),
+            !loopback.iter().any(|warning| matches!(warning, SetupWarning::PublicUrl { .. })),
             "on loopback the default is right"
         );
         let live = config(&[

@@ -313,6 +313,7 @@ async fn serve(config: &Config, with_demo: bool) -> ExitCode {
     for warning in &config.setup_warnings {
         tracing::warn!("{warning}");
     }
+    let config = &Config { demo: with_demo, ..config.clone() };
     let application = match Application::build(config).await {
         Ok(application) => application,
         Err(error) => {

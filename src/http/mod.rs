@@ -76,7 +76,9 @@ pub struct Shared {
     /// How long an export download may go unread before it gives its connection back.
     pub export_stall: std::time::Duration,
     /// What a first install has left to set, shown to admins on the dashboard.
-    pub setup_warnings: Vec<String>,
+    pub setup_warnings: Vec<crate::config::SetupWarning>,
+    /// `serve --demo`: the public pages say what is left to set before real gifts.
+    pub demo: bool,
 }
 
 /// How many password hashes are worked on at once (one per core of a small server).

@@ -107,6 +107,9 @@ pub(super) struct PageInfo {
     path: String,
     organization: String,
     campaign_url: String,
+    /// `serve --demo` on an install not ready for real gifts: what is left, in the page's
+    /// language.
+    setup: Vec<String>,
 }
 
 pub(super) fn page_info(state: &AppState, language: &Language, title: &str, path: &str) -> PageInfo {
@@ -123,6 +126,11 @@ pub(super) fn page_info(state: &AppState, language: &Language, title: &str, path
         path: path.to_owned(),
         organization: state.site.organization.clone(),
         campaign_url: String::new(),
+        setup: if state.demo {
+            state.setup_warnings.iter().map(|warning| language.t(warning.i18n_key()).to_owned()).collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 

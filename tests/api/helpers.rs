@@ -147,6 +147,8 @@ pub struct Options {
     pub vars: Vec<(&'static str, String)>,
     /// Serve on a known port with `APPEAL_PUBLIC_URL` pointing at it, as a browser needs.
     pub reachable: bool,
+    /// As `serve --demo`.
+    pub demo: bool,
 }
 
 pub fn test_config(
@@ -159,7 +161,7 @@ pub fn test_config(
     let stripe_base = stripe.map(|fake| fake.base.clone());
     let smtp_url = smtp.url.clone();
     let vars = options.vars.clone();
-    Config::from_lookup(move |name| {
+    let config = Config::from_lookup(move |name| {
         if let Some((_, value)) = vars.iter().find(|(key, _)| *key == name) {
             // An empty value unsets the variable.
             return Some(value.clone()).filter(|value| !value.is_empty());
@@ -182,7 +184,8 @@ pub fn test_config(
             _ => None,
         }
     })
-    .expect("the test configuration is valid")
+    .expect("the test configuration is valid");
+    Config { demo: options.demo, ..config }
 }
 
 /// The server with Stripe played by a fresh fake.

@@ -547,8 +547,24 @@ async fn sign_ins_are_audited_and_an_office_is_not_locked_out(engine: Engine) {
 }
 
 async fn admins_are_told_what_a_first_install_has_left_to_set(engine: Engine) {
-    let options = Options { vars: vec![("APPEAL_MAIL_FROM", String::new())], ..Options::default() };
+    let unset = vec![("APPEAL_MAIL_FROM", String::new()), ("SMTP_URL", String::new())];
+    let options = Options { vars: unset.clone(), demo: true, ..Options::default() };
     let app = spawn_app_with(engine, options).await;
+    app.create_campaign("office").await;
+    // `serve --demo` says so to anyone who opens it, in their language.
+    let home = app.get("/?lang=en").await.text().await.expect("a page");
+    assert!(
+        home.contains("A demonstration: this site does not take real gifts yet.")
+            && home.contains("No mail server is set (SMTP_URL)")
+            && home.contains("placeholder sender (APPEAL_MAIL_FROM)"),
+        "{home}"
+    );
+    let page = app.get("/c/office?lang=fr").await.text().await.expect("a page");
+    assert!(page.contains("Une démonstration") && page.contains("(SMTP_URL)"), "{page}");
+    let quiet = spawn_app_with(engine, Options { vars: unset, ..Options::default() }).await;
+    let home = quiet.get("/").await.text().await.expect("a page");
+    assert!(!home.contains("demonstration"), "only the demo says it to the public");
+
     add_user(&app, "admin@example.org", "admin", None);
     add_user(&app, "tre@example.org", "treasurer", None);
     let mut admin = Visitor::new(&app);

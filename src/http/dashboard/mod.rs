@@ -405,7 +405,7 @@ async fn home(State(state): State<AppState>, signed_in: SignedIn, headers: Heade
         StatusCode::OK,
         "admin_home.html",
         json!({"frame": frame(&state, &signed_in, "Campaigns"), "campaigns": rows, "needs_a_look": flags + failing, "notice": notice,
-               "setup": if signed_in.actor.role.allows(Role::Admin) { state.setup_warnings.clone() } else { Vec::new() }}),
+               "setup": if signed_in.actor.role.allows(Role::Admin) { state.setup_warnings.iter().map(ToString::to_string).collect() } else { Vec::new() }}),
     );
     notice::spent(&state, shown, response)
 }
