@@ -61,6 +61,14 @@ async fn a_matching_payout_reconciles_to_the_cent(engine: Engine) {
     assert_eq!(body["reconciled"], true);
     assert_eq!(body["lines"].as_array().map(Vec::len), Some(2));
 
+    // The dashboard writes the same figures as money is written on the public pages.
+    crate::people::add_user(&app, "viewer@example.org", "viewer", None);
+    let mut visitor = crate::people::Visitor::new(&app);
+    visitor.sign_in("viewer@example.org", crate::people::PASSWORD).await;
+    let (_, page, _) = visitor.get("/admin/payouts").await;
+    assert!(page.contains("Stripe paid <strong>$76.80</strong>"), "{page}");
+    assert!(page.contains("difference <strong>$0</strong>"), "{page}");
+
     // The ledger CSV filtered by the payout holds its two entries, with the payout named.
     let csv = app
         .get_as(&app.treasurer_token, &format!("/api/v1/admin/exports/ledger?payout={payout}"))

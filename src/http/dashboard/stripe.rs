@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::campaign::field_errors;
 use super::notice::{redirect_with_notice, spent, take_notice};
-use super::{form, frame, page};
+use super::{form, frame, page, shown_decimal};
 use crate::access::Role;
 use crate::actions::{self, FlagResolutionInput};
 use crate::http::AppState;
@@ -31,7 +31,7 @@ pub(super) async fn payouts(State(state): State<AppState>, signed_in: SignedIn) 
     };
     for payout in listed {
         match state.store.payout_report(&signed_in.actor.scope(), &payout.id).await {
-            Ok(Some(report)) => reports.push(crate::http::admin::payout_body(&report)),
+            Ok(Some(report)) => reports.push(shown_payout(crate::http::admin::payout_body(&report))),
             Ok(None) => {}
             Err(error) => return Problem::from(error).into_response(),
         }
@@ -41,6 +41,32 @@ pub(super) async fn payouts(State(state): State<AppState>, signed_in: SignedIn) 
         "admin_payouts.html",
         json!({"frame": frame(&state, &signed_in, "Payouts"), "payouts": reports}),
     )
+}
+
+/// A payout's figures as the dashboard writes money ("$1,234.50"), from the API's body.
+fn shown_payout(mut body: Value) -> Value {
+    let Some(currency) =
+        body["currency"].as_str().and_then(|code| crate::ledger::Currency::from_code(code).ok())
+    else {
+        return body;
+    };
+    let show = |value: &mut Value| {
+        if let Some(text) = value.as_str() {
+            *value = Value::String(shown_decimal(text, currency));
+        }
+    };
+    for key in ["amount", "entries_total", "difference"] {
+        show(&mut body[key]);
+    }
+    for list in ["missing_entries", "different_amounts", "lines"] {
+        if let Some(lines) = body[list].as_array_mut() {
+            for line in lines {
+                show(&mut line["stripe_net"]);
+                show(&mut line["entry_net"]);
+            }
+        }
+    }
+    body
 }
 
 /// What Stripe reported that needs a look: failing and quarantined events (for people who
