@@ -22,17 +22,18 @@ fn wants_html(headers: &HeaderMap) -> bool {
         .is_some_and(|accept| accept.split(',').any(|kind| kind.trim().starts_with("text/html")))
 }
 
-/// The heading of an error page by its status, as the i18n key names it.
-fn heading_key(status: StatusCode) -> &'static str {
+/// An error page's heading and explanation by its status, as the i18n keys name them
+/// (`error.title.404`, `error.body.404`).
+fn error_keys(status: StatusCode) -> (&'static str, &'static str) {
     match status.as_u16() {
-        401 => "error.title.401",
-        403 => "error.title.403",
-        404 => "error.title.404",
-        409 => "error.title.409",
-        413 | 415 | 400 | 422 => "error.title.422",
-        429 => "error.title.429",
-        500..=599 => "error.title.500",
-        _ => "error.title.other",
+        401 => ("error.title.401", "error.body.401"),
+        403 => ("error.title.403", "error.body.403"),
+        404 => ("error.title.404", "error.body.404"),
+        409 => ("error.title.409", "error.body.409"),
+        413 | 415 | 400 | 422 => ("error.title.422", "error.body.422"),
+        429 => ("error.title.429", "error.body.429"),
+        500..=599 => ("error.title.500", "error.body.500"),
+        _ => ("error.title.other", "error.body.other"),
     }
 }
 
@@ -58,24 +59,28 @@ pub async fn html_for_browsers(State(state): State<AppState>, request: Request, 
     };
     let status = parts.status;
     let language = lang.language;
-    let heading = language.t(heading_key(status));
+    let (heading_key, body_key) = error_keys(status);
+    let heading = language.t(heading_key);
+    let admin = path.starts_with("/admin") || path.starts_with("/api/v1/admin");
+    // Staff (the dashboard and the API, in English) also read what the server said and which
+    // fields it named; supporters read the explanation in their language only.
     let errors: Vec<Value> = problem["errors"]
         .as_object()
+        .filter(|_| admin)
         .map(|errors| {
             errors.iter().map(|(field, message)| json!({"field": field, "message": message})).collect()
         })
         .unwrap_or_default();
-    let admin = path.starts_with("/admin");
-    let link = if admin {
+    let link = if path.starts_with("/admin") {
         json!({"href": "/admin", "label": language.t("error.back_admin")})
     } else {
         json!({"href": format!("/?lang={}", language.code), "label": language.t("error.back")})
     };
     let page = page_info(&state, language, heading, &path);
     let context = json!({
-        "page": page, "t": language.strings(), "heading": heading,
-        // What the server said (in English for now), under the heading in the visitor's language.
-        "message": problem["detail"], "errors": errors, "link": link, "status": status.as_u16(),
+        "page": page, "t": language.strings(), "heading": heading, "explanation": language.t(body_key),
+        "detail": if admin { problem["detail"].clone() } else { Value::Null },
+        "errors": errors, "link": link, "status": status.as_u16(),
     });
     let mut page = render(&lang, status, "error.html", context);
     for name in [header::RETRY_AFTER, header::WWW_AUTHENTICATE, header::SET_COOKIE] {

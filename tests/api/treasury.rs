@@ -630,6 +630,27 @@ async fn a_browser_gets_pages_and_a_program_gets_problems_on_the_same_url(engine
         html.contains("Something went wrong on our side") && html.contains("Back to the campaigns"),
         "{html}"
     );
+    let french = app
+        .client
+        .post(app.url("/api/v1/campaigns/office/checkout"))
+        .header("accept", browser)
+        .header("accept-language", "fr")
+        .json(&json!({"amount": "25"}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(french.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let html = french.text().await.expect("text");
+    assert!(
+        html.contains("Un problème est survenu de notre côté")
+            && html.contains("Rien n’a été perdu")
+            && html.contains("Retour aux campagnes"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Stripe is not configured") && !html.contains("online giving"),
+        "no English: {html}"
+    );
     let path = "/api/v1/admin/campaigns/office/batches";
     assert_eq!(
         app.post_as(&app.treasurer_token, path, &deposit("Slip 1", "2026-11-02", "5.00")).await.status(),
