@@ -88,6 +88,9 @@ pub(super) struct CampaignUpdateArgs {
     /// true or false.
     #[arg(long)]
     count_net_of_fees: Option<bool>,
+    /// true puts a closed campaign away from lists; false brings it back.
+    #[arg(long)]
+    archived: Option<bool>,
     #[arg(long)]
     checkout_min: Option<String>,
     #[arg(long)]
@@ -176,6 +179,7 @@ async fn update(store: &Store, args: CampaignUpdateArgs, actor: &Actor) -> Resul
         ends_at: clearable(args.ends_at),
         status: optional(args.status),
         count_net_of_fees: args.count_net_of_fees.map_or(Field::Missing, Field::Value),
+        archived: args.archived.map_or(Field::Missing, Field::Value),
         branches,
         checkout_min: optional(args.checkout_min).map_value(AmountText),
         checkout_max: optional(args.checkout_max).map_value(AmountText),
@@ -207,7 +211,7 @@ async fn list(store: &Store) -> Result<(), ActionError> {
         println!(
             "{:<24} {:<7} {:>16} {:>16} {:>7}  {}",
             campaign.slug.as_str(),
-            progress.status,
+            if campaign.archived { "archived" } else { progress.status },
             english.money_of_decimal(&progress.raised, campaign.currency),
             english.money_of_decimal(&progress.goal, campaign.currency),
             english.percent(progress.percent),

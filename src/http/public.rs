@@ -51,6 +51,8 @@ pub struct CampaignBody {
     pub title: Localized,
     pub description: Localized,
     pub status: &'static str,
+    /// A closed campaign kept out of lists.
+    pub archived: bool,
     pub starts_at: Option<String>,
     pub ends_at: Option<String>,
     pub count_net_of_fees: bool,
@@ -85,6 +87,7 @@ impl CampaignBody {
             title: campaign.title.clone(),
             description: campaign.description.clone(),
             status: campaign.status.as_str(),
+            archived: campaign.archived,
             starts_at: campaign.starts_at.map(timestamp),
             ends_at: campaign.ends_at.map(timestamp),
             count_net_of_fees: campaign.count_net_of_fees,
@@ -113,7 +116,8 @@ impl CampaignBody {
 async fn list_campaigns(State(state): State<AppState>) -> ApiResult<Response> {
     let campaigns = state.store.list_campaigns(false).await?;
     let mut bodies = Vec::with_capacity(campaigns.len());
-    for campaign in &campaigns {
+    // Archived campaigns answer by their address, but are no longer listed.
+    for campaign in campaigns.iter().filter(|campaign| !campaign.archived) {
         let branches = state.store.branches(campaign.id).await?;
         bodies.push(CampaignBody::new(campaign, &branches));
     }

@@ -110,6 +110,9 @@ pub struct Campaign {
     pub starts_at: Option<DateTime<Utc>>,
     pub ends_at: Option<DateTime<Utc>>,
     pub status: CampaignStatus,
+    /// A closed campaign put away: left out of lists (the public ones and the dashboard's
+    /// main table), its page and figures still answering.
+    pub archived: bool,
     pub count_net_of_fees: bool,
     pub checkout: CheckoutSettings,
     pub created_at: DateTime<Utc>,
@@ -168,6 +171,9 @@ pub struct CampaignInput {
     pub ends_at: Field<String>,
     #[serde(default)]
     pub status: Field<String>,
+    /// Put a closed campaign away from lists (`true`), or bring it back (`false`).
+    #[serde(default)]
+    pub archived: Field<bool>,
     #[serde(default)]
     pub count_net_of_fees: Field<bool>,
     #[serde(default)]
@@ -242,6 +248,7 @@ pub struct CampaignDraft {
     pub starts_at: Option<DateTime<Utc>>,
     pub ends_at: Option<DateTime<Utc>>,
     pub status: CampaignStatus,
+    pub archived: bool,
     pub count_net_of_fees: bool,
     pub checkout: CheckoutSettings,
     pub branches: Option<Vec<BranchSpec>>,
@@ -308,6 +315,16 @@ pub fn validate_campaign(
         errors.check("status", CampaignStatus::parse(&value))
     });
 
+    let archived = match input.archived {
+        Field::Value(value) => value,
+        Field::Null => false,
+        // Reopening a campaign brings it back into the lists.
+        Field::Missing => existing.is_some_and(|c| c.archived) && status == Some(CampaignStatus::Closed),
+    };
+    if archived && status.is_some_and(|status| status != CampaignStatus::Closed) {
+        errors.add("archived", "only a closed campaign is archived: set its status to closed as well");
+    }
+
     let count_net_of_fees = match input.count_net_of_fees {
         Field::Value(value) => value,
         Field::Null => false,
@@ -348,6 +365,7 @@ pub fn validate_campaign(
                 starts_at,
                 ends_at,
                 status,
+                archived,
                 count_net_of_fees,
                 checkout,
                 branches,

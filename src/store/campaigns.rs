@@ -13,7 +13,7 @@ use crate::ledger::{Branch, Campaign, CampaignStatus, Currency, Slug};
 const CHECKOUT_LIFETIME_HOURS: i64 = 24;
 
 const CAMPAIGN_COLUMNS: &str = "c.id, c.slug, c.currency, c.goal_minor, c.title_en, c.title_fr, \
-     c.description_en, c.description_fr, c.starts_at, c.ends_at, c.status, c.count_net_of_fees, \
+     c.description_en, c.description_fr, c.starts_at, c.ends_at, c.status, c.archived, c.count_net_of_fees, \
      c.checkout_min_minor, c.checkout_max_minor, c.fee_percent_bp, c.fee_fixed_minor, c.created_at, c.updated_at";
 
 impl Store {
@@ -26,8 +26,8 @@ impl Store {
             draft,
             "INSERT INTO campaigns (slug, currency, goal_minor, title_en, title_fr, description_en, \
              description_fr, starts_at, ends_at, status, count_net_of_fees, checkout_min_minor, \
-             checkout_max_minor, fee_percent_bp, fee_fixed_minor, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) RETURNING id",
+             checkout_max_minor, fee_percent_bp, fee_fixed_minor, archived, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) RETURNING id",
         )
         .bind(&at)
         .fetch_one(&mut *write.tx)
@@ -98,7 +98,7 @@ impl Store {
             "UPDATE campaigns SET slug = $1, currency = $2, goal_minor = $3, title_en = $4, title_fr = $5, \
              description_en = $6, description_fr = $7, starts_at = $8, ends_at = $9, status = $10, \
              count_net_of_fees = $11, checkout_min_minor = $12, checkout_max_minor = $13, fee_percent_bp = $14, \
-             fee_fixed_minor = $15, updated_at = $16 WHERE id = $17",
+             fee_fixed_minor = $15, archived = $16, updated_at = $17 WHERE id = $18",
         )
         .bind(stored_instant(now()))
         .bind(id)
@@ -264,7 +264,7 @@ impl Store {
     }
 }
 
-/// Binds a draft's fields as `$1` to `$15`, in the column order both writes use.
+/// Binds a draft's fields as `$1` to `$16`, in the column order both writes use.
 fn bind_draft<'q>(draft: &'q CampaignDraft, sql: &'static str) -> Query<'q, Any, AnyArguments> {
     sqlx::query(sql)
         .bind(draft.slug.as_str())
@@ -282,6 +282,7 @@ fn bind_draft<'q>(draft: &'q CampaignDraft, sql: &'static str) -> Query<'q, Any,
         .bind(draft.checkout.max_minor)
         .bind(draft.checkout.fee_percent_bp)
         .bind(draft.checkout.fee_fixed_minor)
+        .bind(draft.archived)
 }
 
 pub(super) async fn campaign_by_id(write: &mut WriteTx, id: i64) -> Result<Campaign, StoreError> {
@@ -372,6 +373,7 @@ fn campaign_from_row(row: &AnyRow) -> Result<Campaign, StoreError> {
         ends_at: optional_instant("ends_at")?,
         status: CampaignStatus::parse(&status)
             .map_err(|_| StoreError::Corrupt(format!("status {status}")))?,
+        archived: read_flag(row, "archived")?,
         count_net_of_fees: read_flag(row, "count_net_of_fees")?,
         checkout: CheckoutSettings {
             min_minor: row.try_get("checkout_min_minor")?,

@@ -25,6 +25,7 @@ on_both_engines!(
     a_form_sent_after_the_session_ended_is_kept_and_completed,
     refused_forms_speak_in_labels_beside_their_fields,
     subscription_buttons_say_what_they_do,
+    a_closed_campaign_is_archived_out_of_the_lists,
 );
 
 fn deposit(reference: &str, deposited_on: &str, total: &str) -> Value {
@@ -1214,4 +1215,49 @@ async fn subscription_buttons_say_what_they_do(engine: Engine) {
         "only what is left to do"
     );
     assert!(app.stripe.requests_to("POST", "/v1/refunds").is_empty(), "nothing was refunded");
+}
+
+async fn a_closed_campaign_is_archived_out_of_the_lists(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    app.create_campaign("winter").await;
+    app.give("office", "10.00", None).await;
+    let path = "/api/v1/admin/campaigns/office";
+    let open = problem(
+        app.patch_as(&app.admin_token, path, &json!({"archived": true})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(open["errors"]["archived"].as_str().is_some_and(|message| message.contains("closed")), "{open}");
+    let archived = app.patch_as(&app.admin_token, path, &json!({"status": "closed", "archived": true})).await;
+    assert_eq!(archived.status(), StatusCode::OK);
+    assert_eq!(archived.json::<Value>().await.expect("JSON")["archived"], true);
+
+    // Out of the lists; its address, figures and ledger stay.
+    let listed = app.get("/api/v1/campaigns").await.json::<Value>().await.expect("JSON");
+    let slugs: Vec<&str> =
+        listed["campaigns"].as_array().expect("a list").iter().filter_map(|c| c["slug"].as_str()).collect();
+    assert_eq!(slugs, ["winter"]);
+    assert_eq!(app.get("/api/v1/campaigns/office").await.status(), StatusCode::OK);
+    assert_eq!(app.progress("office").await["raised"], "10.00");
+    add_user(&app, "admin@example.org", "admin", None);
+    let mut admin = Visitor::new(&app);
+    admin.sign_in("admin@example.org", PASSWORD).await;
+    let (_, home, _) = admin.get("/admin").await;
+    let (main, shelf) =
+        home.split_once(r#"<h2 id="archived-title">Archived</h2>"#).expect("an archive shelf");
+    assert!(
+        !main.contains(r#"href="/admin/c/office""#) && main.contains(r#"href="/admin/c/winter""#),
+        "{home}"
+    );
+    assert!(shelf.contains(r#"<a href="/admin/c/office">"#) && shelf.contains("$10 of"), "{home}");
+
+    // Reopened, it is listed again; the CLI archives too, and says so in its list.
+    let reopened = app.patch_as(&app.admin_token, path, &json!({"status": "active"})).await;
+    assert_eq!(reopened.json::<Value>().await.expect("JSON")["archived"], false);
+    let updated =
+        app.cli(&["campaign", "update", "--slug", "office", "--status", "closed", "--archived", "true"]);
+    assert!(updated.status.success(), "{}", String::from_utf8_lossy(&updated.stderr));
+    let list = String::from_utf8_lossy(&app.cli(&["campaign", "list"]).stdout).into_owned();
+    assert!(list.lines().any(|line| line.starts_with("office") && line.contains("archived")), "{list}");
 }

@@ -40,6 +40,8 @@ struct CampaignForm {
     ends_at: Option<String>,
     status: Option<String>,
     count_net_of_fees: Option<String>,
+    /// Ticked: a closed campaign kept out of lists.
+    archived: Option<String>,
     checkout_min: Option<String>,
     checkout_max: Option<String>,
     fee_percent: Option<String>,
@@ -75,6 +77,7 @@ impl CampaignForm {
             ends_at: when(campaign.ends_at),
             status: Some(campaign.status.as_str().to_owned()),
             count_net_of_fees: campaign.count_net_of_fees.then(|| "1".to_owned()),
+            archived: campaign.archived.then(|| "1".to_owned()),
             checkout_min: Some(currency.format_minor(campaign.checkout.min_minor)),
             checkout_max: campaign.checkout.max_minor.map(|max| currency.format_minor(max)),
             fee_percent: Some(
@@ -116,6 +119,7 @@ impl CampaignForm {
             ends_at: instant(&self.ends_at),
             status: required(&self.status),
             count_net_of_fees: Field::Value(self.count_net_of_fees.is_some()),
+            archived: Field::Value(self.archived.is_some()),
             branches: Field::Value(branches),
             checkout_min: clearable(&self.checkout_min).map_value(AmountText),
             checkout_max: clearable(&self.checkout_max).map_value(AmountText),
@@ -141,6 +145,7 @@ fn label(field: &str) -> String {
         "starts_at" => "Starts",
         "ends_at" => "Ends",
         "status" => "Status",
+        "archived" => "Archived",
         "checkout_min" => "Smallest online gift",
         "checkout_max" => "Largest online gift",
         "fee_percent" => "Fee percentage",

@@ -379,6 +379,7 @@ async fn home(State(state): State<AppState>, signed_in: SignedIn, headers: Heade
             let progress = Progress::new(&campaign, &totals, &branches);
             rows.push(json!({
                 "slug": campaign.slug.as_str(),
+                "archived": campaign.archived,
                 "title": campaign.title.get("en"),
                 "status": progress.status,
                 "raised": progress.raised,
