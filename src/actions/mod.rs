@@ -379,19 +379,34 @@ pub struct RefundRequested {
     pub entry: Entry,
 }
 
+/// What a refund asks for: an amount (default: all that is left) and why, which Stripe keeps
+/// on the refund and the ledger on its entry.
+#[derive(Debug, Default)]
+pub struct RefundInput {
+    pub amount: Option<AmountText>,
+    pub reason: Option<String>,
+}
+
 /// Asks Stripe to refund all or part of an online donation.
 #[tracing::instrument(skip_all, fields(entry_id))]
 pub async fn refund_donation(
     store: &Store,
     payments: Option<&Payments>,
     entry_id: i64,
-    amount: Option<AmountText>,
+    input: RefundInput,
     actor: &Actor,
     request_key: Option<String>,
 ) -> Result<RefundRequested, ActionError> {
     let entry = store.entry(entry_id).await?.ok_or(ActionError::NotFound("entry"))?;
     check_branch(actor, &entry)?;
+    let RefundInput { amount, reason } = input;
     let mut errors = FieldErrors::new();
+    let reason = crate::ledger::validation::optional_text(
+        &mut errors,
+        "reason",
+        reason,
+        crate::ledger::entry::REASON_MAX_CHARS,
+    );
     let charge = match (&entry.kind, &entry.source, &entry.stripe.charge) {
         (EntryKind::Donation, Source::Online, Some(charge)) => Some(charge.clone()),
         (EntryKind::Donation, Source::Offline, _) => {
@@ -456,9 +471,14 @@ pub async fn refund_donation(
     let key = format!("refund-{entry_id}-{request_key}");
     // Stripe refuses what it no longer holds (a refund asked for twice before the first is
     // confirmed): that is a conflict on the amount, not a gateway failure.
-    let refund = payments.api.create_refund(&charge, api_amount, &key).await.map_err(refused_on("amount"))?;
+    let refund = payments
+        .api
+        .create_refund(&charge, api_amount, reason.as_deref(), &key)
+        .await
+        .map_err(refused_on("amount"))?;
     let after = serde_json::json!({
         "refund": refund.id,
+        "reason": reason,
         "amount": entry.currency.format_minor(amount_minor),
         "charged": format!("{} {charged_currency}", charged_currency.format_minor(charged_minor)),
     });

@@ -192,6 +192,9 @@ enum DonationCommand {
         /// Defaults to everything not yet refunded.
         #[arg(long)]
         amount: Option<String>,
+        /// Why: kept on the refund at Stripe and on its ledger entry.
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -385,8 +388,9 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
             let stripe_side = stripe::check_stripe(store, payments, &since).await;
             return if totals == ExitCode::SUCCESS { stripe_side } else { totals };
         }
-        Command::Donation(DonationCommand::Refund { entry, amount }) => {
-            actions::refund_donation(store, payments, entry, amount.map(AmountText), &actor, None).await.map(|refund| {
+        Command::Donation(DonationCommand::Refund { entry, amount, reason }) => {
+            let input = actions::RefundInput { amount: amount.map(AmountText), reason };
+            actions::refund_donation(store, payments, entry, input, &actor, None).await.map(|refund| {
                 let (charged_minor, charged_currency) = refund.charged;
                 println!(
                     "asked Stripe to refund {} {} of entry {} ({} {} charged; refund {}); the ledger moves when Stripe confirms it",
@@ -405,7 +409,10 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         Command::Subscription(SubscriptionCommand::Cancel { id, now }) => {
             actions::cancel_subscription(store, payments, &id, !now, &actor, None).await.map(|subscription| {
                 let when = if now { "now" } else { "at the end of the paid period" };
-                println!("subscription {} cancelled {when} (status {}); nothing was refunded", subscription.id, subscription.status);
+                println!(
+                    "subscription {} cancelled {when} (status {}); nothing was refunded",
+                    subscription.id, subscription.status
+                );
             })
         }
         Command::Reconcile { since } => return stripe::reconcile(store, payments, config, &since).await,

@@ -246,6 +246,8 @@ impl EntryBody {
 struct RefundInput {
     #[serde(default)]
     amount: Option<AmountText>,
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 /// Asks Stripe for a refund: 202, because the ledger moves when Stripe confirms it.
@@ -258,8 +260,15 @@ async fn refund_donation(
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Treasurer)?;
     let key = idempotency_key(&headers)?;
-    let requested =
-        actions::refund_donation(&state.store, state.payments.as_ref(), id, input.amount, actor, key).await?;
+    let requested = actions::refund_donation(
+        &state.store,
+        state.payments.as_ref(),
+        id,
+        actions::RefundInput { amount: input.amount, reason: input.reason },
+        actor,
+        key,
+    )
+    .await?;
     let currency = requested.entry.currency;
     let (charged_minor, charged_currency) = requested.charged;
     let body = json!({

@@ -242,7 +242,8 @@ pub struct OfflineDonationInput {
 const NAME_MAX_CHARS: usize = 200;
 const REFERENCE_MAX_CHARS: usize = 200;
 const MESSAGE_MAX_CHARS: usize = 1_000;
-const REASON_MAX_CHARS: usize = 500;
+/// As long as Stripe lets a metadata value be, where a refund's reason travels.
+pub const REASON_MAX_CHARS: usize = 500;
 
 /// Checks an offline donation against its campaign, naming every bad field.
 pub fn validate_offline_donation(

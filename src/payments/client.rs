@@ -254,9 +254,15 @@ impl StripeApi {
         &self,
         charge_id: &str,
         api_amount: i64,
+        reason: Option<&str>,
         idempotency_key: &str,
     ) -> Result<Refund, StripeApiError> {
-        let request = CreateRefund::new().charge(charge_id).amount(api_amount);
+        let mut request = CreateRefund::new().charge(charge_id).amount(api_amount);
+        if let Some(reason) = reason {
+            // Comes back on the refund, for the ledger's entry and Stripe's dashboard alike.
+            let key = super::objects::REFUND_REASON_KEY.to_owned();
+            request = request.metadata([(key, reason.to_owned())]);
+        }
         self.send(request.build(), Some(idempotency_key)).await
     }
 

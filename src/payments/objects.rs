@@ -293,6 +293,28 @@ pub struct Refund {
     /// Set when a failed or cancelled refund's money came back to the balance.
     #[serde(default)]
     pub failure_balance_transaction: Option<Expandable<BalanceTransaction>>,
+    /// Stripe's own reason, when one was given in its dashboard: duplicate, fraudulent,
+    /// requested_by_customer.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Ours rides here as `appeal_reason` (see [`REFUND_REASON_KEY`]).
+    #[serde(default)]
+    pub metadata: std::collections::HashMap<String, String>,
+}
+
+/// The refund metadata key that carries the reason a treasurer gave in appeal.
+pub const REFUND_REASON_KEY: &str = "appeal_reason";
+
+impl Refund {
+    /// Why the money went back, for the ledger: the reason given in appeal, else Stripe's
+    /// own in words ("requested by customer").
+    pub fn ledger_reason(&self) -> Option<String> {
+        self.metadata
+            .get(REFUND_REASON_KEY)
+            .map(|reason| reason.trim().to_owned())
+            .filter(|reason| !reason.is_empty())
+            .or_else(|| self.reason.as_deref().map(|reason| reason.replace('_', " ")))
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -44,6 +44,7 @@ fn refund_effects(gift: &Entry, refund: &Refund, event_created: i64) -> Vec<Effe
     let reported = (-refund.amount, refund.currency.as_str());
     let settled = settle(gift.currency, reported, refund.created, taken_balance);
     let mut entry = reversal_of(gift, EntryKind::Refund, refund_key.clone());
+    entry.reason = refund.ledger_reason();
     entry.stripe.refund = Some(refund.id.clone());
     entry.stripe.balance_transaction = Some(taken.id().to_owned());
     let mut effects: Vec<Effect> =

@@ -297,7 +297,13 @@ async fn a_form_sent_twice_acts_once(engine: Engine) {
         let (status, _, _) = visitor
             .post(
                 &format!("/admin/entries/{gift}/refund"),
-                &[("csrf", &csrf), ("form_token", &refund), ("campaign", "office"), ("amount", "10.00")],
+                &[
+                    ("csrf", &csrf),
+                    ("form_token", &refund),
+                    ("campaign", "office"),
+                    ("amount", "10.00"),
+                    ("reason", "asked twice"),
+                ],
             )
             .await;
         assert_eq!(status, StatusCode::SEE_OTHER);

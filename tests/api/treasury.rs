@@ -26,6 +26,7 @@ on_both_engines!(
     refused_forms_speak_in_labels_beside_their_fields,
     subscription_buttons_say_what_they_do,
     a_closed_campaign_is_archived_out_of_the_lists,
+    a_refund_says_why_at_stripe_and_in_the_ledger,
 );
 
 fn deposit(reference: &str, deposited_on: &str, total: &str) -> Value {
@@ -1260,4 +1261,75 @@ async fn a_closed_campaign_is_archived_out_of_the_lists(engine: Engine) {
     assert!(updated.status.success(), "{}", String::from_utf8_lossy(&updated.stderr));
     let list = String::from_utf8_lossy(&app.cli(&["campaign", "list"]).stdout).into_owned();
     assert!(list.lines().any(|line| line.starts_with("office") && line.contains("archived")), "{list}");
+}
+
+async fn a_refund_says_why_at_stripe_and_in_the_ledger(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let session = app.checkout("office", &json!({"amount": "100.00"})).await;
+    app.deliver_all(&app.stripe.pay_session(&session)).await;
+    let charge = app.stripe.charge_of_session(&session);
+    let listed = app.json_as(&app.treasurer_token, "/api/v1/admin/donations").await;
+    let gift = listed["entries"][0]["id"].as_i64().expect("the gift");
+    let (mut visitor, page) = treasurer_on_the_office_page(&app).await;
+    let csrf = Visitor::csrf_in(&page);
+    let path = format!("/admin/entries/{gift}/refund");
+
+    // The dashboard asks why; without a reason nothing goes to Stripe.
+    let no_reason = [("csrf", csrf.as_str()), ("campaign", "office"), ("amount", "30.00"), ("reason", "")];
+    let (status, page, _) = visitor.post(&path, &no_reason).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains(&format!(
+            r#"<span class="field-error" id="refund-reason-{gift}-error">Reason is required"#
+        )) && page.contains(&format!(
+            r#"id="refund-amount-{gift}" name="amount" inputmode="decimal" value="30.00""#
+        )),
+        "{page}"
+    );
+    assert!(app.stripe.requests_to("POST", "/v1/refunds").is_empty());
+
+    let with_reason =
+        [("csrf", csrf.as_str()), ("campaign", "office"), ("amount", "30.00"), ("reason", "gave twice")];
+    assert_eq!(visitor.post(&path, &with_reason).await.0, StatusCode::SEE_OTHER);
+    let asked = app.stripe.requests_to("POST", "/v1/refunds");
+    assert_eq!(asked[0].param("metadata[appeal_reason]"), Some("gave twice"), "kept at Stripe too");
+    app.deliver_all(&app.stripe.take_pending()).await;
+
+    // A refund made in Stripe's dashboard carries Stripe's own reason into the ledger.
+    app.deliver_all(&app.stripe.refund_for(&charge, 1000, Some("requested_by_customer"))).await;
+    let (_, page, _) = visitor.get("/admin/c/office").await;
+    assert!(page.contains(&format!("reverses #{gift}: gave twice")), "{page}");
+    assert!(page.contains(&format!("reverses #{gift}: requested by customer")), "{page}");
+    let csv =
+        app.get_as(&app.treasurer_token, "/api/v1/admin/exports/ledger").await.text().await.expect("CSV");
+    assert!(csv.lines().any(|line| line.contains(",refund,") && line.contains(",gave twice,")), "{csv}");
+
+    // The API and the CLI take a reason as well (optional there).
+    let by_api = app
+        .post_as(
+            &app.treasurer_token,
+            &format!("/api/v1/admin/donations/{gift}/refund"),
+            &json!({"amount": "5.00", "reason": "event cancelled"}),
+        )
+        .await;
+    assert_eq!(by_api.status(), StatusCode::ACCEPTED);
+    let by_cli = app.cli(&[
+        "donation",
+        "refund",
+        "--entry",
+        &gift.to_string(),
+        "--amount",
+        "1.00",
+        "--reason",
+        "typo",
+    ]);
+    assert!(by_cli.status.success(), "{}", String::from_utf8_lossy(&by_cli.stderr));
+    let reasons: Vec<String> = app
+        .stripe
+        .requests_to("POST", "/v1/refunds")
+        .iter()
+        .filter_map(|request| request.param("metadata[appeal_reason]").map(str::to_owned))
+        .collect();
+    assert_eq!(reasons, ["gave twice", "event cancelled", "typo"]);
 }

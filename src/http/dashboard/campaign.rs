@@ -112,6 +112,7 @@ impl Refused {
             (Refused::Refund(id, _), "amount") => {
                 Some(Place::at("Amount to refund", format!("refund-amount-{id}")))
             }
+            (Refused::Refund(id, _), "reason") => Some(Place::at("Reason", format!("refund-reason-{id}"))),
             (Refused::ReverseDeposit(id, _), "reason") => {
                 Some(Place::at("Reason", format!("deposit-reason-{id}")))
             }
@@ -689,12 +690,25 @@ pub(super) async fn refund(
         return refused;
     }
     let slug = submitted.campaign.clone().unwrap_or_default();
-    let amount = submitted.amount.filter(|amount| !amount.trim().is_empty()).map(AmountText);
+    let typed = typed_fields(&body, &["amount", "reason"]);
+    // The dashboard asks why every time, as it does for a reversal.
+    if submitted.reason.as_deref().is_none_or(|reason| reason.trim().is_empty()) {
+        let missing = crate::ledger::FieldErrors::single(
+            "reason",
+            "is required, so the ledger says why the money went back",
+        );
+        let refused = Refused::Refund(id, typed);
+        return render_action_error(&state, &signed_in, &slug, ActionError::Invalid(missing), refused).await;
+    }
+    let input = actions::RefundInput {
+        amount: submitted.amount.filter(|amount| !amount.trim().is_empty()).map(AmountText),
+        reason: submitted.reason,
+    };
     match actions::refund_donation(
         &state.store,
         state.payments.as_ref(),
         id,
-        amount,
+        input,
         &signed_in.actor,
         form_key(submitted.form_token),
     )
@@ -721,16 +735,7 @@ pub(super) async fn refund(
                 ),
             )
         }
-        Err(error) => {
-            render_action_error(
-                &state,
-                &signed_in,
-                &slug,
-                error,
-                Refused::Refund(id, typed_fields(&body, &["amount"])),
-            )
-            .await
-        }
+        Err(error) => render_action_error(&state, &signed_in, &slug, error, Refused::Refund(id, typed)).await,
     }
 }
 

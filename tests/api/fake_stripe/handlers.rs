@@ -299,7 +299,19 @@ pub(super) async fn create_refund(
         .map(|c| c["amount"].as_i64().unwrap_or(0) - c["amount_refunded"].as_i64().unwrap_or(0));
     let amount = get("amount").and_then(|a| a.parse().ok()).or(remaining).unwrap_or(0);
     match state.new_refund(&charge_id, amount) {
-        Ok(refund) => {
+        Ok(mut refund) => {
+            // Metadata and a reason, as Stripe keeps them on the refund.
+            for (key, value) in &params {
+                if let Some(name) = key.strip_prefix("metadata[").and_then(|rest| rest.strip_suffix(']')) {
+                    refund["metadata"][name] = json!(value);
+                }
+            }
+            if let Some(reason) = get("reason") {
+                refund["reason"] = json!(reason);
+            }
+            if let Some(stored) = state.refunds.iter_mut().find(|stored| stored["id"] == refund["id"]) {
+                *stored = refund.clone();
+            }
             if let Some(key) = idempotency_key {
                 state.idempotent.insert(key, refund.clone());
             }

@@ -309,8 +309,17 @@ impl FakeStripe {
 
     /// A refund made in Stripe's dashboard (the API path is `POST /v1/refunds`).
     pub fn refund(&self, charge_id: &str, amount: i64) -> Vec<Value> {
+        self.refund_for(charge_id, amount, None)
+    }
+
+    /// A refund made in Stripe's dashboard, with Stripe's own reason (duplicate, fraudulent,
+    /// requested_by_customer).
+    pub fn refund_for(&self, charge_id: &str, amount: i64, reason: Option<&str>) -> Vec<Value> {
         let mut state = self.lock();
-        state.new_refund(charge_id, amount).expect("a refund within the charge");
+        let refund = state.new_refund(charge_id, amount).expect("a refund within the charge");
+        if let Some(stored) = state.refunds.iter_mut().find(|stored| stored["id"] == refund["id"]) {
+            stored["reason"] = json!(reason);
+        }
         let charge = state.charges[charge_id].clone();
         vec![state.event("charge.refunded", charge)]
     }
