@@ -507,12 +507,12 @@ pub(super) async fn record_batch(
                 .entries
                 .iter()
                 .map(|entry| {
-                    json!({"amount": currency.format_minor(entry.amount_minor), "method": entry.method,
+                    json!({"amount": shown_minor(entry.amount_minor, currency), "method": entry.method,
                                      "date": entry.received_on.to_string(), "donor": entry.donor.name})
                 })
                 .collect();
             let preview =
-                json!({"rows": rows, "total": currency.format_minor(outcome.total_minor), "form": typed});
+                json!({"rows": rows, "total": shown_minor(outcome.total_minor, currency), "form": typed});
             render_campaign(&state, &signed_in, &slug, Shown { deposit: Some(preview), ..Shown::default() })
                 .await
         }
@@ -659,10 +659,9 @@ pub(super) async fn reverse_deposit(
         Ok(reversed) => {
             let total: i64 = reversed.reversals.iter().map(|entry| entry.amount_minor).sum();
             let notice = format!(
-                "Deposit {id} reversed: {} entries, {} {}.",
+                "Deposit {id} reversed: {} entries, {}.",
                 reversed.reversals.len(),
-                reversed.currency.format_minor(total),
-                reversed.currency
+                shown_minor(total, reversed.currency),
             );
             redirect_with(&state, &signed_in, &slug, &notice)
         }
@@ -720,18 +719,15 @@ pub(super) async fn refund(
             let charged = if charged_currency == currency {
                 String::new()
             } else {
-                format!(
-                    " ({} {charged_currency}, as the donor paid)",
-                    charged_currency.format_minor(charged_minor)
-                )
+                format!(" ({}, as the donor paid)", shown_minor(charged_minor, charged_currency))
             };
             redirect_with(
                 &state,
                 &signed_in,
                 &slug,
                 &format!(
-                    "Asked Stripe to refund {} {currency}{charged} of entry {id}; the ledger moves when Stripe confirms.",
-                    currency.format_minor(refund.amount_minor)
+                    "Asked Stripe to refund {}{charged} of entry {id}; the ledger moves when Stripe confirms.",
+                    shown_minor(refund.amount_minor, currency)
                 ),
             )
         }
