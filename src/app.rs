@@ -24,6 +24,8 @@ pub struct Application {
     /// How often to reconcile with Stripe in the background, when online giving is set up.
     reconcile_every: Option<std::time::Duration>,
     limits: http::serve::ConnectionLimits,
+    /// How long to drain after SIGTERM before no longer listening.
+    drain: std::time::Duration,
 }
 
 impl Application {
@@ -75,6 +77,7 @@ impl Application {
             export_stall: config.defence.export_stall,
             setup_warnings: config.setup_warnings.clone(),
             demo: config.demo,
+            draining: Arc::default(),
         });
         let listener = TcpListener::bind(config.bind).await?;
         tracing::info!(
@@ -87,7 +90,7 @@ impl Application {
             max_connections: config.defence.max_connections,
             header_timeout: config.defence.header_timeout,
         };
-        Ok(Application { listener, store, state, reconcile_every, limits })
+        Ok(Application { listener, store, state, reconcile_every, limits, drain: config.drain })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -102,9 +105,19 @@ impl Application {
         &self.store
     }
 
-    /// Serves until a shutdown signal arrives.
+    /// Serves until a shutdown signal arrives, then drains: `/readyz` answers 503 (requests
+    /// are still served) for the drain time, so a load balancer stops sending first; then it
+    /// stops listening and lets requests in flight finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.run_until(shutdown_signal()).await
+        let draining = self.state.draining.clone();
+        let drain = self.drain;
+        self.run_until(async move {
+            shutdown_signal().await;
+            draining.store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(seconds = drain.as_secs(), "stopping: draining before no longer listening");
+            tokio::time::sleep(drain).await;
+        })
+        .await
     }
 
     /// Serves until `stop` completes, then lets requests in flight finish.

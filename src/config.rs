@@ -31,6 +31,9 @@ pub struct Config {
     pub setup_warnings: Vec<SetupWarning>,
     /// `serve --demo`: the public pages say what is left to set. Not read from the environment.
     pub demo: bool,
+    /// On SIGTERM, how long `/readyz` answers 503 while requests are still served, so that a
+    /// load balancer stops sending before the instance stops listening.
+    pub drain: std::time::Duration,
 }
 
 /// Something a first install has left to set before it takes real gifts.
@@ -125,6 +128,9 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 20_000;
 pub const DEFAULT_HEADER_TIMEOUT_SECONDS: u64 = 10;
 /// Seconds an export download may go unread before it gives its connection back.
 pub const DEFAULT_EXPORT_STALL_SECONDS: u64 = 30;
+/// Seconds `/readyz` answers 503 after SIGTERM before the instance stops listening: a few
+/// health checks of a load balancer.
+pub const DEFAULT_DRAIN_SECONDS: u64 = 5;
 
 /// At most `count` attempts per `period_seconds`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -368,6 +374,7 @@ impl Config {
             header_timeout: duration("APPEAL_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT_SECONDS)?,
             export_stall: duration("APPEAL_EXPORT_STALL_TIMEOUT", DEFAULT_EXPORT_STALL_SECONDS)?,
         };
+        let drain = duration("APPEAL_DRAIN_TIME", DEFAULT_DRAIN_SECONDS)?;
         let site = SiteConfig {
             organization: lookup("APPEAL_ORG_NAME").unwrap_or_else(|| "appeal".to_owned()),
             organization_details: lookup("APPEAL_ORG_DETAILS").unwrap_or_default(),
@@ -406,6 +413,7 @@ impl Config {
         Ok(Config {
             setup_warnings,
             demo: false,
+            drain,
             timezone,
             site,
             mail,

@@ -16,7 +16,7 @@ use crate::ledger::entry::{OfflineDonationInput, ReversalInput};
 use crate::ledger::progress::timestamp;
 use crate::ledger::validation::AmountText;
 use crate::payments::Payments;
-use crate::store::{RecordOutcome, Store, StoreError, SubscriptionFilter};
+use crate::store::{RecordOutcome, SchemaState, Store, StoreError, SubscriptionFilter};
 use crate::{demo, telemetry};
 
 #[derive(Debug, Parser)]
@@ -39,7 +39,12 @@ enum Command {
         demo: bool,
     },
     /// Apply database migrations and exit.
-    Migrate,
+    Migrate {
+        /// Change nothing: say whether the database is current (exit 0), behind this binary
+        /// (exit 2: run `appeal migrate`) or ahead of it (exit 3: a newer appeal migrated it).
+        #[arg(long)]
+        check: bool,
+    },
     /// Create and list campaigns.
     #[command(subcommand)]
     Campaign(campaigns::CampaignCommand),
@@ -296,9 +301,10 @@ pub fn main() -> ExitCode {
 async fn run(command: Command, config: &Config) -> ExitCode {
     match command {
         Command::Serve { demo } => serve(config, demo).await,
+        Command::Migrate { check: true } => check_schema(config).await,
         // Only `serve` and `migrate` may create a database; the other commands work on one
         // that exists.
-        command => match open_store(config, matches!(command, Command::Migrate)).await {
+        command => match open_store(config, matches!(command, Command::Migrate { .. })).await {
             Ok(store) => {
                 let code = run_with_store(command, &store, config).await;
                 store.close().await;
@@ -349,6 +355,42 @@ async fn serve(config: &Config, with_demo: bool) -> ExitCode {
     }
 }
 
+/// `appeal migrate --check`: where the database stands, as words and an exit code.
+async fn check_schema(config: &Config) -> ExitCode {
+    let store = match Store::connect_existing(&config.database_url).await {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let state = store.schema_state().await;
+    store.close().await;
+    match state {
+        Ok(SchemaState::Current { version }) => {
+            println!("current: every migration up to {version} is applied");
+            ExitCode::SUCCESS
+        }
+        Ok(SchemaState::Behind { applied, pending }) => {
+            let from = applied.map_or_else(|| "none".to_owned(), |version| version.to_string());
+            println!(
+                "behind: migrations {pending:?} are to apply (the database is at {from}); run `appeal migrate`"
+            );
+            ExitCode::from(2)
+        }
+        Ok(SchemaState::Ahead { known, unknown }) => {
+            println!(
+                "ahead: the database holds migrations {unknown:?} from a newer appeal; this binary knows up to {known}"
+            );
+            ExitCode::from(3)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn open_store(config: &Config, may_create: bool) -> Result<Store, StoreError> {
     let store = if may_create {
         Store::connect(&config.database_url).await?
@@ -371,7 +413,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
     let payments = payments.as_ref();
     let result = match command {
         Command::Serve { .. } => unreachable!("serve is handled before the store is opened"),
-        Command::Migrate => {
+        Command::Migrate { .. } => {
             println!("migrations applied");
             Ok(())
         }

@@ -102,6 +102,16 @@ impl Problem {
         )
     }
 
+    /// `/readyz` while the instance drains before it stops.
+    pub fn draining() -> Self {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "Draining",
+            "This instance is stopping; send new requests to another one.",
+        )
+    }
+
     pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "database unavailable");
         Problem::new(

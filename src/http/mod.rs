@@ -79,6 +79,9 @@ pub struct Shared {
     pub setup_warnings: Vec<crate::config::SetupWarning>,
     /// `serve --demo`: the public pages say what is left to set before real gifts.
     pub demo: bool,
+    /// Set on SIGTERM: `/readyz` answers 503 while requests in flight and new ones are still
+    /// served, until the instance stops listening.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How many password hashes are worked on at once (one per core of a small server).

@@ -292,6 +292,9 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn readyz(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(Problem::draining());
+    }
     state.store.ping().await.map_err(|error| Problem::unavailable(&error))?;
     Ok(axum::Json(json!({ "status": "ready" })))
 }

@@ -83,6 +83,8 @@ pub async fn serve(
         });
     }
     drop(listener);
+    // Live streams never end on their own: end them, or the shutdown would wait for ever.
+    state.live.close_all();
     graceful.shutdown().await;
     Ok(())
 }

@@ -109,6 +109,12 @@ impl Live {
         channels.entry(campaign_id).or_insert_with(|| broadcast::channel(16).0).subscribe()
     }
 
+    /// Ends every open stream (the instance is stopping): their clients reconnect, to
+    /// another instance behind the load balancer, and get the current figures at once.
+    pub fn close_all(&self) {
+        self.channels.lock().expect("the channel map is not poisoned").clear();
+    }
+
     /// How many streams are open now, for /metrics.
     pub fn open_streams(&self) -> usize {
         self.open_streams.lock().map(|open| open.total).unwrap_or(0)

@@ -13,6 +13,7 @@ mod events;
 mod flags;
 mod payouts;
 mod people;
+mod schema;
 mod stripe;
 mod supporters;
 mod tokens;
@@ -22,7 +23,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Row, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -40,15 +40,13 @@ pub use flags::{Flag, FlagFilter, FlagKind, NewFlag};
 pub(crate) use payouts::upsert_payout_in;
 pub use payouts::{PayoutItem, PayoutLine, PayoutReport, StoredPayout};
 pub use people::{AuditFilter, AuditRecord, SignIns, StoredSession, StoredUser};
+pub use schema::{SchemaState, migration_versions};
 pub use stripe::{StoredDispute, SubscriptionFilter};
 pub(crate) use stripe::{
     mark_subscription_past_due_in, update_intent_in, upsert_dispute_in, upsert_subscription_in,
 };
 pub use supporters::{WallGift, WallItem};
 pub use tokens::{StoredToken, TokenClosed};
-
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
@@ -88,6 +86,12 @@ pub enum StoreError {
          current folder is read too), or create a new one with `appeal migrate` or `appeal serve`"
     )]
     NoDatabase { url: String, detail: String },
+    #[error(
+        "the database was migrated by a newer appeal: it holds migrations {unknown:?}, and this binary knows \
+         migrations up to {known}. Run the newer appeal, or upgrade this one; `appeal migrate --check` says \
+         where a database stands"
+    )]
+    NewerSchema { known: i64, unknown: Vec<i64> },
 }
 
 impl StoreError {
@@ -235,16 +239,6 @@ impl Store {
         self.engine
     }
 
-    /// Applies the engine's migrations that have not run yet.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        let migrator = match self.engine {
-            Engine::Sqlite => &SQLITE_MIGRATIONS,
-            Engine::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run(&self.pool).await?;
-        Ok(())
-    }
-
     /// Answers when the database does.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -338,12 +332,6 @@ fn sqlite_url_creating_file(url: &str) -> String {
     } else {
         format!("{url}?mode=rwc")
     }
-}
-
-/// The versions of the migrations each engine ships, for the test that keeps them in step.
-pub fn migration_versions() -> (Vec<i64>, Vec<i64>) {
-    let versions = |migrator: &Migrator| migrator.iter().map(|m| m.version).collect();
-    (versions(&SQLITE_MIGRATIONS), versions(&POSTGRES_MIGRATIONS))
 }
 
 /// The one way instants are stored: fixed-width RFC 3339 UTC with microseconds, so that

@@ -151,38 +151,44 @@ pub struct Options {
     pub demo: bool,
 }
 
+/// The environment every test instance runs with, in this process or as an `appeal serve`
+/// process of its own.
+pub fn test_env(
+    database_url: &str,
+    stripe: Option<&FakeStripe>,
+    smtp: &FakeSmtp,
+) -> Vec<(&'static str, String)> {
+    let mut vars = vec![
+        ("DATABASE_URL", database_url.to_owned()),
+        ("APPEAL_BIND", "127.0.0.1:0".to_owned()),
+        ("APPEAL_PUBLIC_URL", "https://give.example.org".to_owned()),
+        ("APPEAL_ORG_NAME", "Solidarity Press".to_owned()),
+        ("APPEAL_LOG", "warn".to_owned()),
+        ("APPEAL_CHECKOUT_LIMIT_IP", "1000/10m".to_owned()),
+        ("APPEAL_CHECKOUT_LIMIT_EMAIL", "1000/1h".to_owned()),
+        ("SMTP_URL", smtp.url.clone()),
+        ("APPEAL_MAIL_FROM", "Solidarity Press <dons@example.org>".to_owned()),
+    ];
+    if let Some(fake) = stripe {
+        vars.push(("STRIPE_SECRET_KEY", SECRET_KEY.to_owned()));
+        vars.push(("STRIPE_WEBHOOK_SECRET", format!("whsec_retired, {WEBHOOK_SECRET}")));
+        vars.push(("STRIPE_API_BASE", fake.base.clone()));
+    }
+    vars
+}
+
 pub fn test_config(
     database_url: &str,
     stripe: Option<&FakeStripe>,
     smtp: &FakeSmtp,
     options: &Options,
 ) -> Config {
-    let url = database_url.to_owned();
-    let stripe_base = stripe.map(|fake| fake.base.clone());
-    let smtp_url = smtp.url.clone();
-    let vars = options.vars.clone();
+    // Options first: an empty value unsets the variable.
+    let mut vars = options.vars.clone();
+    vars.extend(test_env(database_url, stripe, smtp));
     let config = Config::from_lookup(move |name| {
-        if let Some((_, value)) = vars.iter().find(|(key, _)| *key == name) {
-            // An empty value unsets the variable.
-            return Some(value.clone()).filter(|value| !value.is_empty());
-        }
-        match name {
-            "DATABASE_URL" => Some(url.clone()),
-            "APPEAL_BIND" => Some("127.0.0.1:0".to_owned()),
-            "APPEAL_PUBLIC_URL" => Some("https://give.example.org".to_owned()),
-            "APPEAL_ORG_NAME" => Some("Solidarity Press".to_owned()),
-            "APPEAL_LOG" => Some("warn".to_owned()),
-            "APPEAL_CHECKOUT_LIMIT_IP" => Some("1000/10m".to_owned()),
-            "APPEAL_CHECKOUT_LIMIT_EMAIL" => Some("1000/1h".to_owned()),
-            "SMTP_URL" => Some(smtp_url.clone()),
-            "APPEAL_MAIL_FROM" => Some("Solidarity Press <dons@example.org>".to_owned()),
-            "STRIPE_SECRET_KEY" => stripe_base.as_ref().map(|_| SECRET_KEY.to_owned()),
-            "STRIPE_WEBHOOK_SECRET" => {
-                stripe_base.as_ref().map(|_| format!("whsec_retired, {WEBHOOK_SECRET}"))
-            }
-            "STRIPE_API_BASE" => stripe_base.clone(),
-            _ => None,
-        }
+        let (_, value) = vars.iter().find(|(key, _)| *key == name)?;
+        Some(value.clone()).filter(|value| !value.is_empty())
     })
     .expect("the test configuration is valid");
     Config { demo: options.demo, ..config }
