@@ -26,11 +26,14 @@ pub struct Application {
     limits: http::serve::ConnectionLimits,
     /// How long to drain after SIGTERM before no longer listening.
     drain: std::time::Duration,
+    /// On SQLite: the database is marked served, so that a restore refuses to replace it.
+    _in_use: Option<crate::store::InUse>,
 }
 
 impl Application {
     /// Connects to the database, applies migrations and binds the listener (port 0 picks one).
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let in_use = crate::store::hold_in_use(&config.database_url)?;
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
         let payments = config.stripe.as_ref().map(Payments::from_config).transpose()?;
@@ -90,7 +93,15 @@ impl Application {
             max_connections: config.defence.max_connections,
             header_timeout: config.defence.header_timeout,
         };
-        Ok(Application { listener, store, state, reconcile_every, limits, drain: config.drain })
+        Ok(Application {
+            listener,
+            store,
+            state,
+            reconcile_every,
+            limits,
+            drain: config.drain,
+            _in_use: in_use,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -39,6 +39,19 @@ enum Command {
         demo: bool,
     },
     /// Apply database migrations and exit.
+    /// A consistent copy of the SQLite database, taken while instances serve it.
+    Backup {
+        /// The file to write; it must not exist.
+        #[arg(long)]
+        output: std::path::PathBuf,
+    },
+    /// Put a backup in place of the SQLite database (refused while an instance serves it; the
+    /// database replaced is kept beside it).
+    Restore {
+        /// A file made by `appeal backup`.
+        #[arg(long)]
+        input: std::path::PathBuf,
+    },
     Migrate {
         /// Change nothing: say whether the database is current (exit 0), behind this binary
         /// (exit 2: run `appeal migrate`) or ahead of it (exit 3: a newer appeal migrated it).
@@ -302,6 +315,8 @@ async fn run(command: Command, config: &Config) -> ExitCode {
     match command {
         Command::Serve { demo } => serve(config, demo).await,
         Command::Migrate { check: true } => check_schema(config).await,
+        Command::Backup { output } => backup(config, &output).await,
+        Command::Restore { input } => restore(config, &input).await,
         // Only `serve` and `migrate` may create a database; the other commands work on one
         // that exists.
         command => match open_store(config, matches!(command, Command::Migrate { .. })).await {
@@ -348,6 +363,49 @@ async fn serve(config: &Config, with_demo: bool) -> ExitCode {
     }
     match application.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `appeal backup`: on an existing database, which it neither creates nor migrates.
+async fn backup(config: &Config, output: &std::path::Path) -> ExitCode {
+    let store = match Store::connect_existing(&config.database_url).await {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let done = store.backup_into(output).await;
+    store.close().await;
+    match done {
+        Ok(entries) => {
+            println!("backed up {entries} ledger entries to {}", output.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn restore(config: &Config, input: &std::path::Path) -> ExitCode {
+    match crate::store::restore(&config.database_url, input).await {
+        Ok(restored) => {
+            println!(
+                "restored {entries} ledger entries from {}",
+                input.display(),
+                entries = restored.entries
+            );
+            if let Some(kept) = restored.kept {
+                println!("the database it replaced is kept as {}", kept.display());
+            }
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE
@@ -412,7 +470,9 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
     };
     let payments = payments.as_ref();
     let result = match command {
-        Command::Serve { .. } => unreachable!("serve is handled before the store is opened"),
+        Command::Serve { .. } | Command::Backup { .. } | Command::Restore { .. } => {
+            unreachable!("handled before the store is opened")
+        }
         Command::Migrate { .. } => {
             println!("migrations applied");
             Ok(())

@@ -4,6 +4,7 @@
 //! `RETURNING`) and runs on either engine through sqlx's `Any` driver. Only the DDL differs,
 //! in `migrations/sqlite/` and `migrations/postgres/` under the same version numbers.
 
+mod backup;
 mod batches;
 mod campaigns;
 mod check;
@@ -26,6 +27,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+pub use backup::{BackupError, InUse, Restored, hold_in_use, restore};
 pub use batches::{BatchPosted, StoredBatch};
 pub use check::Discrepancy;
 pub use documents::ProgressDocument;

@@ -407,9 +407,14 @@ impl TestApp {
 
     /// Runs the `appeal` binary against this app's database (and its fake Stripe).
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.cli_on(&self.db.url, args)
+    }
+
+    /// The same against another database (a restored copy).
+    pub fn cli_on(&self, database_url: &str, args: &[&str]) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_appeal"))
             .args(args)
-            .env("DATABASE_URL", &self.db.url)
+            .env("DATABASE_URL", database_url)
             .env("STRIPE_SECRET_KEY", SECRET_KEY)
             .env("STRIPE_API_BASE", &self.stripe.base)
             .env("APPEAL_LOG", "warn")
