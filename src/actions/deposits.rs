@@ -9,7 +9,7 @@ use crate::access::Actor;
 use crate::ledger::Campaign;
 use crate::ledger::batch::BatchDraft;
 use crate::ledger::entry::{Entry, ReversalInput, validate_reversal};
-use crate::store::{RecordOutcome, Store};
+use crate::store::{LookAlike, RecordOutcome, Store, StoreError, StoredBatch};
 
 /// A deposit posted, or (for a preview) checked and not posted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,7 +72,14 @@ pub async fn record_batch(
             replayed: false,
         });
     }
-    let posted = store.record_batch(&draft, &actor.label, key.as_deref()).await?;
+    // Asked again under the campaign's lock: another instance may have posted one since.
+    let posted = match store.record_batch(&draft, &actor.label, key.as_deref(), !allow_duplicate).await {
+        Err(StoreError::LooksLike(look)) => match look {
+            LookAlike::Deposit(earlier) => return Err(look_alike_conflict(&campaign, &earlier)),
+            LookAlike::Gift(_) => unreachable!("a deposit is compared with deposits"),
+        },
+        posted => posted?,
+    };
     if !posted.replayed {
         let after = serde_json::json!({
             "reference": draft.reference,
@@ -104,19 +111,24 @@ async fn refuse_look_alike(
         .await?;
     match earlier {
         None => Ok(()),
-        Some(earlier) => Err(ActionError::Conflict {
-            field: "reference".to_owned(),
-            message: format!(
-                "matches deposit #{} (\"{}\", deposited on {}, {} {}, posted by {} on {}): post it anyway with allow_duplicate",
-                earlier.id,
-                earlier.reference,
-                earlier.deposited_on,
-                campaign.currency.format_minor(earlier.declared_total_minor),
-                campaign.currency,
-                earlier.recorded_by,
-                earlier.recorded_at.format("%Y-%m-%d"),
-            ),
-        }),
+        Some(earlier) => Err(look_alike_conflict(campaign, &earlier)),
+    }
+}
+
+/// The refusal of a deposit like `earlier`, naming it.
+fn look_alike_conflict(campaign: &Campaign, earlier: &StoredBatch) -> ActionError {
+    ActionError::Conflict {
+        field: "reference".to_owned(),
+        message: format!(
+            "matches deposit #{} (\"{}\", deposited on {}, {} {}, posted by {} on {}): post it anyway with allow_duplicate",
+            earlier.id,
+            earlier.reference,
+            earlier.deposited_on,
+            campaign.currency.format_minor(earlier.declared_total_minor),
+            campaign.currency,
+            earlier.recorded_by,
+            earlier.recorded_at.format("%Y-%m-%d"),
+        ),
     }
 }
 

@@ -160,19 +160,16 @@ pub async fn record_offline_donation(
         && let Some(earlier) =
             store.earlier_gift(campaign.id, reference, entry.amount_minor, entry.received_on).await?
     {
-        return Err(ActionError::Conflict {
-            field: "reference".to_owned(),
-            message: format!(
-                "matches entry #{} ({} {} received on {}, recorded by {}): record it anyway with allow_duplicate",
-                earlier.id,
-                earlier.currency.format_minor(earlier.amount_minor),
-                earlier.currency,
-                earlier.received_on,
-                earlier.recorded_by
-            ),
-        });
+        return Err(gift_look_alike(&earlier));
     }
-    let outcome = store.record_entry(&entry).await?;
+    // Asked again under the campaign's lock: another instance may have recorded one since.
+    let outcome = match store.record_gift(&entry, !allow_duplicate).await {
+        Err(StoreError::LooksLike(look)) => match look {
+            crate::store::LookAlike::Gift(earlier) => return Err(gift_look_alike(&earlier)),
+            crate::store::LookAlike::Deposit(_) => unreachable!("a gift is compared with gifts"),
+        },
+        outcome => outcome?,
+    };
     if let RecordOutcome::Recorded(recorded) = &outcome {
         audit(
             store,
@@ -185,6 +182,21 @@ pub async fn record_offline_donation(
         .await;
     }
     Ok(outcome)
+}
+
+/// The refusal of an offline gift like `earlier`, naming it.
+fn gift_look_alike(earlier: &Entry) -> ActionError {
+    ActionError::Conflict {
+        field: "reference".to_owned(),
+        message: format!(
+            "matches entry #{} ({} {} received on {}, recorded by {}): record it anyway with allow_duplicate",
+            earlier.id,
+            earlier.currency.format_minor(earlier.amount_minor),
+            earlier.currency,
+            earlier.received_on,
+            earlier.recorded_by
+        ),
+    }
 }
 
 /// A branch treasurer's offline money goes to their branch: filled in when missing,

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 
 use super::entries::{ENTRY_COLUMNS, ENTRY_FROM, entry_from_row, record_entry_in};
-use super::{RecordOutcome, Store, StoreError, now, read_date, read_instant, stored_instant};
+use super::{LookAlike, RecordOutcome, Store, StoreError, now, read_date, read_instant, stored_instant};
 use crate::access::Scope;
 use crate::ledger::NewEntry;
 use crate::ledger::batch::BatchDraft;
@@ -51,13 +51,21 @@ impl Store {
     /// Posts a deposit: the batch row and all its entries in one transaction, or nothing.
     /// A deposit under an idempotency key posted before is not posted again: its batch and
     /// entries come back as they were (`Replayed`).
+    /// With `refuse_look_alike`, a deposit like an earlier one of the campaign is refused
+    /// (`StoreError::LooksLike`) under the campaign's lock, so two posted at once on two
+    /// instances cannot both pass.
     pub async fn record_batch(
         &self,
         batch: &BatchDraft,
         recorded_by: &str,
         idempotency_key: Option<&str>,
+        refuse_look_alike: bool,
     ) -> Result<BatchPosted, StoreError> {
         let mut write = self.begin_write().await?;
+        if refuse_look_alike {
+            // Before anything else: the insert below takes a share of the campaign's row.
+            write.lock_campaign(batch.campaign_id).await?;
+        }
         let inserted = sqlx::query(
             "INSERT INTO batches (campaign_id, reference, deposited_on, declared_count, declared_total_minor, \
              recorded_at, recorded_by, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -90,6 +98,20 @@ impl Store {
                 return Ok(BatchPosted { batch_id: existing, entries, replayed: true });
             }
         };
+        if refuse_look_alike {
+            let look = look_alike_deposit(
+                &mut *write.tx,
+                batch.campaign_id,
+                &batch.reference,
+                batch.deposited_on,
+                batch.declared_total_minor,
+                Some(batch_id),
+            )
+            .await?;
+            if let Some(earlier) = look {
+                return Err(StoreError::LooksLike(LookAlike::Deposit(Box::new(earlier))));
+            }
+        }
         let mut recorded = Vec::with_capacity(batch.entries.len());
         for entry in &batch.entries {
             let entry = NewEntry { batch_id: Some(batch_id), ..entry.clone() };
@@ -117,18 +139,8 @@ impl Store {
         deposited_on: NaiveDate,
         declared_total_minor: i64,
     ) -> Result<Option<StoredBatch>, StoreError> {
-        let sql = format!(
-            "SELECT {BATCH_COLUMNS} FROM batches WHERE campaign_id = $1 \
-             AND (LOWER(TRIM(reference)) = $2 OR (deposited_on = $3 AND declared_total_minor = $4)) ORDER BY id LIMIT 1"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(campaign_id)
-            .bind(reference.trim().to_lowercase())
-            .bind(deposited_on.format("%Y-%m-%d").to_string())
-            .bind(declared_total_minor)
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(batch_from_row).transpose()
+        look_alike_deposit(self.pool(), campaign_id, reference, deposited_on, declared_total_minor, None)
+            .await
     }
 
     pub async fn batch(&self, id: i64) -> Result<Option<StoredBatch>, StoreError> {
@@ -180,19 +192,44 @@ impl Store {
         amount_minor: i64,
         received_on: NaiveDate,
     ) -> Result<Option<Entry>, StoreError> {
-        let sql = format!(
-            "SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.campaign_id = $1 AND e.kind = 'donation' \
-             AND e.source = 'offline' AND LOWER(TRIM(e.reference)) = $2 AND e.amount_minor = $3 \
-             AND e.received_on = $4 ORDER BY e.id LIMIT 1"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(campaign_id)
-            .bind(reference.trim().to_lowercase())
-            .bind(amount_minor)
-            .bind(received_on.format("%Y-%m-%d").to_string())
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(entry_from_row).transpose()
+        look_alike_gift(self.pool(), campaign_id, reference, amount_minor, received_on).await
+    }
+
+    /// Records an offline gift; with `refuse_look_alike`, one with the same reference, amount
+    /// and date as an earlier offline gift of the campaign is refused (`StoreError::LooksLike`)
+    /// under the campaign's lock, so two recorded at once on two instances cannot both pass.
+    /// A replay of its idempotency key answers as before, look-alike or not.
+    pub async fn record_gift(
+        &self,
+        entry: &NewEntry,
+        refuse_look_alike: bool,
+    ) -> Result<RecordOutcome, StoreError> {
+        let mut write = self.begin_write().await?;
+        if refuse_look_alike && let Some(reference) = &entry.reference {
+            write.lock_campaign(entry.campaign_id).await?;
+            let replay = match &entry.idempotency_key {
+                Some(key) => {
+                    let sql = "SELECT COUNT(*) AS n FROM ledger_entries WHERE idempotency_key = $1";
+                    sqlx::query(sql).bind(key).fetch_one(&mut *write.tx).await?.try_get::<i64, _>("n")? > 0
+                }
+                None => false,
+            };
+            if !replay
+                && let Some(earlier) = look_alike_gift(
+                    &mut *write.tx,
+                    entry.campaign_id,
+                    reference,
+                    entry.amount_minor,
+                    entry.received_on,
+                )
+                .await?
+            {
+                return Err(StoreError::LooksLike(LookAlike::Gift(Box::new(earlier))));
+            }
+        }
+        let outcome = record_entry_in(&mut write, entry).await?;
+        write.commit().await?;
+        Ok(outcome)
     }
 
     /// Records several entries (a deposit's reversals) in one transaction: all or none.
@@ -205,4 +242,52 @@ impl Store {
         write.commit().await?;
         Ok(outcomes)
     }
+}
+
+/// The oldest deposit of the campaign like this one (the same slip in any case and spacing,
+/// or the same date and declared total), other than `except`.
+async fn look_alike_deposit<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    campaign_id: i64,
+    reference: &str,
+    deposited_on: NaiveDate,
+    declared_total_minor: i64,
+    except: Option<i64>,
+) -> Result<Option<StoredBatch>, StoreError> {
+    let sql = format!(
+        "SELECT {BATCH_COLUMNS} FROM batches WHERE campaign_id = $1 AND id <> $5 \
+         AND (LOWER(TRIM(reference)) = $2 OR (deposited_on = $3 AND declared_total_minor = $4)) ORDER BY id LIMIT 1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(campaign_id)
+        .bind(reference.trim().to_lowercase())
+        .bind(deposited_on.format("%Y-%m-%d").to_string())
+        .bind(declared_total_minor)
+        .bind(except.unwrap_or(0))
+        .fetch_optional(executor)
+        .await?;
+    row.as_ref().map(batch_from_row).transpose()
+}
+
+/// The oldest offline gift of the campaign with this reference, amount and date.
+async fn look_alike_gift<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    campaign_id: i64,
+    reference: &str,
+    amount_minor: i64,
+    received_on: NaiveDate,
+) -> Result<Option<Entry>, StoreError> {
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.campaign_id = $1 AND e.kind = 'donation' \
+         AND e.source = 'offline' AND LOWER(TRIM(e.reference)) = $2 AND e.amount_minor = $3 \
+         AND e.received_on = $4 ORDER BY e.id LIMIT 1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(campaign_id)
+        .bind(reference.trim().to_lowercase())
+        .bind(amount_minor)
+        .bind(received_on.format("%Y-%m-%d").to_string())
+        .fetch_optional(executor)
+        .await?;
+    row.as_ref().map(entry_from_row).transpose()
 }

@@ -94,6 +94,16 @@ pub enum StoreError {
          where a database stands"
     )]
     NewerSchema { known: i64, unknown: Vec<i64> },
+    /// A deposit or gift like an earlier one, found under the campaign's lock.
+    #[error("looks like an earlier one")]
+    LooksLike(LookAlike),
+}
+
+/// The earlier record a new deposit or gift looks like.
+#[derive(Debug)]
+pub enum LookAlike {
+    Deposit(Box<StoredBatch>),
+    Gift(Box<crate::ledger::entry::Entry>),
 }
 
 impl StoreError {
@@ -140,6 +150,21 @@ pub(crate) struct WriteTx {
 }
 
 impl WriteTx {
+    /// Serializes this transaction with every other that takes the same campaign's lock, until
+    /// it ends: what it reads next (a look-alike deposit or gift) stays true until it commits,
+    /// on every instance. On SQLite the write lock taken at BEGIN does this already.
+    pub async fn lock_campaign(&mut self, campaign_id: i64) -> Result<(), StoreError> {
+        if self.store.engine == Engine::Postgres {
+            // NO KEY UPDATE: look-alike checks queue behind each other, while other
+            // transactions inserting entries of the campaign (a key share) go on.
+            sqlx::query("SELECT id FROM campaigns WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(campaign_id)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Marks a campaign whose public figures this transaction changes.
     pub fn touch(&mut self, campaign_id: i64) {
         if !self.touched.contains(&campaign_id) {

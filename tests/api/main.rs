@@ -20,6 +20,7 @@ mod payouts;
 mod people;
 mod progress;
 mod scope;
+mod several;
 mod stripe;
 mod stripe_model;
 mod stripe_truth;

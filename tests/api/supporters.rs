@@ -302,13 +302,17 @@ async fn pages_carry_security_headers_and_no_inline_script(engine: Engine) {
 }
 
 /// Reads Server-Sent Events from a streaming response, one `data:` payload at a time.
-struct EventReader {
+pub struct EventReader {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl EventReader {
-    async fn next_progress(&mut self) -> Value {
+    pub fn new(response: reqwest::Response) -> Self {
+        EventReader { response, buffer: String::new() }
+    }
+
+    pub async fn next_progress(&mut self) -> Value {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();

@@ -27,6 +27,7 @@ on_both_engines!(
     subscription_buttons_say_what_they_do,
     a_closed_campaign_is_archived_out_of_the_lists,
     a_refund_says_why_at_stripe_and_in_the_ledger,
+    look_alikes_sent_at_once_land_once,
 );
 
 fn deposit(reference: &str, deposited_on: &str, total: &str) -> Value {
@@ -1332,4 +1333,24 @@ async fn a_refund_says_why_at_stripe_and_in_the_ledger(engine: Engine) {
         .filter_map(|request| request.param("metadata[appeal_reason]").map(str::to_owned))
         .collect();
     assert_eq!(reasons, ["gave twice", "event cancelled", "typo"]);
+}
+
+async fn look_alikes_sent_at_once_land_once(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let statuses = |answers: Vec<reqwest::Response>| {
+        let mut statuses: Vec<u16> = answers.iter().map(|answer| answer.status().as_u16()).collect();
+        statuses.sort_unstable();
+        statuses
+    };
+    let slip = deposit("Slip 5", "2026-11-02", "5.00");
+    let deposits =
+        (0..3).map(|_| app.post_as(&app.treasurer_token, "/api/v1/admin/campaigns/office/batches", &slip));
+    assert_eq!(statuses(futures_util::future::join_all(deposits).await), [201, 409, 409]);
+    let gift =
+        json!({"amount": "9.00", "method": "cheque", "received_on": "2026-11-02", "reference": "cheque 9"});
+    let gifts =
+        (0..3).map(|_| app.post_as(&app.treasurer_token, "/api/v1/admin/campaigns/office/donations", &gift));
+    assert_eq!(statuses(futures_util::future::join_all(gifts).await), [201, 409, 409]);
+    assert_eq!(ledger_size(&app).await, 2);
 }
