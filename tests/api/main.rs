@@ -10,6 +10,7 @@ mod batches;
 mod browser;
 mod campaigns;
 mod cli;
+mod deploy;
 mod errors;
 mod exports;
 mod fuzz;
