@@ -1,7 +1,7 @@
-//! The benchmark: progress reads, live fan-out, webhook ingestion, exports and footprint,
+//! The benchmark: progress reads, the campaign page, live fan-out, webhook ingestion, exports and footprint,
 //! each against a baseline measured in the same run on the same machine.
 //!
-//! `cargo build --release && cargo run --release --example bench -- [--quick] [--engine sqlite|postgres|both] [--only reads,fan-out,webhooks,export,footprint] [--output BENCHMARKS.md]`
+//! `cargo build --release && cargo run --release --example bench -- [--quick] [--engine sqlite|postgres|both] [--only reads,pages,fan-out,webhooks,export,footprint] [--output BENCHMARKS.md]`
 //!
 //! `--only` runs some of the scenarios, for profiling one at a time (`perf record -- ...`).
 //! PostgreSQL runs when `APPEAL_TEST_POSTGRES_URL` (or `APPEAL_BENCH_POSTGRES_URL`) is set.
@@ -103,7 +103,7 @@ fn main() -> anyhow::Result<()> {
 struct Only(Vec<String>);
 
 impl Only {
-    const NAMES: [&str; 5] = ["reads", "fan-out", "webhooks", "export", "footprint"];
+    const NAMES: [&str; 6] = ["reads", "pages", "fan-out", "webhooks", "export", "footprint"];
 
     fn parse(list: Option<&str>) -> anyhow::Result<Self> {
         let names: Vec<String> =
@@ -234,19 +234,21 @@ async fn load(url: &str, connections: usize, seconds: u64) -> Load {
 
 /// A bare axum server answering `body` at one path: the baseline for reads.
 async fn bare_server(body: Vec<u8>) -> String {
+    bare_server_of(body, "application/json").await
+}
+
+/// The same for a body of another type (a campaign page's HTML).
+async fn bare_server_of(body: Vec<u8>, content_type: &'static str) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
     let address = listener.local_addr().expect("an address");
     let body = axum::body::Bytes::from(body);
-    let router =
-        axum::Router::new().route(
-            "/progress",
-            axum::routing::get(move || {
-                let body = body.clone();
-                async move {
-                    ([("content-type", "application/json"), ("cache-control", "public, max-age=5")], body)
-                }
-            }),
-        );
+    let router = axum::Router::new().route(
+        "/progress",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { ([("content-type", content_type), ("cache-control", "public, max-age=5")], body) }
+        }),
+    );
     tokio::spawn(async move { axum::serve(listener, router).await.expect("the baseline serves") });
     format!("http://{address}/progress")
 }
@@ -293,6 +295,7 @@ async fn run_engine(
     create("stream").await?;
     create("hooks").await?;
     create("export").await?;
+    create("pages").await?;
 
     if only.runs("reads") {
         // 1. Progress reads, at two ledger sizes, with a trickle of donations.
@@ -365,6 +368,52 @@ async fn run_engine(
                 });
             }
         }
+    }
+    if only.runs("pages") {
+        // 1b. The campaign page under a push: many readers of one page while gifts trickle in,
+        // against a bare server answering the same HTML.
+        let page_url = format!("{address}/c/pages?lang=en");
+        let body = client.get(&page_url).send().await?.bytes().await?.to_vec();
+        let baseline_url = bare_server_of(body, "text/html; charset=utf-8").await;
+        let trickle_stop = Arc::new(AtomicBool::new(false));
+        let trickle = {
+            let (client, address, token, stop) =
+                (client.clone(), address.clone(), token.clone(), trickle_stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = client
+                        .post(format!("{address}/api/v1/admin/campaigns/pages/donations"))
+                        .bearer_auth(&token)
+                        .json(&json!({"amount": "1.00", "method": "cash", "received_on": "2026-11-01"}))
+                        .send()
+                        .await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        };
+        let baseline = load(&baseline_url, 64, size.read_seconds).await;
+        let ours = load(&page_url, 64, size.read_seconds).await;
+        trickle_stop.store(true, Ordering::Relaxed);
+        let _ = trickle.await;
+        let ratio = ours.per_second / baseline.per_second.max(1.0);
+        rows.push(Row {
+            engine: name,
+            scenario: "campaign page under a push (a gift every 20 ms): requests/s".into(),
+            figure: format!("{:.0}", ours.per_second),
+            baseline: format!("{:.0}", baseline.per_second),
+            ratio: format!("{ratio:.2}"),
+            target: "≥ 0.20".into(),
+            pass: Some(ratio >= 0.2),
+        });
+        rows.push(Row {
+            engine: name,
+            scenario: "campaign page under a push: p99".into(),
+            figure: format!("{:.2} ms", ours.p99_micros as f64 / 1000.0),
+            baseline: format!("{:.2} ms", baseline.p99_micros as f64 / 1000.0),
+            ratio: "—".into(),
+            target: "≤ 10 ms".into(),
+            pass: Some(ours.p99_micros <= 10_000),
+        });
     }
     if only.runs("fan-out") {
         // 2. Live fan-out: many open streams, one donation, how soon each hears of it. The

@@ -81,6 +81,7 @@ impl Application {
             setup_warnings: config.setup_warnings.clone(),
             demo: config.demo,
             draining: Arc::default(),
+            pages: Arc::default(),
         });
         let listener = TcpListener::bind(config.bind).await?;
         tracing::info!(

@@ -92,6 +92,7 @@ async fn update_campaign(
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Admin)?;
     let campaign = actions::update_campaign(&state.store, &slug, input, actor).await?;
+    state.pages.clear();
     Ok(axum::Json(campaign_body(&state, &campaign).await?).into_response())
 }
 
@@ -464,6 +465,7 @@ async fn decide_wall(
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Treasurer)?;
     actions::decide_wall(&state.store, id, input, actor).await?;
+    state.pages.clear();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -11,6 +11,7 @@ pub mod exports;
 pub mod extract;
 pub mod fast;
 pub mod limits;
+pub mod page_cache;
 pub mod pages;
 pub mod public;
 pub mod security;
@@ -82,6 +83,8 @@ pub struct Shared {
     /// Set on SIGTERM: `/readyz` answers 503 while requests in flight and new ones are still
     /// served, until the instance stops listening.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// Public pages rendered once and served again while their figures stand.
+    pub pages: Arc<page_cache::PageCache>,
 }
 
 /// How many password hashes are worked on at once (one per core of a small server).

@@ -18,6 +18,7 @@ use serde_json::json;
 use super::AppState;
 use super::defence::{Rejection, captcha_widget};
 use super::error::Problem;
+use super::page_cache::PageKey;
 use crate::access::{hash_token, hex};
 use crate::actions::{self, ActionError};
 use crate::ledger::checkout::CheckoutInput;
@@ -252,6 +253,11 @@ fn time_left(language: &Language, ends: DateTime<Utc>, now: DateTime<Utc>) -> St
 
 async fn index(State(state): State<AppState>, lang: Lang) -> Response {
     let language = lang.language;
+    // Kept for `FRESH_FOR`: it lists every active campaign.
+    let key = PageKey { kind: "home", slug: String::new(), lang: language.code.clone() };
+    if let Some(html) = state.pages.get(&key, "") {
+        return lang.page(StatusCode::OK, html.to_string());
+    }
     let campaigns = match state.store.list_campaigns(false).await {
         Ok(campaigns) => campaigns,
         Err(error) => return Problem::from(error).into_response(),
@@ -270,12 +276,15 @@ async fn index(State(state): State<AppState>, lang: Lang) -> Response {
         }
     }
     let page = page_info(&state, language, &state.site.organization, "/");
-    render(
-        &lang,
-        StatusCode::OK,
-        "index.html",
-        json!({"page": page, "t": language.strings(), "campaigns": cards}),
-    )
+    match templates::render("index.html", json!({"page": page, "t": language.strings(), "campaigns": cards}))
+    {
+        Ok(html) => {
+            let html: std::sync::Arc<str> = html.into();
+            state.pages.put(key, "", html.clone());
+            lang.page(StatusCode::OK, html.to_string())
+        }
+        Err(error) => Problem::internal(&error).into_response(),
+    }
 }
 
 /// What the donation form shows: the choices, and what was typed when it comes back with errors.
@@ -314,6 +323,15 @@ struct CampaignPage<'a> {
 }
 
 async fn render_campaign(state: &AppState, view: CampaignPage<'_>) -> Response {
+    let (lang, status) = (view.lang, view.status);
+    match campaign_html(state, view).await {
+        Ok(html) => lang.page(status, html),
+        Err(refused) => refused,
+    }
+}
+
+/// A campaign's page as HTML, or the answer that replaces it.
+async fn campaign_html(state: &AppState, view: CampaignPage<'_>) -> Result<String, Response> {
     let language = view.lang.language;
     let campaign = &view.campaign;
     let now = Utc::now();
@@ -390,7 +408,7 @@ async fn render_campaign(state: &AppState, view: CampaignPage<'_>) -> Response {
                     })
                 })
                 .collect(),
-            Err(error) => return Problem::from(error).into_response(),
+            Err(error) => return Err(Problem::from(error).into_response()),
         };
     let title = campaign.title.get(&language.code).to_owned();
     let description: Vec<&str> = campaign
@@ -411,7 +429,15 @@ async fn render_campaign(state: &AppState, view: CampaignPage<'_>) -> Response {
         "notice": view.notice,
         "thanks": view.thanks,
     });
-    render(view.lang, view.status, "campaign.html", context)
+    templates::render("campaign.html", context).map_err(|error| Problem::internal(&error).into_response())
+}
+
+/// The public document's ETag for `slug`, from memory: the version a kept page must match.
+async fn page_version(state: &AppState, slug: &str) -> Option<String> {
+    match state.store.progress_document(slug).await {
+        Ok(Some(document)) if document.public => Some(document.etag.clone()),
+        _ => None,
+    }
 }
 
 async fn load_public(
@@ -444,10 +470,18 @@ async fn campaign_page(
     lang: Lang,
     axum::extract::Query(query): axum::extract::Query<CampaignQuery>,
 ) -> Response {
+    let cancelled = query.cancelled.is_some();
+    // The plain page, from memory while its figures stand.
+    let key = PageKey { kind: "c", slug: slug.clone(), lang: lang.language.code.clone() };
+    let version = if cancelled { None } else { page_version(&state, &slug).await };
+    if let Some(version) = &version
+        && let Some(html) = state.pages.get(&key, version)
+    {
+        return lang.page(StatusCode::OK, html.to_string());
+    }
     let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
         return not_found_page(&state, &lang);
     };
-    let cancelled = query.cancelled.is_some();
     let notice = cancelled.then(|| lang.language.t("cancelled.body").to_owned());
     let view = CampaignPage {
         lang: &lang,
@@ -460,7 +494,16 @@ async fn campaign_page(
         thanks: false,
         status: StatusCode::OK,
     };
-    render_campaign(&state, view).await
+    match campaign_html(&state, view).await {
+        Ok(html) => {
+            let html: std::sync::Arc<str> = html.into();
+            if let Some(version) = &version {
+                state.pages.put(key, version, html.clone());
+            }
+            lang.page(StatusCode::OK, html.to_string())
+        }
+        Err(refused) => refused,
+    }
 }
 
 async fn thanks_page(State(state): State<AppState>, Path(slug): Path<String>, lang: Lang) -> Response {
@@ -586,6 +629,13 @@ fn problem_detail(problem: &Problem) -> String {
 }
 
 async fn embed_page(State(state): State<AppState>, Path(slug): Path<String>, lang: Lang) -> Response {
+    let key = PageKey { kind: "embed", slug: slug.clone(), lang: lang.language.code.clone() };
+    let version = page_version(&state, &slug).await;
+    if let Some(version) = &version
+        && let Some(html) = state.pages.get(&key, version)
+    {
+        return lang.page(StatusCode::OK, html.to_string());
+    }
     let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
         return not_found_page(&state, &lang);
     };
@@ -598,7 +648,16 @@ async fn embed_page(State(state): State<AppState>, Path(slug): Path<String>, lan
         "t": language.strings(),
         "progress": progress_view(language, &campaign, &totals, &branches, Utc::now()),
     });
-    render(&lang, StatusCode::OK, "embed.html", context)
+    match templates::render("embed.html", context) {
+        Ok(html) => {
+            let html: std::sync::Arc<str> = html.into();
+            if let Some(version) = &version {
+                state.pages.put(key, version, html.clone());
+            }
+            lang.page(StatusCode::OK, html.to_string())
+        }
+        Err(error) => Problem::internal(&error).into_response(),
+    }
 }
 
 /// `/embed.js`: format.js and the widget, wrapped so nothing leaks into the host page.

@@ -10,6 +10,7 @@ use crate::fake_smtp::{body_text, subject};
 use crate::helpers::{Engine, Options, TestApp, on_both_engines, problem, spawn_app, spawn_app_with};
 
 on_both_engines!(
+    campaign_pages_come_from_memory_until_their_figures_move,
     pages_speak_the_visitors_language,
     the_donor_wall_shows_text_as_text,
     the_form_sends_the_supporter_to_checkout,
@@ -575,3 +576,50 @@ async fn the_embed_script_defines_the_widget(engine: Engine) {
     assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
     assert_eq!(app.get("/static/nothing.js").await.status(), StatusCode::NOT_FOUND);
 }
+
+async fn campaign_pages_come_from_memory_until_their_figures_move(engine: Engine) {
+    use sqlx::Connection;
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let app = &app;
+    let page = |path: &'static str| async move { app.get(path).await.text().await.expect("a page") };
+    for path in ["/c/office?lang=en", "/embed/office?lang=en"] {
+        assert!(page(path).await.contains("New office") || path.starts_with("/embed"), "{path}");
+    }
+    let home = page("/?lang=en").await;
+    assert!(home.contains("New office"));
+
+    // A change the figures do not show, made behind the server's back: the kept pages stand
+    // (they were not read from the database again).
+    let mut connection = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
+    sqlx::query("UPDATE campaigns SET title_en = 'Renamed behind its back'")
+        .execute(&mut connection)
+        .await
+        .expect("renamed");
+    connection.close().await.expect("closed");
+    assert!(page("/c/office?lang=en").await.contains("New office"), "served from memory");
+    assert!(page("/?lang=en").await.contains("New office"), "served from memory");
+
+    // A gift moves the figures: the page is rendered again at once, with the gift.
+    app.give("office", "10.00", None).await;
+    let after = page("/c/office?lang=en").await;
+    assert!(after.contains("$10") && after.contains("Renamed behind its back"), "{after}");
+    let embed = page("/embed/office?lang=en").await;
+    assert!(embed.contains("$10"), "{embed}");
+    // A title changed through appeal shows at once, though the figures stand.
+    let renamed = json!({"title": {"en": "Renamed through appeal", "fr": "Nouveau local"}});
+    assert_eq!(
+        app.patch_as(&app.admin_token, "/api/v1/admin/campaigns/office", &renamed).await.status(),
+        StatusCode::OK
+    );
+    assert!(page("/c/office?lang=en").await.contains("Renamed through appeal"));
+    // Each language its own page; a page with a notice is never kept.
+    let french = page("/c/office?lang=fr").await;
+    assert!(french.contains(r#"lang="fr""#) && french.contains("Nouveau local"), "{french}");
+    let cancelled = page("/c/office?lang=en&cancelled=1").await;
+    assert!(cancelled.contains(CANCELLED_NOTICE), "{cancelled}");
+    assert!(!page("/c/office?lang=en").await.contains(CANCELLED_NOTICE));
+}
+
+/// What the page says when a supporter comes back from Stripe without paying.
+const CANCELLED_NOTICE: &str = "Your payment was cancelled; nothing was charged.";

@@ -269,7 +269,11 @@ pub(super) async fn update_campaign(
         return refused;
     }
     let result = match typed.input(state.timezone) {
-        Ok(input) => actions::update_campaign(&state.store, &slug, input, &signed_in.actor).await,
+        Ok(input) => {
+            let updated = actions::update_campaign(&state.store, &slug, input, &signed_in.actor).await;
+            state.pages.clear();
+            updated
+        }
         Err(errors) => Err(ActionError::Invalid(errors)),
     };
     match result {

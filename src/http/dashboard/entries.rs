@@ -80,7 +80,9 @@ pub(super) async fn decide_wall(
     }
     let input = actions::WallDecisionInput { name: submitted.name, message: submitted.message };
     let slug = submitted.campaign.unwrap_or_default();
-    match actions::decide_wall(&state.store, id, input, &signed_in.actor).await {
+    let decided = actions::decide_wall(&state.store, id, input, &signed_in.actor).await;
+    state.pages.clear();
+    match decided {
         Ok(()) => super::notice::redirect_with_notice(
             &state,
             &signed_in,

@@ -1,0 +1,105 @@
+//! Campaign pages from memory: `/c/{slug}`, `/embed/{slug}` and `/` rendered once and served
+//! again while nothing they show has changed, so a campaign push that sends thousands of
+//! readers to one page costs no database work.
+//!
+//! A campaign's page is kept under the ETag of its in-memory progress document, which every
+//! commit that moves its figures replaces (on this instance, and on others through their
+//! change notices): a gift shows at once. What the document does not carry (the donor wall's
+//! moderation, a title edited, the time left) is at most `FRESH_FOR` old.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a kept page may be served for what its key does not cover.
+pub const FRESH_FOR: Duration = Duration::from_secs(5);
+/// Pages kept at most (campaigns × languages × kinds); past it the cache starts afresh.
+const MAX_PAGES: usize = 4096;
+
+#[derive(Debug, Default)]
+pub struct PageCache {
+    pages: Mutex<HashMap<PageKey, Kept>>,
+}
+
+/// Which page: its kind ("c", "embed", "home"), campaign and language.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    pub kind: &'static str,
+    pub slug: String,
+    pub lang: String,
+}
+
+#[derive(Debug)]
+struct Kept {
+    /// The progress document's ETag the page was rendered from ("" for the home page).
+    version: String,
+    at: Instant,
+    html: Arc<str>,
+    /// When a reader started rendering a newer page: until it is kept (or `CLAIM_FOR`
+    /// passes), the other readers get this one rather than all render at once.
+    rebuilding_since: Option<Instant>,
+}
+
+/// How long one reader's rendering holds the others on the page before it.
+const CLAIM_FOR: Duration = Duration::from_secs(2);
+
+impl PageCache {
+    /// The page to answer with: the one rendered from `version` while fresh; else, while
+    /// another reader renders the new one, the page before it (a few milliseconds behind);
+    /// else `None`, and the caller renders it (and `put`s it).
+    pub fn get(&self, key: &PageKey, version: &str) -> Option<Arc<str>> {
+        let mut pages = self.pages.lock().ok()?;
+        let kept = pages.get_mut(key)?;
+        if kept.version == version && kept.at.elapsed() < FRESH_FOR {
+            return Some(kept.html.clone());
+        }
+        match kept.rebuilding_since {
+            Some(since) if since.elapsed() < CLAIM_FOR && kept.at.elapsed() < FRESH_FOR * 2 => {
+                Some(kept.html.clone())
+            }
+            _ => {
+                kept.rebuilding_since = Some(Instant::now());
+                None
+            }
+        }
+    }
+
+    /// Forgets every kept page: a change their key does not cover (a title, the wall) was
+    /// made here, and shows at once. (Made on another instance, it shows within `FRESH_FOR`.)
+    pub fn clear(&self) {
+        if let Ok(mut pages) = self.pages.lock() {
+            pages.clear();
+        }
+    }
+
+    pub fn put(&self, key: PageKey, version: &str, html: Arc<str>) {
+        if let Ok(mut pages) = self.pages.lock() {
+            if pages.len() >= MAX_PAGES && !pages.contains_key(&key) {
+                pages.clear();
+            }
+            pages.insert(
+                key,
+                Kept { version: version.to_owned(), at: Instant::now(), html, rebuilding_since: None },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_served_again_only_for_the_same_figures() {
+        let cache = PageCache::default();
+        let key = PageKey { kind: "c", slug: "office".into(), lang: "fr".into() };
+        cache.put(key.clone(), "\"v1\"", Arc::from("<p>1</p>"));
+        assert_eq!(cache.get(&key, "\"v1\"").as_deref(), Some("<p>1</p>"));
+        assert_eq!(cache.get(&key, "\"v2\""), None, "a new gift: rendered again, by this reader");
+        assert_eq!(cache.get(&key, "\"v2\"").as_deref(), Some("<p>1</p>"), "others meanwhile get the last");
+        cache.put(key.clone(), "\"v2\"", Arc::from("<p>2</p>"));
+        assert_eq!(cache.get(&key, "\"v2\"").as_deref(), Some("<p>2</p>"));
+        let english = PageKey { lang: "en".into(), ..key };
+        assert_eq!(cache.get(&english, "\"v1\""), None, "each language its own");
+    }
+}
