@@ -54,15 +54,16 @@ pub async fn record_batch(
     )?;
     let total_minor = draft.declared_total_minor;
     let key = idempotency_key.map(|key| format!("batch:{}:{key}", actor.label));
-    // The same form sent again is a replay (below), not a look-alike deposit.
-    let replay = match &key {
-        Some(key) => store.batch_id_by_key(key).await?.is_some(),
-        None => false,
-    };
-    if !allow_duplicate && !replay {
-        refuse_look_alike(store, &campaign, &draft).await?;
-    }
     if preview {
+        // The preview says now what posting would say: the same form sent again is a replay,
+        // not a look-alike deposit.
+        let replay = match &key {
+            Some(key) => store.batch_id_by_key(key).await?.is_some(),
+            None => false,
+        };
+        if !allow_duplicate && !replay {
+            refuse_look_alike(store, &campaign, &draft).await?;
+        }
         return Ok(BatchOutcome {
             batch_id: None,
             currency: campaign.currency,
@@ -72,7 +73,8 @@ pub async fn record_batch(
             replayed: false,
         });
     }
-    // Asked again under the campaign's lock: another instance may have posted one since.
+    // Posting asks under the campaign's lock, so that two sent at once (on two instances)
+    // cannot both pass; a replay of the same form answers as the first time.
     let posted = match store.record_batch(&draft, &actor.label, key.as_deref(), !allow_duplicate).await {
         Err(StoreError::LooksLike(look)) => match look {
             LookAlike::Deposit(earlier) => return Err(look_alike_conflict(&campaign, &earlier)),

@@ -149,20 +149,8 @@ pub async fn record_offline_donation(
     let mut entry =
         validate_offline_donation(input, &campaign, &branches, Utc::now().date_naive(), &actor.label)?;
     entry.idempotency_key = idempotency_key.map(|key| format!("offline:{}:{key}", actor.label));
-    // The same form sent again is a replay, answered before looking for a look-alike.
-    if let Some(key) = &entry.idempotency_key
-        && let Some(existing) = store.entry_by_idempotency_key(key).await?
-    {
-        return Ok(RecordOutcome::Replayed(existing));
-    }
-    if !allow_duplicate
-        && let Some(reference) = &entry.reference
-        && let Some(earlier) =
-            store.earlier_gift(campaign.id, reference, entry.amount_minor, entry.received_on).await?
-    {
-        return Err(gift_look_alike(&earlier));
-    }
-    // Asked again under the campaign's lock: another instance may have recorded one since.
+    // A look-alike is looked for under the campaign's lock, so that two sent at once (on two
+    // instances) cannot both pass; a replay of the same form answers as the first time.
     let outcome = match store.record_gift(&entry, !allow_duplicate).await {
         Err(StoreError::LooksLike(look)) => match look {
             crate::store::LookAlike::Gift(earlier) => return Err(gift_look_alike(&earlier)),

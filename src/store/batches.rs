@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 
-use super::entries::{ENTRY_COLUMNS, ENTRY_FROM, entry_from_row, record_entry_in};
+use super::entries::{ENTRY_COLUMNS, ENTRY_FROM, entry_by_idempotency_key, entry_from_row, record_entry_in};
 use super::{LookAlike, RecordOutcome, Store, StoreError, now, read_date, read_instant, stored_instant};
 use crate::access::Scope;
 use crate::ledger::NewEntry;
@@ -184,17 +184,6 @@ impl Store {
         rows.iter().map(entry_from_row).collect()
     }
 
-    /// An earlier offline gift of the campaign with the same reference, amount and date.
-    pub async fn earlier_gift(
-        &self,
-        campaign_id: i64,
-        reference: &str,
-        amount_minor: i64,
-        received_on: NaiveDate,
-    ) -> Result<Option<Entry>, StoreError> {
-        look_alike_gift(self.pool(), campaign_id, reference, amount_minor, received_on).await
-    }
-
     /// Records an offline gift; with `refuse_look_alike`, one with the same reference, amount
     /// and date as an earlier offline gift of the campaign is refused (`StoreError::LooksLike`)
     /// under the campaign's lock, so two recorded at once on two instances cannot both pass.
@@ -207,22 +196,20 @@ impl Store {
         let mut write = self.begin_write().await?;
         if refuse_look_alike && let Some(reference) = &entry.reference {
             write.lock_campaign(entry.campaign_id).await?;
-            let replay = match &entry.idempotency_key {
-                Some(key) => {
-                    let sql = "SELECT COUNT(*) AS n FROM ledger_entries WHERE idempotency_key = $1";
-                    sqlx::query(sql).bind(key).fetch_one(&mut *write.tx).await?.try_get::<i64, _>("n")? > 0
-                }
-                None => false,
-            };
-            if !replay
-                && let Some(earlier) = look_alike_gift(
-                    &mut *write.tx,
-                    entry.campaign_id,
-                    reference,
-                    entry.amount_minor,
-                    entry.received_on,
-                )
-                .await?
+            // The same form sent again answers as the first time, look-alike or not.
+            if let Some(key) = &entry.idempotency_key
+                && let Some(existing) = entry_by_idempotency_key(&mut write, key).await?
+            {
+                return Ok(RecordOutcome::Replayed(existing));
+            }
+            if let Some(earlier) = look_alike_gift(
+                &mut *write.tx,
+                entry.campaign_id,
+                reference,
+                entry.amount_minor,
+                entry.received_on,
+            )
+            .await?
             {
                 return Err(StoreError::LooksLike(LookAlike::Gift(Box::new(earlier))));
             }

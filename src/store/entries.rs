@@ -577,7 +577,10 @@ async fn entry_in(write: &mut WriteTx, id: i64) -> Result<Option<Entry>, StoreEr
     row.as_ref().map(entry_from_row).transpose()
 }
 
-async fn entry_by_idempotency_key(write: &mut WriteTx, key: &str) -> Result<Option<Entry>, StoreError> {
+pub(super) async fn entry_by_idempotency_key(
+    write: &mut WriteTx,
+    key: &str,
+) -> Result<Option<Entry>, StoreError> {
     let sql = format!("SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.idempotency_key = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(key).fetch_optional(&mut *write.tx).await?;
     row.as_ref().map(entry_from_row).transpose()

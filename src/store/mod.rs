@@ -242,17 +242,7 @@ impl Store {
             });
         }
         let store = Store::connect(url).await?;
-        let sql = match store.engine {
-            Engine::Sqlite => {
-                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
-            }
-            Engine::Postgres => {
-                "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_name = '_sqlx_migrations' \
-                 AND table_schema = current_schema()"
-            }
-        };
-        let found: i64 = sqlx::query(sql).fetch_one(&store.pool).await?.try_get("n")?;
-        if found == 0 {
+        if !store.has_migrations_table().await? {
             store.close().await;
             return Err(StoreError::NoDatabase {
                 url: shown,

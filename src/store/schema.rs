@@ -42,10 +42,9 @@ impl Store {
         Ok(())
     }
 
-    /// Compares the migrations applied to the database with those this binary ships.
-    pub async fn schema_state(&self) -> Result<SchemaState, StoreError> {
-        let shipped: Vec<i64> = self.migrator().iter().map(|migration| migration.version).collect();
-        let table = match self.engine {
+    /// Whether the database holds appeal's migration table: an appeal database at all.
+    pub(super) async fn has_migrations_table(&self) -> Result<bool, StoreError> {
+        let sql = match self.engine {
             Engine::Sqlite => {
                 "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
             }
@@ -54,8 +53,14 @@ impl Store {
                  AND table_schema = current_schema()"
             }
         };
-        let exists: i64 = sqlx::query(table).fetch_one(&self.pool).await?.try_get("n")?;
-        let applied: Vec<i64> = if exists == 0 {
+        let found: i64 = sqlx::query(sql).fetch_one(&self.pool).await?.try_get("n")?;
+        Ok(found > 0)
+    }
+
+    /// Compares the migrations applied to the database with those this binary ships.
+    pub async fn schema_state(&self) -> Result<SchemaState, StoreError> {
+        let shipped: Vec<i64> = self.migrator().iter().map(|migration| migration.version).collect();
+        let applied: Vec<i64> = if !self.has_migrations_table().await? {
             Vec::new()
         } else {
             sqlx::query("SELECT version FROM _sqlx_migrations WHERE success = TRUE ORDER BY version")
