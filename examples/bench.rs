@@ -204,6 +204,38 @@ async fn bulk_entries(database_url: &str, campaign: &str, count: i64) -> anyhow:
     Ok(())
 }
 
+/// A gift of 1.00 to one campaign every 20 ms, as a campaign push brings them, while readers
+/// are measured.
+struct Trickle {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Trickle {
+    fn start(client: &reqwest::Client, address: &str, token: &str, campaign: &str) -> Trickle {
+        let stop = Arc::new(AtomicBool::new(false));
+        let url = format!("{address}/api/v1/admin/campaigns/{campaign}/donations");
+        let (client, token, stopped) = (client.clone(), token.to_owned(), stop.clone());
+        let task = tokio::spawn(async move {
+            while !stopped.load(Ordering::Relaxed) {
+                let _ = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({"amount": "1.00", "method": "cash", "received_on": "2026-11-01"}))
+                    .send()
+                    .await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        Trickle { stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.task.await;
+    }
+}
+
 struct Load {
     per_second: f64,
     p99_micros: u64,
@@ -316,26 +348,10 @@ async fn run_engine(
                 if label == "small" { entries } else { entries - size.entries_small },
             )
             .await?;
-            let trickle_stop = Arc::new(AtomicBool::new(false));
-            let trickle = {
-                let (client, address, token, stop) =
-                    (client.clone(), address.clone(), token.clone(), trickle_stop.clone());
-                tokio::spawn(async move {
-                    while !stop.load(Ordering::Relaxed) {
-                        let _ = client
-                            .post(format!("{address}/api/v1/admin/campaigns/reads/donations"))
-                            .bearer_auth(&token)
-                            .json(&json!({"amount": "1.00", "method": "cash", "received_on": "2026-11-01"}))
-                            .send()
-                            .await;
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                })
-            };
+            let trickle = Trickle::start(&client, &address, &token, "reads");
             let baseline = load(&baseline_url, 64, size.read_seconds).await;
             let ours = load(&progress_url, 64, size.read_seconds).await;
-            trickle_stop.store(true, Ordering::Relaxed);
-            let _ = trickle.await;
+            trickle.stop().await;
             let ratio = ours.per_second / baseline.per_second.max(1.0);
             rows.push(Row {
                 engine: name,
@@ -381,26 +397,10 @@ async fn run_engine(
         let page_url = format!("{address}/c/pages?lang=en");
         let body = client.get(&page_url).send().await?.bytes().await?.to_vec();
         let baseline_url = bare_server_of(body, "text/html; charset=utf-8").await;
-        let trickle_stop = Arc::new(AtomicBool::new(false));
-        let trickle = {
-            let (client, address, token, stop) =
-                (client.clone(), address.clone(), token.clone(), trickle_stop.clone());
-            tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    let _ = client
-                        .post(format!("{address}/api/v1/admin/campaigns/pages/donations"))
-                        .bearer_auth(&token)
-                        .json(&json!({"amount": "1.00", "method": "cash", "received_on": "2026-11-01"}))
-                        .send()
-                        .await;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            })
-        };
+        let trickle = Trickle::start(&client, &address, &token, "pages");
         let baseline = load(&baseline_url, 64, size.read_seconds).await;
         let ours = load(&page_url, 64, size.read_seconds).await;
-        trickle_stop.store(true, Ordering::Relaxed);
-        let _ = trickle.await;
+        trickle.stop().await;
         let ratio = ours.per_second / baseline.per_second.max(1.0);
         rows.push(Row {
             engine: name,

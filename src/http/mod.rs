@@ -11,6 +11,7 @@ pub mod exports;
 pub mod extract;
 pub mod fast;
 pub mod limits;
+mod manage;
 pub mod page_cache;
 pub mod pages;
 pub mod public;

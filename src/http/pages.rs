@@ -1,5 +1,5 @@
 //! Server-rendered pages: campaign list, campaign page and donation form, thank-you page,
-//! the embeddable bar and script, donor self-service, and the static files.
+//! the embeddable bar and script, and the static files (donor self-service: `manage`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -18,12 +18,12 @@ use serde_json::json;
 use super::AppState;
 use super::defence::{Rejection, captcha_widget};
 use super::error::Problem;
+use super::manage;
 use super::page_cache::PageKey;
-use crate::access::{hash_token, hex};
 use crate::actions::{self, ActionError};
 use crate::ledger::checkout::CheckoutInput;
 use crate::ledger::progress::{BranchTotals, CampaignTotals, Progress, percent};
-use crate::ledger::validation::{AmountText, parse_email};
+use crate::ledger::validation::AmountText;
 use crate::ledger::{Campaign, CampaignStatus};
 use crate::web::i18n::{Language, catalog, currencies_for_scripts};
 use crate::web::{self, templates};
@@ -36,8 +36,8 @@ pub fn router() -> Router<AppState> {
         .route("/c/{slug}/thanks", get(thanks_page))
         .route("/embed/{slug}", get(embed_page))
         .route("/embed.js", get(serve_embed_script))
-        .route("/manage", get(manage_form).post(manage_request))
-        .route("/manage/{token}", get(manage_open).post(manage_use))
+        .route("/manage", get(manage::manage_form).post(manage::manage_request))
+        .route("/manage/{token}", get(manage::manage_open).post(manage::manage_use))
         .route("/static/{*path}", get(static_file))
 }
 
@@ -75,7 +75,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
 }
 
 impl Lang {
-    fn from_code(code: Option<&str>) -> Self {
+    pub(super) fn from_code(code: Option<&str>) -> Self {
         let catalog = catalog();
         match code.and_then(|code| catalog.get(code)) {
             Some(language) => Lang { language, chosen: true },
@@ -253,38 +253,29 @@ fn time_left(language: &Language, ends: DateTime<Utc>, now: DateTime<Utc>) -> St
 
 async fn index(State(state): State<AppState>, lang: Lang) -> Response {
     let language = lang.language;
-    // Kept for `FRESH_FOR`: it lists every active campaign.
+    // Kept for `FRESH_FOR` under one version: it lists every active campaign.
     let key = PageKey { kind: "home", slug: String::new(), lang: language.code.clone() };
-    if let Some(html) = state.pages.get(&key, "") {
-        return lang.page(StatusCode::OK, html.to_string());
-    }
-    let campaigns = match state.store.list_campaigns(false).await {
-        Ok(campaigns) => campaigns,
-        Err(error) => return Problem::from(error).into_response(),
-    };
-    let now = Utc::now();
-    let mut cards = Vec::new();
-    for campaign in campaigns.iter().filter(|campaign| campaign.status == CampaignStatus::Active) {
-        if let Ok(Some((campaign, totals, branches))) =
-            state.store.campaign_progress(campaign.slug.as_str()).await
-        {
-            cards.push(json!({
-                "slug": campaign.slug.as_str(),
-                "title": campaign.title.get(&language.code),
-                "progress": progress_view(language, &campaign, &totals, &branches, now),
-            }));
+    kept_page(&state, &lang, key, Some(String::new()), async {
+        let campaigns =
+            state.store.list_campaigns(false).await.map_err(|error| Problem::from(error).into_response())?;
+        let now = Utc::now();
+        let mut cards = Vec::new();
+        for campaign in campaigns.iter().filter(|campaign| campaign.status == CampaignStatus::Active) {
+            if let Ok(Some((campaign, totals, branches))) =
+                state.store.campaign_progress(campaign.slug.as_str()).await
+            {
+                cards.push(json!({
+                    "slug": campaign.slug.as_str(),
+                    "title": campaign.title.get(&language.code),
+                    "progress": progress_view(language, &campaign, &totals, &branches, now),
+                }));
+            }
         }
-    }
-    let page = page_info(&state, language, &state.site.organization, "/");
-    match templates::render("index.html", json!({"page": page, "t": language.strings(), "campaigns": cards}))
-    {
-        Ok(html) => {
-            let html: std::sync::Arc<str> = html.into();
-            state.pages.put(key, "", html.clone());
-            lang.page(StatusCode::OK, html.to_string())
-        }
-        Err(error) => Problem::internal(&error).into_response(),
-    }
+        let page = page_info(&state, language, &state.site.organization, "/");
+        templates::render("index.html", json!({"page": page, "t": language.strings(), "campaigns": cards}))
+            .map_err(|error| Problem::internal(&error).into_response())
+    })
+    .await
 }
 
 /// What the donation form shows: the choices, and what was typed when it comes back with errors.
@@ -440,6 +431,31 @@ async fn page_version(state: &AppState, slug: &str) -> Option<String> {
     }
 }
 
+/// A public page from memory while `version` stands (`None`: never kept); else rendered by
+/// `render` (the HTML, or the answer that replaces it) and kept under `version`.
+async fn kept_page(
+    state: &AppState,
+    lang: &Lang,
+    key: PageKey,
+    version: Option<String>,
+    render: impl std::future::Future<Output = Result<String, Response>>,
+) -> Response {
+    if let Some(version) = &version
+        && let Some(html) = state.pages.get(&key, version)
+    {
+        return lang.page(StatusCode::OK, html.to_string());
+    }
+    match render.await {
+        Ok(html) => {
+            if let Some(version) = &version {
+                state.pages.put(key, version, html.as_str().into());
+            }
+            lang.page(StatusCode::OK, html)
+        }
+        Err(refused) => refused,
+    }
+}
+
 async fn load_public(
     state: &AppState,
     slug: &str,
@@ -474,36 +490,25 @@ async fn campaign_page(
     // The plain page, from memory while its figures stand.
     let key = PageKey { kind: "c", slug: slug.clone(), lang: lang.language.code.clone() };
     let version = if cancelled { None } else { page_version(&state, &slug).await };
-    if let Some(version) = &version
-        && let Some(html) = state.pages.get(&key, version)
-    {
-        return lang.page(StatusCode::OK, html.to_string());
-    }
-    let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
-        return not_found_page(&state, &lang);
-    };
-    let notice = cancelled.then(|| lang.language.t("cancelled.body").to_owned());
-    let view = CampaignPage {
-        lang: &lang,
-        campaign,
-        totals,
-        branches,
-        form: GiveForm::default(),
-        errors: BTreeMap::new(),
-        notice,
-        thanks: false,
-        status: StatusCode::OK,
-    };
-    match campaign_html(&state, view).await {
-        Ok(html) => {
-            let html: std::sync::Arc<str> = html.into();
-            if let Some(version) = &version {
-                state.pages.put(key, version, html.clone());
-            }
-            lang.page(StatusCode::OK, html.to_string())
-        }
-        Err(refused) => refused,
-    }
+    kept_page(&state, &lang, key, version, async {
+        let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
+            return Err(not_found_page(&state, &lang));
+        };
+        let notice = cancelled.then(|| lang.language.t("cancelled.body").to_owned());
+        let view = CampaignPage {
+            lang: &lang,
+            campaign,
+            totals,
+            branches,
+            form: GiveForm::default(),
+            errors: BTreeMap::new(),
+            notice,
+            thanks: false,
+            status: StatusCode::OK,
+        };
+        campaign_html(&state, view).await
+    })
+    .await
 }
 
 async fn thanks_page(State(state): State<AppState>, Path(slug): Path<String>, lang: Lang) -> Response {
@@ -631,33 +636,22 @@ fn problem_detail(problem: &Problem) -> String {
 async fn embed_page(State(state): State<AppState>, Path(slug): Path<String>, lang: Lang) -> Response {
     let key = PageKey { kind: "embed", slug: slug.clone(), lang: lang.language.code.clone() };
     let version = page_version(&state, &slug).await;
-    if let Some(version) = &version
-        && let Some(html) = state.pages.get(&key, version)
-    {
-        return lang.page(StatusCode::OK, html.to_string());
-    }
-    let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
-        return not_found_page(&state, &lang);
-    };
-    let language = lang.language;
-    let title = campaign.title.get(&language.code).to_owned();
-    let mut page = page_info(&state, language, &title, &format!("/embed/{slug}"));
-    page.campaign_url = format!("{}/c/{}?lang={}", state.public_url, campaign.slug, language.code);
-    let context = json!({
-        "page": page,
-        "t": language.strings(),
-        "progress": progress_view(language, &campaign, &totals, &branches, Utc::now()),
-    });
-    match templates::render("embed.html", context) {
-        Ok(html) => {
-            let html: std::sync::Arc<str> = html.into();
-            if let Some(version) = &version {
-                state.pages.put(key, version, html.clone());
-            }
-            lang.page(StatusCode::OK, html.to_string())
-        }
-        Err(error) => Problem::internal(&error).into_response(),
-    }
+    kept_page(&state, &lang, key, version, async {
+        let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
+            return Err(not_found_page(&state, &lang));
+        };
+        let language = lang.language;
+        let title = campaign.title.get(&language.code).to_owned();
+        let mut page = page_info(&state, language, &title, &format!("/embed/{slug}"));
+        page.campaign_url = format!("{}/c/{}?lang={}", state.public_url, campaign.slug, language.code);
+        let context = json!({
+            "page": page,
+            "t": language.strings(),
+            "progress": progress_view(language, &campaign, &totals, &branches, Utc::now()),
+        });
+        templates::render("embed.html", context).map_err(|error| Problem::internal(&error).into_response())
+    })
+    .await
 }
 
 /// `/embed.js`: format.js and the widget, wrapped so nothing leaks into the host page.
@@ -712,129 +706,6 @@ async fn static_file(Path(path): Path<String>) -> Response {
         bytes.into_owned(),
     )
         .into_response()
-}
-
-fn manage_page(
-    state: &AppState,
-    lang: &Lang,
-    status: StatusCode,
-    state_name: &str,
-    extra: serde_json::Value,
-) -> Response {
-    let language = lang.language;
-    let page = page_info(state, language, language.t("manage.title"), "/manage");
-    let mut context = json!({"page": page, "t": language.strings(), "state": state_name});
-    if let (Some(context), Some(extra)) = (context.as_object_mut(), extra.as_object()) {
-        context.extend(extra.clone());
-    }
-    render(lang, status, "manage.html", context)
-}
-
-async fn manage_form(State(state): State<AppState>, lang: Lang) -> Response {
-    manage_page(&state, &lang, StatusCode::OK, "ask", json!({}))
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct ManageForm {
-    lang: Option<String>,
-    email: Option<String>,
-}
-
-/// How long a self-service link works.
-const MANAGE_LINK_MINUTES: i64 = 30;
-
-/// Sends a one-time link if the address has a subscription; answers the same either way,
-/// and sends in the background so that the time taken tells nothing either.
-async fn manage_request(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let form: ManageForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let lang = Lang::from_code(form.lang.as_deref());
-    let language = lang.language;
-    let email = match form.email.as_deref().map(parse_email) {
-        Some(Ok(email)) => email,
-        _ => {
-            let error = language.fill("manage.email", &[]) + " — " + "name@example.org";
-            return manage_page(
-                &state,
-                &lang,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "ask",
-                json!({"error": error}),
-            );
-        }
-    };
-    let ip = state.defence.client_ip(&headers, peer);
-    if let Err(Rejection::RateLimited { retry_after_seconds }) = state.defence.check_manage(ip, &email) {
-        let mut response = manage_page(
-            &state,
-            &lang,
-            StatusCode::TOO_MANY_REQUESTS,
-            "ask",
-            json!({"error": language.t("error.rate_limited")}),
-        );
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
-        return response;
-    }
-    let worker = state.clone();
-    let code = language.code.clone();
-    tokio::spawn(async move {
-        let language = catalog().get(&code).unwrap_or_else(|| catalog().fallback());
-        match worker.store.customer_for_email(&email).await {
-            Ok(Some(customer)) => {
-                let mut bytes = [0_u8; 32];
-                getrandom::fill(&mut bytes).expect("the operating system provides randomness");
-                let token = hex(&bytes);
-                let expires = Utc::now() + chrono::Duration::minutes(MANAGE_LINK_MINUTES);
-                let stored = worker
-                    .store
-                    .insert_manage_token(&hash_token(&token), &email, &customer, &language.code, expires)
-                    .await;
-                match stored {
-                    Ok(()) => {
-                        if let Err(error) = worker.mailer.send_manage_link(&email, language, &token).await {
-                            tracing::error!(%error, "the self-service link could not be sent");
-                        }
-                    }
-                    Err(error) => tracing::error!(%error, "the self-service link could not be stored"),
-                }
-            }
-            Ok(None) => tracing::info!("self-service link asked for an address without a subscription"),
-            Err(error) => tracing::error!(%error, "cannot look up subscriptions for a self-service link"),
-        }
-    });
-    manage_page(&state, &lang, StatusCode::OK, "sent", json!({}))
-}
-
-async fn manage_open(State(state): State<AppState>, Path(token): Path<String>, lang: Lang) -> Response {
-    match state.store.manage_token_is_valid(&hash_token(&token)).await {
-        Ok(true) => manage_page(&state, &lang, StatusCode::OK, "open", json!({"token": token})),
-        Ok(false) => manage_page(&state, &lang, StatusCode::GONE, "expired", json!({})),
-        Err(error) => Problem::from(error).into_response(),
-    }
-}
-
-/// Uses the link (once) and sends the donor to Stripe's Billing Portal.
-async fn manage_use(State(state): State<AppState>, Path(token): Path<String>, body: Bytes) -> Response {
-    let form: ManageForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let lang = Lang::from_code(form.lang.as_deref());
-    let Some(payments) = &state.payments else {
-        return Problem::from(ActionError::PaymentsNotConfigured).into_response();
-    };
-    let (customer, locale) = match state.store.use_manage_token(&hash_token(&token)).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return manage_page(&state, &lang, StatusCode::GONE, "expired", json!({})),
-        Err(error) => return Problem::from(error).into_response(),
-    };
-    let language = catalog().get(&locale).unwrap_or_else(|| catalog().fallback());
-    let return_url = format!("{}/manage?lang={}", state.public_url, language.code);
-    match payments.api.billing_portal_session(&customer, &return_url, &language.stripe_locale).await {
-        Ok(session) => Redirect::to(&session.url).into_response(),
-        Err(error) => Problem::from(error).into_response(),
-    }
 }
 
 #[cfg(test)]
