@@ -61,12 +61,12 @@ pub async fn html_for_browsers(State(state): State<AppState>, request: Request, 
     let language = lang.language;
     let (heading_key, body_key) = error_keys(status);
     let heading = language.t(heading_key);
-    let admin = path.starts_with("/admin") || path.starts_with("/api/v1/admin");
+    let staff = path.starts_with("/admin") || path.starts_with("/api/v1/admin");
     // Staff (the dashboard and the API, in English) also read what the server said and which
     // fields it named; supporters read the explanation in their language only.
     let errors: Vec<Value> = problem["errors"]
         .as_object()
-        .filter(|_| admin)
+        .filter(|_| staff)
         .map(|errors| {
             errors.iter().map(|(field, message)| json!({"field": field, "message": message})).collect()
         })
@@ -79,7 +79,7 @@ pub async fn html_for_browsers(State(state): State<AppState>, request: Request, 
     let page = page_info(&state, language, heading, &path);
     let context = json!({
         "page": page, "t": language.strings(), "heading": heading, "explanation": language.t(body_key),
-        "detail": if admin { problem["detail"].clone() } else { Value::Null },
+        "detail": if staff { problem["detail"].clone() } else { Value::Null },
         "errors": errors, "link": link, "status": status.as_u16(),
     });
     let mut page = render(&lang, status, "error.html", context);
