@@ -19,6 +19,21 @@ pub struct TotalsChange {
     pub donors: i64,
 }
 
+impl TotalsChange {
+    /// The two changes together, or `None` when a figure would no longer fit in 64 bits.
+    pub fn checked_add(&self, other: &TotalsChange) -> Option<TotalsChange> {
+        Some(TotalsChange {
+            gross_minor: self.gross_minor.checked_add(other.gross_minor)?,
+            net_minor: self.net_minor.checked_add(other.net_minor)?,
+            online_gross_minor: self.online_gross_minor.checked_add(other.online_gross_minor)?,
+            online_net_minor: self.online_net_minor.checked_add(other.online_net_minor)?,
+            offline_minor: self.offline_minor.checked_add(other.offline_minor)?,
+            donations: self.donations.checked_add(other.donations)?,
+            donors: self.donors.checked_add(other.donors)?,
+        })
+    }
+}
+
 /// What the rule needs to know about an entry and what came before it.
 #[derive(Clone, Copy, Debug)]
 pub struct EntryFacts {

@@ -4,6 +4,7 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, Row};
 
+use super::totals::{BRANCH_SUMMED, CAMPAIGN_SUMMED, branch_parts, campaign_parts, sums};
 use super::{Store, StoreError, WriteTx, is_unique_violation, now, read_flag, read_instant, stored_instant};
 use crate::ledger::campaign::{BranchSpec, CampaignDraft, CheckoutSettings, Localized};
 use crate::ledger::progress::{BranchTotals, CampaignTotals};
@@ -164,7 +165,9 @@ impl Store {
         }
         for sql in [
             "DELETE FROM donor_totals WHERE campaign_id = $1",
+            "DELETE FROM branch_total_shards WHERE campaign_id = $1",
             "DELETE FROM branch_totals WHERE campaign_id = $1",
+            "DELETE FROM campaign_total_shards WHERE campaign_id = $1",
             "DELETE FROM campaign_totals WHERE campaign_id = $1",
             "DELETE FROM wall_moderation WHERE entry_id IN (SELECT id FROM ledger_entries WHERE campaign_id = $1)",
             "DELETE FROM ledger_entries WHERE campaign_id = $1",
@@ -219,11 +222,20 @@ impl Store {
         &self,
         slug: &str,
     ) -> Result<Option<(Campaign, CampaignTotals, Vec<BranchTotals>)>, StoreError> {
+        // The base row and the shards summed, and the recurring figures counted from the
+        // subscriptions (an index range), in one statement.
         let sql = format!(
             "SELECT {CAMPAIGN_COLUMNS}, t.gross_minor, t.net_minor, t.online_gross_minor, t.online_net_minor, \
-             t.offline_minor, t.donations, t.donors, t.recurring_active, t.recurring_monthly_minor, \
-             t.updated_at AS totals_updated_at \
-             FROM campaigns c JOIN campaign_totals t ON t.campaign_id = c.id WHERE c.slug = $1"
+             t.offline_minor, t.donations, t.donors, t.updated_at AS totals_updated_at, \
+             (SELECT COUNT(*) FROM subscriptions s WHERE s.campaign_id = c.id AND s.status IN ('active', 'trialing')) \
+               AS recurring_active, \
+             (SELECT CAST(COALESCE(SUM(s.monthly_minor), 0) AS BIGINT) FROM subscriptions s \
+               WHERE s.campaign_id = c.id AND s.status IN ('active', 'trialing')) AS recurring_monthly_minor \
+             FROM campaigns c JOIN (SELECT parts.campaign_id, {sums}, MAX(parts.updated_at) AS updated_at \
+               FROM ({parts}) parts GROUP BY parts.campaign_id) t ON t.campaign_id = c.id \
+             WHERE c.slug = $1",
+            sums = sums(CAMPAIGN_SUMMED),
+            parts = campaign_parts("(SELECT id FROM campaigns WHERE slug = $1)"),
         );
         let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(slug).fetch_optional(self.pool()).await?
         else {
@@ -242,14 +254,15 @@ impl Store {
             recurring_monthly_minor: row.try_get("recurring_monthly_minor")?,
             updated_at: Some(read_instant(row.try_get("totals_updated_at")?)?),
         };
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT b.id, b.slug, b.name, b.goal_minor, bt.gross_minor, bt.net_minor \
-             FROM branches b JOIN branch_totals bt ON bt.branch_id = b.id \
+             FROM branches b JOIN (SELECT parts.branch_id, {sums} FROM ({parts}) parts GROUP BY parts.branch_id) bt \
+               ON bt.branch_id = b.id \
              WHERE b.campaign_id = $1 ORDER BY b.position",
-        )
-        .bind(campaign.id)
-        .fetch_all(self.pool())
-        .await?;
+            sums = sums(BRANCH_SUMMED),
+            parts = branch_parts("campaign_id = $1"),
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(campaign.id).fetch_all(self.pool()).await?;
         let branches = rows
             .iter()
             .map(|row| {
@@ -323,10 +336,12 @@ async fn replace_branches(
                 format!("cannot drop the branch \"{slug}\": it holds ledger entries"),
             ));
         }
-        sqlx::query("DELETE FROM branch_totals WHERE branch_id = $1")
-            .bind(branch_id)
-            .execute(&mut *write.tx)
-            .await?;
+        for sql in [
+            "DELETE FROM branch_total_shards WHERE branch_id = $1",
+            "DELETE FROM branch_totals WHERE branch_id = $1",
+        ] {
+            sqlx::query(sql).bind(branch_id).execute(&mut *write.tx).await?;
+        }
         sqlx::query("DELETE FROM branches WHERE id = $1").bind(branch_id).execute(&mut *write.tx).await?;
     }
     for (position, spec) in specs.iter().enumerate() {

@@ -1,9 +1,11 @@
-//! `appeal check`: every kept total recomputed from the ledger and compared.
+//! `appeal check`: every kept total (its base row and shards summed) recomputed from the
+//! ledger and compared.
 
 use std::collections::BTreeMap;
 
 use sqlx::Row;
 
+use super::totals::{all_campaign_parts, branch_parts};
 use super::{Store, StoreError};
 
 /// One kept figure that disagrees with the ledger.
@@ -74,8 +76,12 @@ impl Store {
             .collect::<Result<Vec<_>, StoreError>>()?;
 
         for (figure, recompute) in CAMPAIGN_FIGURES {
-            let kept =
-                self.figures(&format!("SELECT campaign_id AS k, {figure} AS v FROM campaign_totals")).await?;
+            let kept = self
+                .figures(&format!(
+                    "SELECT campaign_id AS k, CAST(SUM({figure}) AS BIGINT) AS v FROM ({}) parts GROUP BY campaign_id",
+                    all_campaign_parts()
+                ))
+                .await?;
             let ledger = self.figures(recompute).await?;
             for (id, slug) in &campaigns {
                 compare(&mut found, slug, figure, &kept, &ledger, *id);
@@ -96,8 +102,12 @@ impl Store {
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
         for (figure, recompute) in BRANCH_FIGURES {
-            let kept =
-                self.figures(&format!("SELECT branch_id AS k, {figure} AS v FROM branch_totals")).await?;
+            let kept = self
+                .figures(&format!(
+                    "SELECT branch_id AS k, CAST(SUM({figure}) AS BIGINT) AS v FROM ({}) parts GROUP BY branch_id",
+                    branch_parts("1 = 1")
+                ))
+                .await?;
             let ledger = self.figures(recompute).await?;
             for (id, label) in &branches {
                 compare(&mut found, label, figure, &kept, &ledger, *id);

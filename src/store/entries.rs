@@ -4,11 +4,12 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::flags::{FlagKind, NewFlag, close_over_reversals_in, raise_flag_in};
+use super::totals::{lock_campaign_totals, refuse_overflow};
 use super::{Store, StoreError, WriteTx, now, read_date, read_flag, read_instant, stored_instant};
 use crate::access::Scope;
 use crate::ledger::entry::{Donor, Entry};
 use crate::ledger::search::EntrySearch;
-use crate::ledger::totals::{EntryFacts, TotalsChange, totals_change};
+use crate::ledger::totals::{EntryFacts, totals_change};
 use crate::ledger::{Currency, EntryKind, NewEntry, Slug, Source, StripeRefs};
 
 pub(super) const ENTRY_COLUMNS: &str = "e.id, e.campaign_id, c.slug AS campaign_slug, e.branch_id, b.slug AS branch_slug, \
@@ -281,12 +282,11 @@ impl Store {
     }
 }
 
-/// Appends `entry` and moves the campaign, branch and donor totals by it, inside `write`.
+/// Appends `entry` and moves the donor's sum by it, inside `write`; the campaign's and
+/// branch's totals move by it when `write` commits (see `totals`).
 ///
-/// The totals move last, each by one atomic `UPDATE ... SET x = x + $n`, so that the row
-/// locks they take on PostgreSQL (held until commit) cover only the end of the transaction:
-/// writers of one campaign queue for a couple of statements and the commit, not for the
-/// whole transaction. Locks are always taken campaign first, then donor.
+/// Locks are taken in one order: the campaign's base row (a reversal only), the donor's
+/// row, then at commit the shard rows.
 pub(crate) async fn record_entry_in(
     write: &mut WriteTx,
     entry: &NewEntry,
@@ -302,7 +302,7 @@ pub(crate) async fn record_entry_in(
         Some(reversed_id) => {
             // What is left to reverse is read under the campaign's lock, so that two
             // reversals of one gift cannot both take the same amount.
-            lock_campaign_totals(write, entry.campaign_id).await?;
+            lock_campaign_totals(&mut write.tx, entry.campaign_id).await?;
             // Under that lock, a reversal seen before (committed by a concurrent writer
             // while this one waited, too) is a replay, before its amount is checked against
             // what is left, which it has itself already taken. Other entries learn it from
@@ -397,20 +397,8 @@ pub(crate) async fn record_entry_in(
         flag_over_reversal(write, entry, &recorded, origin_id, before).await?;
     }
 
-    // The totals, last. The donor's sum comes back from its row, which says whether the
-    // donor now counts (or no longer does).
-    let facts = EntryFacts {
-        kind: entry.kind,
-        source: entry.source,
-        amount_minor: entry.amount_minor,
-        net_minor: entry.net_minor(),
-        origin_before_minor: origin_before,
-        // Known once the donor's row has moved, below; the campaign's move leaves donors be.
-        donor_before_minor: 0,
-    };
-    let change = totals_change(facts);
-    add_to_campaign(write, entry.campaign_id, &change, &recorded_at).await?;
-    write.touch(entry.campaign_id);
+    // The donor's sum comes back from its row, which says whether the donor now counts (or
+    // no longer does); the campaign's figures, the donor count with them, move at commit.
     let donor_after = refuse_overflow(
         sqlx::query(
             "INSERT INTO donor_totals (campaign_id, donor_key, gross_minor) VALUES ($1, $2, $3) \
@@ -426,29 +414,15 @@ pub(crate) async fn record_entry_in(
     )?
     .ok_or(StoreError::NotFound("donor"))?
     .try_get::<i64, _>("gross_minor")?;
-    let donors =
-        totals_change(EntryFacts { donor_before_minor: donor_after - entry.amount_minor, ..facts }).donors;
-    if donors != 0 {
-        sqlx::query("UPDATE campaign_totals SET donors = donors + $1 WHERE campaign_id = $2")
-            .bind(donors)
-            .bind(entry.campaign_id)
-            .execute(&mut *write.tx)
-            .await?;
-    }
-    if let Some(branch_id) = entry.branch_id {
-        refuse_overflow(
-            sqlx::query(
-                "UPDATE branch_totals SET gross_minor = gross_minor + $1, net_minor = net_minor + $2 \
-                 WHERE branch_id = $3 RETURNING gross_minor, net_minor",
-            )
-            .bind(change.gross_minor)
-            .bind(change.net_minor)
-            .bind(branch_id)
-            .fetch_optional(&mut *write.tx)
-            .await,
-            &["gross_minor", "net_minor"],
-        )?;
-    }
+    let change = totals_change(EntryFacts {
+        kind: entry.kind,
+        source: entry.source,
+        amount_minor: entry.amount_minor,
+        net_minor: entry.net_minor(),
+        origin_before_minor: origin_before,
+        donor_before_minor: donor_after - entry.amount_minor,
+    });
+    write.add_to_totals(entry.campaign_id, entry.branch_id, &change)?;
     Ok(RecordOutcome::Recorded(recorded))
 }
 
@@ -500,75 +474,6 @@ async fn flag_over_reversal(
         close_over_reversals_in(write, gift_id, recorded.id).await?;
     }
     Ok(())
-}
-
-/// Takes the campaign's totals row (a row lock until commit on PostgreSQL).
-async fn lock_campaign_totals(write: &mut WriteTx, campaign_id: i64) -> Result<(), StoreError> {
-    let locked = sqlx::query("UPDATE campaign_totals SET version = version + 1 WHERE campaign_id = $1")
-        .bind(campaign_id)
-        .execute(&mut *write.tx)
-        .await?;
-    if locked.rows_affected() == 0 {
-        return Err(StoreError::NotFound("campaign"));
-    }
-    Ok(())
-}
-
-/// Moves the campaign's totals (all but `donors`, which the donor's row decides) in one
-/// statement.
-async fn add_to_campaign(
-    write: &mut WriteTx,
-    campaign_id: i64,
-    change: &TotalsChange,
-    at: &str,
-) -> Result<(), StoreError> {
-    let moved = sqlx::query(
-        "UPDATE campaign_totals SET gross_minor = gross_minor + $1, net_minor = net_minor + $2, \
-         online_gross_minor = online_gross_minor + $3, online_net_minor = online_net_minor + $4, \
-         offline_minor = offline_minor + $5, donations = donations + $6, updated_at = $7, version = version + 1 \
-         WHERE campaign_id = $8 \
-         RETURNING gross_minor, net_minor, online_gross_minor, online_net_minor, offline_minor, donations",
-    )
-    .bind(change.gross_minor)
-    .bind(change.net_minor)
-    .bind(change.online_gross_minor)
-    .bind(change.online_net_minor)
-    .bind(change.offline_minor)
-    .bind(change.donations)
-    .bind(at)
-    .bind(campaign_id)
-    .fetch_optional(&mut *write.tx)
-    .await;
-    refuse_overflow(
-        moved,
-        &["gross_minor", "net_minor", "online_gross_minor", "online_net_minor", "offline_minor", "donations"],
-    )?
-    .ok_or(StoreError::NotFound("campaign"))?;
-    Ok(())
-}
-
-/// A total moved in SQL that no longer fits in 64 bits refuses the whole entry: PostgreSQL
-/// raises "out of range" (22003), SQLite turns the sum into a float, which is caught here.
-fn refuse_overflow(
-    moved: Result<Option<AnyRow>, sqlx::Error>,
-    columns: &[&str],
-) -> Result<Option<AnyRow>, StoreError> {
-    let row = match moved {
-        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("22003") => {
-            return Err(total_overflows());
-        }
-        other => other?,
-    };
-    if let Some(row) = &row
-        && columns.iter().any(|column| row.try_get::<i64, _>(*column).is_err())
-    {
-        return Err(total_overflows());
-    }
-    Ok(row)
-}
-
-fn total_overflows() -> StoreError {
-    StoreError::conflict("amount", "would overflow the campaign's total")
 }
 
 async fn entry_in(write: &mut WriteTx, id: i64) -> Result<Option<Entry>, StoreError> {

@@ -18,6 +18,7 @@ mod schema;
 mod stripe;
 mod supporters;
 mod tokens;
+mod totals;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -146,6 +147,8 @@ pub(crate) struct WriteTx {
     pub tx: Transaction<'static, Any>,
     gate: Option<OwnedMutexGuard<()>>,
     touched: Vec<i64>,
+    /// What the entries appended so far change, added to the totals' shards at commit.
+    totals: totals::PendingTotals,
     store: Store,
 }
 
@@ -172,7 +175,20 @@ impl WriteTx {
         }
     }
 
+    /// Adds one entry's change to its campaign's (and branch's) totals at commit.
+    pub(crate) fn add_to_totals(
+        &mut self,
+        campaign_id: i64,
+        branch_id: Option<i64>,
+        change: &crate::ledger::totals::TotalsChange,
+    ) -> Result<(), StoreError> {
+        self.touch(campaign_id);
+        self.totals.add(campaign_id, branch_id, change)
+    }
+
     pub async fn commit(mut self) -> Result<(), StoreError> {
+        // The totals last: their shard rows are locked from here to the commit only.
+        self.totals.apply(&mut self.tx, &stored_instant(now())).await?;
         self.tx.commit().await?;
         // The next writer need not wait for the notices and the documents.
         drop(self.gate.take());
@@ -281,7 +297,13 @@ impl Store {
             Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Engine::Postgres => self.pool.begin().await?,
         };
-        Ok(WriteTx { tx, gate, touched: Vec::new(), store: self.clone() })
+        Ok(WriteTx {
+            tx,
+            gate,
+            touched: Vec::new(),
+            totals: totals::PendingTotals::default(),
+            store: self.clone(),
+        })
     }
 }
 

@@ -345,7 +345,10 @@ pub(crate) async fn upsert_subscription_in(
     .bind(&at)
     .execute(&mut *write.tx)
     .await?;
-    refresh_recurring_in(write, subscription.campaign_id).await
+    // `recurring.active` and `recurring.monthly` are counted from the subscriptions when the
+    // campaign's progress is read: its readers are told.
+    write.touch(subscription.campaign_id);
+    Ok(())
 }
 
 /// Marks a known subscription past due after a failed payment, unless newer news is stored.
@@ -366,33 +369,8 @@ pub(crate) async fn mark_subscription_past_due_in(
     .fetch_optional(&mut *write.tx)
     .await?;
     if let Some(row) = row {
-        refresh_recurring_in(write, row.try_get("campaign_id")?).await?;
+        write.touch(row.try_get("campaign_id")?);
     }
-    Ok(())
-}
-
-/// `recurring.active` and `recurring.monthly`, kept with the other totals.
-async fn refresh_recurring_in(write: &mut WriteTx, campaign_id: i64) -> Result<(), StoreError> {
-    write.touch(campaign_id);
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS active, CAST(COALESCE(SUM(monthly_minor), 0) AS BIGINT) AS monthly \
-         FROM subscriptions WHERE campaign_id = $1 AND status IN ('active', 'trialing')",
-    )
-    .bind(campaign_id)
-    .fetch_one(&mut *write.tx)
-    .await?;
-    let active: i64 = row.try_get("active")?;
-    let monthly: i64 = row.try_get("monthly")?;
-    sqlx::query(
-        "UPDATE campaign_totals SET recurring_active = $1, recurring_monthly_minor = $2, updated_at = $3, \
-         version = version + 1 WHERE campaign_id = $4",
-    )
-    .bind(active)
-    .bind(monthly)
-    .bind(stored_instant(now()))
-    .bind(campaign_id)
-    .execute(&mut *write.tx)
-    .await?;
     Ok(())
 }
 

@@ -136,6 +136,21 @@ async fn concurrent_offline_donations_all_land(engine: Engine) {
         .map(|b| b["raised"].as_str().expect("raised"))
         .collect();
     assert_eq!(branch_raised, ["50.00", "50.00", "50.00"]);
+    // The totals were spread over shard rows (each transaction adds to one), not one row.
+    use sqlx::{Connection, Row};
+    let mut connection = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
+    let campaign_shards: i64 = sqlx::query("SELECT COUNT(*) AS n FROM campaign_total_shards")
+        .fetch_one(&mut connection)
+        .await
+        .expect("count")
+        .get("n");
+    assert!(campaign_shards > 1, "the campaign's totals sit on {campaign_shards} shard row(s)");
+    let branch_shards: i64 = sqlx::query("SELECT COUNT(*) AS n FROM branch_total_shards")
+        .fetch_one(&mut connection)
+        .await
+        .expect("count")
+        .get("n");
+    assert!(branch_shards > 3, "the three branches' totals sit on {branch_shards} shard row(s)");
 
     let check = app.cli(&["check"]);
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
@@ -239,12 +254,20 @@ async fn a_donation_that_would_overflow_a_total_is_refused_whole(engine: Engine)
     use sqlx::Connection;
     let app = spawn_app(engine).await;
     app.create_campaign("office").await;
-    // No real campaign gets near 2^63 cents; put one there directly to test the guard.
+    // No real campaign gets near 2^63 cents; put one there directly to test the guard, over
+    // two rows (the base row and a shard) that each fit: the guard checks their sum.
     let mut connection = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
-    sqlx::query("UPDATE campaign_totals SET gross_minor = 9223372036854775800")
+    sqlx::query("UPDATE campaign_totals SET gross_minor = 4611686018427387900")
         .execute(&mut connection)
         .await
         .expect("update");
+    sqlx::query(
+        "INSERT INTO campaign_total_shards (campaign_id, shard, gross_minor, updated_at) \
+         SELECT campaign_id, 7, 4611686018427387900, updated_at FROM campaign_totals",
+    )
+    .execute(&mut connection)
+    .await
+    .expect("insert");
     let response = app
         .post_as(
             &app.treasurer_token,

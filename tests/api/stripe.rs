@@ -414,16 +414,16 @@ async fn a_database_failure_mid_event_writes_nothing_and_the_retry_succeeds(engi
     let mut connection = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
     let (install, remove): (&[&str], &[&str]) = match engine {
         Engine::Sqlite => (
-            &["CREATE TRIGGER fail_totals BEFORE UPDATE OF gross_minor ON campaign_totals \
+            &["CREATE TRIGGER fail_totals BEFORE INSERT ON campaign_total_shards \
                BEGIN SELECT RAISE(ABORT, 'simulated failure'); END"],
             &["DROP TRIGGER fail_totals"],
         ),
         Engine::Postgres => (
             &[
                 "CREATE FUNCTION fail_totals() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'simulated failure'; END; $$ LANGUAGE plpgsql",
-                "CREATE TRIGGER fail_totals BEFORE UPDATE OF gross_minor ON campaign_totals FOR EACH ROW EXECUTE FUNCTION fail_totals()",
+                "CREATE TRIGGER fail_totals BEFORE INSERT ON campaign_total_shards FOR EACH ROW EXECUTE FUNCTION fail_totals()",
             ],
-            &["DROP TRIGGER fail_totals ON campaign_totals", "DROP FUNCTION fail_totals()"],
+            &["DROP TRIGGER fail_totals ON campaign_total_shards", "DROP FUNCTION fail_totals()"],
         ),
     };
     for sql in install {

@@ -204,6 +204,8 @@ async fn fingerprint(app: &TestApp) -> Vec<String> {
         "ledger_entries",
         "campaign_totals",
         "branch_totals",
+        "campaign_total_shards",
+        "branch_total_shards",
         "donor_totals",
         "api_tokens",
         "checkout_intents",
@@ -221,7 +223,9 @@ async fn fingerprint(app: &TestApp) -> Vec<String> {
     .iter()
     .map(|table| format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}"))
     .collect();
-    for table in ["campaigns", "campaign_totals", "checkout_intents", "subscriptions"] {
+    for table in
+        ["campaigns", "campaign_totals", "campaign_total_shards", "checkout_intents", "subscriptions"]
+    {
         queries.push(format!("SELECT COALESCE(MAX(updated_at), '') FROM {table}"));
     }
     queries.push("SELECT CAST(COUNT(*) AS TEXT) FROM stripe_flags WHERE resolved_at IS NULL".to_owned());

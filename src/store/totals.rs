@@ -1,0 +1,237 @@
+//! The kept totals: each campaign's and branch's figures, spread over shard rows.
+//!
+//! A figure is the sum of its base row (`campaign_totals`, `branch_totals`, which older
+//! versions moved) and its rows in `campaign_total_shards` / `branch_total_shards`. A write
+//! transaction gathers what its entries change and adds it, just before it commits, to one
+//! shard chosen for it: concurrent gifts to one campaign each lock a different row, so their
+//! commits no longer queue one behind another. Reads, documents and `appeal check` sum the
+//! rows; the overflow guard checks the sum.
+//!
+//! Locks are taken in one order everywhere: a campaign's base row (reversals, which read
+//! what is left of a gift under it), then donors' rows (as entries are appended), then the
+//! shard rows (at commit, campaigns then branches, each by id).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::StoreError;
+use crate::ledger::totals::TotalsChange;
+
+/// Shard rows per campaign and per branch: more than the writers one instance runs at once
+/// (its pool), so that transactions handed consecutive shards rarely meet.
+pub(crate) const SHARDS: u64 = 32;
+
+/// The next shard to hand out, starting somewhere random in each process, so that
+/// instances sharing a database do not all start on the same row.
+fn next_shard() -> i64 {
+    static NEXT: std::sync::OnceLock<AtomicU64> = std::sync::OnceLock::new();
+    let next = NEXT.get_or_init(|| {
+        let mut bytes = [0_u8; 8];
+        getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+        AtomicU64::new(u64::from_le_bytes(bytes))
+    });
+    // Below SHARDS (32), so it fits.
+    i64::try_from(next.fetch_add(1, Ordering::Relaxed) % SHARDS).unwrap_or(0)
+}
+
+/// What one write transaction's entries change, gathered until it commits.
+#[derive(Debug, Default)]
+pub(crate) struct PendingTotals {
+    campaigns: BTreeMap<i64, TotalsChange>,
+    /// Branch id → (campaign id, gross, net).
+    branches: BTreeMap<i64, (i64, i64, i64)>,
+}
+
+impl PendingTotals {
+    /// Adds one entry's change to its campaign (and branch).
+    pub fn add(
+        &mut self,
+        campaign_id: i64,
+        branch_id: Option<i64>,
+        change: &TotalsChange,
+    ) -> Result<(), StoreError> {
+        let campaign = self.campaigns.entry(campaign_id).or_default();
+        *campaign = campaign.checked_add(change).ok_or_else(total_overflows)?;
+        if let Some(branch_id) = branch_id {
+            let (_, gross, net) = self.branches.entry(branch_id).or_insert((campaign_id, 0, 0));
+            *gross = gross.checked_add(change.gross_minor).ok_or_else(total_overflows)?;
+            *net = net.checked_add(change.net_minor).ok_or_else(total_overflows)?;
+        }
+        Ok(())
+    }
+
+    /// Adds what was gathered to one shard per campaign and branch, then checks that each
+    /// campaign's and branch's summed figures still fit.
+    pub async fn apply(&self, tx: &mut Transaction<'static, Any>, at: &str) -> Result<(), StoreError> {
+        if self.campaigns.is_empty() && self.branches.is_empty() {
+            return Ok(());
+        }
+        let shard = next_shard();
+        for (campaign_id, change) in &self.campaigns {
+            let moved = sqlx::query(
+                "INSERT INTO campaign_total_shards (campaign_id, shard, gross_minor, net_minor, online_gross_minor, \
+                 online_net_minor, offline_minor, donations, donors, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                 ON CONFLICT (campaign_id, shard) DO UPDATE SET \
+                 gross_minor = campaign_total_shards.gross_minor + excluded.gross_minor, \
+                 net_minor = campaign_total_shards.net_minor + excluded.net_minor, \
+                 online_gross_minor = campaign_total_shards.online_gross_minor + excluded.online_gross_minor, \
+                 online_net_minor = campaign_total_shards.online_net_minor + excluded.online_net_minor, \
+                 offline_minor = campaign_total_shards.offline_minor + excluded.offline_minor, \
+                 donations = campaign_total_shards.donations + excluded.donations, \
+                 donors = campaign_total_shards.donors + excluded.donors, \
+                 updated_at = excluded.updated_at \
+                 RETURNING gross_minor, net_minor, online_gross_minor, online_net_minor, offline_minor, donations, donors",
+            )
+            .bind(campaign_id)
+            .bind(shard)
+            .bind(change.gross_minor)
+            .bind(change.net_minor)
+            .bind(change.online_gross_minor)
+            .bind(change.online_net_minor)
+            .bind(change.offline_minor)
+            .bind(change.donations)
+            .bind(change.donors)
+            .bind(at)
+            .fetch_optional(&mut **tx)
+            .await;
+            refuse_overflow(moved, CAMPAIGN_SUMMED)?;
+            let summed = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM ({}) parts",
+                sums(CAMPAIGN_SUMMED),
+                campaign_parts("$1")
+            )))
+            .bind(campaign_id)
+            .fetch_optional(&mut **tx)
+            .await;
+            refuse_overflow(summed, CAMPAIGN_SUMMED)?;
+        }
+        for (branch_id, (campaign_id, gross, net)) in &self.branches {
+            let moved = sqlx::query(
+                "INSERT INTO branch_total_shards (branch_id, shard, campaign_id, gross_minor, net_minor) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (branch_id, shard) DO UPDATE SET \
+                 gross_minor = branch_total_shards.gross_minor + excluded.gross_minor, \
+                 net_minor = branch_total_shards.net_minor + excluded.net_minor \
+                 RETURNING gross_minor, net_minor",
+            )
+            .bind(branch_id)
+            .bind(shard)
+            .bind(campaign_id)
+            .bind(gross)
+            .bind(net)
+            .fetch_optional(&mut **tx)
+            .await;
+            refuse_overflow(moved, BRANCH_SUMMED)?;
+            let summed = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM ({}) parts",
+                sums(BRANCH_SUMMED),
+                branch_parts("branch_id = $1")
+            )))
+            .bind(branch_id)
+            .fetch_optional(&mut **tx)
+            .await;
+            refuse_overflow(summed, BRANCH_SUMMED)?;
+        }
+        Ok(())
+    }
+}
+
+/// The campaign figures kept in shards.
+pub(crate) const CAMPAIGN_SUMMED: &[&str] = &[
+    "gross_minor",
+    "net_minor",
+    "online_gross_minor",
+    "online_net_minor",
+    "offline_minor",
+    "donations",
+    "donors",
+];
+
+/// The branch figures kept in shards.
+pub(crate) const BRANCH_SUMMED: &[&str] = &["gross_minor", "net_minor"];
+
+/// `CAST(SUM(x) AS BIGINT) AS x, …`: a sum past 64 bits fails (PostgreSQL's cast raises
+/// "out of range", SQLite's SUM "integer overflow") instead of wrapping.
+pub(crate) fn sums(figures: &[&str]) -> String {
+    figures
+        .iter()
+        .map(|figure| format!("CAST(SUM({figure}) AS BIGINT) AS {figure}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A campaign's base row and shard rows, one under the other (`campaign_id`, the figures
+/// and `updated_at`), for the campaigns where `campaign_id = {campaign}`.
+pub(crate) fn campaign_parts(campaign: &str) -> String {
+    let columns = CAMPAIGN_SUMMED.join(", ");
+    format!(
+        "SELECT campaign_id, {columns}, updated_at FROM campaign_totals WHERE campaign_id = {campaign} \
+         UNION ALL SELECT campaign_id, {columns}, updated_at FROM campaign_total_shards WHERE campaign_id = {campaign}"
+    )
+}
+
+/// Every campaign's base row and shard rows, one under the other.
+pub(crate) fn all_campaign_parts() -> String {
+    let columns = CAMPAIGN_SUMMED.join(", ");
+    format!(
+        "SELECT campaign_id, {columns} FROM campaign_totals \
+         UNION ALL SELECT campaign_id, {columns} FROM campaign_total_shards"
+    )
+}
+
+/// Branches' base rows and shard rows (`branch_id`, `campaign_id` and the figures), one
+/// under the other, for the rows matching `filter` (a condition on either column).
+pub(crate) fn branch_parts(filter: &str) -> String {
+    let columns = BRANCH_SUMMED.join(", ");
+    format!(
+        "SELECT branch_id, campaign_id, {columns} FROM branch_totals WHERE {filter} \
+         UNION ALL SELECT branch_id, campaign_id, {columns} FROM branch_total_shards WHERE {filter}"
+    )
+}
+
+/// Takes the campaign's base row (a row lock until commit on PostgreSQL): what is left of a
+/// gift is read under it, so that two reversals of one gift cannot both take the same amount.
+pub(super) async fn lock_campaign_totals(
+    tx: &mut Transaction<'static, Any>,
+    campaign_id: i64,
+) -> Result<(), StoreError> {
+    let locked = sqlx::query("UPDATE campaign_totals SET version = version + 1 WHERE campaign_id = $1")
+        .bind(campaign_id)
+        .execute(&mut **tx)
+        .await?;
+    if locked.rows_affected() == 0 {
+        return Err(StoreError::NotFound("campaign"));
+    }
+    Ok(())
+}
+
+/// A total moved or summed in SQL that no longer fits in 64 bits refuses the whole
+/// transaction: PostgreSQL raises "out of range" (22003), SQLite raises "integer overflow"
+/// from SUM or turns an addition into a float, which is caught here.
+pub(super) fn refuse_overflow(
+    moved: Result<Option<AnyRow>, sqlx::Error>,
+    columns: &[&str],
+) -> Result<Option<AnyRow>, StoreError> {
+    let row = match moved {
+        Err(sqlx::Error::Database(error))
+            if error.code().as_deref() == Some("22003") || error.message().contains("integer overflow") =>
+        {
+            return Err(total_overflows());
+        }
+        other => other?,
+    };
+    if let Some(row) = &row
+        && columns.iter().any(|column| row.try_get::<i64, _>(*column).is_err())
+    {
+        return Err(total_overflows());
+    }
+    Ok(row)
+}
+
+pub(super) fn total_overflows() -> StoreError {
+    StoreError::conflict("amount", "would overflow the campaign's total")
+}
