@@ -2,8 +2,9 @@
 
 use chrono::NaiveDate;
 
-use crate::ledger::entry::Entry;
+use crate::ledger::Currency;
 use crate::ledger::progress::timestamp;
+use crate::store::{ExportRow, StoreError};
 
 /// The columns, in order. Amounts are signed decimals in the campaign currency: refunds and
 /// disputes are negative, so each money column sums to the campaign's figure.
@@ -48,32 +49,29 @@ pub fn header() -> String {
     line
 }
 
-/// Appends one entry's row to `out`, field by field, with no text of its own to allocate:
-/// an export writes a million of these.
-pub fn write_row(out: &mut String, entry: &Entry, date: NaiveDate, include_donors: bool) {
-    let currency = entry.currency;
-    fn donor(value: &Option<String>, include: bool) -> Option<&str> {
-        value.as_deref().filter(|_| include)
-    }
+/// Appends one entry's row to `out`, field by field, straight from the database's row and
+/// with no text of its own to allocate: an export writes a million of these.
+pub fn write_row(out: &mut String, row: &mut ExportRow<'_>, date: NaiveDate) -> Result<(), StoreError> {
+    let currency = row.currency()?;
     let mut line = Line { out, first: true };
-    line.value(entry.id);
+    line.value(row.id()?);
     // `NaiveDate` displays as `YYYY-MM-DD` without a format string to parse per row.
     line.value(date);
-    line.value(entry.kind.as_str());
-    line.value(entry.source.as_str());
-    line.text(Some(&entry.method));
-    line.text(Some(entry.campaign_slug.as_str()));
-    line.text(entry.branch_slug.as_ref().map(|slug| slug.as_str()));
-    line.text(donor(&entry.donor.name, include_donors));
-    line.text(donor(&entry.donor.email, include_donors));
-    line.value(entry.donor.anonymous);
-    line.value(currency.decimal(entry.amount_minor));
-    line.value(currency.decimal(entry.fee_minor));
-    line.value(currency.decimal(entry.net_minor));
+    line.value(row.kind()?);
+    line.value(row.source()?);
+    line.text(Some(row.method()?));
+    line.text(Some(row.campaign_slug()?));
+    line.text(row.branch_slug()?);
+    line.text(row.donor_name()?);
+    line.text(row.donor_email()?);
+    line.value(row.anonymous()?);
+    line.money(currency, row.amount_minor()?);
+    line.money(currency, row.fee_minor()?);
+    line.money(currency, row.net_minor()?);
     line.value(currency.code());
-    match entry.presented {
+    match row.presented()? {
         Some((amount, presented)) => {
-            line.value(presented.decimal(amount));
+            line.money(presented, amount);
             line.value(presented.code());
         }
         None => {
@@ -81,34 +79,44 @@ pub fn write_row(out: &mut String, entry: &Entry, date: NaiveDate, include_donor
             line.text(None);
         }
     }
-    line.value(entry.recurring);
-    match entry.reverses_entry_id {
+    line.value(row.recurring()?);
+    match row.reverses_entry_id()? {
         Some(id) => line.value(id),
         None => line.text(None),
     }
-    let stripe = &entry.stripe;
-    for reference in [
-        &stripe.payment_intent,
-        &stripe.charge,
-        &stripe.invoice,
-        &stripe.subscription,
-        &stripe.balance_transaction,
-        &stripe.refund,
-        &stripe.dispute,
-        &stripe.payout,
-        &entry.reference,
-    ] {
-        line.text(reference.as_deref());
+    for reference in row.stripe()? {
+        line.text(reference);
     }
-    match entry.batch_id {
+    line.text(row.reference()?);
+    match row.batch_id()? {
         Some(id) => line.value(id),
         None => line.text(None),
     }
-    line.value(timestamp(entry.recorded_at));
-    line.text(Some(&entry.recorded_by));
-    line.text(entry.reason.as_deref());
-    line.text(entry.batch_reference.as_deref());
+    line.separate();
+    write_timestamp(line.out, row.recorded_at()?)?;
+    line.text(Some(row.recorded_by()?));
+    line.text(row.reason()?);
+    line.text(row.batch_reference()?);
     line.out.push_str("\r\n");
+    Ok(())
+}
+
+/// A stored instant ("2026-11-01T14:03:07.123456Z") as exports write instants, to the second
+/// ("2026-11-01T14:03:07Z"): cut from the stored text when it has that shape, else parsed.
+fn write_timestamp(out: &mut String, stored: &str) -> Result<(), StoreError> {
+    let bytes = stored.as_bytes();
+    let cut = bytes.len() >= 20
+        && bytes.get(10) == Some(&b'T')
+        && matches!(bytes.get(19), Some(b'.' | b'Z'))
+        && stored.ends_with('Z');
+    match stored.get(..19) {
+        Some(seconds) if cut => {
+            out.push_str(seconds);
+            out.push('Z');
+        }
+        _ => out.push_str(&timestamp(crate::store::read_instant(stored)?)),
+    }
+    Ok(())
 }
 
 /// One row being written: commas between fields.
@@ -122,6 +130,12 @@ impl Line<'_> {
         if !std::mem::take(&mut self.first) {
             self.out.push(',');
         }
+    }
+
+    /// An amount in minor units, as a decimal of the currency's digits.
+    fn money(&mut self, currency: Currency, minor: i64) {
+        self.separate();
+        currency.write_minor(minor, self.out);
     }
 
     /// A number, date, flag or code: nothing in it needs quoting.
@@ -165,6 +179,16 @@ mod tests {
         let mut out = String::new();
         super::escape_into(&mut out, field);
         out
+    }
+
+    #[test]
+    fn stored_instants_are_written_to_the_second() {
+        let mut out = String::new();
+        for stored in ["2026-11-01T14:03:07.123456Z", "2026-11-01T14:03:07Z", "2026-11-01T10:03:07.9-04:00"] {
+            super::write_timestamp(&mut out, stored).expect("an instant");
+            out.push(' ');
+        }
+        assert_eq!(out, "2026-11-01T14:03:07Z 2026-11-01T14:03:07Z 2026-11-01T14:03:07Z ");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::ledger::entry::Entry;
 use crate::ledger::{Branch, Campaign, FieldErrors};
+use crate::store::{ExportRow, StoreError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -147,6 +148,14 @@ pub fn entry_date(entry: &Entry, timezone: Tz) -> NaiveDate {
     entry.received_at.map_or(entry.received_on, |at| at.with_timezone(&timezone).date_naive())
 }
 
+/// The same for a row of an export.
+fn row_date(row: &ExportRow<'_>, timezone: Tz) -> Result<NaiveDate, StoreError> {
+    Ok(match row.received_at()? {
+        Some(at) => at.with_timezone(&timezone).date_naive(),
+        None => row.received_on()?,
+    })
+}
+
 /// Writes one export, a piece at a time.
 #[derive(Debug)]
 pub struct Writer {
@@ -170,14 +179,20 @@ impl Writer {
         }
     }
 
-    /// Appends one entry to `out`.
-    pub fn entry(&self, entry: &Entry, out: &mut String) {
-        let date = entry_date(entry, self.timezone);
+    /// Appends one row to `out`. Donors' names and e-mails come out of rows only for scopes
+    /// that see them.
+    pub fn row(&self, row: &mut ExportRow<'_>, out: &mut String) -> Result<(), StoreError> {
+        let date = row_date(row, self.timezone)?;
         match self.format {
-            Format::Csv => csv::write_row(out, entry, date, self.include_donors),
-            Format::Beancount => out.push_str(&journal::beancount_entry(entry, date, self.include_donors)),
-            Format::Ledger => out.push_str(&journal::ledger_entry(entry, date, self.include_donors)),
+            Format::Csv => csv::write_row(out, row, date)?,
+            Format::Beancount => {
+                out.push_str(&journal::beancount_entry(&row.to_entry()?, date, self.include_donors))
+            }
+            Format::Ledger => {
+                out.push_str(&journal::ledger_entry(&row.to_entry()?, date, self.include_donors))
+            }
         }
+        Ok(())
     }
 }
 
@@ -219,9 +234,6 @@ mod tests {
         assert_eq!(fields, ["branch", "format", "to"]);
     }
 }
-
-/// How much text an export gathers before handing it on.
-const PIECE_BYTES: usize = 64 * 1024;
 
 /// An export under way: its format, a file name, and its text as it is written.
 #[derive(Debug)]
@@ -268,7 +280,9 @@ pub async fn start(
         }
     }
     let (from_instant, to_instant) = request.instants(timezone);
-    let mut entries = store.stream_entries(
+    let writer = Writer::new(request.format, timezone, scope.sees_donors());
+    let header = writer.header(&campaigns);
+    let chunks = store.stream_export(
         scope,
         crate::store::ExportFilter {
             from_instant,
@@ -281,33 +295,9 @@ pub async fn start(
             by_payout_date: request.by_payout_date,
             stall_timeout,
         },
+        header,
+        move |row, out| writer.row(row, out),
     );
-    let writer = Writer::new(request.format, timezone, scope.sees_donors());
-    let (sender, chunks) = tokio::sync::mpsc::channel(8);
-    let header = writer.header(&campaigns);
-    tokio::spawn(async move {
-        // Rows go out in pieces of about 64 KiB: one channel message and one write per row
-        // would cost more than the row itself.
-        let mut piece = header;
-        while let Some(rows) = entries.recv().await {
-            match rows {
-                Ok(rows) => {
-                    for entry in &rows {
-                        writer.entry(entry, &mut piece);
-                    }
-                }
-                Err(error) => {
-                    let _ = sender.send(Ok(std::mem::take(&mut piece))).await;
-                    let _ = sender.send(Err(error)).await;
-                    return;
-                }
-            }
-            if piece.len() >= PIECE_BYTES && sender.send(Ok(std::mem::take(&mut piece))).await.is_err() {
-                return;
-            }
-        }
-        let _ = sender.send(Ok(piece)).await;
-    });
     let scope_name = request.campaign.clone().unwrap_or_else(|| "all".to_owned());
     let file_name =
         format!("appeal-{scope_name}-{}-{}.{}", request.from, request.to, request.format.extension());

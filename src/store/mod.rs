@@ -11,6 +11,7 @@ mod check;
 mod documents;
 mod entries;
 mod events;
+mod export_rows;
 mod flags;
 mod payouts;
 mod people;
@@ -33,11 +34,12 @@ pub use batches::{BatchPosted, StoredBatch};
 pub use check::Discrepancy;
 pub use documents::ProgressDocument;
 pub(crate) use entries::record_entry_in;
-pub use entries::{EntryFilter, ExportFilter, RecordOutcome};
+pub use entries::{EntryFilter, RecordOutcome};
 pub(crate) use events::claim_event_in;
 pub use events::{
     DeferredEvent, EventClaim, EventFailure, EventState, FailedEvent, QUARANTINE_AFTER_ATTEMPTS, Resolution,
 };
+pub use export_rows::{ExportFilter, ExportRow};
 pub(crate) use flags::raise_flag_in;
 pub use flags::{Flag, FlagFilter, FlagKind, NewFlag};
 pub(crate) use payouts::upsert_payout_in;
@@ -383,7 +385,7 @@ pub(crate) fn now() -> DateTime<Utc> {
     Utc::now()
 }
 
-pub(crate) fn read_instant(text: &str) -> Result<DateTime<Utc>, StoreError> {
+pub fn read_instant(text: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
         .map_err(|_| StoreError::Corrupt(format!("instant {text:?}")))
