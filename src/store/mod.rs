@@ -20,14 +20,14 @@ mod stripe;
 mod supporters;
 mod tokens;
 mod totals;
+mod write;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Row, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use sqlx::{Any, AnyPool, Row};
 
 pub use backup::{BackupError, InUse, Restored, hold_in_use, restore};
 pub use batches::{BatchPosted, StoredBatch};
@@ -52,6 +52,7 @@ pub(crate) use stripe::{
 };
 pub use supporters::{WallGift, WallItem};
 pub use tokens::{StoredToken, TokenClosed};
+pub(crate) use write::WriteTx;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
@@ -133,90 +134,15 @@ impl StoreError {
 pub struct Store {
     pool: AnyPool,
     engine: Engine,
-    /// SQLite takes one writer at a time: writers in this process queue here instead of
-    /// spinning on the busy timeout. PostgreSQL needs no gate.
-    write_gate: Option<Arc<Mutex<()>>>,
+    /// SQLite takes one writer at a time: writers in this process queue here, and commit
+    /// together (see `write`). PostgreSQL needs no gate.
+    write_gate: Option<Arc<write::WriteGate>>,
     /// Progress documents as last read, and who to tell when a campaign changes.
     documents: Arc<documents::Documents>,
 }
 
 /// The PostgreSQL channel on which every instance hears that a campaign's figures changed.
 pub const CHANGES_CHANNEL: &str = "appeal_progress";
-
-/// A write transaction: on SQLite it holds the write gate until it ends. It remembers the
-/// campaigns it changes, so that caches and live streams hear of them once it commits.
-pub(crate) struct WriteTx {
-    pub tx: Transaction<'static, Any>,
-    gate: Option<OwnedMutexGuard<()>>,
-    touched: Vec<i64>,
-    /// What the entries appended so far change, added to the totals' shards at commit.
-    totals: totals::PendingTotals,
-    store: Store,
-}
-
-impl WriteTx {
-    /// Serializes this transaction with every other that takes the same campaign's lock, until
-    /// it ends: what it reads next (a look-alike deposit or gift) stays true until it commits,
-    /// on every instance. On SQLite the write lock taken at BEGIN does this already.
-    pub async fn lock_campaign(&mut self, campaign_id: i64) -> Result<(), StoreError> {
-        if self.store.engine == Engine::Postgres {
-            // NO KEY UPDATE: look-alike checks queue behind each other, while other
-            // transactions inserting entries of the campaign (a key share) go on.
-            sqlx::query("SELECT id FROM campaigns WHERE id = $1 FOR NO KEY UPDATE")
-                .bind(campaign_id)
-                .fetch_optional(&mut *self.tx)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Marks a campaign whose public figures this transaction changes.
-    pub fn touch(&mut self, campaign_id: i64) {
-        if !self.touched.contains(&campaign_id) {
-            self.touched.push(campaign_id);
-        }
-    }
-
-    /// Adds one entry's change to its campaign's (and branch's) totals at commit.
-    pub(crate) fn add_to_totals(
-        &mut self,
-        campaign_id: i64,
-        branch_id: Option<i64>,
-        change: &crate::ledger::totals::TotalsChange,
-    ) -> Result<(), StoreError> {
-        self.touch(campaign_id);
-        self.totals.add(campaign_id, branch_id, change)
-    }
-
-    pub async fn commit(mut self) -> Result<(), StoreError> {
-        // The totals last: their shard rows are locked from here to the commit only.
-        self.totals.apply(&mut self.tx, &stored_instant(now())).await?;
-        self.tx.commit().await?;
-        // The next writer need not wait for the notices and the documents.
-        drop(self.gate.take());
-        if self.store.engine == Engine::Postgres {
-            for campaign_id in &self.touched {
-                // Sent after the commit, not inside it: a transaction that notifies holds
-                // PostgreSQL's database-wide notify lock until its commit is flushed, which
-                // would make every writer's commit wait for the one before. A notice lost to
-                // a crash right here is covered by the documents' five-second life.
-                let notice = self.store.change_notice(*campaign_id);
-                let sent = sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(CHANGES_CHANNEL)
-                    .bind(notice)
-                    .execute(&self.store.pool)
-                    .await;
-                if let Err(error) = sent {
-                    tracing::warn!(%error, campaign_id, "committed, but other instances were not told");
-                }
-            }
-        }
-        for campaign_id in &self.touched {
-            self.store.refresh_document(*campaign_id).await;
-        }
-        Ok(())
-    }
-}
 
 impl Store {
     /// Connects to `url` (`sqlite:` creates the file when missing), without migrating.
@@ -240,7 +166,7 @@ impl Store {
             }
             Engine::Postgres => options.max_connections(16).connect(url).await?,
         };
-        let write_gate = (engine == Engine::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let write_gate = write::gate_for(engine);
         let sqlite_path = (engine == Engine::Sqlite).then(|| sqlite_file_path(url)).flatten();
         Ok(Store { pool, engine, write_gate, documents: Arc::new(documents::Documents::new(sqlite_path)) })
     }
@@ -286,26 +212,6 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
-    }
-
-    /// Begins a transaction that will write. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes cannot fail on commit.
-    pub(crate) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
-        let gate = match &self.write_gate {
-            Some(gate) => Some(gate.clone().lock_owned().await),
-            None => None,
-        };
-        let tx = match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Engine::Postgres => self.pool.begin().await?,
-        };
-        Ok(WriteTx {
-            tx,
-            gate,
-            touched: Vec::new(),
-            totals: totals::PendingTotals::default(),
-            store: self.clone(),
-        })
     }
 }
 

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 use super::StoreError;
 use crate::ledger::totals::TotalsChange;
@@ -65,7 +65,7 @@ impl PendingTotals {
 
     /// Adds what was gathered to one shard per campaign and branch, then checks that each
     /// campaign's and branch's summed figures still fit.
-    pub async fn apply(&self, tx: &mut Transaction<'static, Any>, at: &str) -> Result<(), StoreError> {
+    pub async fn apply(&self, tx: &mut AnyConnection, at: &str) -> Result<(), StoreError> {
         if self.campaigns.is_empty() && self.branches.is_empty() {
             return Ok(());
         }
@@ -96,7 +96,7 @@ impl PendingTotals {
             .bind(change.donations)
             .bind(change.donors)
             .bind(at)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await;
             refuse_overflow(moved, CAMPAIGN_SUMMED)?;
             let summed = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -105,7 +105,7 @@ impl PendingTotals {
                 campaign_parts("$1")
             )))
             .bind(campaign_id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await;
             refuse_overflow(summed, CAMPAIGN_SUMMED)?;
         }
@@ -123,7 +123,7 @@ impl PendingTotals {
             .bind(campaign_id)
             .bind(gross)
             .bind(net)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await;
             refuse_overflow(moved, BRANCH_SUMMED)?;
             let summed = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -132,7 +132,7 @@ impl PendingTotals {
                 branch_parts("branch_id = $1")
             )))
             .bind(branch_id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await;
             refuse_overflow(summed, BRANCH_SUMMED)?;
         }
@@ -195,13 +195,10 @@ pub(crate) fn branch_parts(filter: &str) -> String {
 
 /// Takes the campaign's base row (a row lock until commit on PostgreSQL): what is left of a
 /// gift is read under it, so that two reversals of one gift cannot both take the same amount.
-pub(super) async fn lock_campaign_totals(
-    tx: &mut Transaction<'static, Any>,
-    campaign_id: i64,
-) -> Result<(), StoreError> {
+pub(super) async fn lock_campaign_totals(tx: &mut AnyConnection, campaign_id: i64) -> Result<(), StoreError> {
     let locked = sqlx::query("UPDATE campaign_totals SET version = version + 1 WHERE campaign_id = $1")
         .bind(campaign_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     if locked.rows_affected() == 0 {
         return Err(StoreError::NotFound("campaign"));

@@ -9,6 +9,7 @@ on_both_engines!(
     offline_money_shows_as_exact_progress,
     a_reversal_lowers_raised_branch_and_counts,
     concurrent_offline_donations_all_land,
+    refused_writes_among_concurrent_ones_undo_only_themselves,
     progress_has_an_etag_and_a_short_cache_life,
     a_restart_keeps_everything,
     a_repeated_idempotency_key_records_once,
@@ -155,6 +156,65 @@ async fn concurrent_offline_donations_all_land(engine: Engine) {
     let check = app.cli(&["check"]);
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
     assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "ok: every kept total agrees with the ledger");
+}
+
+/// Writers that land at once share commits on SQLite (a group behind the write gate, each in
+/// its own savepoint): one refused inside its transaction must undo only itself, and every
+/// writer told "created" must be in the books.
+async fn refused_writes_among_concurrent_ones_undo_only_themselves(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let path = "/api/v1/admin/campaigns/office/donations";
+    let mut tasks = Vec::new();
+    for index in 0..120_usize {
+        let client = app.client.clone();
+        let url = app.url(path);
+        let token = app.treasurer_token.clone();
+        // Every third gift is a cheque sent twice: the second of each pair looks like the
+        // first, and is refused under the campaign's lock, inside its transaction.
+        let reference = format!("cheque-{}", if index % 3 == 0 { index / 3 } else { 1000 + index });
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"amount": "2.00", "method": "cheque", "received_on": "2026-11-01",
+                              "reference": reference, "branch": "quebec"}))
+                .send()
+                .await
+                .expect("the server answers")
+                .status()
+        }));
+        if index % 3 == 0 {
+            let client = app.client.clone();
+            let url = app.url(path);
+            let token = app.treasurer_token.clone();
+            let reference = format!("cheque-{}", index / 3);
+            tasks.push(tokio::spawn(async move {
+                client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({"amount": "2.00", "method": "cheque", "received_on": "2026-11-01",
+                                  "reference": reference, "branch": "quebec"}))
+                    .send()
+                    .await
+                    .expect("the server answers")
+                    .status()
+            }));
+        }
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    for task in tasks {
+        *statuses.entry(task.await.expect("the task ends").as_u16()).or_insert(0) += 1;
+    }
+    assert_eq!(statuses, std::collections::BTreeMap::from([(201, 120), (409, 40)]));
+    let progress = app.progress("office").await;
+    assert_eq!((progress["raised"].as_str(), progress["donations"].as_i64()), (Some("240.00"), Some(120)));
+    assert_eq!(progress["branches"][1]["raised"], "240.00");
+    let entries: serde_json::Value =
+        app.json_as(&app.viewer_token, "/api/v1/admin/donations?limit=500").await;
+    assert_eq!(entries["entries"].as_array().map(Vec::len), Some(120));
+    let check = app.cli(&["check"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
 }
 
 async fn progress_has_an_etag_and_a_short_cache_life(engine: Engine) {

@@ -1,0 +1,311 @@
+//! Write transactions, and on SQLite the write gate that groups them into shared commits.
+//!
+//! SQLite takes one writer at a time, so the writers of this process queue at an in-process
+//! gate instead of spinning on the busy timeout. While some queue, they do not each pay for
+//! a `BEGIN` and a `COMMIT` of their own: the first opens the SQLite transaction, each writes
+//! inside its own savepoint (a writer that fails undoes only its own part), and the one that
+//! finds nobody queued behind it (or the group full) commits for all of them. Nobody is told
+//! their write is done before that commit: every member waits for it, and a commit that fails
+//! fails every member, whose effects it undid.
+//!
+//! PostgreSQL needs no gate: each write is its own transaction, and concurrent writers only
+//! meet on the rows they share (see `totals` for the campaign's).
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sqlx::{Any, AnyConnection, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
+
+use super::{CHANGES_CHANNEL, Engine, Store, StoreError, now, stored_instant, totals};
+
+/// Members of one group commit at most: a bound on how long the group holds SQLite's write
+/// lock against other processes (the CLI), and on how long its first member waits.
+const GROUP_MEMBERS: usize = 32;
+
+/// The savepoint each member of a group writes in.
+const MEMBER: &str = "appeal_member";
+
+/// SQLite's write gate and the group transaction behind it.
+#[derive(Debug, Default)]
+pub(super) struct WriteGate {
+    group: Arc<Mutex<Group>>,
+    /// Writers waiting for the gate: while there are some, a member leaves the commit to them.
+    queued: AtomicUsize,
+}
+
+#[derive(Debug, Default)]
+struct Group {
+    /// The SQLite transaction the members write in, open between members.
+    open: Option<Transaction<'static, Any>>,
+    /// A member ended without committing: its savepoint is still to be undone.
+    undo: bool,
+    /// Members whose writes are in `open`, each waiting for its commit.
+    waiting: Vec<oneshot::Sender<Result<(), String>>>,
+}
+
+/// Counts a writer as queued until it holds the gate, or gives up waiting.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl WriteGate {
+    async fn enter(&self) -> OwnedMutexGuard<Group> {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let _queued = Queued(&self.queued);
+        self.group.clone().lock_owned().await
+    }
+
+    fn is_queued(&self) -> bool {
+        self.queued.load(Ordering::SeqCst) > 0
+    }
+}
+
+impl Group {
+    /// Undoes what a member that ended without committing left behind.
+    async fn settle_undo(&mut self) -> Result<(), sqlx::Error> {
+        if std::mem::take(&mut self.undo)
+            && let Some(tx) = self.open.as_mut()
+        {
+            sqlx::query(sqlx::AssertSqlSafe(format!("ROLLBACK TO {MEMBER}"))).execute(&mut **tx).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("RELEASE {MEMBER}"))).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Commits what the members wrote, and tells them how it went.
+    async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        let waiting = std::mem::take(&mut self.waiting);
+        let committed = match self.open.take() {
+            Some(tx) => tx.commit().await,
+            None => Ok(()),
+        };
+        let told = committed.as_ref().map(|_| ()).map_err(ToString::to_string);
+        for member in waiting {
+            let _ = member.send(told.clone());
+        }
+        committed
+    }
+
+    /// Gives up the open transaction (its writes are undone) and tells its members.
+    fn fail(&mut self, error: &str) {
+        self.open = None;
+        self.undo = false;
+        for member in std::mem::take(&mut self.waiting) {
+            let _ = member.send(Err(error.to_owned()));
+        }
+    }
+}
+
+/// The connection a write transaction writes through.
+pub(crate) struct WriteConn(Option<Transaction<'static, Any>>);
+
+impl Deref for WriteConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        self.0.as_ref().expect("a write transaction is open until it ends")
+    }
+}
+
+impl DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.0.as_mut().expect("a write transaction is open until it ends")
+    }
+}
+
+/// A write transaction: on SQLite it holds the write gate until it ends. It remembers the
+/// campaigns it changes, so that caches and live streams hear of them once it commits.
+pub(crate) struct WriteTx {
+    pub tx: WriteConn,
+    /// On SQLite: the gate, held until this member's part is written.
+    gate: Option<OwnedMutexGuard<Group>>,
+    touched: Vec<i64>,
+    /// What the entries appended so far change, added to the totals' shards at commit.
+    totals: totals::PendingTotals,
+    store: Store,
+}
+
+impl Store {
+    /// Begins a transaction that will write. On SQLite it joins the group transaction behind
+    /// the write gate (opened with `BEGIN IMMEDIATE`, so that a transaction that reads before
+    /// it writes cannot fail on commit), inside a savepoint of its own.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        let (tx, gate) = match &self.write_gate {
+            Some(gate) => {
+                let mut group = gate.enter().await;
+                match self.join_group(&mut group).await {
+                    Ok(tx) => (tx, Some(group)),
+                    Err(error) => {
+                        group.fail(&error.to_string());
+                        return Err(error.into());
+                    }
+                }
+            }
+            None => (self.pool.begin().await?, None),
+        };
+        Ok(WriteTx {
+            tx: WriteConn(Some(tx)),
+            gate,
+            touched: Vec::new(),
+            totals: totals::PendingTotals::default(),
+            store: self.clone(),
+        })
+    }
+
+    async fn join_group(&self, group: &mut Group) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        group.settle_undo().await?;
+        let mut tx = match group.open.take() {
+            Some(tx) => tx,
+            None => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!("SAVEPOINT {MEMBER}"))).execute(&mut *tx).await?;
+        Ok(tx)
+    }
+}
+
+impl WriteTx {
+    /// Serializes this transaction with every other that takes the same campaign's lock, until
+    /// it ends: what it reads next (a look-alike deposit or gift) stays true until it commits,
+    /// on every instance. On SQLite the write gate does this already.
+    pub async fn lock_campaign(&mut self, campaign_id: i64) -> Result<(), StoreError> {
+        if self.store.engine == Engine::Postgres {
+            // NO KEY UPDATE: look-alike checks queue behind each other, while other
+            // transactions inserting entries of the campaign (a key share) go on.
+            sqlx::query("SELECT id FROM campaigns WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(campaign_id)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Marks a campaign whose public figures this transaction changes.
+    pub fn touch(&mut self, campaign_id: i64) {
+        if !self.touched.contains(&campaign_id) {
+            self.touched.push(campaign_id);
+        }
+    }
+
+    /// Adds one entry's change to its campaign's (and branch's) totals at commit.
+    pub(crate) fn add_to_totals(
+        &mut self,
+        campaign_id: i64,
+        branch_id: Option<i64>,
+        change: &crate::ledger::totals::TotalsChange,
+    ) -> Result<(), StoreError> {
+        self.touch(campaign_id);
+        self.totals.add(campaign_id, branch_id, change)
+    }
+
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        // The totals last: their shard rows are locked from here to the commit only.
+        self.totals.apply(&mut self.tx, &stored_instant(now())).await?;
+        match self.gate.take() {
+            Some(group) => self.commit_in_group(group).await?,
+            None => {
+                if let Some(tx) = self.tx.0.take() {
+                    tx.commit().await?;
+                }
+            }
+        }
+        if self.store.engine == Engine::Postgres {
+            for campaign_id in &self.touched {
+                // Sent after the commit, not inside it: a transaction that notifies holds
+                // PostgreSQL's database-wide notify lock until its commit is flushed, which
+                // would make every writer's commit wait for the one before. A notice lost to
+                // a crash right here is covered by the documents' five-second life.
+                let notice = self.store.change_notice(*campaign_id);
+                let sent = sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CHANGES_CHANNEL)
+                    .bind(notice)
+                    .execute(&self.store.pool)
+                    .await;
+                if let Err(error) = sent {
+                    tracing::warn!(%error, campaign_id, "committed, but other instances were not told");
+                }
+            }
+        }
+        for campaign_id in &self.touched {
+            self.store.refresh_document(*campaign_id).await;
+        }
+        Ok(())
+    }
+
+    /// Keeps this member's part and commits the group now if nobody is queued behind it (or
+    /// it is full); else leaves the commit to those who are, and waits for it.
+    async fn commit_in_group(&mut self, mut group: OwnedMutexGuard<Group>) -> Result<(), StoreError> {
+        let Some(mut tx) = self.tx.0.take() else {
+            return Ok(());
+        };
+        if let Err(error) =
+            sqlx::query(sqlx::AssertSqlSafe(format!("RELEASE {MEMBER}"))).execute(&mut *tx).await
+        {
+            group.open = Some(tx);
+            group.fail(&error.to_string());
+            return Err(error.into());
+        }
+        group.open = Some(tx);
+        let queued = self.store.write_gate.as_ref().is_some_and(|gate| gate.is_queued());
+        if !queued || group.waiting.len() + 1 >= GROUP_MEMBERS {
+            // Dropping the gate as soon as the commit is done: the next writer need not
+            // wait for the notices and the documents.
+            return Ok(group.commit().await?);
+        }
+        let (told, done) = oneshot::channel();
+        group.waiting.push(told);
+        drop(group);
+        match done.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(sqlx::Error::Protocol(format!("the group commit failed: {error}")).into()),
+            Err(_) => Err(sqlx::Error::Protocol("the group commit was abandoned".to_owned()).into()),
+        }
+    }
+}
+
+impl Drop for WriteTx {
+    /// A member that ends without committing has its part undone; if nobody is queued to
+    /// carry the group on, a task commits what the members before it wrote.
+    fn drop(&mut self) {
+        let Some(mut group) = self.gate.take() else {
+            return;
+        };
+        if let Some(tx) = self.tx.0.take() {
+            group.open = Some(tx);
+            group.undo = true;
+        }
+        let Some(gate) = self.store.write_gate.clone() else {
+            return;
+        };
+        drop(group);
+        let settle = async move {
+            let mut group = gate.group.clone().lock_owned().await;
+            let settled = group.settle_undo().await;
+            if let Err(error) = settled {
+                group.fail(&error.to_string());
+                return;
+            }
+            if !gate.is_queued()
+                && group.open.is_some()
+                && let Err(error) = group.commit().await
+            {
+                tracing::error!(%error, "a group commit failed after a member gave up");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(settle);
+            }
+            Err(_) => tracing::error!("a write ended outside the runtime: its group was not settled"),
+        }
+    }
+}
+
+/// The gate for an engine: SQLite's, or none.
+pub(super) fn gate_for(engine: Engine) -> Option<Arc<WriteGate>> {
+    (engine == Engine::Sqlite).then(|| Arc::new(WriteGate::default()))
+}
