@@ -488,6 +488,9 @@ async fn run_engine(
                 events.len() as f64 / start.elapsed().as_secs_f64()
             }
         };
+        // The campaign's page is being read, as it is during a push: its progress document is
+        // in memory, and the commits keep it up to date.
+        client.get(format!("{address}/api/v1/campaigns/hooks/progress")).send().await?.error_for_status()?;
         let new_rate = deliver(events.clone()).await;
         let duplicate_rate = deliver(events.clone()).await;
         let baseline_rate = {

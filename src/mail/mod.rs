@@ -106,17 +106,17 @@ impl Mailer {
         let Some(email) = entry.donor.email.as_deref() else {
             return;
         };
-        let intent = match entry.reference.as_deref() {
-            Some(id) => store.intent(id).await.ok().flatten(),
-            None => None,
-        };
-        let language = intent
+        // The campaign and the checkout's language in one read.
+        let context =
+            store.receipt_context(entry.campaign_id, entry.reference.as_deref()).await.ok().flatten();
+        let language = context
             .as_ref()
-            .and_then(|intent| catalog().get(intent.locale.as_str()))
+            .and_then(|(_, locale)| locale.as_deref())
+            .and_then(|locale| catalog().get(locale))
             .unwrap_or_else(|| catalog().fallback());
-        let title = match store.campaign_by_slug(entry.campaign_slug.as_str()).await {
-            Ok(Some(campaign)) => campaign.title.get(&language.code).to_owned(),
-            _ => entry.campaign_slug.to_string(),
+        let title = match &context {
+            Some((campaign, _)) => campaign.title.get(&language.code).to_owned(),
+            None => entry.campaign_slug.to_string(),
         };
         let (subject, body) = self.receipt_text(language, entry, &title);
         if let Err(error) = self.send(email, &subject, &body).await {

@@ -188,6 +188,25 @@ impl Store {
         row.as_ref().map(campaign_from_row).transpose()
     }
 
+    /// What a receipt needs, in one read: the campaign, and the language the donor's checkout
+    /// was in (`None` when `intent_id` names no checkout).
+    pub async fn receipt_context(
+        &self,
+        campaign_id: i64,
+        intent_id: Option<&str>,
+    ) -> Result<Option<(Campaign, Option<String>)>, StoreError> {
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLUMNS}, i.locale AS intent_locale FROM campaigns c \
+             LEFT JOIN checkout_intents i ON i.id = $2 WHERE c.id = $1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(campaign_id)
+            .bind(intent_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(|row| Ok((campaign_from_row(row)?, row.try_get("intent_locale")?))).transpose()
+    }
+
     pub async fn campaign_slug(&self, id: i64) -> Result<Option<Slug>, StoreError> {
         let row = sqlx::query("SELECT slug FROM campaigns WHERE id = $1")
             .bind(id)

@@ -62,6 +62,10 @@ pub(super) struct Documents {
     born: Instant,
     /// Held while a document is built, so that a missing one is built once.
     building: tokio::sync::Mutex<()>,
+    /// Per campaign: rebuilds asked for by commits, and the last asked for when a rebuild
+    /// began. A commit whose ask a rebuild that began after it covers need not rebuild again,
+    /// so a burst of commits to one campaign rebuilds its document a few times, not once each.
+    rebuilds: Mutex<HashMap<i64, (u64, u64)>>,
     /// Slugs that named no campaign, lately: a flood of random slugs is answered from here
     /// instead of queuing, one at a time, for `building`. Bounded, and forgotten on any
     /// change (a campaign created under one of them).
@@ -121,6 +125,7 @@ impl Documents {
             looked_at: AtomicU64::new(0),
             born: Instant::now(),
             building: tokio::sync::Mutex::new(()),
+            rebuilds: Mutex::default(),
             absent: Mutex::default(),
         }
     }
@@ -197,6 +202,37 @@ impl Documents {
     fn forget(&self, campaign_id: i64) {
         if let Ok(mut documents) = self.by_slug.write() {
             documents.retain(|_, document| document.campaign_id != campaign_id);
+        }
+    }
+
+    /// A commit asks for its campaign's document to be rebuilt: its ask's number.
+    fn ask_rebuild(&self, campaign_id: i64) -> u64 {
+        let Ok(mut rebuilds) = self.rebuilds.lock() else {
+            return u64::MAX;
+        };
+        let (asked, _) = rebuilds.entry(campaign_id).or_insert((0, 0));
+        *asked += 1;
+        *asked
+    }
+
+    /// Whether ask `asked` still needs a rebuild (one that began after it has not ended):
+    /// if so, the last ask the rebuild starting now covers.
+    fn rebuild_needed(&self, campaign_id: i64, asked: u64) -> Option<u64> {
+        let Ok(rebuilds) = self.rebuilds.lock() else {
+            return Some(asked);
+        };
+        match rebuilds.get(&campaign_id) {
+            Some(&(_, covered)) if covered >= asked => None,
+            Some(&(last, _)) => Some(last),
+            None => Some(asked),
+        }
+    }
+
+    fn rebuilt(&self, campaign_id: i64, covers: u64) {
+        if let Ok(mut rebuilds) = self.rebuilds.lock()
+            && let Some((_, covered)) = rebuilds.get_mut(&campaign_id)
+        {
+            *covered = (*covered).max(covers);
         }
     }
 
@@ -281,7 +317,14 @@ impl Store {
         let documents = &self.documents;
         documents.bump();
         if let Some(slug) = documents.cached_slug(campaign_id) {
+            let asked = documents.ask_rebuild(campaign_id);
             let _building = documents.building.lock().await;
+            // A rebuild that began after this commit (for another commit that waited here
+            // meanwhile) read what it wrote: nothing more to do.
+            let Some(covers) = documents.rebuild_needed(campaign_id, asked) else {
+                documents.announce(campaign_id);
+                return;
+            };
             // On SQLite this commit moved the file stamps: take them in now (forgetting the
             // other campaigns' documents, as any change of the files does), so that readers
             // do not throw away the document being rebuilt here.
@@ -300,6 +343,9 @@ impl Store {
             if !kept {
                 documents.forget(campaign_id);
             }
+            // Kept, or forgotten so that the next reader reads afresh: either way the
+            // commits asked before this rebuild began are seen.
+            documents.rebuilt(campaign_id, covers);
         }
         documents.announce(campaign_id);
     }

@@ -154,6 +154,9 @@ impl Store {
             Engine::Sqlite => {
                 options
                     .max_connections(8)
+                    // A SQLite connection is a file handle in this process, with nothing to
+                    // lose while idle: no ping (two thread hand-offs) before each use.
+                    .test_before_acquire(false)
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {
                             sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
