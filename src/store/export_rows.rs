@@ -297,9 +297,12 @@ impl Store {
                 "((e.received_at IS NOT NULL AND e.received_at >= $1 AND e.received_at < $2) \
                   OR (e.received_at IS NULL AND e.received_on >= $3 AND e.received_on <= $4))"
             };
+            // One campaign's (or branch's) entries are found through its index, in the order
+            // they were recorded; `$5 IS NULL OR …` would make SQLite scan the whole ledger.
+            let campaign = if filter.campaign_id.is_some() { "e.campaign_id = $5" } else { "$5 IS NULL" };
+            let branch = if filter.branch_id.is_some() { "e.branch_id = $6" } else { "$6 IS NULL" };
             let sql = format!(
-                "SELECT {EXPORT_COLUMNS} {} WHERE {range} \
-                 AND ($5 IS NULL OR e.campaign_id = $5) AND ($6 IS NULL OR e.branch_id = $6) \
+                "SELECT {EXPORT_COLUMNS} {} WHERE {range} AND {campaign} AND {branch} \
                  AND ($7 IS NULL OR pi.payout_id = $7) AND ($8 IS NULL OR b.slug = $8) ORDER BY e.id",
                 super::entries::ENTRY_FROM
             );
