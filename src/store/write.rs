@@ -45,24 +45,58 @@ struct Group {
     waiting: Vec<oneshot::Sender<Result<(), String>>>,
 }
 
-/// Counts a writer as queued until it holds the gate, or gives up waiting.
-struct Queued<'a>(&'a AtomicUsize);
+/// Counts a writer as queued until it holds the gate, or gives up waiting (its request went
+/// away). One that gives up may have been counted on to commit for a member waiting in the
+/// group: the group is settled without it.
+struct Queued {
+    gate: Arc<WriteGate>,
+    entered: bool,
+}
 
-impl Drop for Queued<'_> {
+impl Drop for Queued {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.gate.queued.fetch_sub(1, Ordering::SeqCst);
+        if !self.entered {
+            settle_later(self.gate.clone());
+        }
     }
 }
 
 impl WriteGate {
-    async fn enter(&self) -> OwnedMutexGuard<Group> {
+    async fn enter(self: &Arc<Self>) -> OwnedMutexGuard<Group> {
         self.queued.fetch_add(1, Ordering::SeqCst);
-        let _queued = Queued(&self.queued);
-        self.group.clone().lock_owned().await
+        let mut queued = Queued { gate: self.clone(), entered: false };
+        let group = self.group.clone().lock_owned().await;
+        queued.entered = true;
+        group
     }
 
     fn is_queued(&self) -> bool {
         self.queued.load(Ordering::SeqCst) > 0
+    }
+}
+
+/// Once the gate is free: undoes what a member that gave up left, and commits the members
+/// waiting in the group if nobody is queued to carry it on.
+fn settle_later(gate: Arc<WriteGate>) {
+    let settle = async move {
+        let mut group = gate.group.clone().lock_owned().await;
+        if let Err(error) = group.settle_undo().await {
+            group.fail(&error.to_string());
+            return;
+        }
+        if !gate.is_queued()
+            && group.open.is_some()
+            && let Err(error) = group.commit().await
+        {
+            tracing::error!(%error, "a group commit failed after a member gave up");
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(settle);
+        }
+        Err(_) => tracing::error!("a write ended outside the runtime: its group was not settled"),
     }
 }
 
@@ -278,29 +312,9 @@ impl Drop for WriteTx {
             group.open = Some(tx);
             group.undo = true;
         }
-        let Some(gate) = self.store.write_gate.clone() else {
-            return;
-        };
         drop(group);
-        let settle = async move {
-            let mut group = gate.group.clone().lock_owned().await;
-            let settled = group.settle_undo().await;
-            if let Err(error) = settled {
-                group.fail(&error.to_string());
-                return;
-            }
-            if !gate.is_queued()
-                && group.open.is_some()
-                && let Err(error) = group.commit().await
-            {
-                tracing::error!(%error, "a group commit failed after a member gave up");
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(settle);
-            }
-            Err(_) => tracing::error!("a write ended outside the runtime: its group was not settled"),
+        if let Some(gate) = self.store.write_gate.clone() {
+            settle_later(gate);
         }
     }
 }
@@ -308,4 +322,88 @@ impl Drop for WriteTx {
 /// The gate for an engine: SQLite's, or none.
 pub(super) fn gate_for(engine: Engine) -> Option<Arc<WriteGate>> {
     (engine == Engine::Sqlite).then(|| Arc::new(WriteGate::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
+        let url = format!("sqlite://{}", dir.path().join("group.db").display());
+        let store = Store::connect(&url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        store
+    }
+
+    async fn rows(store: &Store) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'group'")
+            .fetch_one(store.pool())
+            .await
+            .expect("count")
+    }
+
+    /// A member that left the commit to a writer queued behind it is committed all the same
+    /// when that writer gives up waiting (its request went away).
+    #[tokio::test]
+    async fn a_writer_that_gives_up_in_the_queue_leaves_no_member_waiting() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let store = sqlite_store(&dir).await;
+        let mut first = store.begin_write().await.expect("begin");
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, target) VALUES ('now', 'test', 'group', 'one')",
+        )
+        .execute(&mut *first.tx)
+        .await
+        .expect("insert");
+        // A second writer is queued at the gate (counted as a request waiting there would be),
+        // so the first leaves the commit to it and waits...
+        let gate = store.write_gate.clone().expect("SQLite has a gate");
+        gate.queued.fetch_add(1, Ordering::SeqCst);
+        let waiting = Queued { gate: gate.clone(), entered: false };
+        let committing = tokio::spawn(first.commit());
+        while gate.group.lock().await.waiting.is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(!committing.is_finished(), "the first writer waits for the group's commit");
+        // ...then the second gives up before its turn.
+        drop(waiting);
+        let committed = tokio::time::timeout(Duration::from_secs(10), committing).await;
+        assert!(matches!(committed, Ok(Ok(Ok(())))), "the first writer's commit ends");
+        assert_eq!(rows(&store).await, 1, "its row is committed");
+    }
+
+    /// A member that fails undoes only its own part of the group.
+    #[tokio::test]
+    async fn a_failed_member_undoes_only_itself() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let store = sqlite_store(&dir).await;
+        let mut writers = Vec::new();
+        for n in 0..40 {
+            let store = store.clone();
+            writers.push(tokio::spawn(async move {
+                let mut write = store.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO audit_log (at, actor, action, target) VALUES ('now', 'test', 'group', $1)",
+                )
+                .bind(format!("row-{n}"))
+                .execute(&mut *write.tx)
+                .await?;
+                if n % 4 == 0 {
+                    // Gives up after writing: its row must not be committed with the others'.
+                    return Err(StoreError::NotFound("on purpose"));
+                }
+                write.commit().await
+            }));
+        }
+        let mut committed = 0;
+        for writer in writers {
+            if writer.await.expect("the writer ends").is_ok() {
+                committed += 1;
+            }
+        }
+        assert_eq!(committed, 30);
+        assert_eq!(rows(&store).await, 30);
+    }
 }
