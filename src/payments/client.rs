@@ -77,7 +77,7 @@ pub const META_BRANCH: &str = "appeal_branch";
 /// A Stripe account reached with a secret key, at Stripe or at `STRIPE_API_BASE`.
 #[derive(Clone, Debug)]
 pub struct StripeApi {
-    client: stripe::Client,
+    client: super::transport::Transport,
 }
 
 /// What a Checkout Session needs from the gift.
@@ -99,12 +99,12 @@ pub struct SessionRequest<'a> {
 
 impl StripeApi {
     pub fn new(secret_key: &SecretString, api_base: &str) -> Result<Self, StripeApiError> {
-        let base = if api_base.ends_with('/') { api_base.to_owned() } else { format!("{api_base}/") };
-        let client = stripe::ClientBuilder::new(secret_key.expose_secret())
-            .url(base)
-            .request_strategy(RequestStrategy::ExponentialBackoff(2))
-            .build()
-            .map_err(|error| StripeApiError::Unavailable(error.to_string()))?;
+        let client = super::transport::Transport::new(
+            secret_key.expose_secret(),
+            api_base,
+            RequestStrategy::ExponentialBackoff(2),
+        )
+        .map_err(|error| StripeApiError::Unavailable(error.to_string()))?;
         Ok(StripeApi { client })
     }
 

@@ -9,6 +9,7 @@ pub mod reconcile;
 mod reversals;
 pub mod signature;
 pub mod states;
+mod transport;
 
 use secrecy::SecretString;
 
