@@ -12,7 +12,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use crate::ledger::entry::Entry;
 use crate::ledger::{Branch, Campaign, FieldErrors};
 use crate::store::{ExportRow, StoreError};
 
@@ -144,11 +143,6 @@ fn local_midnight(date: NaiveDate, timezone: Tz) -> DateTime<Utc> {
 }
 
 /// The day an entry counts on: its instant in the organization's zone, or its entered date.
-pub fn entry_date(entry: &Entry, timezone: Tz) -> NaiveDate {
-    entry.received_at.map_or(entry.received_on, |at| at.with_timezone(&timezone).date_naive())
-}
-
-/// The same for a row of an export.
 fn row_date(row: &ExportRow<'_>, timezone: Tz) -> Result<NaiveDate, StoreError> {
     Ok(match row.received_at()? {
         Some(at) => at.with_timezone(&timezone).date_naive(),
