@@ -5,10 +5,13 @@ use sqlx::query::Query;
 use sqlx::{Any, Row};
 
 use super::totals::{BRANCH_SUMMED, CAMPAIGN_SUMMED, branch_parts, campaign_parts, sums};
-use super::{Store, StoreError, WriteTx, is_unique_violation, now, read_flag, read_instant, stored_instant};
+use super::{
+    Store, StoreError, WriteTx, is_unique_violation, now, read_currency, read_flag, read_instant,
+    stored_instant,
+};
 use crate::ledger::campaign::{BranchSpec, CampaignDraft, CheckoutSettings, Localized};
 use crate::ledger::progress::{BranchTotals, CampaignTotals};
-use crate::ledger::{Branch, Campaign, CampaignStatus, Currency, Slug};
+use crate::ledger::{Branch, Campaign, CampaignStatus, Slug};
 
 /// The longest a Stripe Checkout Session stays open.
 const CHECKOUT_LIFETIME_HOURS: i64 = 24;
@@ -398,8 +401,7 @@ fn campaign_from_row(row: &AnyRow) -> Result<Campaign, StoreError> {
     Ok(Campaign {
         id: row.try_get("id")?,
         slug: Slug::from_stored(row.try_get("slug")?),
-        currency: Currency::from_code(&currency)
-            .map_err(|_| StoreError::Corrupt(format!("currency {currency}")))?,
+        currency: read_currency(&currency)?,
         goal_minor: row.try_get("goal_minor")?,
         title: Localized { en: row.try_get("title_en")?, fr: row.try_get("title_fr")? },
         description: Localized { en: row.try_get("description_en")?, fr: row.try_get("description_fr")? },

@@ -5,12 +5,15 @@ use sqlx::any::AnyRow;
 
 use super::flags::{FlagKind, NewFlag, close_over_reversals_in, raise_flag_in};
 use super::totals::{lock_campaign_totals, refuse_overflow};
-use super::{Store, StoreError, WriteTx, now, read_date, read_flag, read_instant, stored_instant};
+use super::{
+    Store, StoreError, WriteTx, now, read_currency, read_date, read_flag, read_instant, read_kind,
+    read_source, stored_instant,
+};
 use crate::access::Scope;
 use crate::ledger::entry::{Donor, Entry};
 use crate::ledger::search::EntrySearch;
 use crate::ledger::totals::{EntryFacts, totals_change};
-use crate::ledger::{Currency, EntryKind, NewEntry, Slug, Source, StripeRefs};
+use crate::ledger::{NewEntry, Slug, StripeRefs};
 
 pub(super) const ENTRY_COLUMNS: &str = "e.id, e.campaign_id, c.slug AS campaign_slug, e.branch_id, b.slug AS branch_slug, \
      e.kind, e.source, e.method, e.amount_minor, e.fee_minor, e.net_minor, e.currency, e.donor_key, \
@@ -432,15 +435,13 @@ pub(super) fn entry_from_row(row: &AnyRow) -> Result<Entry, StoreError> {
         campaign_slug: Slug::from_stored(row.try_get("campaign_slug")?),
         branch_id: row.try_get("branch_id")?,
         branch_slug: row.try_get::<Option<String>, _>("branch_slug")?.map(Slug::from_stored),
-        kind: EntryKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("entry kind {kind}")))?,
-        source: Source::parse(&source)
-            .ok_or_else(|| StoreError::Corrupt(format!("entry source {source}")))?,
+        kind: read_kind(&kind)?,
+        source: read_source(&source)?,
         method: row.try_get("method")?,
         amount_minor: row.try_get("amount_minor")?,
         fee_minor: row.try_get("fee_minor")?,
         net_minor: row.try_get("net_minor")?,
-        currency: Currency::from_code(&currency)
-            .map_err(|_| StoreError::Corrupt(format!("currency {currency}")))?,
+        currency: read_currency(&currency)?,
         donor_key: row.try_get("donor_key")?,
         donor: Donor {
             name: row.try_get("donor_name")?,
@@ -470,10 +471,7 @@ pub(super) fn entry_from_row(row: &AnyRow) -> Result<Entry, StoreError> {
             row.try_get::<Option<i64>, _>("presented_amount_minor")?,
             row.try_get::<Option<String>, _>("presented_currency")?,
         ) {
-            (Some(amount), Some(code)) => Some((
-                amount,
-                Currency::from_code(&code).map_err(|_| StoreError::Corrupt(format!("currency {code}")))?,
-            )),
+            (Some(amount), Some(code)) => Some((amount, read_currency(&code)?)),
             _ => None,
         },
         received_at: row

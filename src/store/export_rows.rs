@@ -9,10 +9,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, read_date, read_instant};
+use super::{Store, StoreError, read_currency, read_date, read_flag, read_instant, read_kind, read_source};
 use crate::access::Scope;
 use crate::ledger::entry::{Donor, Entry};
-use crate::ledger::{Currency, EntryKind, Slug, Source, StripeRefs};
+use crate::ledger::{Currency, Slug, StripeRefs};
 
 /// Which entries an export covers: received in the range (instants for online money,
 /// dates for offline money), of one campaign and branch or all.
@@ -103,12 +103,8 @@ impl ExportRow<'_> {
         Ok(self.row.try_get::<Option<i64>, _>(index)?)
     }
 
-    /// A flag stored as BOOLEAN (PostgreSQL) or INTEGER 0/1 (SQLite).
     fn flag(&self, index: usize) -> Result<bool, StoreError> {
-        match self.row.try_get::<bool, _>(index) {
-            Ok(flag) => Ok(flag),
-            Err(_) => Ok(self.number(index)? != 0),
-        }
+        read_flag(self.row, index)
     }
 
     pub fn id(&self) -> Result<i64, StoreError> {
@@ -222,9 +218,8 @@ impl ExportRow<'_> {
             campaign_slug: Slug::from_stored(self.campaign_slug()?.to_owned()),
             branch_id: self.optional_number(BRANCH_ID)?,
             branch_slug: self.branch_slug()?.map(|slug| Slug::from_stored(slug.to_owned())),
-            kind: EntryKind::parse(kind).ok_or_else(|| StoreError::Corrupt(format!("entry kind {kind}")))?,
-            source: Source::parse(source)
-                .ok_or_else(|| StoreError::Corrupt(format!("entry source {source}")))?,
+            kind: read_kind(kind)?,
+            source: read_source(source)?,
             method: self.method()?.to_owned(),
             amount_minor: self.amount_minor()?,
             fee_minor: self.fee_minor()?,
@@ -261,10 +256,6 @@ impl ExportRow<'_> {
             batch_reference: self.batch_reference()?.map(str::to_owned),
         })
     }
-}
-
-fn read_currency(code: &str) -> Result<Currency, StoreError> {
-    Currency::from_code(code).map_err(|_| StoreError::Corrupt(format!("currency {code}")))
 }
 
 /// How much text an export gathers before handing it on.

@@ -305,12 +305,30 @@ pub(crate) fn read_date(text: &str) -> Result<NaiveDate, StoreError> {
     text.parse::<NaiveDate>().map_err(|_| StoreError::Corrupt(format!("date {text:?}")))
 }
 
-/// Reads a flag stored as BOOLEAN (PostgreSQL) or INTEGER 0/1 (SQLite).
-pub(crate) fn read_flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
+/// Reads a flag stored as BOOLEAN (PostgreSQL) or INTEGER 0/1 (SQLite), by name or position.
+pub(crate) fn read_flag<I>(row: &AnyRow, column: I) -> Result<bool, StoreError>
+where
+    I: sqlx::ColumnIndex<AnyRow> + Copy,
+{
     match row.try_get::<bool, _>(column) {
         Ok(flag) => Ok(flag),
         Err(_) => Ok(row.try_get::<i64, _>(column)? != 0),
     }
+}
+
+/// A stored currency code.
+pub(crate) fn read_currency(code: &str) -> Result<crate::ledger::Currency, StoreError> {
+    crate::ledger::Currency::from_code(code).map_err(|_| StoreError::Corrupt(format!("currency {code}")))
+}
+
+/// A stored entry kind.
+pub(crate) fn read_kind(kind: &str) -> Result<crate::ledger::EntryKind, StoreError> {
+    crate::ledger::EntryKind::parse(kind).ok_or_else(|| StoreError::Corrupt(format!("entry kind {kind}")))
+}
+
+/// A stored entry source.
+pub(crate) fn read_source(source: &str) -> Result<crate::ledger::Source, StoreError> {
+    crate::ledger::Source::parse(source).ok_or_else(|| StoreError::Corrupt(format!("entry source {source}")))
 }
 
 /// True when `error` is a violation of a UNIQUE constraint.

@@ -12,12 +12,12 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, WriteTx, now, read_flag, read_instant, stored_instant};
+use super::{Store, StoreError, WriteTx, now, read_currency, read_flag, read_instant, stored_instant};
 use crate::access::Scope;
+use crate::ledger::Slug;
 use crate::ledger::checkout::{CheckoutDraft, Intent, Interval, Locale};
 use crate::ledger::entry::{Donor, Entry};
 use crate::ledger::subscription::Subscription;
-use crate::ledger::{Currency, Slug};
 
 /// Filters for the subscriptions list.
 #[derive(Clone, Debug, Default)]
@@ -391,8 +391,7 @@ fn subscription_from_row(row: &AnyRow) -> Result<Subscription, StoreError> {
         intent_id: row.try_get("intent_id")?,
         status: row.try_get("status")?,
         amount_minor: row.try_get("amount_minor")?,
-        currency: Currency::from_code(&currency)
-            .map_err(|_| StoreError::Corrupt(format!("currency {currency}")))?,
+        currency: read_currency(&currency)?,
         interval: Interval::parse(&interval)
             .map_err(|_| StoreError::Corrupt(format!("interval {interval}")))?,
         interval_count: row.try_get("billing_count")?,
@@ -417,8 +416,7 @@ fn intent_from_row(row: &AnyRow) -> Result<Intent, StoreError> {
             .map_err(|_| StoreError::Corrupt(format!("interval {interval}")))?,
         amount_minor: row.try_get("amount_minor")?,
         fee_cover_minor: row.try_get("fee_cover_minor")?,
-        currency: Currency::from_code(&currency)
-            .map_err(|_| StoreError::Corrupt(format!("currency {currency}")))?,
+        currency: read_currency(&currency)?,
         donor: Donor {
             name: row.try_get("donor_name")?,
             email: row.try_get("donor_email")?,
