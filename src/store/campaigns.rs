@@ -245,19 +245,20 @@ impl Store {
         slug: &str,
     ) -> Result<Option<(Campaign, CampaignTotals, Vec<BranchTotals>)>, StoreError> {
         // The base row and the shards summed, and the recurring figures counted from the
-        // subscriptions (an index range), in one statement.
+        // active subscriptions (an index range), in one statement.
+        let this = "(SELECT id FROM campaigns WHERE slug = $1)";
         let sql = format!(
             "SELECT {CAMPAIGN_COLUMNS}, t.gross_minor, t.net_minor, t.online_gross_minor, t.online_net_minor, \
              t.offline_minor, t.donations, t.donors, t.updated_at AS totals_updated_at, \
-             (SELECT COUNT(*) FROM subscriptions s WHERE s.campaign_id = c.id AND s.status IN ('active', 'trialing')) \
-               AS recurring_active, \
-             (SELECT CAST(COALESCE(SUM(s.monthly_minor), 0) AS BIGINT) FROM subscriptions s \
-               WHERE s.campaign_id = c.id AND s.status IN ('active', 'trialing')) AS recurring_monthly_minor \
+             COALESCE(r.active, 0) AS recurring_active, COALESCE(r.monthly, 0) AS recurring_monthly_minor \
              FROM campaigns c JOIN (SELECT parts.campaign_id, {sums}, MAX(parts.updated_at) AS updated_at \
                FROM ({parts}) parts GROUP BY parts.campaign_id) t ON t.campaign_id = c.id \
+             LEFT JOIN (SELECT s.campaign_id, COUNT(*) AS active, CAST(SUM(s.monthly_minor) AS BIGINT) AS monthly \
+               FROM subscriptions s WHERE s.campaign_id = {this} AND s.status IN ('active', 'trialing') \
+               GROUP BY s.campaign_id) r ON r.campaign_id = c.id \
              WHERE c.slug = $1",
             sums = sums(CAMPAIGN_SUMMED),
-            parts = campaign_parts("(SELECT id FROM campaigns WHERE slug = $1)"),
+            parts = campaign_parts(&format!("campaign_id = {this}")),
         );
         let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(slug).fetch_optional(self.pool()).await?
         else {

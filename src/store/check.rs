@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use sqlx::Row;
 
-use super::totals::{all_campaign_parts, branch_parts};
+use super::totals::{branch_parts, campaign_parts};
 use super::{Store, StoreError};
 
 /// One kept figure that disagrees with the ledger.
@@ -79,7 +79,7 @@ impl Store {
             let kept = self
                 .figures(&format!(
                     "SELECT campaign_id AS k, CAST(SUM({figure}) AS BIGINT) AS v FROM ({}) parts GROUP BY campaign_id",
-                    all_campaign_parts()
+                    campaign_parts("1 = 1")
                 ))
                 .await?;
             let ledger = self.figures(recompute).await?;

@@ -12,6 +12,7 @@
 //! shard rows (at commit, campaigns then branches, each by id).
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::any::AnyRow;
@@ -99,14 +100,10 @@ impl PendingTotals {
             .fetch_optional(&mut *tx)
             .await;
             refuse_overflow(moved, CAMPAIGN_SUMMED)?;
-            let summed = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {} FROM ({}) parts",
-                sums(CAMPAIGN_SUMMED),
-                campaign_parts("$1")
-            )))
-            .bind(campaign_id)
-            .fetch_optional(&mut *tx)
-            .await;
+            let summed = sqlx::query(sqlx::AssertSqlSafe(CAMPAIGN_SUM_CHECK.as_str()))
+                .bind(campaign_id)
+                .fetch_optional(&mut *tx)
+                .await;
             refuse_overflow(summed, CAMPAIGN_SUMMED)?;
         }
         for (branch_id, (campaign_id, gross, net)) in &self.branches {
@@ -126,19 +123,25 @@ impl PendingTotals {
             .fetch_optional(&mut *tx)
             .await;
             refuse_overflow(moved, BRANCH_SUMMED)?;
-            let summed = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {} FROM ({}) parts",
-                sums(BRANCH_SUMMED),
-                branch_parts("branch_id = $1")
-            )))
-            .bind(branch_id)
-            .fetch_optional(&mut *tx)
-            .await;
+            let summed = sqlx::query(sqlx::AssertSqlSafe(BRANCH_SUM_CHECK.as_str()))
+                .bind(branch_id)
+                .fetch_optional(&mut *tx)
+                .await;
             refuse_overflow(summed, BRANCH_SUMMED)?;
         }
         Ok(())
     }
 }
+
+/// One campaign's figures summed over its rows (`$1`: its id), read after its shard moved.
+static CAMPAIGN_SUM_CHECK: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {} FROM ({}) parts", sums(CAMPAIGN_SUMMED), campaign_parts("campaign_id = $1"))
+});
+
+/// One branch's figures summed over its rows (`$1`: its id).
+static BRANCH_SUM_CHECK: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {} FROM ({}) parts", sums(BRANCH_SUMMED), branch_parts("branch_id = $1"))
+});
 
 /// The campaign figures kept in shards.
 pub(crate) const CAMPAIGN_SUMMED: &[&str] = &[
@@ -164,22 +167,13 @@ pub(crate) fn sums(figures: &[&str]) -> String {
         .join(", ")
 }
 
-/// A campaign's base row and shard rows, one under the other (`campaign_id`, the figures
-/// and `updated_at`), for the campaigns where `campaign_id = {campaign}`.
-pub(crate) fn campaign_parts(campaign: &str) -> String {
+/// Campaigns' base rows and shard rows (`campaign_id`, the figures and `updated_at`), one
+/// under the other, for the rows matching `filter` (a condition on `campaign_id`).
+pub(crate) fn campaign_parts(filter: &str) -> String {
     let columns = CAMPAIGN_SUMMED.join(", ");
     format!(
-        "SELECT campaign_id, {columns}, updated_at FROM campaign_totals WHERE campaign_id = {campaign} \
-         UNION ALL SELECT campaign_id, {columns}, updated_at FROM campaign_total_shards WHERE campaign_id = {campaign}"
-    )
-}
-
-/// Every campaign's base row and shard rows, one under the other.
-pub(crate) fn all_campaign_parts() -> String {
-    let columns = CAMPAIGN_SUMMED.join(", ");
-    format!(
-        "SELECT campaign_id, {columns} FROM campaign_totals \
-         UNION ALL SELECT campaign_id, {columns} FROM campaign_total_shards"
+        "SELECT campaign_id, {columns}, updated_at FROM campaign_totals WHERE {filter} \
+         UNION ALL SELECT campaign_id, {columns}, updated_at FROM campaign_total_shards WHERE {filter}"
     )
 }
 
