@@ -24,8 +24,10 @@ use super::{CHANGES_CHANNEL, Engine, Store, StoreError, now, stored_instant, tot
 /// lock against other processes (the CLI), and on how long its first member waits.
 const GROUP_MEMBERS: usize = 32;
 
-/// The savepoint each member of a group writes in.
-const MEMBER: &str = "appeal_member";
+/// The savepoint each member of a group writes in: opened, kept, and undone.
+const SAVEPOINT: &str = "SAVEPOINT appeal_member";
+const RELEASE: &str = "RELEASE appeal_member";
+const ROLLBACK: &str = "ROLLBACK TO appeal_member";
 
 /// SQLite's write gate and the group transaction behind it.
 #[derive(Debug, Default)]
@@ -106,8 +108,8 @@ impl Group {
         if std::mem::take(&mut self.undo)
             && let Some(tx) = self.open.as_mut()
         {
-            sqlx::query(sqlx::AssertSqlSafe(format!("ROLLBACK TO {MEMBER}"))).execute(&mut **tx).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("RELEASE {MEMBER}"))).execute(&mut **tx).await?;
+            sqlx::query(ROLLBACK).execute(&mut **tx).await?;
+            sqlx::query(RELEASE).execute(&mut **tx).await?;
         }
         Ok(())
     }
@@ -197,7 +199,7 @@ impl Store {
             Some(tx) => tx,
             None => self.pool.begin_with("BEGIN IMMEDIATE").await?,
         };
-        sqlx::query(sqlx::AssertSqlSafe(format!("SAVEPOINT {MEMBER}"))).execute(&mut *tx).await?;
+        sqlx::query(SAVEPOINT).execute(&mut *tx).await?;
         Ok(tx)
     }
 }
@@ -276,9 +278,7 @@ impl WriteTx {
         let Some(mut tx) = self.tx.0.take() else {
             return Ok(());
         };
-        if let Err(error) =
-            sqlx::query(sqlx::AssertSqlSafe(format!("RELEASE {MEMBER}"))).execute(&mut *tx).await
-        {
+        if let Err(error) = sqlx::query(RELEASE).execute(&mut *tx).await {
             group.open = Some(tx);
             group.fail(&error.to_string());
             return Err(error.into());
