@@ -26,6 +26,8 @@ pub struct Application {
     limits: http::serve::ConnectionLimits,
     /// How long to drain after SIGTERM before no longer listening.
     drain: std::time::Duration,
+    /// Delivers outgoing webhooks while the server runs.
+    sender: crate::webhooks::Sender,
     /// On SQLite: the database is marked served, so that a restore refuses to replace it.
     _in_use: Option<crate::store::InUse>,
 }
@@ -94,8 +96,15 @@ impl Application {
             max_connections: config.defence.max_connections,
             header_timeout: config.defence.header_timeout,
         };
+        let sender = crate::webhooks::Sender::new(
+            store.clone(),
+            state.mailer.clone(),
+            &config.public_url,
+            config.webhook_timeout,
+        );
         Ok(Application {
             listener,
+            sender,
             store,
             state,
             reconcile_every,
@@ -145,12 +154,15 @@ impl Application {
             ))),
             _ => None,
         };
+        let sending = tokio::spawn(self.sender.run());
         let router = http::router(self.state);
         let served = http::serve::serve(self.listener, router, state, limits, stop).await;
         if let Some(reconciling) = reconciling {
             // A reconcile cut short rolls back what it had not committed; the next run redoes it.
             reconciling.abort();
         }
+        // A delivery cut short is sent again by the next sender: at least once.
+        sending.abort();
         served?;
         self.store.close().await;
         tracing::info!("appeal stopped");

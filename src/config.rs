@@ -34,6 +34,8 @@ pub struct Config {
     /// On SIGTERM, how long `/readyz` answers 503 while requests are still served, so that a
     /// load balancer stops sending before the instance stops listening.
     pub drain: std::time::Duration,
+    /// How long an outgoing webhook's endpoint has to answer.
+    pub webhook_timeout: std::time::Duration,
 }
 
 /// Something a first install has left to set before it takes real gifts.
@@ -131,6 +133,7 @@ pub const DEFAULT_EXPORT_STALL_SECONDS: u64 = 30;
 /// Seconds `/readyz` answers 503 after SIGTERM before the instance stops listening: a few
 /// health checks of a load balancer.
 pub const DEFAULT_DRAIN_SECONDS: u64 = 5;
+pub const DEFAULT_WEBHOOK_TIMEOUT_SECONDS: u64 = 15;
 
 /// At most `count` attempts per `period_seconds`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -375,6 +378,7 @@ impl Config {
             export_stall: duration("APPEAL_EXPORT_STALL_TIMEOUT", DEFAULT_EXPORT_STALL_SECONDS)?,
         };
         let drain = duration("APPEAL_DRAIN_TIME", DEFAULT_DRAIN_SECONDS)?;
+        let webhook_timeout = duration("APPEAL_WEBHOOK_TIMEOUT", DEFAULT_WEBHOOK_TIMEOUT_SECONDS)?;
         let site = SiteConfig {
             organization: lookup("APPEAL_ORG_NAME").unwrap_or_else(|| "appeal".to_owned()),
             organization_details: lookup("APPEAL_ORG_DETAILS").unwrap_or_default(),
@@ -414,6 +418,7 @@ impl Config {
             setup_warnings,
             demo: false,
             drain,
+            webhook_timeout,
             timezone,
             site,
             mail,

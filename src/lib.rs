@@ -15,3 +15,4 @@ pub mod payments;
 pub mod store;
 pub mod telemetry;
 pub mod web;
+pub mod webhooks;

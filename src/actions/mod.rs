@@ -5,10 +5,15 @@ mod people;
 mod search;
 mod stripe_review;
 mod wall;
+mod webhooks;
 
 pub use deposits::{BatchOutcome, BatchReversalInput, BatchReversed, record_batch, reverse_batch};
 pub use search::{EntryPage, find_entries};
 pub use wall::{WallDecisionInput, decide_wall};
+pub use webhooks::{
+    DeliveryLog, EndpointInput, LOG_PAGE, ReplayInput, add_webhook, remove_webhook, replay_webhook, update_webhook,
+    webhook_log,
+};
 
 pub use people::{
     PasswordLink, PersonChange, TokenCreated, add_user, change_person, check_password_pair, create_token,

@@ -3,6 +3,7 @@
 mod campaigns;
 mod people;
 mod stripe;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -70,6 +71,9 @@ enum Command {
     /// Manage the people who sign in to the dashboard.
     #[command(subcommand)]
     User(people::UserCommand),
+    /// Manage the endpoints that outgoing webhooks are sent to.
+    #[command(subcommand)]
+    Webhook(webhooks::WebhookCommand),
     /// Recompute every total from the ledger; with --stripe, also compare Stripe's balance
     /// transactions of the period with the ledger. Exits non-zero naming any difference.
     Check {
@@ -482,6 +486,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         Command::Donation(DonationCommand::Add(args)) => add_donation(store, args, &actor).await,
         Command::Donation(DonationCommand::Reverse(args)) => reverse_donation(store, args, &actor).await,
         Command::Token(command) => people::run_token(command, store, &actor).await,
+        Command::Webhook(command) => webhooks::run(command, store, &actor).await,
         Command::Check { stripe, since } => {
             let totals = check(store).await;
             if !stripe {

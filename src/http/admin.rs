@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
@@ -16,13 +16,13 @@ use super::public::CampaignBody;
 use crate::access::Role;
 use crate::actions;
 use crate::ledger::batch::{BatchInput, RowNames, entries_from_csv};
+use crate::ledger::bodies::{EntryBody, SubscriptionBody};
 use crate::ledger::campaign::CampaignInput;
-use crate::ledger::entry::{Entry, OfflineDonationInput, ReversalInput};
+use crate::ledger::entry::{OfflineDonationInput, ReversalInput};
 use crate::ledger::progress::timestamp;
 use crate::ledger::search::EntrySearchInput;
-use crate::ledger::subscription::Subscription;
 use crate::ledger::validation::AmountText;
-use crate::ledger::{Campaign, FieldErrors, Slug};
+use crate::ledger::{Campaign, FieldErrors};
 use crate::store::{PayoutReport, RecordOutcome, StoredDispute, SubscriptionFilter};
 
 pub fn router() -> Router<AppState> {
@@ -156,7 +156,7 @@ async fn list_donations(
     let bodies: Vec<EntryBody> = page
         .entries
         .iter()
-        .map(|entry| EntryBody::new(entry).with_dispute(disputes.get(&entry.id)))
+        .map(|entry| EntryBody { dispute: disputes.get(&entry.id).map(dispute_body), ..EntryBody::new(entry) })
         .collect();
     Ok(axum::Json(json!({ "entries": bodies, "next_before": page.next_before })).into_response())
 }
@@ -171,75 +171,6 @@ fn dispute_body(dispute: &StoredDispute) -> serde_json::Value {
         "reason": dispute.reason,
         "evidence_due_by": dispute.evidence_due_by.map(timestamp),
     })
-}
-
-/// A ledger entry as the admin API shows it (the store has left out what the caller may not see).
-#[derive(Debug, Serialize)]
-struct EntryBody {
-    id: i64,
-    campaign: String,
-    branch: Option<String>,
-    kind: &'static str,
-    source: &'static str,
-    method: String,
-    amount: String,
-    fee: String,
-    net: String,
-    currency: &'static str,
-    donor_name: Option<String>,
-    donor_email: Option<String>,
-    anonymous: bool,
-    message: Option<String>,
-    recurring: bool,
-    received_on: String,
-    recorded_at: String,
-    recorded_by: String,
-    reference: Option<String>,
-    reason: Option<String>,
-    reverses: Option<i64>,
-    /// What the donor was charged, when not in the campaign currency.
-    presented_amount: Option<String>,
-    presented_currency: Option<&'static str>,
-    /// A donation's dispute or inquiry, as Stripe last described it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dispute: Option<serde_json::Value>,
-}
-
-impl EntryBody {
-    fn with_dispute(mut self, dispute: Option<&StoredDispute>) -> Self {
-        self.dispute = dispute.map(dispute_body);
-        self
-    }
-
-    fn new(entry: &Entry) -> Self {
-        let currency = entry.currency;
-        EntryBody {
-            id: entry.id,
-            campaign: entry.campaign_slug.to_string(),
-            branch: entry.branch_slug.as_ref().map(ToString::to_string),
-            kind: entry.kind.as_str(),
-            source: entry.source.as_str(),
-            method: entry.method.clone(),
-            amount: currency.format_minor(entry.amount_minor),
-            fee: currency.format_minor(entry.fee_minor),
-            net: currency.format_minor(entry.net_minor),
-            currency: currency.code(),
-            donor_name: entry.donor.name.clone(),
-            donor_email: entry.donor.email.clone(),
-            anonymous: entry.donor.anonymous,
-            message: entry.donor.message.clone(),
-            recurring: entry.recurring,
-            received_on: entry.received_on.format("%Y-%m-%d").to_string(),
-            recorded_at: timestamp(entry.recorded_at),
-            recorded_by: entry.recorded_by.clone(),
-            reference: entry.reference.clone(),
-            reason: entry.reason.clone(),
-            reverses: entry.reverses_entry_id,
-            presented_amount: entry.presented.map(|(amount, currency)| currency.format_minor(amount)),
-            presented_currency: entry.presented.map(|(_, currency)| currency.code()),
-            dispute: None,
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -305,7 +236,7 @@ async fn list_subscriptions(
     let bodies: Vec<SubscriptionBody> = listed
         .iter()
         .map(|(subscription, slug)| {
-            let mut body = SubscriptionBody::new(subscription, slug);
+            let mut body = SubscriptionBody::new(subscription, slug.as_str());
             body.disputes = disputes
                 .get(&subscription.id)
                 .map_or_else(Vec::new, |found| found.iter().map(dispute_body).collect());
@@ -341,48 +272,7 @@ async fn cancel_subscription(
         .campaign_slug(subscription.campaign_id)
         .await?
         .ok_or_else(|| Problem::not_found("campaign"))?;
-    Ok(axum::Json(SubscriptionBody::new(&subscription, &slug)).into_response())
-}
-
-#[derive(Debug, Serialize)]
-struct SubscriptionBody {
-    id: String,
-    campaign: String,
-    status: String,
-    amount: String,
-    currency: &'static str,
-    interval: &'static str,
-    interval_count: i64,
-    monthly: String,
-    donor_name: Option<String>,
-    donor_email: Option<String>,
-    current_period_end: Option<String>,
-    cancel_at_period_end: bool,
-    cancelled_at: Option<String>,
-    /// Disputes and inquiries of its installments.
-    disputes: Vec<serde_json::Value>,
-}
-
-impl SubscriptionBody {
-    fn new(subscription: &Subscription, campaign: &Slug) -> Self {
-        let currency = subscription.currency;
-        SubscriptionBody {
-            id: subscription.id.clone(),
-            campaign: campaign.to_string(),
-            status: subscription.status.clone(),
-            amount: currency.format_minor(subscription.amount_minor),
-            currency: currency.code(),
-            interval: subscription.interval.as_str(),
-            interval_count: subscription.interval_count,
-            monthly: currency.format_minor(subscription.monthly_minor()),
-            donor_name: subscription.donor_name.clone(),
-            donor_email: subscription.donor_email.clone(),
-            current_period_end: subscription.current_period_end.map(timestamp),
-            cancel_at_period_end: subscription.cancel_at_period_end,
-            cancelled_at: subscription.cancelled_at.map(timestamp),
-            disputes: Vec::new(),
-        }
-    }
+    Ok(axum::Json(SubscriptionBody::new(&subscription, slug.as_str())).into_response())
 }
 
 /// The largest CSV a batch import reads.

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod fast;
 pub mod limits;
 mod manage;
+pub mod outgoing_webhooks;
 pub mod page_cache;
 pub mod pages;
 pub mod public;
@@ -123,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public::router().layer(public_cors))
         .merge(public::health_router())
         .merge(admin::router())
+        .merge(outgoing_webhooks::router())
         .merge(stripe_review::router())
         .merge(exports::router())
         .merge(dashboard::router(state.clone()))

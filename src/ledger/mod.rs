@@ -1,10 +1,12 @@
 //! The domain: money, campaigns, ledger entries and the totals rule. Pure: no I/O.
 
 pub mod batch;
+pub mod bodies;
 pub mod campaign;
 pub mod checkout;
 pub mod entry;
 pub mod money;
+pub mod outgoing;
 pub mod progress;
 pub mod search;
 pub mod subscription;

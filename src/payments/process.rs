@@ -21,11 +21,13 @@ use crate::ledger::checkout::Intent;
 use crate::ledger::entry::Entry;
 use crate::ledger::subscription::Subscription;
 use crate::ledger::{EntryKind, NewEntry};
+use crate::ledger::outgoing::EventKind;
+use crate::access::Scope;
 use crate::mail::Mailer;
 use crate::store::{
     EventClaim, EventFailure, EventState, FlagKind, NewFlag, PayoutItem, RecordOutcome, Store, StoreError,
     StoredDispute, StoredPayout, claim_event_in, mark_subscription_past_due_in, raise_flag_in,
-    record_entry_in, update_intent_in, upsert_dispute_in, upsert_payout_in, upsert_subscription_in,
+    payout_report_on, record_entry_in, update_intent_in, upsert_dispute_in, upsert_payout_in, upsert_subscription_in,
 };
 
 /// What became of an event.
@@ -292,7 +294,15 @@ async fn apply(
                 mark_subscription_past_due_in(&mut write, &subscription, at).await?
             }
             Effect::Payout(payout, items, at) => {
-                upsert_payout_in(&mut write, &payout, items.as_deref(), at).await?
+                let moved = upsert_payout_in(&mut write, &payout, items.as_deref(), at).await?;
+                if moved && payout.status == "paid" {
+                    // Paid, with the lines it carried: set beside the ledger as this
+                    // transaction leaves it, and told to the endpoints that want it.
+                    let report = payout_report_on(&mut write.tx, &Scope::everything(), &payout.id).await?;
+                    if let Some(report) = report {
+                        write.emit(EventKind::PayoutReconciled, &crate::http::admin::payout_body(&report));
+                    }
+                }
             }
             Effect::Dispute(dispute) => upsert_dispute_in(&mut write, &dispute).await?,
         }

@@ -1,6 +1,8 @@
 //! Deposits (batches): posted whole, found again when the same slip comes twice, and
 //! reversed whole.
 
+use crate::ledger::bodies::EntryBody;
+use crate::ledger::outgoing::EventKind;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 
@@ -116,6 +118,21 @@ impl Store {
         for entry in &batch.entries {
             let entry = NewEntry { batch_id: Some(batch_id), ..entry.clone() };
             recorded.push(record_entry_in(&mut write, &entry).await?.entry().clone());
+        }
+        if let Some(first) = recorded.first() {
+            let total: i64 = recorded.iter().map(|entry| entry.amount_minor).sum();
+            let entries: Vec<EntryBody> = recorded.iter().map(EntryBody::new).collect();
+            // The shape of the answer to the deposit's POST, with the campaign and the slip.
+            let body = serde_json::json!({
+                "batch": batch_id,
+                "campaign": first.campaign_slug.as_str(),
+                "reference": batch.reference,
+                "deposited_on": batch.deposited_on.format("%Y-%m-%d").to_string(),
+                "count": entries.len(),
+                "total": first.currency.format_minor(total),
+                "entries": entries,
+            });
+            write.emit(EventKind::BatchPosted, &body);
         }
         write.commit().await?;
         Ok(BatchPosted { batch_id, entries: recorded, replayed: false })

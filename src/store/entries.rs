@@ -13,6 +13,8 @@ use crate::access::Scope;
 use crate::ledger::entry::{Donor, Entry};
 use crate::ledger::search::EntrySearch;
 use crate::ledger::totals::{EntryFacts, totals_change};
+use crate::ledger::bodies::EntryBody;
+use crate::ledger::outgoing::EventKind;
 use crate::ledger::{NewEntry, Slug, StripeRefs};
 
 pub(super) const ENTRY_COLUMNS: &str = "e.id, e.campaign_id, c.slug AS campaign_slug, e.branch_id, b.slug AS branch_slug, \
@@ -329,6 +331,7 @@ pub(crate) async fn record_entry_in(
         donor_before_minor: donor_after - entry.amount_minor,
     });
     write.add_to_totals(entry.campaign_id, entry.branch_id, &change)?;
+    write.emit(EventKind::of_entry(&recorded), &EntryBody::new(&recorded));
     Ok(RecordOutcome::Recorded(recorded))
 }
 

@@ -143,21 +143,8 @@ pub(crate) async fn close_over_reversals_in(
 impl Store {
     /// Flags of `scope`'s branch, oldest first: the open ones, or all with `filter.all`.
     pub async fn flags(&self, scope: &Scope, filter: &FlagFilter) -> Result<Vec<Flag>, StoreError> {
-        let sql = format!(
-            "SELECT {FLAG_COLUMNS} {FLAG_FROM} WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR b.slug = $2) \
-             AND ($3 IS NULL OR f.entry_id IN (SELECT COALESCE(e.origin_entry_id, e.id) FROM ledger_entries e \
-               JOIN payout_items pi ON pi.balance_transaction = e.stripe_balance_transaction WHERE pi.payout_id = $3)) \
-             ORDER BY f.id"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(filter.all)
-            .bind(scope.branch())
-            .bind(&filter.payout_id)
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(flag_from_row)
-            .collect()
+        let mut connection = self.pool().acquire().await?;
+        flags_on(&mut connection, scope, filter).await
     }
 
     pub async fn flag(&self, id: i64) -> Result<Option<Flag>, StoreError> {
@@ -248,4 +235,27 @@ fn flag_from_row(row: &AnyRow) -> Result<Flag, StoreError> {
         resolved_by: row.try_get("resolved_by")?,
         resolution: row.try_get("resolution")?,
     })
+}
+
+/// Flags as a connection (a write transaction, too) sees them.
+pub(super) async fn flags_on(
+    connection: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    filter: &FlagFilter,
+) -> Result<Vec<Flag>, StoreError> {
+    let sql = format!(
+            "SELECT {FLAG_COLUMNS} {FLAG_FROM} WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR b.slug = $2) \
+             AND ($3 IS NULL OR f.entry_id IN (SELECT COALESCE(e.origin_entry_id, e.id) FROM ledger_entries e \
+               JOIN payout_items pi ON pi.balance_transaction = e.stripe_balance_transaction WHERE pi.payout_id = $3)) \
+             ORDER BY f.id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(filter.all)
+            .bind(scope.branch())
+            .bind(&filter.payout_id)
+            .fetch_all(&mut *connection)
+            .await?
+            .iter()
+            .map(flag_from_row)
+            .collect()
 }

@@ -13,6 +13,7 @@ mod entries;
 mod events;
 mod export_rows;
 mod flags;
+mod outbox;
 mod payouts;
 mod people;
 mod schema;
@@ -42,7 +43,10 @@ pub use events::{
 pub use export_rows::{ExportFilter, ExportRow};
 pub(crate) use flags::raise_flag_in;
 pub use flags::{Flag, FlagFilter, FlagKind, NewFlag};
-pub(crate) use payouts::upsert_payout_in;
+pub use outbox::{
+    AttemptRecorded, AttemptResult, DueDelivery, NewAttempt, StoredAttempt, StoredDelivery, StoredEndpoint,
+};
+pub(crate) use payouts::{payout_report_on, upsert_payout_in};
 pub use payouts::{PayoutItem, PayoutLine, PayoutReport, StoredPayout};
 pub use people::{AuditFilter, AuditRecord, SignIns, StoredSession, StoredUser};
 pub use schema::{SchemaState, migration_versions};
@@ -139,6 +143,8 @@ pub struct Store {
     write_gate: Option<Arc<write::WriteGate>>,
     /// Progress documents as last read, and who to tell when a campaign changes.
     documents: Arc<documents::Documents>,
+    /// Wakes this process's webhook sender when an event is written or a replay queued.
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The PostgreSQL channel on which every instance hears that a campaign's figures changed.
@@ -171,7 +177,13 @@ impl Store {
         };
         let write_gate = write::gate_for(engine);
         let sqlite_path = (engine == Engine::Sqlite).then(|| sqlite_file_path(url)).flatten();
-        Ok(Store { pool, engine, write_gate, documents: Arc::new(documents::Documents::new(sqlite_path)) })
+        Ok(Store {
+            pool,
+            engine,
+            write_gate,
+            documents: Arc::new(documents::Documents::new(sqlite_path)),
+            outbox_wake: Arc::default(),
+        })
     }
 
     /// Connects to an appeal database that exists already, without creating or migrating
@@ -226,6 +238,15 @@ pub struct JobLock {
 }
 
 impl JobLock {
+    /// True while the lock is still held: on PostgreSQL, while the session holding it
+    /// answers (a lost connection has let the lock go).
+    pub async fn still_held(&mut self) -> bool {
+        match &mut self.connection {
+            Some((connection, _)) => sqlx::query("SELECT 1").execute(&mut **connection).await.is_ok(),
+            None => true,
+        }
+    }
+
     pub async fn release(self) -> Result<(), StoreError> {
         if let Some((mut connection, key)) = self.connection {
             sqlx::query("SELECT pg_advisory_unlock($1)").bind(key).execute(&mut *connection).await?;

@@ -92,7 +92,7 @@ pub(crate) async fn upsert_payout_in(
     payout: &StoredPayout,
     items: Option<&[PayoutItem]>,
     stripe_updated: i64,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let stored_rank = STATUS_RANK.replace("{}", "payouts.status");
     let new_rank = STATUS_RANK.replace("{}", "excluded.status");
     let sql = format!(
@@ -113,7 +113,7 @@ pub(crate) async fn upsert_payout_in(
         .bind(stripe_updated)
         .fetch_optional(&mut *write.tx)
         .await?;
-    if let (Some(_), Some(items)) = (moved, items) {
+    if let (Some(_), Some(items)) = (&moved, items) {
         sqlx::query("DELETE FROM payout_items WHERE payout_id = $1")
             .bind(&payout.id)
             .execute(&mut *write.tx)
@@ -134,7 +134,7 @@ pub(crate) async fn upsert_payout_in(
             .await?;
         }
     }
-    Ok(())
+    Ok(moved.is_some())
 }
 
 fn payout_from_row(row: &sqlx::any::AnyRow) -> Result<StoredPayout, StoreError> {
@@ -157,7 +157,6 @@ impl Store {
         rows.iter().map(payout_from_row).collect()
     }
 
-    /// A payout next to the ledger, line by line.
     /// A payout next to the ledger, line by line. Its figures are the whole payout's; a
     /// branch-scoped report lists only the lines of its branch's entries.
     pub async fn payout_report(
@@ -165,10 +164,22 @@ impl Store {
         scope: &Scope,
         payout_id: &str,
     ) -> Result<Option<PayoutReport>, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        payout_report_on(&mut connection, scope, payout_id).await
+    }
+}
+
+/// A payout next to the ledger, as a connection (a write transaction, too) sees them.
+pub(crate) async fn payout_report_on(
+    connection: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    payout_id: &str,
+) -> Result<Option<PayoutReport>, StoreError> {
+    {
         let Some(row) =
             sqlx::query("SELECT id, amount_minor, currency, status, arrival_date FROM payouts WHERE id = $1")
                 .bind(payout_id)
-                .fetch_optional(self.pool())
+                .fetch_optional(&mut *connection)
                 .await?
         else {
             return Ok(None);
@@ -182,7 +193,7 @@ impl Store {
              WHERE pi.payout_id = $1 AND pi.type <> 'payout' ORDER BY pi.balance_transaction",
         )
         .bind(payout_id)
-        .fetch_all(self.pool())
+        .fetch_all(&mut *connection)
         .await?;
         let lines: Vec<(PayoutLine, Option<String>)> = rows
             .iter()
@@ -210,12 +221,12 @@ impl Store {
             .filter(|(_, branch)| scope.branch().is_none() || branch.as_deref() == scope.branch())
             .map(|(line, _)| line)
             .collect();
-        let flags = self
-            .flags(
-                scope,
-                &super::FlagFilter { payout_id: Some(payout_id.to_owned()), ..super::FlagFilter::default() },
-            )
-            .await?;
+        let flags = super::flags::flags_on(
+            connection,
+            scope,
+            &super::FlagFilter { payout_id: Some(payout_id.to_owned()), ..super::FlagFilter::default() },
+        )
+        .await?;
         Ok(Some(PayoutReport {
             payout,
             lines,

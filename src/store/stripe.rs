@@ -1,6 +1,15 @@
 //! What online giving keeps beside the ledger: checkout intents, subscriptions and disputes.
 
 /// The subscription statuses that end it for good, as an SQL list: no later word changes them.
+/// A subscription's columns as a write returns them, with its campaign's slug.
+macro_rules! subscription_returning {
+    () => {
+        "id, campaign_id, branch_id, intent_id, status, amount_minor, currency, billing_interval, billing_count, \
+         donor_name, donor_email, stripe_customer, current_period_end, cancel_at_period_end, cancelled_at, \
+         created_at, (SELECT c.slug FROM campaigns c WHERE c.id = subscriptions.campaign_id) AS campaign_slug"
+    };
+}
+
 macro_rules! ended_subscription_statuses {
     () => {
         "('canceled', 'incomplete_expired')"
@@ -17,6 +26,8 @@ use crate::access::Scope;
 use crate::ledger::Slug;
 use crate::ledger::checkout::{CheckoutDraft, Intent, Interval, Locale};
 use crate::ledger::entry::{Donor, Entry};
+use crate::ledger::bodies::SubscriptionBody;
+use crate::ledger::outgoing::EventKind;
 use crate::ledger::subscription::Subscription;
 
 /// Filters for the subscriptions list.
@@ -311,7 +322,7 @@ pub(crate) async fn upsert_subscription_in(
     stripe_updated: i64,
 ) -> Result<(), StoreError> {
     let at = stored_instant(now());
-    sqlx::query(concat!(
+    let row = sqlx::query(concat!(
         "INSERT INTO subscriptions (id, campaign_id, branch_id, intent_id, status, amount_minor, currency, \
          billing_interval, billing_count, monthly_minor, donor_name, donor_email, stripe_customer, \
          current_period_end, cancel_at_period_end, cancelled_at, stripe_updated, created_at, updated_at) \
@@ -323,7 +334,9 @@ pub(crate) async fn upsert_subscription_in(
          cancel_at_period_end = $15, cancelled_at = $16, stripe_updated = $17, updated_at = $18 \
          WHERE subscriptions.stripe_updated <= $17 \
          AND subscriptions.status NOT IN ",
-        ended_subscription_statuses!()
+        ended_subscription_statuses!(),
+        " RETURNING ",
+        subscription_returning!()
     ))
     .bind(&subscription.id)
     .bind(subscription.campaign_id)
@@ -343,11 +356,30 @@ pub(crate) async fn upsert_subscription_in(
     .bind(subscription.cancelled_at.map(stored_instant))
     .bind(stripe_updated)
     .bind(&at)
-    .execute(&mut *write.tx)
+    .fetch_optional(&mut *write.tx)
     .await?;
     // `recurring.active` and `recurring.monthly` are counted from the subscriptions when the
     // campaign's progress is read: its readers are told.
     write.touch(subscription.campaign_id);
+    if let Some(row) = row {
+        emit_subscription(write, &row, &at)?;
+    }
+    Ok(())
+}
+
+/// Tells the webhook endpoints what a write did to a subscription: started (the row is the
+/// one this write created), ended, or updated.
+fn emit_subscription(write: &mut WriteTx, row: &AnyRow, at: &str) -> Result<(), StoreError> {
+    let stored = subscription_from_row(row)?;
+    let campaign: String = row.try_get("campaign_slug")?;
+    let kind = if row.try_get::<String, _>("created_at")? == at {
+        EventKind::SubscriptionStarted
+    } else if ["canceled", "incomplete_expired"].contains(&stored.status.as_str()) {
+        EventKind::SubscriptionEnded
+    } else {
+        EventKind::SubscriptionUpdated
+    };
+    write.emit(kind, &SubscriptionBody::new(&stored, &campaign));
     Ok(())
 }
 
@@ -357,19 +389,22 @@ pub(crate) async fn mark_subscription_past_due_in(
     subscription_id: &str,
     stripe_updated: i64,
 ) -> Result<(), StoreError> {
+    let at = stored_instant(now());
     let row = sqlx::query(concat!(
         "UPDATE subscriptions SET status = 'past_due', stripe_updated = $1, updated_at = $2 \
          WHERE id = $3 AND stripe_updated <= $1 AND status NOT IN ",
         ended_subscription_statuses!(),
-        " RETURNING campaign_id"
+        " RETURNING ",
+        subscription_returning!()
     ))
     .bind(stripe_updated)
-    .bind(stored_instant(now()))
+    .bind(&at)
     .bind(subscription_id)
     .fetch_optional(&mut *write.tx)
     .await?;
     if let Some(row) = row {
         write.touch(row.try_get("campaign_id")?);
+        emit_subscription(write, &row, &at)?;
     }
     Ok(())
 }

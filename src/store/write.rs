@@ -163,6 +163,8 @@ pub(crate) struct WriteTx {
     touched: Vec<i64>,
     /// What the entries appended so far change, added to the totals' shards at commit.
     totals: totals::PendingTotals,
+    /// Events for the webhook endpoints, written to the outbox at commit.
+    pub(super) events: Vec<crate::ledger::outgoing::OutgoingEvent>,
     store: Store,
 }
 
@@ -189,6 +191,7 @@ impl Store {
             gate,
             touched: Vec::new(),
             totals: totals::PendingTotals::default(),
+            events: Vec::new(),
             store: self.clone(),
         })
     }
@@ -239,6 +242,11 @@ impl WriteTx {
     }
 
     pub async fn commit(mut self) -> Result<(), StoreError> {
+        let events = std::mem::take(&mut self.events);
+        let kept = match events.is_empty() {
+            true => 0,
+            false => super::outbox::write_events_in(&mut self.tx, &events).await?,
+        };
         // The totals last: their shard rows are locked from here to the commit only.
         self.totals.apply(&mut self.tx, &stored_instant(now())).await?;
         match self.gate.take() {
@@ -265,6 +273,9 @@ impl WriteTx {
                     tracing::warn!(%error, campaign_id, "committed, but other instances were not told");
                 }
             }
+        }
+        if kept > 0 {
+            self.store.wake_sender();
         }
         for campaign_id in &self.touched {
             self.store.refresh_document(*campaign_id).await;

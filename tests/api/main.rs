@@ -4,6 +4,7 @@
 mod fake_smtp;
 mod fake_stripe;
 mod helpers;
+mod receiver;
 
 mod access;
 mod batches;
@@ -17,6 +18,7 @@ mod fuzz;
 mod hardening;
 mod instances;
 mod lifecycle;
+mod outgoing;
 mod payouts;
 mod people;
 mod progress;

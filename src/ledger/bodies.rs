@@ -1,0 +1,114 @@
+//! The API's JSON shapes of ledger entries and subscriptions: one shape, shown by the admin
+//! API and carried by outgoing webhooks.
+
+use serde::Serialize;
+
+use super::entry::Entry;
+use super::progress::timestamp;
+use super::subscription::Subscription;
+
+/// A ledger entry as the admin API shows it (the store has left out what the caller may not see).
+#[derive(Debug, Serialize)]
+pub struct EntryBody {
+    pub id: i64,
+    pub campaign: String,
+    pub branch: Option<String>,
+    pub kind: &'static str,
+    pub source: &'static str,
+    pub method: String,
+    pub amount: String,
+    pub fee: String,
+    pub net: String,
+    pub currency: &'static str,
+    pub donor_name: Option<String>,
+    pub donor_email: Option<String>,
+    pub anonymous: bool,
+    pub message: Option<String>,
+    pub recurring: bool,
+    pub received_on: String,
+    pub recorded_at: String,
+    pub recorded_by: String,
+    pub reference: Option<String>,
+    pub reason: Option<String>,
+    pub reverses: Option<i64>,
+    /// What the donor was charged, when not in the campaign currency.
+    pub presented_amount: Option<String>,
+    pub presented_currency: Option<&'static str>,
+    /// A donation's dispute or inquiry, as Stripe last described it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispute: Option<serde_json::Value>,
+}
+
+impl EntryBody {
+    pub fn new(entry: &Entry) -> Self {
+        let currency = entry.currency;
+        EntryBody {
+            id: entry.id,
+            campaign: entry.campaign_slug.to_string(),
+            branch: entry.branch_slug.as_ref().map(ToString::to_string),
+            kind: entry.kind.as_str(),
+            source: entry.source.as_str(),
+            method: entry.method.clone(),
+            amount: currency.format_minor(entry.amount_minor),
+            fee: currency.format_minor(entry.fee_minor),
+            net: currency.format_minor(entry.net_minor),
+            currency: currency.code(),
+            donor_name: entry.donor.name.clone(),
+            donor_email: entry.donor.email.clone(),
+            anonymous: entry.donor.anonymous,
+            message: entry.donor.message.clone(),
+            recurring: entry.recurring,
+            received_on: entry.received_on.format("%Y-%m-%d").to_string(),
+            recorded_at: timestamp(entry.recorded_at),
+            recorded_by: entry.recorded_by.clone(),
+            reference: entry.reference.clone(),
+            reason: entry.reason.clone(),
+            reverses: entry.reverses_entry_id,
+            presented_amount: entry.presented.map(|(amount, currency)| currency.format_minor(amount)),
+            presented_currency: entry.presented.map(|(_, currency)| currency.code()),
+            dispute: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SubscriptionBody {
+    pub id: String,
+    pub campaign: String,
+    pub status: String,
+    pub amount: String,
+    pub currency: &'static str,
+    pub interval: &'static str,
+    pub interval_count: i64,
+    pub monthly: String,
+    pub donor_name: Option<String>,
+    pub donor_email: Option<String>,
+    pub current_period_end: Option<String>,
+    pub cancel_at_period_end: bool,
+    pub cancelled_at: Option<String>,
+    /// Disputes and inquiries of its installments.
+    pub disputes: Vec<serde_json::Value>,
+}
+
+impl SubscriptionBody {
+    pub fn new(subscription: &Subscription, campaign: &str) -> Self {
+        let currency = subscription.currency;
+        SubscriptionBody {
+            id: subscription.id.clone(),
+            campaign: campaign.to_owned(),
+            status: subscription.status.clone(),
+            amount: currency.format_minor(subscription.amount_minor),
+            currency: currency.code(),
+            interval: subscription.interval.as_str(),
+            interval_count: subscription.interval_count,
+            monthly: currency.format_minor(subscription.monthly_minor()),
+            donor_name: subscription.donor_name.clone(),
+            donor_email: subscription.donor_email.clone(),
+            current_period_end: subscription.current_period_end.map(timestamp),
+            cancel_at_period_end: subscription.cancel_at_period_end,
+            cancelled_at: subscription.cancelled_at.map(timestamp),
+            disputes: Vec::new(),
+        }
+    }
+}
+

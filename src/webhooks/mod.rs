@@ -1,0 +1,346 @@
+//! Outgoing webhooks: the sender that delivers the outbox's events to the endpoints admins
+//! registered, signed as the Standard Webhooks specification has it, at least once.
+//!
+//! It runs inside `appeal serve`. On PostgreSQL one instance sends at a time (an advisory
+//! lock); the others stand by and take over when it stops. Each cycle it makes the
+//! deliveries of new events, announces goals newly reached, and sends what is due, several
+//! endpoints at once. A delivery answered with a 2xx is done; any other answer, no answer
+//! within `APPEAL_WEBHOOK_TIMEOUT`, or no connection is tried again on a schedule with
+//! jitter for about three days ([`RETRY_SCHEDULE`]); after that it has failed, and an
+//! endpoint that has not succeeded since that delivery was made is disabled and the admins
+//! are emailed.
+
+pub mod signature;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+
+use crate::ledger::progress::Progress;
+use crate::mail::Mailer;
+use crate::store::{AttemptResult, DueDelivery, NewAttempt, StoredEndpoint, Store, StoreError};
+
+/// The waits between attempts: the first retry 5 seconds after the first attempt, the last
+/// about three days after it (71.6 hours in all), each moved by up to a fifth either way.
+pub const RETRY_SCHEDULE: [Duration; 10] = [
+    Duration::from_secs(5),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(5 * 3600),
+    Duration::from_secs(10 * 3600),
+    Duration::from_secs(10 * 3600),
+    Duration::from_secs(14 * 3600),
+    Duration::from_secs(14 * 3600),
+    Duration::from_secs(16 * 3600),
+];
+
+/// Deliveries sent at once.
+const PARALLEL: usize = 8;
+/// Deliveries read per round.
+const ROUND: i64 = 32;
+/// How much of an answer's body the log keeps.
+const ANSWER_EXCERPT: usize = 1024;
+/// How often the sender looks for work written by other instances, and an instance that
+/// does not hold the sender's lock tries to take it.
+const POLL: Duration = Duration::from_secs(2);
+const STANDBY: Duration = Duration::from_secs(10);
+/// How often every campaign is looked at for a goal reached, whatever was heard.
+const LOOK_AT_ALL_GOALS: Duration = Duration::from_secs(300);
+
+/// The campaigns whose figures changed since the sender last looked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Changed {
+    /// Any of them (the sender started, or missed notices).
+    All,
+    #[default]
+    None,
+    Some(Vec<i64>),
+}
+
+impl Changed {
+    fn add(&mut self, campaign_id: i64) {
+        match self {
+            Changed::All => {}
+            Changed::None => *self = Changed::Some(vec![campaign_id]),
+            Changed::Some(ids) if !ids.contains(&campaign_id) => ids.push(campaign_id),
+            Changed::Some(_) => {}
+        }
+    }
+}
+
+/// What the sender needs beside the store.
+#[derive(Clone, Debug)]
+pub struct Sender {
+    store: Store,
+    client: reqwest::Client,
+    mailer: Mailer,
+    public_url: String,
+}
+
+impl Sender {
+    pub fn new(store: Store, mailer: Mailer, public_url: &str, timeout: Duration) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            // A redirect is an answer that is not a 2xx: the endpoint's URL is to be fixed.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("appeal-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("an HTTP client with rustls");
+        Sender { store, client, mailer, public_url: public_url.to_owned() }
+    }
+
+    /// Sends for as long as the server runs.
+    pub async fn run(self) {
+        // Campaigns whose figures changed (here or, on PostgreSQL, on any instance) are
+        // looked at for a goal reached; all of them when the sender starts, and every
+        // few minutes in case a notice was lost.
+        let mut changes = self.store.changes();
+        loop {
+            let lock = match self.store.try_job_lock("webhook-sender").await {
+                Ok(Some(lock)) => lock,
+                Ok(None) => {
+                    tokio::time::sleep(STANDBY).await;
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the webhook sender cannot reach the database");
+                    tokio::time::sleep(STANDBY).await;
+                    continue;
+                }
+            };
+            let mut lock = Some(lock);
+            let mut changed = Changed::All;
+            let mut looked_at_all = std::time::Instant::now();
+            loop {
+                if looked_at_all.elapsed() >= LOOK_AT_ALL_GOALS {
+                    changed = Changed::All;
+                }
+                if changed == Changed::All {
+                    looked_at_all = std::time::Instant::now();
+                }
+                if let Err(error) = self.cycle(&std::mem::take(&mut changed)).await {
+                    tracing::warn!(%error, "the webhook sender stopped a round");
+                    break;
+                }
+                let wait = match self.store.next_delivery_due().await {
+                    Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or_default().min(POLL),
+                    Ok(None) | Err(_) => POLL,
+                };
+                let sleep = tokio::time::sleep(wait);
+                tokio::pin!(sleep);
+                loop {
+                    tokio::select! {
+                        () = self.store.sender_woken() => break,
+                        () = &mut sleep => break,
+                        heard = changes.recv() => match heard {
+                            Ok(campaign_id) => changed.add(campaign_id),
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => changed = Changed::All,
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => {}
+                        },
+                    }
+                }
+                // Still the one sender: the session holding the lock is alive.
+                if let Some(held) = lock.as_mut()
+                    && !held.still_held().await
+                {
+                    lock = None;
+                    break;
+                }
+            }
+            if let Some(lock) = lock
+                && let Err(error) = lock.release().await
+            {
+                tracing::warn!(%error, "the webhook sender's lock was not released");
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// One round: deliveries made for new events, goals announced, what is due sent.
+    pub async fn cycle(&self, changed: &Changed) -> Result<(), StoreError> {
+        while self.store.dispatch_outbox().await? > 0 {}
+        self.announce_goals(changed).await?;
+        loop {
+            let due = self.store.due_deliveries(Utc::now(), ROUND).await?;
+            let count = due.len();
+            let sent: Vec<Result<(), StoreError>> = futures_util::stream::iter(due)
+                .map(|delivery| self.deliver(delivery))
+                .buffer_unordered(PARALLEL)
+                .collect()
+                .await;
+            for result in sent {
+                result?;
+            }
+            // New events written while sending, or more due than one round holds.
+            while self.store.dispatch_outbox().await? > 0 {}
+            if i64::try_from(count).unwrap_or(0) < ROUND {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Announces each campaign whose figures have reached its goal in force, once per goal.
+    async fn announce_goals(&self, changed: &Changed) -> Result<(), StoreError> {
+        let ids = match changed {
+            Changed::All => None,
+            Changed::None => return Ok(()),
+            Changed::Some(ids) => Some(ids.as_slice()),
+        };
+        for slug in self.store.campaigns_with_goal_unannounced(ids).await? {
+            let Some((campaign, totals, branches)) = self.store.campaign_progress(&slug).await? else {
+                continue;
+            };
+            if totals.raised_minor(campaign.count_net_of_fees) >= campaign.goal_minor {
+                let progress = Progress::new(&campaign, &totals, &branches);
+                if self.store.announce_goal_reached(campaign.id, campaign.goal_minor, &progress).await? {
+                    tracing::info!(campaign = %slug, "goal reached");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends one delivery and records how it went.
+    async fn deliver(&self, delivery: DueDelivery) -> Result<(), StoreError> {
+        let attempt = self.send(&delivery).await;
+        let result = match attempt.status {
+            Some(status) if (200..300).contains(&status) => AttemptResult::Delivered,
+            _ => match next_attempt(delivery.attempts + 1, attempt.at, jitter()) {
+                Some(at) => AttemptResult::Retry(at),
+                None => AttemptResult::Failed,
+            },
+        };
+        if result != AttemptResult::Delivered {
+            tracing::info!(
+                endpoint = delivery.endpoint_id,
+                event = %delivery.event_id,
+                status = ?attempt.status,
+                answer = attempt.answer.as_deref().unwrap_or_default(),
+                "a webhook delivery failed"
+            );
+        }
+        let recorded = self.store.record_webhook_attempt(&delivery, &attempt, &result).await?;
+        if let Some(endpoint) = recorded.endpoint_disabled {
+            tracing::warn!(endpoint = endpoint.id, url = %endpoint.url, "webhook endpoint disabled");
+            self.tell_admins(&endpoint).await;
+        }
+        Ok(())
+    }
+
+    async fn send(&self, delivery: &DueDelivery) -> NewAttempt {
+        let at = Utc::now();
+        let timestamp = at.timestamp();
+        let signature = signature::sign(&delivery.secret, &delivery.event_id, timestamp, delivery.body.as_bytes());
+        let started = std::time::Instant::now();
+        let sent = self
+            .client
+            .post(&delivery.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", &delivery.event_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(delivery.body.clone())
+            .send()
+            .await;
+        let (status, answer) = match sent {
+            Ok(mut response) => {
+                let status = i64::from(response.status().as_u16());
+                let mut excerpt = Vec::new();
+                // The start of the answer only, and no waiting past the timeout for the rest.
+                while excerpt.len() < ANSWER_EXCERPT {
+                    match response.chunk().await {
+                        Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+                excerpt.truncate(ANSWER_EXCERPT);
+                let text = String::from_utf8_lossy(&excerpt).into_owned();
+                (Some(status), Some(text).filter(|text| !text.is_empty()))
+            }
+            Err(error) => (None, Some(describe(&error))),
+        };
+        let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        NewAttempt { at, status, latency_ms, answer }
+    }
+
+    async fn tell_admins(&self, endpoint: &StoredEndpoint) {
+        let admins = match self.store.admin_emails().await {
+            Ok(admins) => admins,
+            Err(error) => {
+                tracing::error!(%error, "cannot list the admins to tell of a disabled webhook endpoint");
+                return;
+            }
+        };
+        let subject = "A webhook endpoint was disabled";
+        let body = format!(
+            "Deliveries to the webhook endpoint {url} (number {id}) have failed for three days without one \
+             succeeding, so appeal has stopped sending to it.\n\n{reason}\n\nIts delivery log, and the button to \
+             enable it again and send what it missed, are at {public}/admin/webhooks\n",
+            url = endpoint.url,
+            id = endpoint.id,
+            reason = endpoint.disabled_reason.as_deref().unwrap_or_default(),
+            public = self.public_url,
+        );
+        for admin in admins {
+            if let Err(error) = self.mailer.send(&admin, subject, &body).await {
+                tracing::error!(%error, to = %admin, "an admin was not told of a disabled webhook endpoint");
+            }
+        }
+    }
+}
+
+/// When to try a delivery again after its `attempts`-th attempt failed at `at`, or `None`
+/// when its schedule has run out. `jitter` (0.8 to 1.2) spreads retries out.
+pub fn next_attempt(attempts: i64, at: DateTime<Utc>, jitter: f64) -> Option<DateTime<Utc>> {
+    let index = usize::try_from(attempts.checked_sub(1)?).ok()?;
+    let wait = RETRY_SCHEDULE.get(index)?.mul_f64(jitter.clamp(0.8, 1.2));
+    Some(at + chrono::Duration::from_std(wait).ok()?)
+}
+
+fn jitter() -> f64 {
+    let mut byte = [0_u8; 2];
+    getrandom::fill(&mut byte).expect("the operating system provides randomness");
+    0.8 + 0.4 * f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX)
+}
+
+/// What went wrong with a request that got no answer, for the delivery log.
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "no answer in time".to_owned()
+    } else if error.is_connect() {
+        "cannot connect".to_owned()
+    } else {
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_spread_over_about_three_days_then_stop() {
+        let at = DateTime::parse_from_rfc3339("2026-12-06T00:00:00Z").expect("instant").with_timezone(&Utc);
+        assert_eq!(next_attempt(1, at, 1.0), Some(at + chrono::Duration::seconds(5)));
+        assert_eq!(next_attempt(2, at, 1.0), Some(at + chrono::Duration::minutes(5)));
+        assert_eq!(next_attempt(11, at, 1.0), None, "eleven attempts in all");
+        assert_eq!(next_attempt(0, at, 1.0), None);
+        let total: Duration = RETRY_SCHEDULE.iter().sum();
+        assert!(total > Duration::from_secs(70 * 3600) && total < Duration::from_secs(73 * 3600));
+        // Jitter moves a wait by a fifth at most.
+        assert_eq!(next_attempt(1, at, 1.2), Some(at + chrono::Duration::seconds(6)));
+        assert_eq!(next_attempt(1, at, 9.0), Some(at + chrono::Duration::seconds(6)));
+        let spread = jitter();
+        assert!((0.8..=1.2).contains(&spread));
+    }
+}
