@@ -11,8 +11,8 @@ pub use deposits::{BatchOutcome, BatchReversalInput, BatchReversed, record_batch
 pub use search::{EntryPage, find_entries};
 pub use wall::{WallDecisionInput, decide_wall};
 pub use webhooks::{
-    DeliveryLog, EndpointInput, LOG_PAGE, ReplayInput, add_webhook, remove_webhook, replay_webhook, update_webhook,
-    webhook_log,
+    DeliveryLog, EndpointInput, LOG_PAGE, ReplayInput, add_webhook, remove_webhook, replay_webhook,
+    update_webhook, webhook_log,
 };
 
 pub use people::{

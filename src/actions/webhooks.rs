@@ -8,7 +8,7 @@ use super::{ActionError, audit};
 use crate::access::Actor;
 use crate::ledger::FieldErrors;
 use crate::ledger::outgoing::{EventKind, check_endpoint_url, check_event_kinds};
-use crate::store::{StoredAttempt, StoredDelivery, StoredEndpoint, Store};
+use crate::store::{Store, StoredAttempt, StoredDelivery, StoredEndpoint};
 use crate::webhooks::signature::new_secret;
 
 /// A new endpoint, or a change to one (fields left out stay as they are).
@@ -46,7 +46,10 @@ pub struct DeliveryLog {
 /// Deliveries per page of the log.
 pub const LOG_PAGE: i64 = 50;
 
-fn checked(input: &EndpointInput, creating: bool) -> Result<(Option<String>, Option<Vec<EventKind>>), FieldErrors> {
+fn checked(
+    input: &EndpointInput,
+    creating: bool,
+) -> Result<(Option<String>, Option<Vec<EventKind>>), FieldErrors> {
     let mut errors = FieldErrors::new();
     let url = match (&input.url, creating) {
         (Some(url), _) => errors.check("url", check_endpoint_url(url)),
@@ -83,7 +86,11 @@ fn endpoint_json(endpoint: &StoredEndpoint) -> serde_json::Value {
 }
 
 /// Registers an endpoint with a new secret, which the answer shows this once.
-pub async fn add_webhook(store: &Store, input: &EndpointInput, actor: &Actor) -> Result<StoredEndpoint, ActionError> {
+pub async fn add_webhook(
+    store: &Store,
+    input: &EndpointInput,
+    actor: &Actor,
+) -> Result<StoredEndpoint, ActionError> {
     if input.enabled == Some(false) {
         return Err(FieldErrors::single("enabled", "a new endpoint is enabled; disable it once added").into());
     }
@@ -109,15 +116,23 @@ pub async fn update_webhook(
         .await?
         .ok_or(ActionError::NotFound("webhook endpoint"))?;
     let target = format!("webhook:{id}");
-    audit(store, actor, "webhook.update", &target, Some(endpoint_json(&before)), Some(endpoint_json(&endpoint)))
-        .await;
+    audit(
+        store,
+        actor,
+        "webhook.update",
+        &target,
+        Some(endpoint_json(&before)),
+        Some(endpoint_json(&endpoint)),
+    )
+    .await;
     Ok(endpoint)
 }
 
 pub async fn remove_webhook(store: &Store, id: i64, actor: &Actor) -> Result<(), ActionError> {
     let endpoint = store.webhook_endpoint(id).await?.ok_or(ActionError::NotFound("webhook endpoint"))?;
     store.delete_webhook_endpoint(id).await?;
-    audit(store, actor, "webhook.delete", &format!("webhook:{id}"), Some(endpoint_json(&endpoint)), None).await;
+    audit(store, actor, "webhook.delete", &format!("webhook:{id}"), Some(endpoint_json(&endpoint)), None)
+        .await;
     Ok(())
 }
 
@@ -159,7 +174,8 @@ pub async fn replay_webhook(
             .into());
         }
     };
-    let after = serde_json::json!({"delivery": input.delivery, "from": input.from, "to": input.to, "queued": queued});
+    let after =
+        serde_json::json!({"delivery": input.delivery, "from": input.from, "to": input.to, "queued": queued});
     audit(store, actor, "webhook.replay", &format!("webhook:{id}"), None, Some(after)).await;
     Ok(queued)
 }
@@ -169,15 +185,17 @@ pub async fn webhook_log(store: &Store, id: i64, before: Option<i64>) -> Result<
     store.webhook_endpoint(id).await?.ok_or(ActionError::NotFound("webhook endpoint"))?;
     let deliveries = store.webhook_deliveries(id, before, LOG_PAGE + 1).await?;
     let more = i64::try_from(deliveries.len()).unwrap_or(i64::MAX) > LOG_PAGE;
-    let deliveries: Vec<StoredDelivery> = deliveries.into_iter().take(usize::try_from(LOG_PAGE).unwrap_or(50)).collect();
+    let deliveries: Vec<StoredDelivery> =
+        deliveries.into_iter().take(usize::try_from(LOG_PAGE).unwrap_or(50)).collect();
     let ids: Vec<i64> = deliveries.iter().map(|delivery| delivery.id).collect();
     let mut attempts = store.webhook_attempts(&ids).await?;
     let next_before = if more { deliveries.last().map(|delivery| delivery.id) } else { None };
     let deliveries = deliveries
         .into_iter()
         .map(|delivery| {
-            let (own, rest): (Vec<_>, Vec<_>) =
-                std::mem::take(&mut attempts).into_iter().partition(|attempt| attempt.delivery_id == delivery.id);
+            let (own, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut attempts)
+                .into_iter()
+                .partition(|attempt| attempt.delivery_id == delivery.id);
             attempts = rest;
             (delivery, own)
         })

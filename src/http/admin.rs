@@ -156,7 +156,10 @@ async fn list_donations(
     let bodies: Vec<EntryBody> = page
         .entries
         .iter()
-        .map(|entry| EntryBody { dispute: disputes.get(&entry.id).map(dispute_body), ..EntryBody::new(entry) })
+        .map(|entry| EntryBody {
+            dispute: disputes.get(&entry.id).map(dispute_body),
+            ..EntryBody::new(entry)
+        })
         .collect();
     Ok(axum::Json(json!({ "entries": bodies, "next_before": page.next_before })).into_response())
 }

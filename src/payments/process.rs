@@ -17,17 +17,18 @@ use super::objects::{
     Subscription as StripeSubscription,
 };
 use super::{gifts, reversals, states};
+use crate::access::Scope;
 use crate::ledger::checkout::Intent;
 use crate::ledger::entry::Entry;
+use crate::ledger::outgoing::EventKind;
 use crate::ledger::subscription::Subscription;
 use crate::ledger::{EntryKind, NewEntry};
-use crate::ledger::outgoing::EventKind;
-use crate::access::Scope;
 use crate::mail::Mailer;
 use crate::store::{
     EventClaim, EventFailure, EventState, FlagKind, NewFlag, PayoutItem, RecordOutcome, Store, StoreError,
-    StoredDispute, StoredPayout, claim_event_in, mark_subscription_past_due_in, raise_flag_in,
-    payout_report_on, record_entry_in, update_intent_in, upsert_dispute_in, upsert_payout_in, upsert_subscription_in,
+    StoredDispute, StoredPayout, claim_event_in, mark_subscription_past_due_in, payout_report_on,
+    raise_flag_in, record_entry_in, update_intent_in, upsert_dispute_in, upsert_payout_in,
+    upsert_subscription_in,
 };
 
 /// What became of an event.

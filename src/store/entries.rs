@@ -10,11 +10,11 @@ use super::{
     read_source, stored_instant,
 };
 use crate::access::Scope;
+use crate::ledger::bodies::EntryBody;
 use crate::ledger::entry::{Donor, Entry};
+use crate::ledger::outgoing::EventKind;
 use crate::ledger::search::EntrySearch;
 use crate::ledger::totals::{EntryFacts, totals_change};
-use crate::ledger::bodies::EntryBody;
-use crate::ledger::outgoing::EventKind;
 use crate::ledger::{NewEntry, Slug, StripeRefs};
 
 pub(super) const ENTRY_COLUMNS: &str = "e.id, e.campaign_id, c.slug AS campaign_slug, e.branch_id, b.slug AS branch_slug, \

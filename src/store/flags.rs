@@ -244,18 +244,18 @@ pub(super) async fn flags_on(
     filter: &FlagFilter,
 ) -> Result<Vec<Flag>, StoreError> {
     let sql = format!(
-            "SELECT {FLAG_COLUMNS} {FLAG_FROM} WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR b.slug = $2) \
+        "SELECT {FLAG_COLUMNS} {FLAG_FROM} WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR b.slug = $2) \
              AND ($3 IS NULL OR f.entry_id IN (SELECT COALESCE(e.origin_entry_id, e.id) FROM ledger_entries e \
                JOIN payout_items pi ON pi.balance_transaction = e.stripe_balance_transaction WHERE pi.payout_id = $3)) \
              ORDER BY f.id"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(filter.all)
-            .bind(scope.branch())
-            .bind(&filter.payout_id)
-            .fetch_all(&mut *connection)
-            .await?
-            .iter()
-            .map(flag_from_row)
-            .collect()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(filter.all)
+        .bind(scope.branch())
+        .bind(&filter.payout_id)
+        .fetch_all(&mut *connection)
+        .await?
+        .iter()
+        .map(flag_from_row)
+        .collect()
 }

@@ -46,8 +46,8 @@ pub use flags::{Flag, FlagFilter, FlagKind, NewFlag};
 pub use outbox::{
     AttemptRecorded, AttemptResult, DueDelivery, NewAttempt, StoredAttempt, StoredDelivery, StoredEndpoint,
 };
-pub(crate) use payouts::{payout_report_on, upsert_payout_in};
 pub use payouts::{PayoutItem, PayoutLine, PayoutReport, StoredPayout};
+pub(crate) use payouts::{payout_report_on, upsert_payout_in};
 pub use people::{AuditFilter, AuditRecord, SignIns, StoredSession, StoredUser};
 pub use schema::{SchemaState, migration_versions};
 pub use stripe::{StoredDispute, SubscriptionFilter};

@@ -313,7 +313,11 @@ impl Store {
 
     /// Sends one delivery again now, whatever became of it; its schedule starts again.
     /// False when the endpoint holds no such delivery.
-    pub async fn replay_webhook_delivery(&self, endpoint_id: i64, delivery_id: i64) -> Result<bool, StoreError> {
+    pub async fn replay_webhook_delivery(
+        &self,
+        endpoint_id: i64,
+        delivery_id: i64,
+    ) -> Result<bool, StoreError> {
         let mut write = self.begin_write().await?;
         let replayed = sqlx::query(
             "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1 \
@@ -414,7 +418,11 @@ impl Store {
     }
 
     /// Deliveries due by `at` to enabled endpoints, oldest due first.
-    pub async fn due_deliveries(&self, at: DateTime<Utc>, limit: i64) -> Result<Vec<DueDelivery>, StoreError> {
+    pub async fn due_deliveries(
+        &self,
+        at: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
         let rows = sqlx::query(
             "SELECT d.id, d.endpoint_id, w.url, w.secret, o.event_id, o.payload, d.attempts, d.created_at, \
              d.next_attempt_at FROM webhook_deliveries d \
@@ -532,13 +540,15 @@ impl Store {
 
     /// Campaigns (all, or those among `ids`) whose goal in force was not yet announced as
     /// reached.
-    pub async fn campaigns_with_goal_unannounced(&self, ids: Option<&[i64]>) -> Result<Vec<String>, StoreError> {
+    pub async fn campaigns_with_goal_unannounced(
+        &self,
+        ids: Option<&[i64]>,
+    ) -> Result<Vec<String>, StoreError> {
         let among = match ids {
             // Numbers, written by us.
-            Some(ids) => format!(
-                " AND id IN ({})",
-                ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-            ),
+            Some(ids) => {
+                format!(" AND id IN ({})", ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+            }
             None => String::new(),
         };
         let sql = format!(
@@ -606,4 +616,49 @@ pub struct NewAttempt {
     pub status: Option<i64>,
     pub latency_ms: i64,
     pub answer: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An event is written with the transaction that causes it, and only if it commits; an
+    /// event no endpoint wants is not kept at all.
+    #[tokio::test]
+    async fn events_are_kept_only_when_their_transaction_commits() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let url = format!("sqlite://{}", dir.path().join("outbox.db").display());
+        let store = Store::connect(&url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        store
+            .create_webhook_endpoint(
+                "https://crm.example.org/in",
+                &[EventKind::BatchPosted],
+                "whsec_AAAA",
+                "test",
+            )
+            .await
+            .expect("an endpoint");
+
+        let mut rolled_back = store.begin_write().await.expect("begin");
+        rolled_back.emit(EventKind::BatchPosted, &serde_json::json!({"batch": 1}));
+        drop(rolled_back);
+
+        let mut committed = store.begin_write().await.expect("begin");
+        committed.emit(EventKind::BatchPosted, &serde_json::json!({"batch": 2}));
+        committed.emit(EventKind::DonationRecorded, &serde_json::json!({"id": 3}));
+        committed.commit().await.expect("commit");
+
+        let kept: Vec<String> = sqlx::query_scalar("SELECT payload FROM outbox ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .expect("the outbox");
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert!(kept[0].contains(r#""type":"batch.posted""#) && kept[0].contains(r#""batch":2"#), "{kept:?}");
+        assert_eq!(store.dispatch_outbox().await.expect("dispatched"), 1);
+        let due = store.due_deliveries(now(), 10).await.expect("due");
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].body, kept[0]);
+        assert_eq!(store.dispatch_outbox().await.expect("nothing more"), 0);
+    }
 }

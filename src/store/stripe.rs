@@ -24,9 +24,9 @@ use sqlx::any::AnyRow;
 use super::{Store, StoreError, WriteTx, now, read_currency, read_flag, read_instant, stored_instant};
 use crate::access::Scope;
 use crate::ledger::Slug;
+use crate::ledger::bodies::SubscriptionBody;
 use crate::ledger::checkout::{CheckoutDraft, Intent, Interval, Locale};
 use crate::ledger::entry::{Donor, Entry};
-use crate::ledger::bodies::SubscriptionBody;
 use crate::ledger::outgoing::EventKind;
 use crate::ledger::subscription::Subscription;
 

@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 
 use crate::ledger::progress::Progress;
 use crate::mail::Mailer;
-use crate::store::{AttemptResult, DueDelivery, NewAttempt, StoredEndpoint, Store, StoreError};
+use crate::store::{AttemptResult, DueDelivery, NewAttempt, Store, StoreError, StoredEndpoint};
 
 /// The waits between attempts: the first retry 5 seconds after the first attempt, the last
 /// about three days after it (71.6 hours in all), each moved by up to a fifth either way.
@@ -233,7 +233,8 @@ impl Sender {
     async fn send(&self, delivery: &DueDelivery) -> NewAttempt {
         let at = Utc::now();
         let timestamp = at.timestamp();
-        let signature = signature::sign(&delivery.secret, &delivery.event_id, timestamp, delivery.body.as_bytes());
+        let signature =
+            signature::sign(&delivery.secret, &delivery.event_id, timestamp, delivery.body.as_bytes());
         let started = std::time::Instant::now();
         let sent = self
             .client

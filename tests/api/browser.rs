@@ -293,6 +293,19 @@ async fn every_dashboard_page_is_accessible_on_a_phone(engine: Engine) {
         .await;
     app.deliver_all(&app.stripe.pay_session(&gift)).await;
     crate::people::add_user(&app, "admin@example.org", "admin", None);
+    let receiver = crate::receiver::Receiver::start().await;
+    receiver.answer_next(&[(500, std::time::Duration::ZERO)]);
+    let endpoint = app
+        .post_as(
+            &app.admin_token,
+            "/api/v1/admin/webhooks",
+            &json!({"url": receiver.url, "events": ["donation.recorded"]}),
+        )
+        .await;
+    let endpoint: Value = endpoint.json().await.expect("an endpoint");
+    app.give("office", "5.00", None).await;
+    receiver.wait_for(1).await;
+    let webhook_log = format!("/admin/webhooks/{}", endpoint["id"]);
     let browser = Browser::start(390, 844).await;
     browser.goto(&app.url("/admin/login")).await;
     browser.type_into("#login-email", "admin@example.org").await;
@@ -309,6 +322,8 @@ async fn every_dashboard_page_is_accessible_on_a_phone(engine: Engine) {
         ("edit", "/admin/c/office/edit"),
         ("new-campaign", "/admin/campaigns/new"),
         ("people", "/admin/people"),
+        ("webhooks", "/admin/webhooks"),
+        ("webhook-log", webhook_log.as_str()),
         ("audit", "/admin/audit"),
         ("payouts", "/admin/payouts"),
         ("password", "/admin/password"),

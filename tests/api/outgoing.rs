@@ -9,9 +9,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::fake_smtp::{body_text, subject};
-use crate::helpers::{Engine, Options, TestApp, on_both_engines, postgres_url, problem, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Engine, Options, TestApp, on_both_engines, postgres_url, problem, spawn_app, spawn_app_with,
+};
 use crate::instances::Instance;
-use crate::people::add_user;
+use crate::people::{PASSWORD, Visitor, add_user};
 use crate::receiver::{Receiver, verified_independently};
 
 on_both_engines!(
@@ -23,12 +25,14 @@ on_both_engines!(
     subscriptions_goals_and_payouts_are_announced,
     events_written_while_no_server_runs_are_sent_when_one_starts,
     the_cli_adds_lists_and_removes_endpoints,
+    admins_manage_endpoints_and_replay_deliveries_in_the_dashboard,
 );
 
 const ALL_MONEY: [&str; 3] = ["donation.recorded", "donation.reversed", "batch.posted"];
 
 async fn register(app: &TestApp, url: &str, events: &[&str]) -> Value {
-    let response = app.post_as(&app.admin_token, "/api/v1/admin/webhooks", &json!({"url": url, "events": events})).await;
+    let response =
+        app.post_as(&app.admin_token, "/api/v1/admin/webhooks", &json!({"url": url, "events": events})).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     response.json().await.expect("JSON")
 }
@@ -92,9 +96,14 @@ async fn endpoints_are_registered_by_admins_and_checked_field_by_field(engine: E
         refused["errors"]["events[1]"].as_str().is_some_and(|message| message.contains("batch.posted")),
         "{refused}"
     );
-    assert_eq!(app.json_as(&app.admin_token, "/api/v1/admin/webhooks").await["webhooks"], json!([]), "nothing kept");
+    assert_eq!(
+        app.json_as(&app.admin_token, "/api/v1/admin/webhooks").await["webhooks"],
+        json!([]),
+        "nothing kept"
+    );
 
-    let created = register(&app, "https://crm.example.org/hooks", &["donation.recorded", "batch.posted"]).await;
+    let created =
+        register(&app, "https://crm.example.org/hooks", &["donation.recorded", "batch.posted"]).await;
     let secret = created["secret"].as_str().expect("the secret, shown once");
     assert!(secret.starts_with("whsec_") && secret.len() > 40, "{secret}");
     assert_eq!(created["events"], json!(["donation.recorded", "batch.posted"]));
@@ -106,10 +115,15 @@ async fn endpoints_are_registered_by_admins_and_checked_field_by_field(engine: E
     let shown = app.json_as(&app.admin_token, &path).await;
     assert!(shown.get("secret").is_none());
 
-    let changed = app.patch_as(&app.admin_token, &path, &json!({"events": ["donation.reversed"], "enabled": false})).await;
+    let changed = app
+        .patch_as(&app.admin_token, &path, &json!({"events": ["donation.reversed"], "enabled": false}))
+        .await;
     assert_eq!(changed.status(), StatusCode::OK);
     let changed: Value = changed.json().await.expect("JSON");
-    assert_eq!((changed["events"].clone(), changed["enabled"].clone()), (json!(["donation.reversed"]), json!(false)));
+    assert_eq!(
+        (changed["events"].clone(), changed["enabled"].clone()),
+        (json!(["donation.reversed"]), json!(false))
+    );
     problem(
         app.patch_as(&app.admin_token, &path, &json!({"url": "ftp://crm.example.org"})).await,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -121,7 +135,8 @@ async fn endpoints_are_registered_by_admins_and_checked_field_by_field(engine: E
     )
     .await;
 
-    let removed = app.client.delete(app.url(&path)).bearer_auth(&app.admin_token).send().await.expect("answer");
+    let removed =
+        app.client.delete(app.url(&path)).bearer_auth(&app.admin_token).send().await.expect("answer");
     assert_eq!(removed.status(), StatusCode::NO_CONTENT);
     problem(app.get_as(&app.admin_token, &path).await, StatusCode::NOT_FOUND).await;
     let again = app.client.delete(app.url(&path)).bearer_auth(&app.admin_token).send().await.expect("answer");
@@ -150,7 +165,12 @@ async fn money_recorded_is_sent_signed_to_the_endpoints_that_want_it(engine: Eng
     assert_eq!(body["type"], "donation.recorded");
     assert_eq!(body["data"]["id"], gift["id"]);
     assert_eq!(
-        (&body["data"]["amount"], &body["data"]["campaign"], &body["data"]["branch"], &body["data"]["currency"]),
+        (
+            &body["data"]["amount"],
+            &body["data"]["campaign"],
+            &body["data"]["branch"],
+            &body["data"]["currency"]
+        ),
         (&json!("25.00"), &json!("office"), &json!("montreal"), &json!("CAD"))
     );
     assert_eq!(body["data"], app.json_as(&app.viewer_token, "/api/v1/admin/donations").await["entries"][0]);
@@ -193,15 +213,19 @@ async fn money_recorded_is_sent_signed_to_the_endpoints_that_want_it(engine: Eng
 
     let received = receiver.wait_for(5).await;
     let expected: BTreeMap<String, usize> =
-        [("donation.recorded", 3), ("donation.reversed", 1), ("batch.posted", 1)].map(|(k, n)| (k.to_owned(), n)).into();
+        [("donation.recorded", 3), ("donation.reversed", 1), ("batch.posted", 1)]
+            .map(|(k, n)| (k.to_owned(), n))
+            .into();
     assert_eq!(kinds(&received), expected);
-    let reversal = received.iter().find(|request| request.kind() == "donation.reversed").expect("a reversal").json();
+    let reversal =
+        received.iter().find(|request| request.kind() == "donation.reversed").expect("a reversal").json();
     assert_eq!((&reversal["data"]["amount"], &reversal["data"]["reverses"]), (&json!("-5.00"), &gift["id"]));
     let batch = received.iter().find(|request| request.kind() == "batch.posted").expect("a deposit").json();
     assert_eq!(batch["data"]["batch"], posted["batch"]);
     assert_eq!((&batch["data"]["count"], &batch["data"]["total"]), (&json!(2), &json!("30.00")));
     assert_eq!(batch["data"]["entries"], posted["entries"]);
-    let ids: std::collections::HashSet<&str> = received.iter().map(|request| request.header("webhook-id")).collect();
+    let ids: std::collections::HashSet<&str> =
+        received.iter().map(|request| request.header("webhook-id")).collect();
     assert_eq!(ids.len(), 5, "each event has its own id");
     for request in &received {
         assert!(verified_independently(
@@ -240,7 +264,10 @@ async fn a_receiver_answering_500_is_tried_again_with_the_same_id(engine: Engine
     assert_eq!(received[0].body, received[1].body, "the same event, byte for byte");
     let deliveries = log_until(&app, &endpoint, |deliveries| deliveries[0]["state"] == "delivered").await;
     let attempts = deliveries[0]["log"].as_array().expect("attempts");
-    assert_eq!(attempts.iter().map(|attempt| attempt["status"].clone()).collect::<Vec<_>>(), [json!(500), json!(200)]);
+    assert_eq!(
+        attempts.iter().map(|attempt| attempt["status"].clone()).collect::<Vec<_>>(),
+        [json!(500), json!(200)]
+    );
     assert_eq!(attempts[0]["answer"], "answered 500");
     assert_eq!(deliveries[0]["attempts"], 2);
 }
@@ -264,7 +291,10 @@ async fn a_receiver_down_or_slow_is_logged_and_a_replay_completes_it(engine: Eng
     })
     .await;
     let attempt = &deliveries[0]["log"][0];
-    assert_eq!((attempt["status"].clone(), attempt["answer"].clone()), (Value::Null, json!("cannot connect")));
+    assert_eq!(
+        (attempt["status"].clone(), attempt["answer"].clone()),
+        (Value::Null, json!("cannot connect"))
+    );
     assert_eq!(deliveries[0]["state"], "pending");
     assert!(deliveries[0]["next_attempt_at"].is_string(), "tried again later");
 
@@ -273,16 +303,23 @@ async fn a_receiver_down_or_slow_is_logged_and_a_replay_completes_it(engine: Eng
     })
     .await;
     let attempt = &deliveries[0]["log"][0];
-    assert_eq!((attempt["status"].clone(), attempt["answer"].clone()), (Value::Null, json!("no answer in time")));
+    assert_eq!(
+        (attempt["status"].clone(), attempt["answer"].clone()),
+        (Value::Null, json!("no answer in time"))
+    );
     assert!(attempt["latency_ms"].as_i64().is_some_and(|ms| ms >= 1000));
     // The retry, answered at once, delivers it.
     log_until(&app, &slow, |deliveries| deliveries[0]["state"] == "delivered").await;
 
     // The endpoint that was down moves to the receiver; a replay sends the delivery now.
     let path = format!("/api/v1/admin/webhooks/{}", down["id"]);
-    assert_eq!(app.patch_as(&app.admin_token, &path, &json!({"url": receiver.url})).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.patch_as(&app.admin_token, &path, &json!({"url": receiver.url})).await.status(),
+        StatusCode::OK
+    );
     let delivery = deliveries_of(&app, &down).await[0]["id"].clone();
-    let replay = app.post_as(&app.admin_token, &format!("{path}/replay"), &json!({"delivery": delivery})).await;
+    let replay =
+        app.post_as(&app.admin_token, &format!("{path}/replay"), &json!({"delivery": delivery})).await;
     assert_eq!(replay.status(), StatusCode::ACCEPTED);
     assert_eq!(replay.json::<Value>().await.expect("JSON")["queued"], 1);
     let deliveries = log_until(&app, &down, |deliveries| deliveries[0]["state"] == "delivered").await;
@@ -312,14 +349,16 @@ async fn an_endpoint_failing_for_its_whole_schedule_is_disabled_and_admins_told(
     receiver.answer_next(&[(503, Duration::ZERO), (503, Duration::ZERO)]);
     let endpoint = register(&app, &receiver.url, &["donation.recorded"]).await;
     app.give("office", "30.00", None).await;
-    receiver.wait_for(1).await;
+    log_until(&app, &endpoint, |deliveries| deliveries.first().is_some_and(|delivery| delivery["attempts"] == 1)).await;
     // Ten attempts have failed over three days: the eleventh is the last.
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&app.db.url).await.expect("the test database");
-    sqlx::query("UPDATE webhook_deliveries SET attempts = 10, next_attempt_at = '2001-01-01T00:00:00.000000Z'")
-        .execute(&pool)
-        .await
-        .expect("moved on");
+    sqlx::query(
+        "UPDATE webhook_deliveries SET attempts = 10, next_attempt_at = '2001-01-01T00:00:00.000000Z'",
+    )
+    .execute(&pool)
+    .await
+    .expect("moved on");
     pool.close().await;
     let path = format!("/api/v1/admin/webhooks/{}", endpoint["id"]);
     let deliveries = log_until(&app, &endpoint, |deliveries| deliveries[0]["state"] == "failed").await;
@@ -337,7 +376,8 @@ async fn an_endpoint_failing_for_its_whole_schedule_is_disabled_and_admins_told(
     let later = app.give("office", "31.00", None).await;
     let enabled = app.patch_as(&app.admin_token, &path, &json!({"enabled": true})).await;
     assert_eq!(enabled.json::<Value>().await.expect("JSON")["disabled_reason"], Value::Null);
-    let replay = app.post_as(&app.admin_token, &format!("{path}/replay"), &json!({"from": "2026-01-01"})).await;
+    let replay =
+        app.post_as(&app.admin_token, &format!("{path}/replay"), &json!({"from": "2026-01-01"})).await;
     assert_eq!(replay.status(), StatusCode::ACCEPTED);
     assert_eq!(replay.json::<Value>().await.expect("JSON")["queued"], 2);
     let deliveries = log_until(&app, &endpoint, |deliveries| {
@@ -352,7 +392,11 @@ async fn an_endpoint_failing_for_its_whole_schedule_is_disabled_and_admins_told(
         .map(|request| request.json()["data"]["amount"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert!(amounts.contains(&"31.00".to_owned()), "{amounts:?}");
-    assert_eq!(amounts.iter().filter(|amount| *amount == "30.00").count(), 3, "two failures, then the replay");
+    assert_eq!(
+        amounts.iter().filter(|amount| *amount == "30.00").count(),
+        3,
+        "two failures, then the replay"
+    );
     assert_eq!(later["amount"], "31.00");
 }
 
@@ -363,20 +407,35 @@ async fn subscriptions_goals_and_payouts_are_announced(engine: Engine) {
     register(
         &app,
         &receiver.url,
-        &["subscription.started", "subscription.updated", "subscription.ended", "campaign.goal_reached", "payout.reconciled"],
+        &[
+            "subscription.started",
+            "subscription.updated",
+            "subscription.ended",
+            "campaign.goal_reached",
+            "payout.reconciled",
+        ],
     )
     .await;
-    let patched = app.patch_as(&app.admin_token, "/api/v1/admin/campaigns/office", &json!({"goal": "50.00"})).await;
+    let patched =
+        app.patch_as(&app.admin_token, "/api/v1/admin/campaigns/office", &json!({"goal": "50.00"})).await;
     assert_eq!(patched.status(), StatusCode::OK, "{:?}", patched.text().await);
 
-    let session = app.checkout("office", &json!({"amount": "20.00", "interval": "month", "email": "ana@example.org"})).await;
+    let session = app
+        .checkout("office", &json!({"amount": "20.00", "interval": "month", "email": "ana@example.org"}))
+        .await;
     app.deliver_all(&app.stripe.pay_session(&session)).await;
-    let subscription = app.stripe.session(&session)["subscription"].as_str().expect("subscription").to_owned();
+    let subscription =
+        app.stripe.session(&session)["subscription"].as_str().expect("subscription").to_owned();
     let received = receiver.wait_for(1).await;
     assert_eq!(received[0].kind(), "subscription.started");
     let started = received[0].json();
     assert_eq!(
-        (&started["data"]["id"], &started["data"]["amount"], &started["data"]["interval"], &started["data"]["campaign"]),
+        (
+            &started["data"]["id"],
+            &started["data"]["amount"],
+            &started["data"]["interval"],
+            &started["data"]["campaign"]
+        ),
         (&json!(subscription), &json!("20.00"), &json!("month"), &json!("office"))
     );
     app.deliver_all(&app.stripe.fail_renewal(&subscription)).await;
@@ -419,8 +478,12 @@ async fn subscriptions_goals_and_payouts_are_announced(engine: Engine) {
     );
     let ended = received.iter().find(|request| request.kind() == "subscription.ended").expect("ended").json();
     assert_eq!(ended["data"]["status"], "canceled");
-    let reconciled = received.iter().find(|request| request.kind() == "payout.reconciled").expect("payout").json();
-    assert_eq!((&reconciled["data"]["id"], &reconciled["data"]["reconciled"]), (&json!(payout), &json!(true)));
+    let reconciled =
+        received.iter().find(|request| request.kind() == "payout.reconciled").expect("payout").json();
+    assert_eq!(
+        (&reconciled["data"]["id"], &reconciled["data"]["reconciled"]),
+        (&json!(payout), &json!(true))
+    );
     // The goal: after the gift that passed it; its progress document says so.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let goals: Vec<Value> = receiver
@@ -430,8 +493,12 @@ async fn subscriptions_goals_and_payouts_are_announced(engine: Engine) {
         .map(crate::receiver::Received::json)
         .collect();
     assert_eq!(goals.len(), 1, "announced once");
-    assert_eq!((&goals[0]["data"]["campaign"], &goals[0]["data"]["goal"]), (&json!("office"), &json!("50.00")));
-    let raised: f64 = goals[0]["data"]["raised"].as_str().and_then(|raised| raised.parse().ok()).expect("raised");
+    assert_eq!(
+        (&goals[0]["data"]["campaign"], &goals[0]["data"]["goal"]),
+        (&json!("office"), &json!("50.00"))
+    );
+    let raised: f64 =
+        goals[0]["data"]["raised"].as_str().and_then(|raised| raised.parse().ok()).expect("raised");
     assert!(raised >= 50.0, "{}", goals[0]);
     check_passes(&app);
 }
@@ -447,7 +514,16 @@ async fn events_written_while_no_server_runs_are_sent_when_one_starts(engine: En
     app.shutdown().await;
     // Recorded from the command line while no server runs.
     let added = app.cli(&[
-        "donation", "add", "--campaign", "office", "--amount", "9.00", "--method", "cash", "--received-on", "2026-11-20",
+        "donation",
+        "add",
+        "--campaign",
+        "office",
+        "--amount",
+        "9.00",
+        "--method",
+        "cash",
+        "--received-on",
+        "2026-11-20",
     ]);
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
     app.restart().await;
@@ -457,8 +533,10 @@ async fn events_written_while_no_server_runs_are_sent_when_one_starts(engine: En
     .await;
     assert_eq!(deliveries.len(), 2);
     let received = receiver.received();
-    let retried: Vec<_> =
-        received.iter().filter(|request| request.header("webhook-id") == first[0].header("webhook-id")).collect();
+    let retried: Vec<_> = received
+        .iter()
+        .filter(|request| request.header("webhook-id") == first[0].header("webhook-id"))
+        .collect();
     assert_eq!(retried.len(), 2, "the one that failed before the restart was sent again after it");
     assert!(received.iter().any(|request| request.json()["data"]["amount"] == "9.00"));
 }
@@ -466,7 +544,13 @@ async fn events_written_while_no_server_runs_are_sent_when_one_starts(engine: En
 async fn the_cli_adds_lists_and_removes_endpoints(engine: Engine) {
     let app = spawn_app(engine).await;
     let added = app.cli(&[
-        "webhook", "add", "--url", "https://chat.example.org/appeal", "--event", "donation.recorded", "--event",
+        "webhook",
+        "add",
+        "--url",
+        "https://chat.example.org/appeal",
+        "--event",
+        "donation.recorded",
+        "--event",
         "campaign.goal_reached",
     ]);
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
@@ -474,7 +558,10 @@ async fn the_cli_adds_lists_and_removes_endpoints(engine: Engine) {
     assert!(out.contains("whsec_"), "the secret is shown once: {out}");
     let listed = app.cli(&["webhook", "list"]);
     let out = String::from_utf8_lossy(&listed.stdout);
-    assert!(out.contains("https://chat.example.org/appeal") && out.contains("campaign.goal_reached"), "{out}");
+    assert!(
+        out.contains("https://chat.example.org/appeal") && out.contains("campaign.goal_reached"),
+        "{out}"
+    );
     assert!(!out.contains("whsec_"), "{out}");
     let refused = app.cli(&["webhook", "add", "--url", "http://chat.example.org/", "--event", "donation"]);
     assert!(!refused.status.success());
@@ -515,6 +602,82 @@ async fn several_instances_send_each_event_once() {
     let received = receiver.wait_for(30).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let received = if receiver.received().len() > received.len() { receiver.received() } else { received };
-    let ids: std::collections::HashSet<&str> = received.iter().map(|request| request.header("webhook-id")).collect();
+    let ids: std::collections::HashSet<&str> =
+        received.iter().map(|request| request.header("webhook-id")).collect();
     assert_eq!((received.len(), ids.len()), (30, 30), "each event once");
+}
+
+async fn admins_manage_endpoints_and_replay_deliveries_in_the_dashboard(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    add_user(&app, "admin@example.org", "admin", None);
+    add_user(&app, "treasurer@example.org", "treasurer", None);
+    let mut treasurer = Visitor::new(&app);
+    treasurer.sign_in("treasurer@example.org", PASSWORD).await;
+    assert_eq!(treasurer.get("/admin/webhooks").await.0, StatusCode::FORBIDDEN);
+
+    let mut admin = Visitor::new(&app);
+    admin.sign_in("admin@example.org", PASSWORD).await;
+    let (status, page, _) = admin.get("/admin/webhooks").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("No endpoint yet") && page.contains("campaign.goal_reached"), "{page}");
+    let csrf = Visitor::csrf_in(&page);
+
+    // Refused beside its fields, what was typed kept.
+    let (status, page, _) =
+        admin.post("/admin/webhooks", &[("csrf", &csrf), ("url", "http://crm.example.org/in")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("id=\"webhook-url-error\"") && page.contains("must use https"), "{page}");
+    assert!(page.contains("id=\"webhook-events-error\""), "{page}");
+    assert!(page.contains("value=\"http:&#x2f;&#x2f;crm.example.org&#x2f;in\""), "kept as typed: {page}");
+
+    let receiver = Receiver::start().await;
+    let (status, page, _) = admin
+        .post(
+            "/admin/webhooks",
+            &[
+                ("csrf", &csrf),
+                ("url", &receiver.url),
+                ("events", "donation.recorded"),
+                ("events", "batch.posted"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("whsec_") && page.contains("not shown again"), "the secret, once: {page}");
+    let listed = app.json_as(&app.admin_token, "/api/v1/admin/webhooks").await;
+    let endpoint = listed["webhooks"][0].clone();
+    assert_eq!(endpoint["events"], json!(["donation.recorded", "batch.posted"]));
+    let (_, page, _) = admin.get("/admin/webhooks").await;
+    assert!(!page.contains("whsec_"), "not shown again");
+
+    app.give("office", "14.00", None).await;
+    log_until(&app, &endpoint, |deliveries| deliveries.first().is_some_and(|d| d["state"] == "delivered"))
+        .await;
+    let path = format!("/admin/webhooks/{}", endpoint["id"]);
+    let (status, page, _) = admin.get(&path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("donation.recorded") && page.contains("HTTP 200") && page.contains("answered 200"),
+        "{page}"
+    );
+    let delivery = log(&app, &endpoint).await[0]["id"].to_string();
+    let (status, _, headers) =
+        admin.post(&format!("{path}/replay"), &[("csrf", &csrf), ("delivery", &delivery)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], path.as_str());
+    let (_, page, _) = admin.get(&path).await;
+    assert!(page.contains("1 delivery will be sent again"), "{page}");
+    receiver.wait_for(2).await;
+    let (status, page, _) = admin.post(&format!("{path}/replay"), &[("csrf", &csrf), ("from", "soon")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("id=\"replay-from-error\""), "{page}");
+
+    let (status, _, _) = admin.post(&format!("{path}/disable"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, page, _) = admin.get("/admin/webhooks").await;
+    assert!(page.contains("is disabled") && page.contains(">Enable<"), "{page}");
+    let (status, _, _) = admin.post(&format!("{path}/remove"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(app.json_as(&app.admin_token, "/api/v1/admin/webhooks").await["webhooks"], json!([]));
 }

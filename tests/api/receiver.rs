@@ -49,7 +49,11 @@ impl std::fmt::Debug for Receiver {
     }
 }
 
-async fn receive(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
+async fn receive(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
     let headers = headers
         .iter()
         .map(|(name, value)| (name.as_str().to_owned(), value.to_str().unwrap_or_default().to_owned()))
@@ -68,7 +72,9 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port for the receiver");
         let url = format!("http://{}/hooks/appeal", listener.local_addr().expect("an address"));
         let inner: Arc<Mutex<Inner>> = Arc::default();
-        let router = axum::Router::new().route("/hooks/appeal", axum::routing::post(receive)).with_state(inner.clone());
+        let router = axum::Router::new()
+            .route("/hooks/appeal", axum::routing::post(receive))
+            .with_state(inner.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });

@@ -34,6 +34,7 @@ mod notice;
 mod people;
 mod resume;
 mod stripe;
+mod webhooks;
 
 use campaign::{campaign, cancel, record_batch, record_donation, refund, reverse, reverse_deposit};
 use stripe::{dismiss_event, payouts, resolve_flag, retry_event, review};
@@ -70,6 +71,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/stripe/events/{id}/retry", post(retry_event))
         .route("/admin/stripe/events/{id}/dismiss", post(dismiss_event))
         .route("/admin/stripe/flags/{id}/resolve", post(resolve_flag))
+        .route("/admin/webhooks", get(webhooks::list).post(webhooks::add))
+        .route("/admin/webhooks/{id}", get(webhooks::deliveries))
+        .route("/admin/webhooks/{id}/replay", post(webhooks::replay))
+        .route("/admin/webhooks/{id}/{what}", post(webhooks::change))
         .layer(axum::middleware::from_fn_with_state(state, resume::keep_forms_across_sign_in))
 }
 
