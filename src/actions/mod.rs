@@ -1,6 +1,7 @@
 //! The writes an admin or treasurer can make: one code path for the HTTP API and the CLI.
 
 mod deposits;
+mod import;
 mod people;
 mod search;
 mod stripe_review;
@@ -8,6 +9,7 @@ mod wall;
 mod webhooks;
 
 pub use deposits::{BatchOutcome, BatchReversalInput, BatchReversed, record_batch, reverse_batch};
+pub use import::{CsvImport, import_csv};
 pub use search::{EntryPage, find_entries};
 pub use wall::{WallDecisionInput, decide_wall};
 pub use webhooks::{

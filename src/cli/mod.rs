@@ -1,6 +1,7 @@
 //! The command line: `appeal serve` by default, and every treasurer write the API offers.
 
 mod campaigns;
+mod import;
 mod people;
 mod stripe;
 mod webhooks;
@@ -71,6 +72,9 @@ enum Command {
     /// Manage the people who sign in to the dashboard.
     #[command(subcommand)]
     User(people::UserCommand),
+    /// Bring in history kept elsewhere.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Manage the endpoints that outgoing webhooks are sent to.
     #[command(subcommand)]
     Webhook(webhooks::WebhookCommand),
@@ -487,6 +491,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         Command::Donation(DonationCommand::Reverse(args)) => reverse_donation(store, args, &actor).await,
         Command::Token(command) => people::run_token(command, store, &actor).await,
         Command::Webhook(command) => webhooks::run(command, store, &actor).await,
+        Command::Import(command) => import::run(command, store, &actor).await,
         Command::Check { stripe, since } => {
             let totals = check(store).await;
             if !stripe {
@@ -734,6 +739,12 @@ async fn import_batch(store: &Store, args: BatchImportArgs, actor: &Actor) -> Re
     let names = crate::ledger::batch::RowNames::CsvLines;
     let outcome =
         actions::record_batch(store, &args.campaign, input, actor, names, args.preview, None).await?;
+    print_batch(&outcome);
+    Ok(())
+}
+
+/// A deposit's lines, then what was posted (or, in a preview, would be).
+fn print_batch(outcome: &actions::BatchOutcome) {
     let currency = outcome.currency;
     for entry in &outcome.entries {
         println!(
@@ -756,5 +767,4 @@ async fn import_batch(store: &Store, args: BatchImportArgs, actor: &Actor) -> Re
             currency.format_minor(outcome.total_minor)
         ),
     }
-    Ok(())
 }

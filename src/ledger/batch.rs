@@ -163,10 +163,100 @@ pub fn validate_batch(
     }
 }
 
+/// The fields a row of a CSV file may fill, by the batch import's own column names.
+pub const CSV_FIELDS: [&str; 9] = [
+    "amount",
+    "method",
+    "received_on",
+    "donor_name",
+    "donor_email",
+    "reference",
+    "branch",
+    "anonymous",
+    "message",
+];
+
 /// Reads a batch's entries from CSV with a header row naming the columns: amount, method,
 /// received_on, donor_name, donor_email, reference, branch, anonymous, message (any order;
 /// only amount and method are required). Errors name the line.
 pub fn entries_from_csv(text: &str) -> Result<Vec<OfflineDonationInput>, FieldErrors> {
+    let (entries, errors) = entries_from_table(text, &ColumnMap::own())?;
+    errors.into_result(|| entries)
+}
+
+/// Which column of a file holds each field, and how its dates are written: the batch
+/// import's own names (every column must be one of them), or a spreadsheet's, mapped
+/// (its other columns are left alone).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ColumnMap {
+    /// Field → the file's column header.
+    columns: Vec<(&'static str, String)>,
+    /// Whether columns the map does not name are refused (the batch format) or skipped.
+    strict: bool,
+    /// How dates are written in the file (chrono's format, `%d/%m/%Y`); ISO when unset.
+    pub date_format: Option<String>,
+    /// The method of every row when no column gives one (`cheque`).
+    pub method: Option<String>,
+    /// Every row must give its date (history has no deposit date to fall back on).
+    pub dates_required: bool,
+}
+
+impl ColumnMap {
+    fn own() -> Self {
+        ColumnMap {
+            columns: CSV_FIELDS.iter().map(|field| (*field, (*field).to_owned())).collect(),
+            strict: true,
+            ..ColumnMap::default()
+        }
+    }
+
+    /// Reads `amount=Amount,received_on=Date,...` (`date`, `name`, `email` and `note` may
+    /// stand for `received_on`, `donor_name`, `donor_email` and `message`). Errors name `map`.
+    pub fn parse(text: &str) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut columns: Vec<(&'static str, String)> = Vec::new();
+        for pair in text.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
+            let Some((field, column)) = pair.split_once('=') else {
+                errors.add("map", format!("\"{pair}\" must be written field=Column"));
+                continue;
+            };
+            let field = match field.trim() {
+                "date" => "received_on",
+                "name" => "donor_name",
+                "email" => "donor_email",
+                "note" => "message",
+                other => match CSV_FIELDS.iter().find(|known| **known == other) {
+                    Some(known) => known,
+                    None => {
+                        errors
+                            .add("map", format!("\"{other}\" is not a field; use {}", CSV_FIELDS.join(", ")));
+                        continue;
+                    }
+                },
+            };
+            if columns.iter().any(|(taken, _)| *taken == field) {
+                errors.add("map", format!("names {field} twice"));
+                continue;
+            }
+            columns.push((field, column.trim().to_owned()));
+        }
+        for required in ["amount", "received_on"] {
+            if !columns.iter().any(|(field, _)| *field == required) {
+                errors.add("map", format!("must name the column of {required}"));
+            }
+        }
+        errors.into_result(|| ColumnMap { columns, dates_required: true, ..ColumnMap::default() })
+    }
+}
+
+/// Reads entries from CSV through a column map: refused whole when the file or its columns
+/// are wrong; else every row, with what is wrong in rows as they are read (the line,
+/// `rows[N]` with the header as line 1, and the field), so that the checks that follow can
+/// add theirs and a person sees every wrong row at once.
+pub fn entries_from_table(
+    text: &str,
+    map: &ColumnMap,
+) -> Result<(Vec<OfflineDonationInput>, FieldErrors), FieldErrors> {
     let mut errors = FieldErrors::new();
     let mut reader =
         csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(text.as_bytes());
@@ -174,33 +264,42 @@ pub fn entries_from_csv(text: &str) -> Result<Vec<OfflineDonationInput>, FieldEr
         Ok(headers) => headers.clone(),
         Err(error) => return Err(FieldErrors::single("file", format!("cannot be read as CSV: {error}"))),
     };
-    const KNOWN: [&str; 9] = [
-        "amount",
-        "method",
-        "received_on",
-        "donor_name",
-        "donor_email",
-        "reference",
-        "branch",
-        "anonymous",
-        "message",
-    ];
-    for (index, header) in headers.iter().enumerate() {
-        if !KNOWN.contains(&header) {
-            errors.add(
-                format!("columns[{index}]"),
-                format!("\"{header}\" is not a known column; use {}", KNOWN.join(", ")),
-            );
+    if map.strict {
+        for (index, header) in headers.iter().enumerate() {
+            if !map.columns.iter().any(|(_, column)| column == header) {
+                errors.add(
+                    format!("columns[{index}]"),
+                    format!("\"{header}\" is not a known column; use {}", CSV_FIELDS.join(", ")),
+                );
+            }
         }
-    }
-    for required in ["amount", "method"] {
-        if !headers.iter().any(|header| header == required) {
-            errors.add("file", format!("needs a \"{required}\" column"));
+        for required in ["amount", "method"] {
+            if !headers.iter().any(|header| header == required) {
+                errors.add("file", format!("needs a \"{required}\" column"));
+            }
+        }
+    } else {
+        for (field, column) in &map.columns {
+            if !headers.iter().any(|header| header == column) {
+                errors.add(
+                    "map",
+                    format!("names the column \"{column}\" for {field}, which the file does not have"),
+                );
+            }
+        }
+        if map.method.is_none() && !map.columns.iter().any(|(field, _)| *field == "method") {
+            errors.add("method", "is required: map a column to it, or give one method for every row");
         }
     }
     if !errors.is_empty() {
         return Err(errors);
     }
+    let position = |field: &str| {
+        let (_, column) = map.columns.iter().find(|(known, _)| *known == field)?;
+        headers.iter().position(|header| header == column)
+    };
+    let positions: Vec<(&str, Option<usize>)> =
+        CSV_FIELDS.iter().map(|field| (*field, position(field))).collect();
     let mut entries = Vec::new();
     for (index, record) in reader.records().enumerate() {
         let line = index + 2;
@@ -212,9 +311,10 @@ pub fn entries_from_csv(text: &str) -> Result<Vec<OfflineDonationInput>, FieldEr
             }
         };
         let get = |name: &str| {
-            headers
+            positions
                 .iter()
-                .position(|header| header == name)
+                .find(|(field, _)| *field == name)
+                .and_then(|(_, at)| *at)
                 .and_then(|at| record.get(at))
                 .filter(|value| !value.is_empty())
                 .map(str::to_owned)
@@ -228,10 +328,27 @@ pub fn entries_from_csv(text: &str) -> Result<Vec<OfflineDonationInput>, FieldEr
                 true
             }
         };
+        let received_on = match (get("received_on"), &map.date_format) {
+            (None, _) if map.dates_required => {
+                errors.add(format!("rows[{line}].received_on"), "is required");
+                None
+            }
+            (Some(text), Some(format)) => match NaiveDate::parse_from_str(&text, format) {
+                Ok(date) => Some(date.format("%Y-%m-%d").to_string()),
+                Err(_) => {
+                    errors.add(
+                        format!("rows[{line}].received_on"),
+                        format!("\"{text}\" is not a date written {format}"),
+                    );
+                    None
+                }
+            },
+            (date, _) => date,
+        };
         entries.push(OfflineDonationInput {
             amount: get("amount").map(AmountText),
-            method: get("method"),
-            received_on: get("received_on"),
+            method: get("method").or_else(|| map.method.clone()),
+            received_on,
             donor_name: get("donor_name"),
             donor_email: get("donor_email"),
             reference: get("reference"),
@@ -241,5 +358,5 @@ pub fn entries_from_csv(text: &str) -> Result<Vec<OfflineDonationInput>, FieldEr
             allow_duplicate: false,
         });
     }
-    errors.into_result(|| entries)
+    Ok((entries, errors))
 }

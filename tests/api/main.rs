@@ -4,6 +4,7 @@
 mod fake_smtp;
 mod fake_stripe;
 mod helpers;
+mod import;
 mod receiver;
 
 mod access;

@@ -349,7 +349,10 @@ async fn an_endpoint_failing_for_its_whole_schedule_is_disabled_and_admins_told(
     receiver.answer_next(&[(503, Duration::ZERO), (503, Duration::ZERO)]);
     let endpoint = register(&app, &receiver.url, &["donation.recorded"]).await;
     app.give("office", "30.00", None).await;
-    log_until(&app, &endpoint, |deliveries| deliveries.first().is_some_and(|delivery| delivery["attempts"] == 1)).await;
+    log_until(&app, &endpoint, |deliveries| {
+        deliveries.first().is_some_and(|delivery| delivery["attempts"] == 1)
+    })
+    .await;
     // Ten attempts have failed over three days: the eleventh is the last.
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&app.db.url).await.expect("the test database");
