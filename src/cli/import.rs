@@ -6,6 +6,8 @@ use crate::access::Actor;
 use crate::actions::{self, ActionError, CsvImport};
 use crate::ledger::FieldErrors;
 use crate::ledger::batch::ColumnMap;
+use crate::payments::Payments;
+use crate::payments::import::{ImportFilter, import_stripe as import_stripe_history};
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -13,6 +15,28 @@ pub(super) enum ImportCommand {
     /// Offline history from a spreadsheet saved as CSV: every row booked as a gift, in one
     /// deposit that holds them all, or nothing when any row is wrong.
     Csv(CsvArgs),
+    /// An existing Stripe account's history: paid charges with their refunds and disputes,
+    /// subscriptions with their paid invoices, booked to one campaign through the same code
+    /// as Stripe's events (running it again, or while webhooks arrive, books each once).
+    Stripe(StripeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(super) struct StripeArgs {
+    #[arg(long)]
+    campaign: String,
+    /// The first day to import, YYYY-MM-DD (UTC).
+    #[arg(long)]
+    since: String,
+    /// Only payments and subscriptions carrying this metadata, written key=value.
+    #[arg(long)]
+    metadata: Option<String>,
+    /// Only payments and subscriptions whose description holds this text (any case).
+    #[arg(long)]
+    description: Option<String>,
+    /// Say what would be booked; book nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -45,10 +69,68 @@ pub(super) struct CsvArgs {
     allow_duplicate: bool,
 }
 
-pub(super) async fn run(command: ImportCommand, store: &Store, actor: &Actor) -> Result<(), ActionError> {
+pub(super) async fn run(
+    command: ImportCommand,
+    store: &Store,
+    payments: Option<&Payments>,
+    actor: &Actor,
+) -> Result<(), ActionError> {
     match command {
         ImportCommand::Csv(args) => import_csv(store, args, actor).await,
+        ImportCommand::Stripe(args) => import_stripe(store, payments, args).await,
     }
+}
+
+async fn import_stripe(
+    store: &Store,
+    payments: Option<&Payments>,
+    args: StripeArgs,
+) -> Result<(), ActionError> {
+    let mut errors = FieldErrors::new();
+    let since = errors.check(
+        "since",
+        crate::ledger::validation::parse_day(&args.since)
+            .and_then(|day| day.and_hms_opt(0, 0, 0))
+            .map(|at| at.and_utc().timestamp())
+            .ok_or("must be a day written YYYY-MM-DD, such as 2025-01-01"),
+    );
+    let metadata = match args.metadata.as_deref().map(|pair| pair.split_once('=')) {
+        None => None,
+        Some(Some((key, value))) if !key.trim().is_empty() => {
+            Some((key.trim().to_owned(), value.trim().to_owned()))
+        }
+        Some(_) => {
+            errors.add("metadata", "must be written key=value");
+            None
+        }
+    };
+    let campaign = store.campaign_by_slug(&args.campaign).await?;
+    if campaign.is_none() {
+        errors.add("campaign", "is not a known campaign");
+    }
+    let (Some(since), Some(campaign)) = (since, campaign) else {
+        return Err(errors.into());
+    };
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let payments = payments.ok_or(ActionError::PaymentsNotConfigured)?;
+    let filter = ImportFilter { metadata, description: args.description };
+    eprintln!(
+        "reading the Stripe account's subscriptions and charges since {}{}",
+        args.since,
+        if args.dry_run { " (a dry run: nothing is booked)" } else { "" }
+    );
+    let report = import_stripe_history(store, &payments.api, &campaign, since, &filter, args.dry_run).await?;
+    for line in &report.lines {
+        println!("{line}");
+    }
+    let verb = if args.dry_run { "would be booked" } else { "booked" };
+    println!(
+        "{} gifts {verb}, {} in the ledger already, {} refunds and disputes booked, {} subscriptions, {} skipped",
+        report.booked, report.present, report.reversals, report.subscriptions, report.skipped
+    );
+    Ok(())
 }
 
 async fn import_csv(store: &Store, args: CsvArgs, actor: &Actor) -> Result<(), ActionError> {

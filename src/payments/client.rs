@@ -20,8 +20,8 @@ use stripe_shared::{CheckoutSessionLocale, CheckoutSessionMode};
 
 use super::amounts::{chargeable, stripe_code};
 use super::objects::{
-    BillingPortalSession, Charge, CheckoutSession, Event, InvoicePayment, List, PaymentIntent,
-    PayoutTransaction, Refund, Subscription,
+    BillingPortalSession, Charge, CheckoutSession, Dispute, Event, Invoice, InvoicePayment, List,
+    PaymentIntent, PayoutTransaction, Refund, Subscription,
 };
 use crate::ledger::checkout::Interval;
 use crate::ledger::{Campaign, Currency};
@@ -347,6 +347,89 @@ impl StripeApi {
         }
     }
 
+    /// Every page of a listing, 100 at a time: `page` builds the request of the page after
+    /// an object's id (the first page after none).
+    async fn every_page<T: DeserializeOwned + super::objects::HasId>(
+        &self,
+        page: impl Fn(Option<&str>) -> stripe_client_core::RequestBuilder,
+    ) -> Result<Vec<T>, StripeApiError> {
+        let mut all: Vec<T> = Vec::new();
+        loop {
+            let after = all.last().map(|object| object.id().to_owned());
+            let listed: List<T> = self.send(page(after.as_deref()), None).await?;
+            let more = listed.has_more && !listed.data.is_empty();
+            all.extend(listed.data);
+            if !more {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Every charge created at or after `since` (unix seconds), with its balance transaction.
+    pub async fn charges_since(&self, since: i64) -> Result<Vec<Charge>, StripeApiError> {
+        self.every_page(|after| {
+            let mut request = stripe_core::charge::ListCharge::new()
+                .created(stripe_types::RangeQueryTs::gte(since))
+                .limit(100)
+                .expand(vec!["data.balance_transaction".to_owned()]);
+            if let Some(after) = after {
+                request = request.starting_after(after);
+            }
+            request.build()
+        })
+        .await
+    }
+
+    /// Every subscription of the account, whatever its status.
+    pub async fn all_subscriptions(&self) -> Result<Vec<Subscription>, StripeApiError> {
+        self.every_page(|after| {
+            let mut request = stripe_billing::subscription::ListSubscription::new()
+                .status(stripe_billing::subscription::ListSubscriptionStatus::All)
+                .limit(100);
+            if let Some(after) = after {
+                request = request.starting_after(after);
+            }
+            request.build()
+        })
+        .await
+    }
+
+    /// A subscription's paid invoices created at or after `since` (unix seconds).
+    pub async fn paid_invoices(
+        &self,
+        subscription_id: &str,
+        since: i64,
+    ) -> Result<Vec<Invoice>, StripeApiError> {
+        self.every_page(|after| {
+            let query = ListQuery {
+                subscription: Some(subscription_id),
+                status: Some("paid"),
+                created: Some(Created { gte: since }),
+                limit: 100,
+                starting_after: after,
+                ..ListQuery::default()
+            };
+            stripe_client_core::RequestBuilder::new(stripe_client_core::StripeMethod::Get, "/invoices")
+                .query(&query)
+        })
+        .await
+    }
+
+    /// A charge's disputes and inquiries, each with the balance transactions that moved money.
+    pub async fn disputes_of_charge(&self, charge_id: &str) -> Result<Vec<Dispute>, StripeApiError> {
+        self.every_page(|after| {
+            let query = ListQuery {
+                charge: Some(charge_id),
+                limit: 100,
+                starting_after: after,
+                ..ListQuery::default()
+            };
+            stripe_client_core::RequestBuilder::new(stripe_client_core::StripeMethod::Get, "/disputes")
+                .query(&query)
+        })
+        .await
+    }
+
     /// One page of events created at or after `since` (unix seconds), newest first.
     pub async fn events_page(
         &self,
@@ -398,4 +481,26 @@ fn stripe_currency(currency: Currency) -> Result<stripe_types::Currency, StripeA
         status: 400,
         message: format!("Stripe does not take {currency}"),
     })
+}
+
+/// The parameters of a listing that async-stripe's builders do not cover here (invoices,
+/// disputes), as Stripe reads them: `created[gte]=...`.
+#[derive(Debug, Default, serde::Serialize)]
+struct ListQuery<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscription: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    charge: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created: Option<Created>,
+    limit: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    starting_after: Option<&'a str>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Created {
+    gte: i64,
 }

@@ -99,7 +99,7 @@ pub(super) async fn plan_invoice_paid(
 }
 
 /// The charge that paid an invoice, with its balance transaction.
-async fn invoice_charge(api: &StripeApi, invoice: &Invoice) -> Result<Charge, ProcessError> {
+pub(super) async fn invoice_charge(api: &StripeApi, invoice: &Invoice) -> Result<Charge, ProcessError> {
     if let Some(charge) = &invoice.charge {
         return Ok(api.charge_with_balance(charge.id()).await?);
     }
@@ -128,7 +128,7 @@ async fn invoice_charge(api: &StripeApi, invoice: &Invoice) -> Result<Charge, Pr
 
 /// The donation a charge makes, counted in the campaign's currency from the charge's balance
 /// transaction (or the charge itself); held for a treasurer when neither is in that currency.
-async fn donation(
+pub(super) async fn donation(
     store: &Store,
     intent: &Intent,
     charge: &Charge,

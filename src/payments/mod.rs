@@ -3,6 +3,7 @@
 pub mod amounts;
 pub mod client;
 mod gifts;
+pub mod import;
 pub mod objects;
 pub mod process;
 pub mod reconcile;

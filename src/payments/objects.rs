@@ -119,6 +119,29 @@ pub struct Charge {
     pub payment_intent: Option<Expandable<Object>>,
     #[serde(default)]
     pub balance_transaction: Option<Expandable<BalanceTransaction>>,
+    /// `succeeded` once paid; `pending` (a bank debit on its way) or `failed` otherwise.
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+    /// The invoice it paid, where API versions before 2025 say it.
+    #[serde(default)]
+    pub invoice: Option<Expandable<Object>>,
+    #[serde(default)]
+    pub billing_details: Option<BillingDetails>,
+    #[serde(default)]
+    pub receipt_email: Option<String>,
+}
+
+/// Who paid, as the payment method names them.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct BillingDetails {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 impl HasId for Charge {
@@ -233,6 +256,8 @@ pub struct Subscription {
     pub id: String,
     pub status: String,
     #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
     pub metadata: HashMap<String, String>,
     #[serde(default)]
     pub customer: Option<Expandable<Object>>,
@@ -244,6 +269,24 @@ pub struct Subscription {
     pub cancel_at_period_end: bool,
     #[serde(default)]
     pub canceled_at: Option<i64>,
+}
+
+impl HasId for Subscription {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl HasId for Invoice {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl HasId for Dispute {
+    fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

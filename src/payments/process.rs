@@ -259,21 +259,36 @@ async fn apply(
     {
         return Ok((EventOutcome::Duplicate, Vec::new()));
     }
+    let (recorded_donations, _) = apply_effects(&mut write, effects, &event.id).await?;
+    write.commit().await?;
+    Ok((EventOutcome::Applied, recorded_donations))
+}
+
+/// Applies effects in a write transaction; returns the donations newly recorded (one
+/// recorded before under the same key is not) and how many entries were. `origin` names
+/// what they come from in logs and in the subject of a flag without a key.
+pub(super) async fn apply_effects(
+    write: &mut crate::store::WriteTx,
+    effects: Vec<Effect>,
+    origin: &str,
+) -> Result<(Vec<Entry>, usize), ProcessError> {
     let mut recorded_donations = Vec::new();
+    let mut recorded = 0;
     for effect in effects {
         match effect {
             Effect::Record(entry) => {
-                let outcome = record_entry_in(&mut write, &entry).await?;
+                let outcome = record_entry_in(write, &entry).await?;
+                recorded += usize::from(matches!(outcome, RecordOutcome::Recorded(_)));
                 if let (RecordOutcome::Recorded(recorded), EntryKind::Donation) = (outcome, entry.kind) {
                     recorded_donations.push(recorded);
                 }
             }
             Effect::Hold(held) => {
                 let Held { entry, detail, reported } = *held;
-                tracing::warn!(event = %event.id, %detail, "money held for a treasurer");
+                tracing::warn!(%origin, %detail, "money held for a treasurer");
                 let flag = NewFlag {
                     kind: FlagKind::Uncounted,
-                    subject: entry.idempotency_key.clone().unwrap_or_else(|| format!("event:{}", event.id)),
+                    subject: entry.idempotency_key.clone().unwrap_or_else(|| format!("event:{origin}")),
                     campaign_id: entry.campaign_id,
                     branch_id: entry.branch_id,
                     entry_id: entry.reverses_entry_id,
@@ -282,20 +297,20 @@ async fn apply(
                     reported,
                     held: Some(&entry),
                 };
-                raise_flag_in(&mut write, &flag).await?;
+                raise_flag_in(write, &flag).await?;
             }
             Effect::Intent { id, status, payment_intent, subscription } => {
-                update_intent_in(&mut write, &id, status, payment_intent.as_deref(), subscription.as_deref())
+                update_intent_in(write, &id, status, payment_intent.as_deref(), subscription.as_deref())
                     .await?;
             }
             Effect::Subscription(subscription, at) => {
-                upsert_subscription_in(&mut write, &subscription, at).await?
+                upsert_subscription_in(write, &subscription, at).await?
             }
             Effect::PastDue { subscription, at } => {
-                mark_subscription_past_due_in(&mut write, &subscription, at).await?
+                mark_subscription_past_due_in(write, &subscription, at).await?
             }
             Effect::Payout(payout, items, at) => {
-                let moved = upsert_payout_in(&mut write, &payout, items.as_deref(), at).await?;
+                let moved = upsert_payout_in(write, &payout, items.as_deref(), at).await?;
                 if moved && payout.status == "paid" {
                     // Paid, with the lines it carried: set beside the ledger as this
                     // transaction leaves it, and told to the endpoints that want it.
@@ -305,11 +320,10 @@ async fn apply(
                     }
                 }
             }
-            Effect::Dispute(dispute) => upsert_dispute_in(&mut write, &dispute).await?,
+            Effect::Dispute(dispute) => upsert_dispute_in(write, &dispute).await?,
         }
     }
-    write.commit().await?;
-    Ok((EventOutcome::Applied, recorded_donations))
+    Ok((recorded_donations, recorded))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(event: &Event) -> Result<T, ProcessError> {

@@ -6,7 +6,7 @@ use super::amounts::from_stripe;
 use super::client::StripeApi;
 use super::objects::{Payout, Subscription as StripeSubscription};
 use super::process::{Effect, Plan, ProcessError, date_of, intent_of};
-use crate::ledger::checkout::Interval;
+use crate::ledger::checkout::{Intent, Interval};
 use crate::ledger::subscription::Subscription;
 use crate::store::{PayoutItem, Store, StoredPayout, upsert_subscription_in};
 
@@ -21,6 +21,18 @@ pub(super) async fn plan_subscription(
     let Some(intent) = intent_of(store, &current.metadata).await? else {
         return Ok(Plan::Ignore("not an appeal subscription".to_owned()));
     };
+    let subscription = subscription_state(current, &intent, Some(intent.id.clone()), email)?;
+    Ok(Plan::Apply(vec![Effect::Subscription(Box::new(subscription), read_at)]))
+}
+
+/// A subscription as the ledger keeps it, for the campaign, branch and donor of `intent`
+/// (the checkout that opened it, or the campaign an import books it to).
+pub(super) fn subscription_state(
+    current: &StripeSubscription,
+    intent: &Intent,
+    intent_id: Option<String>,
+    email: Option<String>,
+) -> Result<Subscription, ProcessError> {
     let Some(item) = current.items.data.first() else {
         return Err(ProcessError::Unreadable(format!("subscription {} has no item", current.id)));
     };
@@ -34,11 +46,11 @@ pub(super) async fn plan_subscription(
         from_stripe(unit_amount, &item.price.currency).unwrap_or((unit_amount, intent.currency));
     let period_end = item.current_period_end.or(current.current_period_end);
     let at = |unix: i64| DateTime::<Utc>::from_timestamp(unix, 0);
-    let subscription = Subscription {
+    Ok(Subscription {
         id: current.id.clone(),
         campaign_id: intent.campaign_id,
         branch_id: intent.branch_id,
-        intent_id: Some(intent.id.clone()),
+        intent_id,
         status: current.status.clone(),
         amount_minor,
         currency,
@@ -50,8 +62,7 @@ pub(super) async fn plan_subscription(
         current_period_end: period_end.and_then(at),
         cancel_at_period_end: current.cancel_at_period_end,
         cancelled_at: current.canceled_at.and_then(at),
-    };
-    Ok(Plan::Apply(vec![Effect::Subscription(Box::new(subscription), read_at)]))
+    })
 }
 
 /// Stores a subscription's state as a call to Stripe just returned it (after a cancel).

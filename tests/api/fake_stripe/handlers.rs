@@ -426,3 +426,116 @@ pub(super) async fn list_balance_transactions(
     data.sort_by(|a, b| b["id"].as_str().cmp(&a["id"].as_str()));
     list(data, "/v1/balance_transactions", false)
 }
+
+/// A page of a listing as Stripe gives it: newest first (the fake's ids grow with time),
+/// after `starting_after`, `limit` at most (10 by default).
+fn page(mut objects: Vec<Value>, params: &[(String, String)], url: &str) -> Response {
+    objects.sort_by(|a, b| b["id"].as_str().cmp(&a["id"].as_str()));
+    if let Some(after) = param(params, "starting_after") {
+        let at = objects.iter().position(|object| object["id"] == after.as_str()).map_or(0, |at| at + 1);
+        objects.drain(..at);
+    }
+    let limit = param(params, "limit").and_then(|limit| limit.parse().ok()).unwrap_or(10);
+    let has_more = objects.len() > limit;
+    objects.truncate(limit);
+    list(objects.iter().map(public).collect(), url, has_more)
+}
+
+fn created_since(object: &Value, params: &[(String, String)]) -> bool {
+    let since = param(params, "created[gte]").and_then(|since| since.parse::<i64>().ok()).unwrap_or(i64::MIN);
+    object["created"].as_i64().unwrap_or(0) >= since
+}
+
+pub(super) async fn list_charges(
+    State(fake): State<FakeStripe>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = pairs(query.as_deref().unwrap_or(""));
+    if let Some(response) = fake.check(&headers, "GET", "/v1/charges", params.clone()) {
+        return response;
+    }
+    let state = fake.lock();
+    let charges = state
+        .charges
+        .values()
+        .filter(|charge| created_since(charge, &params))
+        .cloned()
+        .map(|mut charge| {
+            if wants(&params, "data.balance_transaction")
+                && let Some(id) = charge["balance_transaction"].as_str()
+            {
+                charge["balance_transaction"] = state.balance_transactions[id].clone();
+            }
+            charge
+        })
+        .collect();
+    page(charges, &params, "/v1/charges")
+}
+
+pub(super) async fn list_subscriptions(
+    State(fake): State<FakeStripe>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = pairs(query.as_deref().unwrap_or(""));
+    if let Some(response) = fake.check(&headers, "GET", "/v1/subscriptions", params.clone()) {
+        return response;
+    }
+    let status = param(&params, "status");
+    let state = fake.lock();
+    // Stripe lists all but the canceled ones unless asked for `all`.
+    let subscriptions = state
+        .subscriptions
+        .values()
+        .filter(|subscription| match status.as_deref() {
+            Some("all") => true,
+            Some(status) => subscription["status"] == status,
+            None => subscription["status"] != "canceled",
+        })
+        .cloned()
+        .collect();
+    page(subscriptions, &params, "/v1/subscriptions")
+}
+
+pub(super) async fn list_invoices(
+    State(fake): State<FakeStripe>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = pairs(query.as_deref().unwrap_or(""));
+    if let Some(response) = fake.check(&headers, "GET", "/v1/invoices", params.clone()) {
+        return response;
+    }
+    let (subscription, status) = (param(&params, "subscription"), param(&params, "status"));
+    let state = fake.lock();
+    let invoices = state
+        .invoices
+        .values()
+        .filter(|invoice| subscription.as_deref().is_none_or(|id| invoice["x_subscription"] == id))
+        .filter(|invoice| status.as_deref().is_none_or(|status| invoice["status"] == status))
+        .filter(|invoice| created_since(invoice, &params))
+        .cloned()
+        .collect();
+    page(invoices, &params, "/v1/invoices")
+}
+
+pub(super) async fn list_disputes(
+    State(fake): State<FakeStripe>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = pairs(query.as_deref().unwrap_or(""));
+    if let Some(response) = fake.check(&headers, "GET", "/v1/disputes", params.clone()) {
+        return response;
+    }
+    let charge = param(&params, "charge");
+    let state = fake.lock();
+    let disputes = state
+        .disputes
+        .values()
+        .filter(|dispute| charge.as_deref().is_none_or(|id| dispute["charge"] == id))
+        .cloned()
+        .collect();
+    page(disputes, &params, "/v1/disputes")
+}

@@ -142,7 +142,11 @@ impl FakeStripe {
         let router = Router::new()
             .route("/v1/checkout/sessions", post(create_session))
             .route("/v1/payment_intents/{id}", get(retrieve_payment_intent))
+            .route("/v1/charges", get(list_charges))
             .route("/v1/charges/{id}", get(retrieve_charge))
+            .route("/v1/subscriptions", get(list_subscriptions))
+            .route("/v1/invoices", get(list_invoices))
+            .route("/v1/disputes", get(list_disputes))
             .route(
                 "/v1/subscriptions/{id}",
                 get(retrieve_subscription).post(update_subscription).delete(cancel_subscription),
@@ -183,6 +187,57 @@ impl FakeStripe {
 
     pub fn all_events(&self) -> Vec<Value> {
         self.lock().events.clone()
+    }
+
+    /// A payment made on the account outside appeal (another form, another product): a
+    /// paid charge with the donor's name and email, a description and metadata. Returns its id.
+    pub fn outside_charge(
+        &self,
+        amount: i64,
+        name: &str,
+        email: &str,
+        description: &str,
+        metadata: Value,
+    ) -> String {
+        let mut state = self.lock();
+        let customer = state.id("cus");
+        let (payment_intent, _) = state.new_payment(amount, "cad", &customer, metadata, true);
+        let charge_id =
+            state.payment_intents[&payment_intent]["latest_charge"].as_str().expect("a charge").to_owned();
+        let charge = state.charges.get_mut(&charge_id).expect("the charge");
+        charge["billing_details"]["name"] = json!(name);
+        charge["billing_details"]["email"] = json!(email);
+        charge["description"] = json!(description);
+        charge_id
+    }
+
+    /// A payment outside appeal that failed: a charge that is not `succeeded`.
+    pub fn outside_failed_charge(&self, amount: i64) -> String {
+        let charge = self.outside_charge(amount, "Failed Card", "failed@example.org", "Donation", json!({}));
+        let mut state = self.lock();
+        let stored = state.charges.get_mut(&charge).expect("the charge");
+        stored["status"] = json!("failed");
+        stored["paid"] = json!(false);
+        charge
+    }
+
+    /// A monthly subscription opened outside appeal, with `paid` invoices paid. Returns its id.
+    pub fn outside_subscription(
+        &self,
+        amount: i64,
+        description: &str,
+        metadata: Value,
+        paid: usize,
+    ) -> String {
+        let mut state = self.lock();
+        let customer = state.id("cus");
+        let subscription = state.new_subscription(&customer, amount, "cad", "month", metadata);
+        let id = subscription["id"].as_str().expect("id").to_owned();
+        state.subscriptions.get_mut(&id).expect("subscription")["description"] = json!(description);
+        for n in 0..paid {
+            state.pay_invoice(&id, if n == 0 { "subscription_create" } else { "subscription_cycle" });
+        }
+        id
     }
 
     /// The supporter pays a Checkout Session. Returns the events Stripe would send, in its order.
