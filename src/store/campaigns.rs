@@ -7,7 +7,7 @@ use sqlx::{Any, Row};
 use super::totals::{BRANCH_SUMMED, CAMPAIGN_SUMMED, branch_parts, campaign_parts, sums};
 use super::{
     Store, StoreError, WriteTx, is_unique_violation, now, read_currency, read_flag, read_instant,
-    stored_instant,
+    read_optional_instant, stored_instant,
 };
 use crate::ledger::campaign::{BranchSpec, CampaignDraft, CheckoutSettings, Localized};
 use crate::ledger::progress::{BranchTotals, CampaignTotals};
@@ -396,9 +396,6 @@ async fn replace_branches(
 fn campaign_from_row(row: &AnyRow) -> Result<Campaign, StoreError> {
     let currency: String = row.try_get("currency")?;
     let status: String = row.try_get("status")?;
-    let optional_instant = |column: &str| -> Result<_, StoreError> {
-        row.try_get::<Option<String>, _>(column)?.as_deref().map(read_instant).transpose()
-    };
     Ok(Campaign {
         id: row.try_get("id")?,
         slug: Slug::from_stored(row.try_get("slug")?),
@@ -406,8 +403,8 @@ fn campaign_from_row(row: &AnyRow) -> Result<Campaign, StoreError> {
         goal_minor: row.try_get("goal_minor")?,
         title: Localized { en: row.try_get("title_en")?, fr: row.try_get("title_fr")? },
         description: Localized { en: row.try_get("description_en")?, fr: row.try_get("description_fr")? },
-        starts_at: optional_instant("starts_at")?,
-        ends_at: optional_instant("ends_at")?,
+        starts_at: read_optional_instant(row, "starts_at")?,
+        ends_at: read_optional_instant(row, "ends_at")?,
         status: CampaignStatus::parse(&status)
             .map_err(|_| StoreError::Corrupt(format!("status {status}")))?,
         archived: read_flag(row, "archived")?,

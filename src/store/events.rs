@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, WriteTx, now, read_instant, stored_instant};
+use super::{Store, StoreError, WriteTx, now, read_optional_instant, stored_instant};
 use crate::access::Scope;
 
 /// How an event stands after trying to claim it for application.
@@ -217,7 +217,7 @@ fn failed_from_row(row: &sqlx::any::AnyRow) -> Result<FailedEvent, StoreError> {
         status: row.try_get("status")?,
         attempts: row.try_get("attempts")?,
         last_error: row.try_get::<Option<String>, _>("last_error")?.unwrap_or_default(),
-        failed_at: row.try_get::<Option<String>, _>("failed_at")?.as_deref().map(read_instant).transpose()?,
+        failed_at: read_optional_instant(row, "failed_at")?,
         payload: row.try_get("payload")?,
     })
 }

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 
 use super::entries::{RecordOutcome, record_entry_in};
 use super::events::Resolution;
-use super::{Store, StoreError, WriteTx, now, read_instant, stored_instant};
+use super::{Store, StoreError, WriteTx, now, read_instant, read_optional_instant, stored_instant};
 use crate::access::Scope;
 use crate::ledger::{NewEntry, Slug};
 
@@ -210,9 +210,6 @@ fn flag_from_row(row: &AnyRow) -> Result<Flag, StoreError> {
     let kind: String = row.try_get("kind")?;
     let reported: String = row.try_get("reported")?;
     let held: Option<String> = row.try_get("held")?;
-    let instant = |column: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
-        row.try_get::<Option<String>, _>(column)?.as_deref().map(read_instant).transpose()
-    };
     Ok(Flag {
         id: row.try_get("id")?,
         kind: FlagKind::parse(&kind)?,
@@ -231,7 +228,7 @@ fn flag_from_row(row: &AnyRow) -> Result<Flag, StoreError> {
             .transpose()
             .map_err(|error| StoreError::Corrupt(format!("held entry: {error}")))?,
         raised_at: read_instant(row.try_get("raised_at")?)?,
-        resolved_at: instant("resolved_at")?,
+        resolved_at: read_optional_instant(row, "resolved_at")?,
         resolved_by: row.try_get("resolved_by")?,
         resolution: row.try_get("resolution")?,
     })

@@ -321,6 +321,11 @@ pub fn read_instant(text: &str) -> Result<DateTime<Utc>, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("instant {text:?}")))
 }
 
+/// A nullable instant column, by name.
+pub(crate) fn read_optional_instant(row: &AnyRow, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    row.try_get::<Option<String>, _>(column)?.as_deref().map(read_instant).transpose()
+}
+
 pub(crate) fn read_date(text: &str) -> Result<NaiveDate, StoreError> {
     // `YYYY-MM-DD` through `FromStr`: a fixed format, without a format string to parse per row.
     text.parse::<NaiveDate>().map_err(|_| StoreError::Corrupt(format!("date {text:?}")))

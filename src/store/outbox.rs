@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, WriteTx, now, read_flag, read_instant, stored_instant};
+use super::{
+    Store, StoreError, WriteTx, now, read_flag, read_instant, read_optional_instant, stored_instant,
+};
 use crate::ledger::outgoing::{EventKind, OutgoingEvent};
 
 /// Events written by one statement at most (four parameters each).
@@ -105,12 +107,8 @@ fn endpoint_from_row(row: &AnyRow) -> Result<StoredEndpoint, StoreError> {
         disabled_reason: row.try_get("disabled_reason")?,
         created_at: read_instant(&row.try_get::<String, _>("created_at")?)?,
         created_by: row.try_get("created_by")?,
-        last_success_at: optional_instant(row, "last_success_at")?,
+        last_success_at: read_optional_instant(row, "last_success_at")?,
     })
-}
-
-fn optional_instant(row: &AnyRow, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-    row.try_get::<Option<String>, _>(column)?.as_deref().map(read_instant).transpose()
 }
 
 const DELIVERY_COLUMNS: &str = "d.id, d.endpoint_id, o.event_id, o.event_type, d.state, d.attempts, \
@@ -124,9 +122,9 @@ fn delivery_from_row(row: &AnyRow) -> Result<StoredDelivery, StoreError> {
         event_type: row.try_get("event_type")?,
         state: row.try_get("state")?,
         attempts: row.try_get("attempts")?,
-        next_attempt_at: optional_instant(row, "next_attempt_at")?,
+        next_attempt_at: read_optional_instant(row, "next_attempt_at")?,
         created_at: read_instant(&row.try_get::<String, _>("created_at")?)?,
-        delivered_at: optional_instant(row, "delivered_at")?,
+        delivered_at: read_optional_instant(row, "delivered_at")?,
     })
 }
 
@@ -461,7 +459,7 @@ impl Store {
         .bind(true)
         .fetch_one(self.pool())
         .await?;
-        optional_instant(&row, "due")
+        read_optional_instant(&row, "due")
     }
 
     /// Logs an attempt and moves its delivery on: delivered, tried again later, or failed

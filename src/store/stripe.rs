@@ -21,7 +21,10 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, WriteTx, now, read_currency, read_flag, read_instant, stored_instant};
+use super::{
+    Store, StoreError, WriteTx, now, read_currency, read_flag, read_instant, read_optional_instant,
+    stored_instant,
+};
 use crate::access::Scope;
 use crate::ledger::Slug;
 use crate::ledger::bodies::SubscriptionBody;
@@ -374,7 +377,7 @@ fn emit_subscription(write: &mut WriteTx, row: &AnyRow, at: &str) -> Result<(), 
     let campaign: String = row.try_get("campaign_slug")?;
     let kind = if row.try_get::<String, _>("created_at")? == at {
         EventKind::SubscriptionStarted
-    } else if ["canceled", "incomplete_expired"].contains(&stored.status.as_str()) {
+    } else if stored.is_final() {
         EventKind::SubscriptionEnded
     } else {
         EventKind::SubscriptionUpdated
@@ -416,9 +419,6 @@ const SUBSCRIPTION_COLUMNS: &str = "s.id, s.campaign_id, s.branch_id, s.intent_i
 fn subscription_from_row(row: &AnyRow) -> Result<Subscription, StoreError> {
     let currency: String = row.try_get("currency")?;
     let interval: String = row.try_get("billing_interval")?;
-    let instant = |column: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
-        row.try_get::<Option<String>, _>(column)?.as_deref().map(read_instant).transpose()
-    };
     Ok(Subscription {
         id: row.try_get("id")?,
         campaign_id: row.try_get("campaign_id")?,
@@ -433,9 +433,9 @@ fn subscription_from_row(row: &AnyRow) -> Result<Subscription, StoreError> {
         donor_name: row.try_get("donor_name")?,
         donor_email: row.try_get("donor_email")?,
         customer: row.try_get("stripe_customer")?,
-        current_period_end: instant("current_period_end")?,
+        current_period_end: read_optional_instant(row, "current_period_end")?,
         cancel_at_period_end: read_flag(row, "cancel_at_period_end")?,
-        cancelled_at: instant("cancelled_at")?,
+        cancelled_at: read_optional_instant(row, "cancelled_at")?,
     })
 }
 

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{Store, StoreError, is_unique_violation, now, read_instant, stored_instant};
+use super::{
+    Store, StoreError, is_unique_violation, now, read_instant, read_optional_instant, stored_instant,
+};
 
 /// A token as stored: its name, role and lifetime, never the token itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,15 +38,12 @@ pub enum TokenClosed {
 const TOKEN_COLUMNS: &str = "name, role, created_at, expires_at, revoked_at";
 
 fn token_from_row(row: &sqlx::any::AnyRow) -> Result<StoredToken, StoreError> {
-    let optional = |column: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
-        row.try_get::<Option<String>, _>(column)?.as_deref().map(read_instant).transpose()
-    };
     Ok(StoredToken {
         name: row.try_get("name")?,
         role: row.try_get("role")?,
         created_at: read_instant(row.try_get("created_at")?)?,
-        expires_at: optional("expires_at")?,
-        revoked_at: optional("revoked_at")?,
+        expires_at: read_optional_instant(row, "expires_at")?,
+        revoked_at: read_optional_instant(row, "revoked_at")?,
     })
 }
 
