@@ -72,6 +72,9 @@ pub struct DueDelivery {
     pub body: String,
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
+    /// When it was due, as stored: its record is kept only if nobody changed it meanwhile
+    /// (a replay asked while it was in flight).
+    pub due: String,
     /// The next attempt was asked for by a person (a replay), not by the schedule.
     pub replay: bool,
 }
@@ -444,6 +447,7 @@ impl Store {
                     body: row.try_get("payload")?,
                     attempts: row.try_get("attempts")?,
                     created_at: read_instant(&row.try_get::<String, _>("created_at")?)?,
+                    due: row.try_get("next_attempt_at")?,
                     replay: row.try_get::<String, _>("next_attempt_at")? == REPLAY_MARK,
                 })
             })
@@ -491,16 +495,20 @@ impl Store {
             AttemptResult::Retry(next) => ("pending", Some(stored_instant(*next)), None),
             AttemptResult::Failed => ("failed", None, None),
         };
-        sqlx::query(
+        // Only as it was when sent: a replay asked meanwhile stands, and is sent next.
+        let moved = sqlx::query(
             "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, next_attempt_at = $2, \
-             delivered_at = COALESCE($3, delivered_at) WHERE id = $4",
+             delivered_at = COALESCE($3, delivered_at) WHERE id = $4 AND attempts = $5 AND next_attempt_at = $6",
         )
         .bind(state)
         .bind(next)
         .bind(delivered.clone())
         .bind(delivery.id)
+        .bind(delivery.attempts)
+        .bind(&delivery.due)
         .execute(&mut *write.tx)
-        .await?;
+        .await?
+        .rows_affected();
         let mut endpoint_disabled = None;
         match result {
             AttemptResult::Delivered => {
@@ -510,7 +518,7 @@ impl Store {
                     .execute(&mut *write.tx)
                     .await?;
             }
-            AttemptResult::Failed => {
+            AttemptResult::Failed if moved > 0 => {
                 let sql = format!(
                     "UPDATE webhook_endpoints SET enabled = $1, disabled_reason = $2 \
                      WHERE id = $3 AND enabled = $4 AND (last_success_at IS NULL OR last_success_at < $5) \
@@ -530,10 +538,23 @@ impl Store {
                     .await?;
                 endpoint_disabled = row.as_ref().map(endpoint_from_row).transpose()?;
             }
-            AttemptResult::Retry(_) => {}
+            AttemptResult::Retry(_) | AttemptResult::Failed => {}
         }
         write.commit().await?;
         Ok(AttemptRecorded { endpoint_disabled })
+    }
+
+    /// Puts a delivery off until `at` without logging an attempt: its attempt could not be
+    /// recorded, and it must not be sent again at once.
+    pub async fn postpone_delivery(&self, delivery_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut write = self.begin_write().await?;
+        sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE id = $2 AND state = 'pending'")
+            .bind(stored_instant(at))
+            .bind(delivery_id)
+            .execute(&mut *write.tx)
+            .await?;
+        write.commit().await?;
+        Ok(())
     }
 
     /// Campaigns (all, or those among `ids`) whose goal in force was not yet announced as

@@ -21,8 +21,9 @@ use crate::ledger::progress::Progress;
 use crate::mail::Mailer;
 use crate::store::{AttemptResult, DueDelivery, NewAttempt, Store, StoreError, StoredEndpoint};
 
-/// The waits between attempts: the first retry 5 seconds after the first attempt, the last
-/// about three days after it (71.6 hours in all), each moved by up to a fifth either way.
+/// The waits between attempts: the first retry 5 seconds after an attempt fails, the last
+/// about three days after the first attempt (65 hours of waits, each moved by up to a tenth
+/// either way, so 71.5 hours at most).
 pub const RETRY_SCHEDULE: [Duration; 10] = [
     Duration::from_secs(5),
     Duration::from_secs(5 * 60),
@@ -31,9 +32,9 @@ pub const RETRY_SCHEDULE: [Duration; 10] = [
     Duration::from_secs(5 * 3600),
     Duration::from_secs(10 * 3600),
     Duration::from_secs(10 * 3600),
-    Duration::from_secs(14 * 3600),
-    Duration::from_secs(14 * 3600),
-    Duration::from_secs(16 * 3600),
+    Duration::from_secs(12 * 3600),
+    Duration::from_secs(12 * 3600),
+    Duration::from_secs(13 * 3600),
 ];
 
 /// Deliveries sent at once.
@@ -203,12 +204,17 @@ impl Sender {
         Ok(())
     }
 
-    /// Sends one delivery and records how it went.
+    /// Sends one delivery and records how it went. A record that cannot be written puts
+    /// the delivery off by its next wait rather than stopping the round: it is not sent again
+    /// at once, and the other deliveries go on.
     async fn deliver(&self, delivery: DueDelivery) -> Result<(), StoreError> {
         let attempt = self.send(&delivery).await;
+        // The next wait counts from when this attempt ended (a timeout takes its time).
+        let ended = Utc::now();
+        let next = next_attempt(delivery.attempts + 1, ended, jitter());
         let result = match attempt.status {
             Some(status) if (200..300).contains(&status) => AttemptResult::Delivered,
-            _ => match next_attempt(delivery.attempts + 1, attempt.at, jitter()) {
+            _ => match next {
                 Some(at) => AttemptResult::Retry(at),
                 None => AttemptResult::Failed,
             },
@@ -222,12 +228,21 @@ impl Sender {
                 "a webhook delivery failed"
             );
         }
-        let recorded = self.store.record_webhook_attempt(&delivery, &attempt, &result).await?;
-        if let Some(endpoint) = recorded.endpoint_disabled {
-            tracing::warn!(endpoint = endpoint.id, url = %endpoint.url, "webhook endpoint disabled");
-            self.tell_admins(&endpoint).await;
+        match self.store.record_webhook_attempt(&delivery, &attempt, &result).await {
+            Ok(recorded) => {
+                if let Some(endpoint) = recorded.endpoint_disabled {
+                    tracing::warn!(endpoint = endpoint.id, url = %endpoint.url, "webhook endpoint disabled");
+                    self.tell_admins(&endpoint).await;
+                }
+                Ok(())
+            }
+            Err(error) if error.is_unavailable() => Err(error),
+            Err(error) => {
+                tracing::error!(%error, delivery = delivery.id, "a webhook attempt could not be recorded");
+                let later = next.unwrap_or_else(|| ended + chrono::Duration::hours(1));
+                self.store.postpone_delivery(delivery.id, later).await
+            }
         }
-        Ok(())
     }
 
     async fn send(&self, delivery: &DueDelivery) -> NewAttempt {
@@ -263,6 +278,7 @@ impl Sender {
             }
             Err(error) => (None, Some(describe(&error))),
         };
+        let answer = answer.map(|text| printable(&text));
         let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         NewAttempt { at, status, latency_ms, answer }
     }
@@ -294,17 +310,23 @@ impl Sender {
 }
 
 /// When to try a delivery again after its `attempts`-th attempt failed at `at`, or `None`
-/// when its schedule has run out. `jitter` (0.8 to 1.2) spreads retries out.
+/// when its schedule has run out. `jitter` (0.9 to 1.1) spreads retries out.
 pub fn next_attempt(attempts: i64, at: DateTime<Utc>, jitter: f64) -> Option<DateTime<Utc>> {
     let index = usize::try_from(attempts.checked_sub(1)?).ok()?;
-    let wait = RETRY_SCHEDULE.get(index)?.mul_f64(jitter.clamp(0.8, 1.2));
+    let wait = RETRY_SCHEDULE.get(index)?.mul_f64(jitter.clamp(0.9, 1.1));
     Some(at + chrono::Duration::from_std(wait).ok()?)
 }
 
 fn jitter() -> f64 {
     let mut byte = [0_u8; 2];
     getrandom::fill(&mut byte).expect("the operating system provides randomness");
-    0.8 + 0.4 * f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX)
+    0.9 + 0.2 * f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX)
+}
+
+/// An answer as the log keeps it: control characters (a NUL, which PostgreSQL's text
+/// cannot hold) as spaces, line breaks and tabs kept.
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() && !matches!(c, '\n' | '\r' | '\t') { ' ' } else { c }).collect()
 }
 
 /// What went wrong with a request that got no answer, for the delivery log.
@@ -336,12 +358,15 @@ mod tests {
         assert_eq!(next_attempt(2, at, 1.0), Some(at + chrono::Duration::minutes(5)));
         assert_eq!(next_attempt(11, at, 1.0), None, "eleven attempts in all");
         assert_eq!(next_attempt(0, at, 1.0), None);
+        // About three days in all, never more, however the waits are moved.
         let total: Duration = RETRY_SCHEDULE.iter().sum();
-        assert!(total > Duration::from_secs(70 * 3600) && total < Duration::from_secs(73 * 3600));
-        // Jitter moves a wait by a fifth at most.
-        assert_eq!(next_attempt(1, at, 1.2), Some(at + chrono::Duration::seconds(6)));
-        assert_eq!(next_attempt(1, at, 9.0), Some(at + chrono::Duration::seconds(6)));
+        assert!(total > Duration::from_secs(60 * 3600));
+        assert!(total.mul_f64(1.1) <= Duration::from_secs(72 * 3600));
+        // Jitter moves a wait by a tenth at most.
+        assert_eq!(next_attempt(1, at, 1.1), Some(at + chrono::Duration::milliseconds(5500)));
+        assert_eq!(next_attempt(1, at, 9.0), Some(at + chrono::Duration::milliseconds(5500)));
         let spread = jitter();
-        assert!((0.8..=1.2).contains(&spread));
+        assert!((0.9..=1.1).contains(&spread));
+        assert_eq!(printable("bad\u{0}answer\n"), "bad answer\n");
     }
 }

@@ -26,6 +26,8 @@ on_both_engines!(
     events_written_while_no_server_runs_are_sent_when_one_starts,
     the_cli_adds_lists_and_removes_endpoints,
     admins_manage_endpoints_and_replay_deliveries_in_the_dashboard,
+    an_answer_the_database_cannot_keep_is_logged_cleaned_and_retried,
+    a_replay_asked_while_the_delivery_is_in_flight_is_sent,
 );
 
 const ALL_MONEY: [&str; 3] = ["donation.recorded", "donation.reversed", "batch.posted"];
@@ -683,4 +685,44 @@ async fn admins_manage_endpoints_and_replay_deliveries_in_the_dashboard(engine: 
     let (status, _, _) = admin.post(&format!("{path}/remove"), &[("csrf", &csrf)]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(app.json_as(&app.admin_token, "/api/v1/admin/webhooks").await["webhooks"], json!([]));
+}
+
+async fn an_answer_the_database_cannot_keep_is_logged_cleaned_and_retried(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let receiver = Receiver::start().await;
+    // PostgreSQL's text holds no NUL byte.
+    receiver.answer_next_with(500, "bad\u{0}answer");
+    let endpoint = register(&app, &receiver.url, &ALL_MONEY).await;
+    app.give("office", "3.00", None).await;
+    let deliveries = log_until(&app, &endpoint, |deliveries| {
+        deliveries.first().is_some_and(|delivery| delivery["state"] == "delivered")
+    })
+    .await;
+    let attempts = deliveries[0]["log"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!((attempts[0]["status"].clone(), attempts[0]["answer"].clone()), (json!(500), json!("bad answer")));
+    assert_eq!(receiver.received().len(), 2, "tried again on the schedule, not at once");
+}
+
+async fn a_replay_asked_while_the_delivery_is_in_flight_is_sent(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let receiver = Receiver::start().await;
+    receiver.answer_next(&[(200, Duration::from_secs(2))]);
+    let endpoint = register(&app, &receiver.url, &ALL_MONEY).await;
+    app.give("office", "4.00", None).await;
+    receiver.wait_for(1).await;
+    // The first attempt is still waiting for its answer.
+    let delivery = log(&app, &endpoint).await[0]["id"].clone();
+    let path = format!("/api/v1/admin/webhooks/{}/replay", endpoint["id"]);
+    let replay = app.post_as(&app.admin_token, &path, &json!({"delivery": delivery})).await;
+    assert_eq!(replay.status(), StatusCode::ACCEPTED);
+    let received = receiver.wait_for(2).await;
+    assert_eq!(received[0].header("webhook-id"), received[1].header("webhook-id"));
+    let deliveries = log_until(&app, &endpoint, |deliveries| {
+        deliveries[0]["log"].as_array().is_some_and(|log| log.len() == 2) && deliveries[0]["state"] == "delivered"
+    })
+    .await;
+    assert_eq!(deliveries[0]["log"][1]["replay"], true);
 }

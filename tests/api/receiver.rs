@@ -34,7 +34,7 @@ impl Received {
 #[derive(Default)]
 struct Inner {
     received: Vec<Received>,
-    script: VecDeque<(u16, Duration)>,
+    script: VecDeque<(u16, Duration, Option<String>)>,
 }
 
 #[derive(Clone)]
@@ -58,13 +58,13 @@ async fn receive(
         .iter()
         .map(|(name, value)| (name.as_str().to_owned(), value.to_str().unwrap_or_default().to_owned()))
         .collect();
-    let (status, delay) = {
+    let (status, delay, body) = {
         let mut inner = inner.lock().expect("not poisoned");
         inner.received.push(Received { headers, body: String::from_utf8_lossy(&body).into_owned() });
-        inner.script.pop_front().unwrap_or((200, Duration::ZERO))
+        inner.script.pop_front().unwrap_or((200, Duration::ZERO, None))
     };
     tokio::time::sleep(delay).await;
-    (StatusCode::from_u16(status).expect("a status"), format!("answered {status}"))
+    (StatusCode::from_u16(status).expect("a status"), body.unwrap_or_else(|| format!("answered {status}")))
 }
 
 impl Receiver {
@@ -83,7 +83,13 @@ impl Receiver {
 
     /// The next requests are answered with these statuses, after these delays.
     pub fn answer_next(&self, answers: &[(u16, Duration)]) {
-        self.inner.lock().expect("not poisoned").script.extend(answers.iter().copied());
+        let answers = answers.iter().map(|(status, delay)| (*status, *delay, None));
+        self.inner.lock().expect("not poisoned").script.extend(answers);
+    }
+
+    /// The next request is answered with this status and body.
+    pub fn answer_next_with(&self, status: u16, body: &str) {
+        self.inner.lock().expect("not poisoned").script.push_back((status, Duration::ZERO, Some(body.to_owned())));
     }
 
     pub fn received(&self) -> Vec<Received> {
