@@ -13,8 +13,8 @@ pub use import::{CsvImport, import_csv};
 pub use search::{EntryPage, find_entries};
 pub use wall::{WallDecisionInput, decide_wall};
 pub use webhooks::{
-    DeliveryLog, EndpointInput, LOG_PAGE, ReplayInput, add_webhook, remove_webhook, replay_webhook,
-    update_webhook, webhook_log,
+    DeliveryLog, EndpointInput, LOG_PAGE, ReplayInput, add_webhook, endpoint_body, list_webhooks,
+    remove_webhook, replay_webhook, update_webhook, webhook, webhook_log,
 };
 
 pub use people::{
@@ -285,6 +285,17 @@ pub async fn audit(
         .await
     {
         tracing::error!(%error, action, target, "the audit log could not be written");
+    }
+}
+
+/// What concerns every branch (Stripe's events, outgoing webhooks) is refused to a person
+/// who keeps one branch only.
+fn require_whole_organization(actor: &Actor, what: &str) -> Result<(), ActionError> {
+    match &actor.branch {
+        None => Ok(()),
+        Some(branch) => Err(ActionError::Forbidden(format!(
+            "{what} concern every branch; you keep the branch \"{branch}\" only"
+        ))),
     }
 }
 

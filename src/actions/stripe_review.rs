@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::{ActionError, audit};
+use super::{ActionError, audit, require_whole_organization};
 use crate::access::Actor;
 use crate::ledger::entry::Entry;
 use crate::ledger::validation::{AmountText, optional_text};
@@ -16,16 +16,6 @@ use crate::payments::process::{EventOutcome, EventSource, process_event, resume_
 use crate::store::{Flag, FlagKind, RecordOutcome, Resolution, Store, StoreError};
 
 const REASON_MAX_CHARS: usize = 500;
-
-/// Failed events concern the whole Stripe account, not one branch.
-fn require_whole_organization(actor: &Actor) -> Result<(), ActionError> {
-    match &actor.branch {
-        None => Ok(()),
-        Some(branch) => Err(ActionError::Forbidden(format!(
-            "Stripe's events concern every branch; you keep the branch \"{branch}\" only"
-        ))),
-    }
-}
 
 fn required_reason(reason: Option<String>) -> Result<String, ActionError> {
     let mut errors = FieldErrors::new();
@@ -48,7 +38,7 @@ pub async fn retry_stripe_event(
     event_id: &str,
     actor: &Actor,
 ) -> Result<EventOutcome, ActionError> {
-    require_whole_organization(actor)?;
+    require_whole_organization(actor, "Stripe's events")?;
     let failed = store.failed_event(event_id).await?.ok_or(ActionError::NotFound("failed event"))?;
     let payments = payments.ok_or(ActionError::PaymentsNotConfigured)?;
     let payload = failed.payload.ok_or(ActionError::NotFound("the event's payload"))?;
@@ -81,7 +71,7 @@ pub async fn dismiss_stripe_event(
     reason: Option<String>,
     actor: &Actor,
 ) -> Result<(), ActionError> {
-    require_whole_organization(actor)?;
+    require_whole_organization(actor, "Stripe's events")?;
     let reason = required_reason(reason)?;
     let failed = store.failed_event(event_id).await?.ok_or(ActionError::NotFound("failed event"))?;
     if !store.dismiss_event(event_id, Resolution { by: &actor.label, reason: &reason }).await? {

@@ -4,10 +4,13 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{ActionError, audit};
+use super::{ActionError, audit, require_whole_organization};
 use crate::access::Actor;
 use crate::ledger::FieldErrors;
+use crate::ledger::campaign::parse_instant;
 use crate::ledger::outgoing::{EventKind, check_endpoint_url, check_event_kinds};
+use crate::ledger::progress::timestamp;
+use crate::ledger::validation::parse_day;
 use crate::store::{Store, StoredAttempt, StoredDelivery, StoredEndpoint};
 use crate::webhooks::signature::new_secret;
 
@@ -76,13 +79,33 @@ fn checked(
     errors.into_result(|| (url, events))
 }
 
-fn endpoint_json(endpoint: &StoredEndpoint) -> serde_json::Value {
+/// Outgoing webhooks carry every branch's money.
+const WHAT: &str = "Outgoing webhooks";
+
+/// An endpoint as the API and the audit log show it (never its secret).
+pub fn endpoint_body(endpoint: &StoredEndpoint) -> serde_json::Value {
     serde_json::json!({
         "id": endpoint.id,
         "url": endpoint.url,
         "events": endpoint.events.iter().map(|kind| kind.as_str()).collect::<Vec<_>>(),
         "enabled": endpoint.enabled,
+        "disabled_reason": endpoint.disabled_reason,
+        "created_at": timestamp(endpoint.created_at),
+        "created_by": endpoint.created_by,
+        "last_success_at": endpoint.last_success_at.map(timestamp),
     })
+}
+
+/// Every endpoint.
+pub async fn list_webhooks(store: &Store, actor: &Actor) -> Result<Vec<StoredEndpoint>, ActionError> {
+    require_whole_organization(actor, WHAT)?;
+    Ok(store.webhook_endpoints().await?)
+}
+
+/// One endpoint.
+pub async fn webhook(store: &Store, id: i64, actor: &Actor) -> Result<StoredEndpoint, ActionError> {
+    require_whole_organization(actor, WHAT)?;
+    store.webhook_endpoint(id).await?.ok_or(ActionError::NotFound("webhook endpoint"))
 }
 
 /// Registers an endpoint with a new secret, which the answer shows this once.
@@ -99,7 +122,7 @@ pub async fn add_webhook(
     };
     let endpoint = store.create_webhook_endpoint(&url, &events, &new_secret(), &actor.label).await?;
     let target = format!("webhook:{}", endpoint.id);
-    audit(store, actor, "webhook.create", &target, None, Some(endpoint_json(&endpoint))).await;
+    audit(store, actor, "webhook.create", &target, None, Some(endpoint_body(&endpoint))).await;
     Ok(endpoint)
 }
 
@@ -109,8 +132,8 @@ pub async fn update_webhook(
     input: &EndpointInput,
     actor: &Actor,
 ) -> Result<StoredEndpoint, ActionError> {
+    let before = webhook(store, id, actor).await?;
     let (url, events) = checked(input, false)?;
-    let before = store.webhook_endpoint(id).await?.ok_or(ActionError::NotFound("webhook endpoint"))?;
     let endpoint = store
         .update_webhook_endpoint(id, url.as_deref(), events.as_deref(), input.enabled)
         .await?
@@ -121,17 +144,17 @@ pub async fn update_webhook(
         actor,
         "webhook.update",
         &target,
-        Some(endpoint_json(&before)),
-        Some(endpoint_json(&endpoint)),
+        Some(endpoint_body(&before)),
+        Some(endpoint_body(&endpoint)),
     )
     .await;
     Ok(endpoint)
 }
 
 pub async fn remove_webhook(store: &Store, id: i64, actor: &Actor) -> Result<(), ActionError> {
-    let endpoint = store.webhook_endpoint(id).await?.ok_or(ActionError::NotFound("webhook endpoint"))?;
+    let endpoint = webhook(store, id, actor).await?;
     store.delete_webhook_endpoint(id).await?;
-    audit(store, actor, "webhook.delete", &format!("webhook:{id}"), Some(endpoint_json(&endpoint)), None)
+    audit(store, actor, "webhook.delete", &format!("webhook:{id}"), Some(endpoint_body(&endpoint)), None)
         .await;
     Ok(())
 }
@@ -143,7 +166,7 @@ pub async fn replay_webhook(
     input: &ReplayInput,
     actor: &Actor,
 ) -> Result<u64, ActionError> {
-    store.webhook_endpoint(id).await?.ok_or(ActionError::NotFound("webhook endpoint"))?;
+    webhook(store, id, actor).await?;
     let queued = match (input.delivery, &input.from, &input.to) {
         (Some(delivery), None, None) => {
             if !store.replay_webhook_delivery(id, delivery).await? {
@@ -181,8 +204,13 @@ pub async fn replay_webhook(
 }
 
 /// An endpoint's deliveries with their attempts, newest first.
-pub async fn webhook_log(store: &Store, id: i64, before: Option<i64>) -> Result<DeliveryLog, ActionError> {
-    store.webhook_endpoint(id).await?.ok_or(ActionError::NotFound("webhook endpoint"))?;
+pub async fn webhook_log(
+    store: &Store,
+    id: i64,
+    before: Option<i64>,
+    actor: &Actor,
+) -> Result<DeliveryLog, ActionError> {
+    webhook(store, id, actor).await?;
     let deliveries = store.webhook_deliveries(id, before, LOG_PAGE + 1).await?;
     let more = i64::try_from(deliveries.len()).unwrap_or(i64::MAX) > LOG_PAGE;
     let deliveries: Vec<StoredDelivery> =
@@ -205,12 +233,8 @@ pub async fn webhook_log(store: &Store, id: i64, before: Option<i64>) -> Result<
 
 /// An instant as the API takes it: RFC 3339, or a day (its start, UTC).
 fn instant(text: &str) -> Result<DateTime<Utc>, &'static str> {
-    let text = text.trim();
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Ok(at.with_timezone(&Utc));
-    }
-    crate::ledger::validation::parse_day(text)
-        .and_then(|day| day.and_hms_opt(0, 0, 0))
-        .map(|at| at.and_utc())
+    parse_instant(text)
+        .ok()
+        .or_else(|| parse_day(text.trim()).and_then(|day| day.and_hms_opt(0, 0, 0)).map(|at| at.and_utc()))
         .ok_or("must be an instant such as 2026-12-06T10:00:00Z, or a day such as 2026-12-06")
 }

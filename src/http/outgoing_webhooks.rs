@@ -11,12 +11,11 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiResult, Problem};
+use super::error::ApiResult;
 use super::extract::{ApiJson, ApiQuery};
 use crate::access::Role;
-use crate::actions::{self, DeliveryLog, EndpointInput, ReplayInput};
+use crate::actions::{self, DeliveryLog, EndpointInput, ReplayInput, endpoint_body};
 use crate::ledger::progress::timestamp;
-use crate::store::StoredEndpoint;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,20 +23,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/webhooks/{id}", get(show).patch(update).delete(remove))
         .route("/api/v1/admin/webhooks/{id}/deliveries", get(deliveries))
         .route("/api/v1/admin/webhooks/{id}/replay", post(replay))
-}
-
-/// An endpoint as the API shows it; its secret only in the answer that creates it.
-pub fn endpoint_body(endpoint: &StoredEndpoint) -> Value {
-    json!({
-        "id": endpoint.id,
-        "url": endpoint.url,
-        "events": endpoint.events.iter().map(|kind| kind.as_str()).collect::<Vec<_>>(),
-        "enabled": endpoint.enabled,
-        "disabled_reason": endpoint.disabled_reason,
-        "created_at": timestamp(endpoint.created_at),
-        "created_by": endpoint.created_by,
-        "last_success_at": endpoint.last_success_at.map(timestamp),
-    })
 }
 
 /// An endpoint's deliveries, each with its attempts, as the API shows them.
@@ -69,8 +54,8 @@ pub fn log_body(log: &DeliveryLog) -> Value {
 }
 
 async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    let endpoints = state.store.webhook_endpoints().await?;
+    let actor = caller.require(Role::Admin)?;
+    let endpoints = actions::list_webhooks(&state.store, actor).await?;
     let bodies: Vec<Value> = endpoints.iter().map(endpoint_body).collect();
     Ok(axum::Json(json!({ "webhooks": bodies })).into_response())
 }
@@ -88,9 +73,8 @@ async fn create(
 }
 
 async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    let endpoint =
-        state.store.webhook_endpoint(id).await?.ok_or_else(|| Problem::not_found("webhook endpoint"))?;
+    let actor = caller.require(Role::Admin)?;
+    let endpoint = actions::webhook(&state.store, id, actor).await?;
     Ok(axum::Json(endpoint_body(&endpoint)).into_response())
 }
 
@@ -124,8 +108,8 @@ async fn deliveries(
     Path(id): Path<i64>,
     ApiQuery(query): ApiQuery<LogQuery>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    let log = actions::webhook_log(&state.store, id, query.before).await?;
+    let actor = caller.require(Role::Admin)?;
+    let log = actions::webhook_log(&state.store, id, query.before, actor).await?;
     Ok(axum::Json(log_body(&log)).into_response())
 }
 

@@ -310,8 +310,8 @@ pub(super) async fn apply_effects(
                 mark_subscription_past_due_in(write, &subscription, at).await?
             }
             Effect::Payout(payout, items, at) => {
-                let moved = upsert_payout_in(write, &payout, items.as_deref(), at).await?;
-                if moved && payout.status == "paid" {
+                let became_paid = upsert_payout_in(write, &payout, items.as_deref(), at).await?;
+                if became_paid {
                     // Paid, with the lines it carried: set beside the ledger as this
                     // transaction leaves it, and told to the endpoints that want it.
                     let report = payout_report_on(&mut write.tx, &Scope::everything(), &payout.id).await?;

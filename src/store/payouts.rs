@@ -84,7 +84,8 @@ pub struct PayoutItem {
 const STATUS_RANK: &str = "CASE {} WHEN 'pending' THEN 0 WHEN 'in_transit' THEN 1 WHEN 'paid' THEN 2 \
      WHEN 'failed' THEN 3 WHEN 'canceled' THEN 3 ELSE 0 END";
 
-/// Stores a payout and (when paid) the transactions it carried. Only forward: a word is
+/// Stores a payout and (when paid) the transactions it carried; true when this made it paid.
+/// Only forward: a word is
 /// kept when its status is further along than the stored one, or as far along and no older
 /// (`stripe_updated`, the time of Stripe's event), so an event arriving late changes nothing.
 pub(crate) async fn upsert_payout_in(
@@ -93,6 +94,13 @@ pub(crate) async fn upsert_payout_in(
     items: Option<&[PayoutItem]>,
     stripe_updated: i64,
 ) -> Result<bool, StoreError> {
+    let was_paid = sqlx::query("SELECT status FROM payouts WHERE id = $1")
+        .bind(&payout.id)
+        .fetch_optional(&mut *write.tx)
+        .await?
+        .map(|row| row.try_get::<String, _>("status"))
+        .transpose()?
+        .is_some_and(|status| status == "paid");
     let stored_rank = STATUS_RANK.replace("{}", "payouts.status");
     let new_rank = STATUS_RANK.replace("{}", "excluded.status");
     let sql = format!(
@@ -134,7 +142,7 @@ pub(crate) async fn upsert_payout_in(
             .await?;
         }
     }
-    Ok(moved.is_some())
+    Ok(moved.is_some() && payout.status == "paid" && !was_paid)
 }
 
 fn payout_from_row(row: &sqlx::any::AnyRow) -> Result<StoredPayout, StoreError> {

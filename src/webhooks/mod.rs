@@ -39,8 +39,9 @@ pub const RETRY_SCHEDULE: [Duration; 10] = [
 
 /// Deliveries sent at once.
 const PARALLEL: usize = 8;
-/// Deliveries read per round.
+/// Deliveries sent per round, and to one endpoint at most.
 const ROUND: i64 = 32;
+const PER_ENDPOINT: usize = 2;
 /// How much of an answer's body the log keeps.
 const ANSWER_EXCERPT: usize = 1024;
 /// How often the sender looks for work written by other instances, and an instance that
@@ -165,8 +166,9 @@ impl Sender {
         while self.store.dispatch_outbox().await? > 0 {}
         self.announce_goals(changed).await?;
         loop {
-            let due = self.store.due_deliveries(Utc::now(), ROUND).await?;
-            let count = due.len();
+            let found = self.store.due_deliveries(Utc::now(), ROUND * 4).await?;
+            let looked = found.len();
+            let due = fair_share(found);
             let sent: Vec<Result<(), StoreError>> = futures_util::stream::iter(due)
                 .map(|delivery| self.deliver(delivery))
                 .buffer_unordered(PARALLEL)
@@ -177,7 +179,7 @@ impl Sender {
             }
             // New events written while sending, or more due than one round holds.
             while self.store.dispatch_outbox().await? > 0 {}
-            if i64::try_from(count).unwrap_or(0) < ROUND {
+            if i64::try_from(looked).unwrap_or(0) < ROUND * 4 {
                 return Ok(());
             }
         }
@@ -307,6 +309,23 @@ impl Sender {
             }
         }
     }
+}
+
+/// A round's deliveries out of those due (oldest first): at most `PER_ENDPOINT` to one
+/// endpoint and `ROUND` in all, so that an endpoint that hangs until the timeout holds up
+/// two of the round's slots, not all of them.
+fn fair_share(due: Vec<DueDelivery>) -> Vec<DueDelivery> {
+    let mut taken: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    let limit = usize::try_from(ROUND).unwrap_or(32);
+    let mut round = Vec::new();
+    for delivery in due {
+        let count = taken.entry(delivery.endpoint_id).or_default();
+        if *count < PER_ENDPOINT && round.len() < limit {
+            *count += 1;
+            round.push(delivery);
+        }
+    }
+    round
 }
 
 /// When to try a delivery again after its `attempts`-th attempt failed at `at`, or `None`

@@ -617,9 +617,14 @@ async fn admins_manage_endpoints_and_replay_deliveries_in_the_dashboard(engine: 
     app.create_campaign("office").await;
     add_user(&app, "admin@example.org", "admin", None);
     add_user(&app, "treasurer@example.org", "treasurer", None);
+    add_user(&app, "montreal@example.org", "admin", Some("montreal"));
     let mut treasurer = Visitor::new(&app);
     treasurer.sign_in("treasurer@example.org", PASSWORD).await;
     assert_eq!(treasurer.get("/admin/webhooks").await.0, StatusCode::FORBIDDEN);
+    // Webhooks carry every branch's money: not for an admin who keeps one branch.
+    let mut branch_admin = Visitor::new(&app);
+    branch_admin.sign_in("montreal@example.org", PASSWORD).await;
+    assert_eq!(branch_admin.get("/admin/webhooks").await.0, StatusCode::FORBIDDEN);
 
     let mut admin = Visitor::new(&app);
     admin.sign_in("admin@example.org", PASSWORD).await;
@@ -701,7 +706,10 @@ async fn an_answer_the_database_cannot_keep_is_logged_cleaned_and_retried(engine
     .await;
     let attempts = deliveries[0]["log"].as_array().expect("attempts");
     assert_eq!(attempts.len(), 2, "{attempts:?}");
-    assert_eq!((attempts[0]["status"].clone(), attempts[0]["answer"].clone()), (json!(500), json!("bad answer")));
+    assert_eq!(
+        (attempts[0]["status"].clone(), attempts[0]["answer"].clone()),
+        (json!(500), json!("bad answer"))
+    );
     assert_eq!(receiver.received().len(), 2, "tried again on the schedule, not at once");
 }
 
@@ -721,7 +729,8 @@ async fn a_replay_asked_while_the_delivery_is_in_flight_is_sent(engine: Engine) 
     let received = receiver.wait_for(2).await;
     assert_eq!(received[0].header("webhook-id"), received[1].header("webhook-id"));
     let deliveries = log_until(&app, &endpoint, |deliveries| {
-        deliveries[0]["log"].as_array().is_some_and(|log| log.len() == 2) && deliveries[0]["state"] == "delivered"
+        deliveries[0]["log"].as_array().is_some_and(|log| log.len() == 2)
+            && deliveries[0]["state"] == "delivered"
     })
     .await;
     assert_eq!(deliveries[0]["log"][1]["replay"], true);

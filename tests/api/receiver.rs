@@ -89,7 +89,11 @@ impl Receiver {
 
     /// The next request is answered with this status and body.
     pub fn answer_next_with(&self, status: u16, body: &str) {
-        self.inner.lock().expect("not poisoned").script.push_back((status, Duration::ZERO, Some(body.to_owned())));
+        self.inner.lock().expect("not poisoned").script.push_back((
+            status,
+            Duration::ZERO,
+            Some(body.to_owned()),
+        ));
     }
 
     pub fn received(&self) -> Vec<Received> {

@@ -88,6 +88,16 @@ fn random_hex(bytes: usize) -> String {
     hex(&buffer)
 }
 
+/// An instant to the minute in the organization's time zone, as the dashboard's tables show it.
+pub(super) fn minute(state: &AppState, at: chrono::DateTime<Utc>) -> String {
+    at.with_timezone(&state.timezone).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// A page for admins only: anyone else is answered 403 with `message`.
+pub(super) fn refuse_unless_admin(signed_in: &SignedIn, message: &str) -> Option<Response> {
+    (!signed_in.actor.role.allows(Role::Admin)).then(|| Problem::forbidden(message).into_response())
+}
+
 pub(super) fn page(status: StatusCode, template: &str, context: Value) -> Response {
     match templates::render(template, context) {
         Ok(html) => (status, Html(html)).into_response(),

@@ -8,23 +8,19 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::fields::{Place, labelled, words};
 use super::notice::{redirect_with_notice, spent, take_notice};
-use super::{form, frame, page};
+use super::{form, frame, minute, page, refuse_unless_admin};
 use crate::access::Role;
 use crate::actions::{self, ActionError, PasswordLink, PersonChange};
 use crate::http::AppState;
 use crate::http::auth::SignedIn;
 use crate::http::error::Problem;
 use crate::store::TokenClosed;
-
-fn minute(state: &AppState, at: DateTime<Utc>) -> String {
-    at.with_timezone(&state.timezone).format("%Y-%m-%d %H:%M").to_string()
-}
 
 /// What the page shows once besides the lists: a link or token made now, errors, typed input.
 #[derive(Debug, Default)]
@@ -105,17 +101,12 @@ async fn render_people(
     page(status, "admin_people.html", context)
 }
 
-fn refuse_unless_admin(signed_in: &SignedIn) -> Option<Response> {
-    (!signed_in.actor.role.allows(Role::Admin))
-        .then(|| Problem::forbidden("People and tokens are managed by admins.").into_response())
-}
-
 pub(super) async fn people(
     State(state): State<AppState>,
     signed_in: SignedIn,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    if let Some(refused) = refuse_unless_admin(&signed_in) {
+    if let Some(refused) = refuse_unless_admin(&signed_in, "People and tokens are managed by admins.") {
         return refused;
     }
     let notice = take_notice(&headers, &signed_in);

@@ -8,12 +8,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::fields::{Place, labelled, words};
 use super::notice::{redirect_with_notice, spent, take_notice};
-use super::{frame, page};
+use super::{frame, minute, page, refuse_unless_admin};
 use crate::access::Role;
 use crate::actions::{self, ActionError, EndpointInput, ReplayInput};
 use crate::http::AppState;
@@ -21,14 +20,7 @@ use crate::http::auth::SignedIn;
 use crate::http::error::Problem;
 use crate::ledger::outgoing::EventKind;
 
-fn minute(state: &AppState, at: DateTime<Utc>) -> String {
-    at.with_timezone(&state.timezone).format("%Y-%m-%d %H:%M:%S").to_string()
-}
-
-fn refuse_unless_admin(signed_in: &SignedIn) -> Option<Response> {
-    (!signed_in.actor.role.allows(Role::Admin))
-        .then(|| Problem::forbidden("Webhooks are managed by admins.").into_response())
-}
+const ADMINS_ONLY: &str = "Webhooks are managed by admins.";
 
 /// A posted form's fields; a field sent several times (the event checkboxes) keeps each value.
 fn fields(body: &Bytes) -> BTreeMap<String, Vec<String>> {
@@ -70,7 +62,7 @@ async fn render_list(
     once: Once,
     status: StatusCode,
 ) -> Response {
-    let endpoints = match state.store.webhook_endpoints().await {
+    let endpoints = match actions::list_webhooks(&state.store, &signed_in.actor).await {
         Ok(endpoints) => endpoints,
         Err(error) => return Problem::from(error).into_response(),
     };
@@ -110,7 +102,7 @@ async fn render_list(
 }
 
 pub(super) async fn list(State(state): State<AppState>, signed_in: SignedIn, headers: HeaderMap) -> Response {
-    if let Some(refused) = refuse_unless_admin(&signed_in) {
+    if let Some(refused) = refuse_unless_admin(&signed_in, ADMINS_ONLY) {
         return refused;
     }
     let notice = take_notice(&headers, &signed_in);
@@ -197,12 +189,11 @@ async fn render_log(
     errors: BTreeMap<String, String>,
     status: StatusCode,
 ) -> Response {
-    let endpoint = match state.store.webhook_endpoint(id).await {
-        Ok(Some(endpoint)) => endpoint,
-        Ok(None) => return Problem::not_found("webhook endpoint").into_response(),
+    let endpoint = match actions::webhook(&state.store, id, &signed_in.actor).await {
+        Ok(endpoint) => endpoint,
         Err(error) => return Problem::from(error).into_response(),
     };
-    let log = match actions::webhook_log(&state.store, id, None).await {
+    let log = match actions::webhook_log(&state.store, id, None, &signed_in.actor).await {
         Ok(log) => log,
         Err(error) => return Problem::from(error).into_response(),
     };
@@ -262,7 +253,7 @@ pub(super) async fn deliveries(
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = refuse_unless_admin(&signed_in) {
+    if let Some(refused) = refuse_unless_admin(&signed_in, ADMINS_ONLY) {
         return refused;
     }
     let notice = take_notice(&headers, &signed_in);
@@ -293,9 +284,17 @@ pub(super) async fn replay(
     };
     match actions::replay_webhook(&state.store, id, &input, &signed_in.actor).await {
         Ok(queued) => {
+            let enabled = state
+                .store
+                .webhook_endpoint(id)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|endpoint| endpoint.enabled);
+            let when = if enabled { "in a moment" } else { "once the endpoint is enabled again" };
             let notice = match queued {
-                1 => "1 delivery will be sent again in a moment.".to_owned(),
-                queued => format!("{queued} deliveries will be sent again in a moment."),
+                1 => format!("1 delivery will be sent again {when}."),
+                queued => format!("{queued} deliveries will be sent again {when}."),
             };
             redirect_with_notice(&state, &signed_in, &format!("/admin/webhooks/{id}"), &notice)
         }
