@@ -56,3 +56,18 @@ CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id);
 
 ALTER TABLE campaigns ADD COLUMN goal_reached_at TEXT;
 ALTER TABLE campaigns ADD COLUMN goal_reached_minor BIGINT;
+
+-- Emails appeal sends on its own (an endpoint disabled, and later failed payments), written in
+-- the same transaction as what causes them and sent by the same background sender.
+CREATE TABLE outbox_emails (
+    id              INTEGER PRIMARY KEY,
+    to_address      TEXT    NOT NULL,
+    subject         TEXT    NOT NULL,
+    body            TEXT    NOT NULL,
+    created_at      TEXT    NOT NULL,
+    attempts        BIGINT  NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    sent_at         TEXT,
+    last_error      TEXT
+);
+CREATE INDEX outbox_emails_due ON outbox_emails (next_attempt_at) WHERE sent_at IS NULL;

@@ -121,7 +121,11 @@ async fn import_stripe(
         args.since,
         if args.dry_run { " (a dry run: nothing is booked)" } else { "" }
     );
-    let report = import_stripe_history(store, &payments.api, &campaign, since, &filter, args.dry_run).await?;
+    let progress = super::progress::Progress::new();
+    let on_progress = |stage: &str, done: usize, total: usize| progress.show(stage, done, total);
+    let report =
+        import_stripe_history(store, &payments.api, &campaign, since, &filter, args.dry_run, &on_progress)
+            .await?;
     for line in &report.lines {
         println!("{line}");
     }

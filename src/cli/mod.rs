@@ -3,6 +3,7 @@
 mod campaigns;
 mod import;
 mod people;
+mod progress;
 mod stripe;
 mod webhooks;
 
@@ -490,7 +491,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         Command::Donation(DonationCommand::Add(args)) => add_donation(store, args, &actor).await,
         Command::Donation(DonationCommand::Reverse(args)) => reverse_donation(store, args, &actor).await,
         Command::Token(command) => people::run_token(command, store, &actor).await,
-        Command::Webhook(command) => webhooks::run(command, store, &actor).await,
+        Command::Webhook(command) => webhooks::run(command, store, config, &actor).await,
         Command::Import(command) => import::run(command, store, payments, &actor).await,
         Command::Check { stripe, since } => {
             let totals = check(store).await;

@@ -54,7 +54,7 @@ pub(super) enum StripeCommand {
 }
 
 /// The mailer the command line sends receipts with, as `serve` does.
-fn mailer(config: &Config) -> Result<Mailer, ExitCode> {
+pub(super) fn mailer(config: &Config) -> Result<Mailer, ExitCode> {
     Mailer::from_config(&config.mail, &config.site, &config.public_url).map_err(|error| {
         eprintln!("error: {error}");
         ExitCode::FAILURE

@@ -4,7 +4,9 @@ use clap::Subcommand;
 
 use crate::access::Actor;
 use crate::actions::{self, ActionError, EndpointInput};
+use crate::config::Config;
 use crate::store::Store;
+use crate::webhooks::{Changed, SENDER_JOB, Sender};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum WebhookCommand {
@@ -26,10 +28,33 @@ pub(super) enum WebhookCommand {
         #[arg(long)]
         id: i64,
     },
+    /// Do one round of what the sender inside `serve` does, now: make the deliveries of new
+    /// events, announce goals reached, send what is due and the queued emails. Stands back
+    /// when another instance's sender is at work.
+    Deliver,
 }
 
-pub(super) async fn run(command: WebhookCommand, store: &Store, actor: &Actor) -> Result<(), ActionError> {
+pub(super) async fn run(
+    command: WebhookCommand,
+    store: &Store,
+    config: &Config,
+    actor: &Actor,
+) -> Result<(), ActionError> {
     match command {
+        WebhookCommand::Deliver => {
+            let Ok(mailer) = super::stripe::mailer(config) else {
+                return Err(ActionError::Output("the mail settings are not usable".to_owned()));
+            };
+            let Some(lock) = store.try_job_lock(SENDER_JOB).await? else {
+                println!("another instance's sender is at work; nothing done");
+                return Ok(());
+            };
+            let sender = Sender::new(store.clone(), mailer, &config.public_url, config.webhook_timeout);
+            let round = sender.cycle(&Changed::All).await;
+            lock.release().await?;
+            round?;
+            println!("one round done: what was due is sent or scheduled again; see /admin/webhooks");
+        }
         WebhookCommand::Add { url, events } => {
             let input = EndpointInput { url: Some(url), events: Some(events), enabled: None };
             let endpoint = actions::add_webhook(store, &input, actor).await?;

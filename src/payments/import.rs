@@ -55,6 +55,10 @@ pub struct ImportReport {
     pub skipped: usize,
 }
 
+/// Told where an import stands: a stage ("subscriptions", "charges"), how many of its
+/// items are through, of how many.
+pub type OnProgress<'a> = &'a (dyn Fn(&str, usize, usize) + Sync);
+
 /// What every step of an import reads from.
 struct Importer<'a> {
     store: &'a Store,
@@ -72,13 +76,17 @@ pub async fn import_stripe(
     since: i64,
     filter: &ImportFilter,
     dry_run: bool,
+    on_progress: OnProgress<'_>,
 ) -> Result<ImportReport, ProcessError> {
     let importer = Importer { store, api, campaign, since, dry_run };
     let mut report = ImportReport::default();
     let mut recurring_charges: HashSet<String> = HashSet::new();
     let mut foreign_invoices: HashSet<String> = HashSet::new();
 
-    for current in api.all_subscriptions().await? {
+    let subscriptions = api.all_subscriptions().await?;
+    let count = subscriptions.len();
+    for (done, current) in subscriptions.into_iter().enumerate() {
+        on_progress("subscriptions", done, count);
         if intent_of(store, &current.metadata).await?.is_some() {
             // Opened through appeal: its own events keep it.
             continue;
@@ -92,7 +100,11 @@ pub async fn import_stripe(
         import_subscription(&importer, &current, &mut recurring_charges, &mut report).await?;
     }
 
-    for charge in api.charges_since(since).await? {
+    on_progress("subscriptions", count, count);
+    let charges = api.charges_since(since).await?;
+    let count = charges.len();
+    for (done, charge) in charges.into_iter().enumerate() {
+        on_progress("charges", done, count);
         if recurring_charges.contains(&charge.id) {
             continue;
         }
@@ -117,6 +129,7 @@ pub async fn import_stripe(
         }
         import_gift(&importer, &charge, None, &mut report).await?;
     }
+    on_progress("charges", count, count);
     Ok(report)
 }
 

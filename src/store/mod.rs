@@ -44,7 +44,8 @@ pub use export_rows::{ExportFilter, ExportRow};
 pub(crate) use flags::raise_flag_in;
 pub use flags::{Flag, FlagFilter, FlagKind, NewFlag};
 pub use outbox::{
-    AttemptRecorded, AttemptResult, DueDelivery, NewAttempt, StoredAttempt, StoredDelivery, StoredEndpoint,
+    AttemptRecorded, AttemptResult, DueDelivery, NewAttempt, QueuedEmail, StoredAttempt, StoredDelivery,
+    StoredEndpoint,
 };
 pub use payouts::{PayoutItem, PayoutLine, PayoutReport, StoredPayout};
 pub(crate) use payouts::{payout_report_on, upsert_payout_in};

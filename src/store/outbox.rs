@@ -251,6 +251,15 @@ impl Store {
     /// Removes an endpoint with its deliveries and their log. False when there was none.
     pub async fn delete_webhook_endpoint(&self, id: i64) -> Result<bool, StoreError> {
         let mut write = self.begin_write().await?;
+        if self.engine() == super::Engine::Postgres {
+            // First: a sender recording an attempt or making a delivery for it meanwhile
+            // waits for this to commit (and then finds it gone), rather than adding a row
+            // that would keep it from being deleted. SQLite's write gate does this already.
+            sqlx::query("SELECT id FROM webhook_endpoints WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *write.tx)
+                .await?;
+        }
         for sql in [
             "DELETE FROM webhook_attempts WHERE endpoint_id = $1",
             "DELETE FROM webhook_deliveries WHERE endpoint_id = $1",
@@ -469,11 +478,14 @@ impl Store {
     /// Logs an attempt and moves its delivery on: delivered, tried again later, or failed
     /// for good, which disables the endpoint when it has not succeeded since the delivery
     /// was made.
+    /// An endpoint it disables is told to the admins by an email (`notice` gives its subject
+    /// and text) queued in the same transaction.
     pub async fn record_webhook_attempt(
         &self,
         delivery: &DueDelivery,
         attempt: &NewAttempt,
         result: &AttemptResult,
+        notice: &(dyn Fn(&StoredEndpoint) -> (String, String) + Sync),
     ) -> Result<AttemptRecorded, StoreError> {
         let mut write = self.begin_write().await?;
         let at = stored_instant(attempt.at);
@@ -537,6 +549,10 @@ impl Store {
                     .fetch_optional(&mut *write.tx)
                     .await?;
                 endpoint_disabled = row.as_ref().map(endpoint_from_row).transpose()?;
+                if let Some(endpoint) = &endpoint_disabled {
+                    let (subject, body) = notice(endpoint);
+                    queue_admin_email_in(&mut write, &subject, &body).await?;
+                }
             }
             AttemptResult::Retry(_) | AttemptResult::Failed => {}
         }
@@ -604,13 +620,51 @@ impl Store {
         Ok(marked > 0)
     }
 
-    /// Emails of the admins who may sign in.
-    pub async fn admin_emails(&self) -> Result<Vec<String>, StoreError> {
-        let rows =
-            sqlx::query("SELECT email FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id")
-                .fetch_all(self.pool())
-                .await?;
-        rows.iter().map(|row| Ok(row.try_get("email")?)).collect()
+    /// Emails whose time has come, oldest first.
+    pub async fn due_emails(&self, at: DateTime<Utc>, limit: i64) -> Result<Vec<QueuedEmail>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, to_address, subject, body, attempts FROM outbox_emails \
+             WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
+        )
+        .bind(stored_instant(at))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(QueuedEmail {
+                    id: row.try_get("id")?,
+                    to: row.try_get("to_address")?,
+                    subject: row.try_get("subject")?,
+                    body: row.try_get("body")?,
+                    attempts: row.try_get("attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records how sending a queued email went: sent, or failed with `error` and tried again
+    /// at `next` (never again when `None`).
+    pub async fn email_attempted(
+        &self,
+        id: i64,
+        error: Option<&str>,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let mut write = self.begin_write().await?;
+        let now = stored_instant(now());
+        sqlx::query(
+            "UPDATE outbox_emails SET attempts = attempts + 1, last_error = $1, \
+             sent_at = CASE WHEN $1 IS NULL THEN $2 ELSE NULL END, next_attempt_at = $3 WHERE id = $4",
+        )
+        .bind(error)
+        .bind(&now)
+        .bind(next.map(stored_instant))
+        .bind(id)
+        .execute(&mut *write.tx)
+        .await?;
+        write.commit().await?;
+        Ok(())
     }
 
     /// Wakes this process's sender: something may be due now.
@@ -622,6 +676,37 @@ impl Store {
     pub async fn sender_woken(&self) {
         self.outbox_wake.notified().await;
     }
+}
+
+/// Queues an email to every admin of the whole organization who may sign in, sent by the
+/// background sender once the transaction commits.
+pub(crate) async fn queue_admin_email_in(
+    write: &mut WriteTx,
+    subject: &str,
+    body: &str,
+) -> Result<(), StoreError> {
+    let now = stored_instant(now());
+    sqlx::query(
+        "INSERT INTO outbox_emails (to_address, subject, body, created_at, next_attempt_at) \
+         SELECT email, $1, $2, $3, $3 FROM users WHERE role = 'admin' AND disabled_at IS NULL AND branch IS NULL",
+    )
+    .bind(subject)
+    .bind(body)
+    .bind(&now)
+    .execute(&mut *write.tx)
+    .await?;
+    write.wake_sender = true;
+    Ok(())
+}
+
+/// An email waiting in the outbox.
+#[derive(Clone, Debug)]
+pub struct QueuedEmail {
+    pub id: i64,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub attempts: i64,
 }
 
 /// A replay's `next_attempt_at`: earlier than any instant, so it is due at once and its

@@ -165,6 +165,8 @@ pub(crate) struct WriteTx {
     totals: totals::PendingTotals,
     /// Events for the webhook endpoints, written to the outbox at commit.
     pub(super) events: Vec<crate::ledger::outgoing::OutgoingEvent>,
+    /// Something was queued for the background sender (an email): wake it once committed.
+    pub(super) wake_sender: bool,
     store: Store,
 }
 
@@ -192,6 +194,7 @@ impl Store {
             touched: Vec::new(),
             totals: totals::PendingTotals::default(),
             events: Vec::new(),
+            wake_sender: false,
             store: self.clone(),
         })
     }
@@ -274,7 +277,7 @@ impl WriteTx {
                 }
             }
         }
-        if kept > 0 {
+        if kept > 0 || self.wake_sender {
             self.store.wake_sender();
         }
         for campaign_id in &self.touched {

@@ -37,6 +37,9 @@ pub const RETRY_SCHEDULE: [Duration; 10] = [
     Duration::from_secs(13 * 3600),
 ];
 
+/// The job lock held by the one sender at work across instances.
+pub const SENDER_JOB: &str = "webhook-sender";
+
 /// Deliveries sent at once.
 const PARALLEL: usize = 8;
 /// Deliveries sent per round, and to one endpoint at most.
@@ -101,7 +104,7 @@ impl Sender {
         // few minutes in case a notice was lost.
         let mut changes = self.store.changes();
         loop {
-            let lock = match self.store.try_job_lock("webhook-sender").await {
+            let lock = match self.store.try_job_lock(SENDER_JOB).await {
                 Ok(Some(lock)) => lock,
                 Ok(None) => {
                     tokio::time::sleep(STANDBY).await;
@@ -165,6 +168,7 @@ impl Sender {
     pub async fn cycle(&self, changed: &Changed) -> Result<(), StoreError> {
         while self.store.dispatch_outbox().await? > 0 {}
         self.announce_goals(changed).await?;
+        self.send_emails().await?;
         loop {
             let found = self.store.due_deliveries(Utc::now(), ROUND * 4).await?;
             let looked = found.len();
@@ -230,11 +234,11 @@ impl Sender {
                 "a webhook delivery failed"
             );
         }
-        match self.store.record_webhook_attempt(&delivery, &attempt, &result).await {
+        let notice = |endpoint: &StoredEndpoint| self.disabled_notice(endpoint);
+        match self.store.record_webhook_attempt(&delivery, &attempt, &result, &notice).await {
             Ok(recorded) => {
                 if let Some(endpoint) = recorded.endpoint_disabled {
-                    tracing::warn!(endpoint = endpoint.id, url = %endpoint.url, "webhook endpoint disabled");
-                    self.tell_admins(&endpoint).await;
+                    tracing::warn!(endpoint = endpoint.id, url = %endpoint.url, "webhook endpoint disabled; admins told");
                 }
                 Ok(())
             }
@@ -285,29 +289,33 @@ impl Sender {
         NewAttempt { at, status, latency_ms, answer }
     }
 
-    async fn tell_admins(&self, endpoint: &StoredEndpoint) {
-        let admins = match self.store.admin_emails().await {
-            Ok(admins) => admins,
-            Err(error) => {
-                tracing::error!(%error, "cannot list the admins to tell of a disabled webhook endpoint");
-                return;
-            }
-        };
-        let subject = "A webhook endpoint was disabled";
+    /// The email that tells the admins an endpoint was disabled.
+    fn disabled_notice(&self, endpoint: &StoredEndpoint) -> (String, String) {
         let body = format!(
             "Deliveries to the webhook endpoint {url} (number {id}) have failed for three days without one \
              succeeding, so appeal has stopped sending to it.\n\n{reason}\n\nIts delivery log, and the button to \
-             enable it again and send what it missed, are at {public}/admin/webhooks\n",
+             enable it again and send what it missed, are at {public}/admin/webhooks/{id}\n",
             url = endpoint.url,
             id = endpoint.id,
             reason = endpoint.disabled_reason.as_deref().unwrap_or_default(),
             public = self.public_url,
         );
-        for admin in admins {
-            if let Err(error) = self.mailer.send(&admin, subject, &body).await {
-                tracing::error!(%error, to = %admin, "an admin was not told of a disabled webhook endpoint");
+        ("A webhook endpoint was disabled".to_owned(), body)
+    }
+
+    /// Sends the emails queued in the outbox, each tried again later when it fails.
+    async fn send_emails(&self) -> Result<(), StoreError> {
+        for email in self.store.due_emails(Utc::now(), ROUND).await? {
+            match self.mailer.send(&email.to, &email.subject, &email.body).await {
+                Ok(()) => self.store.email_attempted(email.id, None, None).await?,
+                Err(error) => {
+                    let next = next_attempt(email.attempts + 1, Utc::now(), jitter());
+                    tracing::warn!(%error, to = %email.to, "an email could not be sent; it is tried again later");
+                    self.store.email_attempted(email.id, Some(&error.to_string()), next).await?;
+                }
             }
         }
+        Ok(())
     }
 }
 
