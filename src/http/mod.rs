@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+mod badge;
 pub mod checkout;
 pub mod dashboard;
 pub mod defence;

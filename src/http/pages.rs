@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/c/{slug}", get(campaign_page))
         .route("/c/{slug}/give", axum::routing::post(give))
         .route("/c/{slug}/thanks", get(thanks_page))
+        .route("/c/{slug}/badge.svg", get(super::badge::badge))
         .route("/embed/{slug}", get(embed_page))
         .route("/embed.js", get(serve_embed_script))
         .route("/manage", get(manage::manage_form).post(manage::manage_request))
@@ -409,7 +410,9 @@ async fn campaign_html(state: &AppState, view: CampaignPage<'_>) -> Result<Strin
         .map(str::trim)
         .filter(|paragraph| !paragraph.is_empty())
         .collect();
-    let page = page_info(state, language, &title, &format!("/c/{}", campaign.slug));
+    let mut page = page_info(state, language, &title, &format!("/c/{}", campaign.slug));
+    // The address shared (Open Graph, the badge's link): the page in this language.
+    page.campaign_url = format!("{}/c/{}?lang={}", state.public_url, campaign.slug, language.code);
     let context = json!({
         "page": page,
         "t": language.strings(),

@@ -8,6 +8,7 @@ mod import;
 mod receiver;
 
 mod access;
+mod badge;
 mod batches;
 mod browser;
 mod campaigns;
