@@ -12,6 +12,7 @@ pub mod exports;
 pub mod extract;
 pub mod fast;
 pub mod limits;
+pub mod links;
 mod manage;
 pub mod outgoing_webhooks;
 pub mod page_cache;

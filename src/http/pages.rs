@@ -35,6 +35,8 @@ pub fn router() -> Router<AppState> {
         .route("/c/{slug}/give", axum::routing::post(give))
         .route("/c/{slug}/thanks", get(thanks_page))
         .route("/c/{slug}/badge.svg", get(super::badge::badge))
+        .route("/c/{slug}/qr.svg", get(super::links::qr_svg))
+        .route("/c/{slug}/qr.png", get(super::links::qr_png))
         .route("/embed/{slug}", get(embed_page))
         .route("/embed.js", get(serve_embed_script))
         .route("/manage", get(manage::manage_form).post(manage::manage_request))
@@ -299,6 +301,29 @@ struct GiveForm {
     hcaptcha: Option<String>,
 }
 
+/// The form as a ready-made link fills it in: its amount as one of the buttons when it is
+/// one, else as the other amount; its interval; its branch.
+fn prefilled(link: &super::links::ReadyLink, campaign: &Campaign) -> GiveForm {
+    let currency = campaign.currency;
+    let unit = if currency.digits() == 0 { 100 } else { 1 };
+    let (preset, custom_amount) = match link.amount_minor {
+        None => (None, None),
+        Some(minor) => {
+            match PRESETS.iter().find(|preset| **preset * unit * 10_i64.pow(currency.digits()) == minor) {
+                Some(preset) => (Some((preset * unit).to_string()), None),
+                None => (Some("other".to_owned()), Some(currency.format_minor(minor))),
+            }
+        }
+    };
+    GiveForm {
+        preset,
+        custom_amount,
+        interval: link.interval.map(str::to_owned),
+        branch: link.branch.clone(),
+        ..GiveForm::default()
+    }
+}
+
 /// The gift amounts offered as buttons, in major units.
 const PRESETS: [i64; 4] = [25, 50, 100, 250];
 
@@ -481,6 +506,10 @@ fn not_found_page(state: &AppState, lang: &Lang) -> Response {
 #[derive(Debug, Deserialize)]
 struct CampaignQuery {
     cancelled: Option<String>,
+    /// A ready-made link's parts (see `links`).
+    amount: Option<String>,
+    interval: Option<String>,
+    branch: Option<String>,
 }
 
 async fn campaign_page(
@@ -490,20 +519,28 @@ async fn campaign_page(
     axum::extract::Query(query): axum::extract::Query<CampaignQuery>,
 ) -> Response {
     let cancelled = query.cancelled.is_some();
-    // The plain page, from memory while its figures stand.
+    let link = super::links::LinkQuery {
+        amount: query.amount,
+        interval: query.interval,
+        branch: query.branch,
+        lang: None,
+    };
+    let filled_in = link.amount.is_some() || link.interval.is_some() || link.branch.is_some();
+    // The plain page, from memory while its figures stand (a ready-made link's is drawn for it).
     let key = PageKey { kind: "c", slug: slug.clone(), lang: lang.language.code.clone() };
-    let version = if cancelled { None } else { page_version(&state, &slug).await };
+    let version = if cancelled || filled_in { None } else { page_version(&state, &slug).await };
     kept_page(&state, &lang, key, version, async {
         let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
             return Err(not_found_page(&state, &lang));
         };
         let notice = cancelled.then(|| lang.language.t("cancelled.body").to_owned());
+        let form = prefilled(&super::links::ReadyLink::read(&link, &campaign, &branches), &campaign);
         let view = CampaignPage {
             lang: &lang,
             campaign,
             totals,
             branches,
-            form: GiveForm::default(),
+            form,
             errors: BTreeMap::new(),
             notice,
             thanks: false,

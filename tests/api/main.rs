@@ -20,6 +20,7 @@ mod fuzz;
 mod hardening;
 mod instances;
 mod lifecycle;
+mod links;
 mod outgoing;
 mod payouts;
 mod people;

@@ -1,0 +1,73 @@
+//! Ready-made links (`/c/{slug}?amount=&interval=&branch=&lang=`) and their QR codes, read
+//! back by zbarimg (Debian's zbar-tools).
+
+use reqwest::StatusCode;
+
+use crate::helpers::{Engine, TestApp, on_both_engines, spawn_app};
+
+on_both_engines!(a_ready_made_link_fills_the_form_and_its_qr_code_reads_back_exactly);
+
+/// The text zbarimg reads from a PNG.
+fn decoded(png: &[u8]) -> String {
+    let dir = tempfile::tempdir().expect("a folder");
+    let path = dir.path().join("qr.png");
+    std::fs::write(&path, png).expect("written");
+    let output = std::process::Command::new("zbarimg")
+        .args(["--raw", "-q"])
+        .arg(&path)
+        .output()
+        .expect("zbarimg runs (Debian's zbar-tools; .ci/run installs it)");
+    assert!(output.status.success(), "zbarimg read no code: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+async fn qr(app: &TestApp, query: &str) -> String {
+    let response = app.get(&format!("/c/office/qr.png?{query}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    decoded(&response.bytes().await.expect("PNG"))
+}
+
+async fn a_ready_made_link_fills_the_form_and_its_qr_code_reads_back_exactly(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+
+    let page = app.get("/c/office?amount=25&interval=month&branch=montreal&lang=fr").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.expect("HTML");
+    assert!(page.contains(r#"<html lang="fr">"#));
+    assert!(page.contains(r#"name="preset" value="25" checked"#), "the 25 button");
+    assert!(page.contains(r#"name="interval" value="month" checked"#), "monthly");
+    assert!(page.contains(r#"value="montreal" selected"#), "the branch");
+    let other = app.get("/c/office?amount=37.50").await.text().await.expect("HTML");
+    assert!(
+        other.contains(r#"value="other" checked"#) && other.contains(r#"value="37.50""#),
+        "another amount"
+    );
+    // What does not fit is left out, never an error page.
+    let odd = app.get("/c/office?amount=abc&interval=weekly&branch=nowhere&ref=x").await;
+    assert_eq!(odd.status(), StatusCode::OK);
+    let odd = odd.text().await.expect("HTML");
+    assert!(
+        odd.contains(r#"name="preset" value="50" checked"#)
+            && odd.contains(r#"name="interval" value="once" checked"#)
+    );
+
+    assert_eq!(
+        qr(&app, "amount=25&interval=month&branch=montreal&lang=fr").await,
+        "https://give.example.org/c/office?amount=25.00&interval=month&branch=montreal&lang=fr"
+    );
+    assert_eq!(
+        qr(&app, "amount=-3&interval=weekly&branch=nowhere&lang=en").await,
+        "https://give.example.org/c/office?lang=en"
+    );
+
+    let svg = app.get("/c/office/qr.svg?amount=50").await;
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml; charset=utf-8");
+    let svg = svg.text().await.expect("SVG");
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 ")
+            && svg.contains("<path d=\"M")
+    );
+    assert_eq!(app.get("/c/nowhere/qr.png").await.status(), StatusCode::NOT_FOUND);
+}
