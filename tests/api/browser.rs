@@ -345,3 +345,34 @@ async fn every_dashboard_page_is_accessible_on_a_phone(engine: Engine) {
     }
     browser.quit().await;
 }
+
+on_both_engines!(a_ready_made_link_opens_the_form_filled_in);
+
+/// A supporter follows a branch's ready-made link (a QR code on a leaflet, say): the form
+/// shows the amount, the interval and the branch chosen, in French, and passes axe.
+async fn a_ready_made_link_opens_the_form_filled_in(engine: Engine) {
+    if !available() {
+        return;
+    }
+    let app = spawn_app_with(engine, Options { reachable: true, ..Options::default() }).await;
+    app.create_campaign("office").await;
+    let browser = Browser::start(390, 844).await;
+    browser.goto(&app.url("/c/office?amount=25&interval=month&branch=montreal&lang=fr")).await;
+    let chosen = browser
+        .eval(
+            "return [document.documentElement.lang, \
+             document.querySelector('input[name=preset]:checked').value, \
+             document.querySelector('input[name=interval]:checked').value, \
+             document.querySelector('select[name=branch]').value];",
+        )
+        .await;
+    assert_eq!(chosen, json!(["fr", "25", "month", "montreal"]));
+    let engine_name = format!("{engine:?}").to_lowercase();
+    browser.eval("document.querySelector('input[name=preset]:checked').scrollIntoView(); return true;").await;
+    browser.screenshot(&screenshots().join(format!("{engine_name}-ready-made-link-fr.png"))).await;
+    if let Some(axe) = axe_source() {
+        let violations = accessibility_violations(&browser, &axe).await;
+        assert!(violations.is_empty(), "the filled-in form: {violations:#?}");
+    }
+    browser.quit().await;
+}
