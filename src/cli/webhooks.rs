@@ -50,7 +50,10 @@ pub(super) async fn run(
                 return Ok(());
             };
             let sender = Sender::new(store.clone(), mailer, &config.public_url, config.webhook_timeout);
-            let round = sender.cycle(&Changed::All).await;
+            let round = match sender.prune().await {
+                Ok(_) => sender.cycle(&Changed::All).await,
+                Err(error) => Err(error),
+            };
             lock.release().await?;
             round?;
             println!("one round done: what was due is sent or scheduled again; see /admin/webhooks");

@@ -560,6 +560,35 @@ impl Store {
         Ok(AttemptRecorded { endpoint_disabled })
     }
 
+    /// Forgets events written before `before` once nothing is left to send of them: their
+    /// deliveries (delivered or failed), the attempts' log, and the event itself; emails
+    /// sent (or given up) before then too. Returns how many events went.
+    pub async fn prune_outbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let before = stored_instant(before);
+        let mut write = self.begin_write().await?;
+        let old = "SELECT o.id FROM outbox o WHERE o.created_at < $1 AND o.dispatched_at IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.outbox_id = o.id AND p.state = 'pending')";
+        for sql in [
+            format!(
+                "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT d.id FROM webhook_deliveries d WHERE d.outbox_id IN ({old}))"
+            ),
+            format!("DELETE FROM webhook_deliveries WHERE outbox_id IN ({old})"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&before).execute(&mut *write.tx).await?;
+        }
+        let pruned = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM outbox WHERE id IN ({old})")))
+            .bind(&before)
+            .execute(&mut *write.tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM outbox_emails WHERE created_at < $1 AND (sent_at IS NOT NULL OR next_attempt_at IS NULL)")
+            .bind(&before)
+            .execute(&mut *write.tx)
+            .await?;
+        write.commit().await?;
+        Ok(pruned)
+    }
+
     /// Puts a delivery off until `at` without logging an attempt: its attempt could not be
     /// recorded, and it must not be sent again at once.
     pub async fn postpone_delivery(&self, delivery_id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -764,5 +793,26 @@ mod tests {
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].body, kept[0]);
         assert_eq!(store.dispatch_outbox().await.expect("nothing more"), 0);
+
+        // Kept while a delivery is pending, whatever its age; forgotten once delivered.
+        let later = now() + chrono::Duration::days(1);
+        assert_eq!(store.prune_outbox(later).await.expect("pruned"), 0, "still to send");
+        let attempt = NewAttempt { at: now(), status: Some(200), latency_ms: 3, answer: None };
+        let notice = |_: &StoredEndpoint| (String::new(), String::new());
+        store
+            .record_webhook_attempt(&due[0], &attempt, &AttemptResult::Delivered, &notice)
+            .await
+            .expect("recorded");
+        assert_eq!(
+            store.prune_outbox(now() - chrono::Duration::days(1)).await.expect("pruned"),
+            0,
+            "too recent"
+        );
+        assert_eq!(store.prune_outbox(later).await.expect("pruned"), 1);
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_attempts")
+            .fetch_one(store.pool())
+            .await
+            .expect("the log");
+        assert_eq!(left, 0);
     }
 }

@@ -51,6 +51,11 @@ const ANSWER_EXCERPT: usize = 1024;
 /// does not hold the sender's lock tries to take it.
 const POLL: Duration = Duration::from_secs(2);
 const STANDBY: Duration = Duration::from_secs(10);
+/// How long the outbox keeps an event (and the log its deliveries) once nothing is left to
+/// send of it, and how often the sender forgets older ones.
+pub const KEPT_DAYS: i64 = 90;
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// How often every campaign is looked at for a goal reached, whatever was heard.
 const LOOK_AT_ALL_GOALS: Duration = Duration::from_secs(300);
 
@@ -119,7 +124,14 @@ impl Sender {
             let mut lock = Some(lock);
             let mut changed = Changed::All;
             let mut looked_at_all = std::time::Instant::now();
+            let mut pruned_at: Option<std::time::Instant> = None;
             loop {
+                if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                    pruned_at = Some(std::time::Instant::now());
+                    if let Err(error) = self.prune().await {
+                        tracing::warn!(%error, "old webhook events were not forgotten");
+                    }
+                }
                 if looked_at_all.elapsed() >= LOOK_AT_ALL_GOALS {
                     changed = Changed::All;
                 }
@@ -162,6 +174,15 @@ impl Sender {
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// Forgets the events (and their log) older than `KEPT_DAYS` with nothing left to send.
+    pub async fn prune(&self) -> Result<u64, StoreError> {
+        let pruned = self.store.prune_outbox(Utc::now() - chrono::Duration::days(KEPT_DAYS)).await?;
+        if pruned > 0 {
+            tracing::info!(pruned, days = KEPT_DAYS, "forgot old webhook events");
+        }
+        Ok(pruned)
     }
 
     /// One round: deliveries made for new events, goals announced, what is due sent.
