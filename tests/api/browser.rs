@@ -319,6 +319,7 @@ async fn every_dashboard_page_is_accessible_on_a_phone(engine: Engine) {
         ("home", "/admin"),
         ("campaign", "/admin/c/office"),
         ("entries", "/admin/c/office/entries?q=cheque"),
+        ("links", "/admin/c/office/links?branch=montreal&amount=25&interval=month"),
         ("edit", "/admin/c/office/edit"),
         ("new-campaign", "/admin/campaigns/new"),
         ("people", "/admin/people"),

@@ -4,8 +4,12 @@
 use reqwest::StatusCode;
 
 use crate::helpers::{Engine, TestApp, on_both_engines, spawn_app};
+use crate::people::{PASSWORD, Visitor, add_user};
 
-on_both_engines!(a_ready_made_link_fills_the_form_and_its_qr_code_reads_back_exactly);
+on_both_engines!(
+    a_ready_made_link_fills_the_form_and_its_qr_code_reads_back_exactly,
+    the_link_builder_makes_a_branchs_link_and_its_qr_code,
+);
 
 /// The text zbarimg reads from a PNG.
 fn decoded(png: &[u8]) -> String {
@@ -70,4 +74,38 @@ async fn a_ready_made_link_fills_the_form_and_its_qr_code_reads_back_exactly(eng
             && svg.contains("<path d=\"M")
     );
     assert_eq!(app.get("/c/nowhere/qr.png").await.status(), StatusCode::NOT_FOUND);
+}
+
+async fn the_link_builder_makes_a_branchs_link_and_its_qr_code(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    add_user(&app, "tre@example.org", "treasurer", None);
+    add_user(&app, "quebec@example.org", "treasurer", Some("quebec"));
+    let mut treasurer = Visitor::new(&app);
+    treasurer.sign_in("tre@example.org", PASSWORD).await;
+    let (status, page, _) =
+        treasurer.get("/admin/c/office/links?branch=montreal&amount=25&interval=month&lang=fr").await;
+    assert_eq!(status, StatusCode::OK);
+    // HTML writes the link's slashes and ampersands as entities.
+    let link = "https:&#x2f;&#x2f;give.example.org&#x2f;c&#x2f;office?amount=25.00&amp;interval=month&amp;branch=montreal&amp;lang=fr";
+    assert!(page.contains(&format!("<code>{link}</code>")), "{page}");
+    assert!(
+        page.contains(
+            "src=\"/c/office/qr.svg?amount=25.00&amp;interval=month&amp;branch=montreal&amp;lang=fr\""
+        ),
+        "{page}"
+    );
+    assert_eq!(
+        qr(&app, "amount=25.00&interval=month&branch=montreal&lang=fr").await,
+        "https://give.example.org/c/office?amount=25.00&interval=month&branch=montreal&lang=fr"
+    );
+    let (_, page, _) = treasurer.get("/admin/c/office/links?amount=lots").await;
+    assert!(page.contains("id=\"link-amount-error\""), "an amount left out is said: {page}");
+
+    // A branch treasurer's links are for their branch.
+    let mut branch = Visitor::new(&app);
+    branch.sign_in("quebec@example.org", PASSWORD).await;
+    let (status, page, _) = branch.get("/admin/c/office/links?branch=montreal").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("branch=quebec") && !page.contains("branch=montreal"), "{page}");
 }

@@ -30,6 +30,7 @@ mod campaign;
 mod campaigns;
 mod entries;
 mod fields;
+mod links;
 mod notice;
 mod people;
 mod resume;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/c/{slug}/delete", post(campaigns::delete_campaign))
         .route("/admin/c/{slug}/donations", post(record_donation))
         .route("/admin/c/{slug}/entries", get(entries::entries))
+        .route("/admin/c/{slug}/links", get(links::links))
         .route("/admin/entries/{id}/wall", post(entries::decide_wall))
         .route("/admin/c/{slug}/batches", post(record_batch))
         .route("/admin/entries/{id}/reverse", post(reverse))
