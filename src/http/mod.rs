@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 mod badge;
+mod branch_pages;
 pub mod checkout;
 pub mod dashboard;
 pub mod defence;

@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/c/{slug}/give", axum::routing::post(give))
         .route("/c/{slug}/thanks", get(thanks_page))
         .route("/c/{slug}/badge.svg", get(super::badge::badge))
+        .route("/c/{slug}/branches", get(super::branch_pages::branches))
         .route("/c/{slug}/qr.svg", get(super::links::qr_svg))
         .route("/c/{slug}/qr.png", get(super::links::qr_png))
         .route("/embed/{slug}", get(embed_page))
@@ -110,7 +111,7 @@ pub(super) struct PageInfo {
     title: String,
     path: String,
     organization: String,
-    campaign_url: String,
+    pub campaign_url: String,
     /// `serve --demo` on an install not ready for real gifts: what is left, in the page's
     /// language.
     setup: Vec<String>,
@@ -152,7 +153,7 @@ pub(super) fn render(
 
 /// A progress block's figures, written for one language.
 #[derive(Debug, Serialize)]
-struct ProgressView {
+pub(super) struct ProgressView {
     raised: String,
     raised_of: String,
     bar_value: f64,
@@ -169,7 +170,7 @@ struct ProgressView {
 }
 
 #[derive(Debug, Serialize)]
-struct BranchView {
+pub(super) struct BranchView {
     slug: String,
     name: String,
     raised_of: String,
@@ -178,7 +179,7 @@ struct BranchView {
     percent_text: String,
 }
 
-fn progress_view(
+pub(super) fn progress_view(
     language: &Language,
     campaign: &Campaign,
     totals: &CampaignTotals,
@@ -452,7 +453,7 @@ async fn campaign_html(state: &AppState, view: CampaignPage<'_>) -> Result<Strin
 }
 
 /// The public document's ETag for `slug`, from memory: the version a kept page must match.
-async fn page_version(state: &AppState, slug: &str) -> Option<String> {
+pub(super) async fn page_version(state: &AppState, slug: &str) -> Option<String> {
     match state.store.progress_document(slug).await {
         Ok(Some(document)) if document.public => Some(document.etag.clone()),
         _ => None,
@@ -461,7 +462,7 @@ async fn page_version(state: &AppState, slug: &str) -> Option<String> {
 
 /// A public page from memory while `version` stands (`None`: never kept); else rendered by
 /// `render` (the HTML, or the answer that replaces it) and kept under `version`.
-async fn kept_page(
+pub(super) async fn kept_page(
     state: &AppState,
     lang: &Lang,
     key: PageKey,
@@ -484,14 +485,14 @@ async fn kept_page(
     }
 }
 
-async fn load_public(
+pub(super) async fn load_public(
     state: &AppState,
     slug: &str,
 ) -> Result<Option<(Campaign, CampaignTotals, Vec<BranchTotals>)>, Problem> {
     Ok(state.store.campaign_progress(slug).await?.filter(|(campaign, _, _)| campaign.status.is_public()))
 }
 
-fn not_found_page(state: &AppState, lang: &Lang) -> Response {
+pub(super) fn not_found_page(state: &AppState, lang: &Lang) -> Response {
     let language = lang.language;
     let page = page_info(state, language, language.t("error.not_found"), "/");
     render(

@@ -52,7 +52,9 @@ impl Policies {
 }
 
 pub async fn headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let frameable = request.uri().path().starts_with("/embed/");
+    let path = request.uri().path();
+    // The bar (`/embed/*`) and the branch leaderboard (`/c/{slug}/branches`): no form in them.
+    let frameable = path.starts_with("/embed/") || (path.starts_with("/c/") && path.ends_with("/branches"));
     let mut response = next.run(request).await;
     // Internal to the dashboard's layers; never sent.
     response.headers_mut().remove(super::auth::STALE_FORM_HEADER);

@@ -5,7 +5,10 @@ use reqwest::StatusCode;
 
 use crate::helpers::{Engine, on_both_engines, spawn_app};
 
-on_both_engines!(a_badge_shows_live_progress_in_the_pages_language_and_links_share_the_campaign);
+on_both_engines!(
+    a_badge_shows_live_progress_in_the_pages_language_and_links_share_the_campaign,
+    the_branch_leaderboard_ranks_every_branch_and_may_be_framed,
+);
 
 /// The badge read by Python's own XML parser: its root, accessible name and two texts.
 fn parsed(svg: &str) -> Vec<String> {
@@ -80,4 +83,30 @@ async fn a_badge_shows_live_progress_in_the_pages_language_and_links_share_the_c
         ),
         "{page}"
     );
+}
+
+async fn the_branch_leaderboard_ranks_every_branch_and_may_be_framed(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    app.give("office", "10.00", Some("quebec")).await;
+    app.give("office", "30.00", Some("montreal")).await;
+    app.give("office", "5.00", Some("gatineau")).await;
+    app.give("office", "10.00", Some("gatineau")).await;
+
+    let response = app.get("/c/office/branches?lang=fr").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let policy = response.headers()["content-security-policy"].to_str().expect("ASCII").to_owned();
+    assert!(policy.contains("frame-ancestors *"), "a branch's site may frame it: {policy}");
+    let page = response.text().await.expect("HTML");
+    let order: Vec<&str> = page
+        .match_indices("data-branch=\"")
+        .map(|(at, _)| page[at + 13..].split('"').next().unwrap_or(""))
+        .collect();
+    assert_eq!(order, ["montreal", "gatineau", "quebec"], "most raised first, then by name");
+    assert!(page.contains("Objectifs des sections") && page.contains("amassés sur 40"), "{page}");
+
+    let campaign_page = app.get("/c/office").await;
+    let policy = campaign_page.headers()["content-security-policy"].to_str().expect("ASCII").to_owned();
+    assert!(policy.contains("frame-ancestors 'none'"), "the form is never framed: {policy}");
+    assert_eq!(app.get("/c/nowhere/branches").await.status(), StatusCode::NOT_FOUND);
 }

@@ -375,5 +375,12 @@ async fn a_ready_made_link_opens_the_form_filled_in(engine: Engine) {
         let violations = accessibility_violations(&browser, &axe).await;
         assert!(violations.is_empty(), "the filled-in form: {violations:#?}");
     }
+    // The branch leaderboard, as a branch's site frames it.
+    browser.goto(&app.url("/c/office/branches?lang=fr")).await;
+    browser.screenshot(&screenshots().join(format!("{engine_name}-branches-fr.png"))).await;
+    if let Some(axe) = axe_source() {
+        let violations = accessibility_violations(&browser, &axe).await;
+        assert!(violations.is_empty(), "the branch leaderboard: {violations:#?}");
+    }
     browser.quit().await;
 }

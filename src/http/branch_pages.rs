@@ -1,0 +1,48 @@
+//! `/c/{slug}/branches`: every branch of a campaign with its bar, the one that raised most
+//! first, kept live like the campaign's page; it may be framed on a branch's site.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde_json::json;
+
+use super::AppState;
+use super::error::Problem;
+use super::page_cache::PageKey;
+use super::pages::{Lang, kept_page, load_public, not_found_page, page_info, page_version, progress_view};
+use crate::web::templates;
+
+pub(super) async fn branches(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    lang: Lang,
+) -> Response {
+    let key = PageKey { kind: "branches", slug: slug.clone(), lang: lang.language.code.clone() };
+    let version = page_version(&state, &slug).await;
+    kept_page(&state, &lang, key, version, async {
+        let Ok(Some((campaign, totals, mut branches))) = load_public(&state, &slug).await else {
+            return Err(not_found_page(&state, &lang));
+        };
+        // Ranked by what each raised (as the campaign counts it), then by name.
+        let net = campaign.count_net_of_fees;
+        branches.sort_by(|a, b| {
+            let raised = |row: &crate::ledger::progress::BranchTotals| {
+                if net { row.net_minor } else { row.gross_minor }
+            };
+            raised(b).cmp(&raised(a)).then_with(|| a.branch.name.cmp(&b.branch.name))
+        });
+        let language = lang.language;
+        let title = campaign.title.get(&language.code).to_owned();
+        let heading = format!("{title} · {}", language.t("progress.branches"));
+        let mut page = page_info(&state, language, &heading, &format!("/c/{slug}/branches"));
+        page.campaign_url = format!("{}/c/{}?lang={}", state.public_url, campaign.slug, language.code);
+        let context = json!({
+            "page": page,
+            "t": language.strings(),
+            "heading": heading,
+            "progress": progress_view(language, &campaign, &totals, &branches, Utc::now()),
+        });
+        templates::render("branches.html", context).map_err(|error| Problem::internal(&error).into_response())
+    })
+    .await
+}
