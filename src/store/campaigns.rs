@@ -10,6 +10,7 @@ use super::{
     read_optional_instant, stored_instant,
 };
 use crate::ledger::campaign::{BranchSpec, CampaignDraft, CheckoutSettings, Localized};
+use crate::ledger::outgoing::EventKind;
 use crate::ledger::progress::{BranchTotals, CampaignTotals};
 use crate::ledger::{Branch, Campaign, CampaignStatus, Slug};
 
@@ -427,4 +428,54 @@ fn branch_from_row(row: &AnyRow) -> Result<Branch, StoreError> {
         name: row.try_get("name")?,
         goal_minor: row.try_get("goal_minor")?,
     })
+}
+
+/// A campaign's goal reached, told once per goal in force.
+impl Store {
+    /// Campaigns (all, or those among `ids`) whose goal in force was not yet announced as
+    /// reached.
+    pub async fn campaigns_with_goal_unannounced(
+        &self,
+        ids: Option<&[i64]>,
+    ) -> Result<Vec<String>, StoreError> {
+        let among = match ids {
+            // Numbers, written by us.
+            Some(ids) => {
+                format!(" AND id IN ({})", ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+            }
+            None => String::new(),
+        };
+        let sql = format!(
+            "SELECT slug FROM campaigns WHERE (goal_reached_minor IS NULL OR goal_reached_minor <> goal_minor){among} \
+             ORDER BY id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
+        rows.iter().map(|row| Ok(row.try_get("slug")?)).collect()
+    }
+
+    /// Records that a campaign reached its goal in force, and tells the endpoints, once per
+    /// goal: false when it was recorded already (by another instance, or the goal changed).
+    pub async fn announce_goal_reached(
+        &self,
+        campaign_id: i64,
+        goal_minor: i64,
+        progress: &crate::ledger::progress::Progress,
+    ) -> Result<bool, StoreError> {
+        let mut write = self.begin_write().await?;
+        let marked = sqlx::query(
+            "UPDATE campaigns SET goal_reached_at = $1, goal_reached_minor = $2 \
+             WHERE id = $3 AND goal_minor = $2 AND (goal_reached_minor IS NULL OR goal_reached_minor <> $2)",
+        )
+        .bind(stored_instant(now()))
+        .bind(goal_minor)
+        .bind(campaign_id)
+        .execute(&mut *write.tx)
+        .await?
+        .rows_affected();
+        if marked > 0 {
+            write.emit(EventKind::CampaignGoalReached, progress);
+        }
+        write.commit().await?;
+        Ok(marked > 0)
+    }
 }

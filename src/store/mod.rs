@@ -9,6 +9,7 @@ mod batches;
 mod campaigns;
 mod check;
 mod documents;
+mod emails;
 mod entries;
 mod events;
 mod export_rows;
@@ -34,6 +35,7 @@ pub use backup::{BackupError, InUse, Restored, hold_in_use, restore};
 pub use batches::{BatchPosted, StoredBatch};
 pub use check::Discrepancy;
 pub use documents::ProgressDocument;
+pub use emails::QueuedEmail;
 pub(crate) use entries::record_entry_in;
 pub use entries::{EntryFilter, RecordOutcome};
 pub(crate) use events::claim_event_in;
@@ -44,8 +46,7 @@ pub use export_rows::{ExportFilter, ExportRow};
 pub(crate) use flags::raise_flag_in;
 pub use flags::{Flag, FlagFilter, FlagKind, NewFlag};
 pub use outbox::{
-    AttemptRecorded, AttemptResult, DueDelivery, NewAttempt, QueuedEmail, StoredAttempt, StoredDelivery,
-    StoredEndpoint,
+    AttemptRecorded, AttemptResult, DueDelivery, NewAttempt, StoredAttempt, StoredDelivery, StoredEndpoint,
 };
 pub use payouts::{PayoutItem, PayoutLine, PayoutReport, StoredPayout};
 pub(crate) use payouts::{payout_report_on, upsert_payout_in};

@@ -551,7 +551,7 @@ impl Store {
                 endpoint_disabled = row.as_ref().map(endpoint_from_row).transpose()?;
                 if let Some(endpoint) = &endpoint_disabled {
                     let (subject, body) = notice(endpoint);
-                    queue_admin_email_in(&mut write, &subject, &body).await?;
+                    super::emails::queue_admin_email_in(&mut write, &subject, &body).await?;
                 }
             }
             AttemptResult::Retry(_) | AttemptResult::Failed => {}
@@ -602,100 +602,6 @@ impl Store {
         Ok(())
     }
 
-    /// Campaigns (all, or those among `ids`) whose goal in force was not yet announced as
-    /// reached.
-    pub async fn campaigns_with_goal_unannounced(
-        &self,
-        ids: Option<&[i64]>,
-    ) -> Result<Vec<String>, StoreError> {
-        let among = match ids {
-            // Numbers, written by us.
-            Some(ids) => {
-                format!(" AND id IN ({})", ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
-            }
-            None => String::new(),
-        };
-        let sql = format!(
-            "SELECT slug FROM campaigns WHERE (goal_reached_minor IS NULL OR goal_reached_minor <> goal_minor){among} \
-             ORDER BY id"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
-        rows.iter().map(|row| Ok(row.try_get("slug")?)).collect()
-    }
-
-    /// Records that a campaign reached its goal in force, and tells the endpoints, once per
-    /// goal: false when it was recorded already (by another instance, or the goal changed).
-    pub async fn announce_goal_reached(
-        &self,
-        campaign_id: i64,
-        goal_minor: i64,
-        progress: &crate::ledger::progress::Progress,
-    ) -> Result<bool, StoreError> {
-        let mut write = self.begin_write().await?;
-        let marked = sqlx::query(
-            "UPDATE campaigns SET goal_reached_at = $1, goal_reached_minor = $2 \
-             WHERE id = $3 AND goal_minor = $2 AND (goal_reached_minor IS NULL OR goal_reached_minor <> $2)",
-        )
-        .bind(stored_instant(now()))
-        .bind(goal_minor)
-        .bind(campaign_id)
-        .execute(&mut *write.tx)
-        .await?
-        .rows_affected();
-        if marked > 0 {
-            write.emit(EventKind::CampaignGoalReached, progress);
-        }
-        write.commit().await?;
-        Ok(marked > 0)
-    }
-
-    /// Emails whose time has come, oldest first.
-    pub async fn due_emails(&self, at: DateTime<Utc>, limit: i64) -> Result<Vec<QueuedEmail>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, to_address, subject, body, attempts FROM outbox_emails \
-             WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
-        )
-        .bind(stored_instant(at))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(QueuedEmail {
-                    id: row.try_get("id")?,
-                    to: row.try_get("to_address")?,
-                    subject: row.try_get("subject")?,
-                    body: row.try_get("body")?,
-                    attempts: row.try_get("attempts")?,
-                })
-            })
-            .collect()
-    }
-
-    /// Records how sending a queued email went: sent, or failed with `error` and tried again
-    /// at `next` (never again when `None`).
-    pub async fn email_attempted(
-        &self,
-        id: i64,
-        error: Option<&str>,
-        next: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        let mut write = self.begin_write().await?;
-        let now = stored_instant(now());
-        sqlx::query(
-            "UPDATE outbox_emails SET attempts = attempts + 1, last_error = $1, \
-             sent_at = CASE WHEN $1 IS NULL THEN $2 ELSE NULL END, next_attempt_at = $3 WHERE id = $4",
-        )
-        .bind(error)
-        .bind(&now)
-        .bind(next.map(stored_instant))
-        .bind(id)
-        .execute(&mut *write.tx)
-        .await?;
-        write.commit().await?;
-        Ok(())
-    }
-
     /// Wakes this process's sender: something may be due now.
     pub fn wake_sender(&self) {
         self.outbox_wake.notify_one();
@@ -705,37 +611,6 @@ impl Store {
     pub async fn sender_woken(&self) {
         self.outbox_wake.notified().await;
     }
-}
-
-/// Queues an email to every admin of the whole organization who may sign in, sent by the
-/// background sender once the transaction commits.
-pub(crate) async fn queue_admin_email_in(
-    write: &mut WriteTx,
-    subject: &str,
-    body: &str,
-) -> Result<(), StoreError> {
-    let now = stored_instant(now());
-    sqlx::query(
-        "INSERT INTO outbox_emails (to_address, subject, body, created_at, next_attempt_at) \
-         SELECT email, $1, $2, $3, $3 FROM users WHERE role = 'admin' AND disabled_at IS NULL AND branch IS NULL",
-    )
-    .bind(subject)
-    .bind(body)
-    .bind(&now)
-    .execute(&mut *write.tx)
-    .await?;
-    write.wake_sender = true;
-    Ok(())
-}
-
-/// An email waiting in the outbox.
-#[derive(Clone, Debug)]
-pub struct QueuedEmail {
-    pub id: i64,
-    pub to: String,
-    pub subject: String,
-    pub body: String,
-    pub attempts: i64,
 }
 
 /// A replay's `next_attempt_at`: earlier than any instant, so it is due at once and its

@@ -350,6 +350,16 @@ async fn render_action_error(
     }
 }
 
+/// A refused form's status (409 for a conflict, 422 otherwise) and its messages by field;
+/// a problem page for an error that is not the form's.
+pub(super) fn refusal(error: ActionError) -> Result<(StatusCode, BTreeMap<String, String>), Problem> {
+    let status = match &error {
+        ActionError::Conflict { .. } => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    field_errors(error).map(|errors| (status, errors))
+}
+
 pub(super) fn field_errors(error: ActionError) -> Result<BTreeMap<String, String>, Problem> {
     match error {
         ActionError::Invalid(errors) => {

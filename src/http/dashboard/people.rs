@@ -185,12 +185,8 @@ async fn refused(
     form: &'static str,
     typed: Value,
 ) -> Response {
-    let status = match &error {
-        ActionError::Conflict { .. } => StatusCode::CONFLICT,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    match super::campaign::field_errors(error) {
-        Ok(errors) => {
+    match super::campaign::refusal(error) {
+        Ok((status, errors)) => {
             let once = Once { errors, form, typed, ..Once::default() };
             render_people(state, signed_in, None, once, status).await
         }

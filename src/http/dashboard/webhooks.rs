@@ -139,12 +139,8 @@ pub(super) async fn add(State(state): State<AppState>, signed_in: SignedIn, body
 }
 
 async fn refused(state: &AppState, signed_in: &SignedIn, error: ActionError, typed: Value) -> Response {
-    let status = match &error {
-        ActionError::Conflict { .. } => StatusCode::CONFLICT,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    match super::campaign::field_errors(error) {
-        Ok(errors) => {
+    match super::campaign::refusal(error) {
+        Ok((status, errors)) => {
             render_list(state, signed_in, None, Once { errors, typed, ..Once::default() }, status).await
         }
         Err(problem) => problem.into_response(),
@@ -298,12 +294,9 @@ pub(super) async fn replay(
             };
             redirect_with_notice(&state, &signed_in, &format!("/admin/webhooks/{id}"), &notice)
         }
-        Err(error) => {
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
-            match super::campaign::field_errors(error) {
-                Ok(errors) => render_log(&state, &signed_in, id, None, errors, status).await,
-                Err(problem) => problem.into_response(),
-            }
-        }
+        Err(error) => match super::campaign::refusal(error) {
+            Ok((status, errors)) => render_log(&state, &signed_in, id, None, errors, status).await,
+            Err(problem) => problem.into_response(),
+        },
     }
 }
