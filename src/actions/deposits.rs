@@ -135,7 +135,7 @@ fn look_alike_conflict(campaign: &Campaign, earlier: &StoredBatch) -> ActionErro
 }
 
 /// Why a whole deposit is taken out of the books.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchReversalInput {
     #[serde(default)]

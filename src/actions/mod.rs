@@ -13,7 +13,7 @@ pub use import::{CsvImport, import_csv};
 pub use search::{EntryPage, find_entries};
 pub use wall::{WallDecisionInput, decide_wall};
 pub use webhooks::{
-    DeliveryLog, EndpointInput, LOG_PAGE, ReplayInput, add_webhook, endpoint_body, list_webhooks,
+    DeliveryLog, EndpointBody, EndpointInput, LOG_PAGE, ReplayInput, add_webhook, list_webhooks,
     remove_webhook, replay_webhook, update_webhook, webhook, webhook_log,
 };
 

@@ -93,7 +93,7 @@ pub async fn dismiss_stripe_event(
 }
 
 /// A treasurer's decision on a flag (API body and CLI flags alike).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlagResolutionInput {
     #[serde(default)]

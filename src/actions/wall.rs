@@ -9,7 +9,7 @@ use crate::ledger::{EntryKind, FieldErrors};
 use crate::store::Store;
 
 /// What to change on the wall for one gift: `name` and `message`, each shown or hidden.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WallDecisionInput {
     #[serde(default)]

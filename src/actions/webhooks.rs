@@ -15,7 +15,7 @@ use crate::store::{Store, StoredAttempt, StoredDelivery, StoredEndpoint};
 use crate::webhooks::signature::new_secret;
 
 /// A new endpoint, or a change to one (fields left out stay as they are).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointInput {
     #[serde(default)]
@@ -27,7 +27,7 @@ pub struct EndpointInput {
 }
 
 /// What to send again: one delivery, or every event written in a time range.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayInput {
     #[serde(default)]
@@ -83,17 +83,38 @@ fn checked(
 const WHAT: &str = "Outgoing webhooks";
 
 /// An endpoint as the API and the audit log show it (never its secret).
-pub fn endpoint_body(endpoint: &StoredEndpoint) -> serde_json::Value {
-    serde_json::json!({
-        "id": endpoint.id,
-        "url": endpoint.url,
-        "events": endpoint.events.iter().map(|kind| kind.as_str()).collect::<Vec<_>>(),
-        "enabled": endpoint.enabled,
-        "disabled_reason": endpoint.disabled_reason,
-        "created_at": timestamp(endpoint.created_at),
-        "created_by": endpoint.created_by,
-        "last_success_at": endpoint.last_success_at.map(timestamp),
-    })
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct EndpointBody {
+    pub id: i64,
+    pub url: String,
+    /// The event types it is sent.
+    pub events: Vec<&'static str>,
+    pub enabled: bool,
+    /// Why it was disabled, when it was.
+    pub disabled_reason: Option<String>,
+    pub created_at: String,
+    pub created_by: String,
+    pub last_success_at: Option<String>,
+}
+
+impl EndpointBody {
+    pub fn new(endpoint: &StoredEndpoint) -> Self {
+        EndpointBody {
+            id: endpoint.id,
+            url: endpoint.url.clone(),
+            events: endpoint.events.iter().map(|kind| kind.as_str()).collect(),
+            enabled: endpoint.enabled,
+            disabled_reason: endpoint.disabled_reason.clone(),
+            created_at: timestamp(endpoint.created_at),
+            created_by: endpoint.created_by.clone(),
+            last_success_at: endpoint.last_success_at.map(timestamp),
+        }
+    }
+}
+
+/// An endpoint as the audit log keeps it.
+fn endpoint_body(endpoint: &StoredEndpoint) -> serde_json::Value {
+    serde_json::to_value(EndpointBody::new(endpoint)).unwrap_or_default()
 }
 
 /// Every endpoint.

@@ -286,9 +286,9 @@ pub(super) async fn list_payouts(store: &Store) -> Result<(), ActionError> {
                 payout.id,
                 payout.arrival_date,
                 payout.status,
-                body["amount"].as_str().unwrap_or_default(),
-                body["entries_total"].as_str().unwrap_or_default(),
-                body["difference"].as_str().unwrap_or_default(),
+                body.amount,
+                body.entries_total,
+                body.difference,
                 if report.reconciled() { "reconciled" } else { "NEEDS A LOOK" }
             );
         }

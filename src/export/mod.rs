@@ -49,8 +49,9 @@ impl Format {
 }
 
 /// What the API's query string and the CLI's flags give.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExportInput {
     pub format: Option<String>,
     pub from: Option<String>,

@@ -1,49 +1,58 @@
 //! Treasurer and admin endpoints: campaigns, offline money, reversals, the entry list.
 
-use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::UtoipaMethodRouterExt;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiResult, Problem};
-use super::extract::{ApiJson, ApiQuery};
-use super::public::CampaignBody;
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::openapi::{CampaignSlug, Id, StripeId};
+use super::public::{CampaignBody, CampaignList};
+use super::stripe_review::FlagBody;
 use crate::access::Role;
 use crate::actions;
 use crate::ledger::batch::{BatchInput, RowNames, entries_from_csv};
 use crate::ledger::bodies::{EntryBody, SubscriptionBody};
 use crate::ledger::campaign::CampaignInput;
 use crate::ledger::entry::{OfflineDonationInput, ReversalInput};
-use crate::ledger::progress::timestamp;
 use crate::ledger::search::EntrySearchInput;
 use crate::ledger::validation::AmountText;
 use crate::ledger::{Campaign, FieldErrors};
 use crate::store::{PayoutReport, RecordOutcome, StoredDispute, SubscriptionFilter};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/admin/campaigns", get(list_campaigns).post(create_campaign))
-        .route("/api/v1/admin/campaigns/{slug}", patch(update_campaign))
-        .route("/api/v1/admin/campaigns/{slug}/donations", post(record_offline_donation))
-        .route("/api/v1/admin/campaigns/{slug}/batches", post(record_batch))
-        .route(
-            "/api/v1/admin/campaigns/{slug}/batches/import",
-            post(import_batch).layer(axum::extract::DefaultBodyLimit::max(MAX_CSV_BYTES)),
-        )
-        .route("/api/v1/admin/donations", get(list_donations))
-        .route("/api/v1/admin/donations/{id}/reversals", post(reverse_donation))
-        .route("/api/v1/admin/donations/{id}/refund", post(refund_donation))
-        .route("/api/v1/admin/batches/{id}/reversals", post(reverse_batch))
-        .route("/api/v1/admin/donations/{id}/wall", post(decide_wall))
-        .route("/api/v1/admin/subscriptions", get(list_subscriptions))
-        .route("/api/v1/admin/payouts", get(list_payouts))
-        .route("/api/v1/admin/payouts/{id}", get(payout_report))
-        .route("/api/v1/admin/subscriptions/{id}/cancel", post(cancel_subscription))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_campaigns, create_campaign))
+        .routes(routes!(update_campaign))
+        .routes(routes!(record_offline_donation))
+        .routes(routes!(record_batch))
+        .routes(routes!(import_batch).layer(axum::extract::DefaultBodyLimit::max(MAX_CSV_BYTES)))
+        .routes(routes!(list_donations))
+        .routes(routes!(reverse_donation))
+        .routes(routes!(refund_donation))
+        .routes(routes!(reverse_batch))
+        .routes(routes!(decide_wall))
+        .routes(routes!(list_subscriptions))
+        .routes(routes!(list_payouts))
+        .routes(routes!(payout_report))
+        .routes(routes!(cancel_subscription))
+}
+
+/// The `Idempotency-Key` header of a write that records money.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+struct Idempotent {
+    /// Any 1 to 255 visible ASCII characters: a retry with the same key and body answers 200
+    /// with what the first request recorded, instead of recording it again.
+    #[allow(dead_code)]
+    #[param(rename = "Idempotency-Key")]
+    idempotency_key: Option<String>,
 }
 
 /// The `campaign` filter of a list: a slug that must name a campaign.
@@ -62,6 +71,9 @@ async fn campaign_body(state: &AppState, campaign: &Campaign) -> ApiResult<Campa
     Ok(CampaignBody::new(campaign, &branches))
 }
 
+/// Every campaign, drafts and archived ones included.
+#[utoipa::path(get, path = "/api/v1/admin/campaigns", operation_id = "list_all_campaigns", tag = "campaign admin",
+    responses((status = 200, description = "Every campaign", body = CampaignList)))]
 async fn list_campaigns(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
     let campaigns = state.store.list_campaigns(true).await?;
@@ -69,9 +81,13 @@ async fn list_campaigns(State(state): State<AppState>, caller: Caller) -> ApiRes
     for campaign in &campaigns {
         bodies.push(campaign_body(&state, campaign).await?);
     }
-    Ok(axum::Json(json!({ "campaigns": bodies })).into_response())
+    Ok(axum::Json(CampaignList { campaigns: bodies }).into_response())
 }
 
+/// Creates a campaign: `slug`, `currency`, `goal` and `title` are required.
+#[utoipa::path(post, path = "/api/v1/admin/campaigns", tag = "campaign admin", request_body = CampaignInput,
+    responses((status = 201, description = "Created", body = CampaignBody,
+        headers(("Location" = String, description = "The campaign's public address in the API")))))]
 async fn create_campaign(
     State(state): State<AppState>,
     caller: Caller,
@@ -84,10 +100,13 @@ async fn create_campaign(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], axum::Json(body)).into_response())
 }
 
+/// Changes a campaign: fields left out stay as they are, `null` clears an optional one.
+#[utoipa::path(patch, path = "/api/v1/admin/campaigns/{slug}", tag = "campaign admin", params(CampaignSlug),
+    request_body = CampaignInput, responses((status = 200, description = "Changed", body = CampaignBody)))]
 async fn update_campaign(
     State(state): State<AppState>,
     caller: Caller,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(input): ApiJson<CampaignInput>,
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Admin)?;
@@ -110,10 +129,15 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     }
 }
 
+/// Records money raised offline (cash, cheque, e-transfer...) in the ledger.
+#[utoipa::path(post, path = "/api/v1/admin/campaigns/{slug}/donations", tag = "ledger",
+    params(CampaignSlug, Idempotent), request_body = OfflineDonationInput,
+    responses((status = 201, description = "Recorded", body = EntryBody),
+              (status = 200, description = "Recorded before under this Idempotency-Key", body = EntryBody)))]
 async fn record_offline_donation(
     State(state): State<AppState>,
     caller: Caller,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(input): ApiJson<OfflineDonationInput>,
 ) -> ApiResult<Response> {
@@ -123,10 +147,15 @@ async fn record_offline_donation(
     Ok(entry_response(&outcome))
 }
 
+/// Reverses offline money, wholly or in part: a bounced cheque, cash handed back, an error.
+#[utoipa::path(post, path = "/api/v1/admin/donations/{id}/reversals", tag = "ledger",
+    params(Id, Idempotent), request_body = ReversalInput,
+    responses((status = 201, description = "The reversing entry", body = EntryBody),
+              (status = 200, description = "Recorded before under this Idempotency-Key", body = EntryBody)))]
 async fn reverse_donation(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
     ApiJson(input): ApiJson<ReversalInput>,
 ) -> ApiResult<Response> {
@@ -144,7 +173,17 @@ fn entry_response(outcome: &RecordOutcome) -> Response {
     (status, axum::Json(EntryBody::new(outcome.entry()))).into_response()
 }
 
+/// A page of ledger entries.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct EntryPage {
+    entries: Vec<EntryBody>,
+    /// The `before` of the next page, when there is one.
+    next_before: Option<i64>,
+}
+
 /// Ledger entries, newest first, narrowed by a search (`q`, dates, method, branch, kind, deposit).
+#[utoipa::path(get, path = "/api/v1/admin/donations", tag = "ledger", params(EntrySearchInput),
+    responses((status = 200, description = "A page of entries", body = EntryPage)))]
 async fn list_donations(
     State(state): State<AppState>,
     caller: Caller,
@@ -157,26 +196,15 @@ async fn list_donations(
         .entries
         .iter()
         .map(|entry| EntryBody {
-            dispute: disputes.get(&entry.id).map(dispute_body),
+            dispute: disputes.get(&entry.id).map(StoredDispute::body),
             ..EntryBody::new(entry)
         })
         .collect();
-    Ok(axum::Json(json!({ "entries": bodies, "next_before": page.next_before })).into_response())
+    Ok(axum::Json(EntryPage { entries: bodies, next_before: page.next_before }).into_response())
 }
 
-/// A dispute or inquiry as Stripe last described it.
-fn dispute_body(dispute: &StoredDispute) -> serde_json::Value {
-    json!({
-        "id": dispute.id,
-        "status": dispute.status,
-        "inquiry": dispute.is_inquiry(),
-        "open": dispute.is_open(),
-        "reason": dispute.reason,
-        "evidence_due_by": dispute.evidence_due_by.map(timestamp),
-    })
-}
-
-#[derive(Debug, Deserialize)]
+/// A refund asked of Stripe; all that is left of the gift unless `amount` says less.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefundInput {
     #[serde(default)]
@@ -185,11 +213,31 @@ struct RefundInput {
     reason: Option<String>,
 }
 
+/// A refund Stripe was asked for.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct RefundRequestedBody {
+    /// Stripe's refund (`re_…`).
+    refund: String,
+    status: Option<String>,
+    /// In the gift's (the campaign's) currency.
+    amount: String,
+    currency: &'static str,
+    /// What Stripe gives back, in the charge's own currency.
+    charged_amount: String,
+    charged_currency: &'static str,
+    /// The refunded gift's entry.
+    entry: i64,
+}
+
 /// Asks Stripe for a refund: 202, because the ledger moves when Stripe confirms it.
+#[utoipa::path(post, path = "/api/v1/admin/donations/{id}/refund", tag = "ledger",
+    params(Id, Idempotent), request_body = RefundInput,
+    responses((status = 202, description = "Asked of Stripe; the ledger records it when Stripe confirms", body = RefundRequestedBody),
+        (status = 502, description = "Stripe refused or could not be reached", body = Problem, content_type = "application/problem+json")))]
 async fn refund_donation(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
     ApiJson(input): ApiJson<RefundInput>,
 ) -> ApiResult<Response> {
@@ -206,25 +254,37 @@ async fn refund_donation(
     .await?;
     let currency = requested.entry.currency;
     let (charged_minor, charged_currency) = requested.charged;
-    let body = json!({
-        "refund": requested.refund_id,
-        "status": requested.status,
-        "amount": currency.format_minor(requested.amount_minor),
-        "currency": currency.code(),
-        "charged_amount": charged_currency.format_minor(charged_minor),
-        "charged_currency": charged_currency.code(),
-        "entry": requested.entry.id,
-    });
+    let body = RefundRequestedBody {
+        refund: requested.refund_id,
+        status: requested.status,
+        amount: currency.format_minor(requested.amount_minor),
+        currency: currency.code(),
+        charged_amount: charged_currency.format_minor(charged_minor),
+        charged_currency: charged_currency.code(),
+        entry: requested.entry.id,
+    };
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct SubscriptionsQuery {
+    /// A campaign's slug.
     campaign: Option<String>,
+    /// Stripe's status (`active`, `past_due`, `canceled`...).
     status: Option<String>,
 }
 
+/// Subscriptions.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct SubscriptionList {
+    subscriptions: Vec<SubscriptionBody>,
+}
+
+/// Recurring gifts, newest first, with their disputes.
+#[utoipa::path(get, path = "/api/v1/admin/subscriptions", tag = "stripe review", params(SubscriptionsQuery),
+    responses((status = 200, description = "The subscriptions", body = SubscriptionList)))]
 async fn list_subscriptions(
     State(state): State<AppState>,
     caller: Caller,
@@ -242,14 +302,14 @@ async fn list_subscriptions(
             let mut body = SubscriptionBody::new(subscription, slug.as_str());
             body.disputes = disputes
                 .get(&subscription.id)
-                .map_or_else(Vec::new, |found| found.iter().map(dispute_body).collect());
+                .map_or_else(Vec::new, |found| found.iter().map(StoredDispute::body).collect());
             body
         })
         .collect();
-    Ok(axum::Json(json!({ "subscriptions": bodies })).into_response())
+    Ok(axum::Json(SubscriptionList { subscriptions: bodies }).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CancelInput {
     /// Stop at the end of the paid period (the default) or now. Nothing is refunded.
@@ -257,10 +317,15 @@ struct CancelInput {
     at_period_end: Option<bool>,
 }
 
+/// Stops a recurring gift in Stripe.
+#[utoipa::path(post, path = "/api/v1/admin/subscriptions/{id}/cancel", tag = "stripe review",
+    params(StripeId, Idempotent), request_body = CancelInput,
+    responses((status = 200, description = "The subscription as Stripe now has it", body = SubscriptionBody),
+        (status = 502, description = "Stripe refused or could not be reached", body = Problem, content_type = "application/problem+json")))]
 async fn cancel_subscription(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(input): ApiJson<CancelInput>,
 ) -> ApiResult<Response> {
@@ -281,10 +346,52 @@ async fn cancel_subscription(
 /// The largest CSV a batch import reads.
 const MAX_CSV_BYTES: usize = 2 * 1024 * 1024;
 
+/// A deposit posted (or replayed): its entries, count and total.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BatchBody {
+    /// The deposit's number.
+    batch: i64,
+    count: usize,
+    total: String,
+    entries: Vec<EntryBody>,
+}
+
+/// A deposit checked, not posted (`preview=true`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BatchPreview {
+    preview: bool,
+    count: usize,
+    total: String,
+    entries: Vec<PreviewRow>,
+}
+
+/// A row of a previewed deposit.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PreviewRow {
+    amount: String,
+    method: String,
+    received_on: String,
+    donor_name: Option<String>,
+    reference: Option<String>,
+}
+
+/// A deposit posted, or only checked.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum BatchAnswer {
+    Posted(BatchBody),
+    Preview(BatchPreview),
+}
+
+/// Posts a deposit: its entries post together only when their count and total match the slip.
+#[utoipa::path(post, path = "/api/v1/admin/campaigns/{slug}/batches", tag = "ledger",
+    params(CampaignSlug, Idempotent), request_body = BatchInput,
+    responses((status = 201, description = "Posted", body = BatchBody),
+              (status = 200, description = "Posted before under this Idempotency-Key", body = BatchBody)))]
 async fn record_batch(
     State(state): State<AppState>,
     caller: Caller,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(input): ApiJson<BatchInput>,
 ) -> ApiResult<Response> {
@@ -295,12 +402,17 @@ async fn record_batch(
     Ok(batch_response(&outcome))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ImportQuery {
+    /// The deposit slip's reference.
     reference: Option<String>,
+    /// The day of the deposit (YYYY-MM-DD).
     deposited_on: Option<String>,
+    /// How many gifts the slip lists.
     declared_count: Option<i64>,
+    /// The slip's total, as a decimal string.
     declared_total: Option<String>,
     /// Check and show the rows without posting anything.
     #[serde(default)]
@@ -312,10 +424,16 @@ struct ImportQuery {
 
 /// A batch from a CSV file (`text/csv`): every row is checked, errors name the line, and
 /// nothing posts unless every row is good and the count and total match.
+#[utoipa::path(post, path = "/api/v1/admin/campaigns/{slug}/batches/import", tag = "ledger",
+    params(CampaignSlug, ImportQuery, Idempotent),
+    request_body(content = String, content_type = "text/csv",
+        description = "A header line naming the columns (amount, method, received_on, donor_name, donor_email, reference, branch, anonymous, message), then one gift a line"),
+    responses((status = 201, description = "Posted", body = BatchBody),
+              (status = 200, description = "Checked and shown (`preview`), or posted before under this Idempotency-Key", body = BatchAnswer)))]
 async fn import_batch(
     State(state): State<AppState>,
     caller: Caller,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiQuery(query): ApiQuery<ImportQuery>,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -350,10 +468,12 @@ async fn import_batch(
 }
 
 /// Hides a donor's name or message from the public wall, or shows a message held for approval.
+#[utoipa::path(post, path = "/api/v1/admin/donations/{id}/wall", tag = "ledger", params(Id),
+    request_body = actions::WallDecisionInput, responses((status = 204, description = "Decided")))]
 async fn decide_wall(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<actions::WallDecisionInput>,
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Treasurer)?;
@@ -363,10 +483,14 @@ async fn decide_wall(
 }
 
 /// Reverses what is left of every entry of a deposit, with one reason, in one transaction.
+#[utoipa::path(post, path = "/api/v1/admin/batches/{id}/reversals", tag = "ledger", params(Id, Idempotent),
+    request_body = actions::BatchReversalInput,
+    responses((status = 201, description = "The reversing entries", body = BatchBody),
+              (status = 200, description = "Reversed before under this Idempotency-Key", body = BatchBody)))]
 async fn reverse_batch(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
     ApiJson(input): ApiJson<actions::BatchReversalInput>,
 ) -> ApiResult<Response> {
@@ -375,12 +499,12 @@ async fn reverse_batch(
     let reversed = actions::reverse_batch(&state.store, id, input, actor, key).await?;
     let entries: Vec<EntryBody> = reversed.reversals.iter().map(EntryBody::new).collect();
     let total: i64 = reversed.reversals.iter().map(|entry| entry.amount_minor).sum();
-    let body = json!({
-        "batch": reversed.batch_id,
-        "count": entries.len(),
-        "total": reversed.currency.format_minor(total),
-        "entries": entries,
-    });
+    let body = BatchBody {
+        batch: reversed.batch_id,
+        count: entries.len(),
+        total: reversed.currency.format_minor(total),
+        entries,
+    };
     let status = if reversed.replayed { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, axum::Json(body)).into_response())
 }
@@ -390,91 +514,128 @@ fn batch_response(outcome: &actions::BatchOutcome) -> Response {
     match outcome.batch_id {
         Some(batch) => {
             let entries: Vec<EntryBody> = outcome.recorded.iter().map(EntryBody::new).collect();
-            let body = json!({
-                "batch": batch,
-                "count": entries.len(),
-                "total": currency.format_minor(outcome.total_minor),
-                "entries": entries,
-            });
+            let body = BatchBody {
+                batch,
+                count: entries.len(),
+                total: currency.format_minor(outcome.total_minor),
+                entries,
+            };
             // A deposit posted before under the same key: 200 with what it posted.
             let status = if outcome.replayed { StatusCode::OK } else { StatusCode::CREATED };
             (status, axum::Json(body)).into_response()
         }
         None => {
-            let rows: Vec<serde_json::Value> = outcome
+            let rows: Vec<PreviewRow> = outcome
                 .entries
                 .iter()
-                .map(|entry| {
-                    json!({
-                        "amount": currency.format_minor(entry.amount_minor),
-                        "method": entry.method,
-                        "received_on": entry.received_on.format("%Y-%m-%d").to_string(),
-                        "donor_name": entry.donor.name,
-                        "reference": entry.reference,
-                    })
+                .map(|entry| PreviewRow {
+                    amount: currency.format_minor(entry.amount_minor),
+                    method: entry.method.clone(),
+                    received_on: entry.received_on.format("%Y-%m-%d").to_string(),
+                    donor_name: entry.donor.name.clone(),
+                    reference: entry.reference.clone(),
                 })
                 .collect();
-            let body = json!({
-                "preview": true,
-                "count": rows.len(),
-                "total": currency.format_minor(outcome.total_minor),
-                "entries": rows,
-            });
+            let body = BatchPreview {
+                preview: true,
+                count: rows.len(),
+                total: currency.format_minor(outcome.total_minor),
+                entries: rows,
+            };
             (StatusCode::OK, axum::Json(body)).into_response()
         }
     }
 }
 
-/// A payout's reconciliation as JSON.
-pub fn payout_body(report: &PayoutReport) -> serde_json::Value {
+/// A line of a payout: one balance transaction beside the entry it should match.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PayoutLineBody {
+    pub balance_transaction: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The charge, refund or dispute it moved money for.
+    pub source: Option<String>,
+    pub stripe_net: String,
+    pub entry: Option<i64>,
+    pub entry_net: Option<String>,
+}
+
+/// A payout reconciled against the ledger.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PayoutBody {
+    pub id: String,
+    pub status: String,
+    pub arrival_date: String,
+    pub currency: String,
+    pub amount: String,
+    /// The net of the ledger entries the payout carried.
+    pub entries_total: String,
+    pub difference: String,
+    pub reconciled: bool,
+    pub missing_entries: Vec<PayoutLineBody>,
+    pub different_amounts: Vec<PayoutLineBody>,
+    /// Every line (left out of lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<Vec<PayoutLineBody>>,
+    pub flags: Vec<FlagBody>,
+}
+
+/// A payout's reconciliation as the API shows it.
+pub fn payout_body(report: &PayoutReport) -> PayoutBody {
     let currency = crate::ledger::Currency::from_code(&report.payout.currency).ok();
     let money =
         |minor: i64| currency.map_or_else(|| minor.to_string(), |currency| currency.format_minor(minor));
-    let line = |line: &crate::store::PayoutLine| {
-        json!({
-            "balance_transaction": line.balance_transaction,
-            "type": line.kind,
-            "source": line.source,
-            "stripe_net": money(line.stripe_net_minor),
-            "entry": line.entry_id,
-            "entry_net": line.entry_net_minor.map(money),
-        })
+    let line = |line: &crate::store::PayoutLine| PayoutLineBody {
+        balance_transaction: line.balance_transaction.clone(),
+        kind: line.kind.clone(),
+        source: line.source.clone(),
+        stripe_net: money(line.stripe_net_minor),
+        entry: line.entry_id,
+        entry_net: line.entry_net_minor.map(money),
     };
-    json!({
-        "id": report.payout.id,
-        "status": report.payout.status,
-        "arrival_date": report.payout.arrival_date,
-        "currency": report.payout.currency,
-        "amount": money(report.payout.amount_minor),
-        "entries_total": money(report.entries_minor),
-        "difference": money(report.difference_minor()),
-        "reconciled": report.reconciled(),
-        "missing_entries": report.missing().into_iter().map(line).collect::<Vec<_>>(),
-        "different_amounts": report.different().into_iter().map(line).collect::<Vec<_>>(),
-        "lines": report.lines.iter().map(line).collect::<Vec<_>>(),
-        "flags": report.flags.iter().map(super::stripe_review::flag_body).collect::<Vec<_>>(),
-    })
+    PayoutBody {
+        id: report.payout.id.clone(),
+        status: report.payout.status.clone(),
+        arrival_date: report.payout.arrival_date.clone(),
+        currency: report.payout.currency.clone(),
+        amount: money(report.payout.amount_minor),
+        entries_total: money(report.entries_minor),
+        difference: money(report.difference_minor()),
+        reconciled: report.reconciled(),
+        missing_entries: report.missing().into_iter().map(line).collect(),
+        different_amounts: report.different().into_iter().map(line).collect(),
+        lines: Some(report.lines.iter().map(line).collect()),
+        flags: report.flags.iter().map(FlagBody::new).collect(),
+    }
 }
 
+/// Payouts.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct PayoutList {
+    payouts: Vec<PayoutBody>,
+}
+
+/// Stripe's payouts, each reconciled against the ledger (without its lines).
+#[utoipa::path(get, path = "/api/v1/admin/payouts", tag = "stripe review",
+    responses((status = 200, description = "The payouts", body = PayoutList)))]
 async fn list_payouts(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let scope = caller.require(Role::Viewer)?.scope();
     let mut bodies = Vec::new();
     for payout in state.store.payouts().await? {
         if let Some(report) = state.store.payout_report(&scope, &payout.id).await? {
-            let mut body = payout_body(&report);
-            if let Some(map) = body.as_object_mut() {
-                map.remove("lines");
-            }
-            bodies.push(body);
+            bodies.push(PayoutBody { lines: None, ..payout_body(&report) });
         }
     }
-    Ok(axum::Json(json!({ "payouts": bodies })).into_response())
+    Ok(axum::Json(PayoutList { payouts: bodies }).into_response())
 }
 
+/// One payout's reconciliation, line by line.
+#[utoipa::path(get, path = "/api/v1/admin/payouts/{id}", tag = "stripe review", params(StripeId),
+    responses((status = 200, description = "The payout's reconciliation", body = PayoutBody)))]
 async fn payout_report(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
     let scope = caller.require(Role::Viewer)?.scope();
     let report = state.store.payout_report(&scope, &id).await?.ok_or_else(|| Problem::not_found("payout"))?;

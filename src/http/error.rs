@@ -13,13 +13,18 @@ use crate::payments::client::StripeApiError;
 use crate::payments::process::ProcessError;
 use crate::store::StoreError;
 
-#[derive(Debug, Serialize)]
+/// An error, as RFC 9457 problem details.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
+    /// `urn:appeal:problem:<kind>` (`validation`, `not-found`, `conflict`, `unauthorized`...).
     #[serde(rename = "type")]
     kind: String,
     title: &'static str,
+    /// The HTTP status.
     status: u16,
+    /// What happened, for a person.
     detail: String,
+    /// Each bad field (`amount`, `entries[2].method`, `Idempotency-Key`) and what is wrong with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<BTreeMap<String, String>>,
     #[serde(skip)]

@@ -1,11 +1,11 @@
 //! `GET /api/v1/admin/exports/ledger`: the ledger as CSV, beancount or ledger, streamed.
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Caller;
@@ -14,10 +14,14 @@ use super::extract::ApiQuery;
 use crate::access::Role;
 use crate::export::{self, Export, ExportInput};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/admin/exports/ledger", get(export_ledger))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(export_ledger))
 }
 
+/// The ledger as a file for the accountant: CSV, beancount or ledger (hledger), streamed.
+#[utoipa::path(get, path = "/api/v1/admin/exports/ledger", tag = "ledger", params(ExportInput),
+    responses((status = 200, description = "The export, as a download (`Content-Disposition: attachment`)",
+        content((String = "text/csv; charset=utf-8"), (String = "text/plain; charset=utf-8")))))]
 async fn export_ledger(
     State(state): State<AppState>,
     caller: Caller,

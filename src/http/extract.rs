@@ -112,6 +112,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
         let query = parts.uri.query().unwrap_or("");
+        // Nothing a person types holds a control character (PostgreSQL cannot even compare a
+        // NUL): refused here, naming the parameter, on both engines alike.
+        if let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
+            .find(|(name, value)| has_control(name) || has_control(value))
+        {
+            return Err(Problem::validation(&FieldErrors::single(
+                name.into_owned(),
+                "must not hold control characters",
+            )));
+        }
         let deserializer = serde_urlencoded_deserializer(query);
         serde_path_to_error::deserialize(deserializer).map(ApiQuery).map_err(|error| {
             let path = error.path().to_string();
@@ -123,4 +133,47 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
 fn serde_urlencoded_deserializer(query: &str) -> serde_urlencoded::Deserializer<'_> {
     serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()))
+}
+
+/// A path parameter. One that does not parse (an id too large or not a number) names
+/// nothing that exists: 404, naming the parameter, as problem+json like every other refusal.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        use axum::extract::path::{ErrorKind, Path};
+        use axum::extract::rejection::PathRejection;
+        let raw = axum::extract::RawPathParams::from_request_parts(parts, state).await.ok();
+        if let Some((name, _)) = raw.as_ref().and_then(|raw| raw.iter().find(|(_, value)| has_control(value)))
+        {
+            return Err(Problem::not_found(name).naming(name, "does not name anything that can exist"));
+        }
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => {
+                let field = match &rejection {
+                    PathRejection::FailedToDeserializePathParams(error) => match error.kind() {
+                        ErrorKind::ParseErrorAtKey { key, .. }
+                        | ErrorKind::InvalidUtf8InPathParam { key } => key.clone(),
+                        _ => "path".to_owned(),
+                    },
+                    _ => "path".to_owned(),
+                };
+                Err(Problem::new(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "Not found",
+                    format!("No such {field}: it does not name anything that can exist."),
+                )
+                .naming(&field, "does not name anything that can exist"))
+            }
+        }
+    }
+}
+
+fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
 }

@@ -15,6 +15,7 @@ pub mod fast;
 pub mod limits;
 pub mod links;
 mod manage;
+pub mod openapi;
 pub mod outgoing_webhooks;
 pub mod page_cache;
 pub mod pages;
@@ -27,7 +28,6 @@ pub mod webhook;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{Method, StatusCode};
-use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use std::sync::Arc;
@@ -117,22 +117,12 @@ impl Shared {
 }
 
 pub fn router(state: AppState) -> Router {
-    // Any origin gets the same answer, so nothing varies by it (`Vary` would only make
-    // every progress answer longer).
-    let public_cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::GET, Method::HEAD])
-        .vary(Vec::<axum::http::HeaderName>::new());
+    // Every API route comes with its part of the OpenAPI document (`openapi`).
+    let (api, _) = openapi::api_routes().split_for_parts();
     Router::new()
-        .merge(public::router().layer(public_cors))
-        .merge(public::health_router())
-        .merge(admin::router())
-        .merge(outgoing_webhooks::router())
-        .merge(stripe_review::router())
-        .merge(exports::router())
+        .merge(api)
+        .route("/api/docs", axum::routing::get(openapi::docs_page))
         .merge(dashboard::router(state.clone()))
-        .merge(checkout::router())
-        .merge(webhook::router())
         .merge(pages::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

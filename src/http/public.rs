@@ -1,23 +1,24 @@
 //! Public reads: campaigns and their progress, and the health probes. CORS is open for GET.
 
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Serialize;
-use serde_json::json;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tower_http::cors::{Any, CorsLayer};
 
 use axum::extract::ConnectInfo;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use tokio::sync::broadcast;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::{ApiResult, Problem};
+use super::extract::ApiPath;
 use crate::ledger::campaign::Localized;
 use crate::ledger::progress::timestamp;
 use crate::ledger::{Branch, Campaign};
@@ -27,23 +28,40 @@ use crate::store::ProgressDocument;
 /// When a client refused for want of room among the live streams should try again.
 const STREAMS_FULL_RETRY_SECONDS: u64 = 30;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/campaigns", get(list_campaigns))
-        .route("/api/v1/campaigns/{slug}", get(get_campaign))
-        .route("/api/v1/campaigns/{slug}/progress", get(get_progress))
-        .route("/api/v1/campaigns/{slug}/progress/stream", get(stream_progress))
+pub fn router() -> OpenApiRouter<AppState> {
+    // Any origin gets the same answer, so nothing varies by it (`Vary` would only make
+    // every progress answer longer).
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD])
+        .vary(Vec::<axum::http::HeaderName>::new());
+    OpenApiRouter::new()
+        .routes(routes!(list_campaigns))
+        .routes(routes!(get_campaign))
+        .routes(routes!(get_progress))
+        .routes(routes!(stream_progress))
+        .layer(cors)
 }
 
-pub fn health_router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+pub fn health_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).routes(routes!(metrics))
+}
+
+/// A list of campaigns.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CampaignList {
+    pub campaigns: Vec<CampaignBody>,
+}
+
+/// What a probe answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProbeBody {
+    /// `ok` (alive) or `ready` (able to serve).
+    pub status: &'static str,
 }
 
 /// A campaign as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CampaignBody {
     pub slug: String,
     pub currency: &'static str,
@@ -62,7 +80,7 @@ pub struct CampaignBody {
 }
 
 /// What the donation form needs: the accepted range and the fee formula.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CheckoutBody {
     pub min: String,
     pub max: String,
@@ -70,7 +88,7 @@ pub struct CheckoutBody {
     pub fee_fixed: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BranchBody {
     pub slug: String,
     pub name: String,
@@ -112,6 +130,9 @@ impl CampaignBody {
     }
 }
 
+/// The campaigns open to the public (not drafts, not archived).
+#[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns",
+    responses((status = 200, description = "The public campaigns", body = CampaignList)))]
 #[tracing::instrument(skip_all)]
 async fn list_campaigns(State(state): State<AppState>) -> ApiResult<Response> {
     let campaigns = state.store.list_campaigns(false).await?;
@@ -121,11 +142,14 @@ async fn list_campaigns(State(state): State<AppState>) -> ApiResult<Response> {
         let branches = state.store.branches(campaign.id).await?;
         bodies.push(CampaignBody::new(campaign, &branches));
     }
-    Ok(axum::Json(json!({ "campaigns": bodies })).into_response())
+    Ok(axum::Json(CampaignList { campaigns: bodies }).into_response())
 }
 
+/// A public campaign: its texts, goal, branches and what the donation form accepts.
+#[utoipa::path(get, path = "/api/v1/campaigns/{slug}", tag = "campaigns", params(super::openapi::CampaignSlug),
+    responses((status = 200, description = "The campaign", body = CampaignBody)))]
 #[tracing::instrument(skip_all, fields(slug))]
-async fn get_campaign(State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult<Response> {
+async fn get_campaign(State(state): State<AppState>, ApiPath(slug): ApiPath<String>) -> ApiResult<Response> {
     let campaign = state
         .store
         .campaign_by_slug(&slug)
@@ -139,10 +163,19 @@ async fn get_campaign(State(state): State<AppState>, Path(slug): Path<String>) -
 /// How long browsers and caches may reuse a progress document: short, so bars stay live.
 const PROGRESS_CACHE_CONTROL: &str = "public, max-age=5";
 
+/// The progress bar's figures, served from memory; `ETag` and `If-None-Match` make a poll cheap.
+#[utoipa::path(get, path = "/api/v1/campaigns/{slug}/progress", tag = "campaigns",
+    params(super::openapi::CampaignSlug,
+        ("If-None-Match" = Option<String>, Header, description = "The ETag of a document held already")),
+    responses(
+        (status = 200, description = "The progress document", body = crate::ledger::progress::Progress,
+            headers(("ETag" = String, description = "The document's version"),
+                    ("Cache-Control" = String, description = "public, max-age=5"))),
+        (status = 304, description = "The client holds this version already")))]
 #[tracing::instrument(skip_all, fields(slug))]
 async fn get_progress(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     // The request itself, not a copy of its headers: only If-None-Match is read.
     request: axum::extract::Request,
 ) -> ApiResult<Response> {
@@ -185,10 +218,16 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 /// `GET /api/v1/campaigns/{slug}/progress/stream`: one `progress` event with the document
 /// on connect and after every change. A reconnecting client gets the current figures at
 /// once, whatever it missed.
+#[utoipa::path(get, path = "/api/v1/campaigns/{slug}/progress/stream", tag = "campaigns",
+    params(super::openapi::CampaignSlug),
+    responses(
+        (status = 200, description = "Server-sent events: `progress`, whose data is the progress document, on connect and after every change; a comment line every 15 s",
+            content_type = "text/event-stream", body = String),
+        (status = 429, description = "This address holds too many open streams", body = Problem, content_type = "application/problem+json")))]
 #[tracing::instrument(skip_all, fields(slug))]
 async fn stream_progress(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -262,11 +301,16 @@ fn etag_matches(if_none_match: &str, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag == etag)
 }
 
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = ProbeBody)))]
 async fn healthz() -> impl IntoResponse {
-    axum::Json(json!({ "status": "ok" }))
+    axum::Json(ProbeBody { status: "ok" })
 }
 
 /// Prometheus text: refused checkouts by reason, checkouts started, open live streams.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain; version=0.0.4", body = String)))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let counters = &state.defence.counters;
     let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
@@ -291,12 +335,15 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], body)
 }
 
+/// Readiness: the database answers and the instance is not draining.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "Ready to serve", body = ProbeBody)))]
 async fn readyz(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
     if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(Problem::draining());
     }
     state.store.ping().await.map_err(|error| Problem::unavailable(&error))?;
-    Ok(axum::Json(json!({ "status": "ready" })))
+    Ok(axum::Json(ProbeBody { status: "ready" }))
 }
 
 #[cfg(test)]

@@ -1,71 +1,144 @@
 //! What Stripe reported that needs a treasurer's look, over the API: events that failed to
 //! apply (retry, dismiss) and flags (an over-reversed gift, money that cannot be counted).
 
-use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiResult, Problem};
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::openapi::{Id, StripeId};
 use crate::access::Role;
 use crate::actions::{self, FlagResolutionInput};
 use crate::ledger::progress::timestamp;
 use crate::store::{FailedEvent, Flag, FlagFilter};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/admin/stripe/flags", get(list_flags))
-        .route("/api/v1/admin/stripe/flags/{id}/resolve", post(resolve_flag))
-        .route("/api/v1/admin/stripe/events", get(list_failed_events))
-        .route("/api/v1/admin/stripe/events/{id}/retry", post(retry_event))
-        .route("/api/v1/admin/stripe/events/{id}/dismiss", post(dismiss_event))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_flags))
+        .routes(routes!(resolve_flag))
+        .routes(routes!(list_failed_events))
+        .routes(routes!(retry_event))
+        .routes(routes!(dismiss_event))
 }
 
-/// A flag as JSON, for the API and the dashboard.
-pub fn flag_body(flag: &Flag) -> Value {
-    json!({
-        "id": flag.id,
-        "kind": flag.kind.as_str(),
-        "campaign": flag.campaign_slug.as_str(),
-        "branch": flag.branch_slug.as_ref().map(|slug| slug.as_str()),
-        "entry": flag.entry_id,
-        "charge": flag.stripe_charge,
-        "detail": flag.detail,
-        "reported": flag.reported,
-        "holds": flag.held.as_ref().map(|held| held.kind.as_str()),
-        "raised_at": timestamp(flag.raised_at),
-        "resolved_at": flag.resolved_at.map(timestamp),
-        "resolved_by": flag.resolved_by,
-        "resolution": flag.resolution,
-    })
+/// What Stripe reported that the ledger could not take as it stands, for a treasurer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FlagBody {
+    pub id: i64,
+    /// `over_reversed` (more reversed than was given) or `uncounted` (money that cannot be counted).
+    pub kind: &'static str,
+    pub campaign: String,
+    pub branch: Option<String>,
+    pub entry: Option<i64>,
+    pub charge: Option<String>,
+    pub detail: String,
+    /// What Stripe reported, as it reported it.
+    #[schema(value_type = Object)]
+    pub reported: serde_json::Value,
+    /// The kind of money held until it is resolved.
+    pub holds: Option<&'static str>,
+    pub raised_at: String,
+    pub resolved_at: Option<String>,
+    pub resolved_by: Option<String>,
+    pub resolution: Option<String>,
 }
 
-/// A failed event as JSON, for the API and the dashboard.
-pub fn failed_event_body(event: &FailedEvent) -> Value {
-    json!({
-        "id": event.id,
-        "type": event.kind,
-        "created": chrono::DateTime::<chrono::Utc>::from_timestamp(event.created, 0).map(timestamp),
-        "status": event.status,
-        "attempts": event.attempts,
-        "last_error": event.last_error,
-        "failed_at": event.failed_at.map(timestamp),
-    })
+impl FlagBody {
+    pub fn new(flag: &Flag) -> Self {
+        FlagBody {
+            id: flag.id,
+            kind: flag.kind.as_str(),
+            campaign: flag.campaign_slug.to_string(),
+            branch: flag.branch_slug.as_ref().map(ToString::to_string),
+            entry: flag.entry_id,
+            charge: flag.stripe_charge.clone(),
+            detail: flag.detail.clone(),
+            reported: flag.reported.clone(),
+            holds: flag.held.as_ref().map(|held| held.kind.as_str()),
+            raised_at: timestamp(flag.raised_at),
+            resolved_at: flag.resolved_at.map(timestamp),
+            resolved_by: flag.resolved_by.clone(),
+            resolution: flag.resolution.clone(),
+        }
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A Stripe event that failed to apply, or was put aside.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FailedEventBody {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created: Option<String>,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: String,
+    pub failed_at: Option<String>,
+}
+
+impl FailedEventBody {
+    pub fn new(event: &FailedEvent) -> Self {
+        FailedEventBody {
+            id: event.id.clone(),
+            kind: event.kind.clone(),
+            created: chrono::DateTime::<chrono::Utc>::from_timestamp(event.created, 0).map(timestamp),
+            status: event.status.clone(),
+            attempts: event.attempts,
+            last_error: event.last_error.clone(),
+            failed_at: event.failed_at.map(timestamp),
+        }
+    }
+}
+
+/// Flags.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct FlagList {
+    flags: Vec<FlagBody>,
+}
+
+/// A flag resolved, with the entry its resolution recorded.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ResolvedFlag {
+    #[serde(flatten)]
+    flag: FlagBody,
+    recorded_entry: Option<i64>,
+}
+
+/// Failed events.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct FailedEventList {
+    events: Vec<FailedEventBody>,
+}
+
+/// What became of an event a treasurer acted on.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct EventDecision {
+    event: String,
+    /// After a retry: `applied`, `duplicate`, `ignored`, `deferred` or `quarantined`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'static str>,
+    /// After a dismissal: `dismissed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'static str>,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct FlagsQuery {
     /// Resolved flags too.
     #[serde(default)]
     all: bool,
 }
 
+/// Open flags (`all=true`: resolved ones too), of the caller's branch for a branch treasurer.
+#[utoipa::path(get, path = "/api/v1/admin/stripe/flags", tag = "stripe review", params(FlagsQuery),
+    responses((status = 200, description = "The flags", body = FlagList)))]
 async fn list_flags(
     State(state): State<AppState>,
     caller: Caller,
@@ -73,61 +146,78 @@ async fn list_flags(
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Viewer)?;
     let filter = FlagFilter { all: query.all, ..FlagFilter::default() };
-    let flags: Vec<Value> = state.store.flags(&actor.scope(), &filter).await?.iter().map(flag_body).collect();
-    Ok(axum::Json(json!({ "flags": flags })).into_response())
+    let flags = state.store.flags(&actor.scope(), &filter).await?.iter().map(FlagBody::new).collect();
+    Ok(axum::Json(FlagList { flags }).into_response())
 }
 
+/// Resolves a flag, recording what uncounted money counts for when `amount` is given.
+#[utoipa::path(post, path = "/api/v1/admin/stripe/flags/{id}/resolve", tag = "stripe review", params(Id),
+    request_body = FlagResolutionInput,
+    responses((status = 200, description = "Resolved", body = ResolvedFlag),
+        (status = 502, description = "Stripe could not be asked what it holds", body = Problem, content_type = "application/problem+json")))]
 async fn resolve_flag(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<FlagResolutionInput>,
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Treasurer)?;
     let resolved =
         actions::resolve_flag(&state.store, state.payments.as_ref(), Some(&state.mailer), id, input, actor)
             .await?;
-    let mut body = flag_body(&resolved.flag);
-    body["recorded_entry"] = json!(resolved.entry.as_ref().map(|entry| entry.id));
+    let body = ResolvedFlag {
+        flag: FlagBody::new(&resolved.flag),
+        recorded_entry: resolved.entry.as_ref().map(|entry| entry.id),
+    };
     Ok(axum::Json(body).into_response())
 }
 
+/// Stripe events that failed to apply or were quarantined (whole-organization callers only).
+#[utoipa::path(get, path = "/api/v1/admin/stripe/events", tag = "stripe review",
+    responses((status = 200, description = "The events", body = FailedEventList)))]
 async fn list_failed_events(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let actor = caller.require(Role::Viewer)?;
     if actor.branch.is_some() {
         return Err(Problem::forbidden("Stripe's events concern every branch."));
     }
-    let events: Vec<Value> =
-        state.store.failed_events(&actor.scope()).await?.iter().map(failed_event_body).collect();
-    Ok(axum::Json(json!({ "events": events })).into_response())
+    let events = state.store.failed_events(&actor.scope()).await?.iter().map(FailedEventBody::new).collect();
+    Ok(axum::Json(FailedEventList { events }).into_response())
 }
 
+/// Applies a failed event again, fetching it from Stripe.
+#[utoipa::path(post, path = "/api/v1/admin/stripe/events/{id}/retry", tag = "stripe review", params(StripeId),
+    responses((status = 200, description = "What became of it", body = EventDecision),
+        (status = 502, description = "Stripe refused or could not be reached", body = Problem, content_type = "application/problem+json")))]
 async fn retry_event(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Treasurer)?;
     let outcome =
         actions::retry_stripe_event(&state.store, state.payments.as_ref(), Some(&state.mailer), &id, actor)
             .await?;
-    Ok(axum::Json(json!({ "event": id, "outcome": outcome.as_str() })).into_response())
+    Ok(axum::Json(EventDecision { event: id, outcome: Some(outcome.as_str()), status: None }).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Why an event is put aside for good.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DismissInput {
     #[serde(default)]
     reason: Option<String>,
 }
 
+/// Puts a failed event aside for good, with a reason (kept in the audit log).
+#[utoipa::path(post, path = "/api/v1/admin/stripe/events/{id}/dismiss", tag = "stripe review", params(StripeId),
+    request_body = DismissInput, responses((status = 200, description = "Dismissed", body = EventDecision)))]
 async fn dismiss_event(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<DismissInput>,
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Treasurer)?;
     actions::dismiss_stripe_event(&state.store, &id, input.reason, actor).await?;
-    Ok(axum::Json(json!({ "event": id, "status": "dismissed" })).into_response())
+    Ok(axum::Json(EventDecision { event: id, outcome: None, status: Some("dismissed") }).into_response())
 }

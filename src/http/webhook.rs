@@ -1,13 +1,13 @@
 //! `POST /api/v1/stripe/webhook`: Stripe's events, signature checked on the raw body,
 //! answered 2xx only once their effects are committed.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use serde_json::json;
+use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::{ApiResult, Problem};
@@ -18,12 +18,23 @@ use crate::payments::signature::verify;
 /// Stripe's events can be large (an invoice with many lines).
 const MAX_EVENT_BYTES: usize = 1024 * 1024;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/stripe/webhook", post(receive_event))
-        .layer(DefaultBodyLimit::max(MAX_EVENT_BYTES))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(receive_event)).layer(DefaultBodyLimit::max(MAX_EVENT_BYTES))
 }
 
+/// What became of a Stripe event.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EventReceived {
+    pub received: bool,
+    #[schema(value_type = String, examples("applied", "duplicate", "ignored", "deferred", "quarantined"))]
+    pub outcome: &'static str,
+}
+
+/// Stripe's events (Stripe calls this): the signature is checked on the raw body, and the
+/// answer is 2xx only once the event's effects are committed, so Stripe retries otherwise.
+#[utoipa::path(post, path = "/api/v1/stripe/webhook", tag = "giving",
+    request_body(content = Object, description = "A Stripe event object, as Stripe signs it", content_type = "application/json"),
+    responses((status = 200, description = "Recorded (or already recorded)", body = EventReceived)))]
 #[tracing::instrument(skip_all, fields(event_id, event_type))]
 async fn receive_event(
     State(state): State<AppState>,
@@ -57,7 +68,7 @@ async fn receive_event(
             .await?;
     let outcome_name = outcome.as_str();
     tracing::info!(outcome = outcome_name, "Stripe event");
-    Ok((StatusCode::OK, axum::Json(json!({ "received": true, "outcome": outcome_name }))).into_response())
+    Ok((StatusCode::OK, axum::Json(EventReceived { received: true, outcome: outcome_name })).into_response())
 }
 
 fn not_configured(detail: &str) -> Problem {

@@ -10,7 +10,7 @@ use super::money::{Money, checked_sum};
 use super::validation::{AmountText, FieldErrors, optional_text};
 
 /// A deposit as a treasurer enters it (API body; the CSV import fills `entries` from rows).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchInput {
     #[serde(default)]

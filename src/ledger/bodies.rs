@@ -8,7 +8,7 @@ use super::progress::timestamp;
 use super::subscription::Subscription;
 
 /// A ledger entry as the admin API shows it (the store has left out what the caller may not see).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EntryBody {
     pub id: i64,
     pub campaign: String,
@@ -36,7 +36,7 @@ pub struct EntryBody {
     pub presented_currency: Option<&'static str>,
     /// A donation's dispute or inquiry, as Stripe last described it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dispute: Option<serde_json::Value>,
+    pub dispute: Option<DisputeBody>,
 }
 
 impl EntryBody {
@@ -71,7 +71,20 @@ impl EntryBody {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A dispute or inquiry of a donation, as Stripe last described it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DisputeBody {
+    pub id: String,
+    pub status: String,
+    /// An inquiry (or retrieval): the bank asks, no money is withdrawn.
+    pub inquiry: bool,
+    /// Still to be decided.
+    pub open: bool,
+    pub reason: Option<String>,
+    pub evidence_due_by: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SubscriptionBody {
     pub id: String,
     pub campaign: String,
@@ -87,7 +100,7 @@ pub struct SubscriptionBody {
     pub cancel_at_period_end: bool,
     pub cancelled_at: Option<String>,
     /// Disputes and inquiries of its installments.
-    pub disputes: Vec<serde_json::Value>,
+    pub disputes: Vec<DisputeBody>,
 }
 
 impl SubscriptionBody {

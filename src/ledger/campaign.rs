@@ -78,7 +78,7 @@ impl CampaignStatus {
 }
 
 /// A text in English and French; either may be empty, and reads fall back to the other.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Localized {
     #[serde(default)]
@@ -152,47 +152,62 @@ pub struct Branch {
 
 /// What a client sends to create or change a campaign. On create, `slug`, `currency`,
 /// `goal` and `title` are required; on change every field is optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignInput {
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub slug: Field<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub currency: Field<String>,
     #[serde(default)]
+    #[schema(value_type = Option<AmountText>)]
     pub goal: Field<AmountText>,
     #[serde(default)]
+    #[schema(value_type = Option<Localized>)]
     pub title: Field<Localized>,
     #[serde(default)]
+    #[schema(value_type = Option<Localized>)]
     pub description: Field<Localized>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub starts_at: Field<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub ends_at: Field<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub status: Field<String>,
     /// Put a closed campaign away from lists (`true`), or bring it back (`false`).
     #[serde(default)]
+    #[schema(value_type = Option<bool>)]
     pub archived: Field<bool>,
     #[serde(default)]
+    #[schema(value_type = Option<bool>)]
     pub count_net_of_fees: Field<bool>,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<BranchInput>>)]
     pub branches: Field<Vec<BranchInput>>,
     /// The smallest online gift (default 2.00).
     #[serde(default)]
+    #[schema(value_type = Option<AmountText>)]
     pub checkout_min: Field<AmountText>,
     /// The largest online gift (default: the global maximum).
     #[serde(default)]
+    #[schema(value_type = Option<AmountText>)]
     pub checkout_max: Field<AmountText>,
     /// The processing fee's percentage, as a decimal string ("2.9").
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub fee_percent: Field<String>,
     /// The processing fee's fixed part ("0.30").
     #[serde(default)]
+    #[schema(value_type = Option<AmountText>)]
     pub fee_fixed: Field<AmountText>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BranchInput {
     #[serde(default)]

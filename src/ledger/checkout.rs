@@ -66,7 +66,7 @@ impl Locale {
 }
 
 /// The body of `POST /api/v1/campaigns/{slug}/checkout`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutInput {
     #[serde(default)]

@@ -213,7 +213,7 @@ pub struct Entry {
 }
 
 /// Money raised internally, as a treasurer enters it (API body and CLI flags alike).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfflineDonationInput {
     #[serde(default)]
@@ -346,7 +346,7 @@ pub fn parse_received_on(text: &str, today: NaiveDate) -> Result<NaiveDate, &'st
 }
 
 /// A treasurer's reversal of offline money: a bounced cheque, cash handed back, an entry in error.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReversalInput {
     /// Defaults to everything not yet reversed.

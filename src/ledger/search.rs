@@ -12,8 +12,9 @@ pub const DEFAULT_PAGE: i64 = 50;
 pub const MAX_PAGE: i64 = 500;
 
 /// What is asked, as it arrives (a query string, the dashboard's search form, CLI flags).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EntrySearchInput {
     #[serde(default)]
     pub campaign: Option<String>,

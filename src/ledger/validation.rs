@@ -116,6 +116,22 @@ impl<'de> Deserialize<'de> for AmountText {
     }
 }
 
+/// In the API's contract: a string, never a number.
+impl utoipa::PartialSchema for AmountText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "An amount in the currency's units, as a decimal string (\"25.00\"); a JSON number is refused.",
+            ))
+            .examples(["25.00"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AmountText {}
+
 const NUMBER_REFUSED: &str = "must be a decimal string such as \"25.00\", not a JSON number";
 
 /// Checks an optional free-text field: trimmed, empty treated as absent, bounded length.

@@ -265,6 +265,18 @@ impl StoredDispute {
     pub fn is_open(&self) -> bool {
         !matches!(self.status.as_str(), "won" | "lost" | "warning_closed" | "prevented")
     }
+
+    /// As the API shows it.
+    pub fn body(&self) -> crate::ledger::bodies::DisputeBody {
+        crate::ledger::bodies::DisputeBody {
+            id: self.id.clone(),
+            status: self.status.clone(),
+            inquiry: self.is_inquiry(),
+            open: self.is_open(),
+            reason: self.reason.clone(),
+            evidence_due_by: self.evidence_due_by.map(crate::ledger::progress::timestamp),
+        }
+    }
 }
 
 /// Stores what Stripe says of a dispute unless a later word is already stored: a closed

@@ -21,6 +21,7 @@ mod hardening;
 mod instances;
 mod lifecycle;
 mod links;
+mod openapi;
 mod outgoing;
 mod payouts;
 mod people;

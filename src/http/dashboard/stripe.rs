@@ -18,7 +18,7 @@ use crate::actions::{self, FlagResolutionInput};
 use crate::http::AppState;
 use crate::http::auth::SignedIn;
 use crate::http::error::Problem;
-use crate::http::stripe_review::{failed_event_body, flag_body};
+use crate::http::stripe_review::{FailedEventBody, FlagBody};
 use crate::ledger::validation::AmountText;
 use crate::store::FlagFilter;
 
@@ -31,7 +31,7 @@ pub(super) async fn payouts(State(state): State<AppState>, signed_in: SignedIn) 
     };
     for payout in listed {
         match state.store.payout_report(&signed_in.actor.scope(), &payout.id).await {
-            Ok(Some(report)) => reports.push(shown_payout(crate::http::admin::payout_body(&report))),
+            Ok(Some(report)) => reports.push(shown_payout(json!(crate::http::admin::payout_body(&report)))),
             Ok(None) => {}
             Err(error) => return Problem::from(error).into_response(),
         }
@@ -91,12 +91,12 @@ async fn render_review(
     status: StatusCode,
 ) -> Response {
     let scope = signed_in.actor.scope();
-    let events: Vec<Value> = match state.store.failed_events(&scope).await {
-        Ok(events) => events.iter().map(failed_event_body).collect(),
+    let events: Vec<FailedEventBody> = match state.store.failed_events(&scope).await {
+        Ok(events) => events.iter().map(FailedEventBody::new).collect(),
         Err(error) => return Problem::from(error).into_response(),
     };
-    let flags: Vec<Value> = match state.store.flags(&scope, &FlagFilter::default()).await {
-        Ok(flags) => flags.iter().map(flag_body).collect(),
+    let flags: Vec<FlagBody> = match state.store.flags(&scope, &FlagFilter::default()).await {
+        Ok(flags) => flags.iter().map(FlagBody::new).collect(),
         Err(error) => return Problem::from(error).into_response(),
     };
     let context = json!({
