@@ -137,8 +137,10 @@ fn look_alike_conflict(campaign: &Campaign, earlier: &StoredBatch) -> ActionErro
 /// Why a whole deposit is taken out of the books.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"reason": "deposit entered twice", "kind": "adjustment"})))]
 pub struct BatchReversalInput {
     #[serde(default)]
+    #[schema(required = true)]
     pub reason: Option<String>,
     /// refund or adjustment (the default).
     #[serde(default)]

@@ -95,6 +95,8 @@ pub async fn dismiss_stripe_event(
 /// A treasurer's decision on a flag (API body and CLI flags alike).
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"reason": "checked against the bank statement"}),
+    json!({"amount": "40.00", "fee": "1.46", "reason": "converted at the bank's rate"})))]
 pub struct FlagResolutionInput {
     #[serde(default)]
     pub reason: Option<String>,

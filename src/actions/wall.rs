@@ -11,9 +11,12 @@ use crate::store::Store;
 /// What to change on the wall for one gift: `name` and `message`, each shown or hidden.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "hidden", "message": "shown"})))]
 pub struct WallDecisionInput {
+    /// `shown` or `hidden`.
     #[serde(default)]
     pub name: Option<String>,
+    /// `shown` or `hidden`.
     #[serde(default)]
     pub message: Option<String>,
 }

@@ -17,9 +17,14 @@ use crate::webhooks::signature::new_secret;
 /// A new endpoint, or a change to one (fields left out stay as they are).
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"url": "https://members.example.org/hooks/appeal",
+    "events": ["donation.recorded", "donation.reversed"]})))]
 pub struct EndpointInput {
+    /// https (http only to localhost).
     #[serde(default)]
     pub url: Option<String>,
+    /// `donation.recorded`, `donation.reversed`, `subscription.started`, `subscription.updated`,
+    /// `subscription.ended`, `campaign.goal_reached`, `payout.reconciled`, `batch.posted`.
     #[serde(default)]
     pub events: Option<Vec<String>>,
     #[serde(default)]
@@ -29,6 +34,7 @@ pub struct EndpointInput {
 /// What to send again: one delivery, or every event written in a time range.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"delivery": 42}), json!({"from": "2026-11-01", "to": "2026-11-02T12:00:00Z"})))]
 pub struct ReplayInput {
     #[serde(default)]
     pub delivery: Option<i64>,

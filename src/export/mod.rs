@@ -15,7 +15,8 @@ use serde::Deserialize;
 use crate::ledger::{Branch, Campaign, FieldErrors};
 use crate::store::{ExportRow, StoreError};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Format {
     Csv,
     Beancount,
@@ -53,6 +54,8 @@ impl Format {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ExportInput {
+    /// `csv` (the default), `beancount` or `ledger` (hledger).
+    #[param(value_type = Option<Format>, inline)]
     pub format: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,

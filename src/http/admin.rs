@@ -206,6 +206,7 @@ async fn list_donations(
 /// A refund asked of Stripe; all that is left of the gift unless `amount` says less.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"amount": "10.00", "reason": "given twice by mistake"})))]
 struct RefundInput {
     #[serde(default)]
     amount: Option<AmountText>,

@@ -221,7 +221,7 @@ pub async fn docs_page(State(state): State<AppState>) -> Response {
         "organization": state.site.organization,
         "title": DOCUMENT["info"]["title"],
         "version": DOCUMENT["info"]["version"],
-        "description": DOCUMENT["info"]["description"],
+        "description": rich(&DOCUMENT["info"]["description"]),
         "groups": docs_groups(&DOCUMENT),
         "schemas": docs_schemas(&DOCUMENT),
         "schema_names": DOCUMENT["components"]["schemas"].as_object().map(|map| map.keys().cloned().collect::<Vec<_>>()),
@@ -262,14 +262,20 @@ fn docs_operation(document: &Value, path: &str, method: &str, operation: &Value)
                         "in": parameter["in"],
                         "required": parameter["required"].as_bool().unwrap_or(false),
                         "type": type_text(&parameter["schema"]),
-                        "description": parameter["description"],
+                        "description": rich(&parameter["description"]),
                     })
                 })
                 .collect()
         })
         .unwrap_or_default();
     let body = operation["requestBody"]["content"].as_object().and_then(|content| {
-        content.iter().next().map(|(media, spec)| json!({"media": media, "type": type_text(&spec["schema"])}))
+        content.iter().next().map(|(media, spec)| {
+            json!({
+                "media": media,
+                "type": type_text(&spec["schema"]),
+                "example": example_of(document, &spec["schema"]),
+            })
+        })
     });
     let responses: Vec<Value> = operation["responses"]
         .as_object()
@@ -280,7 +286,7 @@ fn docs_operation(document: &Value, path: &str, method: &str, operation: &Value)
                     let content = response["content"].as_object().and_then(|content| content.iter().next());
                     json!({
                         "status": status,
-                        "description": response["description"],
+                        "description": rich(&response["description"]),
                         "media": content.map(|(media, _)| media.clone()),
                         "type": content.map(|(_, spec)| type_text(&spec["schema"])),
                     })
@@ -294,7 +300,18 @@ fn docs_operation(document: &Value, path: &str, method: &str, operation: &Value)
             alternatives
                 .iter()
                 .filter_map(Value::as_object)
-                .map(|schemes| schemes.keys().cloned().collect::<Vec<_>>().join(" + "))
+                .map(|schemes| {
+                    let named = |scheme: &str| match scheme {
+                        "bearer" => "an API token",
+                        "session" => "a signed-in session",
+                        "csrf" => "X-CSRF-Token",
+                        _ => "Stripe's signature",
+                    };
+                    // The session first, then its CSRF header.
+                    let mut names: Vec<&str> = schemes.keys().map(|scheme| named(scheme)).collect();
+                    names.sort_by_key(|name| name.starts_with('X'));
+                    names.join(" with ")
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -302,13 +319,37 @@ fn docs_operation(document: &Value, path: &str, method: &str, operation: &Value)
         "anchor": format!("{method}-{}", path.replace(['/', '{', '}', '.'], "-")),
         "method": method.to_uppercase(),
         "path": path,
-        "summary": operation["summary"],
-        "description": operation["description"],
+        "summary": rich(&operation["summary"]),
+        "description": rich(&operation["description"]),
         "parameters": parameters,
         "body": body,
         "responses": responses,
         "security": security,
     })
+}
+
+/// A schema's first example, as indented JSON (a `$ref` followed).
+fn example_of(document: &Value, schema: &Value) -> Option<String> {
+    let schema = resolve(document, schema);
+    let example = schema["examples"].as_array().and_then(|examples| examples.first())?;
+    serde_json::to_string_pretty(example).ok()
+}
+
+/// A description as HTML: escaped, with `code` spans (the page marks it safe).
+fn rich(text: &Value) -> Option<String> {
+    let text = text.as_str().filter(|text| !text.is_empty())?;
+    let escaped = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let mut html = String::with_capacity(escaped.len());
+    for (index, piece) in escaped.split('`').enumerate() {
+        if index % 2 == 1 {
+            html.push_str("<code>");
+            html.push_str(piece);
+            html.push_str("</code>");
+        } else {
+            html.push_str(piece);
+        }
+    }
+    Some(html)
 }
 
 /// A `$ref` to a reusable response, followed.
@@ -367,7 +408,7 @@ fn docs_schemas(document: &Value) -> Vec<Value> {
                                 "name": field,
                                 "type": type_text(spec),
                                 "required": required.contains(&field.as_str()),
-                                "description": spec["description"],
+                                "description": rich(&spec["description"]),
                             })
                         })
                         .collect()
@@ -375,7 +416,8 @@ fn docs_schemas(document: &Value) -> Vec<Value> {
                 .unwrap_or_default();
             json!({
                 "name": name,
-                "description": schema["description"],
+                "description": rich(&schema["description"]),
+                "example": example_of(document, schema),
                 "type": if fields.is_empty() { type_text(schema) } else { String::new() },
                 "fields": fields,
                 "closed": schema["additionalProperties"] == false,

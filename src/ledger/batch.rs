@@ -12,10 +12,16 @@ use super::validation::{AmountText, FieldErrors, optional_text};
 /// A deposit as a treasurer enters it (API body; the CSV import fills `entries` from rows).
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"reference": "slip 2026-11-03", "deposited_on": "2026-11-03",
+    "declared_count": 2, "declared_total": "75.00", "entries": [
+        {"amount": "50.00", "method": "cheque", "donor_name": "Ana Silva"},
+        {"amount": "25.00", "method": "cash"}]})))]
 pub struct BatchInput {
+    /// The deposit slip's reference.
     #[serde(default)]
     pub reference: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
     pub deposited_on: Option<String>,
     #[serde(default)]
     pub declared_count: Option<i64>,

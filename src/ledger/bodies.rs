@@ -13,7 +13,9 @@ pub struct EntryBody {
     pub id: i64,
     pub campaign: String,
     pub branch: Option<String>,
+    #[schema(value_type = super::EntryKind)]
     pub kind: &'static str,
+    #[schema(value_type = super::entry::Source)]
     pub source: &'static str,
     pub method: String,
     pub amount: String,
@@ -25,7 +27,9 @@ pub struct EntryBody {
     pub anonymous: bool,
     pub message: Option<String>,
     pub recurring: bool,
+    #[schema(format = Date)]
     pub received_on: String,
+    #[schema(format = DateTime)]
     pub recorded_at: String,
     pub recorded_by: String,
     pub reference: Option<String>,

@@ -45,7 +45,7 @@ impl fmt::Display for Slug {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CampaignStatus {
     Draft,
@@ -154,12 +154,16 @@ pub struct Branch {
 /// `goal` and `title` are required; on change every field is optional.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"slug": "office", "currency": "CAD", "goal": "100000.00",
+    "title": {"en": "New office", "fr": "Nouveau local"}, "status": "active",
+    "branches": [{"slug": "montreal", "name": "Montréal", "goal": "40000.00"}]})))]
 pub struct CampaignInput {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub slug: Field<String>,
+    /// An ISO 4217 code (`CAD`, `EUR`, `JPY`...).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, examples("CAD"))]
     pub currency: Field<String>,
     #[serde(default)]
     #[schema(value_type = Option<AmountText>)]
@@ -177,7 +181,7 @@ pub struct CampaignInput {
     #[schema(value_type = Option<String>)]
     pub ends_at: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<CampaignStatus>)]
     pub status: Field<String>,
     /// Put a closed campaign away from lists (`true`), or bring it back (`false`).
     #[serde(default)]

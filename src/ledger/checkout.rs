@@ -10,7 +10,8 @@ use super::entry::Donor;
 use super::money::{Currency, Money};
 use super::validation::{AmountText, FieldErrors, optional_text, parse_email};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Interval {
     Once,
     Month,
@@ -68,12 +69,18 @@ impl Locale {
 /// The body of `POST /api/v1/campaigns/{slug}/checkout`.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"amount": "25.00", "interval": "month", "email": "ana@example.org",
+    "name": "Ana Silva", "branch": "montreal", "cover_fees": true, "locale": "fr"})))]
 pub struct CheckoutInput {
     #[serde(default)]
+    #[schema(value_type = AmountText, required = true)]
     pub amount: Option<AmountText>,
+    /// `once` (the default), or a monthly or yearly subscription.
     #[serde(default)]
+    #[schema(value_type = Option<Interval>)]
     pub interval: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Email)]
     pub email: Option<String>,
     #[serde(default)]
     pub name: Option<String>,

@@ -7,7 +7,7 @@ use super::campaign::{Branch, Campaign, Slug};
 use super::money::{Currency, Money};
 use super::validation::{AmountText, FieldErrors, optional_text, parse_email};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     Donation,
@@ -40,7 +40,7 @@ impl EntryKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     Online,
@@ -65,7 +65,8 @@ impl Source {
 }
 
 /// How money raised internally reached the organization.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum OfflineMethod {
     Cash,
     Cheque,
@@ -215,16 +216,23 @@ pub struct Entry {
 /// Money raised internally, as a treasurer enters it (API body and CLI flags alike).
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"amount": "25.00", "method": "cheque", "received_on": "2026-11-01",
+    "donor_name": "Ana Silva", "reference": "cheque 1042", "branch": "montreal"})))]
 pub struct OfflineDonationInput {
     #[serde(default)]
+    #[schema(value_type = AmountText, required = true)]
     pub amount: Option<AmountText>,
     #[serde(default)]
+    #[schema(value_type = OfflineMethod, required = true)]
     pub method: Option<String>,
+    /// The day the money came in (a batch's rows default to its `deposited_on`).
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
     pub received_on: Option<String>,
     #[serde(default)]
     pub donor_name: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Email)]
     pub donor_email: Option<String>,
     #[serde(default)]
     pub reference: Option<String>,
@@ -348,11 +356,13 @@ pub fn parse_received_on(text: &str, today: NaiveDate) -> Result<NaiveDate, &'st
 /// A treasurer's reversal of offline money: a bounced cheque, cash handed back, an entry in error.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"amount": "25.00", "reason": "the cheque bounced"})))]
 pub struct ReversalInput {
     /// Defaults to everything not yet reversed.
     #[serde(default)]
     pub amount: Option<AmountText>,
     #[serde(default)]
+    #[schema(required = true)]
     pub reason: Option<String>,
     /// `refund` when the money went back to the donor, `adjustment` (the default) otherwise.
     #[serde(default)]

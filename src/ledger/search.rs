@@ -30,6 +30,7 @@ pub struct EntrySearchInput {
     #[serde(default)]
     pub branch: Option<String>,
     #[serde(default)]
+    #[param(value_type = Option<crate::ledger::EntryKind>, inline)]
     pub kind: Option<String>,
     /// A deposit's number.
     #[serde(default)]

@@ -384,3 +384,35 @@ async fn a_ready_made_link_opens_the_form_filled_in(engine: Engine) {
     }
     browser.quit().await;
 }
+
+on_both_engines!(the_api_docs_page_reads_well_and_passes_axe);
+
+/// A developer opens `/api/docs`: the contract as a page, every operation's example body a
+/// click away, on a phone too, with no accessibility violation.
+async fn the_api_docs_page_reads_well_and_passes_axe(engine: Engine) {
+    if !available() {
+        return;
+    }
+    let app = spawn_app_with(engine, Options { reachable: true, ..Options::default() }).await;
+    let engine_name = format!("{engine:?}").to_lowercase();
+    for (device, width, height) in [("desktop", 1200, 900), ("phone", 390, 844)] {
+        let browser = Browser::start(width, height).await;
+        browser.goto(&app.url("/api/docs")).await;
+        let opened = browser
+            .eval(
+                "const op = document.getElementById('post--api-v1-admin-campaigns--slug--donations');\
+                 const details = op.parentElement.querySelector('details'); details.open = true;\
+                 op.scrollIntoView(); return details.querySelector('code').textContent;",
+            )
+            .await;
+        let example: Value =
+            serde_json::from_str(opened.as_str().expect("text")).expect("the example is JSON");
+        assert_eq!(example["method"], "cheque");
+        browser.screenshot(&screenshots().join(format!("{engine_name}-api-docs-{device}.png"))).await;
+        if let Some(axe) = axe_source() {
+            let violations = accessibility_violations(&browser, &axe).await;
+            assert!(violations.is_empty(), "/api/docs on a {device}: {violations:#?}");
+        }
+        browser.quit().await;
+    }
+}
