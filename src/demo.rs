@@ -25,6 +25,7 @@ pub async fn seed(store: &Store) -> Result<bool, ActionError> {
             "fr": "Nous en avons amassé l'essentiel à l'interne. Aidez-nous à atteindre l'objectif !"
         },
         "status": "active",
+        "monthly_ask": "25%",
         "branches": [
             { "slug": "montreal", "name": "Montréal", "goal": "40000.00" },
             { "slug": "quebec", "name": "Québec", "goal": "25000.00" },

@@ -4,6 +4,7 @@ mod deposits;
 mod import;
 mod people;
 mod search;
+mod sources;
 mod stripe_review;
 mod wall;
 mod webhooks;
@@ -11,6 +12,7 @@ mod webhooks;
 pub use deposits::{BatchOutcome, BatchReversalInput, BatchReversed, record_batch, reverse_batch};
 pub use import::{CsvImport, import_csv};
 pub use search::{EntryPage, find_entries};
+pub use sources::campaign_sources;
 pub use wall::{WallDecisionInput, decide_wall};
 pub use webhooks::{
     DeliveryLog, EndpointBody, EndpointInput, LOG_PAGE, ReplayInput, add_webhook, list_webhooks,

@@ -99,6 +99,9 @@ pub(super) struct CampaignUpdateArgs {
     fee_percent: Option<String>,
     #[arg(long)]
     fee_fixed: Option<String>,
+    /// After a one-off gift, ask for a monthly one: "25%" of the gift or "10.00"; "none" to stop asking.
+    #[arg(long)]
+    monthly_ask: Option<String>,
     /// The whole branch list, slug:name or slug:name:goal each; repeat for each branch.
     #[arg(long = "branch")]
     branches: Vec<String>,
@@ -185,6 +188,7 @@ async fn update(store: &Store, args: CampaignUpdateArgs, actor: &Actor) -> Resul
         checkout_max: optional(args.checkout_max).map_value(AmountText),
         fee_percent: optional(args.fee_percent),
         fee_fixed: optional(args.fee_fixed).map_value(AmountText),
+        monthly_ask: clearable(args.monthly_ask),
     };
     let campaign = actions::update_campaign(store, &args.slug, input, actor).await?;
     println!(

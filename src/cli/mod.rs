@@ -282,6 +282,9 @@ struct DonationAddArgs {
     /// Record it even though an earlier gift has the same reference, amount and date.
     #[arg(long)]
     allow_duplicate: bool,
+    /// The push it came from, for the sources report (`branch-meeting-nov`).
+    #[arg(long = "ref")]
+    source_ref: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -568,6 +571,7 @@ async fn add_donation(store: &Store, args: DonationAddArgs, actor: &Actor) -> Re
         anonymous: Some(!args.show_name),
         message: None,
         allow_duplicate: args.allow_duplicate,
+        source_ref: args.source_ref,
     };
     let outcome = actions::record_offline_donation(store, &args.campaign, input, actor, None).await?;
     print_entry("recorded", &outcome);

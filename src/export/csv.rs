@@ -41,6 +41,7 @@ pub const COLUMNS: &[&str] = &[
     "recorded_by",
     "reason",
     "batch_reference",
+    "ref",
 ];
 
 pub fn header() -> String {
@@ -97,6 +98,7 @@ pub fn write_row(out: &mut String, row: &mut ExportRow<'_>, date: NaiveDate) -> 
     line.text(Some(row.recorded_by()?));
     line.text(row.reason()?);
     line.text(row.batch_reference()?);
+    line.text(row.source_ref()?);
     line.out.push_str("\r\n");
     Ok(())
 }

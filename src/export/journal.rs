@@ -120,7 +120,7 @@ fn beancount_string(text: &str) -> String {
 }
 
 /// What an accountant needs to follow money back: the entry a reversal takes from, why,
-/// and the deposit slip an entry came in with.
+/// the deposit slip an entry came in with, and the push (`ref`) it came from.
 fn audit_trail(entry: &Entry) -> Vec<(&'static str, String)> {
     let mut trail = Vec::new();
     if let Some(reversed) = entry.reverses_entry_id {
@@ -131,6 +131,9 @@ fn audit_trail(entry: &Entry) -> Vec<(&'static str, String)> {
     }
     if let Some(reference) = &entry.batch_reference {
         trail.push(("deposit", reference.clone()));
+    }
+    if let Some(source_ref) = &entry.source_ref {
+        trail.push(("ref", source_ref.clone()));
     }
     trail
 }

@@ -19,7 +19,7 @@ pub(super) async fn branches(
 ) -> Response {
     let key = PageKey { kind: "branches", slug: slug.clone(), lang: lang.language.code.clone() };
     let version = page_version(&state, &slug).await;
-    kept_page(&state, &lang, key, version, async {
+    kept_page(&state, &lang, key, version, None, async {
         let Ok(Some((campaign, totals, mut branches))) = load_public(&state, &slug).await else {
             return Err(not_found_page(&state, &lang));
         };

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::Problem;
 use super::pages::Lang;
+use crate::ledger::attribution::ref_from_link;
 use crate::ledger::progress::BranchTotals;
 use crate::ledger::{Campaign, Money};
 
@@ -22,6 +23,11 @@ pub struct LinkQuery {
     pub interval: Option<String>,
     pub branch: Option<String>,
     pub lang: Option<String>,
+    /// The push the link belongs to; `utm_campaign` or `utm_source` stand in for it.
+    #[serde(rename = "ref")]
+    pub source_ref: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub utm_source: Option<String>,
 }
 
 /// The parts of a ready-made link that fit the campaign.
@@ -31,6 +37,7 @@ pub struct ReadyLink {
     pub amount_minor: Option<i64>,
     pub interval: Option<&'static str>,
     pub branch: Option<String>,
+    pub source_ref: Option<String>,
 }
 
 impl ReadyLink {
@@ -51,7 +58,12 @@ impl ReadyLink {
                 .find(|row| row.branch.slug.as_str() == slug)
                 .map(|row| row.branch.slug.to_string())
         });
-        ReadyLink { amount_minor, interval, branch }
+        let source_ref = ref_from_link(
+            query.source_ref.as_deref(),
+            query.utm_campaign.as_deref(),
+            query.utm_source.as_deref(),
+        );
+        ReadyLink { amount_minor, interval, branch, source_ref }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -69,6 +81,9 @@ impl ReadyLink {
         }
         if let Some(branch) = &self.branch {
             query.append_pair("branch", branch);
+        }
+        if let Some(source_ref) = &self.source_ref {
+            query.append_pair("ref", source_ref);
         }
         query.append_pair("lang", lang);
         format!("{public_url}/c/{}?{}", campaign.slug, query.finish())

@@ -22,7 +22,9 @@ pub mod pages;
 pub mod public;
 pub mod security;
 pub mod serve;
+pub mod sources;
 pub mod stripe_review;
+mod thanks;
 pub mod webhook;
 
 use axum::Router;

@@ -80,6 +80,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(super::checkout::router())
         .merge(super::webhook::router())
         .merge(super::admin::router())
+        .merge(super::sources::router())
         .merge(super::exports::router())
         .merge(super::stripe_review::router())
         .merge(super::outgoing_webhooks::router())

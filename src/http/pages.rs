@@ -21,6 +21,7 @@ use super::error::Problem;
 use super::manage;
 use super::page_cache::PageKey;
 use crate::actions::{self, ActionError};
+use crate::ledger::attribution::ref_from_link;
 use crate::ledger::checkout::CheckoutInput;
 use crate::ledger::progress::{BranchTotals, CampaignTotals, Progress, percent};
 use crate::ledger::validation::AmountText;
@@ -259,7 +260,7 @@ async fn index(State(state): State<AppState>, lang: Lang) -> Response {
     let language = lang.language;
     // Kept for `FRESH_FOR` under one version: it lists every active campaign.
     let key = PageKey { kind: "home", slug: String::new(), lang: language.code.clone() };
-    kept_page(&state, &lang, key, Some(String::new()), async {
+    kept_page(&state, &lang, key, Some(String::new()), None, async {
         let campaigns =
             state.store.list_campaigns(false).await.map_err(|error| Problem::from(error).into_response())?;
         let now = Utc::now();
@@ -300,6 +301,9 @@ struct GiveForm {
     turnstile: Option<String>,
     #[serde(rename = "h-captcha-response")]
     hcaptcha: Option<String>,
+    /// The push the supporter came from, carried from the link into the form.
+    #[serde(rename = "ref")]
+    source_ref: Option<String>,
 }
 
 /// The form as a ready-made link fills it in: its amount as one of the buttons when it is
@@ -321,6 +325,7 @@ fn prefilled(link: &super::links::ReadyLink, campaign: &Campaign) -> GiveForm {
         custom_amount,
         interval: link.interval.map(str::to_owned),
         branch: link.branch.clone(),
+        // Not its `ref`: the page is kept in memory without it, and `stamp_ref` writes it in.
         ..GiveForm::default()
     }
 }
@@ -337,6 +342,8 @@ struct CampaignPage<'a> {
     errors: BTreeMap<String, String>,
     notice: Option<String>,
     thanks: bool,
+    /// The thanks page's monthly ask (`thanks`).
+    ask: Option<serde_json::Value>,
     status: StatusCode,
 }
 
@@ -410,6 +417,7 @@ async fn campaign_html(state: &AppState, view: CampaignPage<'_>) -> Result<Strin
         "email": view.form.email.clone().unwrap_or_default(),
         "anonymous": view.form.anonymous.is_some(),
         "message": view.form.message.clone().unwrap_or_default(),
+        "source_ref": view.form.source_ref.clone().unwrap_or_default(),
         "errors": view.errors,
         "captcha": captcha,
         "money_format": "",
@@ -448,6 +456,7 @@ async fn campaign_html(state: &AppState, view: CampaignPage<'_>) -> Result<Strin
         "wall": wall,
         "notice": view.notice,
         "thanks": view.thanks,
+        "ask": view.ask,
     });
     templates::render("campaign.html", context).map_err(|error| Problem::internal(&error).into_response())
 }
@@ -467,19 +476,21 @@ pub(super) async fn kept_page(
     lang: &Lang,
     key: PageKey,
     version: Option<String>,
+    source_ref: Option<&str>,
     render: impl std::future::Future<Output = Result<String, Response>>,
 ) -> Response {
+    let code = lang.language.code.clone();
     if let Some(version) = &version
         && let Some(html) = state.pages.get(&key, version)
     {
-        return lang.page(StatusCode::OK, html.to_string());
+        return lang.page(StatusCode::OK, stamp_ref(html.to_string(), &code, source_ref));
     }
     match render.await {
         Ok(html) => {
             if let Some(version) = &version {
                 state.pages.put(key, version, html.as_str().into());
             }
-            lang.page(StatusCode::OK, html)
+            lang.page(StatusCode::OK, stamp_ref(html, &code, source_ref))
         }
         Err(refused) => refused,
     }
@@ -508,9 +519,24 @@ pub(super) fn not_found_page(state: &AppState, lang: &Lang) -> Response {
 struct CampaignQuery {
     cancelled: Option<String>,
     /// A ready-made link's parts (see `links`).
-    amount: Option<String>,
-    interval: Option<String>,
-    branch: Option<String>,
+    #[serde(flatten)]
+    link: super::links::LinkQuery,
+}
+
+/// The push a visitor came from (`?ref=`, or `utm_campaign`/`utm_source`), written into a
+/// page kept in memory without it: the form's hidden `ref` field and the embed's links to
+/// the campaign page. (A `ref` holds only letters, digits, `-` and `_`: nothing to escape.)
+pub(super) fn stamp_ref(html: String, lang: &str, source_ref: Option<&str>) -> String {
+    let Some(source_ref) = source_ref else {
+        return html;
+    };
+    let mut html =
+        html.replacen("name=\"ref\" value=\"\"", &format!("name=\"ref\" value=\"{source_ref}\""), 1);
+    for end in ['"', '#'] {
+        html =
+            html.replace(&format!("?lang={lang}{end}"), &format!("?lang={lang}&amp;ref={source_ref}{end}"));
+    }
+    html
 }
 
 async fn campaign_page(
@@ -520,17 +546,14 @@ async fn campaign_page(
     axum::extract::Query(query): axum::extract::Query<CampaignQuery>,
 ) -> Response {
     let cancelled = query.cancelled.is_some();
-    let link = super::links::LinkQuery {
-        amount: query.amount,
-        interval: query.interval,
-        branch: query.branch,
-        lang: None,
-    };
+    let link = query.link;
     let filled_in = link.amount.is_some() || link.interval.is_some() || link.branch.is_some();
+    let source_ref =
+        ref_from_link(link.source_ref.as_deref(), link.utm_campaign.as_deref(), link.utm_source.as_deref());
     // The plain page, from memory while its figures stand (a ready-made link's is drawn for it).
     let key = PageKey { kind: "c", slug: slug.clone(), lang: lang.language.code.clone() };
     let version = if cancelled || filled_in { None } else { page_version(&state, &slug).await };
-    kept_page(&state, &lang, key, version, async {
+    kept_page(&state, &lang, key, version, source_ref.as_deref(), async {
         let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
             return Err(not_found_page(&state, &lang));
         };
@@ -545,6 +568,7 @@ async fn campaign_page(
             errors: BTreeMap::new(),
             notice,
             thanks: false,
+            ask: None,
             status: StatusCode::OK,
         };
         campaign_html(&state, view).await
@@ -552,10 +576,23 @@ async fn campaign_page(
     .await
 }
 
-async fn thanks_page(State(state): State<AppState>, Path(slug): Path<String>, lang: Lang) -> Response {
+#[derive(Debug, Deserialize)]
+struct ThanksQuery {
+    session_id: Option<String>,
+}
+
+async fn thanks_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    lang: Lang,
+    axum::extract::Query(query): axum::extract::Query<ThanksQuery>,
+) -> Response {
     let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
         return not_found_page(&state, &lang);
     };
+    let ask =
+        super::thanks::monthly_ask(&state, &campaign, &branches, query.session_id.as_deref(), lang.language)
+            .await;
     let view = CampaignPage {
         lang: &lang,
         campaign,
@@ -565,6 +602,7 @@ async fn thanks_page(State(state): State<AppState>, Path(slug): Path<String>, la
         errors: BTreeMap::new(),
         notice: None,
         thanks: true,
+        ask,
         status: StatusCode::OK,
     };
     render_campaign(&state, view).await
@@ -610,6 +648,8 @@ async fn give(
                 locale: Some(language.code.clone()),
                 website: None,
                 captcha_token: None,
+                // A hidden field: made to fit like a link's, never an error on the form.
+                source_ref: ref_from_link(form.source_ref.as_deref(), None, None),
             };
             match actions::start_checkout(
                 &state.store,
@@ -658,6 +698,7 @@ async fn give(
         errors,
         notice: None,
         thanks: false,
+        ask: None,
         status,
     };
     let mut response = render_campaign(&state, view).await;
@@ -674,10 +715,17 @@ fn problem_detail(problem: &Problem) -> String {
         .unwrap_or_default()
 }
 
-async fn embed_page(State(state): State<AppState>, Path(slug): Path<String>, lang: Lang) -> Response {
+async fn embed_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    lang: Lang,
+    axum::extract::Query(link): axum::extract::Query<super::links::LinkQuery>,
+) -> Response {
     let key = PageKey { kind: "embed", slug: slug.clone(), lang: lang.language.code.clone() };
     let version = page_version(&state, &slug).await;
-    kept_page(&state, &lang, key, version, async {
+    let source_ref =
+        ref_from_link(link.source_ref.as_deref(), link.utm_campaign.as_deref(), link.utm_source.as_deref());
+    kept_page(&state, &lang, key, version, source_ref.as_deref(), async {
         let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
             return Err(not_found_page(&state, &lang));
         };

@@ -86,6 +86,8 @@ pub struct CheckoutBody {
     pub max: String,
     pub fee_percent: String,
     pub fee_fixed: String,
+    /// What the thanks page of a one-off gift asks monthly: `"25%"` of the gift or `"10.00"`.
+    pub monthly_ask: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -116,6 +118,7 @@ impl CampaignBody {
                     .normalize()
                     .to_string(),
                 fee_fixed: currency.format_minor(campaign.checkout.fee_fixed_minor),
+                monthly_ask: campaign.checkout.monthly_ask.map(|ask| ask.text(currency)),
             },
             branches: branches
                 .iter()

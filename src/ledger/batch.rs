@@ -170,7 +170,7 @@ pub fn validate_batch(
 }
 
 /// The fields a row of a CSV file may fill, by the batch import's own column names.
-pub const CSV_FIELDS: [&str; 9] = [
+pub const CSV_FIELDS: [&str; 10] = [
     "amount",
     "method",
     "received_on",
@@ -180,10 +180,11 @@ pub const CSV_FIELDS: [&str; 9] = [
     "branch",
     "anonymous",
     "message",
+    "ref",
 ];
 
 /// Reads a batch's entries from CSV with a header row naming the columns: amount, method,
-/// received_on, donor_name, donor_email, reference, branch, anonymous, message (any order;
+/// received_on, donor_name, donor_email, reference, branch, anonymous, message, ref (any order;
 /// only amount and method are required). Errors name the line.
 pub fn entries_from_csv(text: &str) -> Result<Vec<OfflineDonationInput>, FieldErrors> {
     let (entries, errors) = entries_from_table(text, &ColumnMap::own())?;
@@ -362,6 +363,7 @@ pub fn entries_from_table(
             anonymous: Some(anonymous),
             message: get("message"),
             allow_duplicate: false,
+            source_ref: get("ref"),
         });
     }
     Ok((entries, errors))

@@ -41,6 +41,9 @@ pub struct EntryBody {
     /// A donation's dispute or inquiry, as Stripe last described it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dispute: Option<DisputeBody>,
+    /// The push it came from; a reversal keeps its gift's.
+    #[serde(rename = "ref")]
+    pub source_ref: Option<String>,
 }
 
 impl EntryBody {
@@ -71,6 +74,7 @@ impl EntryBody {
             presented_amount: entry.presented.map(|(amount, currency)| currency.format_minor(amount)),
             presented_currency: entry.presented.map(|(_, currency)| currency.code()),
             dispute: None,
+            source_ref: entry.source_ref.clone(),
         }
     }
 }
@@ -105,6 +109,9 @@ pub struct SubscriptionBody {
     pub cancelled_at: Option<String>,
     /// Disputes and inquiries of its installments.
     pub disputes: Vec<DisputeBody>,
+    /// The push that started it.
+    #[serde(rename = "ref")]
+    pub source_ref: Option<String>,
 }
 
 impl SubscriptionBody {
@@ -125,6 +132,7 @@ impl SubscriptionBody {
             cancel_at_period_end: subscription.cancel_at_period_end,
             cancelled_at: subscription.cancelled_at.map(timestamp),
             disputes: Vec::new(),
+            source_ref: subscription.source_ref.clone(),
         }
     }
 }

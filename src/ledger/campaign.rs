@@ -127,6 +127,8 @@ pub struct CheckoutSettings {
     pub max_minor: Option<i64>,
     pub fee_percent_bp: i64,
     pub fee_fixed_minor: i64,
+    /// What the thanks page of a one-off gift offers to give monthly; none when unset.
+    pub monthly_ask: Option<super::ask::MonthlyAsk>,
 }
 
 impl CheckoutSettings {
@@ -138,6 +140,7 @@ impl CheckoutSettings {
             max_minor: None,
             fee_percent_bp: 290,
             fee_fixed_minor: (30 * unit) / 100,
+            monthly_ask: None,
         }
     }
 }
@@ -209,6 +212,11 @@ pub struct CampaignInput {
     #[serde(default)]
     #[schema(value_type = Option<AmountText>)]
     pub fee_fixed: Field<AmountText>,
+    /// After a one-off gift, the thanks page offers to give monthly: a share of the gift
+    /// (`"25%"`, rounded to a friendly figure) or a fixed amount (`"10.00"`); `null`: no ask.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, examples("25%"))]
+    pub monthly_ask: Field<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
@@ -367,6 +375,7 @@ pub fn validate_campaign(
             max: &input.checkout_max,
             fee_percent: &input.fee_percent,
             fee_fixed: &input.fee_fixed,
+            monthly_ask: &input.monthly_ask,
         };
         validate_checkout_settings(&mut errors, &fields, currency, kept)
     });
@@ -399,6 +408,7 @@ struct CheckoutFields<'a> {
     max: &'a Field<AmountText>,
     fee_percent: &'a Field<String>,
     fee_fixed: &'a Field<AmountText>,
+    monthly_ask: &'a Field<String>,
 }
 
 fn validate_checkout_settings(
@@ -438,11 +448,18 @@ fn validate_checkout_settings(
         Field::Null => Some(0),
         Field::Missing => Some(kept.fee_fixed_minor),
     };
+    let monthly_ask = match input.monthly_ask {
+        Field::Value(text) if text.trim().is_empty() => None,
+        Field::Value(text) => errors.check("monthly_ask", super::ask::MonthlyAsk::parse(text, currency)),
+        Field::Null => None,
+        Field::Missing => kept.monthly_ask,
+    };
     CheckoutSettings {
         min_minor: min_minor.unwrap_or(kept.min_minor),
         max_minor,
         fee_percent_bp: fee_percent_bp.unwrap_or(kept.fee_percent_bp),
         fee_fixed_minor: fee_fixed_minor.unwrap_or(kept.fee_fixed_minor),
+        monthly_ask,
     }
 }
 

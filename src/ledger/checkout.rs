@@ -100,6 +100,10 @@ pub struct CheckoutInput {
     /// The captcha widget's answer, when the site uses one.
     #[serde(default)]
     pub captcha_token: Option<String>,
+    /// The push that brought the supporter (`dec-email`): at most 64 letters, digits, `-`
+    /// or `_`; kept on the gift, and on every installment of a subscription.
+    #[serde(default, rename = "ref")]
+    pub source_ref: Option<String>,
 }
 
 /// A checked gift, ready to be stored as an intent and sent to Stripe.
@@ -116,6 +120,7 @@ pub struct CheckoutDraft {
     pub fee_cover_minor: i64,
     pub donor: Donor,
     pub locale: Locale,
+    pub source_ref: Option<String>,
 }
 
 impl CheckoutDraft {
@@ -140,6 +145,7 @@ pub struct Intent {
     /// created, open (a Checkout Session exists), completed or failed.
     pub status: String,
     pub stripe_session: Option<String>,
+    pub source_ref: Option<String>,
 }
 
 const NAME_MAX_CHARS: usize = 200;
@@ -201,6 +207,8 @@ pub fn validate_checkout(
         Some(text) => errors.check("locale", Locale::parse(&text, known_locales)),
         None => Some(Locale::english()),
     };
+    let source_ref =
+        errors.check("ref", super::attribution::parse_ref(input.source_ref.as_deref())).flatten();
     match (amount_minor, interval, locale) {
         (Some(amount_minor), Some(interval), Some(locale)) if errors.is_empty() => {
             let fee_cover_minor = if input.cover_fees.unwrap_or(false) {
@@ -218,6 +226,7 @@ pub fn validate_checkout(
                 fee_cover_minor,
                 donor: Donor { name, email, anonymous: input.anonymous.unwrap_or(false), message },
                 locale,
+                source_ref,
             })
         }
         _ => Err(errors),
@@ -285,7 +294,13 @@ mod tests {
     use super::*;
 
     fn settings() -> CheckoutSettings {
-        CheckoutSettings { min_minor: 200, max_minor: None, fee_percent_bp: 290, fee_fixed_minor: 30 }
+        CheckoutSettings {
+            min_minor: 200,
+            max_minor: None,
+            fee_percent_bp: 290,
+            fee_fixed_minor: 30,
+            monthly_ask: None,
+        }
     }
 
     #[test]

@@ -168,6 +168,8 @@ pub struct NewEntry {
     pub presented: Option<(i64, Currency)>,
     /// The instant the money arrived, when known (online payments); offline money has its date.
     pub received_at: Option<DateTime<Utc>>,
+    /// The push it came from (`ref`): a link's, a form's, a treasurer's; a reversal keeps its gift's.
+    pub source_ref: Option<String>,
     /// The deposit an offline entry came in with.
     pub batch_id: Option<i64>,
 }
@@ -211,6 +213,8 @@ pub struct Entry {
     pub batch_id: Option<i64>,
     /// The deposit slip's reference, for an entry posted in a deposit.
     pub batch_reference: Option<String>,
+    /// The push it came from (`ref`).
+    pub source_ref: Option<String>,
 }
 
 /// Money raised internally, as a treasurer enters it (API body and CLI flags alike).
@@ -245,6 +249,9 @@ pub struct OfflineDonationInput {
     /// Record it even though an earlier gift has the same reference, amount and date.
     #[serde(default)]
     pub allow_duplicate: bool,
+    /// The push it came from: at most 64 letters, digits, `-` or `_` (`branch-meeting-nov`).
+    #[serde(default, rename = "ref")]
+    pub source_ref: Option<String>,
 }
 
 const NAME_MAX_CHARS: usize = 200;
@@ -290,6 +297,8 @@ pub fn validate_offline_donation(
         .and_then(|email| errors.check("donor_email", parse_email(&email)));
     let reference = optional_text(&mut errors, "reference", input.reference, REFERENCE_MAX_CHARS);
     let message = optional_text(&mut errors, "message", input.message, MESSAGE_MAX_CHARS);
+    let source_ref =
+        errors.check("ref", super::attribution::parse_ref(input.source_ref.as_deref())).flatten();
     let branch_id = input
         .branch
         .filter(|slug| !slug.trim().is_empty())
@@ -326,6 +335,7 @@ pub fn validate_offline_donation(
             presented: None,
             received_at: None,
             batch_id: None,
+            source_ref,
         }),
         _ => Err(errors),
     }
@@ -445,6 +455,7 @@ pub fn validate_reversal(
             presented: None,
             received_at: None,
             batch_id: original.batch_id,
+            source_ref: original.source_ref.clone(),
         }),
         _ => Err(errors),
     }

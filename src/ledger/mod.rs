@@ -1,5 +1,7 @@
 //! The domain: money, campaigns, ledger entries and the totals rule. Pure: no I/O.
 
+pub mod ask;
+pub mod attribution;
 pub mod batch;
 pub mod bodies;
 pub mod campaign;

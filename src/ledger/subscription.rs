@@ -24,6 +24,8 @@ pub struct Subscription {
     pub current_period_end: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// The push it came from (`ref`), kept from its first checkout.
+    pub source_ref: Option<String>,
 }
 
 impl Subscription {

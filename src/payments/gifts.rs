@@ -174,6 +174,7 @@ pub(super) async fn donation(
         presented: None,
         received_at: DateTime::<Utc>::from_timestamp(charge.created, 0),
         batch_id: None,
+        source_ref: intent.source_ref.clone(),
     };
     let reported = (charge.amount, charge.currency.as_str());
     // The gift is dated when the charge was made; its balance transaction gives the amounts.

@@ -279,5 +279,6 @@ fn imported_intent(campaign: &Campaign, interval: Interval, donor: Donor) -> Int
         locale: Locale::from_stored(String::new()),
         status: "completed".to_owned(),
         stripe_session: None,
+        source_ref: None,
     }
 }

@@ -170,5 +170,6 @@ fn reversal_of(gift: &Entry, kind: EntryKind, idempotency_key: String) -> NewEnt
         presented: None,
         received_at: None,
         batch_id: None,
+        source_ref: gift.source_ref.clone(),
     }
 }

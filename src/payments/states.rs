@@ -62,6 +62,7 @@ pub(super) fn subscription_state(
         current_period_end: period_end.and_then(at),
         cancel_at_period_end: current.cancel_at_period_end,
         cancelled_at: current.canceled_at.and_then(at),
+        source_ref: intent.source_ref.clone(),
     })
 }
 

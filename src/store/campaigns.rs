@@ -9,6 +9,7 @@ use super::{
     Store, StoreError, WriteTx, is_unique_violation, now, read_currency, read_flag, read_instant,
     read_optional_instant, stored_instant,
 };
+use crate::ledger::ask::MonthlyAsk;
 use crate::ledger::campaign::{BranchSpec, CampaignDraft, CheckoutSettings, Localized};
 use crate::ledger::outgoing::EventKind;
 use crate::ledger::progress::{BranchTotals, CampaignTotals};
@@ -19,7 +20,8 @@ const CHECKOUT_LIFETIME_HOURS: i64 = 24;
 
 const CAMPAIGN_COLUMNS: &str = "c.id, c.slug, c.currency, c.goal_minor, c.title_en, c.title_fr, \
      c.description_en, c.description_fr, c.starts_at, c.ends_at, c.status, c.archived, c.count_net_of_fees, \
-     c.checkout_min_minor, c.checkout_max_minor, c.fee_percent_bp, c.fee_fixed_minor, c.created_at, c.updated_at";
+     c.checkout_min_minor, c.checkout_max_minor, c.fee_percent_bp, c.fee_fixed_minor, c.monthly_ask, \
+     c.created_at, c.updated_at";
 
 impl Store {
     /// Creates a campaign with its branches and zeroed totals, in one transaction.
@@ -31,8 +33,8 @@ impl Store {
             draft,
             "INSERT INTO campaigns (slug, currency, goal_minor, title_en, title_fr, description_en, \
              description_fr, starts_at, ends_at, status, count_net_of_fees, checkout_min_minor, \
-             checkout_max_minor, fee_percent_bp, fee_fixed_minor, archived, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) RETURNING id",
+             checkout_max_minor, fee_percent_bp, fee_fixed_minor, archived, monthly_ask, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) RETURNING id",
         )
         .bind(&at)
         .fetch_one(&mut *write.tx)
@@ -103,7 +105,7 @@ impl Store {
             "UPDATE campaigns SET slug = $1, currency = $2, goal_minor = $3, title_en = $4, title_fr = $5, \
              description_en = $6, description_fr = $7, starts_at = $8, ends_at = $9, status = $10, \
              count_net_of_fees = $11, checkout_min_minor = $12, checkout_max_minor = $13, fee_percent_bp = $14, \
-             fee_fixed_minor = $15, archived = $16, updated_at = $17 WHERE id = $18",
+             fee_fixed_minor = $15, archived = $16, monthly_ask = $17, updated_at = $18 WHERE id = $19",
         )
         .bind(stored_instant(now()))
         .bind(id)
@@ -301,7 +303,7 @@ impl Store {
     }
 }
 
-/// Binds a draft's fields as `$1` to `$16`, in the column order both writes use.
+/// Binds a draft's fields as `$1` to `$17`, in the column order both writes use.
 fn bind_draft<'q>(draft: &'q CampaignDraft, sql: &'static str) -> Query<'q, Any, AnyArguments> {
     sqlx::query(sql)
         .bind(draft.slug.as_str())
@@ -320,6 +322,7 @@ fn bind_draft<'q>(draft: &'q CampaignDraft, sql: &'static str) -> Query<'q, Any,
         .bind(draft.checkout.fee_percent_bp)
         .bind(draft.checkout.fee_fixed_minor)
         .bind(draft.archived)
+        .bind(draft.checkout.monthly_ask.map(|ask| ask.text(draft.currency)))
 }
 
 pub(super) async fn campaign_by_id(write: &mut WriteTx, id: i64) -> Result<Campaign, StoreError> {
@@ -415,6 +418,13 @@ fn campaign_from_row(row: &AnyRow) -> Result<Campaign, StoreError> {
             max_minor: row.try_get("checkout_max_minor")?,
             fee_percent_bp: row.try_get("fee_percent_bp")?,
             fee_fixed_minor: row.try_get("fee_fixed_minor")?,
+            monthly_ask: row
+                .try_get::<Option<String>, _>("monthly_ask")?
+                .map(|text| {
+                    MonthlyAsk::parse(&text, read_currency(&currency)?)
+                        .map_err(|_| StoreError::Corrupt(format!("monthly_ask {text}")))
+                })
+                .transpose()?,
         },
         created_at: read_instant(row.try_get("created_at")?)?,
         updated_at: read_instant(row.try_get("updated_at")?)?,

@@ -39,7 +39,7 @@ const EXPORT_COLUMNS: &str = "e.id, c.slug, b.slug, e.kind, e.source, e.method, 
      e.presented_currency, e.recurring, e.reverses_entry_id, e.stripe_payment_intent, e.stripe_charge, \
      e.stripe_invoice, e.stripe_subscription, e.stripe_balance_transaction, e.stripe_refund, e.stripe_dispute, \
      pi.payout_id, e.reference, e.batch_id, e.recorded_at, e.recorded_by, e.reason, bt.reference, \
-     e.received_on, e.received_at, e.campaign_id, e.branch_id";
+     e.received_on, e.received_at, e.campaign_id, e.branch_id, e.source_ref";
 
 const ID: usize = 0;
 const CAMPAIGN_SLUG: usize = 1;
@@ -70,6 +70,7 @@ const RECEIVED_ON: usize = 31;
 const RECEIVED_AT: usize = 32;
 const CAMPAIGN_ID: usize = 33;
 const BRANCH_ID: usize = 34;
+const SOURCE_REF: usize = 35;
 
 /// One entry of an export as the database returned it, read field by field. Donors' names
 /// and e-mails read as absent when the scope may not see them.
@@ -197,6 +198,9 @@ impl ExportRow<'_> {
     pub fn batch_reference(&self) -> Result<Option<&str>, StoreError> {
         self.text(BATCH_REFERENCE)
     }
+    pub fn source_ref(&self) -> Result<Option<&str>, StoreError> {
+        self.text(SOURCE_REF)
+    }
     pub fn received_on(&self) -> Result<NaiveDate, StoreError> {
         read_date(self.required(RECEIVED_ON)?)
     }
@@ -254,6 +258,7 @@ impl ExportRow<'_> {
             received_at: self.received_at()?,
             batch_id: self.batch_id()?,
             batch_reference: self.batch_reference()?.map(str::to_owned),
+            source_ref: self.source_ref()?.map(str::to_owned),
         })
     }
 }

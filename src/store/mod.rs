@@ -18,6 +18,7 @@ mod outbox;
 mod payouts;
 mod people;
 mod schema;
+mod sources;
 mod stripe;
 mod supporters;
 mod tokens;

@@ -6,7 +6,7 @@ macro_rules! subscription_returning {
     () => {
         "id, campaign_id, branch_id, intent_id, status, amount_minor, currency, billing_interval, billing_count, \
          donor_name, donor_email, stripe_customer, current_period_end, cancel_at_period_end, cancelled_at, \
-         created_at, (SELECT c.slug FROM campaigns c WHERE c.id = subscriptions.campaign_id) AS campaign_slug"
+         created_at, source_ref, (SELECT c.slug FROM campaigns c WHERE c.id = subscriptions.campaign_id) AS campaign_slug"
     };
 }
 
@@ -46,7 +46,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO checkout_intents (id, campaign_id, branch_id, billing_interval, amount_minor, \
              fee_cover_minor, currency, donor_name, donor_email, anonymous, public_message, locale, status, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'created', $13, $13)",
+             created_at, updated_at, source_ref) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'created', $13, $13, $14)",
         )
         .bind(id)
         .bind(draft.campaign_id)
@@ -61,6 +62,7 @@ impl Store {
         .bind(&draft.donor.message)
         .bind(draft.locale.as_str())
         .bind(&at)
+        .bind(&draft.source_ref)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -81,14 +83,21 @@ impl Store {
     }
 
     pub async fn intent(&self, id: &str) -> Result<Option<Intent>, StoreError> {
-        let row = sqlx::query(
+        self.intent_where("id", id).await
+    }
+
+    /// The intent a Checkout Session was opened for (the thanks page knows only the session).
+    pub async fn intent_of_session(&self, session_id: &str) -> Result<Option<Intent>, StoreError> {
+        self.intent_where("stripe_session", session_id).await
+    }
+
+    async fn intent_where(&self, column: &'static str, value: &str) -> Result<Option<Intent>, StoreError> {
+        let sql = format!(
             "SELECT id, campaign_id, branch_id, billing_interval, amount_minor, fee_cover_minor, currency, \
-             donor_name, donor_email, anonymous, public_message, locale, status, stripe_session \
-             FROM checkout_intents WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
+             donor_name, donor_email, anonymous, public_message, locale, status, stripe_session, source_ref \
+             FROM checkout_intents WHERE {column} = $1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).fetch_optional(self.pool()).await?;
         row.as_ref().map(intent_from_row).transpose()
     }
 
@@ -340,8 +349,8 @@ pub(crate) async fn upsert_subscription_in(
     let row = sqlx::query(concat!(
         "INSERT INTO subscriptions (id, campaign_id, branch_id, intent_id, status, amount_minor, currency, \
          billing_interval, billing_count, monthly_minor, donor_name, donor_email, stripe_customer, \
-         current_period_end, cancel_at_period_end, cancelled_at, stripe_updated, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) \
+         current_period_end, cancel_at_period_end, cancelled_at, stripe_updated, created_at, updated_at, source_ref) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19) \
          ON CONFLICT (id) DO UPDATE SET status = $5, amount_minor = $6, billing_interval = $8, billing_count = $9, \
          monthly_minor = $10, donor_name = COALESCE($11, subscriptions.donor_name), \
          donor_email = COALESCE($12, subscriptions.donor_email), \
@@ -371,6 +380,7 @@ pub(crate) async fn upsert_subscription_in(
     .bind(subscription.cancelled_at.map(stored_instant))
     .bind(stripe_updated)
     .bind(&at)
+    .bind(&subscription.source_ref)
     .fetch_optional(&mut *write.tx)
     .await?;
     // `recurring.active` and `recurring.monthly` are counted from the subscriptions when the
@@ -426,7 +436,7 @@ pub(crate) async fn mark_subscription_past_due_in(
 
 const SUBSCRIPTION_COLUMNS: &str = "s.id, s.campaign_id, s.branch_id, s.intent_id, s.status, s.amount_minor, \
      s.currency, s.billing_interval, s.billing_count, s.donor_name, s.donor_email, s.stripe_customer, \
-     s.current_period_end, s.cancel_at_period_end, s.cancelled_at";
+     s.current_period_end, s.cancel_at_period_end, s.cancelled_at, s.source_ref";
 
 fn subscription_from_row(row: &AnyRow) -> Result<Subscription, StoreError> {
     let currency: String = row.try_get("currency")?;
@@ -448,6 +458,7 @@ fn subscription_from_row(row: &AnyRow) -> Result<Subscription, StoreError> {
         current_period_end: read_optional_instant(row, "current_period_end")?,
         cancel_at_period_end: read_flag(row, "cancel_at_period_end")?,
         cancelled_at: read_optional_instant(row, "cancelled_at")?,
+        source_ref: row.try_get("source_ref")?,
     })
 }
 
@@ -473,5 +484,6 @@ fn intent_from_row(row: &AnyRow) -> Result<Intent, StoreError> {
         locale: Locale::from_stored(locale),
         status: row.try_get("status")?,
         stripe_session: row.try_get("stripe_session")?,
+        source_ref: row.try_get("source_ref")?,
     })
 }

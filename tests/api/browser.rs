@@ -288,7 +288,7 @@ async fn every_dashboard_page_is_accessible_on_a_phone(engine: Engine) {
     let gift = app
         .checkout(
             "office",
-            &json!({"amount": "40.00", "name": "Ben", "anonymous": false, "message": "Go on"}),
+            &json!({"amount": "40.00", "name": "Ben", "anonymous": false, "message": "Go on", "ref": "dec-email"}),
         )
         .await;
     app.deliver_all(&app.stripe.pay_session(&gift)).await;
@@ -319,7 +319,8 @@ async fn every_dashboard_page_is_accessible_on_a_phone(engine: Engine) {
         ("home", "/admin"),
         ("campaign", "/admin/c/office"),
         ("entries", "/admin/c/office/entries?q=cheque"),
-        ("links", "/admin/c/office/links?branch=montreal&amount=25&interval=month"),
+        ("links", "/admin/c/office/links?branch=montreal&amount=25&interval=month&ref=leaflet"),
+        ("sources", "/admin/c/office/sources"),
         ("edit", "/admin/c/office/edit"),
         ("new-campaign", "/admin/campaigns/new"),
         ("people", "/admin/people"),
@@ -415,4 +416,33 @@ async fn the_api_docs_page_reads_well_and_passes_axe(engine: Engine) {
         }
         browser.quit().await;
     }
+}
+
+on_both_engines!(the_thanks_page_offers_a_monthly_gift_and_passes_axe);
+
+/// A supporter back from paying a one-off gift sees the monthly ask, in French, on a phone.
+async fn the_thanks_page_offers_a_monthly_gift_and_passes_axe(engine: Engine) {
+    if !available() {
+        return;
+    }
+    let app = spawn_app_with(engine, Options { reachable: true, ..Options::default() }).await;
+    app.create_campaign("office").await;
+    let changed = app
+        .patch_as(&app.admin_token, "/api/v1/admin/campaigns/office", &json!({"monthly_ask": "25%"}))
+        .await;
+    assert_eq!(changed.status(), reqwest::StatusCode::OK);
+    let session = app.checkout("office", &json!({"amount": "100.00", "email": "ana@example.org"})).await;
+    let browser = Browser::start(390, 844).await;
+    browser.goto(&app.url(&format!("/c/office/thanks?session_id={session}&lang=fr"))).await;
+    let button = browser
+        .eval("document.querySelector('.thanks').scrollIntoView(); return document.querySelector('.monthly-ask button').textContent;")
+        .await;
+    assert_eq!(button, json!(format!("Donner 25{NBSP}$ chaque mois")));
+    let engine_name = format!("{engine:?}").to_lowercase();
+    browser.screenshot(&screenshots().join(format!("{engine_name}-thanks-monthly-ask-fr.png"))).await;
+    if let Some(axe) = axe_source() {
+        let violations = accessibility_violations(&browser, &axe).await;
+        assert!(violations.is_empty(), "the thanks page's ask: {violations:#?}");
+    }
+    browser.quit().await;
 }

@@ -28,6 +28,7 @@ mod people;
 mod progress;
 mod scope;
 mod several;
+mod sources;
 mod stripe;
 mod stripe_model;
 mod stripe_truth;

@@ -32,6 +32,9 @@ class AppealProgress extends HTMLElement {
     var style = document.createElement("style");
     style.textContent = STYLE;
     var page = ORIGIN + "/c/" + slug + "?lang=" + language;
+    // The push this site belongs to, for the campaign's sources report.
+    var ref = this.getAttribute("ref");
+    if (ref && /^[A-Za-z0-9_-]{1,64}$/.test(ref)) page += "&ref=" + ref;
     var widget = document.createElement("div");
     widget.className = "w";
     widget.setAttribute("part", "widget");

@@ -87,6 +87,7 @@ impl Refused {
                 "donor_name" => ("Donor's name", "rec-name"),
                 "donor_email" => ("Donor's email", "rec-email"),
                 "reference" => ("Reference", "rec-reference"),
+                "ref" => ("Source", "rec-ref"),
                 "branch" => ("Branch", "rec-branch"),
                 "anonymous" => ("Show this name on the public wall", "rec-name"),
                 _ => return None,
@@ -386,6 +387,8 @@ struct DonationForm {
     /// Ticked: the donor agreed to be named on the public wall.
     show_name: Option<String>,
     /// Ticked on the confirm step: the same reference, amount and date again on purpose.
+    #[serde(rename = "ref")]
+    source_ref: Option<String>,
     allow_duplicate: Option<String>,
 }
 
@@ -401,7 +404,17 @@ pub(super) async fn record_donation(
     }
     let typed = typed_fields(
         &body,
-        &["amount", "method", "received_on", "donor_name", "donor_email", "show_name", "reference", "branch"],
+        &[
+            "amount",
+            "method",
+            "received_on",
+            "donor_name",
+            "donor_email",
+            "show_name",
+            "reference",
+            "branch",
+            "ref",
+        ],
     );
     let input = OfflineDonationInput {
         amount: submitted.amount.map(AmountText),
@@ -414,6 +427,7 @@ pub(super) async fn record_donation(
         anonymous: Some(submitted.show_name.is_none()),
         message: None,
         allow_duplicate: submitted.allow_duplicate.is_some(),
+        source_ref: submitted.source_ref,
     };
     match actions::record_offline_donation(
         &state.store,

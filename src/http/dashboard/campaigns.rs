@@ -46,6 +46,8 @@ struct CampaignForm {
     checkout_max: Option<String>,
     fee_percent: Option<String>,
     fee_fixed: Option<String>,
+    /// "25%" or "10.00"; empty: no monthly ask.
+    monthly_ask: Option<String>,
     /// One branch a line: slug:name or slug:name:goal.
     branches: Option<String>,
 }
@@ -84,6 +86,7 @@ impl CampaignForm {
                 rust_decimal::Decimal::new(campaign.checkout.fee_percent_bp, 2).normalize().to_string(),
             ),
             fee_fixed: Some(currency.format_minor(campaign.checkout.fee_fixed_minor)),
+            monthly_ask: campaign.checkout.monthly_ask.map(|ask| ask.text(currency)),
             branches: Some(lines.join("\n")),
         }
     }
@@ -125,6 +128,7 @@ impl CampaignForm {
             checkout_max: clearable(&self.checkout_max).map_value(AmountText),
             fee_percent: clearable(&self.fee_percent),
             fee_fixed: clearable(&self.fee_fixed).map_value(AmountText),
+            monthly_ask: clearable(&self.monthly_ask),
         })
     }
 }
@@ -150,6 +154,7 @@ fn label(field: &str) -> String {
         "checkout_max" => "Largest online gift",
         "fee_percent" => "Fee percentage",
         "fee_fixed" => "Fixed fee",
+        "monthly_ask" => "Monthly ask",
         "branches" => "Branches",
         "campaign" => "Campaign",
         other => other,

@@ -66,6 +66,9 @@ pub(super) async fn links(
         "languages": language_options,
         "url": url,
         "qr_query": qr_query,
+        "typed_ref": query.source_ref,
+        "source_ref": link.source_ref,
+        "ref_changed": query.source_ref.as_deref().map(str::trim).is_some_and(|typed| !typed.is_empty() && Some(typed) != link.source_ref.as_deref()),
     });
     page(StatusCode::OK, "admin_links.html", context)
 }

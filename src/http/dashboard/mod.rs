@@ -34,6 +34,7 @@ mod links;
 mod notice;
 mod people;
 mod resume;
+mod sources;
 mod stripe;
 mod webhooks;
 
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/c/{slug}/donations", post(record_donation))
         .route("/admin/c/{slug}/entries", get(entries::entries))
         .route("/admin/c/{slug}/links", get(links::links))
+        .route("/admin/c/{slug}/sources", get(sources::sources))
         .route("/admin/entries/{id}/wall", post(entries::decide_wall))
         .route("/admin/c/{slug}/batches", post(record_batch))
         .route("/admin/entries/{id}/reverse", post(reverse))
