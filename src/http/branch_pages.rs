@@ -1,5 +1,6 @@
 //! `/c/{slug}/branches`: every branch of a campaign with its bar, the one that raised most
-//! first, kept live like the campaign's page; it may be framed on a branch's site.
+//! first, kept live like the campaign's page; and `/c/{slug}/b/{branch}`, the campaign's page
+//! for one branch. Both may be framed on a branch's site.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -9,7 +10,10 @@ use serde_json::json;
 use super::AppState;
 use super::error::Problem;
 use super::page_cache::PageKey;
-use super::pages::{Lang, kept_page, load_public, not_found_page, page_info, page_version, progress_view};
+use super::pages::{
+    CampaignPage, GiveForm, Lang, campaign_html, kept_page, load_public, not_found_page, page_info,
+    page_version, progress_view,
+};
 use crate::web::templates;
 
 pub(super) async fn branches(
@@ -43,6 +47,47 @@ pub(super) async fn branches(
             "progress": progress_view(language, &campaign, &totals, &branches, Utc::now()),
         });
         templates::render("branches.html", context).map_err(|error| Problem::internal(&error).into_response())
+    })
+    .await
+}
+
+/// `/c/{slug}/b/{branch}`: the campaign's page with the branch chosen in the form and its own
+/// bar on top, for a branch's site or leaflet; it may be framed (its form opens Stripe in the
+/// whole window). An unknown branch is a page not found.
+pub(super) async fn branch_page(
+    State(state): State<AppState>,
+    Path((slug, branch)): Path<(String, String)>,
+    lang: Lang,
+    axum::extract::Query(link): axum::extract::Query<super::links::LinkQuery>,
+) -> Response {
+    let key = PageKey { kind: "branch", slug: format!("{slug}/{branch}"), lang: lang.language.code.clone() };
+    let version = page_version(&state, &slug).await;
+    let source_ref = crate::ledger::attribution::ref_from_link(
+        link.source_ref.as_deref(),
+        link.utm_campaign.as_deref(),
+        link.utm_source.as_deref(),
+    );
+    kept_page(&state, &lang, key, version, source_ref.as_deref(), async {
+        let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
+            return Err(not_found_page(&state, &lang));
+        };
+        if !branches.iter().any(|row| row.branch.slug.as_str() == branch) {
+            return Err(not_found_page(&state, &lang));
+        }
+        let view = CampaignPage {
+            lang: &lang,
+            campaign,
+            totals,
+            branches,
+            form: GiveForm::for_branch(&branch),
+            errors: std::collections::BTreeMap::new(),
+            notice: None,
+            thanks: false,
+            ask: None,
+            focus: Some(branch.clone()),
+            status: axum::http::StatusCode::OK,
+        };
+        campaign_html(&state, view).await
     })
     .await
 }

@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/c/{slug}/thanks", get(thanks_page))
         .route("/c/{slug}/badge.svg", get(super::badge::badge))
         .route("/c/{slug}/branches", get(super::branch_pages::branches))
+        .route("/c/{slug}/b/{branch}", get(super::branch_pages::branch_page))
         .route("/c/{slug}/qr.svg", get(super::links::qr_svg))
         .route("/c/{slug}/qr.png", get(super::links::qr_png))
         .route("/embed/{slug}", get(embed_page))
@@ -285,7 +286,7 @@ async fn index(State(state): State<AppState>, lang: Lang) -> Response {
 
 /// What the donation form shows: the choices, and what was typed when it comes back with errors.
 #[derive(Debug, Default, Deserialize)]
-struct GiveForm {
+pub(super) struct GiveForm {
     lang: Option<String>,
     preset: Option<String>,
     custom_amount: Option<String>,
@@ -333,18 +334,27 @@ fn prefilled(link: &super::links::ReadyLink, campaign: &Campaign) -> GiveForm {
 /// The gift amounts offered as buttons, in major units.
 const PRESETS: [i64; 4] = [25, 50, 100, 250];
 
-struct CampaignPage<'a> {
-    lang: &'a Lang,
-    campaign: Campaign,
-    totals: CampaignTotals,
-    branches: Vec<BranchTotals>,
-    form: GiveForm,
-    errors: BTreeMap<String, String>,
-    notice: Option<String>,
-    thanks: bool,
+pub(super) struct CampaignPage<'a> {
+    pub lang: &'a Lang,
+    pub campaign: Campaign,
+    pub totals: CampaignTotals,
+    pub branches: Vec<BranchTotals>,
+    pub form: GiveForm,
+    pub errors: BTreeMap<String, String>,
+    pub notice: Option<String>,
+    pub thanks: bool,
     /// The thanks page's monthly ask (`thanks`).
-    ask: Option<serde_json::Value>,
-    status: StatusCode,
+    pub ask: Option<serde_json::Value>,
+    /// A branch's page (`/c/{slug}/b/{branch}`): that branch's bar on top, chosen in the form.
+    pub focus: Option<String>,
+    pub status: StatusCode,
+}
+
+impl GiveForm {
+    /// The form with a branch chosen.
+    pub(super) fn for_branch(branch: &str) -> Self {
+        GiveForm { branch: Some(branch.to_owned()), ..GiveForm::default() }
+    }
 }
 
 async fn render_campaign(state: &AppState, view: CampaignPage<'_>) -> Response {
@@ -356,7 +366,7 @@ async fn render_campaign(state: &AppState, view: CampaignPage<'_>) -> Response {
 }
 
 /// A campaign's page as HTML, or the answer that replaces it.
-async fn campaign_html(state: &AppState, view: CampaignPage<'_>) -> Result<String, Response> {
+pub(super) async fn campaign_html(state: &AppState, view: CampaignPage<'_>) -> Result<String, Response> {
     let language = view.lang.language;
     let campaign = &view.campaign;
     let now = Utc::now();
@@ -447,11 +457,21 @@ async fn campaign_html(state: &AppState, view: CampaignPage<'_>) -> Result<Strin
     let mut page = page_info(state, language, &title, &format!("/c/{}", campaign.slug));
     // The address shared (Open Graph, the badge's link): the page in this language.
     page.campaign_url = format!("{}/c/{}?lang={}", state.public_url, campaign.slug, language.code);
+    let progress = progress_view(language, campaign, &view.totals, &view.branches, now);
+    // A branch's page: its own bar, taken from the progress view's branches.
+    let focus = view.focus.as_deref().and_then(|slug| {
+        serde_json::to_value(&progress).ok().and_then(|progress| {
+            progress["branches"]
+                .as_array()
+                .and_then(|rows| rows.iter().find(|row| row["slug"] == slug).cloned())
+        })
+    });
     let context = json!({
         "page": page,
         "t": language.strings(),
         "campaign": {"slug": campaign.slug.as_str(), "title": title, "description": description},
-        "progress": progress_view(language, campaign, &view.totals, &view.branches, now),
+        "progress": progress,
+        "focus": focus,
         "form": form,
         "wall": wall,
         "notice": view.notice,
@@ -569,6 +589,7 @@ async fn campaign_page(
             notice,
             thanks: false,
             ask: None,
+            focus: None,
             status: StatusCode::OK,
         };
         campaign_html(&state, view).await
@@ -603,6 +624,7 @@ async fn thanks_page(
         notice: None,
         thanks: true,
         ask,
+        focus: None,
         status: StatusCode::OK,
     };
     render_campaign(&state, view).await
@@ -699,6 +721,7 @@ async fn give(
         notice: None,
         thanks: false,
         ask: None,
+        focus: None,
         status,
     };
     let mut response = render_campaign(&state, view).await;

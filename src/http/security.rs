@@ -53,8 +53,12 @@ impl Policies {
 
 pub async fn headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    // The bar (`/embed/*`) and the branch leaderboard (`/c/{slug}/branches`): no form in them.
-    let frameable = path.starts_with("/embed/") || (path.starts_with("/c/") && path.ends_with("/branches"));
+    // The bar (`/embed/*`), the branch leaderboard (`/c/{slug}/branches`) and a branch's page
+    // (`/c/{slug}/b/{branch}`, whose form opens Stripe in the whole window, never the frame).
+    let branch_page = path.starts_with("/c/") && path.split('/').nth(3) == Some("b");
+    let frameable = path.starts_with("/embed/")
+        || (path.starts_with("/c/") && path.ends_with("/branches"))
+        || branch_page;
     let mut response = next.run(request).await;
     // Internal to the dashboard's layers; never sent.
     response.headers_mut().remove(super::auth::STALE_FORM_HEADER);

@@ -376,6 +376,15 @@ async fn a_ready_made_link_opens_the_form_filled_in(engine: Engine) {
         let violations = accessibility_violations(&browser, &axe).await;
         assert!(violations.is_empty(), "the filled-in form: {violations:#?}");
     }
+    // A branch's own page: its bar on top, the branch chosen.
+    browser.goto(&app.url("/c/office/b/montreal?lang=fr")).await;
+    let chosen = browser.eval("return document.querySelector('select[name=branch]').value;").await;
+    assert_eq!(chosen, json!("montreal"));
+    browser.screenshot(&screenshots().join(format!("{engine_name}-branch-page-fr.png"))).await;
+    if let Some(axe) = axe_source() {
+        let violations = accessibility_violations(&browser, &axe).await;
+        assert!(violations.is_empty(), "a branch's page: {violations:#?}");
+    }
     // The branch leaderboard, as a branch's site frames it.
     browser.goto(&app.url("/c/office/branches?lang=fr")).await;
     browser.screenshot(&screenshots().join(format!("{engine_name}-branches-fr.png"))).await;

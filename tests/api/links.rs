@@ -9,6 +9,7 @@ use crate::people::{PASSWORD, Visitor, add_user};
 on_both_engines!(
     a_ready_made_link_fills_the_form_and_its_qr_code_reads_back_exactly,
     the_link_builder_makes_a_branchs_link_and_its_qr_code,
+    a_branchs_page_chooses_the_branch_shows_its_bar_and_may_be_framed,
 );
 
 /// The text zbarimg reads from a PNG.
@@ -108,4 +109,37 @@ async fn the_link_builder_makes_a_branchs_link_and_its_qr_code(engine: Engine) {
     let (status, page, _) = branch.get("/admin/c/office/links?branch=montreal").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("branch=quebec") && !page.contains("branch=montreal"), "{page}");
+}
+
+/// `/c/{slug}/b/{branch}`: the campaign's page for one branch, from memory like the others.
+async fn a_branchs_page_chooses_the_branch_shows_its_bar_and_may_be_framed(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    app.give("office", "10000.00", Some("montreal")).await;
+    for _ in 0..2 {
+        let response = app.get("/c/office/b/montreal?lang=fr&ref=leaflet").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers().get("x-frame-options").is_none(), "it may be framed");
+        let policy = response.headers()["content-security-policy"].to_str().expect("ASCII").to_owned();
+        assert!(policy.contains("frame-ancestors *"), "{policy}");
+        let page = response.text().await.expect("HTML");
+        assert!(
+            page.contains(r#"<div class="branch-focus" data-branch="montreal">"#),
+            "the branch's bar on top"
+        );
+        assert!(page.contains("<h3>Montréal</h3>"));
+        assert!(
+            page.contains(r#"aria-label="Montréal" aria-valuetext="25"#),
+            "a quarter of its 40,000 goal: {page}"
+        );
+        assert!(page.contains(r#"<option value="montreal" selected>"#), "the branch chosen in the form");
+        assert!(page.contains(r#"target="_top""#), "the form opens Stripe in the whole window");
+        assert!(page.contains(r#"name="ref" value="leaflet""#));
+    }
+    let plain = app.get("/c/office/b/montreal").await.text().await.expect("HTML");
+    assert!(plain.contains(r#"name="ref" value="""#), "no ref kept from another visit");
+    assert_eq!(app.get("/c/office/b/nowhere").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/c/nowhere/b/montreal").await.status(), StatusCode::NOT_FOUND);
+    // The campaign's own page is still not framed.
+    assert_eq!(app.get("/c/office").await.headers()["x-frame-options"], "DENY");
 }

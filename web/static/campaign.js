@@ -28,17 +28,18 @@
       recurring.textContent = f.plural("progress.recurring", p.recurring.active, { monthly: f.money(f.minor(p.recurring.monthly)) });
     }
     (p.branches || []).forEach(function (branch) {
-      var item = section.querySelector('[data-branch="' + branch.slug + '"]');
-      if (!item) return;
-      var raised = f.money(f.minor(branch.raised));
-      var figure = item.querySelector('[data-field="branch_raised"]');
-      if (figure) figure.textContent = branch.goal ? raised + " " + f.fill(f.s["progress.raised_of"], { goal: f.money(f.minor(branch.goal)) }) : raised;
-      var branchBar = item.querySelector('[data-field="branch_bar"]');
-      if (branchBar && branch.goal) {
-        var pct = (f.minor(branch.raised) * 100) / f.minor(branch.goal);
-        branchBar.value = Math.max(0, Math.min(100, pct));
-        branchBar.setAttribute("aria-valuetext", f.ofGoal(pct));
-      }
+      // A branch's page shows its bar twice: on top, and in the list.
+      Array.prototype.forEach.call(section.querySelectorAll('[data-branch="' + branch.slug + '"]'), function (item) {
+        var raised = f.money(f.minor(branch.raised));
+        var figure = item.querySelector('[data-field="branch_raised"]');
+        if (figure) figure.textContent = branch.goal ? raised + " " + f.fill(f.s["progress.raised_of"], { goal: f.money(f.minor(branch.goal)) }) : raised;
+        var branchBar = item.querySelector('[data-field="branch_bar"]');
+        if (branchBar && branch.goal) {
+          var pct = (f.minor(branch.raised) * 100) / f.minor(branch.goal);
+          branchBar.value = Math.max(0, Math.min(100, pct));
+          branchBar.setAttribute("aria-valuetext", f.ofGoal(pct));
+        }
+      });
     });
     section.setAttribute("data-updated", p.updated_at);
   }
