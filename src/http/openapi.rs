@@ -25,7 +25,10 @@ use super::error::Problem;
 pub const TAGS: [(&str, &str); 7] = [
     ("campaigns", "Public reads: campaigns and their live progress (CORS open)."),
     ("giving", "A supporter's gift: starting a Stripe Checkout, and Stripe's events."),
-    ("campaign admin", "Creating and changing campaigns (admins)."),
+    (
+        "campaign admin",
+        "Creating and changing campaigns (admins), and what each source brought to one (viewers).",
+    ),
     ("ledger", "Offline money, deposits, reversals, refunds and the entry list (treasurers)."),
     ("stripe review", "Subscriptions, payouts and what Stripe reported that needs a look."),
     ("webhooks", "Outgoing webhooks: endpoints, their delivery log and replays (admins)."),

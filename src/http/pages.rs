@@ -454,7 +454,11 @@ pub(super) async fn campaign_html(state: &AppState, view: CampaignPage<'_>) -> R
         .map(str::trim)
         .filter(|paragraph| !paragraph.is_empty())
         .collect();
-    let mut page = page_info(state, language, &title, &format!("/c/{}", campaign.slug));
+    let path = match &view.focus {
+        Some(branch) => format!("/c/{}/b/{branch}", campaign.slug),
+        None => format!("/c/{}", campaign.slug),
+    };
+    let mut page = page_info(state, language, &title, &path);
     // The address shared (Open Graph, the badge's link): the page in this language.
     page.campaign_url = format!("{}/c/{}?lang={}", state.public_url, campaign.slug, language.code);
     let progress = progress_view(language, campaign, &view.totals, &view.branches, now);
@@ -544,14 +548,19 @@ struct CampaignQuery {
 }
 
 /// The push a visitor came from (`?ref=`, or `utm_campaign`/`utm_source`), written into a
-/// page kept in memory without it: the form's hidden `ref` field and the embed's links to
-/// the campaign page. (A `ref` holds only letters, digits, `-` and `_`: nothing to escape.)
+/// page kept in memory without it: on a page with the form, its hidden `ref` field only (not
+/// the page's shared address, so that a visitor who shares it does not pass their ref on);
+/// on the embed, which has no form, its links to the campaign page. (A `ref` holds only
+/// letters, digits, `-` and `_`: nothing to escape.)
 pub(super) fn stamp_ref(html: String, lang: &str, source_ref: Option<&str>) -> String {
+    const FORM_SLOT: &str = "name=\"ref\" value=\"\"";
     let Some(source_ref) = source_ref else {
         return html;
     };
-    let mut html =
-        html.replacen("name=\"ref\" value=\"\"", &format!("name=\"ref\" value=\"{source_ref}\""), 1);
+    if html.contains(FORM_SLOT) {
+        return html.replacen(FORM_SLOT, &format!("name=\"ref\" value=\"{source_ref}\""), 1);
+    }
+    let mut html = html;
     for end in ['"', '#'] {
         html =
             html.replace(&format!("?lang={lang}{end}"), &format!("?lang={lang}&amp;ref={source_ref}{end}"));
@@ -627,7 +636,10 @@ async fn thanks_page(
         focus: None,
         status: StatusCode::OK,
     };
-    render_campaign(&state, view).await
+    // Drawn for its visitor (its ask follows their gift): never kept by a cache.
+    let mut response = render_campaign(&state, view).await;
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The donation form's POST: starts a Stripe Checkout and redirects there, or shows the

@@ -1,5 +1,6 @@
 //! Security headers on every answer: a Content-Security-Policy with no inline script,
-//! Stripe and the captcha where needed, and no framing except the embeddable bar. Answers
+//! Stripe and the captcha where needed, and no framing except the embeddable pages (the bar,
+//! the branch leaderboard and a branch's page). Answers
 //! that are not HTML (JSON, CSV, scripts, styles) get the short `default-src 'none'`
 //! policy: there is nothing in them for a longer one to govern, and the progress JSON is
 //! read far more often than anything else.

@@ -1,6 +1,7 @@
 //! The monthly ask on the thanks page: after a one-off gift, an offer to give monthly at the
 //! amount the campaign's setting makes of it, one click away (a subscription checkout
-//! carrying `ref=upsell`, so that the sources report shows how often it is taken up).
+//! carrying `ref=upsell`, so that the sources report shows how often it is taken up). The
+//! page says nothing of the donor: only the amount and the branch of the gift.
 
 use serde_json::{Value, json};
 
@@ -24,7 +25,7 @@ pub(super) async fn monthly_ask(
 ) -> Option<Value> {
     let ask = campaign.checkout.monthly_ask?;
     let intent = state.store.intent_of_session(session_id?).await.ok()??;
-    if intent.campaign_id != campaign.id || intent.interval != Interval::Once {
+    if intent.campaign_id != campaign.id || intent.interval != Interval::Once || intent.status == "failed" {
         return None;
     }
     let currency = campaign.currency;
@@ -55,9 +56,8 @@ pub(super) async fn monthly_ask(
         "link": format!("{link}#give"),
         "amount": amount,
         "branch": branch,
-        "email": intent.donor.email,
-        "name": intent.donor.name,
-        "anonymous": intent.donor.anonymous,
+        // Not the donor's e-mail or name: whoever holds the session id would read them in the
+        // page; Stripe's checkout asks for the e-mail again.
         "source_ref": UPSELL_REF,
     }))
 }

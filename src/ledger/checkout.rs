@@ -103,6 +103,7 @@ pub struct CheckoutInput {
     /// The push that brought the supporter (`dec-email`): at most 64 letters, digits, `-`
     /// or `_`; kept on the gift, and on every installment of a subscription.
     #[serde(default, rename = "ref")]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$", max_length = 64)]
     pub source_ref: Option<String>,
 }
 

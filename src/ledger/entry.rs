@@ -229,7 +229,8 @@ pub struct OfflineDonationInput {
     #[serde(default)]
     #[schema(value_type = OfflineMethod, required = true)]
     pub method: Option<String>,
-    /// The day the money came in (a batch's rows default to its `deposited_on`).
+    /// The day the money came in: required for a single gift; a deposit's rows default to its
+    /// `deposited_on`.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = Date)]
     pub received_on: Option<String>,
@@ -251,6 +252,7 @@ pub struct OfflineDonationInput {
     pub allow_duplicate: bool,
     /// The push it came from: at most 64 letters, digits, `-` or `_` (`branch-meeting-nov`).
     #[serde(default, rename = "ref")]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$", max_length = 64)]
     pub source_ref: Option<String>,
 }
 
