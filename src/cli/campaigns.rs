@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use crate::access::Actor;
 use crate::actions::{self, ActionError};
 use crate::ledger::campaign::{CampaignInput, Localized, parse_branch_lines};
-use crate::ledger::validation::{AmountText, Field};
+use crate::ledger::validation::{AmountText, Field, FieldErrors};
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -36,9 +36,13 @@ pub(super) struct CampaignCreateArgs {
     description: Option<String>,
     #[arg(long)]
     description_fr: Option<String>,
-    /// The target, in major units: 100000 or 100000.00.
+    /// The target, in major units: 100000 or 100000.00. Repeat it for stretch goals, lowest
+    /// first: --goal 100000 --goal 120000.
+    #[arg(long, required = true)]
+    goal: Vec<String>,
+    /// A number of donors to reach, beside the money.
     #[arg(long)]
-    goal: String,
+    donor_goal: Option<i64>,
     /// ISO 4217 code, such as CAD.
     #[arg(long)]
     currency: String,
@@ -72,8 +76,12 @@ pub(super) struct CampaignUpdateArgs {
     description: Option<String>,
     #[arg(long)]
     description_fr: Option<String>,
+    /// The goal; repeated, the whole ladder of stretch goals, lowest first.
     #[arg(long)]
-    goal: Option<String>,
+    goal: Vec<String>,
+    /// A number of donors to reach; "none" for none.
+    #[arg(long)]
+    donor_goal: Option<String>,
     #[arg(long)]
     currency: Option<String>,
     /// RFC 3339, or "none" to clear.
@@ -126,7 +134,9 @@ async fn create(store: &Store, args: CampaignCreateArgs, actor: &Actor) -> Resul
     let input = CampaignInput {
         slug: Field::Value(args.slug),
         currency: Field::Value(args.currency),
-        goal: Field::Value(AmountText(args.goal)),
+        goal: Field::Missing,
+        goals: Field::Value(args.goal.into_iter().map(AmountText).collect()),
+        donor_goal: args.donor_goal.map_or(Field::Missing, Field::Value),
         title: Field::Value(Localized { en: args.title, fr: args.title_fr.unwrap_or_default() }),
         description: Field::Value(Localized {
             en: args.description.unwrap_or_default(),
@@ -175,7 +185,26 @@ async fn update(store: &Store, args: CampaignUpdateArgs, actor: &Actor) -> Resul
     let input = CampaignInput {
         slug: optional(args.new_slug),
         currency: optional(args.currency),
-        goal: optional(args.goal).map_value(AmountText),
+        // One --goal changes the goal; several give the whole ladder.
+        goal: match args.goal.as_slice() {
+            [one] => Field::Value(AmountText(one.clone())),
+            _ => Field::Missing,
+        },
+        goals: if args.goal.len() > 1 {
+            Field::Value(args.goal.iter().cloned().map(AmountText).collect())
+        } else {
+            Field::Missing
+        },
+        donor_goal: match args.donor_goal.as_deref() {
+            None => Field::Missing,
+            Some("none") => Field::Null,
+            Some(text) => match text.trim().parse() {
+                Ok(count) => Field::Value(count),
+                Err(_) => {
+                    return Err(FieldErrors::single("donor_goal", "must be a whole number, or none").into());
+                }
+            },
+        },
         title: localized(args.title, args.title_fr, &current.title),
         description: localized(args.description, args.description_fr, &current.description),
         starts_at: clearable(args.starts_at),

@@ -45,7 +45,8 @@ pub(super) async fn badge(State(state): State<AppState>, Path(slug): Path<String
     };
     let progress = Progress::new(&campaign, &totals, &branches);
     let raised = language.money(totals.raised_minor(campaign.count_net_of_fees), campaign.currency);
-    let goal = language.money(campaign.goal_minor, campaign.currency);
+    let raised_minor = totals.raised_minor(campaign.count_net_of_fees);
+    let goal = language.money(campaign.goal_in_force(raised_minor), campaign.currency);
     let value = language.fill(
         "badge.value",
         &[("raised", &raised), ("goal", &goal), ("percent", &language.percent(progress.percent))],

@@ -165,6 +165,9 @@ pub(super) struct ProgressView {
     online: String,
     offline: String,
     recurring_text: Option<String>,
+    /// Stretch goals, when there is more than one goal: each amount, and whether it is reached.
+    goals: Vec<serde_json::Value>,
+    donor_goal_text: Option<String>,
     branches: Vec<BranchView>,
     json: String,
     i18n: String,
@@ -197,7 +200,8 @@ pub(super) fn progress_view(
         |value: f64| language.fill("progress.percent", &[("percent", &language.percent(value))]);
     ProgressView {
         raised: money(raised_minor),
-        raised_of: language.fill("progress.raised_of", &[("goal", &money(campaign.goal_minor))]),
+        raised_of: language
+            .fill("progress.raised_of", &[("goal", &money(campaign.goal_in_force(raised_minor)))]),
         bar_value: progress.percent.clamp(0.0, 100.0),
         percent_text: percent_text(progress.percent),
         donors_text: language.plural("progress.donors", totals.donors, &[]),
@@ -211,6 +215,21 @@ pub(super) fn progress_view(
                 &[("monthly", &money(totals.recurring_monthly_minor))],
             )
         }),
+        goals: if campaign.stretch_goals.is_empty() {
+            Vec::new()
+        } else {
+            campaign
+                .ladder()
+                .iter()
+                .map(|rung| {
+                    let reached = rung.reached_at.is_some() || raised_minor >= rung.amount_minor;
+                    json!({"amount": money(rung.amount_minor), "reached": reached})
+                })
+                .collect()
+        },
+        donor_goal_text: campaign
+            .donor_goal
+            .map(|goal| language.fill("progress.donor_goal", &[("goal", &goal.to_string())])),
         branches: branches
             .iter()
             .map(|row| {

@@ -65,7 +65,12 @@ pub struct ProbeBody {
 pub struct CampaignBody {
     pub slug: String,
     pub currency: &'static str,
+    /// The first goal.
     pub goal: String,
+    /// Every goal, lowest first (stretch goals after `goal`); the progress document says which
+    /// is in force and when each was reached.
+    pub goals: Vec<String>,
+    pub donor_goal: Option<i64>,
     pub title: Localized,
     pub description: Localized,
     pub status: &'static str,
@@ -104,6 +109,8 @@ impl CampaignBody {
             slug: campaign.slug.to_string(),
             currency: currency.code(),
             goal: currency.format_minor(campaign.goal_minor),
+            goals: campaign.ladder().iter().map(|rung| currency.format_minor(rung.amount_minor)).collect(),
+            donor_goal: campaign.donor_goal,
             title: campaign.title.clone(),
             description: campaign.description.clone(),
             status: campaign.status.as_str(),

@@ -1,5 +1,6 @@
 //! Campaigns (appeals with a goal, dates and status) and their branch sub-goals.
 
+use super::goals::{GoalRung, MAX_DONOR_GOAL, keep_reached, parse_ladder};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -115,8 +116,28 @@ pub struct Campaign {
     pub archived: bool,
     pub count_net_of_fees: bool,
     pub checkout: CheckoutSettings,
+    /// When the figures reached `goal_minor` (recorded by the background job).
+    pub goal_reached_at: Option<DateTime<Utc>>,
+    /// The goals after `goal_minor`, each above the one before (stretch goals).
+    pub stretch_goals: Vec<GoalRung>,
+    /// A number of donors to reach, beside the money.
+    pub donor_goal: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Campaign {
+    /// Every goal, `goal_minor` first, with when each was reached.
+    pub fn ladder(&self) -> Vec<GoalRung> {
+        let mut rungs = vec![GoalRung { amount_minor: self.goal_minor, reached_at: self.goal_reached_at }];
+        rungs.extend(self.stretch_goals.iter().cloned());
+        rungs
+    }
+
+    /// The goal in force once `raised_minor` is raised: the first not reached.
+    pub fn goal_in_force(&self, raised_minor: i64) -> i64 {
+        super::goals::goal_in_force(&self.ladder(), raised_minor)
+    }
 }
 
 /// What a campaign accepts online: the amount range, and the processing-fee formula
@@ -168,9 +189,20 @@ pub struct CampaignInput {
     #[serde(default)]
     #[schema(value_type = Option<String>, examples("CAD"))]
     pub currency: Field<String>,
+    /// The first goal (the goal of a campaign without stretch goals).
     #[serde(default)]
     #[schema(value_type = Option<AmountText>)]
     pub goal: Field<AmountText>,
+    /// Stretch goals: the whole ladder, lowest first (`["100000.00", "120000.00"]`); its first
+    /// is `goal`. When the figures reach one, the next is the goal in force. `null` keeps
+    /// `goal` alone.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<AmountText>>)]
+    pub goals: Field<Vec<AmountText>>,
+    /// A number of donors to reach, beside the money; `null` for none.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    pub donor_goal: Field<i64>,
     #[serde(default)]
     #[schema(value_type = Option<Localized>)]
     pub title: Field<Localized>,
@@ -279,6 +311,8 @@ pub struct CampaignDraft {
     pub count_net_of_fees: bool,
     pub checkout: CheckoutSettings,
     pub branches: Option<Vec<BranchSpec>>,
+    pub stretch_goals: Vec<GoalRung>,
+    pub donor_goal: Option<i64>,
 }
 
 const TITLE_MAX_CHARS: usize = 200;
@@ -293,6 +327,13 @@ pub fn validate_campaign(
 ) -> Result<CampaignDraft, FieldErrors> {
     let mut errors = FieldErrors::new();
     let creating = existing.is_none();
+    // A ladder without `goal` gives it: its first.
+    let mut input = input;
+    if let (Field::Missing, Field::Value(texts)) = (&input.goal, &input.goals)
+        && let Some(first) = texts.first()
+    {
+        input.goal = Field::Value(first.clone());
+    }
 
     let slug =
         required(&mut errors, "slug", input.slug, existing.map(|c| c.slug.clone()), |errors, value| {
@@ -312,6 +353,36 @@ pub fn validate_campaign(
         // A currency change re-checks the kept goal against the new currency's limit.
         errors.check("goal", Money::from_minor(goal, currency));
     }
+    let kept_stretch = existing.map(|c| c.stretch_goals.clone()).unwrap_or_default();
+    let (goal_minor, stretch_goals) = match (input.goals, currency) {
+        (Field::Value(texts), Some(currency)) => match parse_ladder(&mut errors, &texts, currency) {
+            Some(amounts) => {
+                if goal_changes && goal_minor.is_some_and(|goal| Some(&goal) != amounts.first()) {
+                    errors.add("goal", "must be the first of goals (or leave it out)");
+                }
+                (amounts.first().copied(), keep_reached(&amounts[1..], &kept_stretch))
+            }
+            None => (goal_minor, kept_stretch),
+        },
+        (Field::Null, _) => (goal_minor, Vec::new()),
+        (_, _) => {
+            if let (Some(goal), Some(next)) = (goal_minor, kept_stretch.first())
+                && goal >= next.amount_minor
+            {
+                errors.add("goal", format!("must stay below the next of goals ({})", next.amount_minor));
+            }
+            (goal_minor, kept_stretch)
+        }
+    };
+    let donor_goal = match input.donor_goal {
+        Field::Value(count) if (1..=MAX_DONOR_GOAL).contains(&count) => Some(count),
+        Field::Value(_) => {
+            errors.add("donor_goal", format!("must be a whole number from 1 to {MAX_DONOR_GOAL}"));
+            None
+        }
+        Field::Null => None,
+        Field::Missing => existing.and_then(|c| c.donor_goal),
+    };
     let title =
         required(&mut errors, "title", input.title, existing.map(|c| c.title.clone()), |errors, title| {
             let title = clean_localized(errors, "title", title, TITLE_MAX_CHARS);
@@ -397,6 +468,8 @@ pub fn validate_campaign(
                 count_net_of_fees,
                 checkout,
                 branches,
+                stretch_goals,
+                donor_goal,
             })
         }
         _ => Err(errors),

@@ -7,6 +7,7 @@ pub mod bodies;
 pub mod campaign;
 pub mod checkout;
 pub mod entry;
+pub mod goals;
 pub mod money;
 pub mod outgoing;
 pub mod progress;

@@ -45,11 +45,18 @@ pub struct BranchTotals {
 pub struct Progress {
     pub campaign: String,
     pub currency: &'static str,
+    /// The goal in force: with stretch goals, the first not reached yet (the last once all are).
     pub goal: String,
     pub raised: String,
+    /// Of the goal in force.
     pub percent: f64,
     pub donations: i64,
     pub donors: i64,
+    /// Every goal, lowest first, with when the figures reached it (`null`: not yet, or being
+    /// recorded, within seconds).
+    pub goals: Vec<GoalProgress>,
+    /// A number of donors to reach, beside the money.
+    pub donor_goal: Option<i64>,
     pub recurring: RecurringProgress,
     pub by_source: SourceProgress,
     pub branches: Vec<BranchProgress>,
@@ -57,6 +64,12 @@ pub struct Progress {
     pub starts_at: Option<String>,
     pub ends_at: Option<String>,
     pub updated_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct GoalProgress {
+    pub amount: String,
+    pub reached_at: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -85,14 +98,24 @@ impl Progress {
         let net = campaign.count_net_of_fees;
         let raised = totals.raised_minor(net);
         let updated_at = totals.updated_at.map_or(campaign.updated_at, |at| at.max(campaign.updated_at));
+        let goal = campaign.goal_in_force(raised);
         Progress {
             campaign: campaign.slug.to_string(),
             currency: currency.code(),
-            goal: currency.format_minor(campaign.goal_minor),
+            goal: currency.format_minor(goal),
             raised: currency.format_minor(raised),
-            percent: percent(raised, campaign.goal_minor),
+            percent: percent(raised, goal),
             donations: totals.donations,
             donors: totals.donors,
+            goals: campaign
+                .ladder()
+                .iter()
+                .map(|rung| GoalProgress {
+                    amount: currency.format_minor(rung.amount_minor),
+                    reached_at: rung.reached_at.map(timestamp),
+                })
+                .collect(),
+            donor_goal: campaign.donor_goal,
             recurring: RecurringProgress {
                 active: totals.recurring_active,
                 monthly: currency.format_minor(totals.recurring_monthly_minor),

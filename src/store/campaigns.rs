@@ -11,6 +11,7 @@ use super::{
 };
 use crate::ledger::ask::MonthlyAsk;
 use crate::ledger::campaign::{BranchSpec, CampaignDraft, CheckoutSettings, Localized};
+use crate::ledger::goals::GoalRung;
 use crate::ledger::outgoing::EventKind;
 use crate::ledger::progress::{BranchTotals, CampaignTotals};
 use crate::ledger::{Branch, Campaign, CampaignStatus, Slug};
@@ -21,7 +22,7 @@ const CHECKOUT_LIFETIME_HOURS: i64 = 24;
 const CAMPAIGN_COLUMNS: &str = "c.id, c.slug, c.currency, c.goal_minor, c.title_en, c.title_fr, \
      c.description_en, c.description_fr, c.starts_at, c.ends_at, c.status, c.archived, c.count_net_of_fees, \
      c.checkout_min_minor, c.checkout_max_minor, c.fee_percent_bp, c.fee_fixed_minor, c.monthly_ask, \
-     c.created_at, c.updated_at";
+     c.goal_reached_at, c.goal_reached_minor, c.stretch_goals, c.donor_goal, c.created_at, c.updated_at";
 
 impl Store {
     /// Creates a campaign with its branches and zeroed totals, in one transaction.
@@ -33,8 +34,10 @@ impl Store {
             draft,
             "INSERT INTO campaigns (slug, currency, goal_minor, title_en, title_fr, description_en, \
              description_fr, starts_at, ends_at, status, count_net_of_fees, checkout_min_minor, \
-             checkout_max_minor, fee_percent_bp, fee_fixed_minor, archived, monthly_ask, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) RETURNING id",
+             checkout_max_minor, fee_percent_bp, fee_fixed_minor, archived, monthly_ask, stretch_goals, donor_goal, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20) \
+             RETURNING id",
         )
         .bind(&at)
         .fetch_one(&mut *write.tx)
@@ -105,7 +108,8 @@ impl Store {
             "UPDATE campaigns SET slug = $1, currency = $2, goal_minor = $3, title_en = $4, title_fr = $5, \
              description_en = $6, description_fr = $7, starts_at = $8, ends_at = $9, status = $10, \
              count_net_of_fees = $11, checkout_min_minor = $12, checkout_max_minor = $13, fee_percent_bp = $14, \
-             fee_fixed_minor = $15, archived = $16, monthly_ask = $17, updated_at = $18 WHERE id = $19",
+             fee_fixed_minor = $15, archived = $16, monthly_ask = $17, stretch_goals = $18, donor_goal = $19, \
+             updated_at = $20 WHERE id = $21",
         )
         .bind(stored_instant(now()))
         .bind(id)
@@ -303,7 +307,7 @@ impl Store {
     }
 }
 
-/// Binds a draft's fields as `$1` to `$17`, in the column order both writes use.
+/// Binds a draft's fields as `$1` to `$19`, in the column order both writes use.
 fn bind_draft<'q>(draft: &'q CampaignDraft, sql: &'static str) -> Query<'q, Any, AnyArguments> {
     sqlx::query(sql)
         .bind(draft.slug.as_str())
@@ -323,6 +327,13 @@ fn bind_draft<'q>(draft: &'q CampaignDraft, sql: &'static str) -> Query<'q, Any,
         .bind(draft.checkout.fee_fixed_minor)
         .bind(draft.archived)
         .bind(draft.checkout.monthly_ask.map(|ask| ask.text(draft.currency)))
+        .bind(stretch_goals_text(&draft.stretch_goals))
+        .bind(draft.donor_goal)
+}
+
+/// The later goals as stored: JSON, or NULL when there are none.
+fn stretch_goals_text(rungs: &[GoalRung]) -> Option<String> {
+    (!rungs.is_empty()).then(|| serde_json::to_string(rungs).unwrap_or_default())
 }
 
 pub(super) async fn campaign_by_id(write: &mut WriteTx, id: i64) -> Result<Campaign, StoreError> {
@@ -426,6 +437,19 @@ fn campaign_from_row(row: &AnyRow) -> Result<Campaign, StoreError> {
                 })
                 .transpose()?,
         },
+        // The first goal's reaching counts only for the goal it was recorded for.
+        goal_reached_at: match row.try_get::<Option<i64>, _>("goal_reached_minor")? {
+            Some(reached) if reached == row.try_get::<i64, _>("goal_minor")? => {
+                read_optional_instant(row, "goal_reached_at")?
+            }
+            _ => None,
+        },
+        stretch_goals: match row.try_get::<Option<String>, _>("stretch_goals")? {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|error| StoreError::Corrupt(format!("stretch_goals {text}: {error}")))?,
+            None => Vec::new(),
+        },
+        donor_goal: row.try_get("donor_goal")?,
         created_at: read_instant(row.try_get("created_at")?)?,
         updated_at: read_instant(row.try_get("updated_at")?)?,
     })
@@ -456,36 +480,82 @@ impl Store {
             None => String::new(),
         };
         let sql = format!(
-            "SELECT slug FROM campaigns WHERE (goal_reached_minor IS NULL OR goal_reached_minor <> goal_minor){among} \
+            "SELECT slug FROM campaigns WHERE (goal_reached_minor IS NULL OR goal_reached_minor <> goal_minor \
+             OR stretch_goals LIKE '%\"reached_at\":null%'){among} \
              ORDER BY id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
         rows.iter().map(|row| Ok(row.try_get("slug")?)).collect()
     }
 
-    /// Records that a campaign reached its goal in force, and tells the endpoints, once per
-    /// goal: false when it was recorded already (by another instance, or the goal changed).
-    pub async fn announce_goal_reached(
+    /// Records the goals `campaign`'s figures have reached (its first, and its stretch goals)
+    /// that were not recorded yet, and tells the endpoints once per goal; the progress
+    /// documents are drawn again so that each goal shows when it was reached. Returns how many
+    /// were recorded here (none when another instance did it first, or the goals changed).
+    /// Each announcement carries the progress document with the goals as now recorded.
+    pub async fn record_goals_reached(
         &self,
-        campaign_id: i64,
-        goal_minor: i64,
-        progress: &crate::ledger::progress::Progress,
-    ) -> Result<bool, StoreError> {
+        campaign: &Campaign,
+        totals: &CampaignTotals,
+        branches: &[BranchTotals],
+    ) -> Result<usize, StoreError> {
+        let raised_minor = totals.raised_minor(campaign.count_net_of_fees);
+        let at = now();
+        let first_reached = campaign.goal_reached_at.is_none() && raised_minor >= campaign.goal_minor;
+        let newly = crate::ledger::goals::newly_reached(&campaign.stretch_goals, raised_minor);
+        let rungs: Vec<GoalRung> = campaign
+            .stretch_goals
+            .iter()
+            .map(|rung| GoalRung {
+                amount_minor: rung.amount_minor,
+                reached_at: rung.reached_at.or_else(|| newly.contains(&rung.amount_minor).then_some(at)),
+            })
+            .collect();
+        let after = Campaign {
+            goal_reached_at: if first_reached { Some(at) } else { campaign.goal_reached_at },
+            stretch_goals: rungs.clone(),
+            ..campaign.clone()
+        };
+        let progress = &crate::ledger::progress::Progress::new(&after, totals, branches);
         let mut write = self.begin_write().await?;
-        let marked = sqlx::query(
-            "UPDATE campaigns SET goal_reached_at = $1, goal_reached_minor = $2 \
-             WHERE id = $3 AND goal_minor = $2 AND (goal_reached_minor IS NULL OR goal_reached_minor <> $2)",
-        )
-        .bind(stored_instant(now()))
-        .bind(goal_minor)
-        .bind(campaign_id)
-        .execute(&mut *write.tx)
-        .await?
-        .rows_affected();
-        if marked > 0 {
-            write.emit(EventKind::CampaignGoalReached, progress);
+        let mut recorded = 0;
+        if first_reached {
+            let marked = sqlx::query(
+                "UPDATE campaigns SET goal_reached_at = $1, goal_reached_minor = $2 \
+                 WHERE id = $3 AND goal_minor = $2 AND (goal_reached_minor IS NULL OR goal_reached_minor <> $2)",
+            )
+            .bind(stored_instant(at))
+            .bind(campaign.goal_minor)
+            .bind(campaign.id)
+            .execute(&mut *write.tx)
+            .await?
+            .rows_affected();
+            if marked > 0 {
+                write.emit(EventKind::CampaignGoalReached, progress);
+                recorded += 1;
+            }
+        }
+        if !newly.is_empty() {
+            // Only over the goals as read: a change made meanwhile wins, and is looked at again.
+            let marked =
+                sqlx::query("UPDATE campaigns SET stretch_goals = $1 WHERE id = $2 AND stretch_goals = $3")
+                    .bind(stretch_goals_text(&rungs))
+                    .bind(campaign.id)
+                    .bind(stretch_goals_text(&campaign.stretch_goals))
+                    .execute(&mut *write.tx)
+                    .await?
+                    .rows_affected();
+            if marked > 0 {
+                for _ in &newly {
+                    write.emit(EventKind::CampaignGoalReached, progress);
+                }
+                recorded += newly.len();
+            }
+        }
+        if recorded > 0 {
+            write.touch(campaign.id);
         }
         write.commit().await?;
-        Ok(marked > 0)
+        Ok(recorded)
     }
 }

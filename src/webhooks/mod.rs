@@ -17,7 +17,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
-use crate::ledger::progress::Progress;
 use crate::mail::Mailer;
 use crate::store::{AttemptResult, DueDelivery, NewAttempt, Store, StoreError, StoredEndpoint};
 
@@ -210,7 +209,8 @@ impl Sender {
         }
     }
 
-    /// Announces each campaign whose figures have reached its goal in force, once per goal.
+    /// Records and announces the goals campaigns' figures have reached, once per goal (the
+    /// first goal and each stretch goal).
     async fn announce_goals(&self, changed: &Changed) -> Result<(), StoreError> {
         let ids = match changed {
             Changed::All => None,
@@ -221,11 +221,13 @@ impl Sender {
             let Some((campaign, totals, branches)) = self.store.campaign_progress(&slug).await? else {
                 continue;
             };
-            if totals.raised_minor(campaign.count_net_of_fees) >= campaign.goal_minor {
-                let progress = Progress::new(&campaign, &totals, &branches);
-                if self.store.announce_goal_reached(campaign.id, campaign.goal_minor, &progress).await? {
-                    tracing::info!(campaign = %slug, "goal reached");
-                }
+            let raised = totals.raised_minor(campaign.count_net_of_fees);
+            if crate::ledger::goals::newly_reached(&campaign.ladder(), raised).is_empty() {
+                continue;
+            }
+            let recorded = self.store.record_goals_reached(&campaign, &totals, &branches).await?;
+            if recorded > 0 {
+                tracing::info!(campaign = %slug, goals = recorded, "goal reached");
             }
         }
         Ok(())

@@ -376,8 +376,14 @@ async fn a_ready_made_link_opens_the_form_filled_in(engine: Engine) {
         let violations = accessibility_violations(&browser, &axe).await;
         assert!(violations.is_empty(), "the filled-in form: {violations:#?}");
     }
-    // A branch's own page: its bar on top, the branch chosen.
+    // A branch's own page: its bar on top, the branch chosen; with stretch goals and a donor
+    // goal, the ladder listed.
+    let ladder = json!({"goals": ["100000.00", "120000.00"], "donor_goal": 500});
+    let patched = app.patch_as(&app.admin_token, "/api/v1/admin/campaigns/office", &ladder).await;
+    assert_eq!(patched.status(), reqwest::StatusCode::OK);
     browser.goto(&app.url("/c/office/b/montreal?lang=fr")).await;
+    let goals = browser.eval("return document.querySelectorAll('ol.goals li').length;").await;
+    assert_eq!(goals, json!(2));
     let chosen = browser.eval("return document.querySelector('select[name=branch]').value;").await;
     assert_eq!(chosen, json!("montreal"));
     browser.screenshot(&screenshots().join(format!("{engine_name}-branch-page-fr.png"))).await;

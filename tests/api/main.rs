@@ -17,6 +17,7 @@ mod deploy;
 mod errors;
 mod exports;
 mod fuzz;
+mod goals;
 mod hardening;
 mod instances;
 mod lifecycle;

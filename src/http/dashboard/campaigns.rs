@@ -129,6 +129,10 @@ impl CampaignForm {
             fee_percent: clearable(&self.fee_percent),
             fee_fixed: clearable(&self.fee_fixed).map_value(AmountText),
             monthly_ask: clearable(&self.monthly_ask),
+            // Stretch goals and a donor goal are set through the API and the CLI; the form
+            // keeps them.
+            goals: Field::Missing,
+            donor_goal: Field::Missing,
         })
     }
 }
