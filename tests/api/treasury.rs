@@ -752,6 +752,28 @@ async fn admins_create_edit_and_delete_campaigns_in_the_dashboard(engine: Engine
     let progress = app.progress("winter").await;
     assert_eq!(progress["goal"], "30000.00");
 
+    // Stretch goals and a donor goal, typed on the same form; a wrong one is named beside it.
+    let mut ladder = fields("30000", "north:North:10000\nsouth:South:5000");
+    ladder.retain(|(name, _)| *name != "ends_at");
+    ladder.push(("stretch_goals", "35000, 40000".to_owned()));
+    ladder.push(("donor_goal", "300".to_owned()));
+    let ladder_form: Vec<(&str, &str)> = ladder.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    assert_eq!(admin.post("/admin/c/winter/edit", &ladder_form).await.0, StatusCode::SEE_OTHER);
+    let progress = app.progress("winter").await;
+    assert_eq!(progress["goals"].as_array().map(Vec::len), Some(3), "{progress}");
+    assert_eq!(progress["donor_goal"], 300);
+    let (_, page, _) = admin.get("/admin/c/winter/edit").await;
+    assert!(page.contains(r#"value="35000.00, 40000.00""#), "the form holds the ladder");
+    ladder.retain(|(name, _)| *name != "stretch_goals");
+    ladder.push(("stretch_goals", "20000".to_owned()));
+    let ladder_form: Vec<(&str, &str)> = ladder.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    let (status, page, _) = admin.post("/admin/c/winter/edit", &ladder_form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains(r#"id="campaign-stretch_goals-error""#) && page.contains("above the goal before it"),
+        "{page}"
+    );
+
     let mut treasurer = Visitor::new(&app);
     treasurer.sign_in("tre@example.org", PASSWORD).await;
     assert_eq!(treasurer.get("/admin/campaigns/new").await.0, StatusCode::FORBIDDEN);

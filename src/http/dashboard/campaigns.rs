@@ -48,6 +48,10 @@ struct CampaignForm {
     fee_fixed: Option<String>,
     /// "25%" or "10.00"; empty: no monthly ask.
     monthly_ask: Option<String>,
+    /// The goals after `goal`, lowest first, separated by commas or lines; empty: none.
+    stretch_goals: Option<String>,
+    /// A number of donors to reach; empty: none.
+    donor_goal: Option<String>,
     /// One branch a line: slug:name or slug:name:goal.
     branches: Option<String>,
 }
@@ -87,6 +91,15 @@ impl CampaignForm {
             ),
             fee_fixed: Some(currency.format_minor(campaign.checkout.fee_fixed_minor)),
             monthly_ask: campaign.checkout.monthly_ask.map(|ask| ask.text(currency)),
+            stretch_goals: Some(
+                campaign
+                    .stretch_goals
+                    .iter()
+                    .map(|rung| currency.format_minor(rung.amount_minor))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            donor_goal: campaign.donor_goal.map(|goal| goal.to_string()),
             branches: Some(lines.join("\n")),
         }
     }
@@ -129,10 +142,32 @@ impl CampaignForm {
             fee_percent: clearable(&self.fee_percent),
             fee_fixed: clearable(&self.fee_fixed).map_value(AmountText),
             monthly_ask: clearable(&self.monthly_ask),
-            // Stretch goals and a donor goal are set through the API and the CLI; the form
-            // keeps them.
-            goals: Field::Missing,
-            donor_goal: Field::Missing,
+            // The goal, then the later ones typed: the whole ladder.
+            goals: {
+                let later: Vec<AmountText> = text(&self.stretch_goals)
+                    .split([',', '\n', ';'])
+                    .map(str::trim)
+                    .filter(|amount| !amount.is_empty())
+                    .map(|amount| AmountText(amount.to_owned()))
+                    .collect();
+                if later.is_empty() {
+                    Field::Null
+                } else {
+                    Field::Value(std::iter::once(AmountText(text(&self.goal))).chain(later).collect())
+                }
+            },
+            donor_goal: match text(&self.donor_goal).as_str() {
+                "" => Field::Null,
+                typed => match typed.replace([' ', '\u{a0}', ','], "").parse() {
+                    Ok(count) => Field::Value(count),
+                    Err(_) => {
+                        return Err(crate::ledger::FieldErrors::single(
+                            "donor_goal",
+                            "must be a whole number of donors",
+                        ));
+                    }
+                },
+            },
         })
     }
 }
@@ -159,6 +194,8 @@ fn label(field: &str) -> String {
         "fee_percent" => "Fee percentage",
         "fee_fixed" => "Fixed fee",
         "monthly_ask" => "Monthly ask",
+        "donor_goal" => "Donor goal",
+        field if field.starts_with("goals") => "Stretch goals",
         "branches" => "Branches",
         "campaign" => "Campaign",
         other => other,
@@ -178,6 +215,9 @@ fn render_form(
     let refusal = labelled(errors, |field| {
         let input = match field {
             field if field.starts_with("branches") => "branches",
+            // The ladder's first is the goal; the others are typed as stretch goals.
+            "goals[0]" => "goal",
+            field if field.starts_with("goals") => "stretch_goals",
             "title" => "title_en",
             "description" => "description_en",
             other => other,
