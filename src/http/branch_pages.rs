@@ -62,11 +62,7 @@ pub(super) async fn branch_page(
 ) -> Response {
     let key = PageKey { kind: "branch", slug: format!("{slug}/{branch}"), lang: lang.language.code.clone() };
     let version = page_version(&state, &slug).await;
-    let source_ref = crate::ledger::attribution::ref_from_link(
-        link.source_ref.as_deref(),
-        link.utm_campaign.as_deref(),
-        link.utm_source.as_deref(),
-    );
+    let source_ref = link.source_ref();
     kept_page(&state, &lang, key, version, source_ref.as_deref(), async {
         let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
             return Err(not_found_page(&state, &lang));

@@ -40,6 +40,13 @@ pub struct ReadyLink {
     pub source_ref: Option<String>,
 }
 
+impl LinkQuery {
+    /// The push the link belongs to: `ref`, else `utm_campaign`, else `utm_source`, made to fit.
+    pub fn source_ref(&self) -> Option<String> {
+        ref_from_link(self.source_ref.as_deref(), self.utm_campaign.as_deref(), self.utm_source.as_deref())
+    }
+}
+
 impl ReadyLink {
     /// Keeps what fits: an amount the campaign's currency can hold (positive), an interval
     /// appeal knows, a branch of the campaign.
@@ -58,12 +65,7 @@ impl ReadyLink {
                 .find(|row| row.branch.slug.as_str() == slug)
                 .map(|row| row.branch.slug.to_string())
         });
-        let source_ref = ref_from_link(
-            query.source_ref.as_deref(),
-            query.utm_campaign.as_deref(),
-            query.utm_source.as_deref(),
-        );
-        ReadyLink { amount_minor, interval, branch, source_ref }
+        ReadyLink { amount_minor, interval, branch, source_ref: query.source_ref() }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -481,14 +481,8 @@ pub(super) async fn campaign_html(state: &AppState, view: CampaignPage<'_>) -> R
     // The address shared (Open Graph, the badge's link): the page in this language.
     page.campaign_url = format!("{}/c/{}?lang={}", state.public_url, campaign.slug, language.code);
     let progress = progress_view(language, campaign, &view.totals, &view.branches, now);
-    // A branch's page: its own bar, taken from the progress view's branches.
-    let focus = view.focus.as_deref().and_then(|slug| {
-        serde_json::to_value(&progress).ok().and_then(|progress| {
-            progress["branches"]
-                .as_array()
-                .and_then(|rows| rows.iter().find(|row| row["slug"] == slug).cloned())
-        })
-    });
+    // A branch's page: its own bar, the progress view's for that branch.
+    let focus = view.focus.as_deref().and_then(|slug| progress.branches.iter().find(|row| row.slug == slug));
     let context = json!({
         "page": page,
         "t": language.strings(),
@@ -596,8 +590,7 @@ async fn campaign_page(
     let cancelled = query.cancelled.is_some();
     let link = query.link;
     let filled_in = link.amount.is_some() || link.interval.is_some() || link.branch.is_some();
-    let source_ref =
-        ref_from_link(link.source_ref.as_deref(), link.utm_campaign.as_deref(), link.utm_source.as_deref());
+    let source_ref = link.source_ref();
     // The plain page, from memory while its figures stand (a ready-made link's is drawn for it).
     let key = PageKey { kind: "c", slug: slug.clone(), lang: lang.language.code.clone() };
     let version = if cancelled || filled_in { None } else { page_version(&state, &slug).await };
@@ -777,8 +770,7 @@ async fn embed_page(
 ) -> Response {
     let key = PageKey { kind: "embed", slug: slug.clone(), lang: lang.language.code.clone() };
     let version = page_version(&state, &slug).await;
-    let source_ref =
-        ref_from_link(link.source_ref.as_deref(), link.utm_campaign.as_deref(), link.utm_source.as_deref());
+    let source_ref = link.source_ref();
     kept_page(&state, &lang, key, version, source_ref.as_deref(), async {
         let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
             return Err(not_found_page(&state, &lang));
