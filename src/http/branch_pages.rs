@@ -10,10 +10,9 @@ use serde_json::json;
 use super::AppState;
 use super::error::Problem;
 use super::page_cache::PageKey;
-use super::pages::{
-    CampaignPage, GiveForm, Lang, campaign_html, kept_page, load_public, not_found_page, page_info,
-    page_version, progress_view,
-};
+use super::page_cache::{kept_page, page_version};
+use super::pages::{CampaignPage, GiveForm, Lang, campaign_html, load_public, not_found_page, page_info};
+use super::progress_view::progress_view;
 use crate::web::templates;
 
 pub(super) async fn branches(

@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod outgoing_webhooks;
 pub mod page_cache;
 pub mod pages;
+mod progress_view;
 pub mod public;
 pub mod security;
 pub mod serve;

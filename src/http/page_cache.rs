@@ -1,12 +1,18 @@
-//! Campaign pages from memory: `/c/{slug}`, `/embed/{slug}` and `/` rendered once and served
-//! again while nothing they show has changed, so a campaign push that sends thousands of
-//! readers to one page costs no database work.
+//! Campaign pages from memory: `/c/{slug}`, `/c/{slug}/b/{branch}`, `/c/{slug}/branches`,
+//! `/embed/{slug}` and `/` rendered once and served again while nothing they show has
+//! changed, so a campaign push that sends thousands of readers to one page costs no database
+//! work. `kept_page` serves one, writing the visitor's `ref` into it (`stamp_ref`).
 //!
 //! A campaign's page is kept under the ETag of its in-memory progress document, which every
 //! commit that moves its figures replaces (on this instance, and on others through their
 //! change notices): a gift shows at once. What the document does not carry (the donor wall's
 //! moderation, a title edited, the time left) is at most `FRESH_FOR` old.
 
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::AppState;
+use super::pages::Lang;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -83,6 +89,62 @@ impl PageCache {
             );
         }
     }
+}
+
+/// The public document's ETag for `slug`, from memory: the version a kept page must match.
+pub(super) async fn page_version(state: &AppState, slug: &str) -> Option<String> {
+    match state.store.progress_document(slug).await {
+        Ok(Some(document)) if document.public => Some(document.etag.clone()),
+        _ => None,
+    }
+}
+
+/// A public page from memory while `version` stands (`None`: never kept); else rendered by
+/// `render` (the HTML, or the answer that replaces it) and kept under `version`.
+pub(super) async fn kept_page(
+    state: &AppState,
+    lang: &Lang,
+    key: PageKey,
+    version: Option<String>,
+    source_ref: Option<&str>,
+    render: impl std::future::Future<Output = Result<String, Response>>,
+) -> Response {
+    let code = lang.language.code.clone();
+    if let Some(version) = &version
+        && let Some(html) = state.pages.get(&key, version)
+    {
+        return lang.page(StatusCode::OK, stamp_ref(html.to_string(), &code, source_ref));
+    }
+    match render.await {
+        Ok(html) => {
+            if let Some(version) = &version {
+                state.pages.put(key, version, html.as_str().into());
+            }
+            lang.page(StatusCode::OK, stamp_ref(html, &code, source_ref))
+        }
+        Err(refused) => refused,
+    }
+}
+
+/// The push a visitor came from (`?ref=`, or `utm_campaign`/`utm_source`), written into a
+/// page kept in memory without it: on a page with the form, its hidden `ref` field only (not
+/// the page's shared address, so that a visitor who shares it does not pass their ref on);
+/// on the embed, which has no form, its links to the campaign page. (A `ref` holds only
+/// letters, digits, `-` and `_`: nothing to escape.)
+pub(super) fn stamp_ref(html: String, lang: &str, source_ref: Option<&str>) -> String {
+    const FORM_SLOT: &str = "name=\"ref\" value=\"\"";
+    let Some(source_ref) = source_ref else {
+        return html;
+    };
+    if html.contains(FORM_SLOT) {
+        return html.replacen(FORM_SLOT, &format!("name=\"ref\" value=\"{source_ref}\""), 1);
+    }
+    let mut html = html;
+    for end in ['"', '#'] {
+        html =
+            html.replace(&format!("?lang={lang}{end}"), &format!("?lang={lang}&amp;ref={source_ref}{end}"));
+    }
+    html
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -19,11 +19,12 @@ use super::AppState;
 use super::defence::{Rejection, captcha_widget};
 use super::error::Problem;
 use super::manage;
-use super::page_cache::PageKey;
+use super::page_cache::{PageKey, kept_page, page_version};
+use super::progress_view::progress_view;
 use crate::actions::{self, ActionError};
 use crate::ledger::attribution::ref_from_link;
 use crate::ledger::checkout::CheckoutInput;
-use crate::ledger::progress::{BranchTotals, CampaignTotals, Progress, percent};
+use crate::ledger::progress::{BranchTotals, CampaignTotals};
 use crate::ledger::validation::AmountText;
 use crate::ledger::{Campaign, CampaignStatus};
 use crate::web::i18n::{Language, catalog, currencies_for_scripts};
@@ -90,7 +91,7 @@ impl Lang {
     }
 
     /// A rendered page, with the language cookie when the visitor just chose it.
-    fn page(&self, status: StatusCode, html: String) -> Response {
+    pub(super) fn page(&self, status: StatusCode, html: String) -> Response {
         let mut response = (status, Html(html)).into_response();
         if self.chosen
             && let Ok(cookie) = HeaderValue::from_str(&format!(
@@ -150,129 +151,6 @@ pub(super) fn render(
     match templates::render(template, context) {
         Ok(html) => lang.page(status, html),
         Err(error) => Problem::internal(&error).into_response(),
-    }
-}
-
-/// A progress block's figures, written for one language.
-#[derive(Debug, Serialize)]
-pub(super) struct ProgressView {
-    raised: String,
-    raised_of: String,
-    bar_value: f64,
-    percent_text: String,
-    donors_text: String,
-    time_left: Option<String>,
-    online: String,
-    offline: String,
-    recurring_text: Option<String>,
-    /// Stretch goals, when there is more than one goal: each amount, and whether it is reached.
-    goals: Vec<serde_json::Value>,
-    donor_goal_text: Option<String>,
-    branches: Vec<BranchView>,
-    json: String,
-    i18n: String,
-    stream_url: String,
-}
-
-#[derive(Debug, Serialize)]
-pub(super) struct BranchView {
-    slug: String,
-    name: String,
-    raised_of: String,
-    has_goal: bool,
-    bar_value: f64,
-    percent_text: String,
-}
-
-pub(super) fn progress_view(
-    language: &Language,
-    campaign: &Campaign,
-    totals: &CampaignTotals,
-    branches: &[BranchTotals],
-    now: DateTime<Utc>,
-) -> ProgressView {
-    let currency = campaign.currency;
-    let net = campaign.count_net_of_fees;
-    let raised_minor = totals.raised_minor(net);
-    let progress = Progress::new(campaign, totals, branches);
-    let money = |minor: i64| language.money(minor, currency);
-    let percent_text =
-        |value: f64| language.fill("progress.percent", &[("percent", &language.percent(value))]);
-    ProgressView {
-        raised: money(raised_minor),
-        raised_of: language
-            .fill("progress.raised_of", &[("goal", &money(campaign.goal_in_force(raised_minor)))]),
-        bar_value: progress.percent.clamp(0.0, 100.0),
-        percent_text: percent_text(progress.percent),
-        donors_text: language.plural("progress.donors", totals.donors, &[]),
-        time_left: campaign.ends_at.map(|ends| time_left(language, ends, now)),
-        online: money(totals.online_minor(net)),
-        offline: money(totals.offline_minor),
-        recurring_text: (totals.recurring_active > 0).then(|| {
-            language.plural(
-                "progress.recurring",
-                totals.recurring_active,
-                &[("monthly", &money(totals.recurring_monthly_minor))],
-            )
-        }),
-        goals: if campaign.stretch_goals.is_empty() {
-            Vec::new()
-        } else {
-            campaign
-                .ladder()
-                .iter()
-                .map(|rung| {
-                    let reached = rung.reached_at.is_some() || raised_minor >= rung.amount_minor;
-                    json!({"amount": money(rung.amount_minor), "reached": reached})
-                })
-                .collect()
-        },
-        donor_goal_text: campaign
-            .donor_goal
-            .map(|goal| language.fill("progress.donor_goal", &[("goal", &goal.to_string())])),
-        branches: branches
-            .iter()
-            .map(|row| {
-                let raised = if net { row.net_minor } else { row.gross_minor };
-                let (raised_of, bar_value, text) = match row.branch.goal_minor {
-                    Some(goal) => {
-                        let value = percent(raised, goal);
-                        let goal_text = language.fill("progress.raised_of", &[("goal", &money(goal))]);
-                        (
-                            format!("{} {goal_text}", money(raised)),
-                            value.clamp(0.0, 100.0),
-                            percent_text(value),
-                        )
-                    }
-                    None => (money(raised), 0.0, String::new()),
-                };
-                BranchView {
-                    slug: row.branch.slug.to_string(),
-                    name: row.branch.name.clone(),
-                    raised_of,
-                    has_goal: row.branch.goal_minor.is_some(),
-                    bar_value,
-                    percent_text: text,
-                }
-            })
-            .collect(),
-        json: serde_json::to_string(&progress).unwrap_or_default(),
-        i18n: language.for_scripts_in(currency).to_string(),
-        stream_url: format!("/api/v1/campaigns/{}/progress/stream", campaign.slug),
-    }
-}
-
-/// "12 days left", or hours on the last day, or "ended".
-fn time_left(language: &Language, ends: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let seconds = (ends - now).num_seconds();
-    if seconds <= 0 {
-        return language.t("progress.ended").to_owned();
-    }
-    let hours = (seconds + 3599) / 3600;
-    if hours <= 24 {
-        language.plural("progress.hours_left", hours, &[])
-    } else {
-        language.plural("progress.days_left", (seconds + 86_399) / 86_400, &[])
     }
 }
 
@@ -498,41 +376,6 @@ pub(super) async fn campaign_html(state: &AppState, view: CampaignPage<'_>) -> R
     templates::render("campaign.html", context).map_err(|error| Problem::internal(&error).into_response())
 }
 
-/// The public document's ETag for `slug`, from memory: the version a kept page must match.
-pub(super) async fn page_version(state: &AppState, slug: &str) -> Option<String> {
-    match state.store.progress_document(slug).await {
-        Ok(Some(document)) if document.public => Some(document.etag.clone()),
-        _ => None,
-    }
-}
-
-/// A public page from memory while `version` stands (`None`: never kept); else rendered by
-/// `render` (the HTML, or the answer that replaces it) and kept under `version`.
-pub(super) async fn kept_page(
-    state: &AppState,
-    lang: &Lang,
-    key: PageKey,
-    version: Option<String>,
-    source_ref: Option<&str>,
-    render: impl std::future::Future<Output = Result<String, Response>>,
-) -> Response {
-    let code = lang.language.code.clone();
-    if let Some(version) = &version
-        && let Some(html) = state.pages.get(&key, version)
-    {
-        return lang.page(StatusCode::OK, stamp_ref(html.to_string(), &code, source_ref));
-    }
-    match render.await {
-        Ok(html) => {
-            if let Some(version) = &version {
-                state.pages.put(key, version, html.as_str().into());
-            }
-            lang.page(StatusCode::OK, stamp_ref(html, &code, source_ref))
-        }
-        Err(refused) => refused,
-    }
-}
-
 pub(super) async fn load_public(
     state: &AppState,
     slug: &str,
@@ -558,27 +401,6 @@ struct CampaignQuery {
     /// A ready-made link's parts (see `links`).
     #[serde(flatten)]
     link: super::links::LinkQuery,
-}
-
-/// The push a visitor came from (`?ref=`, or `utm_campaign`/`utm_source`), written into a
-/// page kept in memory without it: on a page with the form, its hidden `ref` field only (not
-/// the page's shared address, so that a visitor who shares it does not pass their ref on);
-/// on the embed, which has no form, its links to the campaign page. (A `ref` holds only
-/// letters, digits, `-` and `_`: nothing to escape.)
-pub(super) fn stamp_ref(html: String, lang: &str, source_ref: Option<&str>) -> String {
-    const FORM_SLOT: &str = "name=\"ref\" value=\"\"";
-    let Some(source_ref) = source_ref else {
-        return html;
-    };
-    if html.contains(FORM_SLOT) {
-        return html.replacen(FORM_SLOT, &format!("name=\"ref\" value=\"{source_ref}\""), 1);
-    }
-    let mut html = html;
-    for end in ['"', '#'] {
-        html =
-            html.replace(&format!("?lang={lang}{end}"), &format!("?lang={lang}&amp;ref={source_ref}{end}"));
-    }
-    html
 }
 
 async fn campaign_page(
@@ -841,21 +663,4 @@ async fn static_file(Path(path): Path<String>) -> Response {
         bytes.into_owned(),
     )
         .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
-
-    use super::*;
-
-    #[test]
-    fn time_left_counts_days_then_hours() {
-        let en = catalog().get("en").expect("English");
-        let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().expect("a time");
-        assert_eq!(time_left(en, now + chrono::Duration::days(12), now), "12 days left");
-        assert_eq!(time_left(en, now + chrono::Duration::hours(5), now), "5 hours left");
-        assert_eq!(time_left(en, now + chrono::Duration::minutes(30), now), "1 hour left");
-        assert_eq!(time_left(en, now - chrono::Duration::minutes(1), now), "This campaign has ended");
-    }
 }
