@@ -212,6 +212,7 @@ pub struct CampaignInput {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub starts_at: Field<String>,
+    /// When the campaign ends (RFC 3339): it is closed then, on its own, and its pages hear it.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub ends_at: Field<String>,

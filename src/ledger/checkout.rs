@@ -164,12 +164,13 @@ pub fn validate_checkout(
     step_minor: i64,
 ) -> Result<CheckoutDraft, FieldErrors> {
     let mut errors = FieldErrors::new();
-    if campaign.status != CampaignStatus::Active {
+    // Past its end first: the campaign is closed at its end, and says why.
+    if campaign.ends_at.is_some_and(|ends| now >= ends) {
+        errors.add("campaign", "has ended");
+    } else if campaign.status != CampaignStatus::Active {
         errors.add("campaign", "is not taking donations");
     } else if campaign.starts_at.is_some_and(|starts| now < starts) {
         errors.add("campaign", "has not started yet");
-    } else if campaign.ends_at.is_some_and(|ends| now >= ends) {
-        errors.add("campaign", "has ended");
     }
     let currency = campaign.currency;
     let settings = campaign.checkout;

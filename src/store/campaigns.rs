@@ -1,5 +1,6 @@
 //! Campaigns and branches: create, change, read, and the kept totals behind progress.
 
+use chrono::{DateTime, Utc};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, Row};
@@ -486,6 +487,44 @@ impl Store {
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
         rows.iter().map(|row| Ok(row.try_get("slug")?)).collect()
+    }
+
+    /// Closes the active campaigns whose `ends_at` has come, so that their pages stop taking
+    /// gifts and the live streams tell the open pages on time. Returns their slugs.
+    pub async fn close_ended_campaigns(&self, at: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        let mut write = self.begin_write().await?;
+        let rows = sqlx::query(
+            "UPDATE campaigns SET status = 'closed', updated_at = $1 \
+             WHERE status = 'active' AND ends_at IS NOT NULL AND ends_at <= $1 RETURNING id, slug",
+        )
+        .bind(stored_instant(at))
+        .fetch_all(&mut *write.tx)
+        .await?;
+        let mut closed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let slug: String = row.try_get("slug")?;
+            write.touch(row.try_get("id")?);
+            // In the audit log beside the treasurers' own changes, in the same transaction.
+            sqlx::query(
+                "INSERT INTO audit_log (at, actor, action, target, before_state, after_state) \
+                 VALUES ($1, 'appeal', 'campaign.ended', $2, '{\"status\":\"active\"}', '{\"status\":\"closed\"}')",
+            )
+            .bind(stored_instant(at))
+            .bind(format!("campaign:{slug}"))
+            .execute(&mut *write.tx)
+            .await?;
+            closed.push(slug);
+        }
+        write.commit().await?;
+        Ok(closed)
+    }
+
+    /// When the next active campaign ends, if one has an end to come.
+    pub async fn next_campaign_end(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = sqlx::query("SELECT MIN(ends_at) AS ends_at FROM campaigns WHERE status = 'active'")
+            .fetch_one(self.pool())
+            .await?;
+        read_optional_instant(&row, "ends_at")
     }
 
     /// Records the goals `campaign`'s figures have reached (its first, and its stretch goals)

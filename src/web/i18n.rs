@@ -253,6 +253,7 @@ const SCRIPT_STRINGS: &[&str] = &[
     "progress.label",
     "form.cover_fees",
     "form.total",
+    "form.closed",
     "embed.give",
 ];
 

@@ -3,8 +3,9 @@
 //!
 //! It runs inside `appeal serve`. On PostgreSQL one instance sends at a time (an advisory
 //! lock); the others stand by and take over when it stops. Each cycle it makes the
-//! deliveries of new events, announces goals newly reached, and sends what is due, several
-//! endpoints at once. A delivery answered with a 2xx is done; any other answer, no answer
+//! deliveries of new events, closes the campaigns whose end has come (waking for it),
+//! announces goals newly reached, and sends what is due, several endpoints at once. A
+//! delivery answered with a 2xx is done; any other answer, no answer
 //! within `APPEAL_WEBHOOK_TIMEOUT`, or no connection is tried again on a schedule with
 //! jitter for about three days ([`RETRY_SCHEDULE`]); after that it has failed, and an
 //! endpoint that has not succeeded since that delivery was made is disabled and the admins
@@ -141,10 +142,13 @@ impl Sender {
                     tracing::warn!(%error, "the webhook sender stopped a round");
                     break;
                 }
-                let wait = match self.store.next_delivery_due().await {
-                    Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or_default().min(POLL),
-                    Ok(None) | Err(_) => POLL,
-                };
+                // Woken by the next delivery due or the next campaign to end, whichever comes first.
+                let mut wait = POLL;
+                for due in [self.store.next_delivery_due().await, self.store.next_campaign_end().await] {
+                    if let Ok(Some(due)) = due {
+                        wait = wait.min((due - Utc::now()).to_std().unwrap_or_default());
+                    }
+                }
                 let sleep = tokio::time::sleep(wait);
                 tokio::pin!(sleep);
                 loop {
@@ -184,9 +188,13 @@ impl Sender {
         Ok(pruned)
     }
 
-    /// One round: deliveries made for new events, goals announced, what is due sent.
+    /// One round: deliveries made for new events, ended campaigns closed, goals announced,
+    /// what is due sent.
     pub async fn cycle(&self, changed: &Changed) -> Result<(), StoreError> {
         while self.store.dispatch_outbox().await? > 0 {}
+        for slug in self.store.close_ended_campaigns(Utc::now()).await? {
+            tracing::info!(campaign = %slug, "the campaign has ended: closed");
+        }
         self.announce_goals(changed).await?;
         self.send_emails().await?;
         loop {

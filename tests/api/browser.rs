@@ -398,6 +398,22 @@ async fn a_ready_made_link_opens_the_form_filled_in(engine: Engine) {
         let violations = accessibility_violations(&browser, &axe).await;
         assert!(violations.is_empty(), "the branch leaderboard: {violations:#?}");
     }
+    // The campaign ends while its page is open: the form gives way to the closing note.
+    let ends_at = (chrono::Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
+    let patched =
+        app.patch_as(&app.admin_token, "/api/v1/admin/campaigns/office", &json!({"ends_at": ends_at})).await;
+    assert_eq!(patched.status(), reqwest::StatusCode::OK);
+    browser.goto(&app.url("/c/office?lang=fr")).await;
+    assert_eq!(browser.eval("return document.querySelectorAll('section.give form').length;").await, json!(1));
+    let note = browser
+        .wait_for(
+            "return document.querySelector('section.give form') ? null : \
+             document.querySelector('section.give [role=status]').textContent;",
+            &json!("Cette campagne n\u{2019}accepte pas de dons."),
+        )
+        .await;
+    assert_eq!(note, json!("Cette campagne n\u{2019}accepte pas de dons."));
+    browser.screenshot(&screenshots().join(format!("{engine_name}-campaign-ended-fr.png"))).await;
     browser.quit().await;
 }
 

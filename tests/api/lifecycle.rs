@@ -24,7 +24,7 @@ async fn execute(app: &TestApp, sql: &str) {
     sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut connection).await.expect("the update");
 }
 
-async fn audit_csv(app: &TestApp) -> String {
+pub async fn audit_csv(app: &TestApp) -> String {
     add_user(app, "auditor@example.org", "admin", None);
     let mut admin = Visitor::new(app);
     assert_eq!(admin.sign_in("auditor@example.org", PASSWORD).await, StatusCode::SEE_OTHER);

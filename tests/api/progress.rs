@@ -3,7 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Engine, on_both_engines, spawn_app};
+use crate::helpers::{Engine, on_both_engines, problem, spawn_app};
+use crate::supporters::EventReader;
 
 on_both_engines!(
     offline_money_shows_as_exact_progress,
@@ -15,6 +16,7 @@ on_both_engines!(
     a_repeated_idempotency_key_records_once,
     the_ledger_refuses_updates_and_deletes,
     a_donation_that_would_overflow_a_total_is_refused_whole,
+    a_campaign_closes_when_it_ends_and_open_pages_hear_it,
 );
 
 async fn offline_money_shows_as_exact_progress(engine: Engine) {
@@ -336,4 +338,57 @@ async fn a_donation_that_would_overflow_a_total_is_refused_whole(engine: Engine)
     let entries: serde_json::Value = app.json_as(&app.viewer_token, "/api/v1/admin/donations").await;
     assert_eq!(entries["entries"], json!([]));
     assert_eq!(app.progress("office").await["raised"], "92233720368547758.00");
+}
+
+/// At `ends_at` the campaign closes by itself: the open streams send the closed document (the
+/// page's form and the widget's button go), checkouts say it has ended, and the audit log
+/// keeps who closed it. A later end reopens it.
+async fn a_campaign_closes_when_it_ends_and_open_pages_hear_it(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let ends = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let ends_at = ends.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let changed =
+        app.patch_as(&app.admin_token, "/api/v1/admin/campaigns/office", &json!({"ends_at": ends_at})).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let page = app.get("/c/office").await.text().await.expect("the page");
+    assert!(page.contains("action=\"/c/office/give\""), "the form is there before the end");
+
+    let stream = app.get("/api/v1/campaigns/office/progress/stream").await;
+    let mut events = EventReader::new(stream);
+    assert_eq!(events.next_progress().await["status"], "active");
+    let closed = events.next_progress().await;
+    assert_eq!(closed["status"], "closed", "{closed}");
+    assert!(chrono::Utc::now() >= ends, "closed before its end");
+    assert_eq!(app.progress("office").await["status"], "closed");
+
+    let page = app.get("/c/office").await.text().await.expect("the page");
+    assert!(!page.contains("action=\"/c/office/give\""), "no form once closed");
+    assert!(page.contains("This campaign is not taking donations."));
+    let checkout = app
+        .client
+        .post(app.url("/api/v1/campaigns/office/checkout"))
+        .json(&json!({"amount": "25"}))
+        .send()
+        .await;
+    let checkout = checkout.expect("answer");
+    assert_eq!(problem(checkout, StatusCode::UNPROCESSABLE_ENTITY).await["errors"]["campaign"], "has ended");
+    let audit = crate::lifecycle::audit_csv(&app).await;
+    let line =
+        audit.lines().find(|line| line.contains("campaign.ended")).expect("the closing is in the audit log");
+    assert!(line.contains("appeal") && line.contains("campaign:office"), "{line}");
+
+    // A later end and the status set back reopen it, and it stays open.
+    let later = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let reopened = app
+        .patch_as(
+            &app.admin_token,
+            "/api/v1/admin/campaigns/office",
+            &json!({"ends_at": later, "status": "active"}),
+        )
+        .await;
+    assert_eq!(reopened.status(), StatusCode::OK);
+    assert_eq!(events.next_progress().await["status"], "active");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(app.progress("office").await["status"], "active");
 }

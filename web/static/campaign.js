@@ -42,6 +42,19 @@
       });
     });
     section.setAttribute("data-updated", p.updated_at);
+    if (p.status !== "active") closeForm(f);
+  }
+
+  // The campaign closed while the page was open (its end came): the form says so.
+  function closeForm(f) {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-give]"), function (link) { link.hidden = true; });
+    var form = document.querySelector("section.give form");
+    if (!form) return;
+    var note = document.createElement("p");
+    note.className = "muted";
+    note.setAttribute("role", "status");
+    note.textContent = f.s["form.closed"];
+    form.parentNode.replaceChild(note, form);
   }
 
   function live(section) {

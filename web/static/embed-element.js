@@ -10,7 +10,8 @@ var STYLE =
   "progress::-webkit-progress-bar{background:#ebe9ef}progress::-webkit-progress-value{background:#b3261e;transition:width .6s}" +
   "progress::-moz-progress-bar{background:#b3261e}" +
   ".m{margin:.4rem 0 .6rem;color:#55545c}" +
-  ".g{display:inline-block;background:#b3261e;color:#fff;font-weight:700;padding:.45rem 1rem;border-radius:.45rem;text-decoration:none}";
+  ".g{display:inline-block;background:#b3261e;color:#fff;font-weight:700;padding:.45rem 1rem;border-radius:.45rem;text-decoration:none}" +
+  ".g[hidden]{display:none}";
 
 function pickLanguage(attribute) {
   var wanted = (attribute || (navigator.language || "en")).toLowerCase().split("-")[0];
@@ -69,6 +70,7 @@ class AppealProgress extends HTMLElement {
       var left = appealTimeLeft(f, p.ends_at);
       if (left) parts.push(left);
       widget.querySelector(".m").textContent = parts.join(" · ");
+      give.hidden = p.status !== "active";
       self.setAttribute("data-raised", p.raised);
     }
     fetch(ORIGIN + "/api/v1/campaigns/" + slug + "/progress").then(function (response) {

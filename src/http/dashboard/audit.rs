@@ -141,7 +141,7 @@ pub(super) async fn audit(
         "zone": zone.name(),
         "csv": format!("/admin/audit?format=csv&{kept}"),
         "older": older.map(|id| format!("/admin/audit?{kept}&before={id}")),
-        "actions": ["campaign.create", "campaign.update", "donation.record", "donation.reverse", "donation.refund",
+        "actions": ["campaign.create", "campaign.update", "campaign.ended", "donation.record", "donation.reverse", "donation.refund",
                     "batch.post", "batch.reverse", "subscription.cancel", "token.create", "token.revoke",
                     "user.add", "user.disable", "user.enable", "user.remove", "user.sign_in", "user.sign_in_failed",
                     "user.sign_in_throttled", "user.password", "stripe_flag.resolve", "stripe_flag.record", "stripe_event.retry",
