@@ -84,6 +84,7 @@ impl Application {
             demo: config.demo,
             draining: Arc::default(),
             pages: Arc::default(),
+            images: Arc::default(),
         });
         let listener = TcpListener::bind(config.bind).await?;
         tracing::info!(

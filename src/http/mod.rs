@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 mod badge;
 mod branch_pages;
+mod card;
 pub mod checkout;
 pub mod dashboard;
 pub mod defence;
@@ -93,6 +94,8 @@ pub struct Shared {
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// Public pages rendered once and served again while their figures stand.
     pub pages: Arc<page_cache::PageCache>,
+    /// Share cards drawn once per language and served again while their figures stand.
+    pub images: Arc<page_cache::PageCache<[u8]>>,
 }
 
 /// How many password hashes are worked on at once (one per core of a small server).

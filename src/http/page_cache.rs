@@ -22,9 +22,16 @@ pub const FRESH_FOR: Duration = Duration::from_secs(5);
 /// Pages kept at most (campaigns × languages × kinds); past it the cache starts afresh.
 const MAX_PAGES: usize = 4096;
 
-#[derive(Debug, Default)]
-pub struct PageCache {
-    pages: Mutex<HashMap<PageKey, Kept>>,
+/// Pages (`str`, the default) or images (`[u8]`) kept per key and version.
+#[derive(Debug)]
+pub struct PageCache<T: ?Sized = str> {
+    pages: Mutex<HashMap<PageKey, Kept<T>>>,
+}
+
+impl<T: ?Sized> Default for PageCache<T> {
+    fn default() -> Self {
+        PageCache { pages: Mutex::default() }
+    }
 }
 
 /// Which page: its kind ("c", "embed", "home"), campaign and language.
@@ -36,11 +43,11 @@ pub struct PageKey {
 }
 
 #[derive(Debug)]
-struct Kept {
+struct Kept<T: ?Sized> {
     /// The progress document's ETag the page was rendered from ("" for the home page).
     version: String,
     at: Instant,
-    html: Arc<str>,
+    html: Arc<T>,
     /// When a reader started rendering a newer page: until it is kept (or `CLAIM_FOR`
     /// passes), the other readers get this one rather than all render at once.
     rebuilding_since: Option<Instant>,
@@ -49,11 +56,11 @@ struct Kept {
 /// How long one reader's rendering holds the others on the page before it.
 const CLAIM_FOR: Duration = Duration::from_secs(2);
 
-impl PageCache {
+impl<T: ?Sized> PageCache<T> {
     /// The page to answer with: the one rendered from `version` while fresh; else, while
     /// another reader renders the new one, the page before it (a few milliseconds behind);
     /// else `None`, and the caller renders it (and `put`s it).
-    pub fn get(&self, key: &PageKey, version: &str) -> Option<Arc<str>> {
+    pub fn get(&self, key: &PageKey, version: &str) -> Option<Arc<T>> {
         let mut pages = self.pages.lock().ok()?;
         let kept = pages.get_mut(key)?;
         if kept.version == version && kept.at.elapsed() < FRESH_FOR {
@@ -78,7 +85,7 @@ impl PageCache {
         }
     }
 
-    pub fn put(&self, key: PageKey, version: &str, html: Arc<str>) {
+    pub fn put(&self, key: PageKey, version: &str, html: Arc<T>) {
         if let Ok(mut pages) = self.pages.lock() {
             if pages.len() >= MAX_PAGES && !pages.contains_key(&key) {
                 pages.clear();
@@ -153,7 +160,7 @@ mod tests {
 
     #[test]
     fn a_page_is_served_again_only_for_the_same_figures() {
-        let cache = PageCache::default();
+        let cache: PageCache = PageCache::default();
         let key = PageKey { kind: "c", slug: "office".into(), lang: "fr".into() };
         cache.put(key.clone(), "\"v1\"", Arc::from("<p>1</p>"));
         assert_eq!(cache.get(&key, "\"v1\"").as_deref(), Some("<p>1</p>"));

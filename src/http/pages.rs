@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/c/{slug}/give", axum::routing::post(give))
         .route("/c/{slug}/thanks", get(thanks_page))
         .route("/c/{slug}/badge.svg", get(super::badge::badge))
+        .route("/c/{slug}/card.png", get(super::card::card))
         .route("/c/{slug}/branches", get(super::branch_pages::branches))
         .route("/c/{slug}/b/{branch}", get(super::branch_pages::branch_page))
         .route("/c/{slug}/qr.svg", get(super::links::qr_svg))
@@ -364,7 +365,8 @@ pub(super) async fn campaign_html(state: &AppState, view: CampaignPage<'_>) -> R
     let context = json!({
         "page": page,
         "t": language.strings(),
-        "campaign": {"slug": campaign.slug.as_str(), "title": title, "description": description},
+        "campaign": {"slug": campaign.slug.as_str(), "title": title, "description": description,
+                     "card_url": format!("{}/c/{}/card.png?lang={}", state.public_url, campaign.slug, language.code)},
         "progress": progress,
         "focus": focus,
         "form": form,

@@ -12,12 +12,12 @@ use crate::web::i18n::Language;
 /// A progress block's figures, written for one language.
 #[derive(Debug, Serialize)]
 pub(super) struct ProgressView {
-    raised: String,
-    raised_of: String,
-    bar_value: f64,
-    percent_text: String,
-    donors_text: String,
-    time_left: Option<String>,
+    pub(super) raised: String,
+    pub(super) raised_of: String,
+    pub(super) bar_value: f64,
+    pub(super) percent_text: String,
+    pub(super) donors_text: String,
+    pub(super) time_left: Option<String>,
     online: String,
     offline: String,
     recurring_text: Option<String>,
