@@ -2,6 +2,7 @@
 
 mod deposits;
 mod import;
+mod matching;
 mod people;
 mod search;
 mod sources;
@@ -11,6 +12,7 @@ mod webhooks;
 
 pub use deposits::{BatchOutcome, BatchReversalInput, BatchReversed, record_batch, reverse_batch};
 pub use import::{CsvImport, import_csv};
+pub use matching::{create_match_offer, match_offers};
 pub use search::{EntryPage, find_entries};
 pub use sources::campaign_sources;
 pub use wall::{WallDecisionInput, decide_wall};
@@ -153,6 +155,9 @@ pub async fn record_offline_donation(
 ) -> Result<RecordOutcome, ActionError> {
     let campaign = store.campaign_by_slug(slug).await?.ok_or(ActionError::NotFound("campaign"))?;
     let branches = store.branches(campaign.id).await?;
+    if input.match_offer.is_some() {
+        require_whole_organization(actor, "Match offers")?;
+    }
     let input = scoped_to_branch(input, actor)?;
     let allow_duplicate = input.allow_duplicate;
     let mut entry =
@@ -312,6 +317,7 @@ fn campaign_json(campaign: &Campaign) -> serde_json::Value {
         "starts_at": campaign.starts_at,
         "ends_at": campaign.ends_at,
         "count_net_of_fees": campaign.count_net_of_fees,
+        "count_matches": campaign.count_matches.as_str(),
     })
 }
 

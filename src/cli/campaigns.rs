@@ -96,6 +96,9 @@ pub(super) struct CampaignUpdateArgs {
     /// true or false.
     #[arg(long)]
     count_net_of_fees: Option<bool>,
+    /// Matched money counts in raised once paid ("paid") or as soon as pledged ("pledged").
+    #[arg(long)]
+    count_matches: Option<String>,
     /// true puts a closed campaign away from lists; false brings it back.
     #[arg(long)]
     archived: Option<bool>,
@@ -211,6 +214,7 @@ async fn update(store: &Store, args: CampaignUpdateArgs, actor: &Actor) -> Resul
         ends_at: clearable(args.ends_at),
         status: optional(args.status),
         count_net_of_fees: args.count_net_of_fees.map_or(Field::Missing, Field::Value),
+        count_matches: optional(args.count_matches),
         archived: args.archived.map_or(Field::Missing, Field::Value),
         branches,
         checkout_min: optional(args.checkout_min).map_value(AmountText),

@@ -2,6 +2,7 @@
 
 mod campaigns;
 mod import;
+mod matches;
 mod people;
 mod progress;
 mod stripe;
@@ -79,6 +80,9 @@ enum Command {
     /// Manage the endpoints that outgoing webhooks are sent to.
     #[command(subcommand)]
     Webhook(webhooks::WebhookCommand),
+    /// Match offers: a matcher adds to each qualifying gift, up to a cap.
+    #[command(subcommand)]
+    Match(matches::MatchCommand),
     /// Recompute every total from the ledger; with --stripe, also compare Stripe's balance
     /// transactions of the period with the ledger. Exits non-zero naming any difference.
     Check {
@@ -285,6 +289,9 @@ struct DonationAddArgs {
     /// The push it came from, for the sources report (`branch-meeting-nov`).
     #[arg(long = "ref")]
     source_ref: Option<String>,
+    /// A matcher's payment: the id of the match offer it settles (`appeal match list`).
+    #[arg(long = "match")]
+    match_offer: Option<i64>,
 }
 
 #[derive(Debug, Args)]
@@ -495,6 +502,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         Command::Donation(DonationCommand::Reverse(args)) => reverse_donation(store, args, &actor).await,
         Command::Token(command) => people::run_token(command, store, &actor).await,
         Command::Webhook(command) => webhooks::run(command, store, config, &actor).await,
+        Command::Match(command) => matches::run(command, store, &actor).await,
         Command::Import(command) => import::run(command, store, payments, &actor).await,
         Command::Check { stripe, since } => {
             let totals = check(store).await;
@@ -572,6 +580,7 @@ async fn add_donation(store: &Store, args: DonationAddArgs, actor: &Actor) -> Re
         message: None,
         allow_duplicate: args.allow_duplicate,
         source_ref: args.source_ref,
+        match_offer: args.match_offer,
     };
     let outcome = actions::record_offline_donation(store, &args.campaign, input, actor, None).await?;
     print_entry("recorded", &outcome);

@@ -44,8 +44,8 @@ pub(super) async fn badge(State(state): State<AppState>, Path(slug): Path<String
         return svg_response(StatusCode::NOT_FOUND, svg);
     };
     let progress = Progress::new(&campaign, &totals, &branches);
-    let raised = language.money(totals.raised_minor(campaign.count_net_of_fees), campaign.currency);
-    let raised_minor = totals.raised_minor(campaign.count_net_of_fees);
+    let raised = language.money(totals.counted_minor(&campaign), campaign.currency);
+    let raised_minor = totals.counted_minor(&campaign);
     let goal = language.money(campaign.goal_in_force(raised_minor), campaign.currency);
     let value = language.fill(
         "badge.value",

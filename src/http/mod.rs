@@ -16,6 +16,7 @@ pub mod fast;
 pub mod limits;
 pub mod links;
 mod manage;
+mod matching;
 pub mod openapi;
 pub mod outgoing_webhooks;
 pub mod page_cache;

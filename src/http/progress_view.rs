@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::ledger::Campaign;
+use crate::ledger::matching::{MatchCounting, pledged_minor};
 use crate::ledger::progress::{BranchTotals, CampaignTotals, Progress, percent};
 use crate::web::i18n::Language;
 
@@ -24,10 +25,21 @@ pub(super) struct ProgressView {
     /// Stretch goals, when there is more than one goal: each amount, and whether it is reached.
     goals: Vec<serde_json::Value>,
     donor_goal_text: Option<String>,
+    /// Matching gifts: the bar's segment of matched money not yet paid, and a line saying
+    /// where the offers stand.
+    matching: Option<MatchingView>,
     pub(super) branches: Vec<BranchView>,
     json: String,
     i18n: String,
     stream_url: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct MatchingView {
+    /// Where the segment starts and how wide it is, in thousandths of the bar.
+    segment_x: i64,
+    segment_width: i64,
+    text: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -49,7 +61,7 @@ pub(super) fn progress_view(
 ) -> ProgressView {
     let currency = campaign.currency;
     let net = campaign.count_net_of_fees;
-    let raised_minor = totals.raised_minor(net);
+    let raised_minor = totals.counted_minor(campaign);
     let progress = Progress::new(campaign, totals, branches);
     let money = |minor: i64| language.money(minor, currency);
     let percent_text =
@@ -86,6 +98,30 @@ pub(super) fn progress_view(
         donor_goal_text: campaign
             .donor_goal
             .map(|goal| language.fill("progress.donor_goal", &[("goal", &goal.to_string())])),
+        matching: progress.matching.is_some().then(|| {
+            let pledged = pledged_minor(&totals.matches);
+            let goal = campaign.goal_in_force(raised_minor).max(1);
+            // The gifts' part of the bar, then the matched money not yet paid after it (part of
+            // `raised` when the campaign counts matches as pledged).
+            let gifts = match campaign.count_matches {
+                MatchCounting::Pledged => raised_minor - pledged,
+                MatchCounting::Paid => raised_minor,
+            };
+            let thousandths =
+                |minor: i64| (i128::from(minor) * 1000 / i128::from(goal)).clamp(0, 1000) as i64;
+            let (start, end) = (thousandths(gifts), thousandths(gifts.saturating_add(pledged)));
+            let remaining: i64 = totals.matches.iter().map(|offer| offer.remaining_minor(now)).sum();
+            let cap: i64 = totals.matches.iter().map(|offer| offer.cap_minor).sum();
+            let matched: i64 = totals.matches.iter().map(|offer| offer.matched_minor).sum();
+            MatchingView {
+                segment_x: start,
+                segment_width: end - start,
+                text: language.fill(
+                    "progress.matching",
+                    &[("matched", &money(matched)), ("cap", &money(cap)), ("remaining", &money(remaining))],
+                ),
+            }
+        }),
         branches: branches
             .iter()
             .map(|row| {

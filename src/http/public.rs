@@ -79,6 +79,8 @@ pub struct CampaignBody {
     pub starts_at: Option<String>,
     pub ends_at: Option<String>,
     pub count_net_of_fees: bool,
+    /// Whether matched money counts in `raised` once paid or as soon as pledged.
+    pub count_matches: crate::ledger::matching::MatchCounting,
     pub checkout: CheckoutBody,
     pub branches: Vec<BranchBody>,
     pub progress_url: String,
@@ -118,6 +120,7 @@ impl CampaignBody {
             starts_at: campaign.starts_at.map(timestamp),
             ends_at: campaign.ends_at.map(timestamp),
             count_net_of_fees: campaign.count_net_of_fees,
+            count_matches: campaign.count_matches,
             checkout: CheckoutBody {
                 min: currency.format_minor(campaign.checkout.min_minor),
                 max: currency.format_minor(campaign.checkout.max_minor.unwrap_or(currency.max_minor())),

@@ -364,6 +364,7 @@ pub fn entries_from_table(
             message: get("message"),
             allow_duplicate: false,
             source_ref: get("ref"),
+            match_offer: None,
         });
     }
     Ok((entries, errors))

@@ -44,6 +44,9 @@ pub struct EntryBody {
     /// The push it came from; a reversal keeps its gift's.
     #[serde(rename = "ref")]
     pub source_ref: Option<String>,
+    /// A matcher's payment: the match offer it settles.
+    #[serde(rename = "match")]
+    pub match_offer: Option<i64>,
 }
 
 impl EntryBody {
@@ -75,6 +78,7 @@ impl EntryBody {
             presented_currency: entry.presented.map(|(_, currency)| currency.code()),
             dispute: None,
             source_ref: entry.source_ref.clone(),
+            match_offer: entry.match_offer_id,
         }
     }
 }

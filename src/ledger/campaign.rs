@@ -115,6 +115,8 @@ pub struct Campaign {
     /// main table), its page and figures still answering.
     pub archived: bool,
     pub count_net_of_fees: bool,
+    /// Whether matched money counts in `raised` once paid or as soon as pledged.
+    pub count_matches: super::matching::MatchCounting,
     pub checkout: CheckoutSettings,
     /// When the figures reached `goal_minor` (recorded by the background job).
     pub goal_reached_at: Option<DateTime<Utc>>,
@@ -250,6 +252,11 @@ pub struct CampaignInput {
     #[serde(default)]
     #[schema(value_type = Option<String>, examples("25%"))]
     pub monthly_ask: Field<String>,
+    /// Matched money counts in `raised` once the matcher paid it (`paid`, the default) or as
+    /// soon as gifts earn it (`pledged`, shown apart in `matching.pledged`).
+    #[serde(default)]
+    #[schema(value_type = Option<crate::ledger::matching::MatchCounting>)]
+    pub count_matches: Field<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
@@ -310,6 +317,7 @@ pub struct CampaignDraft {
     pub status: CampaignStatus,
     pub archived: bool,
     pub count_net_of_fees: bool,
+    pub count_matches: super::matching::MatchCounting,
     pub checkout: CheckoutSettings,
     pub branches: Option<Vec<BranchSpec>>,
     pub stretch_goals: Vec<GoalRung>,
@@ -430,6 +438,13 @@ pub fn validate_campaign(
         Field::Missing => existing.is_some_and(|c| c.count_net_of_fees),
     };
 
+    let count_matches = match input.count_matches {
+        Field::Value(text) => errors.check("count_matches", super::matching::MatchCounting::parse(&text)),
+        Field::Null => Some(super::matching::MatchCounting::Paid),
+        Field::Missing => Some(existing.map_or(super::matching::MatchCounting::Paid, |c| c.count_matches)),
+    }
+    .unwrap_or_default();
+
     let branches = match input.branches {
         Field::Value(list) => currency.map(|currency| validate_branches(&mut errors, list, currency)),
         Field::Null => Some(Vec::new()),
@@ -467,6 +482,7 @@ pub fn validate_campaign(
                 status,
                 archived,
                 count_net_of_fees,
+                count_matches,
                 checkout,
                 branches,
                 stretch_goals,

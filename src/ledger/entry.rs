@@ -172,6 +172,8 @@ pub struct NewEntry {
     pub source_ref: Option<String>,
     /// The deposit an offline entry came in with.
     pub batch_id: Option<i64>,
+    /// The match offer a matcher's payment settles (never matched itself).
+    pub match_offer_id: Option<i64>,
 }
 
 impl NewEntry {
@@ -215,6 +217,8 @@ pub struct Entry {
     pub batch_reference: Option<String>,
     /// The push it came from (`ref`).
     pub source_ref: Option<String>,
+    /// The match offer a matcher's payment settles.
+    pub match_offer_id: Option<i64>,
 }
 
 /// Money raised internally, as a treasurer enters it (API body and CLI flags alike).
@@ -254,6 +258,11 @@ pub struct OfflineDonationInput {
     #[serde(default, rename = "ref")]
     #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$", max_length = 64)]
     pub source_ref: Option<String>,
+    /// A matcher's payment: the id of the campaign's match offer it settles. It counts as
+    /// money raised and is never matched itself.
+    #[serde(default, rename = "match")]
+    #[schema(minimum = 1)]
+    pub match_offer: Option<i64>,
 }
 
 const NAME_MAX_CHARS: usize = 200;
@@ -305,6 +314,9 @@ pub fn validate_offline_donation(
         .branch
         .filter(|slug| !slug.trim().is_empty())
         .and_then(|slug| errors.check("branch", find_branch(branches, &slug, campaign)));
+    if input.match_offer.is_some_and(|id| id < 1) {
+        errors.add("match", "must be the id of one of the campaign's match offers");
+    }
 
     match (amount, method, received_on) {
         (Some(amount), Some(method), Some(received_on)) if errors.is_empty() => Ok(NewEntry {
@@ -338,6 +350,7 @@ pub fn validate_offline_donation(
             received_at: None,
             batch_id: None,
             source_ref,
+            match_offer_id: input.match_offer,
         }),
         _ => Err(errors),
     }
@@ -458,6 +471,8 @@ pub fn validate_reversal(
             received_at: None,
             batch_id: original.batch_id,
             source_ref: original.source_ref.clone(),
+            // A reversal is not a payment: the settlement it takes back is its origin.
+            match_offer_id: None,
         }),
         _ => Err(errors),
     }

@@ -8,6 +8,7 @@ pub mod campaign;
 pub mod checkout;
 pub mod entry;
 pub mod goals;
+pub mod matching;
 pub mod money;
 pub mod outgoing;
 pub mod progress;

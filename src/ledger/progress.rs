@@ -6,6 +6,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 
 use super::campaign::{Branch, Campaign};
+use super::matching::{MatchCounting, MatchOffer, MatchingProgress, matching_progress, pledged_minor};
 
 /// A campaign's totals as kept beside the ledger, in minor units of the campaign currency.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -20,12 +21,25 @@ pub struct CampaignTotals {
     pub recurring_active: i64,
     pub recurring_monthly_minor: i64,
     pub updated_at: Option<DateTime<Utc>>,
+    /// The campaign's match offers, with what each matched and was paid.
+    pub matches: Vec<MatchOffer>,
 }
 
 impl CampaignTotals {
-    /// Raised, gross by default or net of processing fees when the campaign says so.
+    /// Raised in the ledger, gross by default or net of processing fees when the campaign
+    /// says so.
     pub fn raised_minor(&self, net_of_fees: bool) -> i64 {
         if net_of_fees { self.net_minor } else { self.gross_minor }
+    }
+
+    /// What the campaign counts as raised: the ledger's figure, and matched money not paid
+    /// yet when the campaign counts matches as pledged.
+    pub fn counted_minor(&self, campaign: &Campaign) -> i64 {
+        let pledged = match campaign.count_matches {
+            MatchCounting::Pledged => pledged_minor(&self.matches),
+            MatchCounting::Paid => 0,
+        };
+        self.raised_minor(campaign.count_net_of_fees).saturating_add(pledged)
     }
 
     pub fn online_minor(&self, net_of_fees: bool) -> i64 {
@@ -57,6 +71,8 @@ pub struct Progress {
     pub goals: Vec<GoalProgress>,
     /// A number of donors to reach, beside the money.
     pub donor_goal: Option<i64>,
+    /// Matching gifts: `null` without a match offer.
+    pub matching: Option<MatchingProgress>,
     pub recurring: RecurringProgress,
     pub by_source: SourceProgress,
     pub branches: Vec<BranchProgress>,
@@ -96,7 +112,7 @@ impl Progress {
     pub fn new(campaign: &Campaign, totals: &CampaignTotals, branches: &[BranchTotals]) -> Self {
         let currency = campaign.currency;
         let net = campaign.count_net_of_fees;
-        let raised = totals.raised_minor(net);
+        let raised = totals.counted_minor(campaign);
         let updated_at = totals.updated_at.map_or(campaign.updated_at, |at| at.max(campaign.updated_at));
         let goal = campaign.goal_in_force(raised);
         Progress {
@@ -116,6 +132,7 @@ impl Progress {
                 })
                 .collect(),
             donor_goal: campaign.donor_goal,
+            matching: matching_progress(&totals.matches, currency, campaign.count_matches, Utc::now()),
             recurring: RecurringProgress {
                 active: totals.recurring_active,
                 monthly: currency.format_minor(totals.recurring_monthly_minor),

@@ -175,6 +175,7 @@ pub(super) async fn donation(
         received_at: DateTime::<Utc>::from_timestamp(charge.created, 0),
         batch_id: None,
         source_ref: intent.source_ref.clone(),
+        match_offer_id: None,
     };
     let reported = (charge.amount, charge.currency.as_str());
     // The gift is dated when the charge was made; its balance transaction gives the amounts.

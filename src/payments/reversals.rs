@@ -171,5 +171,6 @@ fn reversal_of(gift: &Entry, kind: EntryKind, idempotency_key: String) -> NewEnt
         received_at: None,
         batch_id: None,
         source_ref: gift.source_ref.clone(),
+        match_offer_id: None,
     }
 }

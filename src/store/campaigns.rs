@@ -21,7 +21,7 @@ use crate::ledger::{Branch, Campaign, CampaignStatus, Slug};
 const CHECKOUT_LIFETIME_HOURS: i64 = 24;
 
 const CAMPAIGN_COLUMNS: &str = "c.id, c.slug, c.currency, c.goal_minor, c.title_en, c.title_fr, \
-     c.description_en, c.description_fr, c.starts_at, c.ends_at, c.status, c.archived, c.count_net_of_fees, \
+     c.description_en, c.description_fr, c.starts_at, c.ends_at, c.status, c.archived, c.count_net_of_fees, c.count_matches, \
      c.checkout_min_minor, c.checkout_max_minor, c.fee_percent_bp, c.fee_fixed_minor, c.monthly_ask, \
      c.goal_reached_at, c.goal_reached_minor, c.stretch_goals, c.donor_goal, c.created_at, c.updated_at";
 
@@ -36,8 +36,8 @@ impl Store {
             "INSERT INTO campaigns (slug, currency, goal_minor, title_en, title_fr, description_en, \
              description_fr, starts_at, ends_at, status, count_net_of_fees, checkout_min_minor, \
              checkout_max_minor, fee_percent_bp, fee_fixed_minor, archived, monthly_ask, stretch_goals, donor_goal, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20) \
+             count_matches, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21) \
              RETURNING id",
         )
         .bind(&at)
@@ -110,7 +110,7 @@ impl Store {
              description_en = $6, description_fr = $7, starts_at = $8, ends_at = $9, status = $10, \
              count_net_of_fees = $11, checkout_min_minor = $12, checkout_max_minor = $13, fee_percent_bp = $14, \
              fee_fixed_minor = $15, archived = $16, monthly_ask = $17, stretch_goals = $18, donor_goal = $19, \
-             updated_at = $20 WHERE id = $21",
+             count_matches = $20, updated_at = $21 WHERE id = $22",
         )
         .bind(stored_instant(now()))
         .bind(id)
@@ -138,7 +138,7 @@ impl Store {
     pub async fn delete_campaign(&self, id: i64) -> Result<(), StoreError> {
         let mut write = self.begin_write().await?;
         let count = |sql: &'static str| sqlx::query(sql).bind(id);
-        let blockers: [(&'static str, &str); 4] = [
+        let blockers: [(&'static str, &str); 5] = [
             (
                 "SELECT COUNT(*) AS n FROM ledger_entries WHERE campaign_id = $1 AND recorded_by <> 'demo'",
                 "holds ledger entries: close it instead (the books keep what was given)",
@@ -148,6 +148,10 @@ impl Store {
                 "has subscriptions: close it instead",
             ),
             ("SELECT COUNT(*) AS n FROM batches WHERE campaign_id = $1", "has deposits: close it instead"),
+            (
+                "SELECT COUNT(*) AS n FROM match_offers WHERE campaign_id = $1",
+                "has match offers: close it instead",
+            ),
             (
                 "SELECT COUNT(*) AS n FROM stripe_flags WHERE campaign_id = $1",
                 "has Stripe flags: close it instead",
@@ -284,6 +288,7 @@ impl Store {
             recurring_active: row.try_get("recurring_active")?,
             recurring_monthly_minor: row.try_get("recurring_monthly_minor")?,
             updated_at: Some(read_instant(row.try_get("totals_updated_at")?)?),
+            matches: self.match_offers(campaign.id).await?,
         };
         let sql = format!(
             "SELECT b.id, b.slug, b.name, b.goal_minor, bt.gross_minor, bt.net_minor \
@@ -308,7 +313,7 @@ impl Store {
     }
 }
 
-/// Binds a draft's fields as `$1` to `$19`, in the column order both writes use.
+/// Binds a draft's fields as `$1` to `$20`, in the column order both writes use.
 fn bind_draft<'q>(draft: &'q CampaignDraft, sql: &'static str) -> Query<'q, Any, AnyArguments> {
     sqlx::query(sql)
         .bind(draft.slug.as_str())
@@ -330,6 +335,7 @@ fn bind_draft<'q>(draft: &'q CampaignDraft, sql: &'static str) -> Query<'q, Any,
         .bind(draft.checkout.monthly_ask.map(|ask| ask.text(draft.currency)))
         .bind(stretch_goals_text(&draft.stretch_goals))
         .bind(draft.donor_goal)
+        .bind(draft.count_matches.as_str())
 }
 
 /// The later goals as stored: JSON, or NULL when there are none.
@@ -425,6 +431,10 @@ fn campaign_from_row(row: &AnyRow) -> Result<Campaign, StoreError> {
             .map_err(|_| StoreError::Corrupt(format!("status {status}")))?,
         archived: read_flag(row, "archived")?,
         count_net_of_fees: read_flag(row, "count_net_of_fees")?,
+        count_matches: crate::ledger::matching::MatchCounting::parse(
+            &row.try_get::<String, _>("count_matches")?,
+        )
+        .map_err(|_| StoreError::Corrupt("count_matches".to_owned()))?,
         checkout: CheckoutSettings {
             min_minor: row.try_get("checkout_min_minor")?,
             max_minor: row.try_get("checkout_max_minor")?,
@@ -538,7 +548,7 @@ impl Store {
         totals: &CampaignTotals,
         branches: &[BranchTotals],
     ) -> Result<usize, StoreError> {
-        let raised_minor = totals.raised_minor(campaign.count_net_of_fees);
+        let raised_minor = totals.counted_minor(campaign);
         let at = now();
         let first_reached = campaign.goal_reached_at.is_none() && raised_minor >= campaign.goal_minor;
         let newly = crate::ledger::goals::newly_reached(&campaign.stretch_goals, raised_minor);

@@ -1,5 +1,5 @@
 //! `appeal check`: every kept total (its base row and shards summed) recomputed from the
-//! ledger and compared.
+//! ledger and compared; and every match offer's matched sum (`matching.rs`).
 
 use std::collections::BTreeMap;
 
@@ -113,6 +113,8 @@ impl Store {
                 compare(&mut found, label, figure, &kept, &ledger, *id);
             }
         }
+        // And each match offer's matched sum, replayed from its accruals and the ledger.
+        found.extend(self.check_matches().await?);
         Ok(found)
     }
 

@@ -23,7 +23,7 @@ pub(super) const ENTRY_COLUMNS: &str = "e.id, e.campaign_id, c.slug AS campaign_
      e.recorded_at, e.recorded_by, e.reference, e.reason, e.reverses_entry_id, e.origin_entry_id, \
      e.stripe_payment_intent, e.stripe_charge, e.stripe_invoice, e.stripe_subscription, \
      e.stripe_balance_transaction, e.stripe_refund, e.stripe_dispute, e.presented_amount_minor, e.presented_currency, \
-     e.received_at, e.batch_id, e.source_ref, bt.reference AS batch_reference, pi.payout_id AS stripe_payout";
+     e.received_at, e.batch_id, e.source_ref, e.match_offer_id, bt.reference AS batch_reference, pi.payout_id AS stripe_payout";
 
 /// The same columns, as an INSERT into `ledger_entries` returns them: the entry comes back
 /// from the statement that writes it, without a second read.
@@ -35,7 +35,7 @@ const ENTRY_RETURNING: &str = "id, campaign_id, \
      recorded_at, recorded_by, reference, reason, reverses_entry_id, origin_entry_id, \
      stripe_payment_intent, stripe_charge, stripe_invoice, stripe_subscription, \
      stripe_balance_transaction, stripe_refund, stripe_dispute, presented_amount_minor, presented_currency, \
-     received_at, batch_id, source_ref, \
+     received_at, batch_id, source_ref, match_offer_id, \
      (SELECT bt.reference FROM batches bt WHERE bt.id = ledger_entries.batch_id) AS batch_reference, \
      (SELECT pi.payout_id FROM payout_items pi WHERE pi.balance_transaction = ledger_entries.stripe_balance_transaction \
       AND pi.type <> 'payout' LIMIT 1) AS stripe_payout";
@@ -240,6 +240,7 @@ pub(crate) async fn record_entry_in(
         None => (None, None, entry.donor.key(&random_hex())),
     };
 
+    super::matching::check_settlement(write, entry).await?;
     let recorded_at = stored_instant(now());
     let sql = format!(
         "INSERT INTO ledger_entries (campaign_id, branch_id, kind, source, method, amount_minor, fee_minor, \
@@ -247,9 +248,9 @@ pub(crate) async fn record_entry_in(
          received_on, recorded_at, recorded_by, reference, reason, reverses_entry_id, origin_entry_id, \
          idempotency_key, stripe_payment_intent, stripe_charge, stripe_invoice, stripe_subscription, \
          stripe_balance_transaction, stripe_refund, stripe_dispute, presented_amount_minor, presented_currency, received_at, batch_id, \
-         source_ref) \
+         source_ref, match_offer_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35) \
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36) \
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING {ENTRY_RETURNING}",
     );
     let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -288,6 +289,7 @@ pub(crate) async fn record_entry_in(
         .bind(entry.received_at.map(stored_instant))
         .bind(entry.batch_id)
         .bind(&entry.source_ref)
+        .bind(entry.match_offer_id)
         .fetch_optional(&mut *write.tx)
         .await;
     let recorded = match inserted {
@@ -333,6 +335,14 @@ pub(crate) async fn record_entry_in(
         donor_before_minor: donor_after - entry.amount_minor,
     });
     write.add_to_totals(entry.campaign_id, entry.branch_id, &change)?;
+    super::matching::accrue(
+        write,
+        entry,
+        &recorded,
+        donor_after - entry.amount_minor,
+        origin_entry_id.zip(origin_before),
+    )
+    .await?;
     write.emit(EventKind::of_entry(&recorded), &EntryBody::new(&recorded));
     Ok(RecordOutcome::Recorded(recorded))
 }
@@ -487,5 +497,6 @@ pub(super) fn entry_from_row(row: &AnyRow) -> Result<Entry, StoreError> {
         batch_id: row.try_get("batch_id")?,
         batch_reference: row.try_get("batch_reference")?,
         source_ref: row.try_get("source_ref")?,
+        match_offer_id: row.try_get("match_offer_id")?,
     })
 }

@@ -259,6 +259,8 @@ impl ExportRow<'_> {
             batch_id: self.batch_id()?,
             batch_reference: self.batch_reference()?.map(str::to_owned),
             source_ref: self.source_ref()?.map(str::to_owned),
+            // Not among the exported columns.
+            match_offer_id: None,
         })
     }
 }

@@ -14,6 +14,7 @@ mod entries;
 mod events;
 mod export_rows;
 mod flags;
+mod matching;
 mod outbox;
 mod payouts;
 mod people;

@@ -167,7 +167,7 @@ pub(crate) struct WriteTx {
     pub(super) events: Vec<crate::ledger::outgoing::OutgoingEvent>,
     /// Something was queued for the background sender (an email): wake it once committed.
     pub(super) wake_sender: bool,
-    store: Store,
+    pub(super) store: Store,
 }
 
 impl Store {

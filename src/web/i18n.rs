@@ -254,6 +254,7 @@ const SCRIPT_STRINGS: &[&str] = &[
     "form.cover_fees",
     "form.total",
     "form.closed",
+    "progress.matching",
     "embed.give",
 ];
 

@@ -229,7 +229,7 @@ impl Sender {
             let Some((campaign, totals, branches)) = self.store.campaign_progress(&slug).await? else {
                 continue;
             };
-            let raised = totals.raised_minor(campaign.count_net_of_fees);
+            let raised = totals.counted_minor(&campaign);
             if crate::ledger::goals::newly_reached(&campaign.ladder(), raised).is_empty() {
                 continue;
             }

@@ -305,6 +305,11 @@ async fn every_dashboard_page_is_accessible_on_a_phone(engine: Engine) {
     let endpoint: Value = endpoint.json().await.expect("an endpoint");
     app.give("office", "5.00", None).await;
     receiver.wait_for(1).await;
+    let ends_at = (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339();
+    let offer = json!({"matcher": "Bread and Roses Fund", "cap": "500.00", "starts_at": "2026-11-01T00:00:00Z", "ends_at": ends_at});
+    let offered = app.post_as(&app.admin_token, "/api/v1/admin/campaigns/office/matches", &offer).await;
+    assert_eq!(offered.status(), reqwest::StatusCode::CREATED);
+    app.give("office", "30.00", None).await;
     let webhook_log = format!("/admin/webhooks/{}", endpoint["id"]);
     let browser = Browser::start(390, 844).await;
     browser.goto(&app.url("/admin/login")).await;
@@ -321,6 +326,7 @@ async fn every_dashboard_page_is_accessible_on_a_phone(engine: Engine) {
         ("entries", "/admin/c/office/entries?q=cheque"),
         ("links", "/admin/c/office/links?branch=montreal&amount=25&interval=month&ref=leaflet"),
         ("sources", "/admin/c/office/sources"),
+        ("matches", "/admin/c/office/matches"),
         ("edit", "/admin/c/office/edit"),
         ("new-campaign", "/admin/campaigns/new"),
         ("people", "/admin/people"),
@@ -397,6 +403,29 @@ async fn a_ready_made_link_opens_the_form_filled_in(engine: Engine) {
     if let Some(axe) = axe_source() {
         let violations = accessibility_violations(&browser, &axe).await;
         assert!(violations.is_empty(), "the branch leaderboard: {violations:#?}");
+    }
+    // A match offer: the matched money not yet paid is the bar's own segment, kept live.
+    let ends_at = (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339();
+    let offer = json!({"matcher": "Bread and Roses Fund", "cap": "50000.00", "starts_at": "2026-11-01T00:00:00Z", "ends_at": ends_at});
+    let offered = app.post_as(&app.admin_token, "/api/v1/admin/campaigns/office/matches", &offer).await;
+    assert_eq!(offered.status(), reqwest::StatusCode::CREATED);
+    app.give("office", "20000.00", None).await;
+    browser.goto(&app.url("/c/office?lang=fr")).await;
+    let segment = "return [document.querySelector('[data-field=match_segment]').getAttribute('x'), \
+                   document.querySelector('[data-field=match_segment]').getAttribute('width')];";
+    // 20,000 given of the 100,000 goal: the gifts' fifth, then the 20,000 matched after it.
+    assert_eq!(browser.eval(segment).await, json!(["200", "200"]));
+    app.give("office", "10000.00", None).await;
+    browser.wait_for(segment, &json!(["300", "300"])).await;
+    let line = browser.eval("return document.querySelector('[data-field=matching]').textContent;").await;
+    assert!(
+        line.as_str().is_some_and(|text| text.starts_with("Dons jumelés") && text.contains("30")),
+        "{line}"
+    );
+    browser.screenshot(&screenshots().join(format!("{engine_name}-campaign-matching-fr.png"))).await;
+    if let Some(axe) = axe_source() {
+        let violations = accessibility_violations(&browser, &axe).await;
+        assert!(violations.is_empty(), "a page with matching: {violations:#?}");
     }
     // The campaign ends while its page is open: the form gives way to the closing note.
     let ends_at = (chrono::Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();

@@ -212,6 +212,7 @@ async fn the_range_includes_the_last_minute_of_the_last_local_day(engine: Engine
             received_at: Some(received_at),
             batch_id: None,
             source_ref: None,
+            match_offer_id: None,
         };
         store.record_entry(&entry).await.expect("recorded");
     }

@@ -352,6 +352,17 @@ impl TestApp {
         response.json().await.expect("a JSON entry")
     }
 
+    /// Records offline money from a donor known by their email.
+    pub async fn give_from(&self, slug: &str, amount: &str, email: &str) -> Value {
+        let body =
+            json!({"amount": amount, "method": "cheque", "received_on": "2026-11-01", "donor_email": email});
+        let response = self
+            .post_as(&self.treasurer_token, &format!("/api/v1/admin/campaigns/{slug}/donations"), &body)
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "giving {amount} to {slug}");
+        response.json().await.expect("a JSON entry")
+    }
+
     pub async fn progress(&self, slug: &str) -> Value {
         let response = self.get(&format!("/api/v1/campaigns/{slug}/progress")).await;
         assert_eq!(response.status(), StatusCode::OK);

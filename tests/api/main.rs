@@ -22,6 +22,7 @@ mod hardening;
 mod instances;
 mod lifecycle;
 mod links;
+mod matching;
 mod openapi;
 mod outgoing;
 mod payouts;

@@ -40,6 +40,7 @@ async fn offline_money_shows_as_exact_progress(engine: Engine) {
             "donors": 4,
             "goals": [{"amount": "100000.00", "reached_at": null}],
             "donor_goal": null,
+            "matching": null,
             "recurring": {"active": 0, "monthly": "0.00"},
             "by_source": {"online": "0.00", "offline": "90000.00"},
             "branches": [

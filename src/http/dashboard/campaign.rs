@@ -428,6 +428,7 @@ pub(super) async fn record_donation(
         message: None,
         allow_duplicate: submitted.allow_duplicate.is_some(),
         source_ref: submitted.source_ref,
+        match_offer: None,
     };
     match actions::record_offline_donation(
         &state.store,

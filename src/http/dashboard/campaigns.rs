@@ -40,6 +40,8 @@ struct CampaignForm {
     ends_at: Option<String>,
     status: Option<String>,
     count_net_of_fees: Option<String>,
+    /// Ticked: matched money counts in raised as soon as pledged.
+    count_matches_pledged: Option<String>,
     /// Ticked: a closed campaign kept out of lists.
     archived: Option<String>,
     checkout_min: Option<String>,
@@ -83,6 +85,9 @@ impl CampaignForm {
             ends_at: when(campaign.ends_at),
             status: Some(campaign.status.as_str().to_owned()),
             count_net_of_fees: campaign.count_net_of_fees.then(|| "1".to_owned()),
+            count_matches_pledged: (campaign.count_matches
+                == crate::ledger::matching::MatchCounting::Pledged)
+                .then(|| "1".to_owned()),
             archived: campaign.archived.then(|| "1".to_owned()),
             checkout_min: Some(currency.format_minor(campaign.checkout.min_minor)),
             checkout_max: campaign.checkout.max_minor.map(|max| currency.format_minor(max)),
@@ -135,6 +140,9 @@ impl CampaignForm {
             ends_at: instant(&self.ends_at),
             status: required(&self.status),
             count_net_of_fees: Field::Value(self.count_net_of_fees.is_some()),
+            count_matches: Field::Value(
+                if self.count_matches_pledged.is_some() { "pledged" } else { "paid" }.to_owned(),
+            ),
             archived: Field::Value(self.archived.is_some()),
             branches: Field::Value(branches),
             checkout_min: clearable(&self.checkout_min).map_value(AmountText),

@@ -6,6 +6,20 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+/// A posted form's fields; a field sent several times (checkboxes) keeps each value.
+pub(super) fn posted(body: &[u8]) -> BTreeMap<String, Vec<String>> {
+    let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in form_urlencoded::parse(body) {
+        fields.entry(name.into_owned()).or_default().push(value.into_owned());
+    }
+    fields
+}
+
+/// The first value of a posted field.
+pub(super) fn first<'a>(fields: &'a BTreeMap<String, Vec<String>>, name: &str) -> Option<&'a str> {
+    fields.get(name).and_then(|values| values.first()).map(String::as_str)
+}
+
 /// Where a message belongs on the page: what the field is called there, and the `id` of the
 /// input it is shown beside (none for a message about the whole form).
 pub(super) struct Place {

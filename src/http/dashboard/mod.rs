@@ -31,6 +31,7 @@ mod campaigns;
 mod entries;
 mod fields;
 mod links;
+mod matches;
 mod notice;
 mod people;
 mod resume;
@@ -56,6 +57,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/c/{slug}/entries", get(entries::entries))
         .route("/admin/c/{slug}/links", get(links::links))
         .route("/admin/c/{slug}/sources", get(sources::sources))
+        .route("/admin/c/{slug}/matches", get(matches::matches).post(matches::add))
+        .route("/admin/c/{slug}/matches/payments", post(matches::payment))
         .route("/admin/entries/{id}/wall", post(entries::decide_wall))
         .route("/admin/c/{slug}/batches", post(record_batch))
         .route("/admin/entries/{id}/reverse", post(reverse))

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::fields::{Place, labelled, words};
+use super::fields::{Place, first as one, labelled, posted as fields, words};
 use super::notice::{redirect_with_notice, spent, take_notice};
 use super::{frame, minute, page, refuse_unless_admin};
 use crate::access::Role;
@@ -21,19 +21,6 @@ use crate::http::error::Problem;
 use crate::ledger::outgoing::EventKind;
 
 const ADMINS_ONLY: &str = "Webhooks are managed by admins.";
-
-/// A posted form's fields; a field sent several times (the event checkboxes) keeps each value.
-fn fields(body: &Bytes) -> BTreeMap<String, Vec<String>> {
-    let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (name, value) in form_urlencoded::parse(body) {
-        fields.entry(name.into_owned()).or_default().push(value.into_owned());
-    }
-    fields
-}
-
-fn one<'a>(fields: &'a BTreeMap<String, Vec<String>>, name: &str) -> Option<&'a str> {
-    fields.get(name).and_then(|values| values.first()).map(String::as_str)
-}
 
 /// Where a refused form's message goes.
 fn place(field: &str) -> Place {
