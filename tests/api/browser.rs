@@ -24,7 +24,7 @@ async fn host_site(app: &TestApp) -> String {
     let page = format!(
         "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Le journal</title></head>\
          <body style=\"font-family:serif;max-width:30rem;margin:2rem\"><h1>Le journal</h1>\
-         <p>Soutenez-nous :</p><appeal-progress campaign=\"office\" lang=\"fr\"></appeal-progress>\
+         <p>Soutenez-nous :</p><appeal-progress campaign=\"office\" lang=\"fr\" ref=\"site-journal\"></appeal-progress>\
          <script src=\"{}/embed.js\"></script></body></html>",
         app.address
     );
@@ -123,6 +123,12 @@ async fn a_supporter_gives_and_every_open_bar_moves(engine: Engine) {
     browser.wait_for(widget_raised, &json!("90026.06")).await;
     let shown = browser.eval("return document.querySelector('appeal-progress').shadowRoot.querySelector('.r strong').textContent;").await;
     assert_eq!(shown, json!(format!("90\u{202f}026,06{NBSP}$")));
+    // The widget's give link carries the site's ref to the campaign page's form.
+    let give = browser.eval("return document.querySelector('appeal-progress').shadowRoot.querySelector('a.g').getAttribute('href');").await;
+    assert!(
+        give.as_str().is_some_and(|href| href.ends_with("/c/office?lang=fr&ref=site-journal#give")),
+        "{give}"
+    );
     let engine_name = format!("{engine:?}").to_lowercase();
     browser.screenshot(&screenshots().join(format!("{engine_name}-widget-fr.png"))).await;
 
