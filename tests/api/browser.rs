@@ -428,7 +428,18 @@ async fn a_ready_made_link_opens_the_form_filled_in(engine: Engine) {
         line.as_str().is_some_and(|text| text.starts_with("Dons jumelés") && text.contains("30")),
         "{line}"
     );
+    // The bar's own animation done, for the picture.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     browser.screenshot(&screenshots().join(format!("{engine_name}-campaign-matching-fr.png"))).await;
+    // The widget on a branch's site draws the same segment.
+    let host = host_site(&app).await;
+    browser.goto(&host).await;
+    let widget_segment = "var svg = document.querySelector('appeal-progress').shadowRoot.querySelector('.b svg'); \
+                          return svg.hasAttribute('hidden') ? null : [svg.firstChild.getAttribute('x'), svg.firstChild.getAttribute('width')];";
+    browser.wait_for(widget_segment, &json!(["300", "300"])).await;
+    // The bar's own animation done, for the picture.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    browser.screenshot(&screenshots().join(format!("{engine_name}-widget-matching-fr.png"))).await;
     if let Some(axe) = axe_source() {
         let violations = accessibility_violations(&browser, &axe).await;
         assert!(violations.is_empty(), "a page with matching: {violations:#?}");

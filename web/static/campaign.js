@@ -19,14 +19,10 @@
     }
     set("percent", f.ofGoal(p.percent));
     var segment = section.querySelector('[data-field="match_segment"]');
-    if (segment && p.matching) {
-      // Matched money not yet paid, after the gifts' part of the bar (thousandths of it).
-      var goal = f.minor(p.goal) || 1;
-      var pledged = f.minor(p.matching.pledged);
-      var gifts = f.minor(p.raised) - (p.matching.counted === "pledged" ? pledged : 0);
-      var at = function (minor) { return Math.max(0, Math.min(1000, Math.trunc((minor * 1000) / goal))); };
-      segment.setAttribute("x", at(gifts));
-      segment.setAttribute("width", at(gifts + pledged) - at(gifts));
+    var matched = appealMatchSegment(f, p);
+    if (segment && matched) {
+      segment.setAttribute("x", matched.x);
+      segment.setAttribute("width", matched.width);
       set("matching", f.fill(f.s["progress.matching"], {
         matched: f.money(f.minor(p.matching.matched)),
         cap: f.money(f.minor(p.matching.cap)),

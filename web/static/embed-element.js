@@ -11,7 +11,9 @@ var STYLE =
   "progress::-moz-progress-bar{background:#b3261e}" +
   ".m{margin:.4rem 0 .6rem;color:#55545c}" +
   ".g{display:inline-block;background:#b3261e;color:#fff;font-weight:700;padding:.45rem 1rem;border-radius:.45rem;text-decoration:none}" +
-  ".g[hidden]{display:none}";
+  ".g[hidden]{display:none}" +
+  ".b{position:relative}.b svg{position:absolute;inset:0;width:100%;height:.9rem;border-radius:999px;overflow:hidden;pointer-events:none}" +
+  ".b svg[hidden]{display:none}.b rect{fill:#e3887f}";
 
 function pickLanguage(attribute) {
   var wanted = (attribute || (navigator.language || "en")).toLowerCase().split("-")[0];
@@ -42,7 +44,8 @@ class AppealProgress extends HTMLElement {
     widget.innerHTML =
       '<p class="t"><a target="_blank" rel="noopener"></a></p>' +
       '<p class="r"><strong></strong> <span></span></p>' +
-      '<progress max="100" value="0"></progress>' +
+      '<div class="b"><progress max="100" value="0"></progress>' +
+      '<svg viewBox="0 0 1000 10" preserveAspectRatio="none" aria-hidden="true" focusable="false" hidden><rect height="10"></rect></svg></div>' +
       '<p class="m" aria-live="polite"></p>' +
       '<a class="g" target="_blank" rel="noopener"></a>';
     root.appendChild(style);
@@ -70,6 +73,14 @@ class AppealProgress extends HTMLElement {
       var left = appealTimeLeft(f, p.ends_at);
       if (left) parts.push(left);
       widget.querySelector(".m").textContent = parts.join(" · ");
+      // Matched money not yet paid: its own segment of the bar.
+      var matched = appealMatchSegment(f, p);
+      var segment = widget.querySelector(".b svg");
+      segment.toggleAttribute("hidden", !matched);
+      if (matched) {
+        segment.firstChild.setAttribute("x", matched.x);
+        segment.firstChild.setAttribute("width", matched.width);
+      }
       give.hidden = p.status !== "active";
       self.setAttribute("data-raised", p.raised);
     }

@@ -57,6 +57,17 @@ function appealFormatter(i18n) {
   return { fill: fill, minor: minor, money: money, percent: percent, ofGoal: ofGoal, plural: plural, read: read, s: s };
 }
 
+// Matched money not yet paid, as its own segment after the gifts' part of the bar: where it
+// starts and how wide it is, in thousandths of the bar (null without matching).
+function appealMatchSegment(f, p) {
+  if (!p.matching) return null;
+  var goal = f.minor(p.goal) || 1;
+  var pledged = f.minor(p.matching.pledged);
+  var gifts = f.minor(p.raised) - (p.matching.counted === "pledged" ? pledged : 0);
+  var at = function (minor) { return Math.max(0, Math.min(1000, Math.trunc((minor * 1000) / goal))); };
+  return { x: at(gifts), width: at(gifts + pledged) - at(gifts) };
+}
+
 function appealTimeLeft(f, endsAt) {
   if (!endsAt) return null;
   var ms = new Date(endsAt).getTime() - Date.now();
