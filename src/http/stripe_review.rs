@@ -15,7 +15,7 @@ use super::openapi::{Id, StripeId};
 use crate::access::Role;
 use crate::actions::{self, FlagResolutionInput};
 use crate::ledger::progress::timestamp;
-use crate::store::{FailedEvent, Flag, FlagFilter};
+use crate::store::{FailedEvent, Flag, FlagFilter, SupporterEmailRecord};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -24,6 +24,83 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_failed_events))
         .routes(routes!(retry_event))
         .routes(routes!(dismiss_event))
+        .routes(routes!(list_supporter_emails))
+}
+
+/// An email appeal wrote to a supporter about their subscription.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SupporterEmailBody {
+    pub id: i64,
+    /// `payment_failed` or `payment_recovered`.
+    pub kind: String,
+    pub to: String,
+    pub subscription: String,
+    pub campaign: Option<String>,
+    /// Empty until it is written, when it is sent.
+    pub subject: String,
+    /// `pending`, `sent`, or `cancelled` (no longer applied before it went: the payment went
+    /// through first, or the subscription is gone).
+    pub state: &'static str,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+impl SupporterEmailBody {
+    pub fn new(email: &SupporterEmailRecord) -> Self {
+        let state = match (email.sent_at, email.cancelled_at) {
+            (Some(_), _) => "sent",
+            (None, Some(_)) => "cancelled",
+            (None, None) => "pending",
+        };
+        SupporterEmailBody {
+            id: email.id,
+            kind: email.kind.clone(),
+            to: email.to.clone(),
+            subscription: email.subscription_id.clone(),
+            campaign: email.campaign.clone(),
+            subject: email.subject.clone(),
+            state,
+            created_at: timestamp(email.created_at),
+            sent_at: email.sent_at.map(timestamp),
+            attempts: email.attempts,
+            last_error: email.last_error.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SupporterEmailList {
+    pub emails: Vec<SupporterEmailBody>,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SupporterEmailQuery {
+    /// Only those about this subscription (`sub_...`).
+    #[serde(default)]
+    pub subscription: Option<String>,
+}
+
+/// The emails written to supporters about their subscriptions (a failed payment and the card
+/// link, a payment recovered), newest first, at most 500: to whom, when, and whether they went.
+/// Treasurers of the whole organization only (they hold donors' addresses).
+#[utoipa::path(get, path = "/api/v1/admin/emails", tag = "stripe review", params(SupporterEmailQuery),
+    responses((status = 200, description = "The emails", body = SupporterEmailList)))]
+async fn list_supporter_emails(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<SupporterEmailQuery>,
+) -> ApiResult<Response> {
+    let actor = caller.require(Role::Treasurer)?;
+    if actor.branch.is_some() {
+        return Err(Problem::forbidden("Supporters' emails concern every branch."));
+    }
+    let emails = state.store.supporter_emails(query.subscription.as_deref(), 500).await?;
+    Ok(axum::Json(SupporterEmailList { emails: emails.iter().map(SupporterEmailBody::new).collect() })
+        .into_response())
 }
 
 /// What Stripe reported that the ledger could not take as it stands, for a treasurer.

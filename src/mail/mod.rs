@@ -154,6 +154,52 @@ impl Mailer {
         (subject, lines.join("\n"))
     }
 
+    /// A supporter's email about their subscription: an installment that failed (with the
+    /// one-time `link` to change the card, and when Stripe tries again), or one that went
+    /// through after failing.
+    pub fn subscription_text(
+        &self,
+        language: &Language,
+        facts: &SubscriptionFacts,
+        recovered: bool,
+    ) -> (String, String) {
+        let key = if recovered { "mail.payment_recovered" } else { "mail.payment_failed" };
+        let name = facts.donor_name.clone().unwrap_or_else(|| language.t("mail.receipt.friend").to_owned());
+        let amount = language.money(facts.amount_minor, facts.currency);
+        let campaign = facts.campaign.as_str();
+        let subject = language.fill(&format!("{key}.subject"), &[("campaign", campaign)]);
+        let mut lines = vec![
+            language.fill("mail.receipt.greeting", &[("name", &name)]),
+            String::new(),
+            language.fill(&format!("{key}.body"), &[("amount", &amount), ("campaign", campaign)]),
+        ];
+        if !recovered {
+            if let Some(at) = facts.next_attempt {
+                let day = language.date(at.date_naive());
+                lines.push(language.fill("mail.payment_failed.retry", &[("date", &day)]));
+            }
+            if let Some(link) = &facts.link {
+                lines.push(String::new());
+                lines.push(language.t("mail.payment_failed.update").to_owned());
+                lines.push(link.clone());
+            }
+            lines.push(String::new());
+            lines.push(language.t("mail.payment_failed.stop").to_owned());
+        }
+        lines.push(String::new());
+        lines.push(language.t("mail.receipt.signature").to_owned());
+        lines.push(self.site.organization.clone());
+        if !self.site.organization_details.is_empty() {
+            lines.push(self.site.organization_details.clone());
+        }
+        (subject, lines.join("\n"))
+    }
+
+    /// Where a one-time self-service link opens.
+    pub fn manage_link(&self, language: &Language, token: &str) -> String {
+        format!("{}/manage/{token}?lang={}", self.public_url, language.code)
+    }
+
     /// The one-time link to manage a subscription.
     pub async fn send_manage_link(
         &self,
@@ -161,7 +207,7 @@ impl Mailer {
         language: &Language,
         token: &str,
     ) -> Result<(), MailError> {
-        let link = format!("{}/manage/{token}?lang={}", self.public_url, language.code);
+        let link = self.manage_link(language, token);
         let body = [
             language.t("mail.manage.body").to_owned(),
             String::new(),
@@ -174,6 +220,19 @@ impl Mailer {
         .join("\n");
         self.send(to, language.t("mail.manage.subject"), &body).await
     }
+}
+
+/// What a supporter's email about their subscription says.
+#[derive(Clone, Debug)]
+pub struct SubscriptionFacts {
+    pub donor_name: Option<String>,
+    pub amount_minor: i64,
+    pub currency: crate::ledger::Currency,
+    pub campaign: String,
+    /// When Stripe tries the failed payment again.
+    pub next_attempt: Option<chrono::DateTime<chrono::Utc>>,
+    /// The one-time link to change the card.
+    pub link: Option<String>,
 }
 
 fn rand_bytes() -> [u8; 6] {

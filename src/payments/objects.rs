@@ -191,6 +191,9 @@ pub struct Invoice {
     pub status_transitions: Option<StatusTransitions>,
     #[serde(default)]
     pub created: i64,
+    /// When Stripe will try a failed payment again (Unix seconds); none once it has given up.
+    #[serde(default)]
+    pub next_payment_attempt: Option<i64>,
 }
 
 impl Invoice {

@@ -27,8 +27,8 @@ use crate::mail::Mailer;
 use crate::store::{
     EventClaim, EventFailure, EventState, FlagKind, NewFlag, PayoutItem, RecordOutcome, Store, StoreError,
     StoredDispute, StoredPayout, claim_event_in, mark_subscription_past_due_in, payout_report_on,
-    raise_flag_in, record_entry_in, update_intent_in, upsert_dispute_in, upsert_payout_in,
-    upsert_subscription_in,
+    queue_payment_failed_in, raise_flag_in, record_entry_in, settle_payment_failed_in, update_intent_in,
+    upsert_dispute_in, upsert_payout_in, upsert_subscription_in,
 };
 
 /// What became of an event.
@@ -107,9 +107,13 @@ pub(super) enum Effect {
     },
     /// A subscription's state, stamped with when Stripe said it (microseconds).
     Subscription(Box<Subscription>, i64),
+    /// An installment failed: the subscription is past due, and its donor is told once per
+    /// invoice.
     PastDue {
         subscription: String,
         at: i64,
+        invoice: String,
+        next_attempt: Option<i64>,
     },
     /// A payout's state and what it carried, with the time of Stripe's event.
     Payout(StoredPayout, Option<Vec<PayoutItem>>, i64),
@@ -278,6 +282,12 @@ pub(super) async fn apply_effects(
         match effect {
             Effect::Record(entry) => {
                 let outcome = record_entry_in(write, &entry).await?;
+                // An installment that had failed went through: its donor hears so (once).
+                if let (RecordOutcome::Recorded(_), EntryKind::Donation, Some(invoice)) =
+                    (&outcome, entry.kind, entry.stripe.invoice.as_deref())
+                {
+                    settle_payment_failed_in(write, invoice).await?;
+                }
                 recorded += usize::from(matches!(outcome, RecordOutcome::Recorded(_)));
                 if let (RecordOutcome::Recorded(recorded), EntryKind::Donation) = (outcome, entry.kind) {
                     recorded_donations.push(recorded);
@@ -306,8 +316,9 @@ pub(super) async fn apply_effects(
             Effect::Subscription(subscription, at) => {
                 upsert_subscription_in(write, &subscription, at).await?
             }
-            Effect::PastDue { subscription, at } => {
-                mark_subscription_past_due_in(write, &subscription, at).await?
+            Effect::PastDue { subscription, at, invoice, next_attempt } => {
+                mark_subscription_past_due_in(write, &subscription, at).await?;
+                queue_payment_failed_in(write, &subscription, &invoice, next_attempt).await?;
             }
             Effect::Payout(payout, items, at) => {
                 let became_paid = upsert_payout_in(write, &payout, items.as_deref(), at).await?;
@@ -356,6 +367,8 @@ async fn plan(store: &Store, api: &StripeApi, event: &Event) -> Result<Plan, Pro
                     Ok(Plan::Apply(vec![Effect::PastDue {
                         subscription: id.to_owned(),
                         at: event.created.saturating_mul(1_000_000),
+                        invoice: invoice.id.clone(),
+                        next_attempt: invoice.next_payment_attempt,
                     }]))
                 }
                 _ => Ok(Plan::Ignore("not an appeal subscription".to_owned())),

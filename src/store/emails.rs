@@ -1,6 +1,8 @@
-//! The outbox of emails appeal sends on its own (an endpoint disabled): each written in the
-//! transaction of what causes it, sent by the background sender (`crate::webhooks`) and
-//! tried again until the mail server takes it.
+//! The outbox of emails appeal sends on its own (an endpoint disabled, a supporter's payment
+//! that failed or recovered): each written in the transaction of what causes it, sent by the
+//! background sender (`crate::webhooks`) and tried again until the mail server takes it.
+//! A supporter's email is written at most once under its `once_key`, and its text is made
+//! when it is sent (`crate::mail`), in the supporter's language.
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -36,14 +38,135 @@ pub struct QueuedEmail {
     pub subject: String,
     pub body: String,
     pub attempts: i64,
+    /// A supporter's email: which, its subscription and what the text needs; written when sent.
+    pub supporter: Option<SupporterEmail>,
+}
+
+/// What a supporter is told about their subscription.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SupporterEmailKind {
+    /// An installment failed: Stripe tries again; the card can be changed.
+    PaymentFailed,
+    /// An installment that had failed went through.
+    PaymentRecovered,
+}
+
+impl SupporterEmailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PaymentFailed => "payment_failed",
+            Self::PaymentRecovered => "payment_recovered",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "payment_failed" => Some(Self::PaymentFailed),
+            "payment_recovered" => Some(Self::PaymentRecovered),
+            _ => None,
+        }
+    }
+}
+
+/// A supporter's email as queued: its kind, subscription, and the facts its text needs.
+#[derive(Clone, Debug)]
+pub struct SupporterEmail {
+    pub kind: SupporterEmailKind,
+    pub subscription_id: String,
+    /// JSON: `invoice`, and for a failure `next_attempt` (Unix seconds) when Stripe will try again.
+    pub data: serde_json::Value,
+}
+
+/// Queues the failure notice of `invoice` to the donor of `subscription_id` (when their email
+/// is known and the subscription has not ended), once however often Stripe reports the failure.
+pub(crate) async fn queue_payment_failed_in(
+    write: &mut WriteTx,
+    subscription_id: &str,
+    invoice: &str,
+    next_attempt: Option<i64>,
+) -> Result<(), StoreError> {
+    let data = serde_json::json!({"invoice": invoice, "next_attempt": next_attempt});
+    let now = stored_instant(now());
+    let queued = sqlx::query(concat!(
+        "INSERT INTO outbox_emails (to_address, subject, body, created_at, kind, subscription_id, data, once_key, send_after) \
+         SELECT donor_email, '', '', $1, 'payment_failed', id, $2, $3, $1 FROM subscriptions \
+         WHERE id = $4 AND donor_email IS NOT NULL AND status NOT IN ",
+        super::stripe::ended_subscription_statuses!(),
+        " ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING"
+    ))
+    .bind(&now)
+    .bind(data.to_string())
+    .bind(format!("payment_failed:{invoice}"))
+    .bind(subscription_id)
+    .execute(&mut *write.tx)
+    .await?;
+    write.wake_sender |= queued.rows_affected() > 0;
+    Ok(())
+}
+
+/// An installment of `invoice` went through: a failure notice not sent yet is put aside (the
+/// donor need not hear of it); one that was sent is followed by a thank-you, once.
+pub(crate) async fn settle_payment_failed_in(write: &mut WriteTx, invoice: &str) -> Result<(), StoreError> {
+    let failed = format!("payment_failed:{invoice}");
+    // Most installments never failed: one read, and nothing more for them.
+    let notice = sqlx::query("SELECT id FROM outbox_emails WHERE once_key = $1")
+        .bind(&failed)
+        .fetch_optional(&mut *write.tx)
+        .await?;
+    if notice.is_none() {
+        return Ok(());
+    }
+    let now = stored_instant(now());
+    sqlx::query(
+        "UPDATE outbox_emails SET cancelled_at = $1 WHERE once_key = $2 AND sent_at IS NULL AND cancelled_at IS NULL",
+    )
+    .bind(&now)
+    .bind(&failed)
+    .execute(&mut *write.tx)
+    .await?;
+    let queued = sqlx::query(
+        "INSERT INTO outbox_emails (to_address, subject, body, created_at, kind, subscription_id, data, once_key, send_after) \
+         SELECT to_address, '', '', $1, 'payment_recovered', subscription_id, $2, $3, $1 FROM outbox_emails \
+         WHERE once_key = $4 AND sent_at IS NOT NULL \
+         ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING",
+    )
+    .bind(&now)
+    .bind(serde_json::json!({"invoice": invoice}).to_string())
+    .bind(format!("payment_recovered:{invoice}"))
+    .bind(&failed)
+    .execute(&mut *write.tx)
+    .await?;
+    write.wake_sender |= queued.rows_affected() > 0;
+    Ok(())
+}
+
+/// A supporter's email as treasurers see it.
+#[derive(Clone, Debug)]
+pub struct SupporterEmailRecord {
+    pub id: i64,
+    pub kind: String,
+    pub to: String,
+    pub subscription_id: String,
+    pub campaign: Option<String>,
+    pub subject: String,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
 }
 
 impl Store {
-    /// Emails whose time has come, oldest first.
+    /// Emails whose time has come, oldest first: the admins' (due by `next_attempt_at`) and
+    /// the supporters' (due by `send_after`, never once put aside).
     pub async fn due_emails(&self, at: DateTime<Utc>, limit: i64) -> Result<Vec<QueuedEmail>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, to_address, subject, body, attempts FROM outbox_emails \
-             WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
+            "SELECT id, to_address, subject, body, attempts, kind, subscription_id, data FROM ( \
+               SELECT * FROM outbox_emails WHERE sent_at IS NULL AND next_attempt_at <= $1 \
+               UNION ALL \
+               SELECT * FROM outbox_emails WHERE kind IS NOT NULL AND sent_at IS NULL AND cancelled_at IS NULL \
+                 AND send_after <= $1 \
+             ) due ORDER BY COALESCE(next_attempt_at, send_after), id LIMIT $2",
         )
         .bind(stored_instant(at))
         .bind(limit)
@@ -51,12 +174,83 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
+                let kind: Option<String> = row.try_get("kind")?;
+                let supporter = match kind.as_deref().and_then(SupporterEmailKind::parse) {
+                    Some(kind) => {
+                        let data: Option<String> = row.try_get("data")?;
+                        Some(SupporterEmail {
+                            kind,
+                            subscription_id: row
+                                .try_get::<Option<String>, _>("subscription_id")?
+                                .unwrap_or_default(),
+                            data: data.and_then(|data| serde_json::from_str(&data).ok()).unwrap_or_default(),
+                        })
+                    }
+                    None => None,
+                };
                 Ok(QueuedEmail {
                     id: row.try_get("id")?,
                     to: row.try_get("to_address")?,
                     subject: row.try_get("subject")?,
                     body: row.try_get("body")?,
                     attempts: row.try_get("attempts")?,
+                    supporter,
+                })
+            })
+            .collect()
+    }
+
+    /// Keeps the text a supporter's email was written with, for treasurers to read.
+    pub async fn set_email_text(&self, id: i64, subject: &str, body: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox_emails SET subject = $1, body = $2 WHERE id = $3")
+            .bind(subject)
+            .bind(body)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Puts aside a supporter's email that can no longer be written (its subscription gone).
+    pub async fn cancel_email(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox_emails SET cancelled_at = $1 WHERE id = $2 AND sent_at IS NULL")
+            .bind(stored_instant(now()))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The emails written to supporters, newest first (of one subscription, when given).
+    pub async fn supporter_emails(
+        &self,
+        subscription_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SupporterEmailRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.kind, o.to_address, o.subscription_id, c.slug, o.subject, o.created_at, o.sent_at, \
+             o.cancelled_at, o.attempts, o.last_error FROM outbox_emails o \
+             LEFT JOIN subscriptions s ON s.id = o.subscription_id LEFT JOIN campaigns c ON c.id = s.campaign_id \
+             WHERE o.kind IS NOT NULL AND ($1 IS NULL OR o.subscription_id = $1) ORDER BY o.id DESC LIMIT $2",
+        )
+        .bind(subscription_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SupporterEmailRecord {
+                    id: row.try_get("id")?,
+                    kind: row.try_get("kind")?,
+                    to: row.try_get("to_address")?,
+                    subscription_id: row.try_get::<Option<String>, _>("subscription_id")?.unwrap_or_default(),
+                    campaign: row.try_get("slug")?,
+                    subject: row.try_get("subject")?,
+                    created_at: super::read_instant(row.try_get("created_at")?)?,
+                    sent_at: super::read_optional_instant(row, "sent_at")?,
+                    cancelled_at: super::read_optional_instant(row, "cancelled_at")?,
+                    attempts: row.try_get("attempts")?,
+                    last_error: row.try_get("last_error")?,
                 })
             })
             .collect()
@@ -72,9 +266,13 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut write = self.begin_write().await?;
         let now = stored_instant(now());
+        // A supporter's email keeps `next_attempt_at` empty (see migration 20): its next try is
+        // `send_after`.
         sqlx::query(
             "UPDATE outbox_emails SET attempts = attempts + 1, last_error = $1, \
-             sent_at = CASE WHEN $1 IS NULL THEN $2 ELSE NULL END, next_attempt_at = $3 WHERE id = $4",
+             sent_at = CASE WHEN $1 IS NULL THEN $2 ELSE NULL END, \
+             next_attempt_at = CASE WHEN kind IS NULL THEN $3 ELSE NULL END, \
+             send_after = CASE WHEN kind IS NULL THEN send_after ELSE $3 END WHERE id = $4",
         )
         .bind(error)
         .bind(&now)

@@ -12,6 +12,7 @@
 //! are emailed.
 
 pub mod signature;
+mod supporters;
 
 use std::time::Duration;
 
@@ -336,7 +337,21 @@ impl Sender {
 
     /// Sends the emails queued in the outbox, each tried again later when it fails.
     async fn send_emails(&self) -> Result<(), StoreError> {
-        for email in self.store.due_emails(Utc::now(), ROUND).await? {
+        for mut email in self.store.due_emails(Utc::now(), ROUND).await? {
+            // A supporter's email is written now, from the subscription as it stands.
+            if let Some(supporter) = &email.supporter {
+                match supporters::write(&self.store, &self.mailer, &email.to, supporter).await? {
+                    Some((subject, body)) => {
+                        self.store.set_email_text(email.id, &subject, &body).await?;
+                        (email.subject, email.body) = (subject, body);
+                    }
+                    None => {
+                        tracing::info!(email = email.id, "a supporter's email no longer applies; put aside");
+                        self.store.cancel_email(email.id).await?;
+                        continue;
+                    }
+                }
+            }
             match self.mailer.send(&email.to, &email.subject, &email.body).await {
                 Ok(()) => self.store.email_attempted(email.id, None, None).await?,
                 Err(error) => {

@@ -96,12 +96,25 @@ pub fn body_text(message: &str) -> String {
 }
 
 /// The subject, with its RFC 2047 encoded words (`=?utf-8?b?...?=`) decoded.
+/// A long subject is folded over several lines, and the space between two encoded words is not
+/// part of it.
 pub fn subject(message: &str) -> String {
-    let raw = message.lines().find_map(|line| line.strip_prefix("Subject: ")).unwrap_or_default().trim();
+    let mut lines = message.lines().skip_while(|line| !line.starts_with("Subject: "));
+    let mut raw =
+        lines.next().and_then(|line| line.strip_prefix("Subject: ")).unwrap_or_default().trim().to_owned();
+    for folded in lines.take_while(|line| line.starts_with([' ', '\t'])) {
+        raw.push(' ');
+        raw.push_str(folded.trim());
+    }
     let mut out = String::new();
-    let mut rest = raw;
+    let mut rest = raw.as_str();
+    let mut decoded_before = false;
     while let Some(start) = rest.to_ascii_lowercase().find("=?utf-8?b?") {
-        out.push_str(&rest[..start]);
+        let between = &rest[..start];
+        if !(decoded_before && between.trim().is_empty()) {
+            out.push_str(between);
+        }
+        decoded_before = true;
         let encoded = &rest[start + 10..];
         let Some(end) = encoded.find("?=") else { break };
         out.push_str(&String::from_utf8_lossy(&decode_base64(&encoded[..end])));

@@ -6,6 +6,7 @@ mod fake_stripe;
 mod helpers;
 mod import;
 mod receiver;
+mod recovery;
 
 mod access;
 mod badge;

@@ -12,15 +12,15 @@ use serde_json::{Value, json};
 
 use super::campaign::field_errors;
 use super::notice::{redirect_with_notice, spent, take_notice};
-use super::{form, frame, page, shown_decimal};
+use super::{form, frame, minute, page, shown_decimal};
 use crate::access::Role;
 use crate::actions::{self, FlagResolutionInput};
 use crate::http::AppState;
 use crate::http::auth::SignedIn;
 use crate::http::error::Problem;
-use crate::http::stripe_review::{FailedEventBody, FlagBody};
+use crate::http::stripe_review::{FailedEventBody, FlagBody, SupporterEmailBody};
 use crate::ledger::validation::AmountText;
-use crate::store::FlagFilter;
+use crate::store::{FlagFilter, SubscriptionFilter};
 
 /// Every payout reconciled against the ledger, the unexplained lines first to the eye.
 pub(super) async fn payouts(State(state): State<AppState>, signed_in: SignedIn) -> Response {
@@ -99,10 +99,48 @@ async fn render_review(
         Ok(flags) => flags.iter().map(FlagBody::new).collect(),
         Err(error) => return Problem::from(error).into_response(),
     };
+    // Past-due subscriptions and the emails their donors were sent, for treasurers of the whole
+    // organization (the addresses are donors').
+    let (mut past_due, mut emails) = (Vec::new(), Vec::new());
+    if scope.is_whole_organization() && signed_in.actor.role.allows(Role::Treasurer) {
+        let filter = SubscriptionFilter { campaign_id: None, status: Some("past_due".to_owned()) };
+        match state.store.list_subscriptions(&scope, &filter).await {
+            Ok(listed) => {
+                past_due = listed
+                    .iter()
+                    .map(|(subscription, slug)| {
+                        json!({
+                            "id": subscription.id,
+                            "campaign": slug.as_str(),
+                            "donor": subscription.donor_email.clone().or_else(|| subscription.donor_name.clone()),
+                            "amount": format!("{} {}/{}", subscription.currency.format_minor(subscription.amount_minor),
+                                              subscription.currency, subscription.interval.as_str()),
+                        })
+                    })
+                    .collect();
+            }
+            Err(error) => return Problem::from(error).into_response(),
+        }
+        match state.store.supporter_emails(None, 50).await {
+            Ok(listed) => {
+                emails = listed
+                    .iter()
+                    .map(|email| {
+                        let body = SupporterEmailBody::new(email);
+                        json!({"created": minute(state, email.created_at), "kind": body.kind, "to": body.to,
+                               "subscription": body.subscription, "state": body.state, "last_error": body.last_error})
+                    })
+                    .collect();
+            }
+            Err(error) => return Problem::from(error).into_response(),
+        }
+    }
     let context = json!({
         "frame": frame(state, signed_in, "Needs a look"),
         "events": events,
         "flags": flags,
+        "past_due": past_due,
+        "emails": emails,
         "whole_organization": scope.is_whole_organization(),
         "notice": notice,
         "errors": errors,

@@ -362,6 +362,27 @@ impl FakeStripe {
         vec![failed, updated]
     }
 
+    /// Stripe tries the subscription's failed invoice again: it is paid (the subscription
+    /// active again), or fails once more.
+    pub fn retry_failed(&self, subscription_id: &str, succeeds: bool) -> Vec<Value> {
+        let mut state = self.lock();
+        let invoice = state
+            .invoices
+            .values()
+            .filter(|invoice| invoice["x_subscription"] == subscription_id && invoice["status"] == "open")
+            .max_by_key(|invoice| invoice["created"].as_i64())
+            .map(|invoice| invoice["id"].as_str().expect("an id").to_owned())
+            .expect("a failed invoice");
+        let retried = state.retry_invoice(&invoice, succeeds, false);
+        if succeeds {
+            let subscription = state.set_subscription_status(subscription_id, "active");
+            let updated = state.event("customer.subscription.updated", subscription);
+            vec![state.event("invoice.paid", retried), updated]
+        } else {
+            vec![state.event("invoice.payment_failed", retried)]
+        }
+    }
+
     /// A refund made in Stripe's dashboard (the API path is `POST /v1/refunds`).
     pub fn refund(&self, charge_id: &str, amount: i64) -> Vec<Value> {
         self.refund_for(charge_id, amount, None)

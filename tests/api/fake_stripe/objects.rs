@@ -306,7 +306,9 @@ impl State_ {
             "status": if paid { "paid" } else { "open" },
             "status_transitions": {"finalized_at": at, "marked_uncollectible_at": null,
                                    "paid_at": if paid { json!(at) } else { Value::Null }, "voided_at": null},
-            "subtotal": amount, "total": amount
+            "subtotal": amount, "total": amount,
+            // Stripe tries a failed payment again (Smart Retries), a few days later.
+            "next_payment_attempt": if paid { Value::Null } else { json!(at + 3 * 86400) }
         });
         if paid {
             let (payment_intent, _) = self.new_payment(amount, &currency, &customer, json!({}), true);
@@ -321,6 +323,39 @@ impl State_ {
         }
         invoice["x_subscription"] = json!(subscription_id);
         self.invoices.insert(id.clone(), invoice.clone());
+        public(&invoice)
+    }
+
+    /// Stripe tries an open invoice again: it is paid, or fails once more (its next try three
+    /// days on, or none when `last`).
+    pub(super) fn retry_invoice(&mut self, invoice_id: &str, succeeds: bool, last: bool) -> Value {
+        let mut invoice = self.invoices[invoice_id].clone();
+        let at = self.now();
+        let amount = invoice["amount_due"].as_i64().expect("amount");
+        let currency = invoice["currency"].as_str().expect("currency").to_owned();
+        let customer = invoice["customer"].as_str().expect("customer").to_owned();
+        invoice["attempt_count"] = json!(invoice["attempt_count"].as_i64().unwrap_or(1) + 1);
+        if succeeds {
+            let (payment_intent, _) = self.new_payment(amount, &currency, &customer, json!({}), true);
+            let payment_id = self.id("inpay");
+            self.invoice_payments.push(json!({
+                "id": payment_id, "object": "invoice_payment", "amount_paid": amount, "amount_requested": amount,
+                "created": at, "currency": currency, "invoice": invoice_id, "is_default": true, "livemode": false,
+                "payment": {"type": "payment_intent", "payment_intent": payment_intent},
+                "status": "paid", "status_transitions": {"canceled_at": null, "paid_at": at}
+            }));
+            invoice["amount_paid"] = json!(amount);
+            invoice["amount_remaining"] = json!(0);
+            invoice["status"] = json!("paid");
+            invoice["status_transitions"]["paid_at"] = json!(at);
+            invoice["next_payment_attempt"] = Value::Null;
+            let subscription = invoice["x_subscription"].as_str().expect("subscription").to_owned();
+            self.subscriptions.get_mut(&subscription).expect("subscription")["latest_invoice"] =
+                json!(invoice_id);
+        } else {
+            invoice["next_payment_attempt"] = if last { Value::Null } else { json!(at + 3 * 86400) };
+        }
+        self.invoices.insert(invoice_id.to_owned(), invoice.clone());
         public(&invoice)
     }
 
