@@ -102,7 +102,8 @@ impl Application {
             state.mailer.clone(),
             &config.public_url,
             config.webhook_timeout,
-        );
+        )
+        .with_payment_tries(config.payment_tries);
         Ok(Application {
             listener,
             sender,

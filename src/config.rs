@@ -36,6 +36,9 @@ pub struct Config {
     pub drain: std::time::Duration,
     /// How long an outgoing webhook's endpoint has to answer.
     pub webhook_timeout: std::time::Duration,
+    /// How many times Stripe tries an installment in all (the account's retry settings): the
+    /// donor is reminded before the last.
+    pub payment_tries: usize,
 }
 
 /// Something a first install has left to set before it takes real gifts.
@@ -379,6 +382,8 @@ impl Config {
         };
         let drain = duration("APPEAL_DRAIN_TIME", DEFAULT_DRAIN_SECONDS)?;
         let webhook_timeout = duration("APPEAL_WEBHOOK_TIMEOUT", DEFAULT_WEBHOOK_TIMEOUT_SECONDS)?;
+        // Stripe's recommended Smart Retries policy: 8 tries within 2 weeks.
+        let payment_tries = count("APPEAL_PAYMENT_TRIES", 8)?;
         let site = SiteConfig {
             organization: lookup("APPEAL_ORG_NAME").unwrap_or_else(|| "appeal".to_owned()),
             organization_details: lookup("APPEAL_ORG_DETAILS").unwrap_or_default(),
@@ -419,6 +424,7 @@ impl Config {
             demo: false,
             drain,
             webhook_timeout,
+            payment_tries,
             timezone,
             site,
             mail,

@@ -49,7 +49,8 @@ pub(super) async fn run(
                 println!("another instance's sender is at work; nothing done");
                 return Ok(());
             };
-            let sender = Sender::new(store.clone(), mailer, &config.public_url, config.webhook_timeout);
+            let sender = Sender::new(store.clone(), mailer, &config.public_url, config.webhook_timeout)
+                .with_payment_tries(config.payment_tries);
             let round = match sender.prune().await {
                 Ok(_) => sender.cycle(&Changed::All).await,
                 Err(error) => Err(error),

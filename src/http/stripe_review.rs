@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SupporterEmailBody {
     pub id: i64,
-    /// `payment_failed` or `payment_recovered`.
+    /// `payment_failed`, `payment_reminder`, `payment_recovered` or `renewal_notice`.
     pub kind: String,
     pub to: String,
     pub subscription: String,

@@ -9,7 +9,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::{MailConfig, SiteConfig};
 use crate::ledger::entry::Entry;
-use crate::store::Store;
+use crate::store::{Store, SupporterEmailKind};
 use crate::web::i18n::{Language, catalog};
 
 #[derive(Debug, thiserror::Error)]
@@ -155,15 +155,20 @@ impl Mailer {
     }
 
     /// A supporter's email about their subscription: an installment that failed (with the
-    /// one-time `link` to change the card, and when Stripe tries again), or one that went
-    /// through after failing.
+    /// one-time `link` to change the card, and when Stripe tries again), one that went
+    /// through after failing, or a yearly gift about to renew (with the link to change it).
     pub fn subscription_text(
         &self,
         language: &Language,
         facts: &SubscriptionFacts,
-        recovered: bool,
+        kind: SupporterEmailKind,
     ) -> (String, String) {
-        let key = if recovered { "mail.payment_recovered" } else { "mail.payment_failed" };
+        let key = match kind {
+            SupporterEmailKind::PaymentFailed => "mail.payment_failed",
+            SupporterEmailKind::PaymentRecovered => "mail.payment_recovered",
+            SupporterEmailKind::RenewalNotice => "mail.renewal_notice",
+            SupporterEmailKind::PaymentReminder => "mail.payment_reminder",
+        };
         let name = facts.donor_name.clone().unwrap_or_else(|| language.t("mail.receipt.friend").to_owned());
         let amount = language.money(facts.amount_minor, facts.currency);
         let campaign = facts.campaign.as_str();
@@ -173,10 +178,27 @@ impl Mailer {
             String::new(),
             language.fill(&format!("{key}.body"), &[("amount", &amount), ("campaign", campaign)]),
         ];
-        if !recovered {
+        if kind == SupporterEmailKind::RenewalNotice {
+            if let Some(at) = facts.renews_on {
+                lines.push(
+                    language.fill("mail.renewal_notice.on", &[("date", &language.date(at.date_naive()))]),
+                );
+            }
+            if let Some(link) = &facts.link {
+                lines.push(String::new());
+                lines.push(language.t("mail.renewal_notice.change").to_owned());
+                lines.push(link.clone());
+            }
+        }
+        if matches!(kind, SupporterEmailKind::PaymentFailed | SupporterEmailKind::PaymentReminder) {
             if let Some(at) = facts.next_attempt {
                 let day = language.date(at.date_naive());
-                lines.push(language.fill("mail.payment_failed.retry", &[("date", &day)]));
+                let retry = if kind == SupporterEmailKind::PaymentReminder {
+                    "mail.payment_reminder.retry"
+                } else {
+                    "mail.payment_failed.retry"
+                };
+                lines.push(language.fill(retry, &[("date", &day)]));
             }
             if let Some(link) = &facts.link {
                 lines.push(String::new());
@@ -231,8 +253,10 @@ pub struct SubscriptionFacts {
     pub campaign: String,
     /// When Stripe tries the failed payment again.
     pub next_attempt: Option<chrono::DateTime<chrono::Utc>>,
-    /// The one-time link to change the card.
+    /// The one-time link to the Billing Portal (to change the card, the amount, or stop).
     pub link: Option<String>,
+    /// When a yearly gift renews.
+    pub renews_on: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 fn rand_bytes() -> [u8; 6] {

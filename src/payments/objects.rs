@@ -194,6 +194,9 @@ pub struct Invoice {
     /// When Stripe will try a failed payment again (Unix seconds); none once it has given up.
     #[serde(default)]
     pub next_payment_attempt: Option<i64>,
+    /// How many times Stripe has tried to collect it.
+    #[serde(default)]
+    pub attempt_count: i64,
 }
 
 impl Invoice {

@@ -114,6 +114,7 @@ pub(super) enum Effect {
         at: i64,
         invoice: String,
         next_attempt: Option<i64>,
+        attempt_count: i64,
     },
     /// A payout's state and what it carried, with the time of Stripe's event.
     Payout(StoredPayout, Option<Vec<PayoutItem>>, i64),
@@ -316,9 +317,9 @@ pub(super) async fn apply_effects(
             Effect::Subscription(subscription, at) => {
                 upsert_subscription_in(write, &subscription, at).await?
             }
-            Effect::PastDue { subscription, at, invoice, next_attempt } => {
+            Effect::PastDue { subscription, at, invoice, next_attempt, attempt_count } => {
                 mark_subscription_past_due_in(write, &subscription, at).await?;
-                queue_payment_failed_in(write, &subscription, &invoice, next_attempt).await?;
+                queue_payment_failed_in(write, &subscription, &invoice, next_attempt, attempt_count).await?;
             }
             Effect::Payout(payout, items, at) => {
                 let became_paid = upsert_payout_in(write, &payout, items.as_deref(), at).await?;
@@ -369,6 +370,7 @@ async fn plan(store: &Store, api: &StripeApi, event: &Event) -> Result<Plan, Pro
                         at: event.created.saturating_mul(1_000_000),
                         invoice: invoice.id.clone(),
                         next_attempt: invoice.next_payment_attempt,
+                        attempt_count: invoice.attempt_count,
                     }]))
                 }
                 _ => Ok(Plan::Ignore("not an appeal subscription".to_owned())),

@@ -49,6 +49,10 @@ pub enum SupporterEmailKind {
     PaymentFailed,
     /// An installment that had failed went through.
     PaymentRecovered,
+    /// A yearly subscription renews within a week.
+    RenewalNotice,
+    /// Stripe is about to try a failed installment for the last time.
+    PaymentReminder,
 }
 
 impl SupporterEmailKind {
@@ -56,6 +60,8 @@ impl SupporterEmailKind {
         match self {
             Self::PaymentFailed => "payment_failed",
             Self::PaymentRecovered => "payment_recovered",
+            Self::RenewalNotice => "renewal_notice",
+            Self::PaymentReminder => "payment_reminder",
         }
     }
 
@@ -63,6 +69,8 @@ impl SupporterEmailKind {
         match text {
             "payment_failed" => Some(Self::PaymentFailed),
             "payment_recovered" => Some(Self::PaymentRecovered),
+            "renewal_notice" => Some(Self::RenewalNotice),
+            "payment_reminder" => Some(Self::PaymentReminder),
             _ => None,
         }
     }
@@ -77,16 +85,24 @@ pub struct SupporterEmail {
     pub data: serde_json::Value,
 }
 
+/// How long before Stripe's last try the donor is reminded.
+const REMINDER_HOURS_BEFORE: i64 = 24;
+
 /// Queues the failure notice of `invoice` to the donor of `subscription_id` (when their email
-/// is known and the subscription has not ended), once however often Stripe reports the failure.
+/// is known and the subscription has not ended), once however often Stripe reports the failure;
+/// and keeps its reminder due a day before Stripe's next try (the sender sends it only before
+/// the last try, `attempt_count` telling which), or puts it aside when Stripe tries no more.
 pub(crate) async fn queue_payment_failed_in(
     write: &mut WriteTx,
     subscription_id: &str,
     invoice: &str,
     next_attempt: Option<i64>,
+    attempt_count: i64,
 ) -> Result<(), StoreError> {
-    let data = serde_json::json!({"invoice": invoice, "next_attempt": next_attempt});
-    let now = stored_instant(now());
+    let data =
+        serde_json::json!({"invoice": invoice, "next_attempt": next_attempt, "attempt_count": attempt_count});
+    let at = now();
+    let stamp = stored_instant(at);
     let queued = sqlx::query(concat!(
         "INSERT INTO outbox_emails (to_address, subject, body, created_at, kind, subscription_id, data, once_key, send_after) \
          SELECT donor_email, '', '', $1, 'payment_failed', id, $2, $3, $1 FROM subscriptions \
@@ -94,13 +110,49 @@ pub(crate) async fn queue_payment_failed_in(
         super::stripe::ended_subscription_statuses!(),
         " ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING"
     ))
-    .bind(&now)
+    .bind(&stamp)
     .bind(data.to_string())
     .bind(format!("payment_failed:{invoice}"))
     .bind(subscription_id)
     .execute(&mut *write.tx)
     .await?;
     write.wake_sender |= queued.rows_affected() > 0;
+    let reminder_key = format!("payment_reminder:{invoice}");
+    match next_attempt.and_then(|at| DateTime::<Utc>::from_timestamp(at, 0)) {
+        Some(next) => {
+            let due = (next - chrono::Duration::hours(REMINDER_HOURS_BEFORE)).max(at);
+            // A later failure moves the reminder on; one reported out of order does not move it back.
+            let kept = sqlx::query(concat!(
+                "INSERT INTO outbox_emails (to_address, subject, body, created_at, kind, subscription_id, data, once_key, \
+                 send_after, stripe_attempt) \
+                 SELECT donor_email, '', '', $1, 'payment_reminder', id, $2, $3, $4, $6 FROM subscriptions \
+                 WHERE id = $5 AND donor_email IS NOT NULL AND status NOT IN ",
+                super::stripe::ended_subscription_statuses!(),
+                " ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO UPDATE SET data = excluded.data, \
+                 send_after = excluded.send_after, stripe_attempt = excluded.stripe_attempt \
+                 WHERE outbox_emails.sent_at IS NULL AND outbox_emails.cancelled_at IS NULL \
+                 AND outbox_emails.stripe_attempt < excluded.stripe_attempt"
+            ))
+            .bind(&stamp)
+            .bind(data.to_string())
+            .bind(&reminder_key)
+            .bind(stored_instant(due))
+            .bind(subscription_id)
+            .bind(attempt_count)
+            .execute(&mut *write.tx)
+            .await?;
+            write.wake_sender |= kept.rows_affected() > 0;
+        }
+        None => {
+            sqlx::query(
+                "UPDATE outbox_emails SET cancelled_at = $1 WHERE once_key = $2 AND sent_at IS NULL AND cancelled_at IS NULL",
+            )
+            .bind(&stamp)
+            .bind(&reminder_key)
+            .execute(&mut *write.tx)
+            .await?;
+        }
+    }
     Ok(())
 }
 
@@ -118,10 +170,11 @@ pub(crate) async fn settle_payment_failed_in(write: &mut WriteTx, invoice: &str)
     }
     let now = stored_instant(now());
     sqlx::query(
-        "UPDATE outbox_emails SET cancelled_at = $1 WHERE once_key = $2 AND sent_at IS NULL AND cancelled_at IS NULL",
+        "UPDATE outbox_emails SET cancelled_at = $1 WHERE once_key IN ($2, $3) AND sent_at IS NULL AND cancelled_at IS NULL",
     )
     .bind(&now)
     .bind(&failed)
+    .bind(format!("payment_reminder:{invoice}"))
     .execute(&mut *write.tx)
     .await?;
     let queued = sqlx::query(
@@ -200,11 +253,50 @@ impl Store {
             .collect()
     }
 
+    /// Queues the notice of every yearly subscription that renews within `ahead` of `at` and has
+    /// not had one for this renewal (one per subscription and period, however often it runs).
+    /// Returns how many were queued.
+    pub async fn queue_renewal_notices(
+        &self,
+        at: DateTime<Utc>,
+        ahead: chrono::Duration,
+    ) -> Result<u64, StoreError> {
+        let mut write = self.begin_write().await?;
+        let now = stored_instant(at);
+        let queued = sqlx::query(
+            "INSERT INTO outbox_emails (to_address, subject, body, created_at, kind, subscription_id, data, once_key, send_after) \
+             SELECT donor_email, '', '', $1, 'renewal_notice', id, '{}', 'renewal_notice:' || id || ':' || current_period_end, $1 \
+             FROM subscriptions WHERE billing_interval = 'year' AND status IN ('active', 'trialing') \
+             AND cancel_at_period_end = $3 AND donor_email IS NOT NULL \
+             AND current_period_end > $1 AND current_period_end <= $2 \
+             ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING",
+        )
+        .bind(&now)
+        .bind(stored_instant(at + ahead))
+        .bind(false)
+        .execute(&mut *write.tx)
+        .await?
+        .rows_affected();
+        write.wake_sender |= queued > 0;
+        write.commit().await?;
+        Ok(queued)
+    }
+
     /// Keeps the text a supporter's email was written with, for treasurers to read.
     pub async fn set_email_text(&self, id: i64, subject: &str, body: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE outbox_emails SET subject = $1, body = $2 WHERE id = $3")
             .bind(subject)
             .bind(body)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Holds a supporter's email back until `at` (a reminder before a try that is not the last).
+    pub async fn postpone_email(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox_emails SET send_after = $1 WHERE id = $2 AND sent_at IS NULL")
+            .bind(stored_instant(at))
             .bind(id)
             .execute(self.pool())
             .await?;

@@ -88,9 +88,17 @@ pub struct Sender {
     client: reqwest::Client,
     mailer: Mailer,
     public_url: String,
+    /// How many times Stripe tries an installment (`APPEAL_PAYMENT_TRIES`).
+    payment_tries: usize,
 }
 
 impl Sender {
+    /// The number of tries Stripe makes, before the last of which a donor is reminded.
+    #[must_use]
+    pub fn with_payment_tries(self, payment_tries: usize) -> Self {
+        Sender { payment_tries, ..self }
+    }
+
     pub fn new(store: Store, mailer: Mailer, public_url: &str, timeout: Duration) -> Self {
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -100,7 +108,7 @@ impl Sender {
             .user_agent(concat!("appeal-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client with rustls");
-        Sender { store, client, mailer, public_url: public_url.to_owned() }
+        Sender { store, client, mailer, public_url: public_url.to_owned(), payment_tries: 8 }
     }
 
     /// Sends for as long as the server runs.
@@ -195,6 +203,15 @@ impl Sender {
         while self.store.dispatch_outbox().await? > 0 {}
         for slug in self.store.close_ended_campaigns(Utc::now()).await? {
             tracing::info!(campaign = %slug, "the campaign has ended: closed");
+        }
+        // Yearly gifts about to renew: looked for when figures moved (a subscription among
+        // them) and every few minutes.
+        if *changed != Changed::None {
+            let ahead = chrono::Duration::days(supporters::RENEWAL_NOTICE_DAYS);
+            let queued = self.store.queue_renewal_notices(Utc::now(), ahead).await?;
+            if queued > 0 {
+                tracing::info!(queued, "renewal notices queued");
+            }
         }
         self.announce_goals(changed).await?;
         self.send_emails().await?;
@@ -340,6 +357,13 @@ impl Sender {
         for mut email in self.store.due_emails(Utc::now(), ROUND).await? {
             // A supporter's email is written now, from the subscription as it stands.
             if let Some(supporter) = &email.supporter {
+                if supporter.kind == crate::store::SupporterEmailKind::PaymentReminder
+                    && let supporters::Reminder::Later(at) =
+                        supporters::reminder(supporter, self.payment_tries)
+                {
+                    self.store.postpone_email(email.id, at).await?;
+                    continue;
+                }
                 match supporters::write(&self.store, &self.mailer, &email.to, supporter).await? {
                     Some((subject, body)) => {
                         self.store.set_email_text(email.id, &subject, &body).await?;

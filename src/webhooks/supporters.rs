@@ -9,8 +9,34 @@ use crate::mail::{Mailer, SubscriptionFacts};
 use crate::store::{Store, StoreError, SupporterEmail, SupporterEmailKind};
 use crate::web::i18n::catalog;
 
-/// How long the link in a failed-payment notice works: Stripe's retries take about as long.
-pub const FAILED_PAYMENT_LINK_DAYS: i64 = 14;
+/// How long the link in a failed-payment notice or a renewal notice works: Stripe's retries
+/// take about as long, and a yearly gift renews a week after its notice.
+pub const LINK_DAYS: i64 = 14;
+/// A yearly gift's notice goes this long before it renews.
+pub const RENEWAL_NOTICE_DAYS: i64 = 7;
+
+/// What to do with a reminder that is due: a day before Stripe's next try, which may not be
+/// its last (`tries` in all).
+pub(super) enum Reminder {
+    Send,
+    /// Not the last try: look again after it (a failure moves the reminder on; a success puts
+    /// it aside).
+    Later(DateTime<Utc>),
+}
+
+pub(super) fn reminder(email: &SupporterEmail, tries: usize) -> Reminder {
+    let attempts = email.data["attempt_count"].as_i64().unwrap_or(0);
+    let next = email.data["next_attempt"].as_i64().and_then(|at| DateTime::<Utc>::from_timestamp(at, 0));
+    let last = usize::try_from(attempts + 1).unwrap_or(0) >= tries;
+    match next {
+        // After that try (its failure moves the reminder on), and never in the past: a
+        // reminder whose next failure is never reported waits, it is not looked at in a loop.
+        Some(next) if !last => {
+            Reminder::Later((next + chrono::Duration::days(1)).max(Utc::now() + chrono::Duration::hours(1)))
+        }
+        _ => Reminder::Send,
+    }
+}
 
 /// The subject and body of a supporter's email; `None` when it can no longer be written
 /// (its subscription or donor gone), and it is put aside.
@@ -33,13 +59,17 @@ pub(super) async fn write(
         Some((campaign, _)) => campaign.title.get(&language.code).to_owned(),
         None => return Ok(None),
     };
-    let recovered = email.kind == SupporterEmailKind::PaymentRecovered;
-    let link = match (&subscription.customer, recovered) {
-        (Some(customer), false) => {
+    let link = match (&subscription.customer, email.kind) {
+        (
+            Some(customer),
+            SupporterEmailKind::PaymentFailed
+            | SupporterEmailKind::PaymentReminder
+            | SupporterEmailKind::RenewalNotice,
+        ) => {
             let mut bytes = [0_u8; 32];
             getrandom::fill(&mut bytes).expect("the operating system provides randomness");
             let token = crate::access::hex(&bytes);
-            let expires = Utc::now() + chrono::Duration::days(FAILED_PAYMENT_LINK_DAYS);
+            let expires = Utc::now() + chrono::Duration::days(LINK_DAYS);
             store
                 .insert_manage_token(
                     &crate::access::hash_token(&token),
@@ -62,6 +92,7 @@ pub(super) async fn write(
         campaign,
         next_attempt,
         link,
+        renews_on: subscription.current_period_end,
     };
-    Ok(Some(mailer.subscription_text(language, &facts, recovered)))
+    Ok(Some(mailer.subscription_text(language, &facts, email.kind)))
 }

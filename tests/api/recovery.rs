@@ -7,15 +7,23 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::fake_smtp::{body_text, subject};
-use crate::helpers::{Engine, TestApp, on_both_engines, spawn_app};
+use crate::helpers::{Engine, Options, TestApp, on_both_engines, spawn_app, spawn_app_with};
 
-on_both_engines!(a_failed_installment_emails_its_donor_once_and_a_recovery_thanks_them);
+on_both_engines!(
+    a_failed_installment_emails_its_donor_once_and_a_recovery_thanks_them,
+    a_yearly_gift_is_announced_a_week_before_it_renews,
+    the_donor_is_reminded_before_stripes_last_try_only,
+);
 
 async fn subscribe(app: &TestApp, email: &str, locale: &str) -> String {
+    subscribe_every(app, "month", email, locale).await
+}
+
+async fn subscribe_every(app: &TestApp, interval: &str, email: &str, locale: &str) -> String {
     let session = app
         .checkout(
             "office",
-            &json!({"amount": "15.00", "interval": "month", "email": email, "name": "Ana", "locale": locale}),
+            &json!({"amount": "15.00", "interval": interval, "email": email, "name": "Ana", "locale": locale}),
         )
         .await;
     app.deliver_all(&app.stripe.pay_session(&session)).await;
@@ -58,12 +66,13 @@ async fn a_failed_installment_emails_its_donor_once_and_a_recovery_thanks_them(e
 
     // Stripe tries again and fails once more: no second notice for the same invoice.
     app.deliver_all(&app.stripe.retry_failed(&subscription, false)).await;
+    // (And its reminder waits for the day before Stripe's last try, far off with 8 tries.)
     let listed = emails(&app, &format!("?subscription={subscription}")).await;
-    assert_eq!(listed.len(), 1, "{listed:?}");
-    assert_eq!(
-        (listed[0]["kind"].as_str(), listed[0]["state"].as_str()),
-        (Some("payment_failed"), Some("sent"))
-    );
+    let states: Vec<(&str, &str)> = listed
+        .iter()
+        .map(|email| (email["kind"].as_str().unwrap_or(""), email["state"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(states, [("payment_reminder", "pending"), ("payment_failed", "sent")]);
 
     // Then it goes through: the donor is thanked, once.
     let recovered = app.stripe.retry_failed(&subscription, true);
@@ -79,7 +88,8 @@ async fn a_failed_installment_emails_its_donor_once_and_a_recovery_thanks_them(e
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let listed = emails(&app, "").await;
     let kinds: Vec<&str> = listed.iter().filter_map(|email| email["kind"].as_str()).collect();
-    assert_eq!(kinds, ["payment_recovered", "payment_failed"], "newest first, each once");
+    assert_eq!(kinds, ["payment_recovered", "payment_reminder", "payment_failed"], "newest first, each once");
+    assert_eq!(listed[1]["state"], "cancelled", "no reminder once the payment went through");
     // The receipt of the recovered installment, the notice and the thank-you: nothing twice.
     assert_eq!(app.smtp.messages().len(), receipts + 3);
 
@@ -92,4 +102,69 @@ async fn a_failed_installment_emails_its_donor_once_and_a_recovery_thanks_them(e
     // A viewer may not read donors' addresses.
     let refused = app.get_as(&app.viewer_token, "/api/v1/admin/emails").await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+}
+
+async fn a_yearly_gift_is_announced_a_week_before_it_renews(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    // A monthly gift, and a yearly one far from renewing: no notice.
+    subscribe(&app, "ben@example.org", "en").await;
+    subscribe_every(&app, "year", "cleo@example.org", "en").await;
+    // A yearly gift started 360 days ago renews in five days.
+    app.stripe.advance_days(-360);
+    let renewing = subscribe_every(&app, "year", "ana@example.org", "en").await;
+    app.stripe.advance_days(360);
+    let messages = app.smtp.wait_for(4).await;
+    let notice = messages
+        .iter()
+        .find(|message| subject(message) == "Your yearly gift to New office renews soon")
+        .expect("the renewal notice");
+    assert!(notice.contains("ana@example.org"));
+    let body = body_text(notice);
+    assert!(body.contains("Dear Ana,") && body.contains("It renews on "), "{body}");
+    assert!(body.lines().any(|line| line.starts_with("https://give.example.org/manage/")), "{body}");
+    // Once for this renewal, however often the sender looks.
+    app.give("office", "5.00", None).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let listed = emails(&app, "").await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (listed[0]["kind"].as_str(), listed[0]["subscription"].as_str()),
+        (Some("renewal_notice"), Some(renewing.as_str()))
+    );
+}
+
+async fn the_donor_is_reminded_before_stripes_last_try_only(engine: Engine) {
+    let options = Options { vars: vec![("APPEAL_PAYMENT_TRIES", "3".to_owned())], ..Options::default() };
+    let app = spawn_app_with(engine, options).await;
+    app.create_campaign("office").await;
+    let subscription = subscribe(&app, "ana@example.org", "en").await;
+    let receipts = app.smtp.wait_for(1).await.len();
+    // Stripe's clock three days behind: each next try is due now, its reminder a day ago.
+    app.stripe.advance_days(-3);
+    app.deliver_all(&app.stripe.fail_renewal(&subscription)).await;
+    app.smtp.wait_for(receipts + 1).await;
+    // The first try failed, the next is not the last of 3: the reminder waits.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(app.smtp.messages().len(), receipts + 1, "the failure notice only");
+    // The second fails: the next is the last, and the donor is reminded, once.
+    app.deliver_all(&app.stripe.retry_failed(&subscription, false)).await;
+    let messages = app.smtp.wait_for(receipts + 2).await;
+    let reminder = messages.last().expect("the reminder");
+    assert_eq!(subject(reminder), "Last try: your gift to New office");
+    let body = body_text(reminder);
+    assert!(body.contains("one last time on ") && body.contains("/manage/"), "{body}");
+    // Marked sent once the mail server took it (a moment after the message arrives here).
+    let mut listed = emails(&app, "").await;
+    for _ in 0..50 {
+        if listed[0]["state"] == "sent" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        listed = emails(&app, "").await;
+    }
+    assert_eq!(
+        (listed[0]["kind"].as_str(), listed[0]["state"].as_str()),
+        (Some("payment_reminder"), Some("sent"))
+    );
 }
