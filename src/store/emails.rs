@@ -261,8 +261,25 @@ impl Store {
         at: DateTime<Utc>,
         ahead: chrono::Duration,
     ) -> Result<u64, StoreError> {
-        let mut write = self.begin_write().await?;
         let now = stored_instant(at);
+        // Looked for first without writing: the sender looks often, and most times there is none
+        // (no write transaction, so nothing queues behind it at the SQLite write gate).
+        let waiting = sqlx::query(
+            "SELECT 1 AS found FROM subscriptions s WHERE s.billing_interval = 'year' \
+             AND s.status IN ('active', 'trialing') AND s.cancel_at_period_end = $3 AND s.donor_email IS NOT NULL \
+             AND s.current_period_end > $1 AND s.current_period_end <= $2 AND NOT EXISTS ( \
+               SELECT 1 FROM outbox_emails o WHERE o.once_key = 'renewal_notice:' || s.id || ':' || s.current_period_end) \
+             LIMIT 1",
+        )
+        .bind(&now)
+        .bind(stored_instant(at + ahead))
+        .bind(false)
+        .fetch_optional(self.pool())
+        .await?;
+        if waiting.is_none() {
+            return Ok(0);
+        }
+        let mut write = self.begin_write().await?;
         let queued = sqlx::query(
             "INSERT INTO outbox_emails (to_address, subject, body, created_at, kind, subscription_id, data, once_key, send_after) \
              SELECT donor_email, '', '', $1, 'renewal_notice', id, '{}', 'renewal_notice:' || id || ':' || current_period_end, $1 \
