@@ -29,6 +29,11 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// Stripe stopped it for good: canceled, or never started.
+    pub fn has_ended(&self) -> bool {
+        matches!(self.status.as_str(), "canceled" | "incomplete_expired")
+    }
+
     /// Counts in `recurring.active` and `recurring.monthly`: paying, or about to.
     pub fn is_active(&self) -> bool {
         matches!(self.status.as_str(), "active" | "trialing")

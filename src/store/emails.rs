@@ -310,6 +310,28 @@ impl Store {
         Ok(())
     }
 
+    /// Whether an email is still to be sent (not sent, not put aside), just before sending it.
+    pub async fn email_is_due(&self, id: i64) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT id FROM outbox_emails WHERE id = $1 AND sent_at IS NULL AND cancelled_at IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Whether an installment of `invoice` is in the ledger (it was paid).
+    pub async fn invoice_is_recorded(&self, invoice: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT id FROM ledger_entries WHERE stripe_invoice = $1 AND kind = 'donation' LIMIT 1",
+        )
+        .bind(invoice)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// Holds a supporter's email back until `at` (a reminder before a try that is not the last).
     pub async fn postpone_email(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query("UPDATE outbox_emails SET send_after = $1 WHERE id = $2 AND sent_at IS NULL")

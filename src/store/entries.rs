@@ -309,6 +309,9 @@ pub(crate) async fn record_entry_in(
         flag_over_reversal(write, entry, &recorded, origin_id, before).await?;
     }
 
+    // The match offers it may change, locked before the donor's row (one lock order for all).
+    let offers = super::matching::lock_offers(write, entry, origin_entry_id.zip(origin_before)).await?;
+
     // The donor's sum comes back from its row, which says whether the donor now counts (or
     // no longer does); the campaign's figures, the donor count with them, move at commit.
     let donor_after = refuse_overflow(
@@ -341,6 +344,7 @@ pub(crate) async fn record_entry_in(
         &recorded,
         donor_after - entry.amount_minor,
         origin_entry_id.zip(origin_before),
+        &offers,
     )
     .await?;
     write.emit(EventKind::of_entry(&recorded), &EntryBody::new(&recorded));

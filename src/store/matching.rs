@@ -100,7 +100,13 @@ impl Store {
                     gift_match(&running, accrual.try_get("gift_minor")?)
                 } else {
                     let (earned, current) = gifts.get(&origin).copied().unwrap_or((0, 0));
-                    after_reversal(offer.ratio, earned, current, accrual.try_get("gift_left_minor")?)
+                    let change =
+                        after_reversal(offer.ratio, earned, current, accrual.try_get("gift_left_minor")?);
+                    if change > 0 {
+                        change.min((running.cap_minor - running.matched_minor).max(0))
+                    } else {
+                        change
+                    }
                 };
                 if expected != kept {
                     wrong += 1;
@@ -167,6 +173,46 @@ pub(super) async fn check_settlement(write: &mut WriteTx, entry: &NewEntry) -> R
     Ok(())
 }
 
+/// The offers an entry may change, locked (PostgreSQL) before anything else of the entry's
+/// (its donor's row), so that every writer takes locks in one order: the campaign's totals row
+/// (reversals, look-alikes), then offers, then donors, then the shards at commit. A gift's are
+/// the campaign's offers still open on its day; a reversal's, those its gift earned from.
+/// SQLite has one writer at a time and takes no row locks.
+pub(super) async fn lock_offers(
+    write: &mut WriteTx,
+    entry: &NewEntry,
+    reversed: Option<(i64, i64)>,
+) -> Result<Vec<MatchOffer>, StoreError> {
+    let lock = if write.store.engine == Engine::Postgres { " FOR UPDATE" } else { "" };
+    let columns = "m.id, m.campaign_id, m.matcher, m.ratio, m.cap_minor, m.starts_at, m.ends_at, m.qualifies, \
+                   m.matched_minor, 0 AS paid_minor";
+    let rows = match reversed {
+        _ if entry.match_offer_id.is_some() => return Ok(Vec::new()),
+        Some((origin_id, _)) => {
+            let sql = format!(
+                "SELECT {columns} FROM match_offers m WHERE m.id IN \
+                 (SELECT a.offer_id FROM match_accruals a WHERE a.origin_entry_id = $1) ORDER BY m.id{lock}"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(origin_id).fetch_all(&mut *write.tx).await?
+        }
+        None if entry.kind == EntryKind::Donation && entry.amount_minor > 0 => {
+            // Open on the gift's day (in UTC) at least: `qualifies` decides exactly.
+            let day = entry.received_at.map_or(entry.received_on, |at| at.date_naive());
+            let from = day.and_hms_opt(0, 0, 0).map(|start| start.and_utc()).unwrap_or_default();
+            let sql = format!(
+                "SELECT {columns} FROM match_offers m WHERE m.campaign_id = $1 AND m.ends_at >= $2 ORDER BY m.id{lock}"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(entry.campaign_id)
+                .bind(stored_instant(from))
+                .fetch_all(&mut *write.tx)
+                .await?
+        }
+        None => return Ok(Vec::new()),
+    };
+    rows.iter().map(offer_from_row).collect()
+}
+
 /// What an entry just recorded does to the campaign's matches, in its transaction: a
 /// matcher's payment earns nothing; a qualifying gift earns each open offer's match, up to its cap; a reversal takes back its
 /// gift's match in proportion to what is left of the gift. `donor_before_minor` is what the
@@ -177,17 +223,18 @@ pub(super) async fn accrue(
     recorded: &Entry,
     donor_before_minor: i64,
     reversed: Option<(i64, i64)>,
+    offers: &[MatchOffer],
 ) -> Result<(), StoreError> {
-    if entry.match_offer_id.is_some() {
+    if entry.match_offer_id.is_some() || offers.is_empty() {
         return Ok(());
     }
     let at = super::now();
     match reversed {
         Some((origin_id, origin_before)) => {
-            take_back(write, recorded, origin_id, origin_before + entry.amount_minor, at).await
+            take_back(write, recorded, origin_id, origin_before + entry.amount_minor, offers, at).await
         }
         None if entry.kind == EntryKind::Donation && entry.amount_minor > 0 => {
-            earn(write, entry, recorded, donor_before_minor <= 0, at).await
+            earn(write, entry, recorded, donor_before_minor <= 0, offers, at).await
         }
         None => Ok(()),
     }
@@ -198,21 +245,9 @@ async fn earn(
     entry: &NewEntry,
     recorded: &Entry,
     new_donor: bool,
+    offers: &[MatchOffer],
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    // The offers' rows locked (PostgreSQL) so that two gifts cannot both take the last of a
-    // cap; SQLite has one writer at a time.
-    let lock = if write.store.engine == Engine::Postgres { " FOR UPDATE" } else { "" };
-    let sql = format!(
-        "SELECT m.id, m.campaign_id, m.matcher, m.ratio, m.cap_minor, m.starts_at, m.ends_at, m.qualifies, \
-         m.matched_minor, 0 AS paid_minor FROM match_offers m WHERE m.campaign_id = $1 ORDER BY m.id{lock}"
-    );
-    let rows =
-        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(entry.campaign_id).fetch_all(&mut *write.tx).await?;
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let offers = rows.iter().map(offer_from_row).collect::<Result<Vec<_>, _>>()?;
     let first_installment = match &entry.stripe.subscription {
         Some(subscription) if entry.recurring && offers.iter().any(|offer| offer.qualifies.first_installments) => {
             sqlx::query(
@@ -251,6 +286,7 @@ async fn take_back(
     recorded: &Entry,
     origin_id: i64,
     gift_left_minor: i64,
+    offers: &[MatchOffer],
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let rows = sqlx::query(
@@ -266,15 +302,22 @@ async fn take_back(
         let ratio: String = row.try_get("ratio")?;
         let ratio =
             ratio.parse::<Decimal>().map_err(|_| StoreError::Corrupt(format!("match ratio {ratio}")))?;
+        let offer_id: i64 = row.try_get("offer_id")?;
         let change = after_reversal(
             ratio,
             row.try_get("earned_minor")?,
             row.try_get("current_minor")?,
             gift_left_minor,
         );
+        // Money given back (a refund that failed, a dispute won) brings the match back only
+        // as far as the cap, which later gifts may have taken meanwhile.
+        let room = offers
+            .iter()
+            .find(|offer| offer.id == offer_id)
+            .map_or(0, |offer| offer.cap_minor - offer.matched_minor);
+        let change = if change > 0 { change.min(room.max(0)) } else { change };
         if change != 0 {
-            add_accrual(write, row.try_get("offer_id")?, recorded.id, origin_id, "reversal", change, at)
-                .await?;
+            add_accrual(write, offer_id, recorded.id, origin_id, "reversal", change, at).await?;
         }
     }
     Ok(())

@@ -376,6 +376,10 @@ impl Sender {
                     }
                 }
             }
+            // Put aside meanwhile (the payment went through while this round was read)?
+            if email.supporter.is_some() && !self.store.email_is_due(email.id).await? {
+                continue;
+            }
             match self.mailer.send(&email.to, &email.subject, &email.body).await {
                 Ok(()) => self.store.email_attempted(email.id, None, None).await?,
                 Err(error) => {

@@ -49,6 +49,21 @@ pub(super) async fn write(
     let Some(subscription) = store.subscription(&email.subscription_id).await? else {
         return Ok(None);
     };
+    // A failure told late (after its invoice was paid, or once the subscription ended) no
+    // longer applies, nor does a reminder whose try has long passed unreported.
+    if matches!(email.kind, SupporterEmailKind::PaymentFailed | SupporterEmailKind::PaymentReminder) {
+        let invoice = email.data["invoice"].as_str().unwrap_or_default();
+        let stale = email.data["next_attempt"]
+            .as_i64()
+            .and_then(|at| DateTime::<Utc>::from_timestamp(at, 0))
+            .is_some_and(|next| next + chrono::Duration::days(2) < Utc::now());
+        if subscription.has_ended()
+            || store.invoice_is_recorded(invoice).await?
+            || (email.kind == SupporterEmailKind::PaymentReminder && stale)
+        {
+            return Ok(None);
+        }
+    }
     let context = store.receipt_context(subscription.campaign_id, subscription.intent_id.as_deref()).await?;
     let language = context
         .as_ref()

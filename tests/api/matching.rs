@@ -11,6 +11,7 @@ use crate::people::{PASSWORD, Visitor, add_user};
 on_both_engines!(
     a_match_accrues_stops_at_its_cap_gives_back_with_refunds_and_is_settled_late,
     concurrent_gifts_never_take_a_match_past_its_cap,
+    money_given_back_restores_a_match_only_as_far_as_the_cap,
     a_treasurer_records_an_offer_and_its_payment_on_the_dashboard,
     an_offer_for_new_donors_and_first_installments_matches_only_those_and_may_count_as_pledged,
 );
@@ -336,5 +337,26 @@ async fn a_treasurer_records_an_offer_and_its_payment_on_the_dashboard(engine: E
         offers[0]["id"].as_i64(),
         "and marked as its settlement"
     );
+    check_passes(&app);
+}
+
+/// A refund takes a gift's match back and frees the cap; another gift takes it; then the
+/// refund fails (the money comes back): the first gift's match returns only as far as the cap.
+async fn money_given_back_restores_a_match_only_as_far_as_the_cap(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    offer(&app, &json!({"cap": "100.00", "starts_at": "2026-11-01T00:00:00Z", "ends_at": later(7)})).await;
+    let session = app.checkout("office", &json!({"amount": "100.00"})).await;
+    app.deliver_all(&app.stripe.pay_session(&session)).await;
+    let charge = app.stripe.charge_of_session(&session);
+    app.deliver_all(&app.stripe.refund(&charge, 10_000)).await;
+    assert_eq!(matching(&app.progress("office").await).0, "0.00");
+    app.give("office", "100.00", None).await;
+    assert_eq!(matching(&app.progress("office").await).0, "100.00");
+    let refund = app.stripe.last_refund_of(&charge);
+    app.deliver_all(&app.stripe.fail_refund(&refund)).await;
+    let progress = app.progress("office").await;
+    assert_eq!(progress["raised"], "200.00", "the money came back");
+    assert_eq!(matching(&progress).0, "100.00", "the cap holds");
     check_passes(&app);
 }
