@@ -15,7 +15,7 @@ use super::AppState;
 use super::defence::Rejection;
 use super::error::Problem;
 use super::pages::{Lang, page_info, render};
-use crate::access::{hash_token, hex};
+use crate::access::hash_token;
 use crate::actions::ActionError;
 use crate::ledger::validation::parse_email;
 use crate::web::i18n::catalog;
@@ -91,16 +91,11 @@ pub(super) async fn manage_request(
         let language = catalog().get(&code).unwrap_or_else(|| catalog().fallback());
         match worker.store.customer_for_email(&email).await {
             Ok(Some(customer)) => {
-                let mut bytes = [0_u8; 32];
-                getrandom::fill(&mut bytes).expect("the operating system provides randomness");
-                let token = hex(&bytes);
                 let expires = Utc::now() + chrono::Duration::minutes(MANAGE_LINK_MINUTES);
-                let stored = worker
-                    .store
-                    .insert_manage_token(&hash_token(&token), &email, &customer, &language.code, expires)
-                    .await;
+                let stored =
+                    worker.store.issue_manage_token(&email, &customer, &language.code, expires).await;
                 match stored {
-                    Ok(()) => {
+                    Ok(token) => {
                         if let Err(error) = worker.mailer.send_manage_link(&email, language, &token).await {
                             tracing::error!(%error, "the self-service link could not be sent");
                         }

@@ -140,6 +140,23 @@ impl Store {
         Ok(row.map(|row| row.try_get("stripe_customer")).transpose()?)
     }
 
+    /// Makes a one-time self-service link's token (32 random bytes, hex) for `customer`,
+    /// kept by its hash until `expires_at`; the token itself is only returned.
+    pub async fn issue_manage_token(
+        &self,
+        email: &str,
+        customer: &str,
+        locale: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let mut bytes = [0_u8; 32];
+        getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+        let token = crate::access::hex(&bytes);
+        self.insert_manage_token(&crate::access::hash_token(&token), email, customer, locale, expires_at)
+            .await?;
+        Ok(token)
+    }
+
     pub async fn insert_manage_token(
         &self,
         token_hash: &str,

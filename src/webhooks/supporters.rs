@@ -81,19 +81,8 @@ pub(super) async fn write(
             | SupporterEmailKind::PaymentReminder
             | SupporterEmailKind::RenewalNotice,
         ) => {
-            let mut bytes = [0_u8; 32];
-            getrandom::fill(&mut bytes).expect("the operating system provides randomness");
-            let token = crate::access::hex(&bytes);
             let expires = Utc::now() + chrono::Duration::days(LINK_DAYS);
-            store
-                .insert_manage_token(
-                    &crate::access::hash_token(&token),
-                    to,
-                    customer,
-                    &language.code,
-                    expires,
-                )
-                .await?;
+            let token = store.issue_manage_token(to, customer, &language.code, expires).await?;
             Some(mailer.manage_link(language, &token))
         }
         _ => None,
