@@ -11,7 +11,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::fields::{Place, csv_line, labelled, words};
+use super::fields::{Place, csv_line, field_errors, labelled, words};
 use super::notice::{redirect_with_notice, spent, take_notice};
 use super::{form, frame, page, shown_decimal, shown_minor};
 use crate::access::Role;
@@ -348,27 +348,6 @@ async fn render_action_error(
                 .await
         }
         Err(problem) => problem.into_response(),
-    }
-}
-
-/// A refused form's status (409 for a conflict, 422 otherwise) and its messages by field;
-/// a problem page for an error that is not the form's.
-pub(super) fn refusal(error: ActionError) -> Result<(StatusCode, BTreeMap<String, String>), Problem> {
-    let status = match &error {
-        ActionError::Conflict { .. } => StatusCode::CONFLICT,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    field_errors(error).map(|errors| (status, errors))
-}
-
-pub(super) fn field_errors(error: ActionError) -> Result<BTreeMap<String, String>, Problem> {
-    match error {
-        ActionError::Invalid(errors) => {
-            Ok(errors.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
-        }
-        ActionError::Forbidden(message) => Ok(BTreeMap::from([("form".to_owned(), message)])),
-        ActionError::Conflict { field, message } => Ok(BTreeMap::from([(field, message)])),
-        other => Err(Problem::from(other)),
     }
 }
 

@@ -8,11 +8,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{NaiveDateTime, TimeZone};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::fields::{Place, labelled};
+use super::fields::{Place, labelled, local_instant};
 use super::notice::redirect_with_notice;
 use super::{form, frame, page};
 use crate::access::Role;
@@ -118,14 +117,7 @@ impl CampaignForm {
             if value.is_empty() { Field::Null } else { Field::Value(value) }
         };
         // A `datetime-local` value is a time in the organization's zone.
-        let instant = |value: &Option<String>| {
-            clearable(value).map_value(|text| {
-                NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M")
-                    .ok()
-                    .and_then(|local| zone.from_local_datetime(&local).earliest())
-                    .map_or(text, |at| at.to_rfc3339())
-            })
-        };
+        let instant = |value: &Option<String>| clearable(value).map_value(|text| local_instant(text, zone));
         let branches = parse_branch_lines(self.branches.as_deref().unwrap_or("").lines())?;
         Ok(CampaignInput {
             slug: required(&self.slug),
@@ -269,7 +261,7 @@ pub(super) async fn new_campaign(State(state): State<AppState>, signed_in: Signe
 
 /// The messages of a refused create or change, or the problem of a failure.
 fn refusal(error: ActionError) -> Result<BTreeMap<String, String>, Problem> {
-    super::campaign::field_errors(error)
+    super::fields::field_errors(error)
 }
 
 pub(super) async fn create_campaign(

@@ -4,7 +4,42 @@
 
 use std::collections::BTreeMap;
 
+use axum::http::StatusCode;
 use serde_json::{Value, json};
+
+use crate::actions::ActionError;
+use crate::http::error::Problem;
+
+/// A refused form's status (409 for a conflict, 422 otherwise) and its messages by field;
+/// a problem page for an error that is not the form's.
+pub(super) fn refusal(error: ActionError) -> Result<(StatusCode, BTreeMap<String, String>), Problem> {
+    let status = match &error {
+        ActionError::Conflict { .. } => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    field_errors(error).map(|errors| (status, errors))
+}
+
+pub(super) fn field_errors(error: ActionError) -> Result<BTreeMap<String, String>, Problem> {
+    match error {
+        ActionError::Invalid(errors) => {
+            Ok(errors.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+        }
+        ActionError::Forbidden(message) => Ok(BTreeMap::from([("form".to_owned(), message)])),
+        ActionError::Conflict { field, message } => Ok(BTreeMap::from([(field, message)])),
+        other => Err(Problem::from(other)),
+    }
+}
+
+/// A `datetime-local` value (a time in the organization's `zone`) as RFC 3339; the text
+/// itself when it is not one, for the validation to name.
+pub(super) fn local_instant(text: String, zone: chrono_tz::Tz) -> String {
+    use chrono::TimeZone;
+    chrono::NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M")
+        .ok()
+        .and_then(|local| zone.from_local_datetime(&local).earliest())
+        .map_or(text, |at| at.to_rfc3339())
+}
 
 /// A posted form's fields; a field sent several times (checkboxes) keeps each value.
 pub(super) fn posted(body: &[u8]) -> BTreeMap<String, Vec<String>> {

@@ -9,10 +9,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{NaiveDateTime, TimeZone, Utc};
+use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::fields::{Place, first, labelled, posted as fields, words};
+use super::fields::{Place, first, labelled, local_instant, posted as fields, words};
 use super::notice::{redirect_with_notice, spent, take_notice};
 use super::{frame, minute, page};
 use crate::access::Role;
@@ -139,14 +139,8 @@ pub(super) async fn add(
     }
     let zone = state.timezone;
     // A `datetime-local` value is a time in the organization's zone.
-    let instant = |value: Option<String>| {
-        value.filter(|text| !text.is_empty()).map(|text| {
-            NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M")
-                .ok()
-                .and_then(|local| zone.from_local_datetime(&local).earliest())
-                .map_or(text, |at| at.to_rfc3339())
-        })
-    };
+    let instant =
+        |value: Option<String>| value.filter(|text| !text.is_empty()).map(|text| local_instant(text, zone));
     let qualifies = fields.get("qualifies").cloned().unwrap_or_default();
     let input = MatchOfferInput {
         matcher: one(&fields, "matcher"),
@@ -226,7 +220,7 @@ async fn refused(
     error: ActionError,
     typed: Value,
 ) -> Response {
-    match super::campaign::refusal(error) {
+    match super::fields::refusal(error) {
         Ok((status, errors)) => render(state, signed_in, slug, None, errors, typed, status).await,
         Err(problem) => problem.into_response(),
     }

@@ -185,7 +185,7 @@ async fn refused(
     form: &'static str,
     typed: Value,
 ) -> Response {
-    match super::campaign::refusal(error) {
+    match super::fields::refusal(error) {
         Ok((status, errors)) => {
             let once = Once { errors, form, typed, ..Once::default() };
             render_people(state, signed_in, None, once, status).await

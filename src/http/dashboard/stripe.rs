@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::campaign::field_errors;
+use super::fields::field_errors;
 use super::notice::{redirect_with_notice, spent, take_notice};
 use super::{form, frame, minute, page, shown_decimal};
 use crate::access::Role;

@@ -126,7 +126,7 @@ pub(super) async fn add(State(state): State<AppState>, signed_in: SignedIn, body
 }
 
 async fn refused(state: &AppState, signed_in: &SignedIn, error: ActionError, typed: Value) -> Response {
-    match super::campaign::refusal(error) {
+    match super::fields::refusal(error) {
         Ok((status, errors)) => {
             render_list(state, signed_in, None, Once { errors, typed, ..Once::default() }, status).await
         }
@@ -281,7 +281,7 @@ pub(super) async fn replay(
             };
             redirect_with_notice(&state, &signed_in, &format!("/admin/webhooks/{id}"), &notice)
         }
-        Err(error) => match super::campaign::refusal(error) {
+        Err(error) => match super::fields::refusal(error) {
             Ok((status, errors)) => render_log(&state, &signed_in, id, None, errors, status).await,
             Err(problem) => problem.into_response(),
         },
