@@ -49,12 +49,6 @@ pub struct MatchOfferBody {
 impl MatchOfferBody {
     pub fn new(campaign: &Campaign, offer: &MatchOffer) -> Self {
         let currency = campaign.currency;
-        let qualifies = [
-            (offer.qualifies.online, Qualifier::Online),
-            (offer.qualifies.offline, Qualifier::Offline),
-            (offer.qualifies.new_donors, Qualifier::NewDonors),
-            (offer.qualifies.first_installments, Qualifier::FirstInstallments),
-        ];
         MatchOfferBody {
             id: offer.id,
             campaign: campaign.slug.to_string(),
@@ -67,7 +61,7 @@ impl MatchOfferBody {
             remaining: currency.format_minor(offer.remaining_minor(Utc::now())),
             starts_at: timestamp(offer.starts_at),
             ends_at: timestamp(offer.ends_at),
-            qualifies: qualifies.into_iter().filter_map(|(on, word)| on.then_some(word)).collect(),
+            qualifies: offer.qualifies.qualifiers(),
         }
     }
 }

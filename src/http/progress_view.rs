@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::ledger::Campaign;
-use crate::ledger::matching::{MatchCounting, pledged_minor};
+use crate::ledger::matching::{MatchCounting, MatchSums};
 use crate::ledger::progress::{BranchTotals, CampaignTotals, Progress, percent};
 use crate::web::i18n::Language;
 
@@ -99,7 +99,8 @@ pub(super) fn progress_view(
             .donor_goal
             .map(|goal| language.fill("progress.donor_goal", &[("goal", &goal.to_string())])),
         matching: progress.matching.is_some().then(|| {
-            let pledged = pledged_minor(&totals.matches);
+            let sums = MatchSums::of(&totals.matches, now);
+            let pledged = sums.pledged_minor;
             let goal = campaign.goal_in_force(raised_minor).max(1);
             // The gifts' part of the bar, then the matched money not yet paid after it (part of
             // `raised` when the campaign counts matches as pledged).
@@ -110,15 +111,16 @@ pub(super) fn progress_view(
             let thousandths =
                 |minor: i64| (i128::from(minor) * 1000 / i128::from(goal)).clamp(0, 1000) as i64;
             let (start, end) = (thousandths(gifts), thousandths(gifts.saturating_add(pledged)));
-            let remaining: i64 = totals.matches.iter().map(|offer| offer.remaining_minor(now)).sum();
-            let cap: i64 = totals.matches.iter().map(|offer| offer.cap_minor).sum();
-            let matched: i64 = totals.matches.iter().map(|offer| offer.matched_minor).sum();
             MatchingView {
                 segment_x: start,
                 segment_width: end - start,
                 text: language.fill(
                     "progress.matching",
-                    &[("matched", &money(matched)), ("cap", &money(cap)), ("remaining", &money(remaining))],
+                    &[
+                        ("matched", &money(sums.matched_minor)),
+                        ("cap", &money(sums.cap_minor)),
+                        ("remaining", &money(sums.remaining_minor)),
+                    ],
                 ),
             }
         }),

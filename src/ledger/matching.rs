@@ -63,6 +63,17 @@ pub enum Qualifier {
     FirstInstallments,
 }
 
+impl Qualifier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Qualifier::Online => "online",
+            Qualifier::Offline => "offline",
+            Qualifier::NewDonors => "new_donors",
+            Qualifier::FirstInstallments => "first_installments",
+        }
+    }
+}
+
 /// Which gifts an offer matches.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Qualifies {
@@ -79,16 +90,21 @@ impl Qualifies {
         format!(",{},", words.join(","))
     }
 
-    pub fn words(&self) -> Vec<&'static str> {
+    /// The qualifiers set, in the order the API lists them.
+    pub fn qualifiers(&self) -> Vec<Qualifier> {
         [
-            (self.online, "online"),
-            (self.offline, "offline"),
-            (self.new_donors, "new_donors"),
-            (self.first_installments, "first_installments"),
+            (self.online, Qualifier::Online),
+            (self.offline, Qualifier::Offline),
+            (self.new_donors, Qualifier::NewDonors),
+            (self.first_installments, Qualifier::FirstInstallments),
         ]
         .into_iter()
-        .filter_map(|(on, word)| on.then_some(word))
+        .filter_map(|(on, qualifier)| on.then_some(qualifier))
         .collect()
+    }
+
+    pub fn words(&self) -> Vec<&'static str> {
+        self.qualifiers().into_iter().map(Qualifier::as_str).collect()
     }
 
     pub fn from_stored(text: &str) -> Self {
@@ -369,13 +385,13 @@ pub fn matching_progress(
     if offers.is_empty() {
         return None;
     }
-    let sum = |figure: fn(&MatchOffer) -> i64| offers.iter().map(figure).sum::<i64>();
+    let sums = MatchSums::of(offers, now);
     Some(MatchingProgress {
-        cap: currency.format_minor(sum(|offer| offer.cap_minor)),
-        matched: currency.format_minor(sum(|offer| offer.matched_minor)),
-        paid: currency.format_minor(sum(|offer| offer.paid_minor)),
-        pledged: currency.format_minor(pledged_minor(offers)),
-        remaining: currency.format_minor(offers.iter().map(|offer| offer.remaining_minor(now)).sum()),
+        cap: currency.format_minor(sums.cap_minor),
+        matched: currency.format_minor(sums.matched_minor),
+        paid: currency.format_minor(sums.paid_minor),
+        pledged: currency.format_minor(sums.pledged_minor),
+        remaining: currency.format_minor(sums.remaining_minor),
         ends_at: offers
             .iter()
             .filter(|offer| offer.ends_at > now)
@@ -397,6 +413,31 @@ pub fn matching_progress(
             })
             .collect(),
     })
+}
+
+/// Every offer's figures summed, in minor units.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MatchSums {
+    pub cap_minor: i64,
+    pub matched_minor: i64,
+    pub paid_minor: i64,
+    /// Matched and not yet paid.
+    pub pledged_minor: i64,
+    /// Left under the caps of the offers open at `now`.
+    pub remaining_minor: i64,
+}
+
+impl MatchSums {
+    pub fn of(offers: &[MatchOffer], now: DateTime<Utc>) -> Self {
+        let sum = |figure: &dyn Fn(&MatchOffer) -> i64| offers.iter().map(figure).sum::<i64>();
+        MatchSums {
+            cap_minor: sum(&|offer| offer.cap_minor),
+            matched_minor: sum(&|offer| offer.matched_minor),
+            paid_minor: sum(&|offer| offer.paid_minor),
+            pledged_minor: pledged_minor(offers),
+            remaining_minor: sum(&|offer| offer.remaining_minor(now)),
+        }
+    }
 }
 
 /// Matched and not yet paid, over every offer.
