@@ -84,8 +84,11 @@ async fn the_contract_passes_an_outside_validator_and_schemathesis_finds_nothing
                 "false",
                 "--request-timeout",
                 "20",
+                // One worker: CPython 3.11 before 3.11.8 raises "AST constructor recursion
+                // depth mismatch" when two threads parse at once (python/cpython#106905), which
+                // Hypothesis does to describe its strategies.
                 "--workers",
-                "2",
+                "1",
                 "--no-color",
             ])
             .current_dir(&report)
@@ -95,8 +98,7 @@ async fn the_contract_passes_an_outside_validator_and_schemathesis_finds_nothing
         (run.status.success(), said)
     };
     let (passed, said) = tokio::task::spawn_blocking(move || {
-        // Schemathesis itself sometimes crashes while generating (a Python "Runtime Error",
-        // CPython 3.11's "AST constructor recursion depth mismatch" inside Hypothesis, no
+        // Schemathesis itself may crash while generating (a Python "Runtime Error", no
         // request sent): that run says nothing of the API, so it is run again, up to three
         // times in all. A failure found in the API is never retried.
         let crashed_only = |said: &str| said.contains("Runtime Error") && !said.contains("Failures:");
