@@ -42,7 +42,6 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Apply database migrations and exit.
     /// A consistent copy of the SQLite database, taken while instances serve it.
     Backup {
         /// The file to write; it must not exist.
@@ -56,6 +55,7 @@ enum Command {
         #[arg(long)]
         input: std::path::PathBuf,
     },
+    /// Apply database migrations and exit.
     Migrate {
         /// Change nothing: say whether the database is current (exit 0), behind this binary
         /// (exit 2: run `appeal migrate`) or ahead of it (exit 3: a newer appeal migrated it).
@@ -780,5 +780,31 @@ fn print_batch(outcome: &actions::BatchOutcome) {
             outcome.entries.len(),
             currency.format_minor(outcome.total_minor)
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn every_command_says_what_it_does_in_its_own_words() {
+        let help = Cli::command().render_help().to_string();
+        let line = |name: &str| {
+            help.lines()
+                .find(|line| line.trim_start().starts_with(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("{name} is listed: {help}"))
+                .to_owned()
+        };
+        assert!(line("migrate").contains("Apply database migrations"), "{help}");
+        assert!(
+            line("backup").contains("A consistent copy") && !line("backup").contains("migrations"),
+            "{help}"
+        );
+        for command in Cli::command().get_subcommands() {
+            assert!(command.get_about().is_some(), "{} has no description", command.get_name());
+        }
     }
 }
