@@ -84,6 +84,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(super::webhook::router())
         .merge(super::admin::router())
         .merge(super::sources::router())
+        .merge(super::recurring::router())
         .merge(super::matching::router())
         .merge(super::exports::router())
         .merge(super::stripe_review::router())

@@ -12,6 +12,7 @@ pub mod matching;
 pub mod money;
 pub mod outgoing;
 pub mod progress;
+pub mod recurring;
 pub mod search;
 pub mod subscription;
 pub mod totals;

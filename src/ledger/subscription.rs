@@ -26,6 +26,13 @@ pub struct Subscription {
     pub cancelled_at: Option<DateTime<Utc>>,
     /// The push it came from (`ref`), kept from its first checkout.
     pub source_ref: Option<String>,
+    /// When Stripe started it.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended, if it has.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Why Stripe ended it (`cancellation_details.reason`): `cancellation_requested`,
+    /// `payment_failed` or `payment_disputed`.
+    pub end_reason: Option<String>,
 }
 
 impl Subscription {

@@ -18,6 +18,7 @@ pub(super) async fn plan_session_paid(
     store: &Store,
     api: &StripeApi,
     session: CheckoutSession,
+    reported_at: DateTime<Utc>,
 ) -> Result<Plan, ProcessError> {
     let Some(intent) = intent_of(store, &session.metadata).await? else {
         return Ok(Plan::Ignore("not an appeal checkout".to_owned()));
@@ -30,7 +31,7 @@ pub(super) async fn plan_session_paid(
             ));
         };
         let current = api.subscription(&subscription_id).await?;
-        let mut plan = plan_subscription(store, &current, email).await?;
+        let mut plan = plan_subscription(store, &current, email, reported_at).await?;
         if let Plan::Apply(effects) = &mut plan {
             effects.push(Effect::Intent {
                 id: intent.id.clone(),

@@ -155,7 +155,12 @@ async fn import_subscription(
     if !dry_run {
         let mut write = store.begin_write().await?;
         let read_at = Utc::now().timestamp_micros();
-        apply_effects(&mut write, vec![Effect::Subscription(Box::new(state), read_at)], &current.id).await?;
+        apply_effects(
+            &mut write,
+            vec![Effect::Subscription(Box::new(state), read_at, Utc::now())],
+            &current.id,
+        )
+        .await?;
         write.commit().await?;
     }
     for invoice in api.paid_invoices(&current.id, since).await? {

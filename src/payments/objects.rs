@@ -275,6 +275,24 @@ pub struct Subscription {
     pub cancel_at_period_end: bool,
     #[serde(default)]
     pub canceled_at: Option<i64>,
+    /// When it started (Stripe's `start_date`; `created` where that is missing).
+    #[serde(default)]
+    pub start_date: Option<i64>,
+    #[serde(default)]
+    pub created: Option<i64>,
+    /// When it ended, if it has.
+    #[serde(default)]
+    pub ended_at: Option<i64>,
+    #[serde(default)]
+    pub cancellation_details: Option<CancellationDetails>,
+}
+
+/// Why Stripe ended a subscription.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct CancellationDetails {
+    /// `cancellation_requested`, `payment_failed` or `payment_disputed`.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 impl HasId for Subscription {

@@ -106,7 +106,8 @@ pub(super) enum Effect {
         subscription: Option<String>,
     },
     /// A subscription's state, stamped with when Stripe said it (microseconds).
-    Subscription(Box<Subscription>, i64),
+    /// A subscription as read, the moment it was read (microseconds) and when Stripe reported it.
+    Subscription(Box<Subscription>, i64, DateTime<Utc>),
     /// An installment failed: the subscription is past due, and its donor is told once per
     /// invoice.
     PastDue {
@@ -314,8 +315,8 @@ pub(super) async fn apply_effects(
                 update_intent_in(write, &id, status, payment_intent.as_deref(), subscription.as_deref())
                     .await?;
             }
-            Effect::Subscription(subscription, at) => {
-                upsert_subscription_in(write, &subscription, at).await?
+            Effect::Subscription(subscription, at, reported_at) => {
+                upsert_subscription_in(write, &subscription, at, reported_at).await?
             }
             Effect::PastDue { subscription, at, invoice, next_attempt, attempt_count } => {
                 mark_subscription_past_due_in(write, &subscription, at).await?;
@@ -346,7 +347,7 @@ fn parse<T: serde::de::DeserializeOwned>(event: &Event) -> Result<T, ProcessErro
 async fn plan(store: &Store, api: &StripeApi, event: &Event) -> Result<Plan, ProcessError> {
     match event.kind.as_str() {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
-            gifts::plan_session_paid(store, api, parse(event)?).await
+            gifts::plan_session_paid(store, api, parse(event)?, date_time_of(event.created)).await
         }
         "checkout.session.async_payment_failed" => {
             let session: CheckoutSession = parse(event)?;
@@ -383,7 +384,7 @@ async fn plan(store: &Store, api: &StripeApi, event: &Event) -> Result<Plan, Pro
             // Read the subscription as it stands now, so that events arriving out of order
             // can only ever store its latest state.
             let current = api.subscription(&described.id).await?;
-            states::plan_subscription(store, &current, None).await
+            states::plan_subscription(store, &current, None, date_time_of(event.created)).await
         }
         "charge.refunded" => {
             let charge: Charge = parse(event)?;
@@ -423,7 +424,12 @@ pub(super) async fn intent_of(
 
 /// The UTC day of a Stripe instant.
 pub(super) fn date_of(unix: i64) -> NaiveDate {
-    DateTime::<Utc>::from_timestamp(unix, 0).unwrap_or_else(Utc::now).date_naive()
+    date_time_of(unix).date_naive()
+}
+
+/// The instant of one of Stripe's Unix timestamps.
+pub(super) fn date_time_of(unix: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(unix, 0).unwrap_or_else(Utc::now)
 }
 
 /// A money movement ready to record when it can be counted in the campaign's currency, or

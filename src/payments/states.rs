@@ -16,13 +16,14 @@ pub(super) async fn plan_subscription(
     store: &Store,
     current: &StripeSubscription,
     email: Option<String>,
+    reported_at: DateTime<Utc>,
 ) -> Result<Plan, ProcessError> {
     let read_at = Utc::now().timestamp_micros();
     let Some(intent) = intent_of(store, &current.metadata).await? else {
         return Ok(Plan::Ignore("not an appeal subscription".to_owned()));
     };
     let subscription = subscription_state(current, &intent, Some(intent.id.clone()), email)?;
-    Ok(Plan::Apply(vec![Effect::Subscription(Box::new(subscription), read_at)]))
+    Ok(Plan::Apply(vec![Effect::Subscription(Box::new(subscription), read_at, reported_at)]))
 }
 
 /// A subscription as the ledger keeps it, for the campaign, branch and donor of `intent`
@@ -63,6 +64,9 @@ pub(super) fn subscription_state(
         cancel_at_period_end: current.cancel_at_period_end,
         cancelled_at: current.canceled_at.and_then(at),
         source_ref: intent.source_ref.clone(),
+        started_at: current.start_date.or(current.created).and_then(at),
+        ended_at: current.ended_at.and_then(at),
+        end_reason: current.cancellation_details.as_ref().and_then(|details| details.reason.clone()),
     })
 }
 
@@ -71,13 +75,13 @@ pub async fn store_subscription_state(
     store: &Store,
     current: &StripeSubscription,
 ) -> Result<(), ProcessError> {
-    let Plan::Apply(effects) = plan_subscription(store, current, None).await? else {
+    let Plan::Apply(effects) = plan_subscription(store, current, None, Utc::now()).await? else {
         return Ok(());
     };
     let mut write = store.begin_write().await?;
     for effect in effects {
-        if let Effect::Subscription(subscription, at) = effect {
-            upsert_subscription_in(&mut write, &subscription, at).await?;
+        if let Effect::Subscription(subscription, at, reported_at) = effect {
+            upsert_subscription_in(&mut write, &subscription, at, reported_at).await?;
         }
     }
     write.commit().await?;

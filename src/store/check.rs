@@ -1,5 +1,6 @@
 //! `appeal check`: every kept total (its base row and shards summed) recomputed from the
-//! ledger and compared; and every match offer's matched sum (`matching.rs`).
+//! ledger and compared; every match offer's matched sum (`matching.rs`); and each
+//! subscription's recorded history against where it stands (`recurring.rs`).
 
 use std::collections::BTreeMap;
 
@@ -115,6 +116,8 @@ impl Store {
         }
         // And each match offer's matched sum, replayed from its accruals and the ledger.
         found.extend(self.check_matches().await?);
+        // And each subscription's recorded history against where it stands.
+        found.extend(self.check_subscription_history().await?);
         Ok(found)
     }
 

@@ -18,6 +18,7 @@ mod matching;
 mod outbox;
 mod payouts;
 mod people;
+mod recurring;
 mod schema;
 mod sources;
 mod stripe;

@@ -6,7 +6,7 @@ macro_rules! subscription_returning {
     () => {
         "id, campaign_id, branch_id, intent_id, status, amount_minor, currency, billing_interval, billing_count, \
          donor_name, donor_email, stripe_customer, current_period_end, cancel_at_period_end, cancelled_at, \
-         created_at, source_ref, (SELECT c.slug FROM campaigns c WHERE c.id = subscriptions.campaign_id) AS campaign_slug"
+         created_at, source_ref, started_at, ended_at, end_reason, (SELECT c.slug FROM campaigns c WHERE c.id = subscriptions.campaign_id) AS campaign_slug"
     };
 }
 
@@ -339,23 +339,29 @@ pub(crate) async fn update_intent_in(
 }
 
 /// Stores what Stripe says of a subscription, unless a later word is already stored or it
-/// was cancelled, then recomputes the campaign's recurring figures.
+/// was cancelled, then recomputes the campaign's recurring figures. `reported_at` is when
+/// Stripe reported it (the event's time), the date a new status gets in its history unless
+/// Stripe dates it (a start, an end).
 pub(crate) async fn upsert_subscription_in(
     write: &mut WriteTx,
     subscription: &Subscription,
     stripe_updated: i64,
+    reported_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let at = stored_instant(now());
     let row = sqlx::query(concat!(
         "INSERT INTO subscriptions (id, campaign_id, branch_id, intent_id, status, amount_minor, currency, \
          billing_interval, billing_count, monthly_minor, donor_name, donor_email, stripe_customer, \
-         current_period_end, cancel_at_period_end, cancelled_at, stripe_updated, created_at, updated_at, source_ref) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19) \
+         current_period_end, cancel_at_period_end, cancelled_at, stripe_updated, created_at, updated_at, source_ref, \
+         started_at, ended_at, end_reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, \
+         $20, $21, $22) \
          ON CONFLICT (id) DO UPDATE SET status = $5, amount_minor = $6, billing_interval = $8, billing_count = $9, \
          monthly_minor = $10, donor_name = COALESCE($11, subscriptions.donor_name), \
          donor_email = COALESCE($12, subscriptions.donor_email), \
          stripe_customer = COALESCE($13, subscriptions.stripe_customer), current_period_end = $14, \
-         cancel_at_period_end = $15, cancelled_at = $16, stripe_updated = $17, updated_at = $18 \
+         cancel_at_period_end = $15, cancelled_at = $16, stripe_updated = $17, updated_at = $18, \
+         started_at = COALESCE($20, subscriptions.started_at), ended_at = $21, end_reason = $22 \
          WHERE subscriptions.stripe_updated <= $17 \
          AND subscriptions.status NOT IN ",
         ended_subscription_statuses!(),
@@ -381,21 +387,74 @@ pub(crate) async fn upsert_subscription_in(
     .bind(stripe_updated)
     .bind(&at)
     .bind(&subscription.source_ref)
+    .bind(subscription.started_at.map(stored_instant))
+    .bind(subscription.ended_at.map(stored_instant))
+    .bind(&subscription.end_reason)
     .fetch_optional(&mut *write.tx)
     .await?;
     // `recurring.active` and `recurring.monthly` are counted from the subscriptions when the
     // campaign's progress is read: its readers are told.
     write.touch(subscription.campaign_id);
     if let Some(row) = row {
-        emit_subscription(write, &row, &at)?;
+        let stored = subscription_from_row(&row)?;
+        record_change_in(write, &stored, reported_at).await?;
+        emit_subscription(write, &row, &stored, &at)?;
     }
+    Ok(())
+}
+
+/// Adds a subscription's new status (or amount) to its history, dated when Stripe says it
+/// happened; nothing if neither changed.
+async fn record_change_in(
+    write: &mut WriteTx,
+    stored: &Subscription,
+    reported_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let last = sqlx::query(
+        "SELECT status, monthly_minor FROM subscription_changes WHERE subscription_id = $1 \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(&stored.id)
+    .fetch_optional(&mut *write.tx)
+    .await?;
+    let monthly = stored.monthly_minor();
+    let changed_at = match &last {
+        Some(row) => {
+            if row.try_get::<String, _>("status")? == stored.status
+                && row.try_get::<i64, _>("monthly_minor")? == monthly
+            {
+                return Ok(());
+            }
+            if stored.has_ended() { stored.ended_at.or(stored.cancelled_at) } else { None }
+        }
+        None => stored.started_at,
+    }
+    .unwrap_or(reported_at);
+    sqlx::query(
+        "INSERT INTO subscription_changes (subscription_id, campaign_id, status, monthly_minor, currency, \
+         end_reason, changed_at, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&stored.id)
+    .bind(stored.campaign_id)
+    .bind(&stored.status)
+    .bind(monthly)
+    .bind(stored.currency.code())
+    .bind(if stored.has_ended() { stored.end_reason.as_deref() } else { None })
+    .bind(stored_instant(changed_at))
+    .bind(stored_instant(now()))
+    .execute(&mut *write.tx)
+    .await?;
     Ok(())
 }
 
 /// Tells the webhook endpoints what a write did to a subscription: started (the row is the
 /// one this write created), ended, or updated.
-fn emit_subscription(write: &mut WriteTx, row: &AnyRow, at: &str) -> Result<(), StoreError> {
-    let stored = subscription_from_row(row)?;
+fn emit_subscription(
+    write: &mut WriteTx,
+    row: &AnyRow,
+    stored: &Subscription,
+    at: &str,
+) -> Result<(), StoreError> {
     let campaign: String = row.try_get("campaign_slug")?;
     let kind = if row.try_get::<String, _>("created_at")? == at {
         EventKind::SubscriptionStarted
@@ -404,7 +463,7 @@ fn emit_subscription(write: &mut WriteTx, row: &AnyRow, at: &str) -> Result<(), 
     } else {
         EventKind::SubscriptionUpdated
     };
-    write.emit(kind, &SubscriptionBody::new(&stored, &campaign));
+    write.emit(kind, &SubscriptionBody::new(stored, &campaign));
     Ok(())
 }
 
@@ -429,14 +488,18 @@ pub(crate) async fn mark_subscription_past_due_in(
     .await?;
     if let Some(row) = row {
         write.touch(row.try_get("campaign_id")?);
-        emit_subscription(write, &row, &at)?;
+        let stored = subscription_from_row(&row)?;
+        let failed_at = DateTime::<Utc>::from_timestamp_micros(stripe_updated).unwrap_or_else(now);
+        record_change_in(write, &stored, failed_at).await?;
+        emit_subscription(write, &row, &stored, &at)?;
     }
     Ok(())
 }
 
 const SUBSCRIPTION_COLUMNS: &str = "s.id, s.campaign_id, s.branch_id, s.intent_id, s.status, s.amount_minor, \
      s.currency, s.billing_interval, s.billing_count, s.donor_name, s.donor_email, s.stripe_customer, \
-     s.current_period_end, s.cancel_at_period_end, s.cancelled_at, s.source_ref";
+     s.current_period_end, s.cancel_at_period_end, s.cancelled_at, s.source_ref, s.started_at, s.ended_at, \
+     s.end_reason";
 
 fn subscription_from_row(row: &AnyRow) -> Result<Subscription, StoreError> {
     let currency: String = row.try_get("currency")?;
@@ -459,6 +522,9 @@ fn subscription_from_row(row: &AnyRow) -> Result<Subscription, StoreError> {
         cancel_at_period_end: read_flag(row, "cancel_at_period_end")?,
         cancelled_at: read_optional_instant(row, "cancelled_at")?,
         source_ref: row.try_get("source_ref")?,
+        started_at: read_optional_instant(row, "started_at")?,
+        ended_at: read_optional_instant(row, "ended_at")?,
+        end_reason: row.try_get("end_reason")?,
     })
 }
 

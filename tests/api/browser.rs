@@ -316,6 +316,9 @@ async fn every_dashboard_page_is_accessible_on_a_phone(engine: Engine) {
     let offered = app.post_as(&app.admin_token, "/api/v1/admin/campaigns/office/matches", &offer).await;
     assert_eq!(offered.status(), reqwest::StatusCode::CREATED);
     app.give("office", "30.00", None).await;
+    let monthly =
+        app.checkout("office", &json!({"amount": "12.00", "interval": "month", "name": "Cy"})).await;
+    app.deliver_all(&app.stripe.pay_session(&monthly)).await;
     let webhook_log = format!("/admin/webhooks/{}", endpoint["id"]);
     let browser = Browser::start(390, 844).await;
     browser.goto(&app.url("/admin/login")).await;
@@ -340,6 +343,7 @@ async fn every_dashboard_page_is_accessible_on_a_phone(engine: Engine) {
         ("webhook-log", webhook_log.as_str()),
         ("audit", "/admin/audit"),
         ("payouts", "/admin/payouts"),
+        ("recurring", "/admin/recurring"),
         ("password", "/admin/password"),
         ("not-found", "/admin/c/nowhere"),
     ];

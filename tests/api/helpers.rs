@@ -416,6 +416,16 @@ impl TestApp {
             .expect("the server answers")
     }
 
+    /// Runs SQL on this app's database behind its back, as a tampering hand would.
+    pub async fn execute_sql(&self, sql: &str) {
+        use sqlx::Connection;
+        let mut connection = sqlx::AnyConnection::connect(&self.db.url).await.expect("connect");
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut connection)
+            .await
+            .expect("the statement");
+    }
+
     /// Runs the `appeal` binary against this app's database (and its fake Stripe).
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         self.cli_on(&self.db.url, args)

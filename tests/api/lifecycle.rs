@@ -18,12 +18,6 @@ fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-async fn execute(app: &TestApp, sql: &str) {
-    use sqlx::Connection;
-    let mut connection = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut connection).await.expect("the update");
-}
-
 pub async fn audit_csv(app: &TestApp) -> String {
     add_user(app, "auditor@example.org", "admin", None);
     let mut admin = Visitor::new(app);
@@ -60,8 +54,7 @@ async fn tokens_are_listed_expire_and_are_revoked(engine: Engine) {
     assert!(line("website").expect("listed").contains("never"), "{listed}");
     assert!(!listed.contains(&website) && !listed.contains(&quarterly), "no token is shown again");
 
-    execute(
-        &app,
+    app.execute_sql(
         "UPDATE api_tokens SET expires_at = '2000-01-01T00:00:00.000000Z' WHERE name = 'quarterly'",
     )
     .await;

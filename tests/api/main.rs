@@ -29,6 +29,7 @@ mod outgoing;
 mod payouts;
 mod people;
 mod progress;
+mod recurring;
 mod scope;
 mod several;
 mod sources;

@@ -31,12 +31,6 @@ fn matching(progress: &Value) -> (String, String, String, String) {
     (figure("matched"), figure("remaining"), figure("paid"), figure("pledged"))
 }
 
-async fn execute(app: &TestApp, sql: &str) {
-    use sqlx::Connection;
-    let mut connection = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut connection).await.expect("the update");
-}
-
 fn check_passes(app: &TestApp) {
     let checked = app.cli(&["check"]);
     assert!(checked.status.success(), "appeal check: {}", String::from_utf8_lossy(&checked.stdout));
@@ -126,11 +120,11 @@ async fn a_match_accrues_stops_at_its_cap_gives_back_with_refunds_and_is_settled
     assert_eq!((listed[0]["matched"].as_str(), listed[0]["paid"].as_str()), (Some("70.00"), Some("70.00")));
     check_passes(&app);
     // `appeal check` replays the matches: a kept sum changed behind its back is found.
-    execute(&app, "UPDATE match_offers SET matched_minor = matched_minor + 1").await;
+    app.execute_sql("UPDATE match_offers SET matched_minor = matched_minor + 1").await;
     let checked = app.cli(&["check"]);
     let said = String::from_utf8_lossy(&checked.stdout).into_owned();
     assert!(!checked.status.success() && said.contains("match offer"), "{said}");
-    execute(&app, "UPDATE match_offers SET matched_minor = matched_minor - 1").await;
+    app.execute_sql("UPDATE match_offers SET matched_minor = matched_minor - 1").await;
     check_passes(&app);
 
     // A gift outside the window earns nothing.

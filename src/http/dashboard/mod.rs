@@ -34,6 +34,7 @@ mod links;
 mod matches;
 mod notice;
 mod people;
+mod recurring;
 mod resume;
 mod sources;
 mod stripe;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/tokens/revoke", post(people::revoke_token))
         .route("/admin/welcome/{token}", get(people::welcome).post(people::set_password))
         .route("/admin/payouts", get(payouts))
+        .route("/admin/recurring", get(recurring::recurring))
         .route("/admin/stripe", get(review))
         .route("/admin/stripe/events/{id}/retry", post(retry_event))
         .route("/admin/stripe/events/{id}/dismiss", post(dismiss_event))

@@ -216,6 +216,7 @@ pub(super) async fn cancel_subscription(
     subscription["status"] = json!("canceled");
     subscription["canceled_at"] = json!(now);
     subscription["ended_at"] = json!(now);
+    subscription["cancellation_details"]["reason"] = json!("cancellation_requested");
     let cancelled = subscription.clone();
     let event = state.event("customer.subscription.deleted", cancelled.clone());
     state.pending.push(event);

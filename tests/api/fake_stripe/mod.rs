@@ -383,6 +383,20 @@ impl FakeStripe {
         }
     }
 
+    /// The subscription ends now: its donor cancels it in the Billing Portal
+    /// (`cancellation_requested`), or Stripe gives up after its last try (`payment_failed`).
+    pub fn end_subscription(&self, subscription_id: &str, reason: &str) -> Vec<Value> {
+        let mut state = self.lock();
+        let now = state.now();
+        let subscription = state.subscriptions.get_mut(subscription_id).expect("a subscription");
+        subscription["status"] = json!("canceled");
+        subscription["canceled_at"] = json!(now);
+        subscription["ended_at"] = json!(now);
+        subscription["cancellation_details"]["reason"] = json!(reason);
+        let ended = subscription.clone();
+        vec![state.event("customer.subscription.deleted", ended)]
+    }
+
     /// A refund made in Stripe's dashboard (the API path is `POST /v1/refunds`).
     pub fn refund(&self, charge_id: &str, amount: i64) -> Vec<Value> {
         self.refund_for(charge_id, amount, None)
@@ -515,6 +529,11 @@ impl FakeStripe {
     /// The secret key is rolled (every call answers 401), or set again.
     pub fn roll_key(&self, rolled: bool) {
         self.lock().key_rolled = rolled;
+    }
+
+    /// Sets the fake's clock to `unix` (seconds): what Stripe does from now on is dated then.
+    pub fn set_clock(&self, unix: i64) {
+        self.lock().clock_offset = unix - chrono::Utc::now().timestamp();
     }
 
     /// Lets days pass on the fake's clock: what Stripe does from now on is dated later.
