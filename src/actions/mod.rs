@@ -7,6 +7,7 @@ mod people;
 mod recurring;
 mod search;
 mod sources;
+mod statements;
 mod stripe_review;
 mod wall;
 mod webhooks;
@@ -17,6 +18,7 @@ pub use matching::{create_match_offer, match_offers};
 pub use recurring::{MAX_MONTHS, RecurringQuery, RecurringReport, recurring_health};
 pub use search::{EntryPage, find_entries};
 pub use sources::campaign_sources;
+pub use statements::{StatementRun, issue_statements, preview_statement, statement_document, statement_year};
 pub use wall::{WallDecisionInput, decide_wall};
 pub use webhooks::{
     DeliveryLog, EndpointBody, EndpointInput, LOG_PAGE, ReplayInput, add_webhook, list_webhooks,

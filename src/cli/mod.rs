@@ -5,6 +5,7 @@ mod import;
 mod matches;
 mod people;
 mod progress;
+mod statements;
 mod stripe;
 mod webhooks;
 
@@ -93,6 +94,9 @@ enum Command {
         #[arg(long, default_value = "30d")]
         since: String,
     },
+    /// Issue the year's annual statements, a donor each (a corrected donor's replaced, naming
+    /// the one replaced); with --send, email those never sent.
+    Statements(statements::StatementArgs),
     /// List and cancel recurring subscriptions (cancelling refunds nothing).
     #[command(subcommand)]
     Subscription(SubscriptionCommand),
@@ -503,6 +507,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         Command::Token(command) => people::run_token(command, store, &actor).await,
         Command::Webhook(command) => webhooks::run(command, store, config, &actor).await,
         Command::Match(command) => matches::run(command, store, &actor).await,
+        Command::Statements(args) => statements::run(args, store, config, &actor).await,
         Command::Import(command) => import::run(command, store, payments, &actor).await,
         Command::Check { stripe, since } => {
             let totals = check(store).await;

@@ -7,6 +7,7 @@
 
 mod csv;
 mod journal;
+pub mod statement;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;

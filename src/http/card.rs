@@ -17,6 +17,7 @@ use super::error::Problem;
 use super::page_cache::{PageKey, page_version};
 use super::pages::Lang;
 use super::progress_view::progress_view;
+use crate::web::{FONT_BOLD, FONT_REGULAR};
 
 pub const WIDTH: u32 = 1200;
 pub const HEIGHT: u32 = 630;
@@ -29,9 +30,6 @@ pub const BAR_HEIGHT: f64 = 44.0;
 pub const ACCENT: &str = "#b3261e";
 /// Social networks fetch it once per share; the server keeps it anyway.
 const MAX_AGE: &str = "public, max-age=60";
-
-const FONT_REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-const FONT_BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
 
 /// The fonts, loaded once: only the bundled ones, so the card looks the same on every host.
 static OPTIONS: LazyLock<usvg::Options<'static>> = LazyLock::new(|| {

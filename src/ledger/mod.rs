@@ -14,6 +14,7 @@ pub mod outgoing;
 pub mod progress;
 pub mod recurring;
 pub mod search;
+pub mod statements;
 pub mod subscription;
 pub mod totals;
 pub mod validation;

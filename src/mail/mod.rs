@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
@@ -56,6 +56,17 @@ impl Mailer {
 
     /// Sends a plain-text email to `to`.
     pub async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), MailError> {
+        self.send_with(to, subject, body, None).await
+    }
+
+    /// Sends a plain-text email to `to`, with a file attached (its name and a PDF's bytes).
+    pub async fn send_with(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+        attachment: Option<(&str, Vec<u8>)>,
+    ) -> Result<(), MailError> {
         let to: Mailbox = to.parse().map_err(|error| MailError::Build(format!("recipient: {error}")))?;
         // A Message-ID of the site's own domain, and MIME-Version: mail servers and filters
         // trust a message that has them.
@@ -72,10 +83,20 @@ impl Mailer {
                 chrono::Utc::now().timestamp_micros(),
                 crate::access::hex(&rand_bytes())
             )))
-            .header(lettre::message::header::MIME_VERSION_1_0)
-            .header(ContentType::TEXT_PLAIN)
-            .body(body.to_owned())
-            .map_err(|error| MailError::Build(error.to_string()))?;
+            .header(lettre::message::header::MIME_VERSION_1_0);
+        let message = match attachment {
+            None => message.header(ContentType::TEXT_PLAIN).body(body.to_owned()),
+            Some((name, bytes)) => {
+                let pdf = ContentType::parse("application/pdf")
+                    .map_err(|error| MailError::Build(error.to_string()))?;
+                message.multipart(
+                    MultiPart::mixed()
+                        .singlepart(SinglePart::plain(body.to_owned()))
+                        .singlepart(Attachment::new(name.to_owned()).body(bytes, pdf)),
+                )
+            }
+        }
+        .map_err(|error| MailError::Build(error.to_string()))?;
         match &self.transport {
             Some(transport) => {
                 transport.send(message).await.map_err(|error| MailError::Send(error.to_string()))?;
@@ -146,11 +167,7 @@ impl Mailer {
         lines.push(String::new());
         lines.push(language.fill("mail.receipt.reference", &[("reference", &reference)]));
         lines.push(String::new());
-        lines.push(language.t("mail.receipt.signature").to_owned());
-        lines.push(self.site.organization.clone());
-        if !self.site.organization_details.is_empty() {
-            lines.push(self.site.organization_details.clone());
-        }
+        self.sign_off(language, &mut lines);
         (subject, lines.join("\n"))
     }
 
@@ -168,6 +185,7 @@ impl Mailer {
             SupporterEmailKind::PaymentRecovered => "mail.payment_recovered",
             SupporterEmailKind::RenewalNotice => "mail.renewal_notice",
             SupporterEmailKind::PaymentReminder => "mail.payment_reminder",
+            SupporterEmailKind::AnnualStatement => "mail.statement",
         };
         let name = facts.donor_name.clone().unwrap_or_else(|| language.t("mail.receipt.friend").to_owned());
         let amount = language.money(facts.amount_minor, facts.currency);
@@ -209,12 +227,59 @@ impl Mailer {
             lines.push(language.t("mail.payment_failed.stop").to_owned());
         }
         lines.push(String::new());
+        self.sign_off(language, &mut lines);
+        (subject, lines.join("\n"))
+    }
+
+    /// The thanks and the organization's name and details that end every email.
+    fn sign_off(&self, language: &Language, lines: &mut Vec<String>) {
         lines.push(language.t("mail.receipt.signature").to_owned());
         lines.push(self.site.organization.clone());
         if !self.site.organization_details.is_empty() {
             lines.push(self.site.organization_details.clone());
         }
+    }
+
+    /// The email that carries an annual statement (attached as PDF), in its language.
+    pub fn statement_text(&self, statement: &crate::store::StoredStatement) -> (String, String) {
+        use crate::ledger::statements::number_text;
+        let language = catalog().get(&statement.locale).unwrap_or_else(|| catalog().fallback());
+        let year = statement.year.to_string();
+        let subject = language
+            .fill("mail.statement.subject", &[("year", &year), ("organization", &self.site.organization)]);
+        let name =
+            statement.body.name.clone().unwrap_or_else(|| language.t("mail.receipt.friend").to_owned());
+        let total = statement
+            .body
+            .totals
+            .iter()
+            .filter_map(|total| {
+                crate::ledger::Currency::from_code(&total.currency)
+                    .ok()
+                    .map(|currency| language.money_exact(total.total_minor, currency))
+            })
+            .collect::<Vec<_>>()
+            .join(" + ");
+        let number = number_text(statement.year, statement.number);
+        let mut lines = vec![
+            language.fill("mail.receipt.greeting", &[("name", &name)]),
+            String::new(),
+            language.fill("mail.statement.body", &[("year", &year), ("number", &number), ("total", &total)]),
+        ];
+        if let Some(replaced) = statement.replaces_number {
+            lines.push(
+                language
+                    .fill("mail.statement.replaces", &[("number", &number_text(statement.year, replaced))]),
+            );
+        }
+        lines.push(String::new());
+        self.sign_off(language, &mut lines);
         (subject, lines.join("\n"))
+    }
+
+    /// The organization's name and details, as statements print them.
+    pub fn site(&self) -> &SiteConfig {
+        &self.site
     }
 
     /// Where a one-time self-service link opens.

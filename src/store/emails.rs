@@ -53,6 +53,8 @@ pub enum SupporterEmailKind {
     RenewalNotice,
     /// Stripe is about to try a failed installment for the last time.
     PaymentReminder,
+    /// A donor's annual statement, the PDF attached (`data`: `statement`, its id).
+    AnnualStatement,
 }
 
 impl SupporterEmailKind {
@@ -62,6 +64,7 @@ impl SupporterEmailKind {
             Self::PaymentRecovered => "payment_recovered",
             Self::RenewalNotice => "renewal_notice",
             Self::PaymentReminder => "payment_reminder",
+            Self::AnnualStatement => "annual_statement",
         }
     }
 
@@ -71,6 +74,7 @@ impl SupporterEmailKind {
             "payment_recovered" => Some(Self::PaymentRecovered),
             "renewal_notice" => Some(Self::RenewalNotice),
             "payment_reminder" => Some(Self::PaymentReminder),
+            "annual_statement" => Some(Self::AnnualStatement),
             _ => None,
         }
     }

@@ -21,6 +21,7 @@ mod people;
 mod recurring;
 mod schema;
 mod sources;
+mod statements;
 mod stripe;
 mod supporters;
 mod tokens;
@@ -56,6 +57,7 @@ pub use payouts::{PayoutItem, PayoutLine, PayoutReport, StoredPayout};
 pub(crate) use payouts::{payout_report_on, upsert_payout_in};
 pub use people::{AuditFilter, AuditRecord, SignIns, StoredSession, StoredUser};
 pub use schema::{SchemaState, migration_versions};
+pub use statements::StoredStatement;
 pub use stripe::{StoredDispute, SubscriptionFilter};
 pub(crate) use stripe::{
     mark_subscription_past_due_in, update_intent_in, upsert_dispute_in, upsert_subscription_in,

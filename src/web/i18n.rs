@@ -150,10 +150,19 @@ impl Language {
     /// Money as people read it: "$90,000", "90 000 $", "$25.50", "25,50 $"; cents only when
     /// there are some.
     pub fn money(&self, minor: i64, currency: Currency) -> String {
+        self.money_with(minor, currency, false)
+    }
+
+    /// Money to the cent, as a statement or a receipt writes it: "$90,000.00", "90 000,00 $".
+    pub fn money_exact(&self, minor: i64, currency: Currency) -> String {
+        self.money_with(minor, currency, true)
+    }
+
+    fn money_with(&self, minor: i64, currency: Currency, cents: bool) -> String {
         let scale = 10_i64.pow(currency.digits());
         let (whole, fraction) = (minor.abs() / scale, minor.abs() % scale);
         let mut amount = self.number(whole);
-        if fraction != 0 {
+        if fraction != 0 || (cents && currency.digits() > 0) {
             amount.push_str(&self.decimal_separator);
             amount.push_str(&format!("{fraction:0width$}", width = currency.digits() as usize));
         }

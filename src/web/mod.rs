@@ -4,6 +4,11 @@
 pub mod i18n;
 pub mod templates;
 
+/// The bundled fonts (DejaVu Sans, `assets/fonts`), for what appeal draws itself: the share
+/// card and the annual statements look the same on every host.
+pub const FONT_REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+pub const FONT_BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+
 use std::borrow::Cow;
 
 use rust_embed::RustEmbed;

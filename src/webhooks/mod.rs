@@ -355,8 +355,28 @@ impl Sender {
     /// Sends the emails queued in the outbox, each tried again later when it fails.
     async fn send_emails(&self) -> Result<(), StoreError> {
         for mut email in self.store.due_emails(Utc::now(), ROUND).await? {
+            let mut attachment = None;
+            // A statement's email carries its PDF, drawn now from the statement as issued.
+            if let Some(supporter) = email
+                .supporter
+                .as_ref()
+                .filter(|s| s.kind == crate::store::SupporterEmailKind::AnnualStatement)
+            {
+                match supporters::statement(&self.store, &self.mailer, supporter).await? {
+                    Some((subject, body, file)) => {
+                        self.store.set_email_text(email.id, &subject, &body).await?;
+                        (email.subject, email.body) = (subject, body);
+                        attachment = Some(file);
+                    }
+                    None => {
+                        tracing::info!(email = email.id, "a statement replaced before it went; put aside");
+                        self.store.cancel_email(email.id).await?;
+                        continue;
+                    }
+                }
+            }
             // A supporter's email is written now, from the subscription as it stands.
-            if let Some(supporter) = &email.supporter {
+            else if let Some(supporter) = &email.supporter {
                 if supporter.kind == crate::store::SupporterEmailKind::PaymentReminder
                     && let supporters::Reminder::Later(at) =
                         supporters::reminder(supporter, self.payment_tries)
@@ -380,7 +400,9 @@ impl Sender {
             if email.supporter.is_some() && !self.store.email_is_due(email.id).await? {
                 continue;
             }
-            match self.mailer.send(&email.to, &email.subject, &email.body).await {
+            let file =
+                attachment.as_ref().map(|(name, bytes): &(String, Vec<u8>)| (name.as_str(), bytes.clone()));
+            match self.mailer.send_with(&email.to, &email.subject, &email.body, file).await {
                 Ok(()) => self.store.email_attempted(email.id, None, None).await?,
                 Err(error) => {
                     let next = next_attempt(email.attempts + 1, Utc::now(), jitter());

@@ -100,3 +100,30 @@ pub(super) async fn write(
     };
     Ok(Some(mailer.subscription_text(language, &facts, email.kind)))
 }
+
+/// The email of an annual statement: its subject, body and the PDF (named by its number);
+/// `None` when it no longer applies (replaced before it went), and it is put aside.
+pub(super) async fn statement(
+    store: &Store,
+    mailer: &Mailer,
+    email: &SupporterEmail,
+) -> Result<Option<(String, String, (String, Vec<u8>))>, StoreError> {
+    let Some(id) = email.data["statement"].as_i64() else { return Ok(None) };
+    let Some(statement) = store.statement(id).await? else { return Ok(None) };
+    if statement.replaced_by.is_some() {
+        return Ok(None);
+    }
+    let site = mailer.site();
+    let pdf = match crate::export::statement::issued_pdf(
+        &statement,
+        &site.organization,
+        &site.organization_details,
+    ) {
+        Ok(pdf) => pdf,
+        Err(error) => return Err(StoreError::Corrupt(error.to_string())),
+    };
+    let (subject, body) = mailer.statement_text(&statement);
+    let name =
+        format!("statement-{}.pdf", crate::ledger::statements::number_text(statement.year, statement.number));
+    Ok(Some((subject, body, (name, pdf))))
+}

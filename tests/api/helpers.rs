@@ -438,6 +438,7 @@ impl TestApp {
             .env("DATABASE_URL", database_url)
             .env("STRIPE_SECRET_KEY", SECRET_KEY)
             .env("STRIPE_API_BASE", &self.stripe.base)
+            .env("APPEAL_ORG_NAME", "Solidarity Press")
             .env("APPEAL_LOG", "warn")
             .current_dir(std::env::temp_dir())
             .output()

@@ -33,6 +33,7 @@ mod recurring;
 mod scope;
 mod several;
 mod sources;
+mod statements;
 mod stripe;
 mod stripe_model;
 mod stripe_truth;

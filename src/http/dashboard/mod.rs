@@ -37,6 +37,7 @@ mod people;
 mod recurring;
 mod resume;
 mod sources;
+mod statements;
 mod stripe;
 mod webhooks;
 
@@ -76,6 +77,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/welcome/{token}", get(people::welcome).post(people::set_password))
         .route("/admin/payouts", get(payouts))
         .route("/admin/recurring", get(recurring::recurring))
+        .route("/admin/statements", get(statements::statements))
+        .route("/admin/statements/preview", get(statements::preview))
+        .route("/admin/statements/{id}/pdf", get(statements::statement_pdf))
         .route("/admin/stripe", get(review))
         .route("/admin/stripe/events/{id}/retry", post(retry_event))
         .route("/admin/stripe/events/{id}/dismiss", post(dismiss_event))

@@ -1,0 +1,258 @@
+//! Annual statements: the year's entries as statements read them, the statements issued
+//! (numbered in order within their year, never changed), and their emails in the outbox.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError, now, read_date, read_instant, stored_instant};
+use crate::ledger::statements::{Draft, Issued, StatementBody, YearEntry};
+
+/// A statement as issued.
+#[derive(Clone, Debug)]
+pub struct StoredStatement {
+    pub id: i64,
+    pub year: i32,
+    pub number: i64,
+    pub donor_key: String,
+    pub campaign_id: Option<i64>,
+    pub locale: String,
+    pub body: StatementBody,
+    pub replaces: Option<i64>,
+    /// The number of the statement it replaces.
+    pub replaces_number: Option<i64>,
+    /// The statement that replaced it, if one did.
+    pub replaced_by: Option<i64>,
+    pub issued_at: DateTime<Utc>,
+    /// The day it was issued, in the organization's time zone.
+    pub issued_on: NaiveDate,
+    pub issued_by: String,
+    /// Its email: `None` never queued, else whether it went (`sent`, `pending`, `cancelled`).
+    pub email: Option<&'static str>,
+}
+
+const COLUMNS: &str = "s.id, s.year, s.number, s.donor_key, s.campaign_id, s.locale, s.body, s.replaces_id, \
+     s.issued_at, s.issued_on, s.issued_by, \
+     (SELECT r.number FROM statements r WHERE r.id = s.replaces_id) AS replaces_number, \
+     (SELECT n.id FROM statements n WHERE n.replaces_id = s.id) AS replaced_by, \
+     (SELECT CASE WHEN o.sent_at IS NOT NULL THEN 'sent' WHEN o.cancelled_at IS NOT NULL THEN 'cancelled' \
+      ELSE 'pending' END FROM outbox_emails o WHERE o.once_key = 'statement:' || CAST(s.id AS TEXT)) AS email_state";
+
+fn statement_from_row(row: &AnyRow) -> Result<StoredStatement, StoreError> {
+    let body: String = row.try_get("body")?;
+    let email: Option<String> = row.try_get("email_state")?;
+    Ok(StoredStatement {
+        id: row.try_get("id")?,
+        year: i32::try_from(row.try_get::<i64, _>("year")?).unwrap_or_default(),
+        number: row.try_get("number")?,
+        donor_key: row.try_get("donor_key")?,
+        campaign_id: row.try_get("campaign_id")?,
+        locale: row.try_get("locale")?,
+        body: serde_json::from_str(&body)
+            .map_err(|error| StoreError::Corrupt(format!("statement body: {error}")))?,
+        replaces: row.try_get("replaces_id")?,
+        replaces_number: row.try_get("replaces_number")?,
+        replaced_by: row.try_get("replaced_by")?,
+        issued_at: read_instant(&row.try_get::<String, _>("issued_at")?)?,
+        issued_on: read_date(&row.try_get::<String, _>("issued_on")?)?,
+        issued_by: row.try_get("issued_by")?,
+        email: match email.as_deref() {
+            Some("sent") => Some("sent"),
+            Some("cancelled") => Some("cancelled"),
+            Some(_) => Some("pending"),
+            None => None,
+        },
+    })
+}
+
+impl Store {
+    /// Every entry received in `year` (its day in `zone`), of one campaign or all, as
+    /// statements read them.
+    pub async fn year_entries(
+        &self,
+        year: i32,
+        zone: chrono_tz::Tz,
+        campaign_id: Option<i64>,
+    ) -> Result<Vec<YearEntry>, StoreError> {
+        let first = NaiveDate::from_ymd_opt(year, 1, 1).ok_or(StoreError::NotFound("year"))?;
+        let last = NaiveDate::from_ymd_opt(year, 12, 31).ok_or(StoreError::NotFound("year"))?;
+        // A day either side: an entry's day in the zone may differ from its stored day.
+        let rows = sqlx::query(
+            "SELECT e.id, e.kind, e.amount_minor, e.currency, e.donor_key, e.donor_name, e.donor_email, \
+             e.recurring, e.received_on, e.received_at, c.title_en, c.title_fr \
+             FROM ledger_entries e JOIN campaigns c ON c.id = e.campaign_id \
+             WHERE e.received_on >= $1 AND e.received_on <= $2 AND ($3 IS NULL OR e.campaign_id = $3) ORDER BY e.id",
+        )
+        .bind(first.pred_opt().unwrap_or(first).to_string())
+        .bind(last.succ_opt().unwrap_or(last).to_string())
+        .bind(campaign_id)
+        .fetch_all(self.pool())
+        .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let received_at: Option<String> = row.try_get("received_at")?;
+            let day = match received_at.as_deref() {
+                Some(at) => read_instant(at)?.with_timezone(&zone).date_naive(),
+                None => read_date(&row.try_get::<String, _>("received_on")?)?,
+            };
+            if day.year() != year {
+                continue;
+            }
+            let kind: String = row.try_get("kind")?;
+            entries.push(YearEntry {
+                id: row.try_get("id")?,
+                donor_key: row.try_get("donor_key")?,
+                donor_name: row.try_get("donor_name")?,
+                donor_email: row.try_get("donor_email")?,
+                gift: kind == "donation",
+                recurring: super::read_flag(row, "recurring")?,
+                amount_minor: row.try_get("amount_minor")?,
+                currency: row.try_get("currency")?,
+                day,
+                campaign_title: crate::ledger::campaign::Localized {
+                    en: row.try_get::<Option<String>, _>("title_en")?.unwrap_or_default(),
+                    fr: row.try_get::<Option<String>, _>("title_fr")?.unwrap_or_default(),
+                },
+            });
+        }
+        Ok(entries)
+    }
+
+    /// The language each donor (by lower-cased email) last gave in online.
+    pub async fn donor_locales(&self) -> Result<HashMap<String, String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT LOWER(donor_email) AS email, locale FROM checkout_intents \
+             WHERE donor_email IS NOT NULL ORDER BY created_at, id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut locales = HashMap::new();
+        for row in &rows {
+            locales.insert(row.try_get("email")?, row.try_get("locale")?);
+        }
+        Ok(locales)
+    }
+
+    /// The statements of `year` (for one campaign, or made for all) in force: not replaced.
+    pub async fn statements_in_force(
+        &self,
+        year: i32,
+        campaign_id: Option<i64>,
+    ) -> Result<HashMap<String, Issued>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.id, s.donor_key, s.locale, s.body FROM statements s WHERE s.year = $1 \
+             AND COALESCE(s.campaign_id, 0) = COALESCE($2, 0) \
+             AND NOT EXISTS (SELECT 1 FROM statements n WHERE n.replaces_id = s.id)",
+        )
+        .bind(i64::from(year))
+        .bind(campaign_id)
+        .fetch_all(self.pool())
+        .await?;
+        let mut issued = HashMap::new();
+        for row in &rows {
+            let body: String = row.try_get("body")?;
+            let body = serde_json::from_str(&body)
+                .map_err(|error| StoreError::Corrupt(format!("statement body: {error}")))?;
+            issued.insert(
+                row.try_get("donor_key")?,
+                Issued { id: row.try_get("id")?, locale: row.try_get("locale")?, body },
+            );
+        }
+        Ok(issued)
+    }
+
+    /// Issues `draft` as the next statement of `year` (replacing `replaces`, if given).
+    pub async fn issue_statement(
+        &self,
+        year: i32,
+        campaign_id: Option<i64>,
+        draft: &Draft,
+        replaces: Option<i64>,
+        issued_by: &str,
+        zone: chrono_tz::Tz,
+    ) -> Result<StoredStatement, StoreError> {
+        let body =
+            serde_json::to_string(&draft.body).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let total: i64 = draft.body.totals.iter().map(|total| total.total_minor).sum();
+        let at = now();
+        let mut write = self.begin_write().await?;
+        // The year's next number, under the write gate (SQLite) or the unique (year, number)
+        // (PostgreSQL: a concurrent run fails rather than share a number).
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO statements (year, number, donor_key, campaign_id, locale, body, total_minor, replaces_id, \
+             issued_at, issued_on, issued_by) \
+             VALUES ($1, (SELECT COALESCE(MAX(number), 0) + 1 FROM statements WHERE year = $1), \
+             $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(i64::from(year))
+        .bind(&draft.donor_key)
+        .bind(campaign_id)
+        .bind(&draft.locale)
+        .bind(&body)
+        .bind(total)
+        .bind(replaces)
+        .bind(stored_instant(at))
+        .bind(at.with_timezone(&zone).date_naive().to_string())
+        .bind(issued_by)
+        .fetch_one(&mut *write.tx)
+        .await?;
+        write.commit().await?;
+        self.statement(id).await?.ok_or(StoreError::NotFound("statement"))
+    }
+
+    pub async fn statement(&self, id: i64) -> Result<Option<StoredStatement>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM statements s WHERE s.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;
+        row.as_ref().map(statement_from_row).transpose()
+    }
+
+    /// Every statement of `year`, by number.
+    pub async fn statements(&self, year: i32) -> Result<Vec<StoredStatement>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM statements s WHERE s.year = $1 ORDER BY s.number");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(year)).fetch_all(self.pool()).await?;
+        rows.iter().map(statement_from_row).collect()
+    }
+
+    /// Every statement issued to the donor with `email`, newest year first, by number.
+    pub async fn statements_of(&self, email: &str) -> Result<Vec<StoredStatement>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM statements s WHERE s.donor_key = $1 ORDER BY s.year DESC, s.number"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(format!("email:{}", email.to_lowercase()))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(statement_from_row).collect()
+    }
+
+    /// Queues the email of each statement of `year` in force that has an address and was
+    /// never queued; how many were queued.
+    pub async fn queue_statement_emails(&self, year: i32) -> Result<usize, StoreError> {
+        let mut queued = 0;
+        for statement in self.statements(year).await? {
+            let Some(email) = statement.body.email.as_deref() else { continue };
+            if statement.replaced_by.is_some() || statement.email.is_some() {
+                continue;
+            }
+            let mut write = self.begin_write().await?;
+            let stamp = stored_instant(now());
+            let done = sqlx::query(
+                "INSERT INTO outbox_emails (to_address, subject, body, created_at, kind, data, once_key, send_after) \
+                 VALUES ($1, '', '', $2, 'annual_statement', $3, $4, $2) \
+                 ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING",
+            )
+            .bind(email)
+            .bind(&stamp)
+            .bind(serde_json::json!({"statement": statement.id}).to_string())
+            .bind(format!("statement:{}", statement.id))
+            .execute(&mut *write.tx)
+            .await?;
+            write.wake_sender |= done.rows_affected() > 0;
+            queued += usize::try_from(done.rows_affected()).unwrap_or(0);
+            write.commit().await?;
+        }
+        Ok(queued)
+    }
+}
