@@ -23,6 +23,8 @@ CREATE TABLE statements (
     UNIQUE (replaces_id)
 );
 CREATE INDEX statements_donor ON statements (year, donor_key, id);
+-- A donor's gifts, for their own page (`/manage`) and their statements.
+CREATE INDEX ledger_entries_donor ON ledger_entries (donor_key, id);
 
 CREATE TRIGGER statements_no_update BEFORE UPDATE ON statements
 BEGIN

@@ -1,5 +1,7 @@
-//! Donor self-service: `/manage` asks for a one-time, 30-minute link by e-mail, and the link
-//! opens Stripe's Billing Portal for the donor's subscriptions.
+//! Donor self-service: `/manage` asks for a 30-minute link by e-mail; the link opens the
+//! donor's own page: every gift tied to that address (online and offline, one-off and
+//! recurring) per year and in all, each gift's receipt sent again on request, the annual
+//! statements to download, and (once) Stripe's Billing Portal for their subscriptions.
 
 use std::net::SocketAddr;
 
@@ -89,7 +91,14 @@ pub(super) async fn manage_request(
     let code = language.code.clone();
     tokio::spawn(async move {
         let language = catalog().get(&code).unwrap_or_else(|| catalog().fallback());
-        match worker.store.customer_for_email(&email).await {
+        // A subscriber's link also opens their Billing Portal; a donor without one sees
+        // their gifts and statements (no Stripe customer: an empty one).
+        let customer = match worker.store.customer_for_email(&email).await {
+            Ok(Some(customer)) => Ok(Some(customer)),
+            Ok(None) => worker.store.donor_has_gifts(&email).await.map(|found| found.then(String::new)),
+            Err(error) => Err(error),
+        };
+        match customer {
             Ok(Some(customer)) => {
                 let expires = Utc::now() + chrono::Duration::minutes(MANAGE_LINK_MINUTES);
                 let stored =
@@ -103,8 +112,8 @@ pub(super) async fn manage_request(
                     Err(error) => tracing::error!(%error, "the self-service link could not be stored"),
                 }
             }
-            Ok(None) => tracing::info!("self-service link asked for an address without a subscription"),
-            Err(error) => tracing::error!(%error, "cannot look up subscriptions for a self-service link"),
+            Ok(None) => tracing::info!("self-service link asked for an address without gifts"),
+            Err(error) => tracing::error!(%error, "cannot look up gifts for a self-service link"),
         }
     });
     manage_page(&state, &lang, StatusCode::OK, "sent", json!({}))
@@ -115,10 +124,196 @@ pub(super) async fn manage_open(
     Path(token): Path<String>,
     lang: Lang,
 ) -> Response {
-    match state.store.manage_token_is_valid(&hash_token(&token)).await {
-        Ok(true) => manage_page(&state, &lang, StatusCode::OK, "open", json!({"token": token})),
-        Ok(false) => manage_page(&state, &lang, StatusCode::GONE, "expired", json!({})),
-        Err(error) => Problem::from(error).into_response(),
+    donor_page(&state, &lang, &token, StatusCode::OK, None).await
+}
+
+/// The donor's own page, while the link works (it is not used up by looking: a mail scanner
+/// may open it first).
+async fn donor_page(
+    state: &AppState,
+    lang: &Lang,
+    token: &str,
+    status: StatusCode,
+    notice: Option<String>,
+) -> Response {
+    let (email, customer, _) = match state.store.manage_token(&hash_token(token)).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return manage_page(state, lang, StatusCode::GONE, "expired", json!({})),
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let view = match donor_view(state, lang.language, &email).await {
+        Ok(view) => view,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let mut extra =
+        json!({"token": token, "email": email, "subscriber": !customer.is_empty(), "notice": notice});
+    if let (Some(extra), Some(view)) = (extra.as_object_mut(), view.as_object()) {
+        extra.extend(view.clone());
+    }
+    manage_page(state, lang, status, "open", extra)
+}
+
+/// Money in several currencies, as one line: "$50.00 + 20,00 €".
+fn amounts(
+    language: &crate::web::i18n::Language,
+    sums: &std::collections::BTreeMap<&'static str, i64>,
+) -> String {
+    sums.iter()
+        .filter_map(|(code, minor)| {
+            crate::ledger::Currency::from_code(code)
+                .ok()
+                .map(|currency| language.money_exact(*minor, currency))
+        })
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// Every gift of `email` by year (newest first) with the year's total and the total in all,
+/// and the statements issued to them still in force.
+async fn donor_view(
+    state: &AppState,
+    language: &crate::web::i18n::Language,
+    email: &str,
+) -> Result<serde_json::Value, crate::store::StoreError> {
+    use std::collections::BTreeMap;
+    let entries = state.store.donor_entries(email).await?;
+    let mut titles: BTreeMap<i64, String> = BTreeMap::new();
+    for campaign in state.store.list_campaigns(true).await? {
+        titles.insert(campaign.id, campaign.title.get(&language.code).to_owned());
+    }
+    let mut years: BTreeMap<i32, (Vec<serde_json::Value>, BTreeMap<&'static str, i64>)> = BTreeMap::new();
+    let mut total: BTreeMap<&'static str, i64> = BTreeMap::new();
+    for entry in &entries {
+        let day =
+            entry.received_at.map_or(entry.received_on, |at| at.with_timezone(&state.timezone).date_naive());
+        let (lines, sums) = years.entry(chrono::Datelike::year(&day)).or_default();
+        *sums.entry(entry.currency.code()).or_default() += entry.amount_minor;
+        *total.entry(entry.currency.code()).or_default() += entry.amount_minor;
+        let gift = entry.kind == crate::ledger::EntryKind::Donation;
+        let kind = match (gift, entry.recurring) {
+            (false, _) => "statement.kind.deducted",
+            (true, true) => "statement.kind.installment",
+            (true, false) => "statement.kind.gift",
+        };
+        lines.push(json!({
+            "id": entry.id,
+            "date": language.date(day),
+            "campaign": titles.get(&entry.campaign_id).cloned().unwrap_or_else(|| entry.campaign_slug.to_string()),
+            "kind": language.t(kind),
+            "amount": language.money_exact(entry.amount_minor, entry.currency),
+            "receipt": gift,
+        }));
+    }
+    let years: Vec<serde_json::Value> = years
+        .iter()
+        .rev()
+        .map(|(year, (lines, sums))| {
+            json!({"year": year.to_string(), "lines": lines, "total": amounts(language, sums)})
+        })
+        .collect();
+    let statements: Vec<serde_json::Value> = state
+        .store
+        .statements_of(email)
+        .await?
+        .iter()
+        .filter(|statement| statement.replaced_by.is_none() && statement.campaign_id.is_none())
+        .map(|statement| {
+            let number = crate::ledger::statements::number_text(statement.year, statement.number);
+            json!({"id": statement.id, "year": statement.year.to_string(), "number": number})
+        })
+        .collect();
+    Ok(json!({"years": years, "total": amounts(language, &total), "statements": statements}))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ReceiptForm {
+    lang: Option<String>,
+    entry: Option<i64>,
+}
+
+/// Sends a gift's receipt again, to the address the link was sent to.
+pub(super) async fn manage_receipt(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Response {
+    let form: ReceiptForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let lang = Lang::from_code(form.lang.as_deref());
+    let language = lang.language;
+    let email = match state.store.manage_token(&hash_token(&token)).await {
+        Ok(Some((email, _, _))) => email,
+        Ok(None) => return manage_page(&state, &lang, StatusCode::GONE, "expired", json!({})),
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let entry = match form.entry {
+        Some(id) => state.store.entry(id).await,
+        None => Ok(None),
+    };
+    let entry = match entry {
+        Ok(Some(entry))
+            if entry.donor_key == format!("email:{}", email.to_lowercase())
+                && entry.kind == crate::ledger::EntryKind::Donation =>
+        {
+            entry
+        }
+        Ok(_) => {
+            let notice = language.t("manage.receipt.unknown").to_owned();
+            return donor_page(&state, &lang, &token, StatusCode::NOT_FOUND, Some(notice)).await;
+        }
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let ip = state.defence.client_ip(&headers, peer);
+    if let Err(Rejection::RateLimited { retry_after_seconds }) = state.defence.check_manage(ip, &email) {
+        let notice = language.t("error.rate_limited").to_owned();
+        let mut response =
+            donor_page(&state, &lang, &token, StatusCode::TOO_MANY_REQUESTS, Some(notice)).await;
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        return response;
+    }
+    let worker = state.clone();
+    tokio::spawn(async move { worker.mailer.send_receipt_in(&worker.store, &entry, Some(language)).await });
+    let notice = language.fill("manage.receipt.sent", &[("email", &email)]);
+    donor_page(&state, &lang, &token, StatusCode::OK, Some(notice)).await
+}
+
+/// One of the donor's annual statements, as PDF.
+pub(super) async fn manage_statement(
+    State(state): State<AppState>,
+    Path((token, id)): Path<(String, i64)>,
+    lang: Lang,
+) -> Response {
+    let email = match state.store.manage_token(&hash_token(&token)).await {
+        Ok(Some((email, _, _))) => email,
+        Ok(None) => return manage_page(&state, &lang, StatusCode::GONE, "expired", json!({})),
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let statement = match state.store.statement(id).await {
+        Ok(Some(statement)) if statement.donor_key == format!("email:{}", email.to_lowercase()) => statement,
+        Ok(_) => return Problem::not_found("statement").into_response(),
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    match crate::export::statement::issued_pdf(
+        &statement,
+        &state.site.organization,
+        &state.site.organization_details,
+    ) {
+        Ok(bytes) => {
+            let name = format!(
+                "statement-{}.pdf",
+                crate::ledger::statements::number_text(statement.year, statement.number)
+            );
+            let mut response = bytes.into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+            if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+                headers.insert(header::CONTENT_DISPOSITION, value);
+            }
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => Problem::internal(&error).into_response(),
     }
 }
 
@@ -133,6 +328,11 @@ pub(super) async fn manage_use(
     let Some(payments) = &state.payments else {
         return Problem::from(ActionError::PaymentsNotConfigured).into_response();
     };
+    // A donor without a subscription has no Billing Portal (and keeps their link).
+    if matches!(state.store.manage_token(&hash_token(&token)).await, Ok(Some((_, customer, _))) if customer.is_empty())
+    {
+        return donor_page(&state, &lang, &token, StatusCode::OK, None).await;
+    }
     let (customer, locale) = match state.store.use_manage_token(&hash_token(&token)).await {
         Ok(Some(found)) => found,
         Ok(None) => return manage_page(&state, &lang, StatusCode::GONE, "expired", json!({})),

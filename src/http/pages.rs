@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -46,6 +46,8 @@ pub fn router() -> Router<AppState> {
         .route("/embed.js", get(serve_embed_script))
         .route("/manage", get(manage::manage_form).post(manage::manage_request))
         .route("/manage/{token}", get(manage::manage_open).post(manage::manage_use))
+        .route("/manage/{token}/receipts", post(manage::manage_receipt))
+        .route("/manage/{token}/statements/{id}", get(manage::manage_statement))
         .route("/static/{*path}", get(static_file))
 }
 

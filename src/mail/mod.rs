@@ -124,17 +124,25 @@ impl Mailer {
     /// The thank-you receipt for an online donation or installment, in the donor's language.
     /// Failures are logged: a receipt must never undo a recorded gift.
     pub async fn send_receipt(&self, store: &Store, entry: &Entry) {
+        self.send_receipt_in(store, entry, None).await;
+    }
+
+    /// The receipt of `entry` in `language` when given (a donor asking for it again from
+    /// their page), else in the language of the checkout it came from.
+    pub async fn send_receipt_in(&self, store: &Store, entry: &Entry, language: Option<&Language>) {
         let Some(email) = entry.donor.email.as_deref() else {
             return;
         };
         // The campaign and the checkout's language in one read.
         let context =
             store.receipt_context(entry.campaign_id, entry.reference.as_deref()).await.ok().flatten();
-        let language = context
-            .as_ref()
-            .and_then(|(_, locale)| locale.as_deref())
-            .and_then(|locale| catalog().get(locale))
-            .unwrap_or_else(|| catalog().fallback());
+        let language = language.unwrap_or_else(|| {
+            context
+                .as_ref()
+                .and_then(|(_, locale)| locale.as_deref())
+                .and_then(|locale| catalog().get(locale))
+                .unwrap_or_else(|| catalog().fallback())
+        });
         let title = match &context {
             Some((campaign, _)) => campaign.title.get(&language.code).to_owned(),
             None => entry.campaign_slug.to_string(),

@@ -84,6 +84,18 @@ impl Store {
         row.as_ref().map(entry_from_row).transpose()
     }
 
+    /// Every entry of the donor with `email` (their gifts and what reversed them), by day.
+    pub async fn donor_entries(&self, email: &str) -> Result<Vec<Entry>, StoreError> {
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.donor_key = $1 ORDER BY e.received_on, e.id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(format!("email:{}", email.to_lowercase()))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
     pub async fn entry(&self, id: i64) -> Result<Option<Entry>, StoreError> {
         let sql = format!("SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;

@@ -181,6 +181,33 @@ impl Store {
     }
 
     /// Whether a link may still be used (unused and not expired), without using it.
+    /// The email, Stripe customer (empty for a donor without a subscription) and language of
+    /// a self-service link that still works.
+    pub async fn manage_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(String, String, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT email, customer, locale FROM manage_tokens WHERE token_hash = $1 AND used_at IS NULL \
+             AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(stored_instant(now()))
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| Ok((row.try_get("email")?, row.try_get("customer")?, row.try_get("locale")?)))
+            .transpose()
+    }
+
+    /// Whether any gift is recorded under `email`.
+    pub async fn donor_has_gifts(&self, email: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 AS found FROM ledger_entries WHERE donor_key = $1 LIMIT 1")
+            .bind(format!("email:{}", email.to_lowercase()))
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
     pub async fn manage_token_is_valid(&self, token_hash: &str) -> Result<bool, StoreError> {
         let row = sqlx::query(
             "SELECT 1 AS ok FROM manage_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",

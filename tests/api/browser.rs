@@ -13,7 +13,7 @@ on_both_engines!(a_supporter_gives_and_every_open_bar_moves);
 const NBSP: char = '\u{a0}';
 
 /// Where screenshots go, to be looked at.
-fn screenshots() -> PathBuf {
+pub fn screenshots() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("screenshots")
 }
 
@@ -34,7 +34,7 @@ async fn host_site(app: &TestApp) -> String {
     format!("http://localhost:{port}/")
 }
 
-fn axe_source() -> Option<String> {
+pub fn axe_source() -> Option<String> {
     let path = std::env::var("APPEAL_AXE_JS").map(PathBuf::from).unwrap_or_else(|_| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/axe/node_modules/axe-core/axe.min.js")
     });
@@ -51,7 +51,7 @@ fn axe_source() -> Option<String> {
 }
 
 /// Runs axe-core's WCAG 2 A and AA rules on the open page; returns the violations.
-async fn accessibility_violations(browser: &Browser, axe: &str) -> Vec<Value> {
+pub async fn accessibility_violations(browser: &Browser, axe: &str) -> Vec<Value> {
     browser.eval(&format!("{axe}\nreturn true;")).await;
     let result = browser
         .eval_async(

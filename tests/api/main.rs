@@ -15,6 +15,7 @@ mod browser;
 mod campaigns;
 mod cli;
 mod deploy;
+mod donor_page;
 mod errors;
 mod exports;
 mod fuzz;

@@ -489,7 +489,7 @@ async fn self_service_links_work_once_and_expire(engine: Engine) {
     let (unknown_page, known_page) = (unknown.text().await.expect("text"), known.text().await.expect("text"));
     assert_eq!((unknown_status, known_status), (StatusCode::OK, StatusCode::OK));
     assert_eq!(unknown_page, known_page, "the answer never tells whether an address is known");
-    assert!(known_page.contains("If this address has a subscription with us"));
+    assert!(known_page.contains("If this address has gifts or a subscription with us"));
 
     let messages = app.smtp.wait_for(receipts + 1).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
