@@ -1,6 +1,7 @@
 //! The writes an admin or treasurer can make: one code path for the HTTP API and the CLI.
 
 mod deposits;
+mod donors;
 mod import;
 mod matching;
 mod people;
@@ -13,6 +14,9 @@ mod wall;
 mod webhooks;
 
 pub use deposits::{BatchOutcome, BatchReversalInput, BatchReversed, record_batch, reverse_batch};
+pub use donors::{
+    DONOR_SEARCH_LIMIT, DonorRecord, DonorSummary, donor_record, merge_donors, search_donors, undo_merge,
+};
 pub use import::{CsvImport, import_csv};
 pub use matching::{create_match_offer, match_offers};
 pub use recurring::{MAX_MONTHS, RecurringQuery, RecurringReport, recurring_health};

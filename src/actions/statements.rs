@@ -9,7 +9,8 @@ use crate::access::{Actor, Role};
 use crate::config::SiteConfig;
 use crate::export::statement::{StatementHeader, issued_pdf, statement_pdf};
 use crate::ledger::FieldErrors;
-use crate::ledger::statements::{Plan, drafts, plan};
+use crate::ledger::donors::{Merges, key_of};
+use crate::ledger::statements::{Plan, YearEntry, drafts, plan};
 use crate::store::{Store, StoredStatement};
 use crate::web::i18n::catalog;
 
@@ -24,6 +25,15 @@ pub struct StatementRun {
     pub unchanged: usize,
     /// Emails queued (with `send`): statements never sent before.
     pub queued: usize,
+}
+
+/// The entries with each donor seen whole: a merged record's under the key it was merged into.
+async fn merged(store: &Store, mut entries: Vec<YearEntry>) -> Result<Vec<YearEntry>, ActionError> {
+    let merges = Merges::new(&store.donor_merges().await?);
+    for entry in &mut entries {
+        entry.donor_key = merges.canonical(&entry.donor_key);
+    }
+    Ok(entries)
 }
 
 /// The year asked for, from 2000 to this one (in `zone`).
@@ -66,7 +76,7 @@ pub async fn issue_statements(
         None => None,
     };
     let campaign_id = campaign.as_ref().map(|campaign| campaign.id);
-    let entries = store.year_entries(year, zone, campaign_id).await?;
+    let entries = merged(store, store.year_entries(year, zone, campaign_id).await?).await?;
     let locales = store.donor_locales().await?;
     let drafted = drafts(&entries, &locales, &catalog().fallback().code);
     let current = store.statements_in_force(year, campaign_id).await?;
@@ -138,9 +148,8 @@ pub async fn preview_statement(
 ) -> Result<Vec<u8>, ActionError> {
     require_whole_organization(actor)?;
     let year = statement_year(year, zone)?;
-    let key = format!("email:{}", email.trim().to_lowercase());
-    let entries: Vec<_> = store
-        .year_entries(year, zone, None)
+    let key = Merges::new(&store.donor_merges().await?).canonical(&key_of(email));
+    let entries: Vec<_> = merged(store, store.year_entries(year, zone, None).await?)
         .await?
         .into_iter()
         .filter(|entry| entry.donor_key == key)

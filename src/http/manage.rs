@@ -176,7 +176,10 @@ async fn donor_view(
     email: &str,
 ) -> Result<serde_json::Value, crate::store::StoreError> {
     use std::collections::BTreeMap;
-    let entries = state.store.donor_entries(email).await?;
+    // Their records, merged ones included.
+    let merges = crate::ledger::donors::Merges::new(&state.store.donor_merges().await?);
+    let keys = merges.members(&format!("email:{}", email.to_lowercase()));
+    let entries = state.store.entries_of_donors(&keys).await?;
     let mut titles: BTreeMap<i64, String> = BTreeMap::new();
     for campaign in state.store.list_campaigns(true).await? {
         titles.insert(campaign.id, campaign.title.get(&language.code).to_owned());
@@ -213,7 +216,7 @@ async fn donor_view(
         .collect();
     let statements: Vec<serde_json::Value> = state
         .store
-        .statements_of(email)
+        .statements_of(&keys)
         .await?
         .iter()
         .filter(|statement| statement.replaced_by.is_none() && statement.campaign_id.is_none())
@@ -223,6 +226,13 @@ async fn donor_view(
         })
         .collect();
     Ok(json!({"years": years, "total": amounts(language, &total), "statements": statements}))
+}
+
+/// Whether `key` is one of the records of the donor with `email` (merged ones included).
+async fn is_theirs(state: &AppState, email: &str, key: &str) -> bool {
+    let Ok(records) = state.store.donor_merges().await else { return false };
+    let merges = crate::ledger::donors::Merges::new(&records);
+    merges.canonical(key) == merges.canonical(&format!("email:{}", email.to_lowercase()))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -253,8 +263,8 @@ pub(super) async fn manage_receipt(
     };
     let entry = match entry {
         Ok(Some(entry))
-            if entry.donor_key == format!("email:{}", email.to_lowercase())
-                && entry.kind == crate::ledger::EntryKind::Donation =>
+            if entry.kind == crate::ledger::EntryKind::Donation
+                && is_theirs(&state, &email, &entry.donor_key).await =>
         {
             entry
         }
@@ -290,7 +300,7 @@ pub(super) async fn manage_statement(
         Err(error) => return Problem::from(error).into_response(),
     };
     let statement = match state.store.statement(id).await {
-        Ok(Some(statement)) if statement.donor_key == format!("email:{}", email.to_lowercase()) => statement,
+        Ok(Some(statement)) if is_theirs(&state, &email, &statement.donor_key).await => statement,
         Ok(_) => return Problem::not_found("statement").into_response(),
         Err(error) => return Problem::from(error).into_response(),
     };

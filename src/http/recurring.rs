@@ -222,7 +222,8 @@ impl RecurringBody {
 /// treasurer sees their branch's subscriptions. `format=csv` gives one table (`table`).
 #[utoipa::path(get, path = "/api/v1/admin/recurring", tag = "ledger", params(RecurringParams),
     responses((status = 200, description = "The figures", body = RecurringBody,
-        content((RecurringBody = "application/json"), (String = "text/csv; charset=utf-8")))))]
+        content((RecurringBody = "application/json"), (String = "text/csv; charset=utf-8"))),
+        (status = 404, description = "No such campaign", body = Problem, content_type = "application/problem+json")))]
 async fn recurring(
     State(state): State<AppState>,
     caller: Caller,

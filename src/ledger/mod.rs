@@ -6,6 +6,7 @@ pub mod batch;
 pub mod bodies;
 pub mod campaign;
 pub mod checkout;
+pub mod donors;
 pub mod entry;
 pub mod goals;
 pub mod matching;

@@ -84,18 +84,6 @@ impl Store {
         row.as_ref().map(entry_from_row).transpose()
     }
 
-    /// Every entry of the donor with `email` (their gifts and what reversed them), by day.
-    pub async fn donor_entries(&self, email: &str) -> Result<Vec<Entry>, StoreError> {
-        let sql = format!(
-            "SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.donor_key = $1 ORDER BY e.received_on, e.id"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(format!("email:{}", email.to_lowercase()))
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(entry_from_row).collect()
-    }
-
     pub async fn entry(&self, id: i64) -> Result<Option<Entry>, StoreError> {
         let sql = format!("SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;
@@ -138,8 +126,7 @@ impl Store {
         if origins.is_empty() {
             return Ok(state);
         }
-        let placeholders: Vec<String> = (1..=origins.len()).map(|n| format!("${n}")).collect();
-        let list = placeholders.join(", ");
+        let list = super::placeholders(origins.len());
         let sql = format!(
             "SELECT id, origin_entry_id, amount_minor FROM ledger_entries \
              WHERE origin_entry_id IN ({list}) OR id IN ({list}) ORDER BY id"

@@ -9,6 +9,7 @@ mod batches;
 mod campaigns;
 mod check;
 mod documents;
+mod donors;
 mod emails;
 mod entries;
 mod events;
@@ -39,6 +40,7 @@ pub use backup::{BackupError, InUse, Restored, hold_in_use, restore};
 pub use batches::{BatchPosted, StoredBatch};
 pub use check::Discrepancy;
 pub use documents::ProgressDocument;
+pub use donors::DonorFigures;
 pub use emails::{QueuedEmail, SupporterEmail, SupporterEmailKind, SupporterEmailRecord};
 pub(crate) use emails::{queue_payment_failed_in, settle_payment_failed_in};
 pub(crate) use entries::record_entry_in;
@@ -315,6 +317,11 @@ fn sqlite_url_creating_file(url: &str) -> String {
 
 /// The one way instants are stored: fixed-width RFC 3339 UTC with microseconds, so that
 /// text order is time order on both engines.
+/// `$1, $2, …, $count`: the placeholders of an `IN (…)` list of `count` values.
+pub(super) fn placeholders(count: usize) -> String {
+    (1..=count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
 pub(crate) fn stored_instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }

@@ -215,15 +215,20 @@ impl Store {
         rows.iter().map(statement_from_row).collect()
     }
 
-    /// Every statement issued to the donor with `email`, newest year first, by number.
-    pub async fn statements_of(&self, email: &str) -> Result<Vec<StoredStatement>, StoreError> {
+    /// Every statement issued under any of `keys` (one person's), newest year first, by number.
+    pub async fn statements_of(&self, keys: &[String]) -> Result<Vec<StoredStatement>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         let sql = format!(
-            "SELECT {COLUMNS} FROM statements s WHERE s.donor_key = $1 ORDER BY s.year DESC, s.number"
+            "SELECT {COLUMNS} FROM statements s WHERE s.donor_key IN ({}) ORDER BY s.year DESC, s.number",
+            super::placeholders(keys.len())
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(format!("email:{}", email.to_lowercase()))
-            .fetch_all(self.pool())
-            .await?;
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for key in keys {
+            query = query.bind(key);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         rows.iter().map(statement_from_row).collect()
     }
 

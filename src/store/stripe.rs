@@ -126,11 +126,10 @@ impl Store {
         if charges.is_empty() {
             return Ok(found);
         }
-        let placeholders: Vec<String> = (1..=charges.len()).map(|n| format!("${n}")).collect();
         let sql = format!(
             "SELECT id, stripe_charge, status, reason, amount_minor, currency, evidence_due_by, stripe_updated \
              FROM disputes WHERE stripe_charge IN ({}) ORDER BY stripe_updated, id",
-            placeholders.join(", ")
+            super::placeholders(charges.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for charge in charges {
@@ -184,12 +183,11 @@ impl Store {
         if subscriptions.is_empty() {
             return Ok(found);
         }
-        let placeholders: Vec<String> = (1..=subscriptions.len()).map(|n| format!("${n}")).collect();
         let sql = format!(
             "SELECT DISTINCT e.stripe_subscription, e.stripe_charge FROM ledger_entries e \
              WHERE e.kind = 'donation' AND e.stripe_subscription IN ({}) \
              AND e.stripe_charge IN (SELECT d.stripe_charge FROM disputes d)",
-            placeholders.join(", ")
+            super::placeholders(subscriptions.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for subscription in subscriptions {
@@ -215,6 +213,32 @@ impl Store {
         let sql = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;
         row.as_ref().map(subscription_from_row).transpose()
+    }
+
+    /// The subscriptions given with any of `emails` (lower-cased), newest first.
+    pub async fn subscriptions_of_emails(
+        &self,
+        emails: &[String],
+    ) -> Result<Vec<(Subscription, Slug)>, StoreError> {
+        if emails.is_empty() {
+            return Ok(Vec::new());
+        }
+        let places = super::placeholders(emails.len());
+        let sql = format!(
+            "SELECT {SUBSCRIPTION_COLUMNS}, c.slug AS campaign_slug FROM subscriptions s \
+             JOIN campaigns c ON c.id = s.campaign_id WHERE LOWER(s.donor_email) IN ({places}) \
+             ORDER BY s.created_at DESC"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for email in emails {
+            query = query.bind(email);
+        }
+        query
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| Ok((subscription_from_row(row)?, Slug::from_stored(row.try_get("campaign_slug")?))))
+            .collect()
     }
 
     /// Subscriptions as `scope` may see them: of its branch, with who gives only when it sees donors.

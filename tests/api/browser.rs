@@ -344,6 +344,9 @@ async fn every_dashboard_page_is_accessible_on_a_phone(engine: Engine) {
         ("audit", "/admin/audit"),
         ("payouts", "/admin/payouts"),
         ("recurring", "/admin/recurring"),
+        ("donors", "/admin/donors?q=Ben"),
+        ("donor", "/admin/donors/name%3Aana"),
+        ("statements", "/admin/statements"),
         ("password", "/admin/password"),
         ("not-found", "/admin/c/nowhere"),
     ];

@@ -415,7 +415,9 @@ async fn asking_for_a_self_service_link_is_not_a_captcha_refusal(engine: Engine)
     let app = spawn_app_with(engine, options).await;
     let asked = app.form_post("/manage", &[("lang", "en"), ("email", "reader@example.org")]).await;
     assert_eq!(asked.status(), StatusCode::OK);
-    assert!(asked.text().await.expect("text").contains("If this address has a subscription with us"));
+    assert!(
+        asked.text().await.expect("text").contains("If this address has gifts or a subscription with us")
+    );
     let metrics = app.get("/metrics").await.text().await.expect("text");
     assert!(metrics.contains("appeal_checkouts_refused_total{reason=\"captcha\"} 0"), "{metrics}");
 }

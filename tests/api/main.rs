@@ -16,6 +16,7 @@ mod campaigns;
 mod cli;
 mod deploy;
 mod donor_page;
+mod donors;
 mod errors;
 mod exports;
 mod fuzz;

@@ -28,6 +28,7 @@ use crate::web::templates;
 mod audit;
 mod campaign;
 mod campaigns;
+mod donors;
 mod entries;
 mod fields;
 mod links;
@@ -77,6 +78,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/welcome/{token}", get(people::welcome).post(people::set_password))
         .route("/admin/payouts", get(payouts))
         .route("/admin/recurring", get(recurring::recurring))
+        .route("/admin/donors", get(donors::donors))
+        .route("/admin/donors/{key}", get(donors::donor))
+        .route("/admin/donors/{key}/merge", post(donors::merge))
+        .route("/admin/donors/merges/{id}/undo", post(donors::undo))
         .route("/admin/statements", get(statements::statements))
         .route("/admin/statements/preview", get(statements::preview))
         .route("/admin/statements/{id}/pdf", get(statements::statement_pdf))

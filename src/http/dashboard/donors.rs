@@ -1,0 +1,216 @@
+//! Donors on the dashboard: `/admin/donors` searches people by name or email, and
+//! `/admin/donors/{key}` shows one person whole (every gift and subscription across
+//! campaigns, totals per year, the records merged into them), with the forms to merge
+//! another record of theirs and to undo a merge. Treasurers of the whole organization only.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::fields::{first, posted};
+use super::notice::{redirect_with_notice, spent, take_notice};
+use super::{frame, page};
+use crate::access::Role;
+use crate::actions::{self, ActionError, DonorSummary};
+use crate::http::AppState;
+use crate::http::auth::SignedIn;
+use crate::http::error::Problem;
+use crate::ledger::{Currency, EntryKind};
+use crate::web::i18n::{Language, catalog};
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct DonorQuery {
+    q: Option<String>,
+}
+
+/// A donor key as a path segment (`email%3Aana%40example.org`).
+fn segment(key: &str) -> String {
+    form_urlencoded::byte_serialize(key.as_bytes()).collect()
+}
+
+fn href(key: &str) -> String {
+    format!("/admin/donors/{}", segment(key))
+}
+
+fn totals(language: &Language, totals: &BTreeMap<String, i64>) -> String {
+    totals
+        .iter()
+        .filter_map(|(code, minor)| Currency::from_code(code).ok().map(|c| language.money_exact(*minor, c)))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+fn summary_json(language: &Language, person: &DonorSummary) -> Value {
+    json!({
+        "key": person.key,
+        "path": segment(&person.key),
+        "name": person.name,
+        "email": person.email,
+        "records": person.keys.len(),
+        "gifts": person.gifts,
+        "total": totals(language, &person.totals),
+        "last_on": person.last_on.map(|day| day.to_string()),
+    })
+}
+
+pub(super) async fn donors(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Query(query): Query<DonorQuery>,
+) -> Response {
+    let words = query.q.clone().unwrap_or_default();
+    let found = match actions::search_donors(&state.store, &words, &signed_in.actor).await {
+        Ok(found) => found,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let language = catalog().fallback();
+    let people: Vec<Value> = found.iter().map(|person| summary_json(language, person)).collect();
+    let context = json!({
+        "frame": frame(&state, &signed_in, "Donors"),
+        "q": words,
+        "searched": !words.trim().is_empty(),
+        "people": people,
+        "limit": actions::DONOR_SEARCH_LIMIT,
+    });
+    page(StatusCode::OK, "admin_donors.html", context)
+}
+
+async fn render(
+    state: &AppState,
+    signed_in: &SignedIn,
+    key: &str,
+    notice: Option<String>,
+    errors: BTreeMap<String, String>,
+    typed: Value,
+    status: StatusCode,
+) -> Response {
+    let record = match actions::donor_record(&state.store, key, &signed_in.actor).await {
+        Ok(record) => record,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let language = catalog().fallback();
+    let mut years: BTreeMap<i32, (Vec<Value>, BTreeMap<String, i64>)> = BTreeMap::new();
+    for entry in &record.entries {
+        let day =
+            entry.received_at.map_or(entry.received_on, |at| at.with_timezone(&state.timezone).date_naive());
+        let (lines, sums) = years.entry(chrono::Datelike::year(&day)).or_default();
+        *sums.entry(entry.currency.code().to_owned()).or_default() += entry.amount_minor;
+        lines.push(json!({
+            "id": entry.id,
+            "date": day.to_string(),
+            "campaign": entry.campaign_slug.as_str(),
+            "kind": entry.kind.as_str(),
+            "gift": entry.kind == EntryKind::Donation,
+            "method": entry.method,
+            "recurring": entry.recurring,
+            "record": entry.donor_key,
+            "amount": language.money_exact(entry.amount_minor, entry.currency),
+        }));
+    }
+    let years: Vec<Value> = years
+        .iter()
+        .rev()
+        .map(|(year, (lines, sums))| json!({"year": year, "lines": lines, "total": totals(language, sums)}))
+        .collect();
+    let subscriptions: Vec<Value> = record
+        .subscriptions
+        .iter()
+        .map(|(subscription, slug)| {
+            json!({
+                "id": subscription.id,
+                "campaign": slug.as_str(),
+                "status": subscription.status,
+                "amount": language.money_exact(subscription.amount_minor, subscription.currency),
+                "interval": subscription.interval.as_str(),
+            })
+        })
+        .collect();
+    let merges: Vec<Value> = record
+        .merges
+        .iter()
+        .map(|merge| {
+            json!({"id": merge.id, "from": merge.from_key, "reason": merge.reason, "at": merge.at.to_rfc3339(), "by": merge.by})
+        })
+        .collect();
+    let errors: Vec<Value> =
+        errors.iter().map(|(field, message)| json!({"field": field, "message": message})).collect();
+    let context = json!({
+        "frame": frame(state, signed_in, "Donor"),
+        "person": summary_json(language, &record.summary),
+        "keys": record.summary.keys,
+        "years": years,
+        "subscriptions": subscriptions,
+        "merges": merges,
+        "notice": notice,
+        "errors": errors,
+        "typed": typed,
+    });
+    page(status, "admin_donor.html", context)
+}
+
+pub(super) async fn donor(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let notice = take_notice(&headers, &signed_in);
+    let shown = notice.is_some();
+    let response = render(&state, &signed_in, &key, notice, BTreeMap::new(), json!({}), StatusCode::OK).await;
+    spent(&state, shown, response)
+}
+
+/// Merges another record of this person (named by email, name or record) into them.
+pub(super) async fn merge(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Response {
+    let fields = posted(&body);
+    if let Some(refused) = signed_in.refuse_form(first(&fields, "csrf"), Role::Treasurer) {
+        return refused;
+    }
+    let other = first(&fields, "other").unwrap_or_default().to_owned();
+    let reason = first(&fields, "reason").map(str::to_owned);
+    match actions::merge_donors(&state.store, &key, &other, reason.as_deref(), &signed_in.actor).await {
+        Ok(id) => {
+            let notice =
+                format!("Merged {other} into this donor (merge {id}); undo it below if it was a mistake.");
+            redirect_with_notice(&state, &signed_in, &href(&key), &notice)
+        }
+        Err(error) => match super::fields::refusal(error) {
+            Ok((status, errors)) => {
+                let typed = json!({"other": other, "reason": reason});
+                render(&state, &signed_in, &key, None, errors, typed, status).await
+            }
+            Err(problem) => problem.into_response(),
+        },
+    }
+}
+
+/// Undoes a merge by a newer record; back to the person it had been merged into.
+pub(super) async fn undo(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let fields = posted(&body);
+    if let Some(refused) = signed_in.refuse_form(first(&fields, "csrf"), Role::Treasurer) {
+        return refused;
+    }
+    match actions::undo_merge(&state.store, id, &signed_in.actor).await {
+        Ok(into) => {
+            let notice = format!("Merge {id} is undone: those gifts are a record of their own again.");
+            redirect_with_notice(&state, &signed_in, &href(&into), &notice)
+        }
+        Err(ActionError::NotFound(what)) => Problem::not_found(what).into_response(),
+        Err(error) => Problem::from(error).into_response(),
+    }
+}

@@ -1,0 +1,140 @@
+//! Donors seen whole: the merge records, and the figures and entries of a set of donor keys.
+
+use chrono::NaiveDate;
+use sqlx::Row;
+
+use super::entries::{ENTRY_COLUMNS, ENTRY_FROM, entry_from_row};
+use super::{Store, StoreError, now, placeholders, read_date, read_instant, stored_instant};
+use crate::ledger::donors::Merge;
+use crate::ledger::entry::Entry;
+
+/// One donor key's figures in one currency.
+#[derive(Clone, Debug)]
+pub struct DonorFigures {
+    pub key: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub currency: String,
+    pub gifts: i64,
+    /// Gifts less what reversed them.
+    pub total_minor: i64,
+    pub last_on: NaiveDate,
+}
+
+impl Store {
+    /// Every merge record, oldest first.
+    pub async fn donor_merges(&self) -> Result<Vec<Merge>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, from_key, into_key, undoes_id, reason, at, by_actor FROM donor_merges ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Merge {
+                    id: row.try_get("id")?,
+                    from_key: row.try_get("from_key")?,
+                    into_key: row.try_get("into_key")?,
+                    undoes: row.try_get("undoes_id")?,
+                    reason: row.try_get("reason")?,
+                    at: read_instant(&row.try_get::<String, _>("at")?)?,
+                    by: row.try_get("by_actor")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Appends a merge record (or, with `undoes`, the undoing of one); its id.
+    pub async fn record_merge(
+        &self,
+        from_key: &str,
+        into_key: &str,
+        undoes: Option<i64>,
+        reason: Option<&str>,
+        by: &str,
+    ) -> Result<i64, StoreError> {
+        let mut write = self.begin_write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO donor_merges (from_key, into_key, undoes_id, reason, at, by_actor) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(from_key)
+        .bind(into_key)
+        .bind(undoes)
+        .bind(reason)
+        .bind(stored_instant(now()))
+        .bind(by)
+        .fetch_one(&mut *write.tx)
+        .await?;
+        write.commit().await?;
+        Ok(id)
+    }
+
+    /// The donor keys whose name, email or key holds `words` (any case), at most `limit`.
+    pub async fn find_donor_keys(&self, words: &str, limit: i64) -> Result<Vec<String>, StoreError> {
+        let pattern = format!(
+            "%{}%",
+            words.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+        );
+        let rows = sqlx::query(
+            "SELECT donor_key FROM ledger_entries WHERE donor_key NOT LIKE 'unnamed:%' AND \
+             (LOWER(COALESCE(donor_name, '')) LIKE $1 ESCAPE '\\' OR LOWER(COALESCE(donor_email, '')) LIKE $1 ESCAPE '\\' \
+              OR donor_key LIKE $1 ESCAPE '\\') \
+             GROUP BY donor_key ORDER BY MAX(id) DESC LIMIT $2",
+        )
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|row| Ok(row.try_get("donor_key")?)).collect()
+    }
+
+    /// Each of `keys`' figures, a row a key and currency.
+    pub async fn donor_figures(&self, keys: &[String]) -> Result<Vec<DonorFigures>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT donor_key, MAX(donor_name) AS name, MAX(donor_email) AS email, currency, \
+             CAST(SUM(CASE WHEN kind = 'donation' THEN 1 ELSE 0 END) AS BIGINT) AS gifts, \
+             CAST(SUM(amount_minor) AS BIGINT) AS total, MAX(received_on) AS last_on \
+             FROM ledger_entries WHERE donor_key IN ({}) GROUP BY donor_key, currency",
+            placeholders(keys.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for key in keys {
+            query = query.bind(key);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DonorFigures {
+                    key: row.try_get("donor_key")?,
+                    name: row.try_get("name")?,
+                    email: row.try_get("email")?,
+                    currency: row.try_get("currency")?,
+                    gifts: row.try_get("gifts")?,
+                    total_minor: row.try_get("total")?,
+                    last_on: read_date(&row.try_get::<String, _>("last_on")?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every entry under any of `keys`, by day.
+    pub async fn entries_of_donors(&self, keys: &[String]) -> Result<Vec<Entry>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.donor_key IN ({}) ORDER BY e.received_on, e.id",
+            placeholders(keys.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for key in keys {
+            query = query.bind(key);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+}

@@ -1,0 +1,127 @@
+//! A donor seen whole: treasurers search donors by name or email, see one person's every gift
+//! and subscription across campaigns with totals per year, and merge two records of the same
+//! person (audited, undone by a newer record, never by editing the ledger); the merge carries
+//! to the donor's own page and their annual statements.
+
+use chrono::{Datelike, Utc};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{Engine, TestApp, on_both_engines, spawn_app};
+use crate::people::{PASSWORD, Visitor, add_user};
+
+on_both_engines!(two_records_of_one_donor_are_merged_seen_whole_and_unmerged);
+
+async fn cheque(app: &TestApp, amount: &str, name: &str, email: Option<&str>) {
+    let today = Utc::now().date_naive().to_string();
+    let body = json!({"amount": amount, "method": "cheque", "received_on": today, "donor_name": name, "donor_email": email});
+    let posted = app.post_as(&app.treasurer_token, "/api/v1/admin/campaigns/office/donations", &body).await;
+    assert_eq!(posted.status(), StatusCode::CREATED);
+}
+
+fn statements(app: &TestApp, year: &str) -> String {
+    let run = app.cli(&["statements", "--year", year]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    String::from_utf8_lossy(&run.stdout).into_owned()
+}
+
+async fn two_records_of_one_donor_are_merged_seen_whole_and_unmerged(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let year = Utc::now().year().to_string();
+    let session = app
+        .checkout("office", &json!({"amount": "50.00", "email": "ana@example.org", "name": "Ana Béland"}))
+        .await;
+    app.deliver_all(&app.stripe.pay_session(&session)).await;
+    cheque(&app, "20.00", "Ana Béland", None).await;
+    cheque(&app, "30.00", "Ben Roy", Some("ben@example.org")).await;
+    let said = statements(&app, &year);
+    assert!(said.contains(&format!("{year}: 3 issued")), "{said}");
+
+    add_user(&app, "tre@example.org", "treasurer", None);
+    let mut treasurer = Visitor::new(&app);
+    treasurer.sign_in("tre@example.org", PASSWORD).await;
+    let (status, found, _) = treasurer.get("/admin/donors?q=B%C3%A9land").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found.matches("/admin/donors/").count(), 2, "two records of Ana, not yet one: {found}");
+    assert!(!found.contains("Ben Roy"));
+
+    // Ana's record by email: her online gift only.
+    let ana = "/admin/donors/email%3Aana%40example.org";
+    let (status, page, _) = treasurer.get(ana).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("1 gift, <strong>$50.00</strong> in all"), "{page}");
+
+    // A record that does not exist, or herself, is refused, naming the field.
+    let csrf = Visitor::csrf_in(&page);
+    for (other, message) in [
+        ("nobody@example.org", "no gift is recorded under email:nobody@example.org"),
+        ("ana@example.org", "is this donor already"),
+    ] {
+        let (status, refused, _) = treasurer
+            .post(&format!("{ana}/merge"), &[("csrf", &csrf), ("other", other), ("reason", "")])
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{other}");
+        assert!(refused.contains("Other record") && refused.contains(message), "{refused}");
+    }
+
+    // Her cheque, recorded by name, is merged into her.
+    let (status, _, headers) = treasurer
+        .post(
+            &format!("{ana}/merge"),
+            &[("csrf", &csrf), ("other", "Ana Béland"), ("reason", "same person, cheque")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], ana);
+    let (_, page, _) = treasurer.get(ana).await;
+    assert!(page.contains("2 gifts, <strong>$70.00</strong> in all"), "{page}");
+    assert!(page.contains("<code>name:ana béland</code>") && page.contains("same person, cheque"), "{page}");
+    let (_, found, _) = treasurer.get("/admin/donors?q=B%C3%A9land").await;
+    assert_eq!(found.matches("/admin/donors/").count(), 1, "one person now: {found}");
+    {
+        use sqlx::{Connection, Row};
+        let mut connection = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
+        let row = sqlx::query("SELECT actor, after_state FROM audit_log WHERE action = 'donor.merged'")
+            .fetch_one(&mut connection)
+            .await
+            .expect("the merge is in the audit log");
+        let after: String = row.try_get("after_state").expect("after");
+        assert!(after.contains("name:ana béland") && after.contains("email:ana@example.org"), "{after}");
+        assert_eq!(row.try_get::<String, _>("actor").expect("actor"), "user:tre@example.org");
+    }
+
+    // Her statement is replaced by one with both gifts; the cheque's own one is voided.
+    let said = statements(&app, &year);
+    assert!(said.contains("0 issued, 2 replaced, 1 unchanged"), "{said}");
+
+    // Undone by a newer record: two records again, the ledger never touched.
+    let (_, page, _) = treasurer.get(ana).await;
+    let undo = page
+        .split("/admin/donors/merges/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("an undo form");
+    let csrf = Visitor::csrf_in(&page);
+    let (status, _, _) =
+        treasurer.post(&format!("/admin/donors/merges/{undo}/undo"), &[("csrf", &csrf)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, page, _) = treasurer.get(ana).await;
+    assert!(page.contains("1 gift, <strong>$50.00</strong> in all"), "{page}");
+    let said = statements(&app, &year);
+    assert!(said.contains("0 issued, 2 replaced, 1 unchanged"), "{said}");
+
+    // Not for a branch treasurer, nor a viewer.
+    add_user(&app, "branch@example.org", "treasurer", Some("montreal"));
+    let mut branch = Visitor::new(&app);
+    branch.sign_in("branch@example.org", PASSWORD).await;
+    assert_eq!(branch.get("/admin/donors?q=ana").await.0, StatusCode::FORBIDDEN);
+
+    // Merges are never rewritten; the books balance.
+    use sqlx::Connection;
+    let mut connection = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
+    let refused = sqlx::query("DELETE FROM donor_merges").execute(&mut connection).await;
+    assert!(refused.is_err_and(|error| error.to_string().contains("append-only")));
+    let check = app.cli(&["check"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+}
