@@ -23,6 +23,10 @@ CREATE TABLE statements (
     UNIQUE (replaces_id)
 );
 CREATE INDEX statements_donor ON statements (year, donor_key, id);
+-- One first statement a donor, year and campaign (or none): two runs at once cannot both
+-- issue one (the second fails and is run again).
+CREATE UNIQUE INDEX statements_first ON statements (year, donor_key, COALESCE(campaign_id, 0))
+    WHERE replaces_id IS NULL;
 -- A donor's gifts, for their own page (`/manage`) and their statements.
 CREATE INDEX ledger_entries_donor ON ledger_entries (donor_key, id);
 

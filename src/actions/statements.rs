@@ -2,6 +2,8 @@
 //! donor, numbered in order; a corrected donor's replaced), queue their emails, read one as
 //! PDF, preview one not issued.
 
+use std::collections::HashMap;
+
 use chrono::{Datelike, Utc};
 
 use super::ActionError;
@@ -77,9 +79,12 @@ pub async fn issue_statements(
     };
     let campaign_id = campaign.as_ref().map(|campaign| campaign.id);
     let entries = merged(store, store.year_entries(year, zone, campaign_id).await?).await?;
-    let locales = store.donor_locales().await?;
-    let drafted = drafts(&entries, &locales, &catalog().fallback().code);
     let current = store.statements_in_force(year, campaign_id).await?;
+    // A statement in force keeps its language; a new one is in the language last given in.
+    let kept: HashMap<String, String> =
+        current.iter().map(|(key, issued)| (key.clone(), issued.locale.clone())).collect();
+    let locales = store.donor_locales().await?;
+    let drafted = drafts(&entries, &locales, &kept, &catalog().fallback().code);
     let plans = plan(drafted, &current);
     let mut run = StatementRun::default();
     let total = plans.len();
@@ -99,7 +104,7 @@ pub async fn issue_statements(
         on_progress(done + 1, total);
     }
     if send {
-        run.queued = store.queue_statement_emails(year).await?;
+        run.queued = store.queue_statement_emails(year, campaign_id).await?;
     }
     if !run.issued.is_empty() || !run.replaced.is_empty() || run.queued > 0 {
         let after = serde_json::json!({
@@ -155,7 +160,7 @@ pub async fn preview_statement(
         .filter(|entry| entry.donor_key == key)
         .collect();
     let locales = store.donor_locales().await?;
-    let draft = drafts(&entries, &locales, &catalog().fallback().code)
+    let draft = drafts(&entries, &locales, &HashMap::new(), &catalog().fallback().code)
         .into_iter()
         .next()
         .ok_or(ActionError::NotFound("gift of that donor in that year"))?;

@@ -161,6 +161,12 @@ pub fn statement_pdf(
         let first = body.lines.len().min(FIRST_PAGE_LINES);
         let mut chunks = vec![&body.lines[..first]];
         chunks.extend(body.lines[first..].chunks(NEXT_PAGE_LINES));
+        // The totals (three rows a currency) and the thanks need room under the last line:
+        // when the last page has none left, they go on a page of their own.
+        let room = if chunks.len() == 1 { FIRST_PAGE_LINES } else { NEXT_PAGE_LINES };
+        if chunks.last().map_or(0, |lines| lines.len()) + 3 * body.totals.len() + 4 > room {
+            chunks.push(&[]);
+        }
         chunks
     };
     let pages = chunks.len();
@@ -228,6 +234,7 @@ pub fn statement_pdf(
                 LineKind::Gift => "statement.kind.gift",
                 LineKind::Installment => "statement.kind.installment",
                 LineKind::Deducted => "statement.kind.deducted",
+                LineKind::Restored => "statement.kind.restored",
             };
             pen.text(date_x, y, 9.5, false, &line.date.format("%Y-%m-%d").to_string());
             pen.text(campaign_x, y, 9.5, false, &fit(&line.campaign, kind_x - campaign_x - 10.0, 9.5));
@@ -310,6 +317,13 @@ mod tests {
         let text = String::from_utf8_lossy(&pdf);
         assert!(text.contains("/Type/Pages/Count 3/"), "three pages");
         assert_eq!(text.matches("/Type/Page/").count(), 3);
+        // 62 lines fill two pages: the totals go on a third.
+        let full = StatementBody { lines: body.lines[..62].to_vec(), ..body.clone() };
+        let pdf = statement_pdf(&header, &full, language).expect("a PDF");
+        assert!(
+            String::from_utf8_lossy(&pdf).contains("/Type/Pages/Count 3/"),
+            "the totals on a page of their own"
+        );
         assert!(fit(&body.lines[0].campaign, 100.0, 9.5).ends_with('…'));
         assert!(width("10,00 $", 9.5, false) > 20.0);
     }

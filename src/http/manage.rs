@@ -194,6 +194,7 @@ async fn donor_view(
         *total.entry(entry.currency.code()).or_default() += entry.amount_minor;
         let gift = entry.kind == crate::ledger::EntryKind::Donation;
         let kind = match (gift, entry.recurring) {
+            (false, _) if entry.amount_minor > 0 => "statement.kind.restored",
             (false, _) => "statement.kind.deducted",
             (true, true) => "statement.kind.installment",
             (true, false) => "statement.kind.gift",
@@ -282,8 +283,10 @@ pub(super) async fn manage_receipt(
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
         return response;
     }
-    let worker = state.clone();
-    tokio::spawn(async move { worker.mailer.send_receipt_in(&worker.store, &entry, Some(language)).await });
+    let (worker, to) = (state.clone(), email.clone());
+    tokio::spawn(
+        async move { worker.mailer.send_receipt_in(&worker.store, &entry, &to, Some(language)).await },
+    );
     let notice = language.fill("manage.receipt.sent", &[("email", &email)]);
     donor_page(&state, &lang, &token, StatusCode::OK, Some(notice)).await
 }

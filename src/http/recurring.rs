@@ -141,7 +141,7 @@ impl RecurringBody {
                 })
                 .collect(),
             projection: ProjectionBody {
-                monthly_churn: health.churn.to_string(),
+                monthly_churn: format!("{:.4}", health.churn),
                 months: health
                     .projection
                     .iter()

@@ -66,8 +66,10 @@ impl Month {
     /// The instant the month starts, in `zone`.
     fn starts<Z: TimeZone>(self, zone: &Z) -> DateTime<Utc> {
         let midnight = self.0.and_hms_opt(0, 0, 0).unwrap_or_default();
+        // Where the clocks skip midnight, the month starts when they show an hour later.
         zone.from_local_datetime(&midnight)
             .earliest()
+            .or_else(|| zone.from_local_datetime(&(midnight + chrono::Duration::hours(1))).earliest())
             .map_or_else(|| midnight.and_utc(), |at| at.with_timezone(&Utc))
     }
 }
@@ -117,8 +119,9 @@ pub struct Projected {
 pub struct Health {
     pub months: Vec<MonthFigures>,
     pub cohorts: Vec<Cohort>,
-    /// Subscriptions ended (cancelled or failed) over the months, per subscription active at
-    /// the start of a month: the monthly churn the projection assumes.
+    /// Subscriptions ended (cancelled or failed) over the months, per subscription at risk in
+    /// a month (active at its start, or started during it): the monthly churn the projection
+    /// assumes, never above 1.
     pub churn: Decimal,
     pub projection: Vec<Projected>,
 }
@@ -222,11 +225,13 @@ pub fn health<Z: TimeZone>(changes: &[Change], zone: &Z, from: Month, to: Month)
     for month in &mut figures {
         month.net = month.active - previous;
         ended += month.cancelled + month.failed;
-        exposed += previous;
+        // At risk in the month: active at its start, or started during it.
+        exposed += previous + month.new;
         previous = month.active;
     }
     let churn = if exposed > 0 {
         (Decimal::from(ended) / Decimal::from(exposed))
+            .min(Decimal::ONE)
             .round_dp_with_strategy(4, RoundingStrategy::MidpointAwayFromZero)
     } else {
         Decimal::ZERO
@@ -319,12 +324,12 @@ mod tests {
         assert_eq!(health.cohorts[0].active, vec![2, 2, 2, 2]);
         assert_eq!(health.cohorts[1].active, vec![1, 1, 0]);
         assert_eq!(health.cohorts[2].active, vec![1, 0]);
-        // Two ended over 0 + 2 + 3 + 4 active at the months' starts.
-        assert_eq!(health.churn, Decimal::new(2222, 4));
+        // Two ended over (0 + 2) + (2 + 1) + (3 + 1) + (4 + 0) at risk in the months.
+        assert_eq!(health.churn, Decimal::new(1538, 4));
         assert_eq!(health.projection.len(), 12);
         assert_eq!(health.projection[0].month, month("2026-05"));
         assert_eq!(health.projection[0].active, 2);
-        assert_eq!(health.projection[0].monthly_minor, 2722);
+        assert_eq!(health.projection[0].monthly_minor, 2962);
     }
 
     #[test]
@@ -351,6 +356,17 @@ mod tests {
         assert_eq!(health.months[0].net, -1);
         assert!(health.cohorts.is_empty());
         assert_eq!(health.churn, Decimal::ONE);
+        // Started and ended in the month they are reported: never a churn above 1.
+        let changes = vec![
+            change("a", "active", 1000, None, "2026-01-02T12:00:00Z"),
+            change("a", "canceled", 1000, None, "2026-01-03T12:00:00Z"),
+            change("b", "active", 1000, None, "2026-01-02T12:00:00Z"),
+            change("b", "canceled", 1000, None, "2026-01-03T12:00:00Z"),
+            change("c", "active", 1000, None, "2025-12-02T12:00:00Z"),
+        ];
+        let health = super::health(&changes, &Utc, month("2026-01"), month("2026-01"));
+        assert_eq!(health.churn, Decimal::new(6667, 4), "two ended of three at risk");
+        assert!(health.projection.iter().all(|month| month.active >= 0 && month.monthly_minor >= 0));
         assert_eq!(health.projection[0].active, 0);
     }
 }

@@ -33,6 +33,8 @@ pub enum LineKind {
     Gift,
     Installment,
     Deducted,
+    /// Money given back after a reversal (a refund that failed, a dispute won).
+    Restored,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +67,18 @@ pub struct StatementBody {
 }
 
 impl StatementBody {
+    /// Whether `other` says the same: the same donor, lines (but for the campaigns' titles,
+    /// which a statement keeps as they were) and totals.
+    pub fn says_the_same(&self, other: &StatementBody) -> bool {
+        let lines = |body: &StatementBody| -> Vec<(i64, NaiveDate, LineKind, i64, String)> {
+            body.lines.iter().map(|l| (l.entry, l.date, l.kind, l.amount_minor, l.currency.clone())).collect()
+        };
+        self.name == other.name
+            && self.email == other.email
+            && self.totals == other.totals
+            && lines(self) == lines(other)
+    }
+
     /// Whether any currency's total is above zero.
     pub fn gives_anything(&self) -> bool {
         self.totals.iter().any(|total| total.total_minor > 0)
@@ -90,9 +104,15 @@ pub enum Plan {
     Unchanged(i64),
 }
 
-/// The year's statements, a donor each (donors with neither email nor name have none), in
-/// the language `locale_of` gives their email (else `fallback`), lines by date.
-pub fn drafts(entries: &[YearEntry], locale_of: &HashMap<String, String>, fallback: &str) -> Vec<Draft> {
+/// The year's statements, a donor each (donors with neither email nor name have none), lines
+/// by date, in the language `kept` gives their key (a statement in force keeps its own), else
+/// the one `locale_of` gives their email, else `fallback`.
+pub fn drafts(
+    entries: &[YearEntry],
+    locale_of: &HashMap<String, String>,
+    kept: &HashMap<String, String>,
+    fallback: &str,
+) -> Vec<Draft> {
     let mut by_donor: BTreeMap<&str, Vec<&YearEntry>> = BTreeMap::new();
     for entry in entries {
         if entry.donor_key.starts_with("unnamed:") {
@@ -107,9 +127,9 @@ pub fn drafts(entries: &[YearEntry], locale_of: &HashMap<String, String>, fallba
             // The name and email they gave last.
             let name = entries.iter().rev().find_map(|entry| entry.donor_name.clone());
             let email = entries.iter().rev().find_map(|entry| entry.donor_email.clone());
-            let locale = email
-                .as_ref()
-                .and_then(|email| locale_of.get(&email.to_lowercase()))
+            let locale = kept
+                .get(key)
+                .or_else(|| email.as_ref().and_then(|email| locale_of.get(&email.to_lowercase())))
                 .cloned()
                 .unwrap_or_else(|| fallback.to_owned());
             let mut totals: BTreeMap<&str, StatementTotal> = BTreeMap::new();
@@ -134,6 +154,7 @@ pub fn drafts(entries: &[YearEntry], locale_of: &HashMap<String, String>, fallba
                         date: entry.day,
                         campaign,
                         kind: match (entry.gift, entry.recurring) {
+                            (false, _) if entry.amount_minor > 0 => LineKind::Restored,
                             (false, _) => LineKind::Deducted,
                             (true, true) => LineKind::Installment,
                             (true, false) => LineKind::Gift,
@@ -166,7 +187,7 @@ pub fn plan(drafts: Vec<Draft>, current: &HashMap<String, Issued>) -> Vec<Plan> 
     let mut plans: Vec<Plan> = drafts
         .into_iter()
         .filter_map(|draft| match current.get(&draft.donor_key) {
-            Some(issued) if issued.body == draft.body => Some(Plan::Unchanged(issued.id)),
+            Some(issued) if issued.body.says_the_same(&draft.body) => Some(Plan::Unchanged(issued.id)),
             Some(issued) => Some(Plan::Replace(draft, issued.id)),
             None if draft.body.gives_anything() => Some(Plan::Issue(draft)),
             None => None,
@@ -191,7 +212,7 @@ pub fn plan(drafts: Vec<Draft>, current: &HashMap<String, Issued>) -> Vec<Plan> 
     gone.sort_by_key(|(_, issued)| issued.id);
     for (key, issued) in gone {
         let emptied = StatementBody { lines: Vec::new(), totals: Vec::new(), ..issued.body.clone() };
-        if emptied != issued.body {
+        if !emptied.says_the_same(&issued.body) {
             let draft = Draft { donor_key: key.clone(), locale: issued.locale.clone(), body: emptied };
             plans.push(Plan::Replace(draft, issued.id));
         }
@@ -234,7 +255,7 @@ mod tests {
             entry(6, "email:ben@example.org", false, -700, "2026-05-02"),
         ];
         let locales = HashMap::from([("ana@example.org".to_owned(), "fr".to_owned())]);
-        let drafts = drafts(&entries, &locales, "en");
+        let drafts = drafts(&entries, &locales, &HashMap::new(), "en");
         assert_eq!(drafts.len(), 2, "none for the unnamed gift");
         let ana = &drafts[0];
         assert_eq!(ana.locale, "fr");

@@ -124,15 +124,21 @@ impl Mailer {
     /// The thank-you receipt for an online donation or installment, in the donor's language.
     /// Failures are logged: a receipt must never undo a recorded gift.
     pub async fn send_receipt(&self, store: &Store, entry: &Entry) {
-        self.send_receipt_in(store, entry, None).await;
+        if let Some(email) = entry.donor.email.as_deref() {
+            self.send_receipt_in(store, entry, email, None).await;
+        }
     }
 
-    /// The receipt of `entry` in `language` when given (a donor asking for it again from
-    /// their page), else in the language of the checkout it came from.
-    pub async fn send_receipt_in(&self, store: &Store, entry: &Entry, language: Option<&Language>) {
-        let Some(email) = entry.donor.email.as_deref() else {
-            return;
-        };
+    /// The receipt of `entry` to `email`, in `language` when given (a donor asking for it
+    /// again from their page, to the address their link went to), else in the language of
+    /// the checkout it came from.
+    pub async fn send_receipt_in(
+        &self,
+        store: &Store,
+        entry: &Entry,
+        email: &str,
+        language: Option<&Language>,
+    ) {
         // The campaign and the checkout's language in one read.
         let context =
             store.receipt_context(entry.campaign_id, entry.reference.as_deref()).await.ok().flatten();
@@ -272,7 +278,12 @@ impl Mailer {
         let mut lines = vec![
             language.fill("mail.receipt.greeting", &[("name", &name)]),
             String::new(),
-            language.fill("mail.statement.body", &[("year", &year), ("number", &number), ("total", &total)]),
+            if statement.body.totals.is_empty() {
+                language.fill("mail.statement.empty", &[("year", &year), ("number", &number)])
+            } else {
+                language
+                    .fill("mail.statement.body", &[("year", &year), ("number", &number), ("total", &total)])
+            },
         ];
         if let Some(replaced) = statement.replaces_number {
             lines.push(

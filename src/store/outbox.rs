@@ -581,7 +581,12 @@ impl Store {
             .execute(&mut *write.tx)
             .await?
             .rows_affected();
-        sqlx::query("DELETE FROM outbox_emails WHERE created_at < $1 AND (sent_at IS NOT NULL OR next_attempt_at IS NULL)")
+        // A statement's email is the record that it was sent (so that it is never sent again):
+        // it is kept.
+        sqlx::query(
+            "DELETE FROM outbox_emails WHERE created_at < $1 AND (sent_at IS NOT NULL OR next_attempt_at IS NULL) \
+             AND (kind IS NULL OR kind <> 'annual_statement')",
+        )
             .bind(&before)
             .execute(&mut *write.tx)
             .await?;

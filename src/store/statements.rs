@@ -68,8 +68,8 @@ fn statement_from_row(row: &AnyRow) -> Result<StoredStatement, StoreError> {
 }
 
 impl Store {
-    /// Every entry received in `year` (its day in `zone`), of one campaign or all, as
-    /// statements read them.
+    /// Every gift received in `year` (its day in `zone`) and every reversal of one, whenever
+    /// it came, of one campaign or all, as statements read them.
     pub async fn year_entries(
         &self,
         year: i32,
@@ -79,27 +79,34 @@ impl Store {
         let first = NaiveDate::from_ymd_opt(year, 1, 1).ok_or(StoreError::NotFound("year"))?;
         let last = NaiveDate::from_ymd_opt(year, 12, 31).ok_or(StoreError::NotFound("year"))?;
         // A day either side: an entry's day in the zone may differ from its stored day.
+        // A reversal counts in the year of the gift it reverses: read by its gift's day, a
+        // day either side (a day in the zone may differ from the stored one).
         let rows = sqlx::query(
             "SELECT e.id, e.kind, e.amount_minor, e.currency, e.donor_key, e.donor_name, e.donor_email, \
-             e.recurring, e.received_on, e.received_at, c.title_en, c.title_fr \
-             FROM ledger_entries e JOIN campaigns c ON c.id = e.campaign_id \
-             WHERE e.received_on >= $1 AND e.received_on <= $2 AND ($3 IS NULL OR e.campaign_id = $3) ORDER BY e.id",
+             e.recurring, e.received_on, e.received_at, o.received_on AS gift_on, o.received_at AS gift_at, \
+             c.title_en, c.title_fr \
+             FROM ledger_entries e JOIN ledger_entries o ON o.id = COALESCE(e.origin_entry_id, e.id) \
+             JOIN campaigns c ON c.id = e.campaign_id \
+             WHERE o.received_on >= $1 AND o.received_on <= $2 AND ($3 IS NULL OR e.campaign_id = $3) ORDER BY e.id",
         )
         .bind(first.pred_opt().unwrap_or(first).to_string())
         .bind(last.succ_opt().unwrap_or(last).to_string())
         .bind(campaign_id)
         .fetch_all(self.pool())
         .await?;
+        let day_of = |at: Option<String>, on: String| -> Result<NaiveDate, StoreError> {
+            match at.as_deref() {
+                Some(at) => Ok(read_instant(at)?.with_timezone(&zone).date_naive()),
+                None => read_date(&on),
+            }
+        };
         let mut entries = Vec::with_capacity(rows.len());
         for row in &rows {
-            let received_at: Option<String> = row.try_get("received_at")?;
-            let day = match received_at.as_deref() {
-                Some(at) => read_instant(at)?.with_timezone(&zone).date_naive(),
-                None => read_date(&row.try_get::<String, _>("received_on")?)?,
-            };
-            if day.year() != year {
+            let gift_day = day_of(row.try_get("gift_at")?, row.try_get("gift_on")?)?;
+            if gift_day.year() != year {
                 continue;
             }
+            let day = day_of(row.try_get("received_at")?, row.try_get("received_on")?)?;
             let kind: String = row.try_get("kind")?;
             entries.push(YearEntry {
                 id: row.try_get("id")?,
@@ -120,11 +127,11 @@ impl Store {
         Ok(entries)
     }
 
-    /// The language each donor (by lower-cased email) last gave in online.
+    /// The language each donor (by lower-cased email) last gave in online (a checkout paid).
     pub async fn donor_locales(&self) -> Result<HashMap<String, String>, StoreError> {
         let rows = sqlx::query(
             "SELECT LOWER(donor_email) AS email, locale FROM checkout_intents \
-             WHERE donor_email IS NOT NULL ORDER BY created_at, id",
+             WHERE donor_email IS NOT NULL AND status = 'completed' ORDER BY created_at, id",
         )
         .fetch_all(self.pool())
         .await?;
@@ -232,11 +239,15 @@ impl Store {
         rows.iter().map(statement_from_row).collect()
     }
 
-    /// Queues the email of each statement of `year` in force that has an address and was
-    /// never queued; how many were queued.
-    pub async fn queue_statement_emails(&self, year: i32) -> Result<usize, StoreError> {
+    /// Queues the email of each statement of `year` (made for `campaign_id`, or for every
+    /// campaign) in force that has an address and was never queued; how many were queued.
+    pub async fn queue_statement_emails(
+        &self,
+        year: i32,
+        campaign_id: Option<i64>,
+    ) -> Result<usize, StoreError> {
         let mut queued = 0;
-        for statement in self.statements(year).await? {
+        for statement in self.statements(year).await?.into_iter().filter(|s| s.campaign_id == campaign_id) {
             let Some(email) = statement.body.email.as_deref() else { continue };
             if statement.replaced_by.is_some() || statement.email.is_some() {
                 continue;

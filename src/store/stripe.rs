@@ -442,32 +442,45 @@ async fn record_change_in(
     .fetch_optional(&mut *write.tx)
     .await?;
     let monthly = stored.monthly_minor();
-    let changed_at = match &last {
+    let ended_at = stored.ended_at.or(stored.cancelled_at);
+    let mut changes: Vec<(&str, Option<&str>, DateTime<Utc>)> = Vec::new();
+    match &last {
         Some(row) => {
             if row.try_get::<String, _>("status")? == stored.status
                 && row.try_get::<i64, _>("monthly_minor")? == monthly
             {
                 return Ok(());
             }
-            if stored.has_ended() { stored.ended_at.or(stored.cancelled_at) } else { None }
+            let at = if stored.has_ended() { ended_at } else { None };
+            changes.push((&stored.status, stored.end_reason.as_deref(), at.unwrap_or(reported_at)));
         }
-        None => stored.started_at,
+        // First seen already ended (an import, events missed): it was active from its start.
+        None if stored.has_ended() && stored.started_at.is_some() && stored.status == "canceled" => {
+            changes.push(("active", None, stored.started_at.unwrap_or(reported_at)));
+            changes.push((&stored.status, stored.end_reason.as_deref(), ended_at.unwrap_or(reported_at)));
+        }
+        None => changes.push((
+            &stored.status,
+            stored.end_reason.as_deref(),
+            stored.started_at.unwrap_or(reported_at),
+        )),
     }
-    .unwrap_or(reported_at);
-    sqlx::query(
-        "INSERT INTO subscription_changes (subscription_id, campaign_id, status, monthly_minor, currency, \
-         end_reason, changed_at, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&stored.id)
-    .bind(stored.campaign_id)
-    .bind(&stored.status)
-    .bind(monthly)
-    .bind(stored.currency.code())
-    .bind(if stored.has_ended() { stored.end_reason.as_deref() } else { None })
-    .bind(stored_instant(changed_at))
-    .bind(stored_instant(now()))
-    .execute(&mut *write.tx)
-    .await?;
+    for (status, reason, at) in changes {
+        sqlx::query(
+            "INSERT INTO subscription_changes (subscription_id, campaign_id, status, monthly_minor, currency, \
+             end_reason, changed_at, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&stored.id)
+        .bind(stored.campaign_id)
+        .bind(status)
+        .bind(monthly)
+        .bind(stored.currency.code())
+        .bind(if stored.has_ended() && status == stored.status { reason } else { None })
+        .bind(stored_instant(at))
+        .bind(stored_instant(now()))
+        .execute(&mut *write.tx)
+        .await?;
+    }
     Ok(())
 }
 

@@ -362,13 +362,20 @@ impl Sender {
                 .as_ref()
                 .filter(|s| s.kind == crate::store::SupporterEmailKind::AnnualStatement)
             {
-                match supporters::statement(&self.store, &self.mailer, supporter).await? {
-                    Some((subject, body, file)) => {
+                match supporters::statement(&self.store, &self.mailer, supporter).await {
+                    Err(error) => {
+                        // Never the whole queue held up by one statement: it is tried again later.
+                        tracing::error!(%error, email = email.id, "a statement's email could not be written");
+                        let next = next_attempt(email.attempts + 1, Utc::now(), jitter());
+                        self.store.email_attempted(email.id, Some(&error.to_string()), next).await?;
+                        continue;
+                    }
+                    Ok(Some((subject, body, file))) => {
                         self.store.set_email_text(email.id, &subject, &body).await?;
                         (email.subject, email.body) = (subject, body);
                         attachment = Some(file);
                     }
-                    None => {
+                    Ok(None) => {
                         tracing::info!(email = email.id, "a statement replaced before it went; put aside");
                         self.store.cancel_email(email.id).await?;
                         continue;

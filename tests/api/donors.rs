@@ -91,6 +91,27 @@ async fn two_records_of_one_donor_are_merged_seen_whole_and_unmerged(engine: Eng
         assert_eq!(row.try_get::<String, _>("actor").expect("actor"), "user:tre@example.org");
     }
 
+    // Her own page shows the cheque now, and its receipt goes to the address her link went to.
+    let before = app.smtp.messages().len();
+    let asked = app.form_post("/manage", &[("lang", "en"), ("email", "ana@example.org")]).await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    let messages = app.smtp.wait_for(before + 1).await;
+    let link = crate::fake_smtp::body_text(messages.last().expect("her link"))
+        .lines()
+        .find(|line| line.starts_with("https://give.example.org/manage/"))
+        .map(|line| line.trim().trim_start_matches("https://give.example.org").to_owned())
+        .expect("a link");
+    let shown = app.get(&link).await.text().await.expect("her page");
+    assert!(shown.contains("In all: $70.00"), "{shown}");
+    let token = link.trim_start_matches("/manage/").split('?').next().expect("a token").to_owned();
+    let cheque_id = page_entry_id(&shown, "$20.00");
+    let sent = app.smtp.messages().len();
+    let resent =
+        app.form_post(&format!("/manage/{token}/receipts"), &[("lang", "en"), ("entry", &cheque_id)]).await;
+    assert_eq!(resent.status(), StatusCode::OK);
+    let messages = app.smtp.wait_for(sent + 1).await;
+    assert!(messages.last().expect("the receipt").contains("To: ana@example.org"), "{:?}", messages.last());
+
     // Her statement is replaced by one with both gifts; the cheque's own one is voided.
     let said = statements(&app, &year);
     assert!(said.contains("0 issued, 2 replaced, 1 unchanged"), "{said}");
@@ -124,4 +145,12 @@ async fn two_records_of_one_donor_are_merged_seen_whole_and_unmerged(engine: Eng
     assert!(refused.is_err_and(|error| error.to_string().contains("append-only")));
     let check = app.cli(&["check"]);
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+}
+
+/// The entry id of the first gift of `amount` on a donor's page (its receipt form).
+fn page_entry_id(page: &str, amount: &str) -> String {
+    let at = page.find(amount).expect("the gift");
+    let rest = &page[at..];
+    let value = rest.find("name=\"entry\" value=\"").expect("its receipt form") + 20;
+    rest[value..].split('"').next().expect("an id").to_owned()
 }

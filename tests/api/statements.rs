@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 use crate::fake_smtp::{body_text, decode_base64, subject};
 use crate::helpers::{Engine, TestApp, on_both_engines, spawn_app};
 
-on_both_engines!(statements_are_issued_once_sent_once_and_replaced_when_corrected);
+on_both_engines!(
+    statements_are_issued_once_sent_once_and_replaced_when_corrected,
+    a_later_refund_corrects_the_gifts_year_and_a_new_title_changes_nothing,
+);
 
 /// The text of a PDF, as pdftotext reads it (`None` when it is not installed, outside CI).
 fn pdf_text(pdf: &[u8]) -> Option<String> {
@@ -198,6 +201,15 @@ async fn statements_are_issued_once_sent_once_and_replaced_when_corrected(engine
         assert!(text.contains("Preview: not issued") && text.contains("$12.00"), "{text}");
     }
 
+    // Long after (the outbox keeps sent emails 90 days), a run still sends nothing again.
+    let store = appeal::store::Store::connect(&app.db.url).await.expect("connect");
+    store.prune_outbox(Utc::now() + chrono::Duration::days(1)).await.expect("pruned");
+    let said = statements(&app, &["--year", &year, "--send"]);
+    assert!(
+        said.contains(&format!("{year}: 1 issued, 0 replaced, 3 unchanged, 1 emails queued")),
+        "only Dana's, new: a statement's email is the record that it went: {said}"
+    );
+
     // Statements are never rewritten.
     use sqlx::Connection;
     let mut connection = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
@@ -205,4 +217,62 @@ async fn statements_are_issued_once_sent_once_and_replaced_when_corrected(engine
     assert!(refused.is_err_and(|error| error.to_string().contains("append-only")));
     let check = app.cli(&["check"]);
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+}
+
+async fn a_later_refund_corrects_the_gifts_year_and_a_new_title_changes_nothing(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let last_year = (Utc::now().year() - 1).to_string();
+    let this_year = Utc::now().year().to_string();
+    // A gift in December of last year, and a French checkout started (never paid) since.
+    let gift = json!({"amount": "500.00", "method": "cheque", "received_on": format!("{last_year}-12-20"),
+                      "donor_name": "Eve", "donor_email": "eve@example.org"});
+    let gift: Value = app
+        .post_as(&app.treasurer_token, "/api/v1/admin/campaigns/office/donations", &gift)
+        .await
+        .json()
+        .await
+        .expect("the gift");
+    let said = statements(&app, &["--year", &last_year]);
+    assert!(said.contains("1 issued"), "{said}");
+    app.checkout("office", &json!({"amount": "10.00", "email": "eve@example.org", "locale": "fr"})).await;
+    // A campaign's new title, and an abandoned checkout in another language, change nothing.
+    let renamed = app
+        .patch_as(
+            &app.admin_token,
+            "/api/v1/admin/campaigns/office",
+            &json!({"title": {"en": "A new office", "fr": "Un nouveau local"}}),
+        )
+        .await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    let said = statements(&app, &["--year", &last_year]);
+    assert!(said.contains("0 issued, 0 replaced, 1 unchanged"), "{said}");
+
+    // This January the cheque bounces: last year's statement is corrected, this year's has none.
+    let reversal = json!({"reason": "cheque returned", "received_on": format!("{this_year}-01-05")});
+    let reversed = app
+        .post_as(
+            &app.treasurer_token,
+            &format!("/api/v1/admin/donations/{}/reversals", gift["id"]),
+            &reversal,
+        )
+        .await;
+    assert_eq!(reversed.status(), StatusCode::CREATED);
+    let said = statements(&app, &["--year", &this_year]);
+    assert!(said.contains("0 issued, 0 replaced, 0 unchanged"), "the refund is not this year's: {said}");
+    let folder = tempfile::tempdir().expect("a folder");
+    let pdfs = folder.path().to_str().expect("a path").to_owned();
+    let said = statements(&app, &["--year", &last_year, "--pdf", &pdfs]);
+    assert!(
+        said.contains(&format!("issued {last_year}-00002 replacing {last_year}-00001 for Eve")),
+        "{said}"
+    );
+    let pdf = std::fs::read(folder.path().join(format!("statement-{last_year}-00002.pdf"))).expect("the PDF");
+    if let Some(text) = pdf_text(&pdf) {
+        assert!(
+            text.contains(&format!("{this_year}-01-05 A new office Refund or reversal -$500.00")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("Total for {last_year} $0.00")), "{text}");
+    }
 }
