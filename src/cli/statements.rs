@@ -52,12 +52,7 @@ pub(super) async fn run(
         println!(
             "issued {} to {} ({} lines, {} in minor units)",
             number_text(statement.year, statement.number),
-            statement
-                .body
-                .name
-                .as_deref()
-                .or(statement.body.email.as_deref())
-                .unwrap_or(&statement.donor_key),
+            statement.body.addressee().unwrap_or(&statement.donor_key),
             statement.body.lines.len(),
             total
         );
@@ -67,12 +62,7 @@ pub(super) async fn run(
             "issued {} replacing {} for {}",
             number_text(statement.year, statement.number),
             statement.replaces_number.map_or_else(String::new, |number| number_text(statement.year, number)),
-            statement
-                .body
-                .name
-                .as_deref()
-                .or(statement.body.email.as_deref())
-                .unwrap_or(&statement.donor_key),
+            statement.body.addressee().unwrap_or(&statement.donor_key),
         );
     }
     println!(

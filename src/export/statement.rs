@@ -215,7 +215,7 @@ pub fn statement_pdf(
             y += 28.0;
             pen.text(MARGIN, y, 9.0, false, language.t("statement.donor"));
             y += 15.0;
-            pen.text(MARGIN, y, 12.0, true, body.name.as_deref().or(body.email.as_deref()).unwrap_or("—"));
+            pen.text(MARGIN, y, 12.0, true, body.addressee().unwrap_or("—"));
             if let (Some(email), Some(_)) = (&body.email, &body.name) {
                 y += 14.0;
                 pen.text(MARGIN, y, 10.0, false, email);

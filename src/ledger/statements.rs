@@ -67,6 +67,11 @@ pub struct StatementBody {
 }
 
 impl StatementBody {
+    /// Whom it is made out to: their name, else their email.
+    pub fn addressee(&self) -> Option<&str> {
+        self.name.as_deref().or(self.email.as_deref())
+    }
+
     /// Whether `other` says the same: the same donor, lines (but for the campaigns' titles,
     /// which a statement keeps as they were) and totals.
     pub fn says_the_same(&self, other: &StatementBody) -> bool {

@@ -50,8 +50,7 @@ impl<'a> Visitor<'a> {
         self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
     }
 
-    /// A file the dashboard serves (a PDF, say), as bytes.
-    pub async fn get_bytes(&mut self, path: &str) -> (StatusCode, Vec<u8>, reqwest::header::HeaderMap) {
+    async fn fetch(&mut self, path: &str) -> reqwest::Response {
         let response = self
             .app
             .client
@@ -61,20 +60,18 @@ impl<'a> Visitor<'a> {
             .await
             .expect("answer");
         self.keep(&response);
+        response
+    }
+
+    /// A file the dashboard serves (a PDF, say), as bytes.
+    pub async fn get_bytes(&mut self, path: &str) -> (StatusCode, Vec<u8>, reqwest::header::HeaderMap) {
+        let response = self.fetch(path).await;
         let (status, headers) = (response.status(), response.headers().clone());
         (status, response.bytes().await.expect("bytes").to_vec(), headers)
     }
 
     pub async fn get(&mut self, path: &str) -> (StatusCode, String, reqwest::header::HeaderMap) {
-        let response = self
-            .app
-            .client
-            .get(self.app.url(path))
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .expect("answer");
-        self.keep(&response);
+        let response = self.fetch(path).await;
         let (status, headers) = (response.status(), response.headers().clone());
         (status, response.text().await.expect("text"), headers)
     }
