@@ -15,7 +15,8 @@ mod webhooks;
 
 pub use deposits::{BatchOutcome, BatchReversalInput, BatchReversed, record_batch, reverse_batch};
 pub use donors::{
-    DONOR_SEARCH_LIMIT, DonorRecord, DonorSummary, donor_record, merge_donors, search_donors, undo_merge,
+    DONOR_SEARCH_LIMIT, DonorRecord, DonorSummary, donor_record, export_donor, merge_donors, search_donors,
+    undo_merge,
 };
 pub use import::{CsvImport, import_csv};
 pub use matching::{create_match_offer, match_offers};

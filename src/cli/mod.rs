@@ -1,6 +1,7 @@
 //! The command line: `appeal serve` by default, and every treasurer write the API offers.
 
 mod campaigns;
+mod donors;
 mod import;
 mod matches;
 mod people;
@@ -94,6 +95,9 @@ enum Command {
         #[arg(long, default_value = "30d")]
         since: String,
     },
+    /// What appeal holds about a donor.
+    #[command(subcommand)]
+    Donor(donors::DonorCommand),
     /// Issue the year's annual statements, a donor each (a corrected donor's replaced, naming
     /// the one replaced); with --send, email those never sent.
     Statements(statements::StatementArgs),
@@ -508,6 +512,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         Command::Webhook(command) => webhooks::run(command, store, config, &actor).await,
         Command::Match(command) => matches::run(command, store, &actor).await,
         Command::Statements(args) => statements::run(args, store, config, &actor).await,
+        Command::Donor(command) => donors::run(command, store).await,
         Command::Import(command) => import::run(command, store, payments, &actor).await,
         Command::Check { stripe, since } => {
             let totals = check(store).await;

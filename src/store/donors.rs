@@ -138,3 +138,59 @@ impl Store {
         rows.iter().map(entry_from_row).collect()
     }
 }
+
+/// What the checkouts and the outbox hold about one address, for `appeal donor export`.
+impl Store {
+    /// Every checkout started with `email` (any case), oldest first, as stored.
+    pub async fn checkouts_of(&self, email: &str) -> Result<Vec<serde_json::Value>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.id, c.slug, i.billing_interval, i.amount_minor, i.fee_cover_minor, i.currency, i.donor_name, \
+             i.donor_email, i.public_message, i.locale, i.status, i.created_at FROM checkout_intents i \
+             JOIN campaigns c ON c.id = i.campaign_id WHERE LOWER(i.donor_email) = LOWER($1) ORDER BY i.created_at, i.id",
+        )
+        .bind(email)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(serde_json::json!({
+                    "id": row.try_get::<String, _>("id")?,
+                    "campaign": row.try_get::<String, _>("slug")?,
+                    "interval": row.try_get::<String, _>("billing_interval")?,
+                    "amount_minor": row.try_get::<i64, _>("amount_minor")?,
+                    "fee_cover_minor": row.try_get::<i64, _>("fee_cover_minor")?,
+                    "currency": row.try_get::<String, _>("currency")?,
+                    "name": row.try_get::<Option<String>, _>("donor_name")?,
+                    "email": row.try_get::<Option<String>, _>("donor_email")?,
+                    "message": row.try_get::<Option<String>, _>("public_message")?,
+                    "language": row.try_get::<String, _>("locale")?,
+                    "status": row.try_get::<String, _>("status")?,
+                    "created_at": row.try_get::<String, _>("created_at")?,
+                }))
+            })
+            .collect()
+    }
+
+    /// Every email written to `address` (any case) and still kept, oldest first.
+    pub async fn emails_to(&self, address: &str) -> Result<Vec<serde_json::Value>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, subject, body, created_at, sent_at, cancelled_at FROM outbox_emails \
+             WHERE LOWER(to_address) = LOWER($1) ORDER BY id",
+        )
+        .bind(address)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(serde_json::json!({
+                    "kind": row.try_get::<Option<String>, _>("kind")?,
+                    "subject": row.try_get::<String, _>("subject")?,
+                    "body": row.try_get::<String, _>("body")?,
+                    "created_at": row.try_get::<String, _>("created_at")?,
+                    "sent_at": row.try_get::<Option<String>, _>("sent_at")?,
+                    "put_aside_at": row.try_get::<Option<String>, _>("cancelled_at")?,
+                }))
+            })
+            .collect()
+    }
+}

@@ -10,7 +10,10 @@ use serde_json::json;
 use crate::helpers::{Engine, TestApp, on_both_engines, spawn_app};
 use crate::people::{PASSWORD, Visitor, add_user};
 
-on_both_engines!(two_records_of_one_donor_are_merged_seen_whole_and_unmerged);
+on_both_engines!(
+    two_records_of_one_donor_are_merged_seen_whole_and_unmerged,
+    everything_held_about_a_donor_is_exported_as_json,
+);
 
 async fn cheque(app: &TestApp, amount: &str, name: &str, email: Option<&str>) {
     let today = Utc::now().date_naive().to_string();
@@ -153,4 +156,52 @@ fn page_entry_id(page: &str, amount: &str) -> String {
     let rest = &page[at..];
     let value = rest.find("name=\"entry\" value=\"").expect("its receipt form") + 20;
     rest[value..].split('"').next().expect("an id").to_owned()
+}
+
+async fn everything_held_about_a_donor_is_exported_as_json(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let year = Utc::now().year().to_string();
+    let gift = json!({"amount": "25.00", "email": "ana@example.org", "name": "Ana", "message": "Courage !", "locale": "fr"});
+    let session = app.checkout("office", &gift).await;
+    app.deliver_all(&app.stripe.pay_session(&session)).await;
+    // A checkout she left, and a stranger's gift.
+    app.checkout("office", &json!({"amount": "90.00", "email": "Ana@Example.org"})).await;
+    cheque(&app, "30.00", "Ben Roy", Some("ben@example.org")).await;
+    let run = app.cli(&["statements", "--year", &year, "--send"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+
+    let exported = app.cli(&["donor", "export", "--email", " ANA@example.org "]);
+    assert!(exported.status.success(), "{}", String::from_utf8_lossy(&exported.stderr));
+    let export: serde_json::Value = serde_json::from_slice(&exported.stdout).expect("JSON");
+    assert_eq!(export["records"], json!(["email:ana@example.org"]));
+    let gifts = export["gifts"].as_array().expect("gifts");
+    assert_eq!(gifts.len(), 1);
+    assert_eq!(gifts[0]["message"], "Courage !");
+    assert_eq!(gifts[0]["donor_email"], "ana@example.org");
+    assert_eq!(export["checkouts"].as_array().expect("checkouts").len(), 2, "the one she left too");
+    assert_eq!(export["statements"][0]["number"], format!("{year}-00001"));
+    assert!(
+        export["emails"].as_array().expect("emails").iter().any(|email| email["kind"] == "annual_statement"),
+        "{export}"
+    );
+    assert!(!export.to_string().contains("ben@example.org"), "nobody else's");
+
+    // To a file, never over one; a wrong address is refused naming the field.
+    let folder = tempfile::tempdir().expect("a folder");
+    let path = folder.path().join("ana.json");
+    let path_text = path.to_str().expect("a path");
+    let written = app.cli(&["donor", "export", "--email", "ana@example.org", "--output", path_text]);
+    assert!(written.status.success());
+    let again: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("the file")).expect("JSON");
+    assert_eq!(again["gifts"], export["gifts"]);
+    let over = app.cli(&["donor", "export", "--email", "ana@example.org", "--output", path_text]);
+    assert!(!over.status.success(), "an existing file is kept");
+    let wrong = app.cli(&["donor", "export", "--email", "not an address"]);
+    assert!(!wrong.status.success() && String::from_utf8_lossy(&wrong.stderr).contains("email"));
+    let stranger = app.cli(&["donor", "export", "--email", "nobody@example.org"]);
+    let stranger: serde_json::Value = serde_json::from_slice(&stranger.stdout).expect("JSON");
+    assert_eq!(stranger["gifts"], json!([]));
+    assert_eq!(stranger["checkouts"], json!([]));
 }
