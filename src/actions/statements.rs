@@ -160,7 +160,13 @@ pub async fn preview_statement(
         .filter(|entry| entry.donor_key == key)
         .collect();
     let locales = store.donor_locales().await?;
-    let draft = drafts(&entries, &locales, &HashMap::new(), &catalog().fallback().code)
+    let kept: HashMap<String, String> = store
+        .statements_in_force(year, None)
+        .await?
+        .into_iter()
+        .map(|(key, issued)| (key, issued.locale))
+        .collect();
+    let draft = drafts(&entries, &locales, &kept, &catalog().fallback().code)
         .into_iter()
         .next()
         .ok_or(ActionError::NotFound("gift of that donor in that year"))?;

@@ -29,7 +29,8 @@ pub struct StoredStatement {
     /// The day it was issued, in the organization's time zone.
     pub issued_on: NaiveDate,
     pub issued_by: String,
-    /// Its email: `None` never queued, else whether it went (`sent`, `pending`, `cancelled`).
+    /// Its email: `None` never queued, else whether it went (`sent`, `pending`, `cancelled`,
+    /// or `failed`: its tries ran out, and the next `--send` tries again).
     pub email: Option<&'static str>,
 }
 
@@ -38,7 +39,8 @@ const COLUMNS: &str = "s.id, s.year, s.number, s.donor_key, s.campaign_id, s.loc
      (SELECT r.number FROM statements r WHERE r.id = s.replaces_id) AS replaces_number, \
      (SELECT n.id FROM statements n WHERE n.replaces_id = s.id) AS replaced_by, \
      (SELECT CASE WHEN o.sent_at IS NOT NULL THEN 'sent' WHEN o.cancelled_at IS NOT NULL THEN 'cancelled' \
-      ELSE 'pending' END FROM outbox_emails o WHERE o.once_key = 'statement:' || CAST(s.id AS TEXT)) AS email_state";
+      WHEN o.send_after IS NULL THEN 'failed' ELSE 'pending' END \
+      FROM outbox_emails o WHERE o.once_key = 'statement:' || CAST(s.id AS TEXT)) AS email_state";
 
 fn statement_from_row(row: &AnyRow) -> Result<StoredStatement, StoreError> {
     let body: String = row.try_get("body")?;
@@ -61,6 +63,7 @@ fn statement_from_row(row: &AnyRow) -> Result<StoredStatement, StoreError> {
         email: match email.as_deref() {
             Some("sent") => Some("sent"),
             Some("cancelled") => Some("cancelled"),
+            Some("failed") => Some("failed"),
             Some(_) => Some("pending"),
             None => None,
         },
@@ -82,12 +85,22 @@ impl Store {
         // A reversal counts in the year of the gift it reverses: read by its gift's day, a
         // day either side (a day in the zone may differ from the stored one).
         let rows = sqlx::query(
+            // Gifts by their day, then what reversed them by their gift's (each read through an
+            // index: received_on, then origin_entry_id).
             "SELECT e.id, e.kind, e.amount_minor, e.currency, e.donor_key, e.donor_name, e.donor_email, \
+             e.recurring, e.received_on, e.received_at, e.received_on AS gift_on, e.received_at AS gift_at, \
+             c.title_en, c.title_fr \
+             FROM ledger_entries e JOIN campaigns c ON c.id = e.campaign_id \
+             WHERE e.origin_entry_id IS NULL AND e.received_on >= $1 AND e.received_on <= $2 \
+             AND ($3 IS NULL OR e.campaign_id = $3) \
+             UNION ALL \
+             SELECT e.id, e.kind, e.amount_minor, e.currency, e.donor_key, e.donor_name, e.donor_email, \
              e.recurring, e.received_on, e.received_at, o.received_on AS gift_on, o.received_at AS gift_at, \
              c.title_en, c.title_fr \
-             FROM ledger_entries e JOIN ledger_entries o ON o.id = COALESCE(e.origin_entry_id, e.id) \
+             FROM ledger_entries o JOIN ledger_entries e ON e.origin_entry_id = o.id \
              JOIN campaigns c ON c.id = e.campaign_id \
-             WHERE o.received_on >= $1 AND o.received_on <= $2 AND ($3 IS NULL OR e.campaign_id = $3) ORDER BY e.id",
+             WHERE o.received_on >= $1 AND o.received_on <= $2 AND ($3 IS NULL OR e.campaign_id = $3) \
+             ORDER BY 1",
         )
         .bind(first.pred_opt().unwrap_or(first).to_string())
         .bind(last.succ_opt().unwrap_or(last).to_string())
@@ -240,7 +253,8 @@ impl Store {
     }
 
     /// Queues the email of each statement of `year` (made for `campaign_id`, or for every
-    /// campaign) in force that has an address and was never queued; how many were queued.
+    /// campaign) in force that has an address and was never queued, or whose email failed or
+    /// was put aside; how many were queued.
     pub async fn queue_statement_emails(
         &self,
         year: i32,
@@ -249,7 +263,7 @@ impl Store {
         let mut queued = 0;
         for statement in self.statements(year).await?.into_iter().filter(|s| s.campaign_id == campaign_id) {
             let Some(email) = statement.body.email.as_deref() else { continue };
-            if statement.replaced_by.is_some() || statement.email.is_some() {
+            if statement.replaced_by.is_some() || matches!(statement.email, Some("sent" | "pending")) {
                 continue;
             }
             let mut write = self.begin_write().await?;
@@ -257,7 +271,9 @@ impl Store {
             let done = sqlx::query(
                 "INSERT INTO outbox_emails (to_address, subject, body, created_at, kind, data, once_key, send_after) \
                  VALUES ($1, '', '', $2, 'annual_statement', $3, $4, $2) \
-                 ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING",
+                 ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO UPDATE SET send_after = excluded.send_after, \
+                 cancelled_at = NULL, attempts = 0, last_error = NULL \
+                 WHERE outbox_emails.sent_at IS NULL AND (outbox_emails.cancelled_at IS NOT NULL OR outbox_emails.send_after IS NULL)",
             )
             .bind(email)
             .bind(&stamp)

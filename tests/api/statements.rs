@@ -210,6 +210,14 @@ async fn statements_are_issued_once_sent_once_and_replaced_when_corrected(engine
         "only Dana's, new: a statement's email is the record that it went: {said}"
     );
 
+    // Dana's email never gets through (its tries run out): shown as failed, and the next
+    // --send tries it again.
+    app.execute_sql("UPDATE outbox_emails SET send_after = NULL, attempts = 10, sent_at = NULL WHERE kind = 'annual_statement' AND to_address = 'dana@example.org'").await;
+    let (_, page, _) = treasurer.get(&format!("/admin/statements?year={year}")).await;
+    assert!(page.contains("failed"), "{page}");
+    let said = statements(&app, &["--year", &year, "--send"]);
+    assert!(said.contains("0 issued, 0 replaced, 4 unchanged, 1 emails queued"), "tried again: {said}");
+
     // Statements are never rewritten.
     use sqlx::Connection;
     let mut connection = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
