@@ -1,6 +1,7 @@
 //! The command line: `appeal serve` by default, and every treasurer write the API offers.
 
 mod campaigns;
+mod donations;
 mod donors;
 mod import;
 mod matches;
@@ -18,11 +19,9 @@ use crate::access::{Actor, Scope};
 use crate::actions::{self, ActionError};
 use crate::app::Application;
 use crate::config::Config;
-use crate::ledger::entry::{OfflineDonationInput, ReversalInput};
-use crate::ledger::progress::timestamp;
 use crate::ledger::validation::AmountText;
 use crate::payments::Payments;
-use crate::store::{RecordOutcome, SchemaState, Store, StoreError, SubscriptionFilter};
+use crate::store::{SchemaState, Store, StoreError, SubscriptionFilter};
 use crate::{demo, telemetry};
 
 #[derive(Debug, Parser)]
@@ -69,7 +68,7 @@ enum Command {
     Campaign(campaigns::CampaignCommand),
     /// Record and reverse money raised internally.
     #[command(subcommand)]
-    Donation(DonationCommand),
+    Donation(donations::DonationCommand),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(people::TokenCommand),
@@ -212,109 +211,6 @@ enum SubscriptionCommand {
         #[arg(long)]
         now: bool,
     },
-}
-
-#[derive(Debug, Subcommand)]
-enum DonationCommand {
-    /// Find entries: by donor, reference, amount or number (--q), dates, method, branch,
-    /// kind or deposit; newest first, a page at a time (--before the last one listed).
-    List(DonationListArgs),
-    /// Record money raised internally (cash, cheque, e-transfer, bank transfer).
-    Add(DonationAddArgs),
-    /// Reverse all or part of an offline donation with a new negative entry.
-    Reverse(DonationReverseArgs),
-    /// Refund all or part of an online donation through Stripe.
-    Refund {
-        /// The id of the donation entry.
-        #[arg(long)]
-        entry: i64,
-        /// Defaults to everything not yet refunded.
-        #[arg(long)]
-        amount: Option<String>,
-        /// Why: kept on the refund at Stripe and on its ledger entry.
-        #[arg(long)]
-        reason: Option<String>,
-    },
-}
-
-#[derive(Debug, Args)]
-struct DonationListArgs {
-    #[arg(long)]
-    campaign: Option<String>,
-    /// A donor's name or e-mail, a reference, an amount or an entry number ("#42").
-    #[arg(long)]
-    q: Option<String>,
-    /// YYYY-MM-DD, received on or after.
-    #[arg(long)]
-    from: Option<String>,
-    /// YYYY-MM-DD, received on or before.
-    #[arg(long)]
-    to: Option<String>,
-    #[arg(long)]
-    method: Option<String>,
-    #[arg(long)]
-    branch: Option<String>,
-    /// donation, refund, adjustment, dispute, dispute_won or refund_failed.
-    #[arg(long)]
-    kind: Option<String>,
-    /// A deposit's number.
-    #[arg(long)]
-    batch: Option<i64>,
-    /// How many (default 50, at most 500).
-    #[arg(long)]
-    limit: Option<i64>,
-    /// Entries older than this one.
-    #[arg(long)]
-    before: Option<i64>,
-}
-
-#[derive(Debug, Args)]
-struct DonationAddArgs {
-    #[arg(long)]
-    campaign: String,
-    #[arg(long)]
-    amount: String,
-    /// cash, cheque, etransfer, bank_transfer or other.
-    #[arg(long)]
-    method: String,
-    /// YYYY-MM-DD.
-    #[arg(long)]
-    received_on: String,
-    #[arg(long)]
-    donor_name: Option<String>,
-    #[arg(long)]
-    donor_email: Option<String>,
-    #[arg(long)]
-    branch: Option<String>,
-    #[arg(long)]
-    reference: Option<String>,
-    /// Show the donor's name on the public wall (they agreed); anonymous otherwise.
-    #[arg(long)]
-    show_name: bool,
-    /// Record it even though an earlier gift has the same reference, amount and date.
-    #[arg(long)]
-    allow_duplicate: bool,
-    /// The push it came from, for the sources report (`branch-meeting-nov`).
-    #[arg(long = "ref")]
-    source_ref: Option<String>,
-    /// A matcher's payment: the id of the match offer it settles (`appeal match list`).
-    #[arg(long = "match")]
-    match_offer: Option<i64>,
-}
-
-#[derive(Debug, Args)]
-struct DonationReverseArgs {
-    /// The id of the donation entry.
-    #[arg(long)]
-    entry: i64,
-    #[arg(long)]
-    reason: String,
-    /// Defaults to everything not yet reversed.
-    #[arg(long)]
-    amount: Option<String>,
-    /// refund or adjustment (the default).
-    #[arg(long)]
-    kind: Option<String>,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -505,9 +401,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
             Ok(())
         }
         Command::Campaign(command) => campaigns::run(command, store, &actor).await,
-        Command::Donation(DonationCommand::List(args)) => list_donations(store, args, &actor).await,
-        Command::Donation(DonationCommand::Add(args)) => add_donation(store, args, &actor).await,
-        Command::Donation(DonationCommand::Reverse(args)) => reverse_donation(store, args, &actor).await,
+        Command::Donation(command) => donations::run(command, store, payments, &actor).await,
         Command::Token(command) => people::run_token(command, store, &actor).await,
         Command::Webhook(command) => webhooks::run(command, store, config, &actor).await,
         Command::Match(command) => matches::run(command, store, &actor).await,
@@ -521,21 +415,6 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
             }
             let stripe_side = stripe::check_stripe(store, payments, &since).await;
             return if totals == ExitCode::SUCCESS { stripe_side } else { totals };
-        }
-        Command::Donation(DonationCommand::Refund { entry, amount, reason }) => {
-            let input = actions::RefundInput { amount: amount.map(AmountText), reason };
-            actions::refund_donation(store, payments, entry, input, &actor, None).await.map(|refund| {
-                let (charged_minor, charged_currency) = refund.charged;
-                println!(
-                    "asked Stripe to refund {} {} of entry {} ({} {} charged; refund {}); the ledger moves when Stripe confirms it",
-                    refund.entry.currency.format_minor(refund.amount_minor),
-                    refund.entry.currency,
-                    refund.entry.id,
-                    charged_currency.format_minor(charged_minor),
-                    charged_currency,
-                    refund.refund_id
-                );
-            })
         }
         Command::Subscription(SubscriptionCommand::List { campaign, status }) => {
             list_subscriptions(store, campaign, status).await
@@ -575,94 +454,6 @@ fn report_action(result: Result<(), ActionError>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-async fn add_donation(store: &Store, args: DonationAddArgs, actor: &Actor) -> Result<(), ActionError> {
-    let input = OfflineDonationInput {
-        amount: Some(AmountText(args.amount)),
-        method: Some(args.method),
-        received_on: Some(args.received_on),
-        donor_name: args.donor_name,
-        donor_email: args.donor_email,
-        reference: args.reference,
-        branch: args.branch,
-        anonymous: Some(!args.show_name),
-        message: None,
-        allow_duplicate: args.allow_duplicate,
-        source_ref: args.source_ref,
-        match_offer: args.match_offer,
-    };
-    let outcome = actions::record_offline_donation(store, &args.campaign, input, actor, None).await?;
-    print_entry("recorded", &outcome);
-    Ok(())
-}
-
-async fn reverse_donation(
-    store: &Store,
-    args: DonationReverseArgs,
-    actor: &Actor,
-) -> Result<(), ActionError> {
-    let input = ReversalInput {
-        amount: args.amount.map(AmountText),
-        reason: Some(args.reason),
-        kind: args.kind,
-        received_on: None,
-    };
-    let outcome = actions::reverse_entry(store, args.entry, input, actor, None).await?;
-    print_entry("reversed with", &outcome);
-    Ok(())
-}
-
-async fn list_donations(store: &Store, args: DonationListArgs, actor: &Actor) -> Result<(), ActionError> {
-    let input = crate::ledger::search::EntrySearchInput {
-        campaign: args.campaign,
-        q: args.q,
-        from: args.from,
-        to: args.to,
-        method: args.method,
-        branch: args.branch,
-        kind: args.kind,
-        batch: args.batch,
-        limit: args.limit,
-        before: args.before,
-    };
-    let page = actions::find_entries(store, actor, &input).await?;
-    println!(
-        "{:>7} {:<10} {:<13} {:>14} {:<9} {:<14} {:<12} {:<24} REFERENCE",
-        "ID", "DATE", "KIND", "AMOUNT", "CURRENCY", "METHOD", "BRANCH", "DONOR"
-    );
-    for entry in &page.entries {
-        println!(
-            "{:>7} {:<10} {:<13} {:>14} {:<9} {:<14} {:<12} {:<24} {}",
-            entry.id,
-            entry.received_on,
-            entry.kind.as_str(),
-            crate::web::i18n::catalog().fallback().money(entry.amount_minor, entry.currency),
-            entry.currency,
-            entry.method,
-            entry.branch_slug.as_ref().map_or("", |slug| slug.as_str()),
-            entry.donor.name.as_deref().unwrap_or(""),
-            entry.reference.as_deref().unwrap_or("")
-        );
-    }
-    if let Some(before) = page.next_before {
-        eprintln!("more: --before {before}");
-    }
-    Ok(())
-}
-
-fn print_entry(verb: &str, outcome: &RecordOutcome) {
-    let entry = outcome.entry();
-    println!(
-        "{verb} entry {} ({}): {} {} to {} on {}, recorded {}",
-        entry.id,
-        entry.kind.as_str(),
-        entry.currency.format_minor(entry.amount_minor),
-        entry.currency,
-        entry.campaign_slug,
-        entry.received_on,
-        timestamp(entry.recorded_at)
-    );
 }
 
 async fn check(store: &Store) -> ExitCode {
