@@ -33,6 +33,19 @@ async fn export_ledger(
     Ok(download(export))
 }
 
+/// A file as the API and the dashboard serve it: its type, `attachment` (saved) or `inline`
+/// (shown) under `name`, never kept by a cache.
+pub fn file(body: impl IntoResponse, content_type: &'static str, disposition: &str, name: &str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(&format!("{disposition}; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// An export as a file download, streamed as it is written.
 pub fn download(export: Export) -> Response {
     let body = futures_util::stream::unfold(export.chunks, |mut chunks| async move {
@@ -46,13 +59,5 @@ pub fn download(export: Export) -> Response {
             None => None,
         }
     });
-    let disposition = format!("attachment; filename=\"{}\"", export.file_name);
-    let mut response = Body::from_stream(body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(export.format.content_type()));
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    file(Body::from_stream(body), export.format.content_type(), "attachment", &export.file_name)
 }

@@ -153,21 +153,6 @@ async fn donor_page(
     manage_page(state, lang, status, "open", extra)
 }
 
-/// Money in several currencies, as one line: "$50.00 + 20,00 €".
-fn amounts(
-    language: &crate::web::i18n::Language,
-    sums: &std::collections::BTreeMap<&'static str, i64>,
-) -> String {
-    sums.iter()
-        .filter_map(|(code, minor)| {
-            crate::ledger::Currency::from_code(code)
-                .ok()
-                .map(|currency| language.money_exact(*minor, currency))
-        })
-        .collect::<Vec<_>>()
-        .join(" + ")
-}
-
 /// Every gift of `email` by year (newest first) with the year's total and the total in all,
 /// and the statements issued to them still in force.
 async fn donor_view(
@@ -178,7 +163,7 @@ async fn donor_view(
     use std::collections::BTreeMap;
     // Their records, merged ones included.
     let merges = crate::ledger::donors::Merges::new(&state.store.donor_merges().await?);
-    let keys = merges.members(&format!("email:{}", email.to_lowercase()));
+    let keys = merges.members(&crate::ledger::entry::email_key(email));
     let entries = state.store.entries_of_donors(&keys).await?;
     let mut titles: BTreeMap<i64, String> = BTreeMap::new();
     for campaign in state.store.list_campaigns(true).await? {
@@ -187,8 +172,7 @@ async fn donor_view(
     let mut years: BTreeMap<i32, (Vec<serde_json::Value>, BTreeMap<&'static str, i64>)> = BTreeMap::new();
     let mut total: BTreeMap<&'static str, i64> = BTreeMap::new();
     for entry in &entries {
-        let day =
-            entry.received_at.map_or(entry.received_on, |at| at.with_timezone(&state.timezone).date_naive());
+        let day = entry.day_in(&state.timezone);
         let (lines, sums) = years.entry(chrono::Datelike::year(&day)).or_default();
         *sums.entry(entry.currency.code()).or_default() += entry.amount_minor;
         *total.entry(entry.currency.code()).or_default() += entry.amount_minor;
@@ -212,7 +196,7 @@ async fn donor_view(
         .iter()
         .rev()
         .map(|(year, (lines, sums))| {
-            json!({"year": year.to_string(), "lines": lines, "total": amounts(language, sums)})
+            json!({"year": year.to_string(), "lines": lines, "total": language.money_sums(sums.iter().map(|(code, minor)| (*code, *minor)))})
         })
         .collect();
     let statements: Vec<serde_json::Value> = state
@@ -226,14 +210,16 @@ async fn donor_view(
             json!({"id": statement.id, "year": statement.year.to_string(), "number": number})
         })
         .collect();
-    Ok(json!({"years": years, "total": amounts(language, &total), "statements": statements}))
+    Ok(
+        json!({"years": years, "total": language.money_sums(total.iter().map(|(code, minor)| (*code, *minor))), "statements": statements}),
+    )
 }
 
 /// Whether `key` is one of the records of the donor with `email` (merged ones included).
 async fn is_theirs(state: &AppState, email: &str, key: &str) -> bool {
     let Ok(records) = state.store.donor_merges().await else { return false };
     let merges = crate::ledger::donors::Merges::new(&records);
-    merges.canonical(key) == merges.canonical(&format!("email:{}", email.to_lowercase()))
+    merges.canonical(key) == merges.canonical(&crate::ledger::entry::email_key(email))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -317,14 +303,7 @@ pub(super) async fn manage_statement(
                 "statement-{}.pdf",
                 crate::ledger::statements::number_text(statement.year, statement.number)
             );
-            let mut response = bytes.into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
-            if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-                headers.insert(header::CONTENT_DISPOSITION, value);
-            }
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
+            crate::http::exports::file(bytes, "application/pdf", "attachment", &name)
         }
         Err(error) => Problem::internal(&error).into_response(),
     }

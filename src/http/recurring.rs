@@ -1,7 +1,7 @@
 //! `GET /api/v1/admin/recurring`: recurring health, month by month, as JSON or CSV.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -254,12 +254,5 @@ async fn recurring(
         return Ok(axum::Json(body).into_response());
     }
     let name = body.file_name(table);
-    let mut response = body.csv(table).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(super::exports::file(body.csv(table), "text/csv; charset=utf-8", "attachment", &name))
 }

@@ -95,7 +95,7 @@ pub fn key_of(text: &str) -> String {
     if ["email:", "name:", "unnamed:"].iter().any(|prefix| text.starts_with(prefix)) {
         text.to_owned()
     } else if text.contains('@') {
-        format!("email:{}", text.to_lowercase())
+        super::entry::email_key(text)
     } else {
         format!("name:{}", text.to_lowercase())
     }

@@ -107,12 +107,17 @@ pub struct Donor {
     pub message: Option<String>,
 }
 
+/// The donor key of gifts given with `email`: the same for any case of it.
+pub fn email_key(email: &str) -> String {
+    format!("email:{}", email.to_lowercase())
+}
+
 impl Donor {
     /// The key under which a donor's gifts to one campaign are summed for the donor count:
     /// the e-mail when known, else the name; a gift with neither is a donor of its own.
     pub fn key(&self, fallback_unique: &str) -> String {
         match (&self.email, &self.name) {
-            (Some(email), _) => format!("email:{}", email.to_lowercase()),
+            (Some(email), _) => email_key(email),
             (None, Some(name)) => format!("name:{}", name.to_lowercase()),
             (None, None) => format!("unnamed:{fallback_unique}"),
         }
@@ -219,6 +224,14 @@ pub struct Entry {
     pub source_ref: Option<String>,
     /// The match offer a matcher's payment settles.
     pub match_offer_id: Option<i64>,
+}
+
+impl Entry {
+    /// The day the money was received in `zone`: by the instant Stripe took it, else the
+    /// date a treasurer entered.
+    pub fn day_in(&self, zone: &chrono_tz::Tz) -> NaiveDate {
+        self.received_at.map_or(self.received_on, |at| at.with_timezone(zone).date_naive())
+    }
 }
 
 /// Money raised internally, as a treasurer enters it (API body and CLI flags alike).

@@ -263,17 +263,9 @@ impl Mailer {
             .fill("mail.statement.subject", &[("year", &year), ("organization", &self.site.organization)]);
         let name =
             statement.body.name.clone().unwrap_or_else(|| language.t("mail.receipt.friend").to_owned());
-        let total = statement
-            .body
-            .totals
-            .iter()
-            .filter_map(|total| {
-                crate::ledger::Currency::from_code(&total.currency)
-                    .ok()
-                    .map(|currency| language.money_exact(total.total_minor, currency))
-            })
-            .collect::<Vec<_>>()
-            .join(" + ");
+        let total = language.money_sums(
+            statement.body.totals.iter().map(|total| (total.currency.as_str(), total.total_minor)),
+        );
         let number = number_text(statement.year, statement.number);
         let mut lines = vec![
             language.fill("mail.receipt.greeting", &[("name", &name)]),

@@ -202,7 +202,7 @@ impl Store {
     /// Whether any gift is recorded under `email`.
     pub async fn donor_has_gifts(&self, email: &str) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT 1 AS found FROM ledger_entries WHERE donor_key = $1 LIMIT 1")
-            .bind(format!("email:{}", email.to_lowercase()))
+            .bind(crate::ledger::entry::email_key(email))
             .fetch_optional(self.pool())
             .await?;
         Ok(row.is_some())

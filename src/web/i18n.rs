@@ -158,6 +158,15 @@ impl Language {
         self.money_with(minor, currency, true)
     }
 
+    /// Sums in several currencies, to the cent, as one line: "$50.00 + 20,00 €" (a currency
+    /// code appeal does not know is left out).
+    pub fn money_sums<'a>(&self, sums: impl IntoIterator<Item = (&'a str, i64)>) -> String {
+        sums.into_iter()
+            .filter_map(|(code, minor)| Currency::from_code(code).ok().map(|c| self.money_exact(minor, c)))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+
     fn money_with(&self, minor: i64, currency: Currency, cents: bool) -> String {
         let scale = 10_i64.pow(currency.digits());
         let (whole, fraction) = (minor.abs() / scale, minor.abs() % scale);

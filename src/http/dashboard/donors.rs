@@ -20,7 +20,7 @@ use crate::actions::{self, ActionError, DonorSummary};
 use crate::http::AppState;
 use crate::http::auth::SignedIn;
 use crate::http::error::Problem;
-use crate::ledger::{Currency, EntryKind};
+use crate::ledger::EntryKind;
 use crate::web::i18n::{Language, catalog};
 
 #[derive(Debug, Default, Deserialize)]
@@ -38,11 +38,7 @@ fn href(key: &str) -> String {
 }
 
 fn totals(language: &Language, totals: &BTreeMap<String, i64>) -> String {
-    totals
-        .iter()
-        .filter_map(|(code, minor)| Currency::from_code(code).ok().map(|c| language.money_exact(*minor, c)))
-        .collect::<Vec<_>>()
-        .join(" + ")
+    language.money_sums(totals.iter().map(|(code, minor)| (code.as_str(), *minor)))
 }
 
 fn summary_json(language: &Language, person: &DonorSummary) -> Value {
@@ -96,8 +92,7 @@ async fn render(
     let language = catalog().fallback();
     let mut years: BTreeMap<i32, (Vec<Value>, BTreeMap<String, i64>)> = BTreeMap::new();
     for entry in &record.entries {
-        let day =
-            entry.received_at.map_or(entry.received_on, |at| at.with_timezone(&state.timezone).date_naive());
+        let day = entry.day_in(&state.timezone);
         let (lines, sums) = years.entry(chrono::Datelike::year(&day)).or_default();
         *sums.entry(entry.currency.code().to_owned()).or_default() += entry.amount_minor;
         lines.push(json!({

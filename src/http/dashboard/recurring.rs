@@ -4,7 +4,7 @@
 //! rest of the dashboard without a script.
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -108,15 +108,12 @@ pub(super) async fn recurring(
             .as_deref()
             .filter(|table| matches!(*table, "cohorts" | "projection"))
             .unwrap_or("months");
-        let mut response = body.csv(table).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-        if let Ok(value) =
-            HeaderValue::from_str(&format!("attachment; filename=\"{}\"", body.file_name(table)))
-        {
-            headers.insert(header::CONTENT_DISPOSITION, value);
-        }
-        return response;
+        return crate::http::exports::file(
+            body.csv(table),
+            "text/csv; charset=utf-8",
+            "attachment",
+            &body.file_name(table),
+        );
     }
 
     let language = catalog().fallback();

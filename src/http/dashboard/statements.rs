@@ -4,7 +4,7 @@
 //! `appeal statements --year Y [--send]`.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, Utc};
 use serde::Deserialize;
@@ -15,7 +15,6 @@ use crate::actions::{self, ActionError};
 use crate::http::AppState;
 use crate::http::auth::SignedIn;
 use crate::http::error::Problem;
-use crate::ledger::Currency;
 use crate::ledger::statements::number_text;
 use crate::web::i18n::catalog;
 
@@ -26,14 +25,7 @@ pub(super) struct StatementsQuery {
 }
 
 fn pdf(bytes: Vec<u8>, name: &str) -> Response {
-    let mut response = bytes.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
-    if let Ok(value) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    crate::http::exports::file(bytes, "application/pdf", "inline", name)
 }
 
 /// The year asked for (last year by default, the one statements are made for in spring).
@@ -74,17 +66,9 @@ pub(super) async fn statements(
     let rows: Vec<Value> = listed
         .iter()
         .map(|statement| {
-            let total = statement
-                .body
-                .totals
-                .iter()
-                .filter_map(|total| {
-                    Currency::from_code(&total.currency)
-                        .ok()
-                        .map(|c| language.money_exact(total.total_minor, c))
-                })
-                .collect::<Vec<_>>()
-                .join(" + ");
+            let total = language.money_sums(
+                statement.body.totals.iter().map(|total| (total.currency.as_str(), total.total_minor)),
+            );
             json!({
                 "id": statement.id,
                 "number": number_text(statement.year, statement.number),
