@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::ActionError;
 use crate::access::{Actor, Role};
-use crate::ledger::donors::{Merge, Merges, key_of};
+use crate::ledger::donors::{Merge, Merges};
 use crate::ledger::entry::Entry;
 use crate::ledger::subscription::Subscription;
 use crate::ledger::{FieldErrors, Slug};
@@ -108,8 +108,7 @@ pub async fn donor_record(store: &Store, key: &str, actor: &Actor) -> Result<Don
         return Err(ActionError::NotFound("donor"));
     }
     let entries = store.entries_of_donors(&keys).await?;
-    let emails: Vec<String> =
-        keys.iter().filter_map(|key| key.strip_prefix("email:")).map(str::to_owned).collect();
+    let emails = store.emails_of_donors(&keys).await?;
     let subscriptions = store.subscriptions_of_emails(&emails).await?;
     Ok(DonorRecord {
         summary: summary(&merges, key, &figures),
@@ -134,14 +133,17 @@ pub async fn merge_donors(
             "is required: an email, a name or a record",
         )));
     }
-    let from = key_of(other);
+    let no_gift = || {
+        ActionError::Invalid(FieldErrors::single(
+            "other",
+            format!("no gift is recorded under {}", other.trim()),
+        ))
+    };
+    let from = store.donor_key_named(other).await?.ok_or_else(no_gift)?;
     let merges = Merges::new(&store.donor_merges().await?);
     let into = merges.canonical(key);
     if store.donor_figures(std::slice::from_ref(&from)).await?.is_empty() {
-        return Err(ActionError::Invalid(FieldErrors::single(
-            "other",
-            format!("no gift is recorded under {from}"),
-        )));
+        return Err(no_gift());
     }
     if store.donor_figures(std::slice::from_ref(&into)).await?.is_empty() {
         return Err(ActionError::NotFound("donor"));
@@ -181,65 +183,4 @@ pub async fn undo_merge(store: &Store, id: i64, actor: &Actor) -> Result<String,
         )
         .await?;
     Ok(merges.canonical(&merge.into_key))
-}
-
-/// Everything appeal holds about the person with `email` (their merged records included), as
-/// JSON: their gifts and what reversed them, checkouts, subscriptions, the emails written to
-/// them, their annual statements and the merges of their records.
-pub async fn export_donor(store: &Store, email: &str) -> Result<serde_json::Value, ActionError> {
-    let email = crate::ledger::validation::parse_email(email)
-        .map_err(|error| ActionError::Invalid(FieldErrors::single("email", error)))?;
-    let records = store.donor_merges().await?;
-    let merges = Merges::new(&records);
-    let keys = merges.members(&key_of(&email));
-    let emails: Vec<String> =
-        keys.iter().filter_map(|key| key.strip_prefix("email:")).map(str::to_owned).collect();
-    let gifts: Vec<_> =
-        store.entries_of_donors(&keys).await?.iter().map(crate::ledger::bodies::EntryBody::new).collect();
-    let subscriptions: Vec<_> = store
-        .subscriptions_of_emails(&emails)
-        .await?
-        .iter()
-        .map(|(subscription, slug)| crate::ledger::bodies::SubscriptionBody::new(subscription, slug.as_str()))
-        .collect();
-    let mut checkouts = Vec::new();
-    let mut messages = Vec::new();
-    for address in &emails {
-        checkouts.extend(store.checkouts_of(address).await?);
-        messages.extend(store.emails_to(address).await?);
-    }
-    let statements: Vec<serde_json::Value> = store
-        .statements_of(&keys)
-        .await?
-        .iter()
-        .map(|statement| {
-            serde_json::json!({
-                "number": crate::ledger::statements::number_text(statement.year, statement.number),
-                "year": statement.year,
-                "issued_on": statement.issued_on.to_string(),
-                "void": statement.replaced_by.is_some(),
-                "language": statement.locale,
-                "body": statement.body,
-            })
-        })
-        .collect();
-    let merged: Vec<serde_json::Value> = records
-        .iter()
-        .filter(|merge| keys.contains(&merge.from_key) || keys.contains(&merge.into_key))
-        .map(|merge| {
-            serde_json::json!({"id": merge.id, "from": merge.from_key, "into": merge.into_key, "undoes": merge.undoes,
-                               "reason": merge.reason, "at": merge.at.to_rfc3339(), "by": merge.by})
-        })
-        .collect();
-    Ok(serde_json::json!({
-        "email": email,
-        "records": keys,
-        "exported_at": chrono::Utc::now().to_rfc3339(),
-        "gifts": gifts,
-        "checkouts": checkouts,
-        "subscriptions": subscriptions,
-        "emails": messages,
-        "statements": statements,
-        "merges": merged,
-    }))
 }

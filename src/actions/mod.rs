@@ -5,6 +5,7 @@ mod donors;
 mod import;
 mod matching;
 mod people;
+mod privacy;
 mod recurring;
 mod search;
 mod sources;
@@ -15,11 +16,11 @@ mod webhooks;
 
 pub use deposits::{BatchOutcome, BatchReversalInput, BatchReversed, record_batch, reverse_batch};
 pub use donors::{
-    DONOR_SEARCH_LIMIT, DonorRecord, DonorSummary, donor_record, export_donor, merge_donors, search_donors,
-    undo_merge,
+    DONOR_SEARCH_LIMIT, DonorRecord, DonorSummary, donor_record, merge_donors, search_donors, undo_merge,
 };
 pub use import::{CsvImport, import_csv};
 pub use matching::{create_match_offer, match_offers};
+pub use privacy::{PersonNamed, export_donor, forget_donor};
 pub use recurring::{MAX_MONTHS, RecurringQuery, RecurringReport, recurring_health};
 pub use search::{EntryPage, find_entries};
 pub use sources::campaign_sources;

@@ -11,7 +11,7 @@ use crate::access::{Actor, Role};
 use crate::config::SiteConfig;
 use crate::export::statement::{StatementHeader, issued_pdf, statement_pdf};
 use crate::ledger::FieldErrors;
-use crate::ledger::donors::{Merges, key_of};
+use crate::ledger::donors::Merges;
 use crate::ledger::statements::{Plan, YearEntry, drafts, plan};
 use crate::store::{Store, StoredStatement};
 use crate::web::i18n::catalog;
@@ -78,8 +78,13 @@ pub async fn issue_statements(
         None => None,
     };
     let campaign_id = campaign.as_ref().map(|campaign| campaign.id);
-    let entries = merged(store, store.year_entries(year, zone, campaign_id).await?).await?;
-    let current = store.statements_in_force(year, campaign_id).await?;
+    let mut entries = merged(store, store.year_entries(year, zone, campaign_id).await?).await?;
+    let mut current = store.statements_in_force(year, campaign_id).await?;
+    // A person forgotten keeps the statements issued to them as they were: nothing is issued
+    // for them again, nor voided for the name and address they no longer have.
+    let forgotten = store.forgotten_donor_keys().await?;
+    entries.retain(|entry| !forgotten.contains(&entry.donor_key));
+    current.retain(|key, _| !forgotten.contains(key));
     // A statement in force keeps its language; a new one is in the language last given in.
     let kept: HashMap<String, String> =
         current.iter().map(|(key, issued)| (key.clone(), issued.locale.clone())).collect();
@@ -153,7 +158,11 @@ pub async fn preview_statement(
 ) -> Result<Vec<u8>, ActionError> {
     require_whole_organization(actor)?;
     let year = statement_year(year, zone)?;
-    let key = Merges::new(&store.donor_merges().await?).canonical(&key_of(email));
+    let key = store
+        .donor_key_named(email)
+        .await?
+        .ok_or(ActionError::NotFound("gift of that donor in that year"))?;
+    let key = Merges::new(&store.donor_merges().await?).canonical(&key);
     let entries: Vec<_> = merged(store, store.year_entries(year, zone, None).await?)
         .await?
         .into_iter()

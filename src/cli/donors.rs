@@ -1,9 +1,11 @@
-//! `appeal donor export`: everything appeal holds about one person, as JSON.
+//! `appeal donor export`: everything appeal holds about one person, as JSON; `appeal donor
+//! forget`: erasing them.
 
 use std::path::PathBuf;
 
 use clap::Subcommand;
 
+use crate::access::Actor;
 use crate::actions::{self, ActionError};
 use crate::store::Store;
 
@@ -18,10 +20,47 @@ pub enum DonorCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Erase the person with this email (their merged records included) everywhere appeal
+    /// keeps them: name, email, address and messages. Their amounts stay in the ledger under
+    /// a donor that names no one. Cannot be undone.
+    Forget {
+        #[arg(long)]
+        email: String,
+        /// Do not ask: forget at once (needed when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
-pub(super) async fn run(command: DonorCommand, store: &Store) -> Result<(), ActionError> {
+pub(super) async fn run(command: DonorCommand, store: &Store, actor: &Actor) -> Result<(), ActionError> {
     match command {
+        DonorCommand::Forget { email, yes } => {
+            if !yes {
+                confirm(&email)?;
+            }
+            let forgotten = actions::forget_donor(store, actions::PersonNamed::Email(&email), actor).await?;
+            println!(
+                "forgotten: {} record(s); erased from {} ledger entr{}, {} statement(s), {} checkout(s), \
+                 {} subscription(s), {} email(s), {} self-service link(s), {} Stripe event(s), \
+                 {} outgoing webhook event(s), {} audit entr{}",
+                forgotten.records.len(),
+                forgotten.entries,
+                if forgotten.entries == 1 { "y" } else { "ies" },
+                forgotten.statements,
+                forgotten.checkouts,
+                forgotten.subscriptions,
+                forgotten.emails,
+                forgotten.self_service_links,
+                forgotten.stripe_events,
+                forgotten.webhook_events,
+                forgotten.audit_entries,
+                if forgotten.audit_entries == 1 { "y" } else { "ies" },
+            );
+            println!(
+                "Stripe keeps its own copy of their details: erase the customer in the Stripe Dashboard too."
+            );
+            Ok(())
+        }
         DonorCommand::Export { email, output } => {
             let export = actions::export_donor(store, &email).await?;
             let text = serde_json::to_string_pretty(&export)
@@ -43,5 +82,23 @@ pub(super) async fn run(command: DonorCommand, store: &Store) -> Result<(), Acti
             }
             Ok(())
         }
+    }
+}
+
+/// Asks on the terminal for the email again; refuses without a terminal (use `--yes`).
+fn confirm(email: &str) -> Result<(), ActionError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let refuse = |why: &str| ActionError::Invalid(crate::ledger::FieldErrors::single("yes", why.to_owned()));
+    if !std::io::stdin().is_terminal() {
+        return Err(refuse("is required when standard input is not a terminal: forgetting cannot be undone"));
+    }
+    eprint!("Forgetting {email} cannot be undone. Type the email again to go on: ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).map_err(|error| ActionError::Output(error.to_string()))?;
+    if answer.trim().eq_ignore_ascii_case(email.trim()) {
+        Ok(())
+    } else {
+        Err(refuse("was not given, and the email typed again differs: nothing was forgotten"))
     }
 }

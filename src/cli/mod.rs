@@ -406,7 +406,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         Command::Webhook(command) => webhooks::run(command, store, config, &actor).await,
         Command::Match(command) => matches::run(command, store, &actor).await,
         Command::Statements(args) => statements::run(args, store, config, &actor).await,
-        Command::Donor(command) => donors::run(command, store).await,
+        Command::Donor(command) => donors::run(command, store, &actor).await,
         Command::Import(command) => import::run(command, store, payments, &actor).await,
         Command::Check { stripe, since } => {
             let totals = check(store).await;

@@ -163,7 +163,10 @@ async fn donor_view(
     use std::collections::BTreeMap;
     // Their records, merged ones included.
     let merges = crate::ledger::donors::Merges::new(&state.store.donor_merges().await?);
-    let keys = merges.members(&crate::ledger::entry::email_key(email));
+    let keys = match state.store.donor_key_named(email).await? {
+        Some(key) => merges.members(&key),
+        None => Vec::new(),
+    };
     let entries = state.store.entries_of_donors(&keys).await?;
     let mut titles: BTreeMap<i64, String> = BTreeMap::new();
     for campaign in state.store.list_campaigns(true).await? {
@@ -217,9 +220,10 @@ async fn donor_view(
 
 /// Whether `key` is one of the records of the donor with `email` (merged ones included).
 async fn is_theirs(state: &AppState, email: &str, key: &str) -> bool {
+    let Ok(Some(theirs)) = state.store.donor_key_named(email).await else { return false };
     let Ok(records) = state.store.donor_merges().await else { return false };
     let merges = crate::ledger::donors::Merges::new(&records);
-    merges.canonical(key) == merges.canonical(&crate::ledger::entry::email_key(email))
+    merges.canonical(key) == merges.canonical(&theirs)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -12,6 +12,7 @@ pub mod goals;
 pub mod matching;
 pub mod money;
 pub mod outgoing;
+pub mod privacy;
 pub mod progress;
 pub mod recurring;
 pub mod search;

@@ -111,7 +111,8 @@ pub enum Plan {
 
 /// The year's statements, a donor each (donors with neither email nor name have none), lines
 /// by date, in the language `kept` gives their key (a statement in force keeps its own), else
-/// the one `locale_of` gives their email, else `fallback`.
+/// the one `locale_of` gives their email, else `fallback`; in the order of whom they are made
+/// out to (numbers follow it: keys name no one, and would number them at random).
 pub fn drafts(
     entries: &[YearEntry],
     locale_of: &HashMap<String, String>,
@@ -125,7 +126,7 @@ pub fn drafts(
         }
         by_donor.entry(entry.donor_key.as_str()).or_default().push(entry);
     }
-    by_donor
+    let mut drafts = by_donor
         .into_iter()
         .map(|(key, mut entries)| {
             entries.sort_by_key(|entry| (entry.day, entry.id));
@@ -175,7 +176,10 @@ pub fn drafts(
                 body: StatementBody { name, email, lines, totals: totals.into_values().collect() },
             }
         })
-        .collect()
+        .collect::<Vec<Draft>>();
+    drafts
+        .sort_by_cached_key(|draft| (draft.body.addressee().map(str::to_lowercase), draft.donor_key.clone()));
+    drafts
 }
 
 /// A statement in force: issued, and not replaced.

@@ -185,6 +185,7 @@ impl Store {
             "DELETE FROM campaign_total_shards WHERE campaign_id = $1",
             "DELETE FROM campaign_totals WHERE campaign_id = $1",
             "DELETE FROM wall_moderation WHERE entry_id IN (SELECT id FROM ledger_entries WHERE campaign_id = $1)",
+            "DELETE FROM donor_details WHERE entry_id IN (SELECT id FROM ledger_entries WHERE campaign_id = $1)",
             "DELETE FROM ledger_entries WHERE campaign_id = $1",
             "DELETE FROM checkout_intents WHERE campaign_id = $1",
             "DELETE FROM branches WHERE campaign_id = $1",

@@ -4,9 +4,51 @@ use chrono::NaiveDate;
 use sqlx::Row;
 
 use super::entries::{ENTRY_COLUMNS, ENTRY_FROM, entry_from_row};
-use super::{Store, StoreError, now, placeholders, read_date, read_instant, stored_instant};
+use super::{Store, StoreError, WriteTx, now, placeholders, read_date, read_instant, stored_instant};
 use crate::ledger::donors::Merge;
-use crate::ledger::entry::Entry;
+use crate::ledger::entry::{Donor, Entry};
+
+/// The key the ledger keeps a gift under, for what the gift says of its donor (`lookup`, as
+/// `Donor::key` makes it: `email:…`, `name:…` or `unnamed:…`): the donor's opaque key
+/// (`d-…`), made the first time they give. The lookup stays out of the ledger, in `donors`,
+/// so that erasing a person leaves their key naming no one. An `unnamed:` key names no one
+/// already and is kept as it is.
+pub(super) async fn donor_key_for(write: &mut WriteTx, lookup: &str) -> Result<String, StoreError> {
+    if lookup.starts_with("unnamed:") {
+        return Ok(lookup.to_owned());
+    }
+    // One statement whether the donor is new or known: the conflict's update returns the
+    // row that holds the lookup (and locks it until commit, before the donor's totals).
+    let key: String = sqlx::query_scalar(
+        "INSERT INTO donors (key, lookup) VALUES ($1, $2) \
+         ON CONFLICT (lookup) DO UPDATE SET lookup = excluded.lookup RETURNING key",
+    )
+    .bind(format!("d-{}", super::entries::random_hex()))
+    .bind(lookup)
+    .fetch_one(&mut *write.tx)
+    .await?;
+    Ok(key)
+}
+
+/// Keeps the name, email and message a gift came with beside its entry (nothing when it has
+/// none of them).
+pub(super) async fn write_details(
+    write: &mut WriteTx,
+    entry_id: i64,
+    donor: &Donor,
+) -> Result<(), StoreError> {
+    if donor.name.is_none() && donor.email.is_none() && donor.message.is_none() {
+        return Ok(());
+    }
+    sqlx::query("INSERT INTO donor_details (entry_id, name, email, message) VALUES ($1, $2, $3, $4)")
+        .bind(entry_id)
+        .bind(&donor.name)
+        .bind(&donor.email)
+        .bind(&donor.message)
+        .execute(&mut *write.tx)
+        .await?;
+    Ok(())
+}
 
 /// One donor key's figures in one currency.
 #[derive(Clone, Debug)]
@@ -22,6 +64,37 @@ pub struct DonorFigures {
 }
 
 impl Store {
+    /// The key of the donor `text` names: a key as shown (`d-…`, `unnamed:…`), else an email
+    /// or a name a gift was given under (`key_of`); `None` when no gift was.
+    pub async fn donor_key_named(&self, text: &str) -> Result<Option<String>, StoreError> {
+        let text = text.trim();
+        if text.starts_with("d-") || text.starts_with("unnamed:") {
+            return Ok(Some(text.to_owned()));
+        }
+        Ok(sqlx::query_scalar("SELECT key FROM donors WHERE lookup = $1")
+            .bind(crate::ledger::donors::key_of(text))
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// The email addresses `keys` were found by (lower-cased), for what is kept by address:
+    /// subscriptions, checkouts, emails.
+    pub async fn emails_of_donors(&self, keys: &[String]) -> Result<Vec<String>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT lookup FROM donors WHERE key IN ({}) AND lookup LIKE 'email:%' ORDER BY lookup",
+            placeholders(keys.len())
+        );
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+        for key in keys {
+            query = query.bind(key);
+        }
+        let lookups = query.fetch_all(self.pool()).await?;
+        Ok(lookups.iter().filter_map(|lookup| lookup.strip_prefix("email:")).map(str::to_owned).collect())
+    }
+
     /// Every merge record, oldest first.
     pub async fn donor_merges(&self) -> Result<Vec<Merge>, StoreError> {
         let rows = sqlx::query(
@@ -77,10 +150,11 @@ impl Store {
             words.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
         );
         let rows = sqlx::query(
-            "SELECT donor_key FROM ledger_entries WHERE donor_key NOT LIKE 'unnamed:%' AND \
-             (LOWER(COALESCE(donor_name, '')) LIKE $1 ESCAPE '\\' OR LOWER(COALESCE(donor_email, '')) LIKE $1 ESCAPE '\\' \
-              OR donor_key LIKE $1 ESCAPE '\\') \
-             GROUP BY donor_key ORDER BY MAX(id) DESC LIMIT $2",
+            "SELECT e.donor_key FROM ledger_entries e LEFT JOIN donor_details pd ON pd.entry_id = e.id \
+             WHERE e.donor_key NOT LIKE 'unnamed:%' AND \
+             (LOWER(COALESCE(pd.name, '')) LIKE $1 ESCAPE '\\' OR LOWER(COALESCE(pd.email, '')) LIKE $1 ESCAPE '\\' \
+              OR e.donor_key LIKE $1 ESCAPE '\\') \
+             GROUP BY e.donor_key ORDER BY MAX(e.id) DESC LIMIT $2",
         )
         .bind(pattern)
         .bind(limit)
@@ -95,10 +169,11 @@ impl Store {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT donor_key, MAX(donor_name) AS name, MAX(donor_email) AS email, currency, \
-             CAST(SUM(CASE WHEN kind = 'donation' THEN 1 ELSE 0 END) AS BIGINT) AS gifts, \
-             CAST(SUM(amount_minor) AS BIGINT) AS total, MAX(received_on) AS last_on \
-             FROM ledger_entries WHERE donor_key IN ({}) GROUP BY donor_key, currency",
+            "SELECT e.donor_key, MAX(pd.name) AS name, MAX(pd.email) AS email, e.currency, \
+             CAST(SUM(CASE WHEN e.kind = 'donation' THEN 1 ELSE 0 END) AS BIGINT) AS gifts, \
+             CAST(SUM(e.amount_minor) AS BIGINT) AS total, MAX(e.received_on) AS last_on \
+             FROM ledger_entries e LEFT JOIN donor_details pd ON pd.entry_id = e.id \
+             WHERE e.donor_key IN ({}) GROUP BY e.donor_key, e.currency",
             placeholders(keys.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));

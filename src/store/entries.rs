@@ -19,19 +19,21 @@ use crate::ledger::{NewEntry, Slug, StripeRefs};
 
 pub(super) const ENTRY_COLUMNS: &str = "e.id, e.campaign_id, c.slug AS campaign_slug, e.branch_id, b.slug AS branch_slug, \
      e.kind, e.source, e.method, e.amount_minor, e.fee_minor, e.net_minor, e.currency, e.donor_key, \
-     e.donor_name, e.donor_email, e.anonymous, e.public_message, e.recurring, e.received_on, \
+     pd.name AS donor_name, pd.email AS donor_email, e.anonymous, pd.message AS public_message, e.recurring, e.received_on, \
      e.recorded_at, e.recorded_by, e.reference, e.reason, e.reverses_entry_id, e.origin_entry_id, \
      e.stripe_payment_intent, e.stripe_charge, e.stripe_invoice, e.stripe_subscription, \
      e.stripe_balance_transaction, e.stripe_refund, e.stripe_dispute, e.presented_amount_minor, e.presented_currency, \
      e.received_at, e.batch_id, e.source_ref, e.match_offer_id, bt.reference AS batch_reference, pi.payout_id AS stripe_payout";
 
 /// The same columns, as an INSERT into `ledger_entries` returns them: the entry comes back
-/// from the statement that writes it, without a second read.
+/// from the statement that writes it, without a second read (its donor's details, kept in
+/// `donor_details`, are the ones just written).
 const ENTRY_RETURNING: &str = "id, campaign_id, \
      (SELECT c.slug FROM campaigns c WHERE c.id = ledger_entries.campaign_id) AS campaign_slug, branch_id, \
      (SELECT b.slug FROM branches b WHERE b.id = ledger_entries.branch_id) AS branch_slug, \
      kind, source, method, amount_minor, fee_minor, net_minor, currency, donor_key, \
-     donor_name, donor_email, anonymous, public_message, recurring, received_on, \
+     CAST(NULL AS TEXT) AS donor_name, CAST(NULL AS TEXT) AS donor_email, anonymous, \
+     CAST(NULL AS TEXT) AS public_message, recurring, received_on, \
      recorded_at, recorded_by, reference, reason, reverses_entry_id, origin_entry_id, \
      stripe_payment_intent, stripe_charge, stripe_invoice, stripe_subscription, \
      stripe_balance_transaction, stripe_refund, stripe_dispute, presented_amount_minor, presented_currency, \
@@ -40,7 +42,10 @@ const ENTRY_RETURNING: &str = "id, campaign_id, \
      (SELECT pi.payout_id FROM payout_items pi WHERE pi.balance_transaction = ledger_entries.stripe_balance_transaction \
       AND pi.type <> 'payout' LIMIT 1) AS stripe_payout";
 
+/// The entries with their campaign, branch, batch, payout and donor's details (`pd`: a
+/// person's name, email and message, kept out of the ledger so that they can be erased).
 pub(super) const ENTRY_FROM: &str = "FROM ledger_entries e JOIN campaigns c ON c.id = e.campaign_id \
+     LEFT JOIN donor_details pd ON pd.entry_id = e.id \
      LEFT JOIN branches b ON b.id = e.branch_id \
      LEFT JOIN batches bt ON bt.id = e.batch_id \
      LEFT JOIN payout_items pi ON pi.balance_transaction = e.stripe_balance_transaction AND pi.type <> 'payout'";
@@ -154,7 +159,7 @@ impl Store {
     pub async fn list_entries(&self, scope: &Scope, filter: &EntryFilter) -> Result<Vec<Entry>, StoreError> {
         let search = &filter.search;
         let donors = if scope.sees_donors() {
-            "LOWER(COALESCE(e.donor_name, '')) LIKE $5 ESCAPE '\\' OR LOWER(COALESCE(e.donor_email, '')) LIKE $5 ESCAPE '\\' OR "
+            "LOWER(COALESCE(pd.name, '')) LIKE $5 ESCAPE '\\' OR LOWER(COALESCE(pd.email, '')) LIKE $5 ESCAPE '\\' OR "
         } else {
             ""
         };
@@ -236,20 +241,20 @@ pub(crate) async fn record_entry_in(
             }
             (Some(origin_id), Some(before), reversed.donor_key)
         }
-        None => (None, None, entry.donor.key(&random_hex())),
+        None => (None, None, super::donors::donor_key_for(write, &entry.donor.key(&random_hex())).await?),
     };
 
     super::matching::check_settlement(write, entry).await?;
     let recorded_at = stored_instant(now());
     let sql = format!(
         "INSERT INTO ledger_entries (campaign_id, branch_id, kind, source, method, amount_minor, fee_minor, \
-         net_minor, currency, donor_key, donor_name, donor_email, anonymous, public_message, recurring, \
+         net_minor, currency, donor_key, anonymous, recurring, \
          received_on, recorded_at, recorded_by, reference, reason, reverses_entry_id, origin_entry_id, \
          idempotency_key, stripe_payment_intent, stripe_charge, stripe_invoice, stripe_subscription, \
          stripe_balance_transaction, stripe_refund, stripe_dispute, presented_amount_minor, presented_currency, received_at, batch_id, \
          source_ref, match_offer_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36) \
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33) \
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING {ENTRY_RETURNING}",
     );
     let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -263,10 +268,7 @@ pub(crate) async fn record_entry_in(
         .bind(entry.net_minor())
         .bind(entry.currency.code())
         .bind(&donor_key)
-        .bind(&entry.donor.name)
-        .bind(&entry.donor.email)
         .bind(entry.donor.anonymous)
-        .bind(&entry.donor.message)
         .bind(entry.recurring)
         .bind(entry.received_on.format("%Y-%m-%d").to_string())
         .bind(&recorded_at)
@@ -292,7 +294,14 @@ pub(crate) async fn record_entry_in(
         .fetch_optional(&mut *write.tx)
         .await;
     let recorded = match inserted {
-        Ok(Some(row)) => entry_from_row(&row)?,
+        Ok(Some(row)) => {
+            let mut recorded = entry_from_row(&row)?;
+            super::donors::write_details(write, recorded.id, &entry.donor).await?;
+            recorded.donor.name.clone_from(&entry.donor.name);
+            recorded.donor.email.clone_from(&entry.donor.email);
+            recorded.donor.message.clone_from(&entry.donor.message);
+            recorded
+        }
         // The key was recorded before, or by a concurrent writer first (PostgreSQL waited
         // for it to commit): this is a replay of what was written.
         Ok(None) => {

@@ -34,7 +34,7 @@ pub struct ExportFilter {
 }
 
 /// The columns exports write, in the order `ExportRow` reads them by position.
-const EXPORT_COLUMNS: &str = "e.id, c.slug, b.slug, e.kind, e.source, e.method, e.donor_name, e.donor_email, \
+const EXPORT_COLUMNS: &str = "e.id, c.slug, b.slug, e.kind, e.source, e.method, pd.name, pd.email, \
      e.anonymous, e.amount_minor, e.fee_minor, e.net_minor, e.currency, e.presented_amount_minor, \
      e.presented_currency, e.recurring, e.reverses_entry_id, e.stripe_payment_intent, e.stripe_charge, \
      e.stripe_invoice, e.stripe_subscription, e.stripe_balance_transaction, e.stripe_refund, e.stripe_dispute, \

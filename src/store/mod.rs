@@ -19,6 +19,7 @@ mod matching;
 mod outbox;
 mod payouts;
 mod people;
+mod privacy;
 mod recurring;
 mod schema;
 mod sources;
@@ -58,6 +59,7 @@ pub use outbox::{
 pub use payouts::{PayoutItem, PayoutLine, PayoutReport, StoredPayout};
 pub(crate) use payouts::{payout_report_on, upsert_payout_in};
 pub use people::{AuditFilter, AuditRecord, SignIns, StoredSession, StoredUser};
+pub use privacy::Forgotten;
 pub use schema::{SchemaState, migration_versions};
 pub use statements::StoredStatement;
 pub use stripe::{StoredDispute, SubscriptionFilter};

@@ -35,15 +35,28 @@ pub struct StoredStatement {
 }
 
 const COLUMNS: &str = "s.id, s.year, s.number, s.donor_key, s.campaign_id, s.locale, s.body, s.replaces_id, \
-     s.issued_at, s.issued_on, s.issued_by, \
+     s.issued_at, s.issued_on, s.issued_by, sa.name AS addressee_name, sa.email AS addressee_email, \
      (SELECT r.number FROM statements r WHERE r.id = s.replaces_id) AS replaces_number, \
      (SELECT n.id FROM statements n WHERE n.replaces_id = s.id) AS replaced_by, \
      (SELECT CASE WHEN o.sent_at IS NOT NULL THEN 'sent' WHEN o.cancelled_at IS NOT NULL THEN 'cancelled' \
       WHEN o.send_after IS NULL THEN 'failed' ELSE 'pending' END \
       FROM outbox_emails o WHERE o.once_key = 'statement:' || CAST(s.id AS TEXT)) AS email_state";
 
-fn statement_from_row(row: &AnyRow) -> Result<StoredStatement, StoreError> {
+/// The statements with whom each is made out to (kept beside it, so that erasing a person
+/// changes no statement).
+const FROM: &str = "FROM statements s LEFT JOIN statement_addressees sa ON sa.statement_id = s.id";
+
+/// A statement's body as kept: what it says, its addressee (kept beside it) put back.
+fn body_from_row(row: &AnyRow) -> Result<StatementBody, StoreError> {
     let body: String = row.try_get("body")?;
+    let mut body: StatementBody = serde_json::from_str(&body)
+        .map_err(|error| StoreError::Corrupt(format!("statement body: {error}")))?;
+    body.name = row.try_get("addressee_name")?;
+    body.email = row.try_get("addressee_email")?;
+    Ok(body)
+}
+
+fn statement_from_row(row: &AnyRow) -> Result<StoredStatement, StoreError> {
     let email: Option<String> = row.try_get("email_state")?;
     Ok(StoredStatement {
         id: row.try_get("id")?,
@@ -52,8 +65,7 @@ fn statement_from_row(row: &AnyRow) -> Result<StoredStatement, StoreError> {
         donor_key: row.try_get("donor_key")?,
         campaign_id: row.try_get("campaign_id")?,
         locale: row.try_get("locale")?,
-        body: serde_json::from_str(&body)
-            .map_err(|error| StoreError::Corrupt(format!("statement body: {error}")))?,
+        body: body_from_row(row)?,
         replaces: row.try_get("replaces_id")?,
         replaces_number: row.try_get("replaces_number")?,
         replaced_by: row.try_get("replaced_by")?,
@@ -87,18 +99,19 @@ impl Store {
         let rows = sqlx::query(
             // Gifts by their day, then what reversed them by their gift's (each read through an
             // index: received_on, then origin_entry_id).
-            "SELECT e.id, e.kind, e.amount_minor, e.currency, e.donor_key, e.donor_name, e.donor_email, \
+            "SELECT e.id, e.kind, e.amount_minor, e.currency, e.donor_key, pd.name AS donor_name, pd.email AS donor_email, \
              e.recurring, e.received_on, e.received_at, e.received_on AS gift_on, e.received_at AS gift_at, \
              c.title_en, c.title_fr \
              FROM ledger_entries e JOIN campaigns c ON c.id = e.campaign_id \
+             LEFT JOIN donor_details pd ON pd.entry_id = e.id \
              WHERE e.origin_entry_id IS NULL AND e.received_on >= $1 AND e.received_on <= $2 \
              AND ($3 IS NULL OR e.campaign_id = $3) \
              UNION ALL \
-             SELECT e.id, e.kind, e.amount_minor, e.currency, e.donor_key, e.donor_name, e.donor_email, \
+             SELECT e.id, e.kind, e.amount_minor, e.currency, e.donor_key, pd.name AS donor_name, pd.email AS donor_email, \
              e.recurring, e.received_on, e.received_at, o.received_on AS gift_on, o.received_at AS gift_at, \
              c.title_en, c.title_fr \
              FROM ledger_entries o JOIN ledger_entries e ON e.origin_entry_id = o.id \
-             JOIN campaigns c ON c.id = e.campaign_id \
+             JOIN campaigns c ON c.id = e.campaign_id LEFT JOIN donor_details pd ON pd.entry_id = e.id \
              WHERE o.received_on >= $1 AND o.received_on <= $2 AND ($3 IS NULL OR e.campaign_id = $3) \
              ORDER BY 1",
         )
@@ -162,7 +175,8 @@ impl Store {
         campaign_id: Option<i64>,
     ) -> Result<HashMap<String, Issued>, StoreError> {
         let rows = sqlx::query(
-            "SELECT s.id, s.donor_key, s.locale, s.body FROM statements s WHERE s.year = $1 \
+            "SELECT s.id, s.donor_key, s.locale, s.body, sa.name AS addressee_name, sa.email AS addressee_email \
+             FROM statements s LEFT JOIN statement_addressees sa ON sa.statement_id = s.id WHERE s.year = $1 \
              AND COALESCE(s.campaign_id, 0) = COALESCE($2, 0) \
              AND NOT EXISTS (SELECT 1 FROM statements n WHERE n.replaces_id = s.id)",
         )
@@ -172,9 +186,7 @@ impl Store {
         .await?;
         let mut issued = HashMap::new();
         for row in &rows {
-            let body: String = row.try_get("body")?;
-            let body = serde_json::from_str(&body)
-                .map_err(|error| StoreError::Corrupt(format!("statement body: {error}")))?;
+            let body = body_from_row(row)?;
             issued.insert(
                 row.try_get("donor_key")?,
                 Issued { id: row.try_get("id")?, locale: row.try_get("locale")?, body },
@@ -193,8 +205,14 @@ impl Store {
         issued_by: &str,
         zone: chrono_tz::Tz,
     ) -> Result<StoredStatement, StoreError> {
-        let body =
-            serde_json::to_string(&draft.body).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        // What it says is kept as issued; whom it is made out to, beside it.
+        let mut body =
+            serde_json::to_value(&draft.body).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        if let Some(fields) = body.as_object_mut() {
+            fields.remove("name");
+            fields.remove("email");
+        }
+        let body = body.to_string();
         let total: i64 = draft.body.totals.iter().map(|total| total.total_minor).sum();
         let at = now();
         let mut write = self.begin_write().await?;
@@ -218,19 +236,25 @@ impl Store {
         .bind(issued_by)
         .fetch_one(&mut *write.tx)
         .await?;
+        sqlx::query("INSERT INTO statement_addressees (statement_id, name, email) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(&draft.body.name)
+            .bind(&draft.body.email)
+            .execute(&mut *write.tx)
+            .await?;
         write.commit().await?;
         self.statement(id).await?.ok_or(StoreError::NotFound("statement"))
     }
 
     pub async fn statement(&self, id: i64) -> Result<Option<StoredStatement>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM statements s WHERE s.id = $1");
+        let sql = format!("SELECT {COLUMNS} {FROM} WHERE s.id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;
         row.as_ref().map(statement_from_row).transpose()
     }
 
     /// Every statement of `year`, by number.
     pub async fn statements(&self, year: i32) -> Result<Vec<StoredStatement>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM statements s WHERE s.year = $1 ORDER BY s.number");
+        let sql = format!("SELECT {COLUMNS} {FROM} WHERE s.year = $1 ORDER BY s.number");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(year)).fetch_all(self.pool()).await?;
         rows.iter().map(statement_from_row).collect()
     }
@@ -241,7 +265,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT {COLUMNS} FROM statements s WHERE s.donor_key IN ({}) ORDER BY s.year DESC, s.number",
+            "SELECT {COLUMNS} {FROM} WHERE s.donor_key IN ({}) ORDER BY s.year DESC, s.number",
             super::placeholders(keys.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));

@@ -37,9 +37,10 @@ impl Store {
         hold_messages: bool,
     ) -> Result<Vec<WallGift>, StoreError> {
         let rows = sqlx::query(
-            "SELECT d.donor_name, d.anonymous, d.public_message, d.amount_minor, \
+            "SELECT pd.name AS donor_name, d.anonymous, pd.message AS public_message, d.amount_minor, \
              COALESCE(m.name_hidden, FALSE) AS name_hidden, COALESCE(m.message, 'undecided') AS message_state \
              FROM ledger_entries d LEFT JOIN wall_moderation m ON m.entry_id = d.id \
+             LEFT JOIN donor_details pd ON pd.entry_id = d.id \
              WHERE d.campaign_id = $1 AND d.kind = 'donation' AND d.amount_minor + \
              (SELECT COALESCE(CAST(SUM(r.amount_minor) AS BIGINT), 0) FROM ledger_entries r WHERE r.origin_entry_id = d.id) > 0 \
              ORDER BY d.id DESC LIMIT $2",
@@ -103,11 +104,13 @@ impl Store {
         campaign_id: i64,
     ) -> Result<Vec<WallItem>, StoreError> {
         let rows = sqlx::query(
-            "SELECT d.id, d.donor_name, d.anonymous, d.public_message, COALESCE(m.name_hidden, FALSE) AS name_hidden, \
+            "SELECT d.id, pd.name AS donor_name, d.anonymous, pd.message AS public_message, \
+             COALESCE(m.name_hidden, FALSE) AS name_hidden, \
              COALESCE(m.message, 'undecided') AS message_state FROM ledger_entries d \
+             JOIN donor_details pd ON pd.entry_id = d.id \
              LEFT JOIN wall_moderation m ON m.entry_id = d.id LEFT JOIN branches b ON b.id = d.branch_id \
              WHERE d.campaign_id = $1 AND d.kind = 'donation' AND ($2 IS NULL OR b.slug = $2) \
-             AND (d.public_message IS NOT NULL OR (d.donor_name IS NOT NULL AND d.anonymous = FALSE)) \
+             AND (pd.message IS NOT NULL OR (pd.name IS NOT NULL AND d.anonymous = FALSE)) \
              ORDER BY d.id DESC LIMIT 50",
         )
         .bind(campaign_id)
@@ -201,8 +204,10 @@ impl Store {
 
     /// Whether any gift is recorded under `email`.
     pub async fn donor_has_gifts(&self, email: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT 1 AS found FROM ledger_entries WHERE donor_key = $1 LIMIT 1")
-            .bind(crate::ledger::entry::email_key(email))
+        let row = sqlx::query(
+            "SELECT 1 AS found FROM donors d JOIN ledger_entries e ON e.donor_key = d.key WHERE d.lookup = $1 LIMIT 1",
+        )
+        .bind(crate::ledger::entry::email_key(email))
             .fetch_optional(self.pool())
             .await?;
         Ok(row.is_some())

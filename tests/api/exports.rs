@@ -358,13 +358,21 @@ pub async fn bulk_entries(app: &TestApp, campaign: &str, count: i64) {
     let sql = format!(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) \
          INSERT INTO ledger_entries (campaign_id, kind, source, method, amount_minor, fee_minor, net_minor, currency, \
-         donor_key, donor_name, anonymous, recurring, received_on, recorded_at, recorded_by, reference) \
-         SELECT c.id, 'donation', 'offline', 'cash', 1000 + i, 0, 1000 + i, 'CAD', 'name:donor', 'A donor with a long enough name', \
+         donor_key, anonymous, recurring, received_on, recorded_at, recorded_by, reference) \
+         SELECT c.id, 'donation', 'offline', 'cash', 1000 + i, 0, 1000 + i, 'CAD', 'd-load', \
          {false_}, {false_}, '2026-11-01', '2026-11-01T12:00:00.000000Z', 'load', 'a reference to pad the row a little' \
          FROM n, campaigns c WHERE c.slug = '{campaign}'",
         false_ = if app.db.url.starts_with("sqlite") { "0" } else { "FALSE" }
     );
     sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut connection).await.expect("bulk insert");
+    sqlx::query(
+        "INSERT INTO donor_details (entry_id, name) SELECT e.id, 'A donor with a long enough name' \
+         FROM ledger_entries e WHERE e.recorded_by = 'load' \
+         AND NOT EXISTS (SELECT 1 FROM donor_details d WHERE d.entry_id = e.id)",
+    )
+    .execute(&mut connection)
+    .await
+    .expect("bulk details");
 }
 
 /// Runs `appeal export` and returns its peak resident memory in kB (VmHWM).

@@ -30,6 +30,7 @@ mod openapi;
 mod outgoing;
 mod payouts;
 mod people;
+mod privacy;
 mod progress;
 mod recurring;
 mod scope;

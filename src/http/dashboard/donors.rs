@@ -1,7 +1,8 @@
 //! Donors on the dashboard: `/admin/donors` searches people by name or email, and
 //! `/admin/donors/{key}` shows one person whole (every gift and subscription across
 //! campaigns, totals per year, the records merged into them), with the forms to merge
-//! another record of theirs and to undo a merge. Treasurers of the whole organization only.
+//! another record of theirs and to undo a merge (treasurers of the whole organization), and
+//! to forget them (admins).
 
 use std::collections::BTreeMap;
 
@@ -58,7 +59,10 @@ pub(super) async fn donors(
     State(state): State<AppState>,
     signed_in: SignedIn,
     Query(query): Query<DonorQuery>,
+    headers: HeaderMap,
 ) -> Response {
+    let notice = take_notice(&headers, &signed_in);
+    let shown = notice.is_some();
     let words = query.q.clone().unwrap_or_default();
     let found = match actions::search_donors(&state.store, &words, &signed_in.actor).await {
         Ok(found) => found,
@@ -72,8 +76,9 @@ pub(super) async fn donors(
         "searched": !words.trim().is_empty(),
         "people": people,
         "limit": actions::DONOR_SEARCH_LIMIT,
+        "notice": notice,
     });
-    page(StatusCode::OK, "admin_donors.html", context)
+    spent(&state, shown, page(StatusCode::OK, "admin_donors.html", context))
 }
 
 async fn render(
@@ -132,9 +137,13 @@ async fn render(
             json!({"id": merge.id, "from": merge.from_key, "reason": merge.reason, "at": merge.at.to_rfc3339(), "by": merge.by})
         })
         .collect();
+    let forgetting = errors.contains_key("confirm") || errors.contains_key("donor");
     let errors: Vec<Value> =
         errors.iter().map(|(field, message)| json!({"field": field, "message": message})).collect();
+    let confirm_with = confirm_with(&record.summary);
     let context = json!({
+        "forgetting": forgetting,
+        "confirm_with": confirm_with,
         "frame": frame(state, signed_in, "Donor"),
         "person": summary_json(language, &record.summary),
         "keys": record.summary.keys,
@@ -207,5 +216,63 @@ pub(super) async fn undo(
         }
         Err(ActionError::NotFound(what)) => Problem::not_found(what).into_response(),
         Err(error) => Problem::from(error).into_response(),
+    }
+}
+
+/// What an admin types to confirm forgetting a person: their email, else name, else record.
+fn confirm_with(summary: &DonorSummary) -> String {
+    summary.email.clone().or_else(|| summary.name.clone()).unwrap_or_else(|| summary.key.clone())
+}
+
+/// Forgets this person (admins): their name, email, address and messages erased everywhere,
+/// their amounts kept under a record that names no one. Confirmed by typing their email (or
+/// name) again.
+pub(super) async fn forget(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Response {
+    let fields = posted(&body);
+    if let Some(refused) = signed_in.refuse_form(first(&fields, "csrf"), Role::Admin) {
+        return refused;
+    }
+    let confirm = first(&fields, "confirm").unwrap_or_default().trim().to_owned();
+    let record = match actions::donor_record(&state.store, &key, &signed_in.actor).await {
+        Ok(record) => record,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let expected = confirm_with(&record.summary);
+    if !confirm.eq_ignore_ascii_case(expected.trim()) {
+        let errors = BTreeMap::from([(
+            "confirm".to_owned(),
+            format!("must be {expected}, typed again: forgetting cannot be undone"),
+        )]);
+        return render(
+            &state,
+            &signed_in,
+            &key,
+            None,
+            errors,
+            json!({"confirm": confirm}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    match actions::forget_donor(&state.store, actions::PersonNamed::Record(&key), &signed_in.actor).await {
+        Ok(forgotten) => {
+            state.pages.clear();
+            let notice = format!(
+                "Forgotten: their name, email and messages are erased from {} gift(s) and everywhere else appeal kept \
+                 them; the amounts stay in the ledger under {}. Erase the customer in Stripe too.",
+                forgotten.entries,
+                forgotten.records.first().map_or("no record", String::as_str),
+            );
+            redirect_with_notice(&state, &signed_in, "/admin/donors", &notice)
+        }
+        Err(error) => match super::fields::refusal(error) {
+            Ok((status, errors)) => render(&state, &signed_in, &key, None, errors, json!({}), status).await,
+            Err(problem) => problem.into_response(),
+        },
     }
 }

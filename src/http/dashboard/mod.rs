@@ -81,6 +81,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/donors", get(donors::donors))
         .route("/admin/donors/{key}", get(donors::donor))
         .route("/admin/donors/{key}/merge", post(donors::merge))
+        .route("/admin/donors/{key}/forget", post(donors::forget))
         .route("/admin/donors/merges/{id}/undo", post(donors::undo))
         .route("/admin/statements", get(statements::statements))
         .route("/admin/statements/preview", get(statements::preview))
