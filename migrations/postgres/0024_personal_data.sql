@@ -49,7 +49,11 @@ ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_append_only;
 ALTER TABLE statements DISABLE TRIGGER statements_append_only;
 ALTER TABLE donor_merges DISABLE TRIGGER donor_merges_append_only;
 
-UPDATE ledger_entries SET donor_key = d.key FROM donors d WHERE d.lookup = ledger_entries.donor_key;
+-- Each row is rewritten once, without the personal fields, so that no live row version keeps
+-- them (the old versions stay on disk until VACUUM FULL: see the README's upgrade note).
+UPDATE ledger_entries SET
+    donor_key = COALESCE((SELECT d.key FROM donors d WHERE d.lookup = ledger_entries.donor_key), donor_key),
+    donor_name = NULL, donor_email = NULL, public_message = NULL;
 UPDATE donor_totals SET donor_key = d.key FROM donors d WHERE d.lookup = donor_totals.donor_key;
 UPDATE statements SET donor_key = COALESCE((SELECT d.key FROM donors d WHERE d.lookup = statements.donor_key), donor_key),
     body = ((body::jsonb) - 'name' - 'email')::text;

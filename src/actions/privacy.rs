@@ -7,7 +7,7 @@ use super::ActionError;
 use crate::access::{Actor, Role};
 use crate::ledger::FieldErrors;
 use crate::ledger::donors::Merges;
-use crate::store::{Forgotten, Store};
+use crate::store::{ForgetBy, Forgotten, Store};
 
 /// Whom to forget: the person with an email, or the one a donor record (key) belongs to.
 #[derive(Clone, Copy, Debug)]
@@ -33,7 +33,7 @@ pub async fn forget_donor(
         PersonNamed::Email(email) => {
             let email = crate::ledger::validation::parse_email(email)
                 .map_err(|error| ActionError::Invalid(FieldErrors::single("email", error)))?;
-            let keys = match store.donor_key_named(&email).await? {
+            let keys = match store.donor_key_of_email(&email).await? {
                 Some(key) => merges.members(&key),
                 None => Vec::new(),
             };
@@ -52,23 +52,25 @@ pub async fn forget_donor(
             emails.push(email);
         }
     }
-    let running = store.running_subscriptions_of(&keys, &emails).await?;
-    if !running.is_empty() {
-        return Err(ActionError::Conflict {
-            field: field.to_owned(),
-            message: format!(
-                "has a subscription still running ({}): cancel it in Stripe first (or let the donor cancel it \
-                 from their Billing Portal), so that no new payment brings their name back",
-                running.join(", ")
-            ),
-        });
+    let by = ForgetBy { actor: &actor.label, address: actor.address.as_deref() };
+    let forgotten = match store.forget_person(&keys, &emails, by).await? {
+        Ok(forgotten) => forgotten,
+        Err(running) => {
+            return Err(ActionError::Conflict {
+                field: field.to_owned(),
+                message: format!(
+                    "has a subscription still running ({}): cancel it in Stripe first (or let the donor cancel it \
+                     from their Billing Portal), so that no new payment brings their name back",
+                    running.join(", ")
+                ),
+            });
+        }
+    };
+    if forgotten.records.is_empty() && forgotten.erased() == 0 {
+        return Err(ActionError::NotFound(
+            "anything held about that email (forgotten already, or never given)",
+        ));
     }
-    let forgotten = store.forget_person(&keys, &emails).await?;
-    let after = serde_json::to_value(&forgotten).map_err(|error| ActionError::Output(error.to_string()))?;
-    let target = keys.first().map_or_else(|| "donor:(no record)".to_owned(), |key| format!("donor:{key}"));
-    store
-        .audit(&actor.label, "donor.forgotten", &target, None, Some(&after), actor.address.as_deref())
-        .await?;
     Ok(forgotten)
 }
 
@@ -80,7 +82,7 @@ pub async fn export_donor(store: &Store, email: &str) -> Result<serde_json::Valu
         .map_err(|error| ActionError::Invalid(FieldErrors::single("email", error)))?;
     let records = store.donor_merges().await?;
     let merges = Merges::new(&records);
-    let keys = match store.donor_key_named(&email).await? {
+    let keys = match store.donor_key_of_email(&email).await? {
         Some(key) => merges.members(&key),
         None => Vec::new(),
     };

@@ -159,7 +159,7 @@ pub async fn preview_statement(
     require_whole_organization(actor)?;
     let year = statement_year(year, zone)?;
     let key = store
-        .donor_key_named(email)
+        .donor_key_of_email(email)
         .await?
         .ok_or(ActionError::NotFound("gift of that donor in that year"))?;
     let key = Merges::new(&store.donor_merges().await?).canonical(&key);

@@ -163,7 +163,7 @@ async fn donor_view(
     use std::collections::BTreeMap;
     // Their records, merged ones included.
     let merges = crate::ledger::donors::Merges::new(&state.store.donor_merges().await?);
-    let keys = match state.store.donor_key_named(email).await? {
+    let keys = match state.store.donor_key_of_email(email).await? {
         Some(key) => merges.members(&key),
         None => Vec::new(),
     };
@@ -220,7 +220,7 @@ async fn donor_view(
 
 /// Whether `key` is one of the records of the donor with `email` (merged ones included).
 async fn is_theirs(state: &AppState, email: &str, key: &str) -> bool {
-    let Ok(Some(theirs)) = state.store.donor_key_named(email).await else { return false };
+    let Ok(Some(theirs)) = state.store.donor_key_of_email(email).await else { return false };
     let Ok(records) = state.store.donor_merges().await else { return false };
     let merges = crate::ledger::donors::Merges::new(&records);
     merges.canonical(key) == merges.canonical(&theirs)

@@ -89,7 +89,8 @@ impl Merges {
     }
 }
 
-/// The key a treasurer's words name: a key as shown (`email:…`, `name:…`), an email, or a name.
+/// The lookup a treasurer's words name (`donors.lookup`, which finds a donor's record): one
+/// written out (`email:…`, `name:…`), an email, or a name.
 pub fn key_of(text: &str) -> String {
     let text = text.trim();
     if ["email:", "name:", "unnamed:"].iter().any(|prefix| text.starts_with(prefix)) {

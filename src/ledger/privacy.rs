@@ -28,61 +28,85 @@ const PERSONAL: &[&str] = &[
     "public_message",
 ];
 
-/// Who is being forgotten: their addresses and names (compared without regard to case), and
-/// the texts that stand for them alone (addresses, record names such as `email:…`).
+/// Fields that name an object of Stripe's or appeal's: an object whose field holds one of the
+/// person's Stripe ids is theirs.
+const ID_FIELDS: &[&str] = &["id", "payment_intent", "charge", "customer", "subscription", "invoice"];
+
+/// Who is being forgotten, as kept documents name them: by address (compared without regard
+/// to case), by the ids of their objects at Stripe, by their ledger entries' numbers (in
+/// appeal's own bodies), and by their record names as older audit entries wrote them. A name
+/// alone finds nothing: two people may share one.
 #[derive(Clone, Debug, Default)]
 pub struct Person {
     pub emails: Vec<String>,
-    pub names: Vec<String>,
-    /// Their record names as older audit entries wrote them (`email:…`, `name:…`).
+    /// Their checkouts', payments', charges', invoices', subscriptions' and customers' ids.
+    pub stripe_ids: Vec<String>,
+    pub entries: Vec<i64>,
+    /// `email:…`, `name:…`.
     pub lookups: Vec<String>,
 }
 
 impl Person {
-    fn is_theirs(&self, text: &str) -> bool {
-        let text = text.trim().to_lowercase();
-        !text.is_empty()
-            && self.emails.iter().chain(&self.names).any(|known| known.trim().to_lowercase() == text)
+    /// Whether the object `fields` is about them.
+    fn names_them(&self, fields: &serde_json::Map<String, Value>) -> bool {
+        let by_email = PERSONAL.iter().any(|key| {
+            fields
+                .get(*key)
+                .and_then(Value::as_str)
+                .is_some_and(|text| self.emails.iter().any(|email| email.eq_ignore_ascii_case(text.trim())))
+        });
+        let by_stripe_id = ID_FIELDS.iter().any(|key| {
+            fields
+                .get(*key)
+                .and_then(Value::as_str)
+                .is_some_and(|id| self.stripe_ids.iter().any(|known| known == id))
+        });
+        let by_entry = (fields.contains_key("donor_name") || fields.contains_key("donor_email"))
+            && fields.get("id").and_then(Value::as_i64).is_some_and(|id| self.entries.contains(&id));
+        by_email || by_stripe_id || by_entry
     }
 
-    /// The texts a stored document is searched for before it is read: every address and name
-    /// as given and lower-cased.
+    /// The texts a stored document is searched for before it is read (a superset of what
+    /// names them: each document found is read field by field).
     pub fn needles(&self) -> Vec<String> {
         let mut needles: Vec<String> = Vec::new();
-        for text in self.emails.iter().chain(&self.names) {
-            for form in [text.trim().to_owned(), text.trim().to_lowercase()] {
-                if !form.is_empty() && !needles.contains(&form) {
-                    needles.push(form);
-                }
+        let texts = self.emails.iter().chain(&self.stripe_ids).chain(&self.lookups).cloned();
+        for text in texts.chain(self.entries.iter().map(|id| format!("\"id\":{id}"))) {
+            let text = text.trim().to_owned();
+            if text.len() >= 3 && !needles.contains(&text) {
+                needles.push(text);
             }
         }
         needles
     }
 
-    /// `value` without the person: every object with a personal field that names them (by
-    /// address or name) loses all its personal fields, at any depth; what is left of their
-    /// addresses and record names in other texts is replaced. Whether anything changed.
+    /// `value` without the person: every object about them (see `names_them`) loses its
+    /// personal fields and those of every object inside it (a charge's `billing_details`, a
+    /// session's `customer_details`), at any depth; their addresses and record names left in
+    /// other texts are replaced. Whether anything changed.
     pub fn scrub(&self, value: &mut Value) -> bool {
+        self.scrub_within(value, false)
+    }
+
+    fn scrub_within(&self, value: &mut Value, theirs: bool) -> bool {
         let mut changed = false;
         match value {
             Value::Object(fields) => {
-                let names_them = PERSONAL.iter().any(|key| {
-                    fields.get(*key).and_then(Value::as_str).is_some_and(|text| self.is_theirs(text))
-                });
+                let theirs = theirs || self.names_them(fields);
                 for (key, field) in fields.iter_mut() {
-                    if names_them && PERSONAL.contains(&key.as_str()) {
+                    if theirs && PERSONAL.contains(&key.as_str()) {
                         if !field.is_null() {
                             *field = Value::Null;
                             changed = true;
                         }
                     } else {
-                        changed |= self.scrub(field);
+                        changed |= self.scrub_within(field, theirs);
                     }
                 }
             }
             Value::Array(items) => {
                 for item in items {
-                    changed |= self.scrub(item);
+                    changed |= self.scrub_within(item, theirs);
                 }
             }
             Value::String(text) => {
@@ -97,7 +121,8 @@ impl Person {
         changed
     }
 
-    /// `text` with the person's addresses and record names (any case) replaced.
+    /// `text` with the person's addresses and record names (any case, whole: not inside a
+    /// longer address or name) replaced.
     pub fn scrub_text(&self, text: &str) -> String {
         let mut text = text.to_owned();
         for known in self.lookups.iter().chain(&self.emails) {
@@ -116,6 +141,11 @@ impl Person {
     }
 }
 
+/// Whether `c` could continue an address or a name (so a match beside it is part of another).
+fn continues(c: Option<char>) -> bool {
+    c.is_some_and(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '@' | '%'))
+}
+
 fn replace_ignoring_ascii_case(text: &str, needle: &str, with: &str) -> String {
     if needle.is_empty() || needle.len() > text.len() {
         return text.to_owned();
@@ -127,6 +157,8 @@ fn replace_ignoring_ascii_case(text: &str, needle: &str, with: &str) -> String {
         if bytes[at..at + wanted.len()].eq_ignore_ascii_case(wanted)
             && text.is_char_boundary(at)
             && text.is_char_boundary(at + wanted.len())
+            && !continues(text[..at].chars().next_back())
+            && !continues(text[at + wanted.len()..].chars().next())
         {
             out.push_str(&text[start..at]);
             out.push_str(with);
@@ -148,20 +180,21 @@ mod tests {
     fn ana() -> Person {
         Person {
             emails: vec!["ana@example.org".into()],
-            names: vec!["Ana Lopez".into()],
+            stripe_ids: vec!["pi_ana".into(), "cus_ana".into()],
+            entries: vec![7],
             lookups: vec!["email:ana@example.org".into(), "name:ana lopez".into()],
         }
     }
 
     #[test]
-    fn objects_naming_the_person_lose_every_personal_field() {
+    fn objects_about_the_person_lose_every_personal_field_within() {
         let mut event = json!({
             "id": "evt_1",
             "data": {"object": {
-                "id": "cs_1", "amount_total": 2500,
-                "customer_details": {"email": "Ana@Example.org", "name": "Ana Lopez", "phone": "+1 555",
+                "id": "cs_1", "amount_total": 2500, "payment_intent": "pi_ana",
+                "customer_details": {"email": "someone@else.org", "name": "Ana Lopez", "phone": "+1 555",
                                      "address": {"city": "Montréal", "line1": "1 rue X"}},
-                "metadata": {"donor_name": "ana lopez", "public_message": "Solidarité !", "intent": "ci_1"},
+                "metadata": {"donor_name": "Ana Lopez", "public_message": "Solidarité !", "intent": "ci_1"},
             }},
         });
         assert!(ana().scrub(&mut event));
@@ -172,23 +205,44 @@ mod tests {
         );
         assert_eq!(object["metadata"], json!({"donor_name": null, "public_message": null, "intent": "ci_1"}));
         assert_eq!(object["amount_total"], 2500);
+        assert_eq!(event["id"], "evt_1");
+
+        // By address: a charge with her receipt address loses its billing details too.
+        let mut charge = json!({"id": "ch_9", "receipt_email": "ANA@example.org",
+                                "billing_details": {"name": "A L", "address": {"line1": "2 rue Y"}, "email": null}});
+        assert!(ana().scrub(&mut charge));
+        assert_eq!(charge["billing_details"], json!({"name": null, "address": null, "email": null}));
+        // By entry: appeal's own body of her gift.
+        let mut body = json!({"event": "donation.recorded", "data": {"id": 7, "donor_name": "Ana Lopez", "donor_email": null,
+                              "message": "Bravo", "amount": "25.00"}});
+        assert!(ana().scrub(&mut body));
+        assert_eq!(
+            body["data"],
+            json!({"id": 7, "donor_name": null, "donor_email": null, "message": null, "amount": "25.00"})
+        );
     }
 
     #[test]
-    fn other_people_and_other_names_are_left_alone() {
-        let mut event = json!({"customer_details": {"email": "bo@example.org", "name": "Bo"},
-                               "product": {"name": "Solidarity fund"}});
+    fn other_people_are_left_alone_even_with_her_name() {
+        let mut event = json!({"customer_details": {"email": "bo@example.org", "name": "Ana Lopez"},
+                               "product": {"name": "Solidarity fund"},
+                               "data": {"id": 8, "donor_name": "Ana Lopez", "donor_email": "diana@example.org"},
+                               "note": "wrote to diana@example.org and ana@example.org.uk"});
         let before = event.clone();
         assert!(!ana().scrub(&mut event));
         assert_eq!(event, before);
     }
 
     #[test]
-    fn addresses_and_record_names_in_texts_are_replaced_in_any_case() {
+    fn addresses_and_record_names_in_texts_are_replaced_whole_in_any_case() {
         let person = ana();
         assert_eq!(
-            person.scrub_text("merged EMAIL:Ana@example.org into name:ana lopez; wrote to ana@EXAMPLE.org"),
-            "merged [forgotten] into [forgotten]; wrote to [forgotten]"
+            person.scrub_text("merged EMAIL:Ana@example.org into name:ana lopez; wrote to <ana@EXAMPLE.org>"),
+            "merged [forgotten] into [forgotten]; wrote to <[forgotten]>"
+        );
+        assert_eq!(
+            person.scrub_text("name:ana lopezz and diana@example.org"),
+            "name:ana lopezz and diana@example.org"
         );
         assert_eq!(
             person.scrub_stored("not json, ana@example.org").as_deref(),
@@ -203,7 +257,17 @@ mod tests {
     }
 
     #[test]
-    fn needles_are_each_address_and_name_as_given_and_lower_cased() {
-        assert_eq!(ana().needles(), vec!["ana@example.org", "Ana Lopez", "ana lopez"]);
+    fn needles_are_addresses_ids_record_names_and_entry_numbers() {
+        assert_eq!(
+            ana().needles(),
+            vec![
+                "ana@example.org",
+                "pi_ana",
+                "cus_ana",
+                "email:ana@example.org",
+                "name:ana lopez",
+                "\"id\":7"
+            ]
+        );
     }
 }

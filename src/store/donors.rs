@@ -10,24 +10,48 @@ use crate::ledger::entry::{Donor, Entry};
 
 /// The key the ledger keeps a gift under, for what the gift says of its donor (`lookup`, as
 /// `Donor::key` makes it: `email:…`, `name:…` or `unnamed:…`): the donor's opaque key
-/// (`d-…`), made the first time they give. The lookup stays out of the ledger, in `donors`,
-/// so that erasing a person leaves their key naming no one. An `unnamed:` key names no one
-/// already and is kept as it is.
-pub(super) async fn donor_key_for(write: &mut WriteTx, lookup: &str) -> Result<String, StoreError> {
+/// (`d-…`), made the first time they give, and whether it was made now. The lookup stays out
+/// of the ledger, in `donors`, so that erasing a person leaves their key naming no one. An
+/// `unnamed:` key names no one already and is kept as it is.
+///
+/// No row is locked for a known donor (the lock order stays: offers, then the donor's
+/// totals); a new one's row is new. Two first gifts of one donor at once: the second waits
+/// for the first's row and takes its key.
+pub(super) async fn donor_key_for(write: &mut WriteTx, lookup: &str) -> Result<(String, bool), StoreError> {
     if lookup.starts_with("unnamed:") {
-        return Ok(lookup.to_owned());
+        return Ok((lookup.to_owned(), false));
     }
-    // One statement whether the donor is new or known: the conflict's update returns the
-    // row that holds the lookup (and locks it until commit, before the donor's totals).
-    let key: String = sqlx::query_scalar(
-        "INSERT INTO donors (key, lookup) VALUES ($1, $2) \
-         ON CONFLICT (lookup) DO UPDATE SET lookup = excluded.lookup RETURNING key",
+    let minted: Option<String> = sqlx::query_scalar(
+        "INSERT INTO donors (key, lookup) VALUES ($1, $2) ON CONFLICT (lookup) DO NOTHING RETURNING key",
     )
     .bind(format!("d-{}", super::entries::random_hex()))
     .bind(lookup)
-    .fetch_one(&mut *write.tx)
+    .fetch_optional(&mut *write.tx)
     .await?;
-    Ok(key)
+    if let Some(key) = minted {
+        return Ok((key, true));
+    }
+    let key: String = sqlx::query_scalar("SELECT key FROM donors WHERE lookup = $1")
+        .bind(lookup)
+        .fetch_one(&mut *write.tx)
+        .await?;
+    Ok((key, false))
+}
+
+/// Takes back a key made for a gift that turned out to be recorded already (a replay): a
+/// forgotten donor's replayed gift leaves no new record of them.
+pub(super) async fn unmint_donor_key(write: &mut WriteTx, key: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM donors WHERE key = $1").bind(key).execute(&mut *write.tx).await?;
+    Ok(())
+}
+
+/// Whether `text` is a record's key as shown (`d-` and hex, or `unnamed:…`), rather than an
+/// email or a name (an address may well begin with `d-`).
+fn is_record_key(text: &str) -> bool {
+    text.starts_with("unnamed:")
+        || text
+            .strip_prefix("d-")
+            .is_some_and(|hex| (16..=32).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Keeps the name, email and message a gift came with beside its entry (nothing when it has
@@ -68,11 +92,20 @@ impl Store {
     /// or a name a gift was given under (`key_of`); `None` when no gift was.
     pub async fn donor_key_named(&self, text: &str) -> Result<Option<String>, StoreError> {
         let text = text.trim();
-        if text.starts_with("d-") || text.starts_with("unnamed:") {
+        if is_record_key(text) {
             return Ok(Some(text.to_owned()));
         }
+        self.donor_key_of(&crate::ledger::donors::key_of(text)).await
+    }
+
+    /// The key of the donor an email finds, if they gave under it and were not forgotten.
+    pub async fn donor_key_of_email(&self, email: &str) -> Result<Option<String>, StoreError> {
+        self.donor_key_of(&crate::ledger::entry::email_key(email.trim())).await
+    }
+
+    async fn donor_key_of(&self, lookup: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT key FROM donors WHERE lookup = $1")
-            .bind(crate::ledger::donors::key_of(text))
+            .bind(lookup)
             .fetch_optional(self.pool())
             .await?)
     }

@@ -50,6 +50,12 @@ pub(super) const ENTRY_FROM: &str = "FROM ledger_entries e JOIN campaigns c ON c
      LEFT JOIN batches bt ON bt.id = e.batch_id \
      LEFT JOIN payout_items pi ON pi.balance_transaction = e.stripe_balance_transaction AND pi.type <> 'payout'";
 
+/// A new entry's donor key: its gift's (a reversal), or the one its donor's details find.
+enum DonorKey {
+    Kept(String),
+    Found((String, bool)),
+}
+
 /// Whether an entry was appended now or had been appended before under the same key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RecordOutcome {
@@ -239,9 +245,17 @@ pub(crate) async fn record_entry_in(
                     ),
                 ));
             }
-            (Some(origin_id), Some(before), reversed.donor_key)
+            (Some(origin_id), Some(before), DonorKey::Kept(reversed.donor_key))
         }
-        None => (None, None, super::donors::donor_key_for(write, &entry.donor.key(&random_hex())).await?),
+        None => (
+            None,
+            None,
+            DonorKey::Found(super::donors::donor_key_for(write, &entry.donor.key(&random_hex())).await?),
+        ),
+    };
+    let (donor_key, minted) = match donor_key {
+        DonorKey::Kept(key) => (key, false),
+        DonorKey::Found((key, minted)) => (key, minted),
     };
 
     super::matching::check_settlement(write, entry).await?;
@@ -305,6 +319,9 @@ pub(crate) async fn record_entry_in(
         // The key was recorded before, or by a concurrent writer first (PostgreSQL waited
         // for it to commit): this is a replay of what was written.
         Ok(None) => {
+            if minted {
+                super::donors::unmint_donor_key(write, &donor_key).await?;
+            }
             let key = entry.idempotency_key.as_deref().unwrap_or_default();
             let existing =
                 entry_by_idempotency_key(write, key).await?.ok_or(StoreError::NotFound("entry"))?;

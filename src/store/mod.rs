@@ -59,7 +59,7 @@ pub use outbox::{
 pub use payouts::{PayoutItem, PayoutLine, PayoutReport, StoredPayout};
 pub(crate) use payouts::{payout_report_on, upsert_payout_in};
 pub use people::{AuditFilter, AuditRecord, SignIns, StoredSession, StoredUser};
-pub use privacy::Forgotten;
+pub use privacy::{ForgetBy, Forgotten};
 pub use schema::{SchemaState, migration_versions};
 pub use statements::StoredStatement;
 pub use stripe::{StoredDispute, SubscriptionFilter};

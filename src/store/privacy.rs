@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, WriteTx, now, placeholders, stored_instant};
+use super::{Store, StoreError, WriteTx, now, stored_instant};
 use crate::ledger::privacy::Person;
 
 /// What was erased, counted where it was.
@@ -56,26 +56,14 @@ fn bind_lists<'q>(
     query
 }
 
-impl Store {
-    /// The subscriptions still running for `keys`' gifts or `emails` (lower-cased): a person
-    /// cannot be forgotten while Stripe still charges them.
-    pub async fn running_subscriptions_of(
-        &self,
-        keys: &[String],
-        emails: &[String],
-    ) -> Result<Vec<String>, StoreError> {
-        let sql = in_list(
-            "SELECT id FROM subscriptions WHERE status NOT IN ('canceled', 'incomplete_expired') \
-             AND (LOWER(donor_email) IN ({0}) OR id IN (SELECT stripe_subscription FROM ledger_entries \
-             WHERE donor_key IN ({1}) AND stripe_subscription IS NOT NULL)) ORDER BY id",
-            &[emails, keys],
-            1,
-        );
-        let query = bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), &[emails, keys]);
-        let rows = query.fetch_all(self.pool()).await?;
-        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
-    }
+/// Who asked, for the audit log (written in the same transaction as the erasure).
+#[derive(Clone, Copy, Debug)]
+pub struct ForgetBy<'a> {
+    pub actor: &'a str,
+    pub address: Option<&'a str>,
+}
 
+impl Store {
     /// The donor keys forgotten.
     pub async fn forgotten_donor_keys(&self) -> Result<std::collections::HashSet<String>, StoreError> {
         let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM donors WHERE forgotten_at IS NOT NULL")
@@ -85,46 +73,101 @@ impl Store {
     }
 
     /// Erases the person with the donor keys `keys` (their records, merged ones included)
-    /// and the addresses `emails` (lower-cased) everywhere they are kept.
-    pub async fn forget_person(&self, keys: &[String], emails: &[String]) -> Result<Forgotten, StoreError> {
+    /// and the addresses `emails` (lower-cased) everywhere they are kept, and audits it, in
+    /// one transaction. `Ok(Err(ids))`: refused, for the subscriptions still running (Stripe
+    /// would bring their name back with its next payment); nothing was changed.
+    pub async fn forget_person(
+        &self,
+        keys: &[String],
+        emails: &[String],
+        by: ForgetBy<'_>,
+    ) -> Result<Result<Forgotten, Vec<String>>, StoreError> {
         let mut write = self.begin_write().await?;
         let mut forgotten = Forgotten { records: keys.to_vec(), ..Forgotten::default() };
 
-        // Who they are, as everything kept may name them.
+        // Who they are, as everything kept may name them: addresses, record names, entries,
+        // and the ids of their objects at Stripe.
         let mut person = Person { emails: emails.to_vec(), ..Person::default() };
         let sql = in_list("SELECT lookup FROM donors WHERE key IN ({0}) AND lookup IS NOT NULL", &[keys], 1);
-        for lookup in
+        for row in
             bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), &[keys]).fetch_all(&mut *write.tx).await?
         {
-            let lookup: String = lookup.try_get("lookup")?;
+            let lookup: String = row.try_get("lookup")?;
             if let Some(email) = lookup.strip_prefix("email:") {
                 push_new(&mut person.emails, email.to_owned());
             }
             person.lookups.push(lookup);
         }
         let sql = in_list(
-            "SELECT e.id, e.campaign_id, pd.name, pd.email FROM ledger_entries e \
+            "SELECT e.id, e.campaign_id, e.stripe_payment_intent, e.stripe_charge, e.stripe_invoice, \
+             e.stripe_subscription, pd.email FROM ledger_entries e \
              LEFT JOIN donor_details pd ON pd.entry_id = e.id WHERE e.donor_key IN ({0})",
             &[keys],
             1,
         );
-        let mut entry_ids: Vec<String> = Vec::new();
         for row in
             bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), &[keys]).fetch_all(&mut *write.tx).await?
         {
-            entry_ids.push(row.try_get::<i64, _>("id")?.to_string());
+            person.entries.push(row.try_get("id")?);
             let campaign: i64 = row.try_get("campaign_id")?;
             if !forgotten.campaigns.contains(&campaign) {
                 forgotten.campaigns.push(campaign);
             }
-            if let Some(name) = row.try_get::<Option<String>, _>("name")? {
-                push_new(&mut person.names, name);
+            for column in ["stripe_payment_intent", "stripe_charge", "stripe_invoice", "stripe_subscription"]
+            {
+                if let Some(id) = row.try_get::<Option<String>, _>(column)? {
+                    push_new(&mut person.stripe_ids, id);
+                }
             }
             if let Some(email) = row.try_get::<Option<String>, _>("email")? {
                 push_new(&mut person.emails, email.to_lowercase());
             }
         }
         let emails = person.emails.clone();
+        let ids = person.stripe_ids.clone();
+        // Their checkouts (by address, or by the payment they became, when Stripe took the
+        // address), subscriptions and self-service links name their other ids at Stripe.
+        let checkouts = "LOWER(donor_email) IN ({0}) OR stripe_payment_intent IN ({1}) \
+                         OR stripe_subscription IN ({1}) OR stripe_session IN ({1})";
+        for (sql, columns) in [
+            (
+                format!("SELECT stripe_session AS a, stripe_payment_intent AS b, stripe_subscription AS c FROM checkout_intents WHERE {checkouts}"),
+                &["a", "b", "c"][..],
+            ),
+            (
+                "SELECT id AS a, stripe_customer AS b FROM subscriptions WHERE LOWER(donor_email) IN ({0}) OR id IN ({1})"
+                    .to_owned(),
+                &["a", "b"][..],
+            ),
+            ("SELECT customer AS a FROM manage_tokens WHERE LOWER(email) IN ({0}) OR customer IN ({1})".to_owned(), &["a"][..]),
+        ] {
+            let sql = in_list(&sql, &[&emails, &ids], 1);
+            for row in bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), &[&emails, &ids]).fetch_all(&mut *write.tx).await? {
+                for column in columns {
+                    if let Some(id) = row.try_get::<Option<String>, _>(*column)? {
+                        push_new(&mut person.stripe_ids, id);
+                    }
+                }
+            }
+        }
+        let ids = person.stripe_ids.clone();
+
+        // Not while Stripe still charges them.
+        let sql = in_list(
+            "SELECT id FROM subscriptions WHERE status NOT IN ('canceled', 'incomplete_expired') \
+             AND (LOWER(donor_email) IN ({0}) OR id IN ({1})) ORDER BY id",
+            &[&emails, &ids],
+            1,
+        );
+        let running: Vec<String> = bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), &[&emails, &ids])
+            .fetch_all(&mut *write.tx)
+            .await?
+            .iter()
+            .map(|row| row.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        if !running.is_empty() {
+            return Ok(Err(running));
+        }
 
         // Their records name no one from now on; their details go.
         let stamp = stored_instant(now());
@@ -152,29 +195,33 @@ impl Store {
             .await?
             .rows_affected();
 
-        // What is kept by address.
+        // What is kept by address or Stripe id.
         let sql = in_list(
-            "UPDATE checkout_intents SET donor_name = NULL, donor_email = NULL, public_message = NULL \
-             WHERE LOWER(donor_email) IN ({0})",
-            &[&emails],
+            &format!(
+                "UPDATE checkout_intents SET donor_name = NULL, donor_email = NULL, public_message = NULL WHERE {checkouts}"
+            ),
+            &[&emails, &ids],
             1,
         );
-        forgotten.checkouts = bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), &[&emails])
+        forgotten.checkouts = bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), &[&emails, &ids])
             .execute(&mut *write.tx)
             .await?
             .rows_affected();
         let sql = in_list(
-            "UPDATE subscriptions SET donor_name = NULL, donor_email = NULL WHERE LOWER(donor_email) IN ({0}) \
-             OR id IN (SELECT stripe_subscription FROM ledger_entries WHERE donor_key IN ({1}))",
-            &[&emails, keys],
+            "UPDATE subscriptions SET donor_name = NULL, donor_email = NULL WHERE LOWER(donor_email) IN ({0}) OR id IN ({1})",
+            &[&emails, &ids],
             1,
         );
-        forgotten.subscriptions = bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), &[&emails, keys])
+        forgotten.subscriptions = bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), &[&emails, &ids])
             .execute(&mut *write.tx)
             .await?
             .rows_affected();
-        let sql = in_list("DELETE FROM manage_tokens WHERE LOWER(email) IN ({0})", &[&emails], 1);
-        forgotten.self_service_links = bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), &[&emails])
+        let sql = in_list(
+            "DELETE FROM manage_tokens WHERE LOWER(email) IN ({0}) OR customer IN ({1})",
+            &[&emails, &ids],
+            1,
+        );
+        forgotten.self_service_links = bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), &[&emails, &ids])
             .execute(&mut *write.tx)
             .await?
             .rows_affected();
@@ -191,24 +238,53 @@ impl Store {
             .await?
             .rows_affected();
 
-        // What is kept as it came: read where it names them, erased field by field.
-        forgotten.stripe_events =
-            scrub_documents(&mut write, &person, "stripe_events", "id", &["payload"]).await?;
-        forgotten.webhook_events = scrub_documents(&mut write, &person, "outbox", "id", &["payload"]).await?;
-        forgotten.audit_entries = scrub_documents(
-            &mut write,
-            &person,
-            "audit_log",
-            "id",
-            &["target", "before_state", "after_state"],
-        )
-        .await?;
+        // What is kept as it came: read where it may name them, erased field by field.
+        forgotten.stripe_events = scrub_documents(&mut write, &person, "stripe_events", &["payload"]).await?
+            + scrub_documents(&mut write, &person, "stripe_flags", &["held", "detail"]).await?;
+        forgotten.webhook_events = scrub_documents(&mut write, &person, "outbox", &["payload"]).await?
+            + scrub_documents(&mut write, &person, "webhook_attempts", &["answer"]).await?;
+        forgotten.audit_entries =
+            scrub_documents(&mut write, &person, "audit_log", &["target", "before_state", "after_state"])
+                .await?;
 
+        if forgotten.records.is_empty() && forgotten.erased() == 0 {
+            return Ok(Ok(forgotten));
+        }
+        let after =
+            serde_json::to_string(&forgotten).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let target =
+            keys.first().map_or_else(|| "donor:(no record)".to_owned(), |key| format!("donor:{key}"));
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, target, before_state, after_state, address) \
+             VALUES ($1, $2, 'donor.forgotten', $3, NULL, $4, $5)",
+        )
+        .bind(&stamp)
+        .bind(by.actor)
+        .bind(target)
+        .bind(after)
+        .bind(by.address)
+        .execute(&mut *write.tx)
+        .await?;
         for campaign in &forgotten.campaigns {
             write.touch(*campaign);
         }
         write.commit().await?;
-        Ok(forgotten)
+        Ok(Ok(forgotten))
+    }
+}
+
+impl Forgotten {
+    /// How many things were erased, in all.
+    pub fn erased(&self) -> u64 {
+        self.entries
+            + self.statements
+            + self.checkouts
+            + self.subscriptions
+            + self.emails
+            + self.self_service_links
+            + self.stripe_events
+            + self.webhook_events
+            + self.audit_entries
     }
 }
 
@@ -218,41 +294,30 @@ fn push_new(list: &mut Vec<String>, value: String) {
     }
 }
 
-/// Erases `person` from the text columns `columns` of `table`'s rows that name them; how many
-/// rows changed.
+/// Erases `person` from the text columns `columns` of `table`'s rows that may name them (each
+/// table's key is `id`); how many rows changed.
 async fn scrub_documents(
     write: &mut WriteTx,
     person: &Person,
     table: &str,
-    id: &str,
     columns: &[&str],
 ) -> Result<u64, StoreError> {
-    let mut needles: Vec<String> = person
+    let needles: Vec<String> = person
         .needles()
         .iter()
         .map(|needle| format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")))
         .collect();
-    needles.extend(
-        person.lookups.iter().map(|lookup| {
-            format!("%{}%", lookup.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
-        }),
-    );
     if needles.is_empty() {
         return Ok(0);
     }
-    let marks = placeholders(needles.len());
     let clauses: Vec<String> = columns
         .iter()
-        .map(|column| {
-            let marks: Vec<String> = marks
-                .split(", ")
-                .map(|mark| format!("LOWER({column}) LIKE LOWER({mark}) ESCAPE '\\'"))
-                .collect();
-            marks.join(" OR ")
+        .flat_map(|column| {
+            (1..=needles.len()).map(move |mark| format!("LOWER({column}) LIKE LOWER(${mark}) ESCAPE '\\'"))
         })
         .collect();
     let sql =
-        format!("SELECT {id} AS row_id, {} FROM {table} WHERE {}", columns.join(", "), clauses.join(" OR "));
+        format!("SELECT id AS row_id, {} FROM {table} WHERE {}", columns.join(", "), clauses.join(" OR "));
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for needle in &needles {
         query = query.bind(needle.as_str());
@@ -269,7 +334,7 @@ async fn scrub_documents(
         for column in columns {
             let Some(text) = row.try_get::<Option<String>, _>(*column)? else { continue };
             if let Some(scrubbed) = person.scrub_stored(&text) {
-                let sql = format!("UPDATE {table} SET {column} = $1 WHERE {id} = $2");
+                let sql = format!("UPDATE {table} SET {column} = $1 WHERE id = $2");
                 let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(scrubbed);
                 let query = match &row_id {
                     Ok(number) => query.bind(*number),

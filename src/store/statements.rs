@@ -218,11 +218,13 @@ impl Store {
         let mut write = self.begin_write().await?;
         // The year's next number, under the write gate (SQLite) or the unique (year, number)
         // (PostgreSQL: a concurrent run fails rather than share a number).
-        let id: i64 = sqlx::query_scalar(
+        // Not for a donor forgotten since the year's entries were read.
+        let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO statements (year, number, donor_key, campaign_id, locale, body, total_minor, replaces_id, \
              issued_at, issued_on, issued_by) \
-             VALUES ($1, (SELECT COALESCE(MAX(number), 0) + 1 FROM statements WHERE year = $1), \
-             $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+             SELECT $1, (SELECT COALESCE(MAX(number), 0) + 1 FROM statements WHERE year = $1), \
+             $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+             WHERE NOT EXISTS (SELECT 1 FROM donors WHERE key = $2 AND forgotten_at IS NOT NULL) RETURNING id",
         )
         .bind(i64::from(year))
         .bind(&draft.donor_key)
@@ -234,8 +236,11 @@ impl Store {
         .bind(stored_instant(at))
         .bind(at.with_timezone(&zone).date_naive().to_string())
         .bind(issued_by)
-        .fetch_one(&mut *write.tx)
+        .fetch_optional(&mut *write.tx)
         .await?;
+        let id = id.ok_or_else(|| {
+            StoreError::conflict("donor", "was forgotten while the statements were made: make them again")
+        })?;
         sqlx::query("INSERT INTO statement_addressees (statement_id, name, email) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(&draft.body.name)

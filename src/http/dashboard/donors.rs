@@ -263,9 +263,10 @@ pub(super) async fn forget(
         Ok(forgotten) => {
             state.pages.clear();
             let notice = format!(
-                "Forgotten: their name, email and messages are erased from {} gift(s) and everywhere else appeal kept \
-                 them; the amounts stay in the ledger under {}. Erase the customer in Stripe too.",
+                "Forgotten: their name, email and messages are erased from {} ledger entr{} and everywhere else appeal \
+                 kept them; the amounts stay in the ledger under {}. Erase the customer in Stripe too.",
                 forgotten.entries,
+                if forgotten.entries == 1 { "y" } else { "ies" },
                 forgotten.records.first().map_or("no record", String::as_str),
             );
             redirect_with_notice(&state, &signed_in, "/admin/donors", &notice)
