@@ -38,6 +38,8 @@ pub struct DonorRecord {
     pub subscriptions: Vec<(Subscription, Slug)>,
     /// The merges that brought other records into this person.
     pub merges: Vec<Merge>,
+    /// They were forgotten: their records name no one.
+    pub forgotten: bool,
 }
 
 fn require_donors(actor: &Actor) -> Result<(), ActionError> {
@@ -115,6 +117,7 @@ pub async fn donor_record(store: &Store, key: &str, actor: &Actor) -> Result<Don
         entries,
         subscriptions,
         merges: merges.merged_into(key).into_iter().cloned().collect(),
+        forgotten: store.forgotten_donor_keys().await?.contains(&merges.canonical(key)),
     })
 }
 
@@ -149,6 +152,15 @@ pub async fn merge_donors(
         return Err(ActionError::NotFound("donor"));
     }
     merges.check(&from, &into).map_err(ActionError::Invalid)?;
+    // A forgotten donor's gifts stay with no one: merged with a named record, they would name
+    // them again.
+    let forgotten = store.forgotten_donor_keys().await?;
+    if forgotten.contains(&from) || forgotten.contains(&into) {
+        return Err(ActionError::Invalid(FieldErrors::single(
+            "other",
+            "cannot be merged with a forgotten donor, whose gifts stay with no one",
+        )));
+    }
     let reason = reason.map(str::trim).filter(|reason| !reason.is_empty());
     let id = store.record_merge(&from, &into, None, reason, &actor.label).await?;
     let after = serde_json::json!({"from": from, "into": into, "reason": reason});

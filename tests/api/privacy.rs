@@ -361,6 +361,14 @@ async fn an_admin_forgets_a_donor_and_their_merged_records_from_the_dashboard(en
     assert_eq!(status, StatusCode::OK, "the record stays, its amounts with it");
     assert!(page.contains("2 gifts, <strong>$70.00</strong> in all"), "{page}");
     assert!(!page.contains("Béland"));
+    assert!(page.contains("A forgotten donor") && !page.contains("Merge into this donor"), "{page}");
+    // Merged with a named record, her gifts would name someone again: refused.
+    let csrf = Visitor::csrf_in(&page);
+    let (status, refused, _) = admin
+        .post(&format!("{ana}/merge"), &[("csrf", &csrf), ("other", "ben@example.org"), ("reason", "")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains("cannot be merged with a forgotten donor"), "{refused}");
     let audited = scalar(&app.db.url, "SELECT actor FROM audit_log WHERE action = 'donor.forgotten'").await;
     assert_eq!(audited, "user:boss@example.org");
     let check = app.cli(&["check"]);

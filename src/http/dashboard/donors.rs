@@ -143,6 +143,7 @@ async fn render(
     let confirm_with = confirm_with(&record.summary);
     let context = json!({
         "forgetting": forgetting,
+        "forgotten": record.forgotten,
         "confirm_with": confirm_with,
         "frame": frame(state, signed_in, "Donor"),
         "person": summary_json(language, &record.summary),
