@@ -6,6 +6,7 @@ mod import;
 mod matching;
 mod people;
 mod privacy;
+mod rates;
 mod recurring;
 mod search;
 mod sources;
@@ -21,6 +22,7 @@ pub use donors::{
 pub use import::{CsvImport, import_csv};
 pub use matching::{create_match_offer, match_offers};
 pub use privacy::{PersonNamed, export_donor, forget_donor};
+pub use rates::{RATES_LISTED, RateQuery, RatesImported, add_rate, import_ecb, list_rates, rate_for};
 pub use recurring::{MAX_MONTHS, RecurringQuery, RecurringReport, recurring_health};
 pub use search::{EntryPage, find_entries};
 pub use sources::campaign_sources;

@@ -7,6 +7,7 @@ mod import;
 mod matches;
 mod people;
 mod progress;
+mod rates;
 mod statements;
 mod stripe;
 mod webhooks;
@@ -100,6 +101,9 @@ enum Command {
     /// Issue the year's annual statements, a donor each (a corrected donor's replaced, naming
     /// the one replaced); with --send, email those never sent.
     Statements(statements::StatementArgs),
+    /// Exchange rates, kept and sourced: add one, list them, import the ECB's, look one up.
+    #[command(subcommand)]
+    Rates(rates::RatesCommand),
     /// List and cancel recurring subscriptions (cancelling refunds nothing).
     #[command(subcommand)]
     Subscription(SubscriptionCommand),
@@ -407,6 +411,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         Command::Match(command) => matches::run(command, store, &actor).await,
         Command::Statements(args) => statements::run(args, store, config, &actor).await,
         Command::Donor(command) => donors::run(command, store, &actor).await,
+        Command::Rates(command) => rates::run(command, store, &actor).await,
         Command::Import(command) => import::run(command, store, payments, &actor).await,
         Command::Check { stripe, since } => {
             let totals = check(store).await;

@@ -23,6 +23,7 @@ pub mod page_cache;
 pub mod pages;
 mod progress_view;
 pub mod public;
+pub mod rates;
 pub mod recurring;
 pub mod security;
 pub mod serve;

@@ -22,7 +22,7 @@ use super::AppState;
 use super::error::Problem;
 
 /// The operations' groups, in the order the page shows them.
-pub const TAGS: [(&str, &str); 7] = [
+pub const TAGS: [(&str, &str); 8] = [
     ("campaigns", "Public reads: campaigns and their live progress (CORS open)."),
     ("giving", "A supporter's gift: starting a Stripe Checkout, and Stripe's events."),
     (
@@ -32,6 +32,7 @@ pub const TAGS: [(&str, &str); 7] = [
     ("ledger", "Offline money, deposits, reversals, refunds and the entry list (treasurers)."),
     ("stripe review", "Subscriptions, payouts and what Stripe reported that needs a look."),
     ("webhooks", "Outgoing webhooks: endpoints, their delivery log and replays (admins)."),
+    ("rates", "Exchange rates, kept and sourced: given by treasurers or imported from the ECB."),
     ("operations", "Health, readiness, metrics and this contract."),
 ];
 
@@ -89,6 +90,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(super::exports::router())
         .merge(super::stripe_review::router())
         .merge(super::outgoing_webhooks::router())
+        .merge(super::rates::router())
         .routes(routes!(openapi_json))
 }
 

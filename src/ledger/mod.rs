@@ -14,6 +14,7 @@ pub mod money;
 pub mod outgoing;
 pub mod privacy;
 pub mod progress;
+pub mod rates;
 pub mod recurring;
 pub mod search;
 pub mod statements;

@@ -32,6 +32,7 @@ mod payouts;
 mod people;
 mod privacy;
 mod progress;
+mod rates;
 mod recurring;
 mod scope;
 mod several;

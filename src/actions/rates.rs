@@ -1,0 +1,173 @@
+//! Exchange rates: given by treasurers, imported from the European Central Bank's files,
+//! listed, and the rate that turns one currency into another on a day (a missing one is an
+//! error that names the pair and the day, never a silent 1).
+
+use chrono::NaiveDate;
+
+use super::ActionError;
+use crate::access::{Actor, Role};
+use crate::ledger::FieldErrors;
+use crate::ledger::money::Currency;
+use crate::ledger::rates::{
+    RATE_LOOKBACK_DAYS, Rate, RateInput, choose_rate, parse_currency, parse_ecb, validate_rate,
+};
+use crate::ledger::validation::parse_day;
+use crate::store::{RateFilter, Store};
+
+/// The most rates a list shows.
+pub const RATES_LISTED: i64 = 1_000;
+
+/// What an import kept.
+#[derive(Clone, Debug)]
+pub struct RatesImported {
+    pub rates: usize,
+    pub days: usize,
+    pub first: Option<NaiveDate>,
+    pub last: Option<NaiveDate>,
+    /// Rates new or changed (the others were kept already).
+    pub changed: u64,
+}
+
+fn require_keeper(actor: &Actor) -> Result<(), ActionError> {
+    if !actor.role.allows(Role::Treasurer) || actor.branch.is_some() {
+        return Err(ActionError::Forbidden(
+            "rates serve every branch: a treasurer of the whole organization keeps them".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Keeps a rate a treasurer gives (a rate of the same pair, day and source is replaced).
+pub async fn add_rate(store: &Store, input: RateInput, actor: &Actor) -> Result<Rate, ActionError> {
+    require_keeper(actor)?;
+    let rate = validate_rate(input).map_err(ActionError::Invalid)?;
+    store.keep_rates(std::slice::from_ref(&rate), &actor.label, &|_, _| ()).await?;
+    let target = format!("rate:{}/{}:{}", rate.base.code(), rate.quote.code(), rate.day);
+    let after = serde_json::to_value(crate::ledger::rates::RateBody::new(&rate))
+        .map_err(|error| ActionError::Output(error.to_string()))?;
+    store.audit(&actor.label, "rate.kept", &target, None, Some(&after), actor.address.as_deref()).await?;
+    Ok(rate)
+}
+
+/// Keeps every rate of an ECB reference-rate file (`text`, CSV or XML, daily or historical).
+pub async fn import_ecb(
+    store: &Store,
+    text: &str,
+    actor: &Actor,
+    on_progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<RatesImported, ActionError> {
+    require_keeper(actor)?;
+    let rates = parse_ecb(text).map_err(|error| ActionError::Invalid(FieldErrors::single("ecb", error)))?;
+    let mut days: Vec<NaiveDate> = rates.iter().map(|rate| rate.day).collect();
+    days.sort_unstable();
+    days.dedup();
+    let changed = store.keep_rates(&rates, &actor.label, on_progress).await?;
+    let imported = RatesImported {
+        rates: rates.len(),
+        days: days.len(),
+        first: days.first().copied(),
+        last: days.last().copied(),
+        changed,
+    };
+    let after = serde_json::json!({
+        "source": crate::ledger::rates::ECB, "rates": imported.rates, "days": imported.days,
+        "first": imported.first.map(|day| day.to_string()), "last": imported.last.map(|day| day.to_string()),
+        "changed": imported.changed,
+    });
+    store
+        .audit(&actor.label, "rates.imported", "rates:ECB", None, Some(&after), actor.address.as_deref())
+        .await?;
+    Ok(imported)
+}
+
+/// Which rates to list, as typed (each checked, naming the field).
+#[derive(Clone, Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RateQuery {
+    /// Rates of one unit of this currency (`EUR`).
+    #[serde(default)]
+    pub base: Option<String>,
+    /// Rates in this currency (`CAD`).
+    #[serde(default)]
+    pub quote: Option<String>,
+    /// From this day, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// To this day, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+fn currency_field(errors: &mut FieldErrors, field: &str, text: Option<&str>) -> Option<Currency> {
+    let text = text.map(str::trim).filter(|text| !text.is_empty())?;
+    errors.check(field, parse_currency(text))
+}
+
+fn day_field(errors: &mut FieldErrors, field: &str, text: Option<&str>) -> Option<NaiveDate> {
+    let text = text.map(str::trim).filter(|text| !text.is_empty())?;
+    errors.check(field, parse_day(text).ok_or("must be a date, YYYY-MM-DD"))
+}
+
+/// The rates kept, newest day first (at most `RATES_LISTED`).
+pub async fn list_rates(store: &Store, query: &RateQuery, actor: &Actor) -> Result<Vec<Rate>, ActionError> {
+    if !actor.role.allows(Role::Viewer) {
+        return Err(ActionError::Forbidden("rates are for people of the treasury".to_owned()));
+    }
+    let mut errors = FieldErrors::new();
+    let filter = RateFilter {
+        base: currency_field(&mut errors, "base", query.base.as_deref()),
+        quote: currency_field(&mut errors, "quote", query.quote.as_deref()),
+        from: day_field(&mut errors, "from", query.from.as_deref()),
+        to: day_field(&mut errors, "to", query.to.as_deref()),
+        limit: RATES_LISTED,
+    };
+    if !errors.is_empty() {
+        return Err(ActionError::Invalid(errors));
+    }
+    Ok(store.rates(&filter).await?)
+}
+
+/// The rate that turns `from` into `to` on `date` (see `choose_rate`), or an error naming the
+/// pair and the day.
+pub async fn rate_for(
+    store: &Store,
+    from: Option<&str>,
+    to: Option<&str>,
+    date: Option<&str>,
+    actor: &Actor,
+) -> Result<Rate, ActionError> {
+    if !actor.role.allows(Role::Viewer) {
+        return Err(ActionError::Forbidden("rates are for people of the treasury".to_owned()));
+    }
+    let mut errors = FieldErrors::new();
+    let from_currency = currency_field(&mut errors, "from", from);
+    let to_currency = currency_field(&mut errors, "to", to);
+    let day = day_field(&mut errors, "date", date);
+    for (field, given) in [("from", from), ("to", to), ("date", date)] {
+        if given.is_none_or(|text| text.trim().is_empty()) {
+            errors.add(field, "is required");
+        }
+    }
+    let (Some(from), Some(to), Some(day)) = (from_currency, to_currency, day) else {
+        return Err(ActionError::Invalid(errors));
+    };
+    if !errors.is_empty() {
+        return Err(ActionError::Invalid(errors));
+    }
+    if from == to {
+        return Err(ActionError::Invalid(FieldErrors::single("to", "must differ from from")));
+    }
+    let known = store.rates_near(&[from, to], day).await?;
+    choose_rate(&known, from, to, day).ok_or_else(|| {
+        ActionError::Invalid(FieldErrors::single(
+            "date",
+            format!(
+                "has no {} to {} rate, nor has any of the {RATE_LOOKBACK_DAYS} days before {day}: add one \
+                 (appeal rates add, POST /api/v1/admin/rates) or import the ECB's (appeal rates import --ecb)",
+                from.code(),
+                to.code()
+            ),
+        ))
+    })
+}
