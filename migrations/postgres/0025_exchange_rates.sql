@@ -14,3 +14,10 @@ CREATE TABLE exchange_rates (
     recorded_by TEXT    NOT NULL,
     UNIQUE (base, quote, day, source)
 );
+
+-- Money recorded in another currency than its campaign's keeps what was given
+-- (presented_amount_minor, presented_currency) and the rate it was counted at, with that
+-- rate's day and source. Nullable columns: older instances ignore them.
+ALTER TABLE ledger_entries ADD COLUMN rate TEXT;
+ALTER TABLE ledger_entries ADD COLUMN rate_on TEXT;
+ALTER TABLE ledger_entries ADD COLUMN rate_source TEXT;

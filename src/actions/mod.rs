@@ -172,8 +172,24 @@ pub async fn record_offline_donation(
     }
     let input = scoped_to_branch(input, actor)?;
     let allow_duplicate = input.allow_duplicate;
-    let mut entry =
-        validate_offline_donation(input, &campaign, &branches, Utc::now().date_naive(), &actor.label)?;
+    // Money in another currency: the kept rates near its day, unless it brings its own.
+    let known = match (
+        crate::ledger::entry::other_currency(&input, &campaign),
+        input.received_on.as_deref().and_then(crate::ledger::validation::parse_day),
+    ) {
+        (Some(from), Some(day)) if input.rate.is_none() => {
+            store.rates_near(&[from, campaign.currency], day).await?
+        }
+        _ => Vec::new(),
+    };
+    let mut entry = validate_offline_donation(
+        input,
+        &campaign,
+        &branches,
+        Utc::now().date_naive(),
+        &actor.label,
+        &known,
+    )?;
     entry.idempotency_key = idempotency_key.map(|key| format!("offline:{}:{key}", actor.label));
     // A look-alike is looked for under the campaign's lock, so that two sent at once (on two
     // instances) cannot both pass; a replay of the same form answers as the first time.

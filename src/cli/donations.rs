@@ -96,6 +96,13 @@ pub(super) struct DonationAddArgs {
     /// A matcher's payment: the id of the match offer it settles (`appeal match list`).
     #[arg(long = "match")]
     match_offer: Option<i64>,
+    /// The currency the money came in, when not the campaign's (EUR): the amount is in it, and
+    /// it counts at --rate, else at the kept rate for --received-on (`appeal rates`).
+    #[arg(long)]
+    currency: Option<String>,
+    /// With --currency: how many of the campaign's currency one unit of it was worth.
+    #[arg(long)]
+    rate: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +162,8 @@ async fn add_donation(store: &Store, args: DonationAddArgs, actor: &Actor) -> Re
         allow_duplicate: args.allow_duplicate,
         source_ref: args.source_ref,
         match_offer: args.match_offer,
+        currency: args.currency,
+        rate: args.rate,
     };
     let outcome = actions::record_offline_donation(store, &args.campaign, input, actor, None).await?;
     print_entry("recorded", &outcome);
@@ -227,4 +236,14 @@ fn print_entry(verb: &str, outcome: &RecordOutcome) {
         entry.received_on,
         timestamp(entry.recorded_at)
     );
+    if let (Some((amount, currency)), Some(rate)) = (entry.presented, &entry.rate) {
+        println!(
+            "  given as {} {currency}, at 1 {currency} = {} {} ({} of {})",
+            currency.format_minor(amount),
+            rate.rate,
+            entry.currency,
+            rate.source,
+            rate.on
+        );
+    }
 }

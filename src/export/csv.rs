@@ -25,6 +25,9 @@ pub const COLUMNS: &[&str] = &[
     "currency",
     "presented_amount",
     "presented_currency",
+    "rate",
+    "rate_date",
+    "rate_source",
     "recurring",
     "reverses",
     "stripe_payment_intent",
@@ -79,6 +82,9 @@ pub fn write_row(out: &mut String, row: &mut ExportRow<'_>, date: NaiveDate) -> 
             line.text(None);
             line.text(None);
         }
+    }
+    for part in row.rate()? {
+        line.text(part);
     }
     line.value(row.recurring()?);
     match row.reverses_entry_id()? {

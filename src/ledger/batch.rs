@@ -122,7 +122,17 @@ pub fn validate_batch(
         if entry.received_on.is_none() {
             entry.received_on = input.deposited_on.clone();
         }
-        match validate_offline_donation(entry, campaign, branches, today, recorded_by) {
+        if super::entry::other_currency(&entry, campaign).is_some() || entry.rate.is_some() {
+            errors.add(
+                format!("{}.currency", names.name(index)),
+                format!(
+                    "must be the campaign's ({}): a deposit is in one currency; record a gift in another on its own",
+                    campaign.currency.code()
+                ),
+            );
+            continue;
+        }
+        match validate_offline_donation(entry, campaign, branches, today, recorded_by, &[]) {
             Ok(valid) => entries.push(valid),
             Err(entry_errors) => {
                 for (field, message) in entry_errors.iter() {
@@ -365,6 +375,8 @@ pub fn entries_from_table(
             allow_duplicate: false,
             source_ref: get("ref"),
             match_offer: None,
+            currency: None,
+            rate: None,
         });
     }
     Ok((entries, errors))

@@ -38,6 +38,12 @@ pub struct EntryBody {
     /// What the donor was charged, when not in the campaign currency.
     pub presented_amount: Option<String>,
     pub presented_currency: Option<&'static str>,
+    /// For money recorded in another currency: the rate it was counted at (1 presented =
+    /// rate campaign currency), the day that rate is of, and where it comes from.
+    pub rate: Option<String>,
+    #[schema(format = Date)]
+    pub rate_date: Option<String>,
+    pub rate_source: Option<String>,
     /// A donation's dispute or inquiry, as Stripe last described it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dispute: Option<DisputeBody>,
@@ -76,6 +82,9 @@ impl EntryBody {
             reverses: entry.reverses_entry_id,
             presented_amount: entry.presented.map(|(amount, currency)| currency.format_minor(amount)),
             presented_currency: entry.presented.map(|(_, currency)| currency.code()),
+            rate: entry.rate.as_ref().map(|rate| rate.rate.to_string()),
+            rate_date: entry.rate.as_ref().map(|rate| rate.on.to_string()),
+            rate_source: entry.rate.as_ref().map(|rate| rate.source.clone()),
             dispute: None,
             source_ref: entry.source_ref.clone(),
             match_offer: entry.match_offer_id,

@@ -138,6 +138,16 @@ pub struct StripeRefs {
     pub payout: Option<String>,
 }
 
+/// The rate an entry's money was counted at, when it came in another currency than its
+/// campaign's (`presented`): `1 presented = rate campaign currency`, of a day, from a source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedRate {
+    #[serde(with = "super::rates::decimal_text")]
+    pub rate: rust_decimal::Decimal,
+    pub on: NaiveDate,
+    pub source: String,
+}
+
 /// An entry ready to be appended; the store fills in the id and the recording time. It
 /// serializes so that money Stripe reported but appeal cannot count yet can wait, whole, for
 /// the amount a treasurer gives it.
@@ -171,6 +181,9 @@ pub struct NewEntry {
     pub stripe: StripeRefs,
     /// What the donor was charged, when not in the campaign currency.
     pub presented: Option<(i64, Currency)>,
+    /// The rate `presented` was counted at, for money recorded in another currency.
+    #[serde(default)]
+    pub rate: Option<AppliedRate>,
     /// The instant the money arrived, when known (online payments); offline money has its date.
     pub received_at: Option<DateTime<Utc>>,
     /// The push it came from (`ref`): a link's, a form's, a treasurer's; a reversal keeps its gift's.
@@ -216,6 +229,8 @@ pub struct Entry {
     pub stripe: StripeRefs,
     /// What the donor was charged, when not in the campaign currency.
     pub presented: Option<(i64, Currency)>,
+    /// The rate `presented` was counted at, for money recorded in another currency.
+    pub rate: Option<AppliedRate>,
     pub received_at: Option<DateTime<Utc>>,
     pub batch_id: Option<i64>,
     /// The deposit slip's reference, for an entry posted in a deposit.
@@ -276,6 +291,19 @@ pub struct OfflineDonationInput {
     #[serde(default, rename = "match")]
     #[schema(minimum = 1)]
     pub match_offer: Option<i64>,
+    /// The currency the money came in (ISO 4217), when not the campaign's: `amount` is in it,
+    /// and what counts is its value in the campaign's currency, at `rate` or at the kept rate
+    /// for `received_on` (that day's or the week before's; none is refused, naming the pair
+    /// and the day). A single gift only: a deposit is in the campaign's currency.
+    #[serde(default)]
+    #[schema(example = "EUR")]
+    pub currency: Option<String>,
+    /// With `currency`: how many of the campaign's currency one unit of it was worth, as the
+    /// bank counted it (`1.4781`). Kept with the gift as the rate of `received_on`, from
+    /// "given".
+    #[serde(default)]
+    #[schema(example = "1.4781")]
+    pub rate: Option<String>,
 }
 
 const NAME_MAX_CHARS: usize = 200;
@@ -284,21 +312,46 @@ const MESSAGE_MAX_CHARS: usize = 1_000;
 /// As long as Stripe lets a metadata value be, where a refund's reason travels.
 pub const REASON_MAX_CHARS: usize = 500;
 
-/// Checks an offline donation against its campaign, naming every bad field.
+/// The currency an offline gift says it came in, when it is a known one other than the
+/// campaign's (one that cannot be read is named by `validate_offline_donation`).
+pub fn other_currency(input: &OfflineDonationInput, campaign: &Campaign) -> Option<Currency> {
+    let text = input.currency.as_deref().map(str::trim).filter(|text| !text.is_empty())?;
+    Currency::from_code(text).ok().filter(|currency| *currency != campaign.currency)
+}
+
+/// Checks an offline donation against its campaign, naming every bad field. Money in another
+/// currency is counted at its given rate, else at the one `known` (the kept rates near its
+/// day) gives.
 pub fn validate_offline_donation(
     input: OfflineDonationInput,
     campaign: &Campaign,
     branches: &[Branch],
     today: NaiveDate,
     recorded_by: &str,
+    known: &[super::rates::Rate],
 ) -> Result<NewEntry, FieldErrors> {
     let mut errors = FieldErrors::new();
+    let given_in = match input.currency.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
+        Some(text) => errors.check("currency", super::rates::parse_currency(text)),
+        None => Some(campaign.currency),
+    };
+    let foreign = given_in.filter(|currency| *currency != campaign.currency);
     let amount = match input.amount {
-        Some(AmountText(text)) => errors.check("amount", Money::parse_positive(&text, campaign.currency)),
+        Some(AmountText(text)) => {
+            errors.check("amount", Money::parse_positive(&text, given_in.unwrap_or(campaign.currency)))
+        }
         None => {
             errors.add("amount", "is required");
             None
         }
+    };
+    let given_rate = match input.rate.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
+        Some(_) if foreign.is_none() && given_in.is_some() => {
+            errors.add("rate", "is given only with a currency other than the campaign's");
+            None
+        }
+        Some(text) => errors.check("rate", super::rates::parse_rate(text)),
+        None => None,
     };
     let method = match input.method {
         Some(text) => errors.check("method", OfflineMethod::parse(&text)),
@@ -330,15 +383,57 @@ pub fn validate_offline_donation(
     if input.match_offer.is_some_and(|id| id < 1) {
         errors.add("match", "must be the id of one of the campaign's match offers");
     }
+    // Money in another currency counts at its rate, in the campaign's.
+    let (counted, presented, rate) = match (amount, foreign, received_on) {
+        (Some(amount), Some(from), Some(day)) => {
+            let rate = match given_rate {
+                Some(rate) => Some(AppliedRate { rate, on: day, source: super::rates::GIVEN.to_owned() }),
+                None => super::rates::choose_rate(known, from, campaign.currency, day)
+                    .map(|chosen| AppliedRate { rate: chosen.rate, on: chosen.day, source: chosen.source }),
+            };
+            match rate {
+                None => {
+                    errors.add(
+                        "currency",
+                        format!(
+                            "has no {} to {} rate for {day}, nor for the {} days before: give its `rate`, or keep \
+                             one (appeal rates add, POST /api/v1/admin/rates, or the ECB's)",
+                            from.code(),
+                            campaign.currency.code(),
+                            super::rates::RATE_LOOKBACK_DAYS
+                        ),
+                    );
+                    (None, None, None)
+                }
+                Some(rate) => match super::rates::convert(amount.minor(), from, campaign.currency, rate.rate)
+                {
+                    Some(counted) => (Some(counted), Some((amount.minor(), from)), Some(rate)),
+                    None => {
+                        errors.add(
+                            "amount",
+                            format!(
+                                "is worth nothing or too much in {} at {}",
+                                campaign.currency.code(),
+                                rate.rate
+                            ),
+                        );
+                        (None, None, None)
+                    }
+                },
+            }
+        }
+        (Some(amount), None, _) => (Some(amount.minor()), None, None),
+        _ => (None, None, None),
+    };
 
-    match (amount, method, received_on) {
-        (Some(amount), Some(method), Some(received_on)) if errors.is_empty() => Ok(NewEntry {
+    match (counted, method, received_on) {
+        (Some(counted), Some(method), Some(received_on)) if errors.is_empty() => Ok(NewEntry {
             campaign_id: campaign.id,
             branch_id,
             kind: EntryKind::Donation,
             source: Source::Offline,
             method: method.as_str().to_owned(),
-            amount_minor: amount.minor(),
+            amount_minor: counted,
             fee_minor: 0,
             currency: campaign.currency,
             donor: Donor {
@@ -359,7 +454,8 @@ pub fn validate_offline_donation(
             reverses_key: None,
             idempotency_key: None,
             stripe: StripeRefs::default(),
-            presented: None,
+            presented,
+            rate,
             received_at: None,
             batch_id: None,
             source_ref,
@@ -481,6 +577,7 @@ pub fn validate_reversal(
             idempotency_key: None,
             stripe: StripeRefs::default(),
             presented: None,
+            rate: None,
             received_at: None,
             batch_id: original.batch_id,
             source_ref: original.source_ref.clone(),

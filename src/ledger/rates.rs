@@ -6,10 +6,11 @@
 use std::str::FromStr;
 
 use chrono::NaiveDate;
-use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-use super::money::Currency;
+use super::money::{Currency, MAX_MAJOR_UNITS};
 use super::validation::{FieldErrors, parse_day};
 
 /// How far back a rate may be taken for a day without one (a weekend, a bank holiday).
@@ -200,6 +201,35 @@ pub fn choose_rate(known: &[Rate], from: Currency, to: Currency, day: NaiveDate)
         .map(|(_, rate)| rate)
 }
 
+/// A rate kept as text in JSON (`"1.4781"`), exactly.
+pub mod decimal_text {
+    use std::str::FromStr;
+
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&value.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Decimal::from_str(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `amount_minor` of `from` in `to` at `rate`, rounded half away from zero to `to`'s minor
+/// unit; `None` when that is nothing, or more than an entry may hold.
+pub fn convert(amount_minor: i64, from: Currency, to: Currency, rate: Decimal) -> Option<i64> {
+    let major = Decimal::from(amount_minor) / Decimal::from(10_i64.pow(from.digits()));
+    let converted =
+        (major * rate).round_dp_with_strategy(to.digits(), RoundingStrategy::MidpointAwayFromZero);
+    if converted <= Decimal::ZERO || converted > Decimal::from(MAX_MAJOR_UNITS) {
+        return None;
+    }
+    (converted * Decimal::from(10_i64.pow(to.digits()))).to_i64()
+}
+
 /// What an ECB reference-rate file says: `1 EUR = rate quote` for each currency and day.
 /// Reads the daily and historical files in both published forms: CSV (`Date, USD, JPY, …`
 /// then a row a day, `N/A` where a currency had none, the daily file's date written
@@ -346,6 +376,16 @@ mod tests {
         mine.push(rate("GBP", "EUR", "2025-04-22", "1.17", "bank"));
         let chosen = choose_rate(&mine, currency("GBP"), currency("EUR"), day("2025-04-22")).expect("a rate");
         assert_eq!((chosen.rate, chosen.source.as_str()), (decimal("1.17"), "bank"));
+    }
+
+    #[test]
+    fn money_is_converted_to_the_minor_unit_half_away_from_zero() {
+        let (eur, cad, jpy) = (currency("EUR"), currency("CAD"), currency("JPY"));
+        assert_eq!(convert(10_000, eur, cad, decimal("1.4781")), Some(14_781));
+        assert_eq!(convert(1, eur, cad, decimal("1.5")), Some(2), "0.015 rounds up");
+        assert_eq!(convert(12_345, eur, jpy, decimal("161.05")), Some(19_882));
+        assert_eq!(convert(1, jpy, eur, decimal("0.001")), None, "to nothing");
+        assert_eq!(convert(100_000_000_000, eur, jpy, decimal("161.05")), None, "past the largest entry");
     }
 
     #[test]

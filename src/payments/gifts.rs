@@ -173,6 +173,7 @@ pub(super) async fn donation(
             ..StripeRefs::default()
         },
         presented: None,
+        rate: None,
         received_at: DateTime::<Utc>::from_timestamp(charge.created, 0),
         batch_id: None,
         source_ref: intent.source_ref.clone(),

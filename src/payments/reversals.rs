@@ -168,6 +168,7 @@ fn reversal_of(gift: &Entry, kind: EntryKind, idempotency_key: String) -> NewEnt
             ..StripeRefs::default()
         },
         presented: None,
+        rate: None,
         received_at: None,
         batch_id: None,
         source_ref: gift.source_ref.clone(),

@@ -23,7 +23,7 @@ pub(super) const ENTRY_COLUMNS: &str = "e.id, e.campaign_id, c.slug AS campaign_
      e.recorded_at, e.recorded_by, e.reference, e.reason, e.reverses_entry_id, e.origin_entry_id, \
      e.stripe_payment_intent, e.stripe_charge, e.stripe_invoice, e.stripe_subscription, \
      e.stripe_balance_transaction, e.stripe_refund, e.stripe_dispute, e.presented_amount_minor, e.presented_currency, \
-     e.received_at, e.batch_id, e.source_ref, e.match_offer_id, bt.reference AS batch_reference, pi.payout_id AS stripe_payout";
+     e.rate, e.rate_on, e.rate_source, e.received_at, e.batch_id, e.source_ref, e.match_offer_id, bt.reference AS batch_reference, pi.payout_id AS stripe_payout";
 
 /// The same columns, as an INSERT into `ledger_entries` returns them: the entry comes back
 /// from the statement that writes it, without a second read (its donor's details, kept in
@@ -37,7 +37,7 @@ const ENTRY_RETURNING: &str = "id, campaign_id, \
      recorded_at, recorded_by, reference, reason, reverses_entry_id, origin_entry_id, \
      stripe_payment_intent, stripe_charge, stripe_invoice, stripe_subscription, \
      stripe_balance_transaction, stripe_refund, stripe_dispute, presented_amount_minor, presented_currency, \
-     received_at, batch_id, source_ref, match_offer_id, \
+     rate, rate_on, rate_source, received_at, batch_id, source_ref, match_offer_id, \
      (SELECT bt.reference FROM batches bt WHERE bt.id = ledger_entries.batch_id) AS batch_reference, \
      (SELECT pi.payout_id FROM payout_items pi WHERE pi.balance_transaction = ledger_entries.stripe_balance_transaction \
       AND pi.type <> 'payout' LIMIT 1) AS stripe_payout";
@@ -266,9 +266,9 @@ pub(crate) async fn record_entry_in(
          received_on, recorded_at, recorded_by, reference, reason, reverses_entry_id, origin_entry_id, \
          idempotency_key, stripe_payment_intent, stripe_charge, stripe_invoice, stripe_subscription, \
          stripe_balance_transaction, stripe_refund, stripe_dispute, presented_amount_minor, presented_currency, received_at, batch_id, \
-         source_ref, match_offer_id) \
+         source_ref, match_offer_id, rate, rate_on, rate_source) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33) \
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36) \
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING {ENTRY_RETURNING}",
     );
     let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -305,6 +305,9 @@ pub(crate) async fn record_entry_in(
         .bind(entry.batch_id)
         .bind(&entry.source_ref)
         .bind(entry.match_offer_id)
+        .bind(entry.rate.as_ref().map(|rate| rate.rate.to_string()))
+        .bind(entry.rate.as_ref().map(|rate| rate.on.to_string()))
+        .bind(entry.rate.as_ref().map(|rate| rate.source.clone()))
         .fetch_optional(&mut *write.tx)
         .await;
     let recorded = match inserted {
@@ -518,6 +521,7 @@ pub(super) fn entry_from_row(row: &AnyRow) -> Result<Entry, StoreError> {
             (Some(amount), Some(code)) => Some((amount, read_currency(&code)?)),
             _ => None,
         },
+        rate: read_applied_rate(row)?,
         received_at: row
             .try_get::<Option<String>, _>("received_at")?
             .as_deref()
@@ -528,4 +532,22 @@ pub(super) fn entry_from_row(row: &AnyRow) -> Result<Entry, StoreError> {
         source_ref: row.try_get("source_ref")?,
         match_offer_id: row.try_get("match_offer_id")?,
     })
+}
+
+/// The rate an entry's money was counted at (`rate`, `rate_on`, `rate_source`), if any.
+pub(super) fn read_applied_rate(
+    row: &AnyRow,
+) -> Result<Option<crate::ledger::entry::AppliedRate>, StoreError> {
+    let (Some(rate), Some(on), Some(source)) = (
+        row.try_get::<Option<String>, _>("rate")?,
+        row.try_get::<Option<String>, _>("rate_on")?,
+        row.try_get::<Option<String>, _>("rate_source")?,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(crate::ledger::entry::AppliedRate {
+        rate: rate.parse().map_err(|_| StoreError::Corrupt(format!("entry rate {rate}")))?,
+        on: read_date(&on)?,
+        source,
+    }))
 }

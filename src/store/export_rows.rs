@@ -39,7 +39,7 @@ const EXPORT_COLUMNS: &str = "e.id, c.slug, b.slug, e.kind, e.source, e.method, 
      e.presented_currency, e.recurring, e.reverses_entry_id, e.stripe_payment_intent, e.stripe_charge, \
      e.stripe_invoice, e.stripe_subscription, e.stripe_balance_transaction, e.stripe_refund, e.stripe_dispute, \
      pi.payout_id, e.reference, e.batch_id, e.recorded_at, e.recorded_by, e.reason, bt.reference, \
-     e.received_on, e.received_at, e.campaign_id, e.branch_id, e.source_ref";
+     e.received_on, e.received_at, e.campaign_id, e.branch_id, e.source_ref, e.rate, e.rate_on, e.rate_source";
 
 const ID: usize = 0;
 const CAMPAIGN_SLUG: usize = 1;
@@ -71,6 +71,8 @@ const RECEIVED_AT: usize = 32;
 const CAMPAIGN_ID: usize = 33;
 const BRANCH_ID: usize = 34;
 const SOURCE_REF: usize = 35;
+/// The rate money in another currency was counted at: the rate, its day, its source.
+const RATE: [usize; 3] = [36, 37, 38];
 
 /// One entry of an export as the database returned it, read field by field. Donors' names
 /// and e-mails read as absent when the scope may not see them.
@@ -164,6 +166,10 @@ impl ExportRow<'_> {
             _ => Ok(None),
         }
     }
+    /// The rate, its day and its source, for money recorded in another currency.
+    pub fn rate(&self) -> Result<[Option<&str>; 3], StoreError> {
+        Ok([self.text(RATE[0])?, self.text(RATE[1])?, self.text(RATE[2])?])
+    }
     pub fn recurring(&self) -> Result<bool, StoreError> {
         self.flag(RECURRING)
     }
@@ -255,6 +261,14 @@ impl ExportRow<'_> {
                 payout,
             },
             presented: self.presented()?,
+            rate: match self.rate()? {
+                [Some(rate), Some(on), Some(source)] => Some(crate::ledger::entry::AppliedRate {
+                    rate: rate.parse().map_err(|_| StoreError::Corrupt(format!("entry rate {rate}")))?,
+                    on: super::read_date(on)?,
+                    source: source.to_owned(),
+                }),
+                _ => None,
+            },
             received_at: self.received_at()?,
             batch_id: self.batch_id()?,
             batch_reference: self.batch_reference()?.map(str::to_owned),

@@ -209,6 +209,7 @@ async fn the_range_includes_the_last_minute_of_the_last_local_day(engine: Engine
             idempotency_key: None,
             stripe: appeal::ledger::StripeRefs::default(),
             presented: None,
+            rate: None,
             received_at: Some(received_at),
             batch_id: None,
             source_ref: None,

@@ -1,13 +1,17 @@
 //! Exchange rates, kept and sourced: imported from an ECB reference-rate file (a real
 //! excerpt, `tests/fixtures/ecb`), given by treasurers, listed, and looked up for a pair on a
-//! day (a day without rates takes the week before's; none is an error naming the pair and day).
+//! day (a day without rates takes the week before's; none is an error naming the pair and day);
+//! offline gifts in another currency, counted at their rate and kept with what was given.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{Engine, TestApp, on_both_engines, spawn_app};
 
-on_both_engines!(rates_are_imported_from_the_ecb_given_by_treasurers_and_looked_up);
+on_both_engines!(
+    rates_are_imported_from_the_ecb_given_by_treasurers_and_looked_up,
+    a_gift_in_another_currency_counts_at_its_rate_and_keeps_what_was_given,
+);
 
 const ECB_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ecb/eurofxref-hist-2025-04.csv");
 
@@ -131,4 +135,145 @@ async fn rates_are_imported_from_the_ecb_given_by_treasurers_and_looked_up(engin
             .await
             .expect("the audit log");
     assert_eq!(actions, ["rates.imported", "rates.imported", "rate.kept", "rate.kept"]);
+}
+
+async fn gift(app: &TestApp, body: Value) -> (StatusCode, Value) {
+    let response = app.post_as(&app.treasurer_token, "/api/v1/admin/campaigns/office/donations", &body).await;
+    let status = response.status();
+    (status, response.json().await.expect("JSON"))
+}
+
+async fn a_gift_in_another_currency_counts_at_its_rate_and_keeps_what_was_given(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    assert!(app.cli(&["rates", "import", "--ecb", ECB_FILE]).status.success());
+
+    // 100 EUR received on Easter Sunday 2025: Thursday's ECB rate, 1 EUR = 1.5773 CAD.
+    let euros = json!({"amount": "100.00", "currency": "EUR", "method": "bank_transfer", "received_on": "2025-04-20",
+                       "donor_name": "Section de Lyon"});
+    let (status, entry) = gift(&app, euros).await;
+    assert_eq!(status, StatusCode::CREATED, "{entry}");
+    let figures = |entry: &Value| {
+        ["amount", "currency", "presented_amount", "presented_currency", "rate", "rate_date", "rate_source"]
+            .map(|field| entry[field].as_str().unwrap_or_default().to_owned())
+    };
+    assert_eq!(figures(&entry), ["157.73", "CAD", "100.00", "EUR", "1.5773", "2025-04-17", "ECB"]);
+    // 1,000 SEK across the euro (1.5891 CAD and 10.9153 SEK to the euro on 22 April).
+    let (_, entry) = gift(
+        &app,
+        json!({"amount": "1000", "currency": "sek", "method": "cheque", "received_on": "2025-04-22"}),
+    )
+    .await;
+    assert_eq!(figures(&entry), ["145.58", "CAD", "1000.00", "SEK", "0.145584638077", "2025-04-22", "ECB"]);
+    // 5,000 PKR at the rate the bank gave.
+    let rupees = json!({"amount": "5000", "currency": "PKR", "rate": "0.0049", "method": "bank_transfer", "received_on": "2025-04-22"});
+    let (_, entry) = gift(&app, rupees).await;
+    assert_eq!(figures(&entry), ["24.50", "CAD", "5000.00", "PKR", "0.0049", "2025-04-22", "given"]);
+
+    // Refused, naming the field: no rate near the day (never 1), a rate without a currency, an
+    // unknown currency, a currency in a deposit's row.
+    let (status, refused) =
+        gift(&app, json!({"amount": "50", "currency": "PKR", "method": "cash", "received_on": "2025-04-22"}))
+            .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let said = refused["errors"]["currency"].as_str().unwrap_or_default();
+    assert!(said.contains("no PKR to CAD rate for 2025-04-22"), "{refused}");
+    let (_, refused) =
+        gift(&app, json!({"amount": "50", "rate": "1.2", "method": "cash", "received_on": "2025-04-22"}))
+            .await;
+    assert!(refused["errors"]["rate"].is_string(), "{refused}");
+    let (_, refused) =
+        gift(&app, json!({"amount": "50", "currency": "XYZ", "method": "cash", "received_on": "2025-04-22"}))
+            .await;
+    assert!(
+        refused["errors"]["currency"].as_str().is_some_and(|text| text.contains("ISO 4217")),
+        "{refused}"
+    );
+    let deposit = json!({"reference": "Deposit", "deposited_on": "2025-04-22", "declared_count": 1, "declared_total": "10.00",
+                         "entries": [{"amount": "10.00", "currency": "EUR", "method": "cash"}]});
+    let refused = app.post_as(&app.treasurer_token, "/api/v1/admin/campaigns/office/batches", &deposit).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused: Value = refused.json().await.expect("JSON");
+    assert!(refused["errors"]["entries[0].currency"].is_string(), "{refused}");
+
+    // What counts is in the campaign's currency; the export keeps what was given and the rate.
+    let progress: Value = app.get("/api/v1/campaigns/office/progress").await.json().await.expect("JSON");
+    assert_eq!(progress["raised"], "327.81");
+    let export =
+        app.get_as(&app.treasurer_token, "/api/v1/admin/exports/ledger?format=csv&campaign=office").await;
+    let export = export.text().await.expect("CSV");
+    let header: Vec<&str> = export.lines().next().expect("a header").split(',').collect();
+    let at = |name: &str| header.iter().position(|column| *column == name).expect(name);
+    let lyon = export.lines().find(|line| line.contains("Section de Lyon")).expect("the gift");
+    let fields: Vec<&str> = lyon.split(',').collect();
+    assert_eq!(
+        [
+            fields[at("gross")],
+            fields[at("presented_amount")],
+            fields[at("presented_currency")],
+            fields[at("rate")],
+            fields[at("rate_date")],
+            fields[at("rate_source")]
+        ],
+        ["157.73", "100.00", "EUR", "1.5773", "2025-04-17", "ECB"]
+    );
+    let check = app.cli(&["check"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+
+    // So does the dashboard's form, naming a field it refuses beside it.
+    crate::people::add_user(&app, "tre@example.org", "treasurer", None);
+    let mut treasurer = crate::people::Visitor::new(&app);
+    treasurer.sign_in("tre@example.org", crate::people::PASSWORD).await;
+    let (_, page, _) = treasurer.get("/admin/c/office").await;
+    assert!(page.contains("Currency, when not CAD"), "{page}");
+    let post = |page: &str, currency: &'static str| {
+        vec![
+            ("csrf", crate::people::Visitor::csrf_in(page)),
+            ("form_token", crate::hardening::form_token(page, "record")),
+            ("amount", "20".to_owned()),
+            ("currency", currency.to_owned()),
+            ("method", "cash".to_owned()),
+            ("received_on", "2025-04-24".to_owned()),
+        ]
+    };
+    let fields = post(&page, "GBP");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    assert_eq!(treasurer.post("/admin/c/office/donations", &fields).await.0, StatusCode::SEE_OTHER);
+    let (_, page, _) = treasurer.get("/admin/c/office").await;
+    let fields = post(&page, "PKR");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    let (status, refused, _) = treasurer.post("/admin/c/office/donations", &fields).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.contains("id=\"rec-currency-error\"")
+            && refused.contains("no PKR to CAD rate for 2025-04-24"),
+        "{refused}"
+    );
+    let listed = app.json_as(&app.viewer_token, "/api/v1/admin/donations?campaign=office&limit=1").await;
+    // 20 GBP at 1.5769 / 0.855 (the 24th's CAD and GBP to the euro).
+    assert_eq!(listed["entries"][0]["presented_amount"], "20.00");
+    assert_eq!(listed["entries"][0]["amount"], "36.89");
+
+    // The command line takes the same, and says what it counted.
+    let added = app.cli(&[
+        "donation",
+        "add",
+        "--campaign",
+        "office",
+        "--amount",
+        "10",
+        "--currency",
+        "EUR",
+        "--method",
+        "cash",
+        "--received-on",
+        "2025-04-22",
+    ]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let said = String::from_utf8_lossy(&added.stdout);
+    assert!(
+        said.contains("15.89 CAD")
+            && said.contains("given as 10.00 EUR, at 1 EUR = 1.5891 CAD (ECB of 2025-04-22)"),
+        "{said}"
+    );
 }

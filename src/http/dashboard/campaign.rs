@@ -89,6 +89,8 @@ impl Refused {
                 "reference" => ("Reference", "rec-reference"),
                 "ref" => ("Source", "rec-ref"),
                 "branch" => ("Branch", "rec-branch"),
+                "currency" => ("Currency", "rec-currency"),
+                "rate" => ("Rate", "rec-rate"),
                 "anonymous" => ("Show this name on the public wall", "rec-name"),
                 _ => return None,
             })
@@ -253,6 +255,7 @@ async fn render_campaign(state: &AppState, signed_in: &SignedIn, slug: &str, sho
     let context = json!({
         "frame": frame(state, signed_in, campaign.title.get("en")),
         "campaign": {"slug": campaign.slug.as_str(), "title": campaign.title.get("en"), "status": campaign.status.as_str(),
+                     "currency": campaign.currency.code(),
                      "branches": branches.iter().map(|row| json!({"slug": row.branch.slug.as_str(), "name": row.branch.name})).collect::<Vec<_>>()},
         "progress": progress,
         // A branch treasurer's own branch, shown first.
@@ -369,6 +372,9 @@ struct DonationForm {
     #[serde(rename = "ref")]
     source_ref: Option<String>,
     allow_duplicate: Option<String>,
+    /// The currency the money came in, when not the campaign's, and the bank's rate.
+    currency: Option<String>,
+    rate: Option<String>,
 }
 
 pub(super) async fn record_donation(
@@ -393,6 +399,8 @@ pub(super) async fn record_donation(
             "reference",
             "branch",
             "ref",
+            "currency",
+            "rate",
         ],
     );
     let input = OfflineDonationInput {
@@ -408,6 +416,8 @@ pub(super) async fn record_donation(
         allow_duplicate: submitted.allow_duplicate.is_some(),
         source_ref: submitted.source_ref,
         match_offer: None,
+        currency: submitted.currency,
+        rate: submitted.rate,
     };
     match actions::record_offline_donation(
         &state.store,
