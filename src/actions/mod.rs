@@ -177,7 +177,7 @@ pub async fn record_offline_donation(
         crate::ledger::entry::other_currency(&input, &campaign),
         input.received_on.as_deref().and_then(crate::ledger::validation::parse_day),
     ) {
-        (Some(from), Some(day)) if input.rate.is_none() => {
+        (Some(from), Some(day)) if input.rate.as_deref().map(str::trim).is_none_or(str::is_empty) => {
             store.rates_near(&[from, campaign.currency], day).await?
         }
         _ => Vec::new(),
@@ -362,6 +362,8 @@ fn entry_json(entry: &Entry) -> serde_json::Value {
         "received_on": entry.received_on.format("%Y-%m-%d").to_string(),
         "reverses": entry.reverses_entry_id,
         "batch": entry.batch_id,
+        "given": entry.presented.map(|(amount, given)| format!("{} {}", given.format_minor(amount), given.code())),
+        "rate": entry.rate.as_ref().map(|rate| format!("{} ({} of {})", rate.rate, rate.source, rate.on)),
     })
 }
 

@@ -41,11 +41,20 @@ fn require_keeper(actor: &Actor) -> Result<(), ActionError> {
 pub async fn add_rate(store: &Store, input: RateInput, actor: &Actor) -> Result<Rate, ActionError> {
     require_keeper(actor)?;
     let rate = validate_rate(input).map_err(ActionError::Invalid)?;
-    store.keep_rates(std::slice::from_ref(&rate), &actor.label, &|_, _| ()).await?;
-    let target = format!("rate:{}/{}:{}", rate.base.code(), rate.quote.code(), rate.day);
-    let after = serde_json::to_value(crate::ledger::rates::RateBody::new(&rate))
-        .map_err(|error| ActionError::Output(error.to_string()))?;
-    store.audit(&actor.label, "rate.kept", &target, None, Some(&after), actor.address.as_deref()).await?;
+    let filter = RateFilter {
+        base: Some(rate.base),
+        quote: Some(rate.quote),
+        from: Some(rate.day),
+        to: Some(rate.day),
+        limit: RATES_LISTED,
+    };
+    let before = store.rates(&filter).await?.into_iter().find(|kept| kept.source == rate.source);
+    let changed = store.keep_rates(std::slice::from_ref(&rate), &actor.label, &|_, _| ()).await?;
+    if changed > 0 {
+        let body = |rate: &Rate| serde_json::to_value(crate::ledger::rates::RateBody::new(rate)).ok();
+        let target = format!("rate:{}/{}:{}:{}", rate.base.code(), rate.quote.code(), rate.day, rate.source);
+        super::audit(store, actor, "rate.kept", &target, before.as_ref().and_then(body), body(&rate)).await;
+    }
     Ok(rate)
 }
 
@@ -74,9 +83,7 @@ pub async fn import_ecb(
         "first": imported.first.map(|day| day.to_string()), "last": imported.last.map(|day| day.to_string()),
         "changed": imported.changed,
     });
-    store
-        .audit(&actor.label, "rates.imported", "rates:ECB", None, Some(&after), actor.address.as_deref())
-        .await?;
+    super::audit(store, actor, "rates.imported", "rates:ECB", None, Some(after)).await;
     Ok(imported)
 }
 

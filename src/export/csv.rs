@@ -25,9 +25,6 @@ pub const COLUMNS: &[&str] = &[
     "currency",
     "presented_amount",
     "presented_currency",
-    "rate",
-    "rate_date",
-    "rate_source",
     "recurring",
     "reverses",
     "stripe_payment_intent",
@@ -45,6 +42,9 @@ pub const COLUMNS: &[&str] = &[
     "reason",
     "batch_reference",
     "ref",
+    "rate",
+    "rate_date",
+    "rate_source",
 ];
 
 pub fn header() -> String {
@@ -83,9 +83,6 @@ pub fn write_row(out: &mut String, row: &mut ExportRow<'_>, date: NaiveDate) -> 
             line.text(None);
         }
     }
-    for part in row.rate()? {
-        line.text(part);
-    }
     line.value(row.recurring()?);
     match row.reverses_entry_id()? {
         Some(id) => line.value(id),
@@ -105,6 +102,9 @@ pub fn write_row(out: &mut String, row: &mut ExportRow<'_>, date: NaiveDate) -> 
     line.text(row.reason()?);
     line.text(row.batch_reference()?);
     line.text(row.source_ref()?);
+    for part in row.rate()? {
+        line.text(part);
+    }
     line.out.push_str("\r\n");
     Ok(())
 }

@@ -122,13 +122,20 @@ pub fn validate_batch(
         if entry.received_on.is_none() {
             entry.received_on = input.deposited_on.clone();
         }
-        if super::entry::other_currency(&entry, campaign).is_some() || entry.rate.is_some() {
+        if super::entry::other_currency(&entry, campaign).is_some() {
             errors.add(
                 format!("{}.currency", names.name(index)),
                 format!(
                     "must be the campaign's ({}): a deposit is in one currency; record a gift in another on its own",
                     campaign.currency.code()
                 ),
+            );
+            continue;
+        }
+        if entry.rate.as_deref().is_some_and(|rate| !rate.trim().is_empty()) {
+            errors.add(
+                format!("{}.rate", names.name(index)),
+                "is given only with another currency, which a deposit's rows cannot have",
             );
             continue;
         }

@@ -128,6 +128,13 @@ pub fn validate_rate(input: RateInput) -> Result<Rate, FieldErrors> {
             errors.add("source", format!("must be at most {SOURCE_MAX_CHARS} characters"));
             None
         }
+        Some(text) if is_ecb(&text) || text.eq_ignore_ascii_case(GIVEN) => {
+            errors.add(
+                "source",
+                format!("must name where the rate comes from: \"{text}\" is kept for appeal's own"),
+            );
+            None
+        }
         Some(text) => Some(text),
         None => {
             errors.add("source", "is required: where the rate comes from");
@@ -142,18 +149,22 @@ pub fn validate_rate(input: RateInput) -> Result<Rate, FieldErrors> {
     }
 }
 
-/// A rate as people write it: a positive decimal, no exponent, at most 12 significant places.
+/// A rate as people write it: a positive decimal (digits and a point) up to 1,000,000,000, at
+/// most 12 decimal places.
 pub fn parse_rate(text: &str) -> Result<Decimal, String> {
     let trimmed = text.trim();
     let refuse = || format!("must be a positive decimal such as 1.4781, not \"{trimmed}\"");
-    if trimmed.is_empty() || trimmed.contains(['e', 'E']) {
+    if trimmed.is_empty() || !trimmed.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return Err(refuse());
     }
-    let rate = Decimal::from_str(trimmed).map_err(|_| refuse())?;
-    if rate <= Decimal::ZERO || rate.scale() > 12 || rate > Decimal::from(1_000_000_000_i64) {
+    let rate = Decimal::from_str(trimmed).map_err(|_| refuse())?.normalize();
+    if rate <= Decimal::ZERO || rate > Decimal::from(1_000_000_000_i64) {
         return Err(refuse());
     }
-    Ok(rate.normalize())
+    if rate.scale() > 12 {
+        return Err(format!("must have at most 12 decimal places, not \"{trimmed}\""));
+    }
+    Ok(rate)
 }
 
 /// The rate to turn `from` into `to` on `day`, from `known` (the rates of the days up to
@@ -167,7 +178,7 @@ pub fn choose_rate(known: &[Rate], from: Currency, to: Currency, day: NaiveDate)
             .iter()
             .filter(usable)
             .filter(|rate| rate.base == base && rate.quote == quote)
-            .max_by_key(|rate| (rate.day, rate.source != ECB))
+            .max_by_key(|rate| (rate.day, !is_ecb(&rate.source)))
     };
     let straight = latest(from, to).cloned();
     let inverted = latest(to, from).map(|rate| Rate {
@@ -192,12 +203,16 @@ pub fn choose_rate(known: &[Rate], from: Currency, to: Currency, day: NaiveDate)
         }),
         _ => None,
     };
-    // The newest of the three, straight before inverted before across on one day.
+    // The newest of the three; on one day a treasurer's before the ECB's, then straight before
+    // inverted before across. A rate that rounds to nothing is none.
     [straight, inverted, across]
         .into_iter()
         .flatten()
         .enumerate()
-        .max_by_key(|(order, rate)| (rate.day, -(*order as i64)))
+        .filter(|(_, rate)| rate.rate > Decimal::ZERO)
+        .max_by_key(|(order, rate)| {
+            (rate.day, !rate.source.split(" / ").any(is_ecb), std::cmp::Reverse(*order))
+        })
         .map(|(_, rate)| rate)
 }
 
@@ -218,12 +233,17 @@ pub mod decimal_text {
     }
 }
 
+/// Whether a source is the ECB's (as imported), in any letter case.
+fn is_ecb(source: &str) -> bool {
+    source.eq_ignore_ascii_case(ECB)
+}
+
 /// `amount_minor` of `from` in `to` at `rate`, rounded half away from zero to `to`'s minor
 /// unit; `None` when that is nothing, or more than an entry may hold.
 pub fn convert(amount_minor: i64, from: Currency, to: Currency, rate: Decimal) -> Option<i64> {
     let major = Decimal::from(amount_minor) / Decimal::from(10_i64.pow(from.digits()));
     let converted =
-        (major * rate).round_dp_with_strategy(to.digits(), RoundingStrategy::MidpointAwayFromZero);
+        major.checked_mul(rate)?.round_dp_with_strategy(to.digits(), RoundingStrategy::MidpointAwayFromZero);
     if converted <= Decimal::ZERO || converted > Decimal::from(MAX_MAJOR_UNITS) {
         return None;
     }
@@ -247,6 +267,7 @@ pub fn parse_ecb(text: &str) -> Result<Vec<Rate>, String> {
         let rate = parse_rate(value).map_err(|error| format!("line {line}: {code} {error}"))?;
         Ok(Some(Rate { base: euro, quote, day, rate, source: ECB.to_owned() }))
     };
+    let text = text.trim_start_matches('\u{feff}');
     let mut rates = Vec::new();
     if text.trim_start().starts_with('<') {
         let mut day: Option<NaiveDate> = None;
@@ -255,7 +276,7 @@ pub fn parse_ecb(text: &str) -> Result<Vec<Rate>, String> {
                 let attribute = |name: &str| {
                     element.split(&format!("{name}=")).nth(1).and_then(|rest| {
                         let quote = rest.chars().next()?;
-                        rest[1..].split(quote).next().map(str::to_owned)
+                        rest[quote.len_utf8()..].split(quote).next().map(str::to_owned)
                     })
                 };
                 if let Some(time) = attribute("time") {
@@ -371,6 +392,11 @@ mod tests {
         assert_eq!(choose_rate(&known, currency("USD"), currency("EUR"), day("2025-04-30")), None);
         assert_eq!(choose_rate(&known, currency("USD"), currency("EUR"), day("2025-04-16")), None);
         assert_eq!(choose_rate(&known, currency("CAD"), currency("EUR"), day("2025-04-22")), None);
+        // A treasurer's rate wins on its day, even written the other way round.
+        let mut mine = known.clone();
+        mine.push(rate("GBP", "EUR", "2025-04-22", "1.2", "bank"));
+        let chosen = choose_rate(&mine, currency("EUR"), currency("GBP"), day("2025-04-22")).expect("a rate");
+        assert_eq!((chosen.rate, chosen.source.as_str()), (decimal("0.833333333333"), "bank"));
         // A treasurer's own rate for the pair wins on its day.
         let mut mine = known.clone();
         mine.push(rate("GBP", "EUR", "2025-04-22", "1.17", "bank"));
@@ -388,6 +414,16 @@ mod tests {
         assert_eq!(convert(100_000_000_000, eur, jpy, decimal("161.05")), None, "past the largest entry");
     }
 
+    fn given_input() -> RateInput {
+        RateInput {
+            base: Some("eur".into()),
+            quote: Some("CAD".into()),
+            date: Some("2025-04-22".into()),
+            rate: Some("1.4781".into()),
+            source: Some("Desjardins".into()),
+        }
+    }
+
     #[test]
     fn a_rate_given_by_hand_names_each_bad_field() {
         let refused = validate_rate(RateInput {
@@ -400,15 +436,15 @@ mod tests {
         .expect_err("refused");
         let fields: Vec<&str> = refused.iter().map(|(field, _)| field).collect();
         assert_eq!(fields, vec!["date", "quote", "rate", "source"]);
-        let given = validate_rate(RateInput {
-            base: Some("eur".into()),
-            quote: Some("CAD".into()),
-            date: Some("2025-04-22".into()),
-            rate: Some("1.4781".into()),
-            source: Some("Desjardins".into()),
-        })
-        .expect("valid");
+        let given = validate_rate(given_input()).expect("valid");
         assert_eq!(given, rate("EUR", "CAD", "2025-04-22", "1.4781", "Desjardins"));
         assert!(parse_rate("1e3").is_err() && parse_rate("0").is_err() && parse_rate("abc").is_err());
+        assert!(parse_rate("+1.2").is_err() && parse_rate("1_4781").is_err());
+        assert_eq!(parse_rate("1.47810000000000"), Ok(decimal("1.4781")));
+        assert!(parse_rate("0.0000000000001").is_err_and(|error| error.contains("12 decimal places")));
+        let imported = RateInput { source: Some("ecb".into()), ..given_input() };
+        assert!(
+            validate_rate(imported).is_err_and(|errors| errors.iter().any(|(field, _)| field == "source"))
+        );
     }
 }

@@ -223,7 +223,9 @@ impl Store {
                 &mut *write.tx,
                 entry.campaign_id,
                 reference,
-                entry.amount_minor,
+                entry
+                    .presented
+                    .map_or((entry.amount_minor, None), |(amount, given)| (amount, Some(given.code()))),
                 entry.received_on,
             )
             .await?
@@ -273,24 +275,28 @@ async fn look_alike_deposit<'e>(
     row.as_ref().map(batch_from_row).transpose()
 }
 
-/// The oldest offline gift of the campaign with this reference, amount and date.
+/// The oldest offline gift of the campaign with this reference, amount and date: the amount
+/// as given (`given`: in the campaign's currency, or in another, named), whatever rate counted it.
 async fn look_alike_gift<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     campaign_id: i64,
     reference: &str,
-    amount_minor: i64,
+    given: (i64, Option<&str>),
     received_on: NaiveDate,
 ) -> Result<Option<Entry>, StoreError> {
     let sql = format!(
         "SELECT {ENTRY_COLUMNS} {ENTRY_FROM} WHERE e.campaign_id = $1 AND e.kind = 'donation' \
-         AND e.source = 'offline' AND LOWER(TRIM(e.reference)) = $2 AND e.amount_minor = $3 \
+         AND e.source = 'offline' AND LOWER(TRIM(e.reference)) = $2 \
+         AND (($5 IS NULL AND e.presented_currency IS NULL AND e.amount_minor = $3) \
+              OR (e.presented_currency = $5 AND e.presented_amount_minor = $3)) \
          AND e.received_on = $4 ORDER BY e.id LIMIT 1"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(campaign_id)
         .bind(reference.trim().to_lowercase())
-        .bind(amount_minor)
+        .bind(given.0)
         .bind(received_on.format("%Y-%m-%d").to_string())
+        .bind(given.1)
         .fetch_optional(executor)
         .await?;
     row.as_ref().map(entry_from_row).transpose()

@@ -26,11 +26,16 @@ fn rate_from_row(row: &sqlx::any::AnyRow) -> Result<Rate, StoreError> {
         Currency::from_code(&code).map_err(|_| StoreError::Corrupt(format!("rate {column}: {code}")))
     };
     let rate: String = row.try_get("rate")?;
+    let rate: rust_decimal::Decimal =
+        rate.parse().map_err(|_| StoreError::Corrupt(format!("rate {rate}")))?;
+    if rate <= rust_decimal::Decimal::ZERO {
+        return Err(StoreError::Corrupt(format!("rate {rate}")));
+    }
     Ok(Rate {
         base: currency("base")?,
         quote: currency("quote")?,
         day: read_date(&row.try_get::<String, _>("day")?)?,
-        rate: rate.parse().map_err(|_| StoreError::Corrupt(format!("rate {rate}")))?,
+        rate,
         source: row.try_get("source")?,
     })
 }
@@ -45,6 +50,16 @@ impl Store {
         by: &str,
         on_progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<u64, StoreError> {
+        // A pair, day and source once, the last given winning (one statement may not touch a
+        // row twice on PostgreSQL).
+        let mut seen = std::collections::HashMap::new();
+        for (index, rate) in rates.iter().enumerate() {
+            seen.insert((rate.base.code(), rate.quote.code(), rate.day, rate.source.as_str()), index);
+        }
+        let mut kept: Vec<usize> = seen.into_values().collect();
+        kept.sort_unstable();
+        let rates: Vec<Rate> = kept.into_iter().map(|index| rates[index].clone()).collect();
+        let rates = rates.as_slice();
         let at = stored_instant(now());
         let mut write = self.begin_write().await?;
         let mut changed = 0;
@@ -117,7 +132,8 @@ impl Store {
         let list = list.join(", ");
         let sql = format!(
             "SELECT base, quote, day, rate, source FROM exchange_rates \
-             WHERE day >= $1 AND day <= $2 AND base IN ({list}) AND quote IN ({list})"
+             WHERE day >= $1 AND day <= $2 AND base IN ({list}) AND quote IN ({list}) \
+             ORDER BY day, source, recorded_at, id"
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind((day - chrono::Duration::days(RATE_LOOKBACK_DAYS)).to_string())

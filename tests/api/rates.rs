@@ -196,9 +196,18 @@ async fn a_gift_in_another_currency_counts_at_its_rate_and_keeps_what_was_given(
     let refused: Value = refused.json().await.expect("JSON");
     assert!(refused["errors"]["entries[0].currency"].is_string(), "{refused}");
 
+    // The same wire seen twice is caught by what was given, whatever rate counted it.
+    let wire = json!({"amount": "200", "currency": "EUR", "method": "bank_transfer", "received_on": "2025-04-23",
+                      "reference": "WIRE-7"});
+    assert_eq!(gift(&app, wire.clone()).await.0, StatusCode::CREATED);
+    let mut again = wire.clone();
+    again["rate"] = json!("1.6");
+    let (status, refused) = gift(&app, again).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+
     // What counts is in the campaign's currency; the export keeps what was given and the rate.
     let progress: Value = app.get("/api/v1/campaigns/office/progress").await.json().await.expect("JSON");
-    assert_eq!(progress["raised"], "327.81");
+    assert_eq!(progress["raised"], "643.59", "157.73 + 145.58 + 24.50 + 315.78");
     let export =
         app.get_as(&app.treasurer_token, "/api/v1/admin/exports/ledger?format=csv&campaign=office").await;
     let export = export.text().await.expect("CSV");
@@ -234,6 +243,8 @@ async fn a_gift_in_another_currency_counts_at_its_rate_and_keeps_what_was_given(
             ("currency", currency.to_owned()),
             ("method", "cash".to_owned()),
             ("received_on", "2025-04-24".to_owned()),
+            // A browser sends the rate's field empty when no one typed in it.
+            ("rate", String::new()),
         ]
     };
     let fields = post(&page, "GBP");

@@ -174,8 +174,8 @@ async fn every_way_in_carries_a_ref_and_the_sources_report_adds_them_up(engine: 
         .await
         .expect("CSV");
     let header: Vec<&str> = csv.lines().next().expect("a header").split(',').collect();
-    assert_eq!(header.last(), Some(&"ref"));
-    assert!(csv.lines().any(|line| line.ends_with(",dec-email")), "{csv}");
+    assert_eq!(header[header.len() - 4..], ["ref", "rate", "rate_date", "rate_source"]);
+    assert!(csv.lines().any(|line| line.ends_with(",dec-email,,,")), "{csv}");
     let journal = app
         .get_as(&app.admin_token, "/api/v1/admin/exports/ledger?format=beancount")
         .await

@@ -457,10 +457,15 @@ async fn a_partial_reversal_shows_its_reason_in_the_dashboard_and_exports(engine
 
     let (_, _, csv) = export(&app, &app.treasurer_token, "format=csv&campaign=office").await;
     let mut lines = csv.lines();
-    assert!(lines.next().expect("a header").ends_with(",reason,batch_reference,ref"));
+    assert!(
+        lines.next().expect("a header").ends_with(",reason,batch_reference,ref,rate,rate_date,rate_source")
+    );
     let rows: Vec<&str> = lines.collect();
-    assert!(rows[0].starts_with(&format!("{gift},")) && rows[0].ends_with(",,Slip 21,"), "{csv}");
-    assert!(rows[1].contains(&format!(",{gift},")) && rows[1].ends_with(",cheque bounced,Slip 21,"), "{csv}");
+    assert!(rows[0].starts_with(&format!("{gift},")) && rows[0].ends_with(",,Slip 21,,,,"), "{csv}");
+    assert!(
+        rows[1].contains(&format!(",{gift},")) && rows[1].ends_with(",cheque bounced,Slip 21,,,,"),
+        "{csv}"
+    );
 
     let folder = tempfile::tempdir().expect("a folder");
     let (_, _, beancount) = export(&app, &app.treasurer_token, "format=beancount&campaign=office").await;
