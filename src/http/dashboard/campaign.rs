@@ -1,5 +1,5 @@
 //! A campaign's page in the dashboard: its figures traced to entries, and the forms that
-//! move money (offline gifts, deposits, reversals, refunds, cancellations).
+//! bring money in (offline gifts, deposits); those that take it back are in `reversals`.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +20,7 @@ use crate::http::AppState;
 use crate::http::auth::SignedIn;
 use crate::http::error::Problem;
 use crate::ledger::batch::{BatchInput, RowNames, entries_from_csv};
-use crate::ledger::entry::{OfflineDonationInput, ReversalInput};
+use crate::ledger::entry::OfflineDonationInput;
 use crate::ledger::progress::Progress;
 use crate::ledger::search::EntrySearch;
 use crate::ledger::validation::AmountText;
@@ -67,7 +67,7 @@ impl Default for Shown {
 
 /// The campaign page's forms, to put each message beside its field under the field's label.
 #[derive(Debug, Clone, PartialEq)]
-enum Refused {
+pub(super) enum Refused {
     Record,
     Deposit,
     /// Reversing an entry, with what was typed in its confirmation.
@@ -331,13 +331,13 @@ fn chart_svg(daily: &[(chrono::NaiveDate, i64)], goal_minor: i64) -> Value {
 }
 
 /// Back to the campaign's page, which says once what was done.
-fn redirect_with(state: &AppState, signed_in: &SignedIn, slug: &str, notice: &str) -> Response {
+pub(super) fn redirect_with(state: &AppState, signed_in: &SignedIn, slug: &str, notice: &str) -> Response {
     redirect_with_notice(state, signed_in, &format!("/admin/c/{slug}"), notice)
 }
 
 /// An action's refusal: beside the form it is about, what was typed kept, when it is about
 /// the input; a problem otherwise.
-async fn render_action_error(
+pub(super) async fn render_action_error(
     state: &AppState,
     signed_in: &SignedIn,
     slug: &str,
@@ -582,7 +582,7 @@ async fn render_form_error(
 }
 
 /// The named fields of a form as they were typed, to put back into it.
-fn typed_fields(body: &Bytes, names: &[&str]) -> Value {
+pub(super) fn typed_fields(body: &Bytes, names: &[&str]) -> Value {
     let mut typed = serde_json::Map::new();
     for (key, value) in form_urlencoded::parse(body) {
         if names.contains(&key.as_ref()) {
@@ -590,206 +590,6 @@ fn typed_fields(body: &Bytes, names: &[&str]) -> Value {
         }
     }
     Value::Object(typed)
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct EntryActionForm {
-    csrf: Option<String>,
-    /// The form's one-time token: sent twice, the form acts once.
-    form_token: Option<String>,
-    amount: Option<String>,
-    reason: Option<String>,
-    /// A reversal's kind: adjustment or refund.
-    kind: Option<String>,
-    campaign: Option<String>,
-}
-
-pub(super) async fn reverse(
-    State(state): State<AppState>,
-    signed_in: SignedIn,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> Response {
-    let submitted: EntryActionForm = form(&body);
-    if let Some(refused) = signed_in.refuse_form(submitted.csrf.as_deref(), Role::Treasurer) {
-        return refused;
-    }
-    let slug = submitted.campaign.clone().unwrap_or_default();
-    let input = ReversalInput {
-        amount: submitted.amount.filter(|amount| !amount.trim().is_empty()).map(AmountText),
-        reason: submitted.reason,
-        kind: submitted.kind.filter(|kind| !kind.trim().is_empty()),
-        received_on: None,
-    };
-    match actions::reverse_entry(&state.store, id, input, &signed_in.actor, form_key(submitted.form_token))
-        .await
-    {
-        Ok(outcome) => redirect_with(
-            &state,
-            &signed_in,
-            &slug,
-            &format!("Entry {id} reversed by entry {}.", outcome.entry().id),
-        ),
-        Err(error) => {
-            render_action_error(
-                &state,
-                &signed_in,
-                &slug,
-                error,
-                Refused::Reverse(id, typed_fields(&body, &["amount", "reason", "kind"])),
-            )
-            .await
-        }
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct DepositReversalForm {
-    csrf: Option<String>,
-    /// The form's one-time token: sent twice, the form acts once.
-    form_token: Option<String>,
-    campaign: Option<String>,
-    reason: Option<String>,
-    kind: Option<String>,
-}
-
-/// "Reverse this deposit": what is left of each of its entries, with one reason.
-pub(super) async fn reverse_deposit(
-    State(state): State<AppState>,
-    signed_in: SignedIn,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> Response {
-    let submitted: DepositReversalForm = form(&body);
-    if let Some(refused) = signed_in.refuse_form(submitted.csrf.as_deref(), Role::Treasurer) {
-        return refused;
-    }
-    let slug = submitted.campaign.clone().unwrap_or_default();
-    let input =
-        actions::BatchReversalInput { reason: submitted.reason, kind: submitted.kind, received_on: None };
-    match actions::reverse_batch(&state.store, id, input, &signed_in.actor, form_key(submitted.form_token))
-        .await
-    {
-        Ok(reversed) => {
-            let total: i64 = reversed.reversals.iter().map(|entry| entry.amount_minor).sum();
-            let notice = format!(
-                "Deposit {id} reversed: {} entries, {}.",
-                reversed.reversals.len(),
-                shown_minor(total, reversed.currency),
-            );
-            redirect_with(&state, &signed_in, &slug, &notice)
-        }
-        Err(error) => {
-            render_action_error(
-                &state,
-                &signed_in,
-                &slug,
-                error,
-                Refused::ReverseDeposit(id, typed_fields(&body, &["reason", "kind"])),
-            )
-            .await
-        }
-    }
-}
-
-pub(super) async fn refund(
-    State(state): State<AppState>,
-    signed_in: SignedIn,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> Response {
-    let submitted: EntryActionForm = form(&body);
-    if let Some(refused) = signed_in.refuse_form(submitted.csrf.as_deref(), Role::Treasurer) {
-        return refused;
-    }
-    let slug = submitted.campaign.clone().unwrap_or_default();
-    let typed = typed_fields(&body, &["amount", "reason"]);
-    // The dashboard asks why every time, as it does for a reversal.
-    if submitted.reason.as_deref().is_none_or(|reason| reason.trim().is_empty()) {
-        let missing = crate::ledger::FieldErrors::single(
-            "reason",
-            "is required, so the ledger says why the money went back",
-        );
-        let refused = Refused::Refund(id, typed);
-        return render_action_error(&state, &signed_in, &slug, ActionError::Invalid(missing), refused).await;
-    }
-    let input = actions::RefundInput {
-        amount: submitted.amount.filter(|amount| !amount.trim().is_empty()).map(AmountText),
-        reason: submitted.reason,
-    };
-    match actions::refund_donation(
-        &state.store,
-        state.payments.as_ref(),
-        id,
-        input,
-        &signed_in.actor,
-        form_key(submitted.form_token),
-    )
-    .await
-    {
-        Ok(refund) => {
-            let currency = refund.entry.currency;
-            let (charged_minor, charged_currency) = refund.charged;
-            let charged = if charged_currency == currency {
-                String::new()
-            } else {
-                format!(" ({}, as the donor paid)", shown_minor(charged_minor, charged_currency))
-            };
-            redirect_with(
-                &state,
-                &signed_in,
-                &slug,
-                &format!(
-                    "Asked Stripe to refund {}{charged} of entry {id}; the ledger moves when Stripe confirms.",
-                    shown_minor(refund.amount_minor, currency)
-                ),
-            )
-        }
-        Err(error) => render_action_error(&state, &signed_in, &slug, error, Refused::Refund(id, typed)).await,
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct CancelForm {
-    csrf: Option<String>,
-    /// The form's one-time token: sent twice, the form acts once.
-    form_token: Option<String>,
-    campaign: Option<String>,
-    when: Option<String>,
-}
-
-pub(super) async fn cancel(
-    State(state): State<AppState>,
-    signed_in: SignedIn,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let submitted: CancelForm = form(&body);
-    if let Some(refused) = signed_in.refuse_form(submitted.csrf.as_deref(), Role::Treasurer) {
-        return refused;
-    }
-    let slug = submitted.campaign.clone().unwrap_or_default();
-    let at_period_end = submitted.when.as_deref() != Some("now");
-    match actions::cancel_subscription(
-        &state.store,
-        state.payments.as_ref(),
-        &id,
-        at_period_end,
-        &signed_in.actor,
-        form_key(submitted.form_token),
-    )
-    .await
-    {
-        Ok(_) => {
-            let notice = if at_period_end {
-                format!("Subscription {id} ends at the end of its period; nothing was refunded.")
-            } else {
-                format!("Subscription {id} cancelled now; nothing was refunded.")
-            };
-            redirect_with(&state, &signed_in, &slug, &notice)
-        }
-        Err(error) => render_action_error(&state, &signed_in, &slug, error, Refused::Other).await,
-    }
 }
 
 /// "inquiry: needs response", "dispute: won".
@@ -800,7 +600,7 @@ pub(super) fn dispute_label(dispute: &crate::store::StoredDispute) -> String {
 
 /// A form's one-time token as an idempotency key: the page's nonce and the form's name,
 /// plain and short, or nothing (then the write is not deduplicated).
-fn form_key(token: Option<String>) -> Option<String> {
+pub(super) fn form_key(token: Option<String>) -> Option<String> {
     token.filter(|token| {
         (8..=120).contains(&token.len())
             && token.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')

@@ -37,12 +37,14 @@ mod notice;
 mod people;
 mod recurring;
 mod resume;
+mod reversals;
 mod sources;
 mod statements;
 mod stripe;
 mod webhooks;
 
-use campaign::{campaign, cancel, record_batch, record_donation, refund, reverse, reverse_deposit};
+use campaign::{campaign, record_batch, record_donation};
+use reversals::{cancel, refund, reverse, reverse_deposit};
 use stripe::{dismiss_event, payouts, resolve_flag, retry_event, review};
 
 pub fn router(state: AppState) -> Router<AppState> {
