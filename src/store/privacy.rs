@@ -63,6 +63,16 @@ pub struct ForgetBy<'a> {
     pub address: Option<&'a str>,
 }
 
+/// Runs `sql` (its `{n}` the lists' placeholders, from `$1`) with `lists` bound; how many
+/// rows it changed.
+async fn affected(write: &mut WriteTx, sql: &str, lists: &[&[String]]) -> Result<u64, StoreError> {
+    let sql = in_list(sql, lists, 1);
+    Ok(bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), lists)
+        .execute(&mut *write.tx)
+        .await?
+        .rows_affected())
+}
+
 impl Store {
     /// The donor keys forgotten.
     pub async fn forgotten_donor_keys(&self) -> Result<std::collections::HashSet<String>, StoreError> {
@@ -176,55 +186,21 @@ impl Store {
         bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&stamp), &[keys])
             .execute(&mut *write.tx)
             .await?;
-        let sql = in_list(
-            "DELETE FROM donor_details WHERE entry_id IN (SELECT id FROM ledger_entries WHERE donor_key IN ({0}))",
-            &[keys],
-            1,
-        );
-        forgotten.entries = bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), &[keys])
-            .execute(&mut *write.tx)
-            .await?
-            .rows_affected();
-        let sql = in_list(
-            "DELETE FROM statement_addressees WHERE statement_id IN (SELECT id FROM statements WHERE donor_key IN ({0}))",
-            &[keys],
-            1,
-        );
-        forgotten.statements = bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), &[keys])
-            .execute(&mut *write.tx)
-            .await?
-            .rows_affected();
+        forgotten.entries = affected(&mut write, "DELETE FROM donor_details WHERE entry_id IN (SELECT id FROM ledger_entries WHERE donor_key IN ({0}))", &[keys]).await?;
+        forgotten.statements = affected(&mut write, "DELETE FROM statement_addressees WHERE statement_id IN (SELECT id FROM statements WHERE donor_key IN ({0}))", &[keys]).await?;
 
         // What is kept by address or Stripe id.
-        let sql = in_list(
-            &format!(
-                "UPDATE checkout_intents SET donor_name = NULL, donor_email = NULL, public_message = NULL WHERE {checkouts}"
-            ),
-            &[&emails, &ids],
-            1,
+        let sql = format!(
+            "UPDATE checkout_intents SET donor_name = NULL, donor_email = NULL, public_message = NULL WHERE {checkouts}"
         );
-        forgotten.checkouts = bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), &[&emails, &ids])
-            .execute(&mut *write.tx)
-            .await?
-            .rows_affected();
-        let sql = in_list(
-            "UPDATE subscriptions SET donor_name = NULL, donor_email = NULL WHERE LOWER(donor_email) IN ({0}) OR id IN ({1})",
-            &[&emails, &ids],
-            1,
-        );
-        forgotten.subscriptions = bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), &[&emails, &ids])
-            .execute(&mut *write.tx)
-            .await?
-            .rows_affected();
-        let sql = in_list(
+        forgotten.checkouts = affected(&mut write, &sql, &[&emails, &ids]).await?;
+        forgotten.subscriptions = affected(&mut write, "UPDATE subscriptions SET donor_name = NULL, donor_email = NULL WHERE LOWER(donor_email) IN ({0}) OR id IN ({1})", &[&emails, &ids]).await?;
+        forgotten.self_service_links = affected(
+            &mut write,
             "DELETE FROM manage_tokens WHERE LOWER(email) IN ({0}) OR customer IN ({1})",
             &[&emails, &ids],
-            1,
-        );
-        forgotten.self_service_links = bind_lists(sqlx::query(sqlx::AssertSqlSafe(sql)), &[&emails, &ids])
-            .execute(&mut *write.tx)
-            .await?
-            .rows_affected();
+        )
+        .await?;
         // An email kept erases its address and words; one not sent yet never goes.
         let sql = in_list(
             "UPDATE outbox_emails SET to_address = '', subject = '', body = '', data = NULL, last_error = NULL, \
