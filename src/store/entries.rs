@@ -538,16 +538,23 @@ pub(super) fn entry_from_row(row: &AnyRow) -> Result<Entry, StoreError> {
 pub(super) fn read_applied_rate(
     row: &AnyRow,
 ) -> Result<Option<crate::ledger::entry::AppliedRate>, StoreError> {
-    let (Some(rate), Some(on), Some(source)) = (
-        row.try_get::<Option<String>, _>("rate")?,
-        row.try_get::<Option<String>, _>("rate_on")?,
-        row.try_get::<Option<String>, _>("rate_source")?,
-    ) else {
+    applied_rate([
+        row.try_get::<Option<String>, _>("rate")?.as_deref(),
+        row.try_get::<Option<String>, _>("rate_on")?.as_deref(),
+        row.try_get::<Option<String>, _>("rate_source")?.as_deref(),
+    ])
+}
+
+/// The rate, its day and its source as stored, read back.
+pub(super) fn applied_rate(
+    parts: [Option<&str>; 3],
+) -> Result<Option<crate::ledger::entry::AppliedRate>, StoreError> {
+    let [Some(rate), Some(on), Some(source)] = parts else {
         return Ok(None);
     };
     Ok(Some(crate::ledger::entry::AppliedRate {
         rate: rate.parse().map_err(|_| StoreError::Corrupt(format!("entry rate {rate}")))?,
-        on: read_date(&on)?,
-        source,
+        on: read_date(on)?,
+        source: source.to_owned(),
     }))
 }

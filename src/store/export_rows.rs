@@ -261,14 +261,7 @@ impl ExportRow<'_> {
                 payout,
             },
             presented: self.presented()?,
-            rate: match self.rate()? {
-                [Some(rate), Some(on), Some(source)] => Some(crate::ledger::entry::AppliedRate {
-                    rate: rate.parse().map_err(|_| StoreError::Corrupt(format!("entry rate {rate}")))?,
-                    on: super::read_date(on)?,
-                    source: source.to_owned(),
-                }),
-                _ => None,
-            },
+            rate: super::entries::applied_rate(self.rate()?)?,
             received_at: self.received_at()?,
             batch_id: self.batch_id()?,
             batch_reference: self.batch_reference()?.map(str::to_owned),
