@@ -1,5 +1,6 @@
 //! The writes an admin or treasurer can make: one code path for the HTTP API and the CLI.
 
+mod appeals;
 mod deposits;
 mod donors;
 mod import;
@@ -15,6 +16,9 @@ mod stripe_review;
 mod wall;
 mod webhooks;
 
+pub use appeals::{
+    AppealChecked, appeal_progress_document, check_appeals, create_appeal, list_appeals, update_appeal,
+};
 pub use deposits::{BatchOutcome, BatchReversalInput, BatchReversed, record_batch, reverse_batch};
 pub use donors::{
     DONOR_SEARCH_LIMIT, DonorRecord, DonorSummary, donor_record, merge_donors, search_donors, undo_merge,

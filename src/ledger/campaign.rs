@@ -324,7 +324,7 @@ pub struct CampaignDraft {
     pub donor_goal: Option<i64>,
 }
 
-const TITLE_MAX_CHARS: usize = 200;
+pub(crate) const TITLE_MAX_CHARS: usize = 200;
 const DESCRIPTION_MAX_CHARS: usize = 20_000;
 const BRANCH_NAME_MAX_CHARS: usize = 200;
 const MAX_BRANCHES: usize = 500;
@@ -568,7 +568,7 @@ fn parse_fee_percent(text: &str) -> Result<i64, &'static str> {
 
 /// A field every campaign has: a new value is parsed, `null` is refused, and an absent one
 /// keeps `kept` (the campaign's current value, or a default), or is required when there is none.
-fn required<T, U>(
+pub(crate) fn required<T, U>(
     errors: &mut FieldErrors,
     name: &str,
     field: Field<T>,
@@ -590,7 +590,12 @@ fn required<T, U>(
     }
 }
 
-fn clean_localized(errors: &mut FieldErrors, field: &str, text: Localized, max_chars: usize) -> Localized {
+pub(crate) fn clean_localized(
+    errors: &mut FieldErrors,
+    field: &str,
+    text: Localized,
+    max_chars: usize,
+) -> Localized {
     Localized {
         en: optional_text(errors, &format!("{field}.en"), Some(text.en), max_chars).unwrap_or_default(),
         fr: optional_text(errors, &format!("{field}.fr"), Some(text.fr), max_chars).unwrap_or_default(),

@@ -1,5 +1,6 @@
 //! The domain: money, campaigns, ledger entries and the totals rule. Pure: no I/O.
 
+pub mod appeals;
 pub mod ask;
 pub mod attribution;
 pub mod batch;

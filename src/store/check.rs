@@ -121,6 +121,22 @@ impl Store {
         Ok(found)
     }
 
+    /// What a campaign counts as raised, recomputed from the ledger (gross, or net of fees
+    /// when it says so, with matched money pledged when it counts that).
+    pub async fn ledger_raised(&self, slug: &str) -> Result<Option<i64>, StoreError> {
+        let Some((campaign, mut totals, _)) = self.campaign_progress(slug).await? else { return Ok(None) };
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS gross, \
+             CAST(COALESCE(SUM(net_minor), 0) AS BIGINT) AS net FROM ledger_entries WHERE campaign_id = $1",
+        )
+        .bind(campaign.id)
+        .fetch_one(self.pool())
+        .await?;
+        totals.gross_minor = row.try_get("gross")?;
+        totals.net_minor = row.try_get("net")?;
+        Ok(Some(totals.counted_minor(&campaign)))
+    }
+
     async fn figures(&self, sql: &str) -> Result<BTreeMap<i64, i64>, StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
             .fetch_all(self.pool())

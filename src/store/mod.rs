@@ -4,6 +4,7 @@
 //! `RETURNING`) and runs on either engine through sqlx's `Any` driver. Only the DDL differs,
 //! in `migrations/sqlite/` and `migrations/postgres/` under the same version numbers.
 
+mod appeals;
 mod backup;
 mod batches;
 mod campaigns;
@@ -38,6 +39,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row};
 
+pub use appeals::RemoteToFollow;
 pub use backup::{BackupError, InUse, Restored, hold_in_use, restore};
 pub use batches::{BatchPosted, StoredBatch};
 pub use check::Discrepancy;
