@@ -52,6 +52,7 @@ impl Application {
             &config.database_url,
             config.defence.max_streams_per_ip,
             config.defence.max_streams,
+            config.remote_every,
         );
         let mut payment_origins =
             vec!["https://checkout.stripe.com".to_owned(), "https://billing.stripe.com".to_owned()];
@@ -85,6 +86,7 @@ impl Application {
             draining: Arc::default(),
             pages: Arc::default(),
             images: Arc::default(),
+            appeal_documents: Arc::default(),
         });
         let listener = TcpListener::bind(config.bind).await?;
         tracing::info!(

@@ -36,6 +36,9 @@ pub struct Config {
     pub drain: std::time::Duration,
     /// How long an outgoing webhook's endpoint has to answer.
     pub webhook_timeout: std::time::Duration,
+    /// How often `serve` asks each remote appeal member (another instance's campaign) for its
+    /// figures; one not heard from for three times as long is shown stale.
+    pub remote_every: std::time::Duration,
     /// How many times Stripe tries an installment in all (the account's retry settings): the
     /// donor is reminded before the last.
     pub payment_tries: usize,
@@ -137,6 +140,8 @@ pub const DEFAULT_EXPORT_STALL_SECONDS: u64 = 30;
 /// health checks of a load balancer.
 pub const DEFAULT_DRAIN_SECONDS: u64 = 5;
 pub const DEFAULT_WEBHOOK_TIMEOUT_SECONDS: u64 = 15;
+/// How often remote appeal members are asked for their figures, unless `APPEAL_REMOTE_EVERY` says.
+pub const DEFAULT_REMOTE_EVERY_SECONDS: u64 = 30;
 
 /// At most `count` attempts per `period_seconds`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -382,6 +387,9 @@ impl Config {
         };
         let drain = duration("APPEAL_DRAIN_TIME", DEFAULT_DRAIN_SECONDS)?;
         let webhook_timeout = duration("APPEAL_WEBHOOK_TIMEOUT", DEFAULT_WEBHOOK_TIMEOUT_SECONDS)?;
+        // At most once a second, whatever is written.
+        let remote_every = duration("APPEAL_REMOTE_EVERY", DEFAULT_REMOTE_EVERY_SECONDS)?
+            .max(std::time::Duration::from_secs(1));
         // Stripe's recommended Smart Retries policy: 8 tries within 2 weeks.
         let payment_tries = count("APPEAL_PAYMENT_TRIES", 8)?;
         let site = SiteConfig {
@@ -424,6 +432,7 @@ impl Config {
             demo: false,
             drain,
             webhook_timeout,
+            remote_every,
             payment_tries,
             timezone,
             site,

@@ -1,5 +1,6 @@
 //! The command line: `appeal serve` by default, and every treasurer write the API offers.
 
+mod appeals;
 mod campaigns;
 mod donations;
 mod donors;
@@ -104,6 +105,10 @@ enum Command {
     /// Exchange rates, kept and sourced: add one, list them, import the ECB's, look one up.
     #[command(subcommand)]
     Rates(rates::RatesCommand),
+    /// Appeals: campaigns of this instance and of other sections' instances, one total in one
+    /// currency.
+    #[command(subcommand)]
+    Appeals(appeals::AppealsCommand),
     /// List and cancel recurring subscriptions (cancelling refunds nothing).
     #[command(subcommand)]
     Subscription(SubscriptionCommand),
@@ -412,6 +417,7 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
         Command::Statements(args) => statements::run(args, store, config, &actor).await,
         Command::Donor(command) => donors::run(command, store, &actor).await,
         Command::Rates(command) => rates::run(command, store, &actor).await,
+        Command::Appeals(command) => appeals::run(command, store, config, &actor).await,
         Command::Import(command) => import::run(command, store, payments, &actor).await,
         Command::Check { stripe, since } => {
             let totals = check(store).await;
@@ -462,6 +468,58 @@ fn report_action(result: Result<(), ActionError>) -> ExitCode {
 }
 
 async fn check(store: &Store) -> ExitCode {
+    let totals = check_totals(store).await;
+    let appeals = check_appeals(store).await;
+    if totals == ExitCode::SUCCESS { appeals } else { totals }
+}
+
+/// Every appeal's converted total recomputed from the ledger and the rates table.
+async fn check_appeals(store: &Store) -> ExitCode {
+    let checked = match actions::check_appeals(store).await {
+        Ok(checked) => checked,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut code = ExitCode::SUCCESS;
+    for appeal in &checked {
+        let progress = &appeal.progress;
+        for (what, served, recomputed) in &appeal.mismatches {
+            println!(
+                "MISMATCH appeal {}: {what} is served as {served} but the ledger and rates say {recomputed}",
+                appeal.slug
+            );
+            code = ExitCode::FAILURE;
+        }
+        for member in progress
+            .members
+            .iter()
+            .filter(|member| member.raised.is_some() && member.raised_converted.is_none())
+        {
+            println!(
+                "UNCOUNTED appeal {}: {} is not counted: {}",
+                appeal.slug,
+                member.name,
+                member.problem.as_deref().unwrap_or("no rate")
+            );
+            code = ExitCode::FAILURE;
+        }
+        if appeal.mismatches.is_empty() {
+            let counted = progress.members.iter().filter(|member| member.raised_converted.is_some()).count();
+            println!(
+                "ok: appeal {} totals {} {} from {counted} of {} members, recomputed from the ledger and the rates",
+                appeal.slug,
+                progress.raised,
+                progress.currency,
+                progress.members.len()
+            );
+        }
+    }
+    code
+}
+
+async fn check_totals(store: &Store) -> ExitCode {
     match store.check_totals().await {
         Ok(found) if found.is_empty() => {
             println!("ok: every kept total agrees with the ledger");

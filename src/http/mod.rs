@@ -1,6 +1,8 @@
 //! The HTTP API and pages: one module per area, merged into one router here.
 
 pub mod admin;
+mod appeal_pages;
+pub mod appeals;
 pub mod auth;
 mod badge;
 mod branch_pages;
@@ -99,6 +101,8 @@ pub struct Shared {
     pub pages: Arc<page_cache::PageCache>,
     /// Share cards drawn once per language and served again while their figures stand.
     pub images: Arc<page_cache::PageCache<[u8]>>,
+    /// Appeal progress documents, built at most about once a second each.
+    pub appeal_documents: Arc<appeals::AppealDocuments>,
 }
 
 /// How many password hashes are worked on at once (one per core of a small server).
@@ -133,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/docs", axum::routing::get(openapi::docs_page))
         .merge(dashboard::router(state.clone()))
         .merge(pages::router())
+        .merge(appeal_pages::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))

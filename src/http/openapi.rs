@@ -22,7 +22,7 @@ use super::AppState;
 use super::error::Problem;
 
 /// The operations' groups, in the order the page shows them.
-pub const TAGS: [(&str, &str); 8] = [
+pub const TAGS: [(&str, &str); 9] = [
     ("campaigns", "Public reads: campaigns and their live progress (CORS open)."),
     ("giving", "A supporter's gift: starting a Stripe Checkout, and Stripe's events."),
     (
@@ -33,6 +33,10 @@ pub const TAGS: [(&str, &str); 8] = [
     ("stripe review", "Subscriptions, payouts and what Stripe reported that needs a look."),
     ("webhooks", "Outgoing webhooks: endpoints, their delivery log and replays (admins)."),
     ("rates", "Exchange rates, kept and sourced: given by treasurers or imported from the ECB."),
+    (
+        "appeals",
+        "Appeals: campaigns of this instance and of other sections' instances, one total in one currency (progress reads CORS open).",
+    ),
     ("operations", "Health, readiness, metrics and this contract."),
 ];
 
@@ -91,6 +95,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(super::stripe_review::router())
         .merge(super::outgoing_webhooks::router())
         .merge(super::rates::router())
+        .merge(super::appeals::router())
         .routes(routes!(openapi_json))
 }
 

@@ -201,18 +201,26 @@ pub(super) fn progress_response(
     document: &ProgressDocument,
     if_none_match: Option<&HeaderValue>,
 ) -> Response {
-    let fresh = if_none_match
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| etag_matches(value, &document.etag));
+    tagged_json(&document.body, &document.etag, &document.etag_header, if_none_match)
+}
+
+/// A JSON document with its ETag, or 304 when the client holds it already.
+pub(super) fn tagged_json(
+    body: &axum::body::Bytes,
+    etag: &str,
+    etag_header: &HeaderValue,
+    if_none_match: Option<&HeaderValue>,
+) -> Response {
+    let fresh =
+        if_none_match.and_then(|value| value.to_str().ok()).is_some_and(|value| etag_matches(value, etag));
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], document.body.clone())
-            .into_response()
+        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body.clone()).into_response()
     };
     let response_headers = response.headers_mut();
     response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(PROGRESS_CACHE_CONTROL));
-    response_headers.insert(header::ETAG, document.etag_header.clone());
+    response_headers.insert(header::ETAG, etag_header.clone());
     response
 }
 
@@ -226,7 +234,7 @@ async fn public_document(state: &AppState, slug: &str) -> ApiResult<Arc<Progress
 }
 
 /// How often a quiet stream sends a comment line, so proxies keep it open.
-const HEARTBEAT: Duration = Duration::from_secs(15);
+pub(super) const HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// `GET /api/v1/campaigns/{slug}/progress/stream`: one `progress` event with the document
 /// on connect and after every change. A reconnecting client gets the current figures at
@@ -245,28 +253,7 @@ async fn stream_progress(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let document = public_document(&state, &slug).await?;
-    let ip = state.defence.client_ip(&headers, peer);
-    let permit = state.live.admit(state.defence.limit_key(ip)).map_err(|refused| match refused {
-        TooManyStreams::FromThisAddress => {
-            tracing::warn!(%ip, "too many progress streams from one address");
-            Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too-many-streams",
-                "Too many live streams",
-                "This address has too many live progress streams open; close some and retry.",
-            )
-        }
-        TooManyStreams::Full => {
-            tracing::warn!("every live stream this server may hold is open");
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "streams-full",
-                "Live updates are full",
-                "This server holds as many live progress streams as it may; retry shortly.",
-            )
-            .retry_after(STREAMS_FULL_RETRY_SECONDS)
-        }
-    })?;
+    let permit = admit_stream(&state, &headers, peer)?;
     let updates = state.live.subscribe(document.campaign_id);
     let first = progress_event(&document);
     let stream = futures_util::stream::unfold(
@@ -296,6 +283,37 @@ async fn stream_progress(
     let mut response = sse.into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+/// Admits one more live stream from the caller, or answers 429 (this address holds its share)
+/// or 503 (the instance holds as many as it may).
+pub(super) fn admit_stream(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> ApiResult<crate::live::StreamPermit> {
+    let ip = state.defence.client_ip(headers, peer);
+    state.live.admit(state.defence.limit_key(ip)).map_err(|refused| match refused {
+        TooManyStreams::FromThisAddress => {
+            tracing::warn!(%ip, "too many progress streams from one address");
+            Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-streams",
+                "Too many live streams",
+                "This address has too many live progress streams open; close some and retry.",
+            )
+        }
+        TooManyStreams::Full => {
+            tracing::warn!("every live stream this server may hold is open");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "streams-full",
+                "Live updates are full",
+                "This server holds as many live progress streams as it may; retry shortly.",
+            )
+            .retry_after(STREAMS_FULL_RETRY_SECONDS)
+        }
+    })
 }
 
 fn progress_event(document: &ProgressDocument) -> Event {

@@ -17,10 +17,17 @@ pub const DEFAULT_MAX_STREAMS_PER_IP: usize = 50;
 /// The most streams one instance holds open at once, unless `APPEAL_MAX_STREAMS` says.
 pub const DEFAULT_MAX_STREAMS: usize = 10_000;
 
+pub mod remote;
+
 #[derive(Debug)]
 pub struct Live {
     store: Store,
     channels: Mutex<HashMap<i64, broadcast::Sender<Arc<ProgressDocument>>>>,
+    /// Told when a remote appeal member's figures (or whether it answers) changed.
+    /// Replaced when the instance stops, which ends the appeal streams listening to it.
+    appeals: Mutex<broadcast::Sender<()>>,
+    /// How often remote members are asked; one not heard from for three times as long is stale.
+    remote_every: Duration,
     /// Open streams per client (by its limit key): entries leave when their count is 0, so
     /// the table holds at most as many keys as there are open streams.
     open_streams: Mutex<OpenStreams>,
@@ -71,15 +78,19 @@ impl Live {
         database_url: &str,
         max_streams_per_ip: usize,
         max_streams: usize,
+        remote_every: Duration,
     ) -> Arc<Live> {
         let live = Arc::new(Live {
             store: store.clone(),
             channels: Mutex::default(),
+            appeals: Mutex::new(broadcast::channel(16).0),
+            remote_every,
             open_streams: Mutex::default(),
             max_streams_per_ip,
             max_streams,
         });
         tokio::spawn(fan_out(live.clone(), store.changes()));
+        tokio::spawn(remote::follow(live.clone()));
         if store.engine() == Engine::Postgres {
             tokio::spawn(listen(store, database_url.to_owned()));
         } else {
@@ -109,10 +120,35 @@ impl Live {
         channels.entry(campaign_id).or_insert_with(|| broadcast::channel(16).0).subscribe()
     }
 
+    /// News that some remote appeal member changed (its figures, or whether it answers).
+    pub fn subscribe_appeals(&self) -> broadcast::Receiver<()> {
+        self.appeals.lock().expect("the appeal channel is not poisoned").subscribe()
+    }
+
+    /// Tells the appeal streams that a remote member changed.
+    fn appeals_changed(&self) {
+        if let Ok(sender) = self.appeals.lock() {
+            let _ = sender.send(());
+        }
+    }
+
+    /// How often remote appeal members are asked for their figures.
+    pub fn remote_every(&self) -> Duration {
+        self.remote_every
+    }
+
+    /// How long a remote member may go unheard before it is shown stale.
+    pub fn stale_after(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.remote_every * 3).unwrap_or(chrono::Duration::MAX)
+    }
+
     /// Ends every open stream (the instance is stopping): their clients reconnect, to
     /// another instance behind the load balancer, and get the current figures at once.
     pub fn close_all(&self) {
         self.channels.lock().expect("the channel map is not poisoned").clear();
+        if let Ok(mut appeals) = self.appeals.lock() {
+            *appeals = broadcast::channel(16).0;
+        }
     }
 
     /// How many streams are open now, for /metrics.

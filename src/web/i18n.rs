@@ -274,6 +274,11 @@ const SCRIPT_STRINGS: &[&str] = &[
     "form.closed",
     "progress.matching",
     "embed.give",
+    "appeal.converted",
+    "appeal.as_of",
+    "appeal.stale",
+    "appeal.not_heard",
+    "appeal.not_counted",
 ];
 
 /// Symbol and digits of every currency, for the widget.

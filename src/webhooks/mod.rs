@@ -460,7 +460,7 @@ fn printable(text: &str) -> String {
 }
 
 /// What went wrong with a request that got no answer, for the delivery log.
-fn describe(error: &reqwest::Error) -> String {
+pub(crate) fn describe(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         "no answer in time".to_owned()
     } else if error.is_connect() {
