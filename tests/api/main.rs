@@ -9,6 +9,7 @@ mod receiver;
 mod recovery;
 
 mod access;
+mod appeals;
 mod badge;
 mod batches;
 mod browser;
