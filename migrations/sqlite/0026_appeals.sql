@@ -17,11 +17,15 @@ CREATE TABLE appeals (
     updated_at  TEXT    NOT NULL
 );
 
--- `1 currency = rate` of the appeal's currency, under the fixed policy.
+-- `1 currency = rate` of the appeal's currency, under the fixed policy: given (no day or
+-- source), or frozen from exchange_rates the first time a member needed it (with that rate's
+-- day and source), so that a later correction of the table does not move a fixed total.
 CREATE TABLE appeal_fixed_rates (
     appeal_id BIGINT NOT NULL REFERENCES appeals (id) ON DELETE CASCADE,
     currency  TEXT   NOT NULL,
     rate      TEXT   NOT NULL,
+    day       TEXT,
+    source    TEXT,
     PRIMARY KEY (appeal_id, currency)
 );
 

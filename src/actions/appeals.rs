@@ -10,8 +10,8 @@ use super::ActionError;
 use crate::access::{Actor, Role};
 use crate::ledger::FieldErrors;
 use crate::ledger::appeals::{
-    Appeal, AppealInput, AppealProgress, Figures, KnownRates, MemberDraft, MemberSnapshot, MemberSource,
-    RatePolicy, appeal_progress, validate_appeal,
+    Appeal, AppealInput, AppealProgress, Figures, FixedRate, KnownRates, MemberDraft, MemberSnapshot,
+    MemberSource, RatePolicy, appeal_progress, validate_appeal,
 };
 use crate::ledger::money::Currency;
 use crate::store::Store;
@@ -53,7 +53,7 @@ fn appeal_json(appeal: &Appeal) -> serde_json::Value {
         "currency": appeal.currency.code(),
         "goal": appeal.currency.format_minor(appeal.goal_minor),
         "rate_policy": appeal.rate_policy.as_str(),
-        "fixed_rates": appeal.fixed_rates.iter().map(|(code, rate)| (code.to_string(), rate.to_string())).collect::<std::collections::BTreeMap<_, _>>(),
+        "fixed_rates": appeal.fixed_rates.iter().map(|(code, fixed)| (code.to_string(), fixed.rate.to_string())).collect::<std::collections::BTreeMap<_, _>>(),
         "launched_on": appeal.launched_on.to_string(),
         "members": appeal.members.iter().map(|member| match &member.source {
             MemberSource::Campaign { slug, .. } => serde_json::json!({"campaign": slug, "name": member.name}),
@@ -129,25 +129,28 @@ fn member_name(name: Option<&String>, source: &MemberSource) -> String {
     }
 }
 
-/// Each member as the appeal reads it: this instance's campaigns from their progress
-/// documents (drafts left out: their figures are not public), remotes as last heard.
-/// `local_figures` may replace a campaign's figure (`appeal check` gives the ledger's).
+/// The members as the appeal reads them: this instance's campaigns from their progress
+/// documents, remotes as last heard; and whether a campaign was left out (a draft: its
+/// figures are not public). `local_raised` may replace a campaign's figure (`appeal check`
+/// gives the ledger's).
 async fn snapshots(
     store: &Store,
     appeal: &Appeal,
     now: DateTime<Utc>,
     stale_after: chrono::Duration,
     local_raised: Option<&HashMap<i64, i64>>,
-) -> Result<Vec<MemberSnapshot>, ActionError> {
+) -> Result<(Vec<MemberSnapshot>, bool), ActionError> {
     let mut snapshots = Vec::with_capacity(appeal.members.len());
+    let mut left_out = false;
     for member in &appeal.members {
         let name = member_name(member.name.as_ref(), &member.source);
         match &member.source {
             MemberSource::Campaign { id, slug, .. } => {
-                let Some(document) = store.progress_document(slug).await? else { continue };
-                if !document.public {
+                let document = store.progress_document(slug).await?.filter(|document| document.public);
+                let Some(document) = document else {
+                    left_out = true;
                     continue;
-                }
+                };
                 let mut figures = Figures::from_progress(&document.body).map_err(|error| {
                     crate::store::StoreError::Corrupt(format!("progress of {slug} {error}"))
                 })?;
@@ -173,14 +176,16 @@ async fn snapshots(
             }),
         }
     }
-    Ok(snapshots)
+    Ok((snapshots, left_out))
 }
 
 /// The rates an appeal's members need: near its launch day (fixed policy, for currencies not
-/// given) and near today (latest policy).
+/// fixed yet) and near today (latest policy). Under the fixed policy, a rate the table gives a
+/// currency for the launch day is fixed then (kept with its day and source), so that a later
+/// correction of the table does not move the total.
 async fn known_rates(
     store: &Store,
-    appeal: &Appeal,
+    appeal: &mut Appeal,
     snapshots: &[MemberSnapshot],
     now: DateTime<Utc>,
 ) -> Result<KnownRates, ActionError> {
@@ -190,9 +195,22 @@ async fn known_rates(
     match appeal.rate_policy {
         RatePolicy::Fixed => {
             currencies.retain(|currency| !appeal.fixed_rates.contains_key(currency.code()));
-            if !currencies.is_empty() {
-                currencies.push(appeal.currency);
-                known.at_launch = store.rates_near(&currencies, appeal.launched_on).await?;
+            if currencies.is_empty() {
+                return Ok(known);
+            }
+            let mut asked = currencies.clone();
+            asked.push(appeal.currency);
+            known.at_launch = store.rates_near(&asked, appeal.launched_on).await?;
+            for currency in currencies {
+                if let Ok(applied) = appeal.rate_for(currency, &known, now.date_naive()) {
+                    let fixed = FixedRate { rate: applied.rate, day: applied.day, source: applied.source };
+                    store.freeze_fixed_rate(appeal.id, currency.code(), &fixed).await?;
+                    appeal.fixed_rates.insert(currency.code(), fixed);
+                }
+            }
+            // Another reader may have fixed one first: the kept ones are the truth.
+            if let Some(kept) = store.appeal_by_slug(appeal.slug.as_str()).await? {
+                appeal.fixed_rates = kept.fixed_rates;
             }
         }
         RatePolicy::Latest => {
@@ -212,11 +230,11 @@ pub async fn appeal_progress_document(
     slug: &str,
     stale_after: chrono::Duration,
 ) -> Result<Option<(Appeal, AppealProgress)>, ActionError> {
-    let Some(appeal) = store.appeal_by_slug(slug).await? else { return Ok(None) };
+    let Some(mut appeal) = store.appeal_by_slug(slug).await? else { return Ok(None) };
     let now = Utc::now();
-    let members = snapshots(store, &appeal, now, stale_after, None).await?;
-    let known = known_rates(store, &appeal, &members, now).await?;
-    let progress = appeal_progress(&appeal, &members, &known, now);
+    let (members, left_out) = snapshots(store, &appeal, now, stale_after, None).await?;
+    let known = known_rates(store, &mut appeal, &members, now).await?;
+    let progress = appeal_progress(&appeal, &members, &known, now, left_out);
     Ok(Some((appeal, progress)))
 }
 
@@ -224,26 +242,23 @@ pub async fn appeal_progress_document(
 #[derive(Clone, Debug)]
 pub struct AppealChecked {
     pub slug: String,
-    /// Recomputed from the ledger and the rates table.
+    /// Recomputed from the ledger and the rates.
     pub progress: AppealProgress,
     /// What its progress document serves, where it differs: `(what, served, recomputed)`.
     pub mismatches: Vec<(String, String, String)>,
 }
 
 /// Recomputes every appeal's converted total from the ledger (this instance's members) and
-/// the rates table, beside what its progress document serves.
+/// the rates (fixed, or the table's), beside what its progress document serves (from the
+/// kept totals).
 pub async fn check_appeals(store: &Store) -> Result<Vec<AppealChecked>, ActionError> {
     let now = Utc::now();
     let stale_after = chrono::Duration::MAX;
     let mut checked = Vec::new();
-    for appeal in store.list_appeals().await? {
-        let served_members = snapshots(store, &appeal, now, stale_after, None).await?;
-        let served = appeal_progress(
-            &appeal,
-            &served_members,
-            &known_rates(store, &appeal, &served_members, now).await?,
-            now,
-        );
+    for mut appeal in store.list_appeals().await? {
+        let (served_members, left_out) = snapshots(store, &appeal, now, stale_after, None).await?;
+        let known = known_rates(store, &mut appeal, &served_members, now).await?;
+        let served = appeal_progress(&appeal, &served_members, &known, now, left_out);
         let mut raised = HashMap::new();
         for member in &appeal.members {
             if let MemberSource::Campaign { id, slug, .. } = &member.source
@@ -252,9 +267,8 @@ pub async fn check_appeals(store: &Store) -> Result<Vec<AppealChecked>, ActionEr
                 raised.insert(*id, figure);
             }
         }
-        let members = snapshots(store, &appeal, now, stale_after, Some(&raised)).await?;
-        let known = known_rates(store, &appeal, &members, now).await?;
-        let progress = appeal_progress(&appeal, &members, &known, now);
+        let (members, left_out) = snapshots(store, &appeal, now, stale_after, Some(&raised)).await?;
+        let progress = appeal_progress(&appeal, &members, &known, now, left_out);
         let mut mismatches = Vec::new();
         if served.raised != progress.raised {
             mismatches.push(("raised".to_owned(), served.raised.clone(), progress.raised.clone()));

@@ -61,7 +61,8 @@ pub struct AppealArgs {
 }
 
 impl AppealArgs {
-    fn input(self) -> Result<AppealInput, ActionError> {
+    /// The input the flags give; a title given in one language keeps `current`'s other one.
+    fn input(self, current: Option<&Localized>) -> Result<AppealInput, ActionError> {
         let mut fixed_rates = BTreeMap::new();
         for pair in &self.fixed_rates {
             let Some((code, rate)) = pair.split_once('=') else {
@@ -75,7 +76,10 @@ impl AppealArgs {
         let members = self.members.iter().map(|text| member(text)).collect();
         let title = match (self.title, self.title_fr) {
             (None, None) => Field::Missing,
-            (en, fr) => Field::Value(Localized { en: en.unwrap_or_default(), fr: fr.unwrap_or_default() }),
+            (en, fr) => Field::Value(Localized {
+                en: en.or_else(|| current.map(|title| title.en.clone())).unwrap_or_default(),
+                fr: fr.or_else(|| current.map(|title| title.fr.clone())).unwrap_or_default(),
+            }),
         };
         let given = |value: Option<String>| value.map_or(Field::Missing, Field::Value);
         Ok(AppealInput {
@@ -130,11 +134,13 @@ pub(super) async fn run(
 ) -> Result<(), ActionError> {
     match command {
         AppealsCommand::Create(args) => {
-            let appeal = actions::create_appeal(store, args.input()?, actor).await?;
+            let appeal = actions::create_appeal(store, args.input(None)?, actor).await?;
             println!("created appeal {}", describe(&appeal));
         }
         AppealsCommand::Update { slug, args } => {
-            let appeal = actions::update_appeal(store, &slug, args.input()?, actor).await?;
+            let current = store.appeal_by_slug(&slug).await?.ok_or(ActionError::NotFound("appeal"))?;
+            let appeal =
+                actions::update_appeal(store, &slug, args.input(Some(&current.title))?, actor).await?;
             println!("changed appeal {}", describe(&appeal));
         }
         AppealsCommand::List => {

@@ -95,7 +95,7 @@ fn appeal_body(state: &AppState, appeal: &Appeal) -> AppealBody {
         fixed_rates: appeal
             .fixed_rates
             .iter()
-            .map(|(code, rate)| ((*code).to_owned(), rate.to_string()))
+            .map(|(code, fixed)| ((*code).to_owned(), fixed.rate.to_string()))
             .collect(),
         launched_on: appeal.launched_on.to_string(),
         members: appeal
@@ -182,15 +182,21 @@ const DOCUMENT_FOR: Duration = Duration::from_secs(1);
 #[derive(Debug, Default)]
 pub struct AppealDocuments {
     kept: Mutex<HashMap<String, Arc<AppealDocument>>>,
+    /// Held while one is built, so that readers who find it missing build it once.
+    building: tokio::sync::Mutex<()>,
 }
 
 /// Appeals kept at most; past it the cache starts afresh.
 const MAX_KEPT: usize = 1024;
 
 impl AppealDocuments {
-    fn fresh(&self, slug: &str) -> Option<Arc<AppealDocument>> {
+    /// The kept document, when built less than `DOCUMENT_FOR` ago and, given `since`, after it.
+    fn fresh(&self, slug: &str, since: Option<Instant>) -> Option<Arc<AppealDocument>> {
         let kept = self.kept.lock().ok()?;
-        kept.get(slug).filter(|document| document.built.elapsed() < DOCUMENT_FOR).cloned()
+        kept.get(slug)
+            .filter(|document| document.built.elapsed() < DOCUMENT_FOR)
+            .filter(|document| since.is_none_or(|since| document.built >= since))
+            .cloned()
     }
 
     fn keep(&self, slug: &str, document: &Arc<AppealDocument>) {
@@ -212,7 +218,22 @@ impl AppealDocuments {
 
 /// The appeal's document: kept, or built now (`None`: no such appeal).
 pub(super) async fn appeal_document(state: &AppState, slug: &str) -> ApiResult<Option<Arc<AppealDocument>>> {
-    if let Some(document) = state.appeal_documents.fresh(slug) {
+    appeal_document_since(state, slug, None).await
+}
+
+/// The appeal's document built after `since` (a change heard then), kept or built now.
+async fn appeal_document_since(
+    state: &AppState,
+    slug: &str,
+    since: Option<Instant>,
+) -> ApiResult<Option<Arc<AppealDocument>>> {
+    let documents = &state.appeal_documents;
+    if let Some(document) = documents.fresh(slug, since) {
+        return Ok(Some(document));
+    }
+    let _building = documents.building.lock().await;
+    // Another reader may have built it while this one waited.
+    if let Some(document) = documents.fresh(slug, since) {
         return Ok(Some(document));
     }
     let Some((appeal, progress)) =
@@ -263,16 +284,25 @@ async fn get_progress(
     ))
 }
 
-/// A stream of "something an appeal shows may have changed": a member campaign's commit, a
-/// remote heard, or time passing (a remote going stale); `true` when the instance stops.
-type Changes = Pin<Box<dyn Stream<Item = bool> + Send>>;
+/// What an appeal stream hears.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Heard {
+    /// A member campaign's commit, or a remote's figures or state changed.
+    Change,
+    /// Time passed (a remote may have gone stale meanwhile).
+    Tick,
+    /// The instance is stopping.
+    Stopping,
+}
+
+type Changes = Pin<Box<dyn Stream<Item = Heard> + Send>>;
 
 fn changes_of<T: Clone + Send + 'static>(receiver: broadcast::Receiver<T>) -> Changes {
     Box::pin(futures_util::stream::unfold(Some(receiver), |receiver| async move {
         let mut receiver = receiver?;
         match receiver.recv().await {
-            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => Some((false, Some(receiver))),
-            Err(broadcast::error::RecvError::Closed) => Some((true, None)),
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => Some((Heard::Change, Some(receiver))),
+            Err(broadcast::error::RecvError::Closed) => Some((Heard::Stopping, None)),
         }
     }))
 }
@@ -309,7 +339,7 @@ async fn stream_progress(
     let every = state.live.remote_every();
     sources.push(Box::pin(futures_util::stream::unfold((), move |()| async move {
         tokio::time::sleep(every).await;
-        Some((false, ()))
+        Some((Heard::Tick, ()))
     })));
     let changes = futures_util::stream::select_all(sources);
     let first = progress_event(&document);
@@ -320,18 +350,22 @@ async fn stream_progress(
                 return Some((Ok::<_, Infallible>(event), (None, changes, permit, last_etag, state, slug)));
             }
             loop {
-                match changes.next().await {
-                    None | Some(true) => return None,
-                    Some(false) => {}
-                }
+                // A change needs a document built after it; a tick takes one a second old.
+                let mut since = match changes.next().await {
+                    None | Some(Heard::Stopping) => return None,
+                    Some(Heard::Change) => Some(Instant::now()),
+                    Some(Heard::Tick) => None,
+                };
                 // Let a burst settle, then take in what came meanwhile.
                 tokio::time::sleep(SETTLE).await;
-                while let Some(Some(stopping)) = futures_util::FutureExt::now_or_never(changes.next()) {
-                    if stopping {
-                        return None;
+                while let Some(Some(heard)) = futures_util::FutureExt::now_or_never(changes.next()) {
+                    match heard {
+                        Heard::Stopping => return None,
+                        Heard::Change => since = Some(Instant::now()),
+                        Heard::Tick => {}
                     }
                 }
-                match appeal_document(&state, &slug).await {
+                match appeal_document_since(&state, &slug, since).await {
                     Ok(Some(document)) if document.etag != last_etag => {
                         last_etag = document.etag.clone();
                         let event = progress_event(&document);

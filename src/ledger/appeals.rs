@@ -9,12 +9,13 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
 use super::campaign::{Localized, Slug, TITLE_MAX_CHARS, clean_localized, required};
 use super::money::{Currency, Money};
 use super::progress::{percent, timestamp};
-use super::rates::{RATE_LOOKBACK_DAYS, Rate, choose_rate, convert, parse_rate};
+use super::rates::{RATE_LOOKBACK_DAYS, Rate, choose_rate, parse_rate};
 use super::validation::{AmountText, Field, FieldErrors, optional_text};
 
 /// The most members an appeal gathers.
@@ -59,13 +60,29 @@ pub struct Appeal {
     pub currency: Currency,
     pub goal_minor: i64,
     pub rate_policy: RatePolicy,
-    /// `1 currency = rate` of the appeal's currency, under the fixed policy.
-    pub fixed_rates: BTreeMap<&'static str, Decimal>,
+    /// `1 currency = rate` of the appeal's currency, under the fixed policy: given, or taken
+    /// from the rates table for the launch day the first time a member's figure needed it.
+    pub fixed_rates: BTreeMap<&'static str, FixedRate>,
     /// The day fixed rates not given are taken from the rates table.
     pub launched_on: NaiveDate,
     pub members: Vec<Member>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A rate fixed for the appeal: given (no day or source of its own), or frozen from the rates
+/// table (with that rate's day and source).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FixedRate {
+    pub rate: Decimal,
+    pub day: Option<NaiveDate>,
+    pub source: Option<String>,
+}
+
+impl FixedRate {
+    pub fn given(rate: Decimal) -> Self {
+        FixedRate { rate, day: None, source: None }
+    }
 }
 
 /// One member of an appeal.
@@ -126,6 +143,10 @@ pub struct Figures {
 struct ProgressFields {
     #[serde(default)]
     campaign: Option<String>,
+    #[serde(default)]
+    appeal: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    members: Option<serde::de::IgnoredAny>,
     currency: String,
     raised: String,
     #[serde(default)]
@@ -144,6 +165,10 @@ impl Figures {
     pub fn from_progress(body: &[u8]) -> Result<Figures, String> {
         let fields: ProgressFields = serde_json::from_slice(body)
             .map_err(|error| format!("is not a campaign progress document ({error})"))?;
+        // An appeal's document is no campaign's: following one would count its members again.
+        if fields.appeal.is_some() || fields.members.is_some() || fields.campaign.is_none() {
+            return Err("is not a campaign progress document (an appeal's, or no campaign named)".to_owned());
+        }
         let currency = Currency::from_code(&fields.currency)
             .map_err(|_| format!("has an unknown currency {:?}", fields.currency))?;
         let raised_minor = parse_figure(&fields.raised, currency).ok_or_else(|| {
@@ -172,11 +197,14 @@ fn parse_figure(text: &str, currency: Currency) -> Option<i64> {
     if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-') {
         return None;
     }
+    if text.len() > 24 {
+        return None;
+    }
     let value = Decimal::from_str(text).ok()?.normalize();
     if value.scale() > currency.digits() {
         return None;
     }
-    i64::try_from((value * Decimal::from(10_i64.pow(currency.digits()))).trunc()).ok()
+    i64::try_from(value.checked_mul(Decimal::from(10_i64.pow(currency.digits())))?.trunc()).ok()
 }
 
 /// An appeal as given to create or change it: every field optional on change (`members`,
@@ -239,7 +267,7 @@ pub struct AppealDraft {
     pub currency: Currency,
     pub goal_minor: i64,
     pub rate_policy: RatePolicy,
-    pub fixed_rates: BTreeMap<&'static str, Decimal>,
+    pub fixed_rates: BTreeMap<&'static str, FixedRate>,
     pub members: Vec<MemberDraft>,
 }
 
@@ -279,9 +307,8 @@ pub fn validate_appeal(input: AppealInput, existing: Option<&Appeal>) -> Result<
         }
         (Field::Missing, _) => match existing {
             Some(appeal) => {
-                if let Some(currency) = currency {
-                    // A currency change re-checks the kept goal against the new currency.
-                    errors.check("goal", Money::from_minor(appeal.goal_minor, currency));
+                if currency.is_some_and(|currency| currency != appeal.currency) {
+                    errors.add("goal", "must be given again with a new currency, in that currency");
                 }
                 Some(appeal.goal_minor)
             }
@@ -301,12 +328,13 @@ pub fn validate_appeal(input: AppealInput, existing: Option<&Appeal>) -> Result<
         Field::Null => BTreeMap::new(),
         Field::Missing => {
             let kept = existing.map(|a| a.fixed_rates.clone()).unwrap_or_default();
-            if let Some(currency) = currency
-                && kept.contains_key(currency.code())
+            if let Some(appeal) = existing
+                && currency.is_some_and(|currency| currency != appeal.currency)
+                && !kept.is_empty()
             {
                 errors.add(
                     "fixed_rates",
-                    format!("must not hold the appeal's own currency {}", currency.code()),
+                    "are against the old currency: give them against the new one (or null) with it",
                 );
             }
             kept
@@ -337,7 +365,7 @@ fn fixed_rates(
     errors: &mut FieldErrors,
     given: BTreeMap<String, serde_json::Value>,
     currency: Option<Currency>,
-) -> BTreeMap<&'static str, Decimal> {
+) -> BTreeMap<&'static str, FixedRate> {
     let mut kept = BTreeMap::new();
     for (code, value) in given {
         let field = format!("fixed_rates.{code}");
@@ -351,7 +379,7 @@ fn fixed_rates(
             continue;
         };
         if let Some(rate) = errors.check(&field, parse_rate(text))
-            && kept.insert(from.code(), rate).is_some()
+            && kept.insert(from.code(), FixedRate::given(rate)).is_some()
         {
             errors.add(&field, "is given twice");
         }
@@ -436,19 +464,38 @@ pub fn parse_remote_url(text: &str) -> Result<String, String> {
     if url.fragment().is_some() {
         return Err("must not hold a fragment (#…)".to_owned());
     }
+    // A campaign's page (`…/c/{slug}`) or its progress (`…/api/v1/campaigns/{slug}/progress`),
+    // under any prefix; the query (which could hold a secret, or list one campaign twice) goes.
     let segments: Vec<String> =
         url.path_segments().map(|s| s.map(str::to_owned).collect()).unwrap_or_default();
-    if let [.., c, slug] = segments.as_slice()
-        && c == "c"
-        && Slug::parse(slug).is_ok()
-    {
-        let prefix = &segments[..segments.len() - 2];
-        let mut path: Vec<&str> = prefix.iter().map(String::as_str).collect();
-        path.extend(["api", "v1", "campaigns", slug.as_str(), "progress"]);
-        url.set_path(&path.join("/"));
-        url.set_query(None);
-    } else if segments.last().is_none_or(|last| last != "progress") {
+    let prefix_and_slug = match segments.as_slice() {
+        [prefix @ .., c, slug] if c == "c" && Slug::parse(slug).is_ok() => {
+            Some((prefix.to_vec(), slug.clone()))
+        }
+        [prefix @ .., api, v1, campaigns, slug, progress]
+            if api == "api"
+                && v1 == "v1"
+                && campaigns == "campaigns"
+                && progress == "progress"
+                && Slug::parse(slug).is_ok() =>
+        {
+            Some((prefix.to_vec(), slug.clone()))
+        }
+        _ => None,
+    };
+    let Some((prefix, slug)) = prefix_and_slug else {
         return Err(format!("must be a campaign's public progress URL, such as {example}"));
+    };
+    let mut path: Vec<&str> =
+        prefix.iter().map(String::as_str).filter(|segment| !segment.is_empty()).collect();
+    path.extend(["api", "v1", "campaigns", slug.as_str(), "progress"]);
+    url.set_path(&path.join("/"));
+    url.set_query(None);
+    if let Some(url::Host::Domain(host)) = url.host()
+        && host.ends_with('.')
+    {
+        let trimmed = host.trim_end_matches('.').to_owned();
+        url.set_host(Some(&trimmed)).map_err(|_| format!("must be a URL such as {example}"))?;
     }
     Ok(url.to_string())
 }
@@ -508,11 +555,11 @@ impl Appeal {
         let to = self.currency;
         let (rates, day, which) = match self.rate_policy {
             RatePolicy::Fixed => {
-                if let Some(rate) = self.fixed_rates.get(from.code()) {
+                if let Some(fixed) = self.fixed_rates.get(from.code()) {
                     return Ok(AppliedRate {
-                        rate: *rate,
-                        day: Some(self.launched_on),
-                        source: Some(FIXED_AT_LAUNCH.to_owned()),
+                        rate: fixed.rate,
+                        day: Some(fixed.day.unwrap_or(self.launched_on)),
+                        source: Some(fixed.source.clone().unwrap_or_else(|| FIXED_AT_LAUNCH.to_owned())),
                     });
                 }
                 (&known.at_launch, self.launched_on, "the appeal's launch day")
@@ -523,7 +570,7 @@ impl Appeal {
             .map(|rate| AppliedRate { rate: rate.rate, day: Some(rate.day), source: Some(rate.source) })
             .ok_or_else(|| {
                 format!(
-                    "no {} to {} rate on {day} ({which}) or the {RATE_LOOKBACK_DAYS} days before: add one, or give it in fixed_rates",
+                    "no {} to {} rate on {day} ({which}) or the {RATE_LOOKBACK_DAYS} days before",
                     from.code(),
                     to.code()
                 )
@@ -540,14 +587,18 @@ impl Appeal {
     }
 }
 
-/// `amount_minor` of `from` in `to` at `rate` (see `rates::convert`), for a figure that may be
-/// nothing or below nothing (refunds).
+/// A campaign's figure (`amount_minor` of `from`, any size, nothing or below nothing after
+/// refunds) in `to` at `rate`, rounded half away from zero to `to`'s minor unit; `None` only
+/// when it does not fit.
 pub fn convert_figure(amount_minor: i64, from: Currency, to: Currency, rate: Decimal) -> Option<i64> {
-    match amount_minor {
-        0 => Some(0),
-        amount if amount < 0 => convert(amount.checked_neg()?, from, to, rate).map(|minor| -minor),
-        amount => convert(amount, from, to, rate),
+    if from == to {
+        return Some(amount_minor);
     }
+    let major = Decimal::from(amount_minor).checked_div(Decimal::from(10_i64.pow(from.digits())))?;
+    let converted = major
+        .checked_mul(rate)?
+        .round_dp_with_strategy(to.digits(), rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    converted.checked_mul(Decimal::from(10_i64.pow(to.digits())))?.to_i64()
 }
 
 /// An appeal's progress document: a campaign's fields where they apply, and its members.
@@ -602,16 +653,19 @@ pub struct MemberProgress {
 }
 
 /// The appeal's progress from its members' figures and the rates.
+/// `left_out`: some member is not shown (a campaign not public yet), so the total is not
+/// complete.
 pub fn appeal_progress(
     appeal: &Appeal,
     members: &[MemberSnapshot],
     known: &KnownRates,
     now: DateTime<Utc>,
+    left_out: bool,
 ) -> AppealProgress {
     let to = appeal.currency;
     let today = now.date_naive();
     let mut raised = 0_i64;
-    let mut complete = true;
+    let mut complete = !left_out;
     let mut donations = 0_i64;
     let mut donors = 0_i64;
     let mut updated_at = appeal.updated_at;
@@ -649,7 +703,8 @@ pub fn appeal_progress(
                 donations = donations.saturating_add(figures.donations);
                 donors = donors.saturating_add(figures.donors);
                 if let Some(at) = figures.updated_at {
-                    updated_at = updated_at.max(at);
+                    // A remote's clock may run ahead: never past now.
+                    updated_at = updated_at.max(at.min(now));
                 }
                 let converted = appeal.rate_for(from, known, today).and_then(|rate| {
                     convert_figure(figures.raised_minor, from, to, rate.rate)
@@ -657,12 +712,16 @@ pub fn appeal_progress(
                         .ok_or_else(|| "its figure cannot be converted (too large)".to_owned())
                 });
                 match converted {
-                    Ok((minor, rate)) => {
-                        raised = raised.saturating_add(minor);
+                    Ok((minor, rate)) if raised.checked_add(minor).is_some() => {
+                        raised += minor;
                         row.raised_converted = Some(to.format_minor(minor));
                         row.rate = Some(rate.rate.normalize().to_string());
                         row.rate_date = rate.day.map(|day| day.to_string());
                         row.rate_source = rate.source;
+                    }
+                    Ok(_) => {
+                        complete = false;
+                        row.problem = Some("its figure cannot be added (too large)".to_owned());
                     }
                     Err(problem) => {
                         complete = false;
@@ -712,7 +771,10 @@ mod tests {
             currency: currency("CAD"),
             goal_minor: 25_000_000,
             rate_policy: policy,
-            fixed_rates: BTreeMap::from([("EUR", Decimal::from_str("1.47").expect("a rate"))]),
+            fixed_rates: BTreeMap::from([(
+                "EUR",
+                FixedRate::given(Decimal::from_str("1.47").expect("a rate")),
+            )]),
             launched_on: day("2026-12-01"),
             members: Vec::new(),
             created_at: at,
@@ -760,7 +822,7 @@ mod tests {
             latest: vec![rate("EUR", "CAD", "2026-12-04", "1.60")],
         };
         let members = [snapshot("CAD", 100_000), snapshot("EUR", 10_000), snapshot("GBP", 8_500)];
-        let document = appeal_progress(&appeal(RatePolicy::Fixed), &members, &known, now);
+        let document = appeal_progress(&appeal(RatePolicy::Fixed), &members, &known, now, false);
         // CAD as is; EUR at the given 1.47; GBP across the euro on the launch day (1.50 / 0.85).
         assert_eq!(document.members[0].raised_converted.as_deref(), Some("1000.00"));
         assert_eq!(document.members[1].raised_converted.as_deref(), Some("147.00"));
@@ -778,7 +840,7 @@ mod tests {
         let known =
             KnownRates { at_launch: Vec::new(), latest: vec![rate("EUR", "CAD", "2026-12-04", "1.60")] };
         let members = [snapshot("EUR", 10_000), snapshot("SEK", 100_000), snapshot("EUR", -500)];
-        let document = appeal_progress(&appeal(RatePolicy::Latest), &members, &known, now);
+        let document = appeal_progress(&appeal(RatePolicy::Latest), &members, &known, now, false);
         assert_eq!(document.members[0].raised_converted.as_deref(), Some("160.00"));
         assert_eq!(document.members[2].raised_converted.as_deref(), Some("-8.00"));
         let problem = document.members[1].problem.as_deref().expect("a problem");
@@ -797,6 +859,18 @@ mod tests {
         assert!(Figures::from_progress(br#"{"currency":"GBP","raised":"12.345"}"#).is_err());
         assert!(Figures::from_progress(br#"{"currency":"XXX","raised":"1"}"#).is_err());
         assert!(Figures::from_progress(b"<html>").is_err());
+        // An appeal's own document is not a campaign's, nor a figure too large to hold.
+        let appeal = br#"{"appeal":"world","currency":"GBP","raised":"10.00","members":[]}"#;
+        assert!(Figures::from_progress(appeal).is_err());
+        let huge = br#"{"campaign":"a","currency":"GBP","raised":"1000000000000000000000000000"}"#;
+        assert!(Figures::from_progress(huge).is_err());
+        let vnd = br#"{"campaign":"a","currency":"VND","raised":"1200000000"}"#;
+        let vnd = Figures::from_progress(vnd).expect("a large VND figure is read");
+        assert_eq!(
+            convert_figure(vnd.raised_minor, vnd.currency, currency("USD"), Decimal::new(4, 5)),
+            Some(4_800_000)
+        );
+        assert_eq!(convert_figure(5, currency("KRW"), currency("USD"), Decimal::new(7, 4)), Some(0));
     }
 
     #[test]
@@ -809,7 +883,13 @@ mod tests {
         );
         assert!(parse_remote_url("http://127.0.0.1:8080/api/v1/campaigns/a/progress").is_ok());
         assert!(parse_remote_url("http://[::1]:8080/api/v1/campaigns/a/progress").is_ok());
+        assert_eq!(
+            parse_remote_url("https://uk.example.org./api/v1/campaigns/appeal/progress?token=x")
+                .expect("kept"),
+            "https://uk.example.org/api/v1/campaigns/appeal/progress"
+        );
         for refused in [
+            "https://uk.example.org/api/v1/appeals/world/progress",
             "http://uk.example.org/api/v1/campaigns/appeal/progress",
             "ftp://uk.example.org/progress",
             "https://user:pw@uk.example.org/api/v1/campaigns/appeal/progress",

@@ -36,6 +36,10 @@ pub(super) async fn follow(live: Arc<Live>) {
             return;
         }
     };
+    // When this instance last asked each remote, whatever it managed to keep of the answer:
+    // a database that cannot take it does not make it ask every second.
+    let mut asked_at: std::collections::HashMap<String, std::time::Instant> =
+        std::collections::HashMap::new();
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -49,9 +53,16 @@ pub(super) async fn follow(live: Arc<Live>) {
         };
         let now = Utc::now();
         let every = chrono::Duration::from_std(live.remote_every).unwrap_or(chrono::Duration::MAX);
-        let due =
-            remotes.into_iter().filter(|remote| remote.tried_at.is_none_or(|tried| now - tried >= every));
-        let asked = due.map(|remote| ask(&client, &live, remote));
+        asked_at.retain(|url, _| remotes.iter().any(|remote| &remote.url == url));
+        let due: Vec<RemoteToFollow> = remotes
+            .into_iter()
+            .filter(|remote| remote.tried_at.is_none_or(|tried| now - tried >= every))
+            .filter(|remote| asked_at.get(&remote.url).is_none_or(|at| at.elapsed() >= live.remote_every))
+            .collect();
+        for remote in &due {
+            asked_at.insert(remote.url.clone(), std::time::Instant::now());
+        }
+        let asked = due.into_iter().map(|remote| ask(&client, &live, remote));
         let changed = futures_util::future::join_all(asked).await;
         if changed.into_iter().any(|changed| changed) {
             live.appeals_changed();

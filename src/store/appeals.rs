@@ -14,7 +14,7 @@ use super::{
     read_optional_instant, stored_instant,
 };
 use crate::ledger::appeals::{
-    Appeal, AppealDraft, Figures, Member, MemberDraft, MemberSource, RatePolicy, RemoteState,
+    Appeal, AppealDraft, Figures, FixedRate, Member, MemberDraft, MemberSource, RatePolicy, RemoteState,
 };
 use crate::ledger::campaign::{Localized, Slug};
 
@@ -165,7 +165,7 @@ impl Store {
         let id: i64 = row.try_get("id")?;
         let policy: String = row.try_get("rate_policy")?;
         let rates = sqlx::query(
-            "SELECT currency, rate FROM appeal_fixed_rates WHERE appeal_id = $1 ORDER BY currency",
+            "SELECT currency, rate, day, source FROM appeal_fixed_rates WHERE appeal_id = $1 ORDER BY currency",
         )
         .bind(id)
         .fetch_all(self.pool())
@@ -176,7 +176,9 @@ impl Store {
             let text: String = rate.try_get("rate")?;
             let value: Decimal =
                 text.parse().map_err(|_| StoreError::Corrupt(format!("appeal rate {text}")))?;
-            fixed_rates.insert(currency.code(), value);
+            let day = rate.try_get::<Option<String>, _>("day")?.as_deref().map(read_date).transpose()?;
+            fixed_rates
+                .insert(currency.code(), FixedRate { rate: value, day, source: rate.try_get("source")? });
         }
         let sql = format!(
             "SELECT {MEMBER_COLUMNS} FROM appeal_members m LEFT JOIN campaigns c ON c.id = m.campaign_id \
@@ -197,6 +199,30 @@ impl Store {
             created_at: read_instant(&row.try_get::<String, _>("created_at")?)?,
             updated_at: read_instant(&row.try_get::<String, _>("updated_at")?)?,
         })
+    }
+
+    /// Fixes the rate the rates table gave a currency of an appeal under the fixed policy, the
+    /// first time a member needed it; a rate fixed already stays.
+    pub async fn freeze_fixed_rate(
+        &self,
+        appeal_id: i64,
+        currency: &str,
+        fixed: &FixedRate,
+    ) -> Result<(), StoreError> {
+        let mut write = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO appeal_fixed_rates (appeal_id, currency, rate, day, source) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (appeal_id, currency) DO NOTHING",
+        )
+        .bind(appeal_id)
+        .bind(currency)
+        .bind(fixed.rate.to_string())
+        .bind(fixed.day.map(|day| day.to_string()))
+        .bind(fixed.source.as_deref())
+        .execute(&mut *write.tx)
+        .await?;
+        write.commit().await?;
+        Ok(())
     }
 
     /// The remote progress URLs members follow, each once.
@@ -241,13 +267,16 @@ impl Store {
                 let before: i64 = sqlx::query(
                     "SELECT COUNT(*) AS n FROM appeal_members WHERE url = $1 AND (failure IS NOT NULL \
                      OR remote_currency IS NULL OR remote_currency <> $2 OR remote_raised <> $3 \
-                     OR remote_donations <> $4 OR remote_donors <> $5)",
+                     OR remote_donations <> $4 OR remote_donors <> $5 \
+                     OR COALESCE(remote_goal, -1) <> COALESCE($6, -1) OR COALESCE(remote_campaign, '') <> COALESCE($7, ''))",
                 )
                 .bind(url)
                 .bind(figures.currency.code())
                 .bind(figures.raised_minor)
                 .bind(figures.donations)
                 .bind(figures.donors)
+                .bind(figures.goal_minor)
+                .bind(figures.campaign.as_deref())
                 .fetch_one(&mut *write.tx)
                 .await?
                 .try_get("n")?;
@@ -317,13 +346,17 @@ impl Store {
 async fn write_fixed_rates(
     write: &mut WriteTx,
     appeal_id: i64,
-    rates: &BTreeMap<&'static str, Decimal>,
+    rates: &BTreeMap<&'static str, FixedRate>,
 ) -> Result<(), StoreError> {
-    for (currency, rate) in rates {
-        sqlx::query("INSERT INTO appeal_fixed_rates (appeal_id, currency, rate) VALUES ($1, $2, $3)")
-            .bind(appeal_id)
-            .bind(*currency)
-            .bind(rate.to_string())
+    for (currency, fixed) in rates {
+        sqlx::query(
+            "INSERT INTO appeal_fixed_rates (appeal_id, currency, rate, day, source) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(appeal_id)
+        .bind(*currency)
+        .bind(fixed.rate.to_string())
+        .bind(fixed.day.map(|day| day.to_string()))
+        .bind(fixed.source.as_deref())
             .execute(&mut *write.tx)
             .await?;
     }
