@@ -190,5 +190,6 @@ pub async fn preview_statement(
         replaces: None,
         preview: true,
     };
-    statement_pdf(&header, &draft.body, language).map_err(|error| ActionError::Output(error.to_string()))
+    statement_pdf(&header, &draft.body, language.drawable())
+        .map_err(|error| ActionError::Output(error.to_string()))
 }

@@ -133,7 +133,7 @@ pub fn issued_pdf(
         replaces: statement.replaces_number,
         preview: false,
     };
-    statement_pdf(&header, &statement.body, language)
+    statement_pdf(&header, &statement.body, language.drawable())
 }
 
 /// The statement as PDF bytes.

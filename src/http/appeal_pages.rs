@@ -13,7 +13,7 @@ use super::AppState;
 use super::appeals::appeal_document;
 use super::pages::{Lang, not_found_page, page_info, render};
 use crate::ledger::Currency;
-use crate::ledger::appeals::{AppealProgress, RatePolicy};
+use crate::ledger::appeals::{AppealProgress, FIXED_AT_LAUNCH, RatePolicy};
 use crate::web::i18n::{Language, currencies_for_scripts};
 
 pub fn router() -> Router<AppState> {
@@ -55,6 +55,15 @@ fn when(language: &Language, text: &str) -> String {
     }
 }
 
+/// Where a rate comes from, in the page's language when it is appeal's own words.
+fn rate_source(language: &Language, source: Option<&str>) -> String {
+    match source {
+        Some(FIXED_AT_LAUNCH) => language.t("appeal.fixed_at_launch").to_owned(),
+        Some(source) => source.to_owned(),
+        None => String::new(),
+    }
+}
+
 /// What the appeal's templates show, in the page's language.
 fn appeal_view(language: &Language, progress: &AppealProgress, title: &str) -> serde_json::Value {
     let currency = Currency::from_code(progress.currency).ok();
@@ -78,7 +87,7 @@ fn appeal_view(language: &Language, progress: &AppealProgress, title: &str) -> s
                     &[
                         ("amount", &money(converted, progress.currency)),
                         ("rate", rate),
-                        ("source", member.rate_source.as_deref().unwrap_or("")),
+                        ("source", &rate_source(language, member.rate_source.as_deref())),
                         (
                             "date",
                             &member

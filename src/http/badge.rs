@@ -20,7 +20,7 @@ const CHAR_WIDTH: f64 = 6.8;
 const PADDING: f64 = 10.0;
 
 pub(super) async fn badge(State(state): State<AppState>, Path(slug): Path<String>, lang: Lang) -> Response {
-    let language = lang.language;
+    let language = lang.language.drawable();
     let key = PageKey { kind: "badge", slug: slug.clone(), lang: language.code.clone() };
     let version = match state.store.progress_document(&slug).await {
         Ok(Some(document)) if document.public => Some(document.etag.clone()),

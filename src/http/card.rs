@@ -62,7 +62,7 @@ pub struct Card {
 }
 
 pub(super) async fn card(State(state): State<AppState>, Path(slug): Path<String>, lang: Lang) -> Response {
-    let language = lang.language;
+    let language = lang.language.drawable();
     let key = PageKey { kind: "card", slug: slug.clone(), lang: language.code.clone() };
     let version = page_version(&state, &slug).await;
     if let Some(version) = &version

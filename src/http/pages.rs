@@ -112,8 +112,10 @@ impl Lang {
 #[derive(Debug, Serialize)]
 pub(super) struct PageInfo {
     lang: String,
-    other_lang: String,
-    other_lang_name: String,
+    /// `ltr`, or `rtl` (Urdu): the page's writing direction.
+    dir: &'static str,
+    /// The other languages the page is offered in.
+    languages: Vec<LanguageLink>,
     title: String,
     path: String,
     organization: String,
@@ -123,16 +125,28 @@ pub(super) struct PageInfo {
     setup: Vec<String>,
 }
 
+/// A link to the same page in another language, named in that language.
+#[derive(Debug, Serialize)]
+pub(super) struct LanguageLink {
+    code: String,
+    name: String,
+    dir: &'static str,
+}
+
 pub(super) fn page_info(state: &AppState, language: &Language, title: &str, path: &str) -> PageInfo {
-    let other = catalog()
-        .languages()
-        .iter()
-        .find(|candidate| candidate.code != language.code)
-        .unwrap_or_else(|| catalog().fallback());
     PageInfo {
         lang: language.code.clone(),
-        other_lang: other.code.clone(),
-        other_lang_name: other.name.clone(),
+        dir: language.direction,
+        languages: catalog()
+            .languages()
+            .iter()
+            .filter(|other| other.code != language.code)
+            .map(|other| LanguageLink {
+                code: other.code.clone(),
+                name: other.name.clone(),
+                dir: other.direction,
+            })
+            .collect(),
         title: title.to_owned(),
         path: path.to_owned(),
         organization: state.site.organization.clone(),

@@ -1,25 +1,60 @@
-//! English, French, and any language whose file is added to `web/i18n/`: the strings, plural
-//! forms, and how numbers and money are written.
+//! English, French, Spanish, Urdu, and any language whose file is added to `web/i18n/`: the
+//! strings, and how numbers, money and plurals are written. Numbers (digits, separators,
+//! grouping) and plural categories follow CLDR through ICU4X's compiled data; a file gives its
+//! strings, its money and percent patterns, its month names and its writing direction.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use icu_decimal::DecimalFormatter;
+use icu_decimal::input::Decimal as IcuDecimal;
+use icu_locale_core::Locale;
+use icu_plurals::{PluralCategory, PluralRules};
 use rust_decimal::Decimal;
 
 use crate::ledger::Currency;
 
+/// "2.500", "1.250.000": digits grouped by threes with points, as Spanish writes them.
+fn is_grouped_by_points(text: &str) -> bool {
+    let mut groups = text.split('.');
+    let first = groups.next().unwrap_or("");
+    let rest: Vec<&str> = groups.collect();
+    !rest.is_empty()
+        && (1..=3).contains(&first.len())
+        && first.chars().all(|c| c.is_ascii_digit())
+        && rest.iter().all(|group| group.len() == 3 && group.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The decimal and grouping separators CLDR gives a language, read off how it writes 1.5 and
+/// 1234567.
+fn separators(numbers: &DecimalFormatter) -> (String, String) {
+    let mut one_and_a_half = IcuDecimal::from(15);
+    one_and_a_half.multiply_pow10(-1);
+    let half = numbers.format(&one_and_a_half).to_string();
+    let decimal =
+        half.trim_start_matches(|c: char| c.is_numeric()).trim_end_matches(|c: char| c.is_numeric());
+    let million = numbers.format(&IcuDecimal::from(1_234_567)).to_string();
+    let group: String =
+        million.chars().skip_while(|c| c.is_numeric()).take_while(|c| !c.is_numeric()).collect();
+    (decimal.to_owned(), group)
+}
+
 /// One language's strings and number conventions, from `web/i18n/<code>.json`.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Language {
     pub code: String,
     pub name: String,
     pub stripe_locale: String,
+    /// `ltr`, or `rtl` for a language written right to left (Urdu).
+    pub direction: &'static str,
+    /// CLDR's, as ICU4X writes 1.5 and 1234567.
     decimal_separator: String,
     group_separator: String,
     money_pattern: String,
     percent_pattern: String,
-    zero_is_singular: bool,
     strings: HashMap<String, String>,
+    numbers: DecimalFormatter,
+    plurals: PluralRules,
 }
 
 /// Every language shipped, English first as the fallback.
@@ -47,16 +82,31 @@ impl Catalog {
             let strings: HashMap<String, String> =
                 serde_json::from_slice(&bytes).map_err(|error| format!("{path}: {error}"))?;
             let meta = |key: &str| strings.get(key).cloned().ok_or_else(|| format!("{path} lacks {key}"));
+            let locale: Locale =
+                code.parse().map_err(|error| format!("{path}: {code} is not a locale: {error}"))?;
+            let numbers = DecimalFormatter::try_new((&locale).into(), Default::default())
+                .map_err(|error| format!("{path}: no CLDR numbers for {code}: {error}"))?;
+            let plurals = PluralRules::try_new_cardinal((&locale).into())
+                .map_err(|error| format!("{path}: no CLDR plural rules for {code}: {error}"))?;
+            let (decimal_separator, group_separator) = separators(&numbers);
             languages.push(Language {
                 code: code.to_owned(),
                 name: meta("_language")?,
                 stripe_locale: meta("_stripe_locale")?,
-                decimal_separator: meta("_decimal_separator")?,
-                group_separator: meta("_group_separator")?,
+                direction: match strings.get("_direction").map(String::as_str) {
+                    None | Some("ltr") => "ltr",
+                    Some("rtl") => "rtl",
+                    Some(other) => {
+                        return Err(format!("{path}: _direction must be ltr or rtl, not {other:?}"));
+                    }
+                },
+                decimal_separator,
+                group_separator,
                 money_pattern: meta("_money_pattern")?,
                 percent_pattern: meta("_percent_pattern")?,
-                zero_is_singular: meta("_zero_is_singular")? == "yes",
                 strings,
+                numbers,
+                plurals,
             });
         }
         languages.sort_by_key(|language| (language.code != FALLBACK, language.code.clone()));
@@ -118,32 +168,42 @@ impl Language {
         self.strings.get(key).or_else(|| catalog().fallback().strings.get(key)).map_or(key, String::as_str)
     }
 
+    /// The language to draw in with the bundled DejaVu Sans, laid out left to right (the share
+    /// card, the statement PDF): this one, or English for a language written right to left,
+    /// whose script that font and layout cannot write.
+    pub fn drawable(&self) -> &Language {
+        if self.direction == "rtl" { catalog().fallback() } else { self }
+    }
+
     /// The string for `key` with `{name}` placeholders filled.
     pub fn fill(&self, key: &str, args: &[(&str, &str)]) -> String {
         args.iter()
             .fold(self.t(key).to_owned(), |text, (name, value)| text.replace(&format!("{{{name}}}"), value))
     }
 
-    /// `key.one` or `key.other` by the language's rule, with `{n}` and `args` filled.
+    /// The form of `key` for `n` by the language's CLDR plural rule (`key.one`, `key.few`,
+    /// `key.many`...; `key.other` when the file has no such form), with `{n}` and `args` filled.
     pub fn plural(&self, key: &str, n: i64, args: &[(&str, &str)]) -> String {
-        let singular = n == 1 || (self.zero_is_singular && n == 0);
-        let form = if singular { format!("{key}.one") } else { format!("{key}.other") };
+        let category = match self.plurals.category_for(n) {
+            PluralCategory::Zero => "zero",
+            PluralCategory::One => "one",
+            PluralCategory::Two => "two",
+            PluralCategory::Few => "few",
+            PluralCategory::Many => "many",
+            PluralCategory::Other => "other",
+        };
+        let form = format!("{key}.{category}");
+        let form = if self.strings.contains_key(&form) { form } else { format!("{key}.other") };
         let count = self.number(n);
         let mut all = vec![("n", count.as_str())];
         all.extend_from_slice(args);
         self.fill(&form, &all)
     }
 
-    /// 90000 → "90,000" (English) or "90 000" (French).
+    /// 90000 → "90,000" (English), "90 000" (French), "90.000" (Spanish), as CLDR groups
+    /// digits in the language (ICU4X); a minus sign is a plain "-" in every language.
     pub fn number(&self, value: i64) -> String {
-        let digits = value.unsigned_abs().to_string();
-        let mut grouped = String::new();
-        for (index, digit) in digits.chars().enumerate() {
-            if index > 0 && (digits.len() - index).is_multiple_of(3) {
-                grouped.push_str(&self.group_separator);
-            }
-            grouped.push(digit);
-        }
+        let grouped = self.numbers.format(&IcuDecimal::from(value.unsigned_abs())).to_string();
         if value < 0 { format!("-{grouped}") } else { grouped }
     }
 
@@ -177,7 +237,10 @@ impl Language {
         }
         let symbol = symbol(currency);
         let text = self.money_pattern.replace("{symbol}", symbol).replace("{amount}", &amount);
-        if minor < 0 { format!("-{text}") } else { text }
+        let text = if minor < 0 { format!("-{text}") } else { text };
+        // In a right-to-left language the amount is isolated, left to right (LRI … PDI), so
+        // that its symbol and digits keep their order inside any sentence.
+        if self.direction == "rtl" { format!("\u{2066}{text}\u{2069}") } else { text }
     }
 
     /// Money already written as a decimal ("90000.00"), as [`Language::money`] writes it;
@@ -199,7 +262,14 @@ impl Language {
     pub fn read_amount(&self, text: &str) -> String {
         let plain: String = text.chars().filter(|c| !c.is_whitespace() && *c != '\u{202f}').collect();
         if self.decimal_separator == "," {
-            if plain.contains(',') { plain.replace('.', "").replace(',', ".") } else { plain }
+            if plain.contains(',') {
+                plain.replace('.', "").replace(',', ".")
+            } else if self.group_separator == "." && is_grouped_by_points(&plain) {
+                // Spanish "2.500" is two thousand five hundred.
+                plain.replace('.', "")
+            } else {
+                plain
+            }
         } else {
             plain.replace(&self.group_separator, "")
         }
@@ -233,8 +303,10 @@ impl Language {
         let strings: serde_json::Map<String, serde_json::Value> = SCRIPT_STRINGS
             .iter()
             .flat_map(|key| {
-                [format!("{key}.one"), format!("{key}.other"), (*key).to_owned()]
-                    .into_iter()
+                ["zero", "one", "two", "few", "many", "other"]
+                    .iter()
+                    .map(|form| format!("{key}.{form}"))
+                    .chain([(*key).to_owned()])
                     .filter(|key| self.strings.contains_key(key))
                     .map(|key| (key.clone(), serde_json::Value::from(self.t(&key))))
                     .collect::<Vec<_>>()
@@ -245,7 +317,8 @@ impl Language {
             "group": self.group_separator,
             "money": self.money_pattern,
             "percent": self.percent_pattern,
-            "zero_is_singular": self.zero_is_singular,
+            "lang": self.code,
+            "dir": self.direction,
             "strings": strings,
         })
     }
@@ -279,6 +352,7 @@ const SCRIPT_STRINGS: &[&str] = &[
     "appeal.stale",
     "appeal.not_heard",
     "appeal.not_counted",
+    "appeal.fixed_at_launch",
 ];
 
 /// Symbol and digits of every currency, for the widget.
@@ -342,6 +416,11 @@ mod tests {
         assert_eq!(fr.read_amount("2\u{202f}500,50"), "2500.50");
         assert_eq!(fr.read_amount("2 500,50"), "2500.50");
         assert_eq!(fr.read_amount("2.50"), "2.50", "a point alone is taken as a decimal point");
+        let es = catalog().get("es").expect("Spanish");
+        assert_eq!(es.read_amount("2.500"), "2500", "Spanish groups thousands with points");
+        assert_eq!(es.read_amount("1.250.000,50"), "1250000.50");
+        assert_eq!(es.read_amount("2,5"), "2.5");
+        assert_eq!(es.read_amount("2.50"), "2.50", "not a group of three: a decimal point");
     }
 
     #[test]
@@ -361,6 +440,78 @@ mod tests {
         assert_eq!(catalog.negotiate(None, Some("fr"), Some("en")).code, "fr");
         assert_eq!(catalog.negotiate(None, None, Some("de-DE, fr-CA;q=0.8, en;q=0.5")).code, "fr");
         assert_eq!(catalog.negotiate(Some("xx"), None, None).code, "en");
+    }
+
+    #[test]
+    fn spanish_and_urdu_write_numbers_as_cldr_does() {
+        let es = catalog().get("es").expect("Spanish");
+        let ur = catalog().get("ur").expect("Urdu");
+        let eur = Currency::from_code("EUR").expect("EUR");
+        // Spanish groups from five digits (CLDR's minimum grouping of 2).
+        assert_eq!(es.money(123_450, eur), "1234,50\u{a0}€");
+        assert_eq!(es.money(1_234_500, eur), "12.345\u{a0}€");
+        assert_eq!(es.plural("progress.donors", 1, &[]), "1 donante");
+        assert_eq!(es.plural("progress.donors", 0, &[]), "0 donantes");
+        assert_eq!(
+            ur.money(123_450, Currency::from_code("PKR").expect("PKR")),
+            "\u{2066}PKR\u{a0}1,234.50\u{2069}"
+        );
+        assert_eq!((ur.direction, es.direction), ("rtl", "ltr"));
+        assert_eq!(ur.date(chrono::NaiveDate::from_ymd_opt(2026, 12, 6).expect("a day")), "6 دسمبر 2026");
+    }
+
+    /// Every key a template (`t["…"]`), a script (`s["…"]`) or the code (`.t("…")`,
+    /// `fill("…"`, `plural("…"`) uses is in English, and so, by the test below, in every
+    /// language.
+    #[test]
+    fn every_key_the_pages_use_is_in_every_language() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut sources = Vec::new();
+        let mut folders = vec![root.join("src"), root.join("web/templates"), root.join("web/static")];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).expect("a source folder").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if path.extension().is_some_and(|ext| ext == "rs" || ext == "html" || ext == "js") {
+                    sources.push((path.clone(), std::fs::read_to_string(&path).expect("a source file")));
+                }
+            }
+        }
+        let openers = ["t[\"", "t['", "s[\"", ".t(\"", "fill(\"", "plural(\""];
+        let mut used = std::collections::BTreeSet::new();
+        for (path, text) in &sources {
+            for opener in openers {
+                for (at, _) in text.match_indices(opener) {
+                    let rest = &text[at + opener.len()..];
+                    let key: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_')
+                        .collect();
+                    let closed = rest[key.len()..].starts_with(['"', '\'']);
+                    // Only whole keys of the strings' shape ("area.name"); not built ones.
+                    if !closed || !key.contains('.') || key.ends_with('.') {
+                        continue;
+                    }
+                    let plural_key = opener == "plural(\"";
+                    used.insert((key, plural_key, path.display().to_string()));
+                }
+            }
+        }
+        assert!(used.len() > 100, "the scan finds the keys: {}", used.len());
+        for language in catalog().languages() {
+            for (key, plural_key, path) in &used {
+                let found = if *plural_key {
+                    language.strings.contains_key(&format!("{key}.one"))
+                        && language.strings.contains_key(&format!("{key}.other"))
+                } else {
+                    language.strings.contains_key(key)
+                        || language.strings.contains_key(&format!("{key}.other"))
+                        || language.strings.keys().any(|known| known.starts_with(&format!("{key}.")))
+                };
+                assert!(found, "{} lacks {key} (used in {path})", language.code);
+            }
+        }
     }
 
     #[test]

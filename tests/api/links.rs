@@ -40,7 +40,7 @@ async fn a_ready_made_link_fills_the_form_and_its_qr_code_reads_back_exactly(eng
     let page = app.get("/c/office?amount=25&interval=month&branch=montreal&lang=fr").await;
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.expect("HTML");
-    assert!(page.contains(r#"<html lang="fr">"#));
+    assert!(page.contains(r#"<html lang="fr" dir="ltr">"#));
     assert!(page.contains(r#"name="preset" value="25" checked"#), "the 25 button");
     assert!(page.contains(r#"name="interval" value="month" checked"#), "monthly");
     assert!(page.contains(r#"value="montreal" selected"#), "the branch");

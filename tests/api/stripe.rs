@@ -504,7 +504,7 @@ async fn bad_checkouts_name_the_field_and_call_nobody(engine: Engine) {
             "must be an e-mail address such as \"name@example.org\"",
         ),
         (json!({"amount": "25", "branch": "toronto"}), "branch", "is not a branch of campaign \"office\""),
-        (json!({"amount": "25", "locale": "de"}), "locale", "must be one of en, fr"),
+        (json!({"amount": "25", "locale": "de"}), "locale", "must be one of en, es, fr, ur"),
         (json!({}), "amount", "is required"),
     ];
     for (body, field, message) in cases {

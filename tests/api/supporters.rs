@@ -53,7 +53,7 @@ async fn pages_speak_the_visitors_language(engine: Engine) {
     let (status, _, french) =
         html(&app, "/c/office", &[("accept-language", "fr-CA,fr;q=0.9,en;q=0.5")]).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(french.contains(r#"<html lang="fr">"#));
+    assert!(french.contains(r#"<html lang="fr" dir="ltr">"#));
     assert!(french.contains("<h1>Nouveau local</h1>"));
     assert!(french.contains(&format!("90{NNBSP}000{NBSP}$")), "French money");
     assert!(french.contains(&format!("amassés sur 100{NNBSP}000{NBSP}$")));
@@ -64,7 +64,7 @@ async fn pages_speak_the_visitors_language(engine: Engine) {
 
     let (_, headers, english) = html(&app, "/c/office?lang=en", &[("accept-language", "fr")]).await;
     assert!(
-        english.contains(r#"<html lang="en">"#)
+        english.contains(r#"<html lang="en" dir="ltr">"#)
             && english.contains("$90,000")
             && english.contains("raised of $100,000")
     );
@@ -72,7 +72,7 @@ async fn pages_speak_the_visitors_language(engine: Engine) {
     assert!(cookie.starts_with("appeal_lang=en;"), "{cookie}");
     let (_, _, remembered) =
         html(&app, "/c/office", &[("accept-language", "fr"), ("cookie", "appeal_lang=en")]).await;
-    assert!(remembered.contains(r#"<html lang="en">"#));
+    assert!(remembered.contains(r#"<html lang="en" dir="ltr">"#));
 
     let (_, _, index) = html(&app, "/", &[]).await;
     assert!(index.contains("New office") && !index.contains("Secret plan"));

@@ -12,6 +12,15 @@
     }
   }
 
+  function day(lang, iso) {
+    if (!iso) return "";
+    try {
+      return new Intl.DateTimeFormat(lang, { dateStyle: "long", timeZone: "UTC" }).format(new Date(iso + "T00:00:00Z"));
+    } catch (e) {
+      return iso;
+    }
+  }
+
   function render(section, i18n, currencies, p) {
     var lang = document.documentElement.lang || "en";
     function formatter(code) {
@@ -46,10 +55,10 @@
         converted = f.fill(f.s["appeal.converted"], {
           amount: f.money(f.minor(member.raised_converted)),
           rate: member.rate,
-          source: member.rate_source || "",
-          date: member.rate_date || ""
+          source: member.rate_source === "fixed at launch" ? f.s["appeal.fixed_at_launch"] : (member.rate_source || ""),
+          date: day(lang, member.rate_date)
         });
-      } else if (member.raised_converted === null && member.problem) {
+      } else if (member.raised_converted === null && member.raised !== null && member.problem) {
         converted = f.fill(f.s["appeal.not_counted"], { problem: member.problem });
       }
       set(item, "member_converted", converted);

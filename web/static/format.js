@@ -9,7 +9,13 @@ function appealFormatter(i18n) {
       return out.split("{" + key + "}").join(args[key]);
     }, text || "");
   }
+  // Digits grouped as CLDR does in the language (Intl), as the server does (ICU4X).
   function group(digits) {
+    if (i18n.lang && window.Intl && Intl.NumberFormat) {
+      try {
+        return new Intl.NumberFormat(i18n.lang, { maximumFractionDigits: 0 }).format(Number(digits));
+      } catch (e) { /* an old browser: group by three below */ }
+    }
     var out = "";
     for (var i = 0; i < digits.length; i++) {
       if (i > 0 && (digits.length - i) % 3 === 0) out += i18n.group;
@@ -32,16 +38,22 @@ function appealFormatter(i18n) {
     var fraction = abs % scale;
     if (fraction !== 0) amount += i18n.decimal + String(fraction).padStart(i18n.digits, "0");
     var text = i18n.money.split("{symbol}").join(i18n.symbol).split("{amount}").join(amount);
-    return amountMinor < 0 ? "-" + text : text;
+    text = amountMinor < 0 ? "-" + text : text;
+    // Right to left (Urdu): the amount isolated left to right, as the server writes it.
+    return i18n.dir === "rtl" ? "\u2066" + text + "\u2069" : text;
   }
   function percent(value) {
     var rounded = Math.round(value * 10) / 10;
     return i18n.percent.split("{n}").join(String(rounded).replace(".", i18n.decimal));
   }
+  // The form CLDR's plural rule picks in the language (Intl), "other" when the file lacks it.
   function plural(key, n, args) {
-    var singular = n === 1 || (i18n.zero_is_singular && n === 0);
+    var category = n === 1 ? "one" : "other";
+    if (i18n.lang && window.Intl && Intl.PluralRules) {
+      try { category = new Intl.PluralRules(i18n.lang).select(n); } catch (e) { /* keep one/other */ }
+    }
     var all = Object.assign({ n: group(String(n)) }, args || {});
-    return fill(s[key + (singular ? ".one" : ".other")], all);
+    return fill(s[key + "." + category] || s[key + ".other"], all);
   }
   // "90% of the goal", as the page writes it.
   function ofGoal(value) {
@@ -51,7 +63,12 @@ function appealFormatter(i18n) {
   // in English, 2.5 in French), as the server reads it too.
   function read(text) {
     var plain = text.replace(/[\s\u202f]/g, "");
-    if (i18n.decimal === ",") return plain.indexOf(",") >= 0 ? plain.split(".").join("").replace(",", ".") : plain;
+    if (i18n.decimal === ",") {
+      if (plain.indexOf(",") >= 0) return plain.split(".").join("").replace(",", ".");
+      // Spanish "2.500" is two thousand five hundred, as the server reads it.
+      if (i18n.group === "." && /^\d{1,3}(\.\d{3})+$/.test(plain)) return plain.split(".").join("");
+      return plain;
+    }
     return plain.split(i18n.group).join("");
   }
   return { fill: fill, minor: minor, money: money, percent: percent, ofGoal: ofGoal, plural: plural, read: read, s: s };
