@@ -26,7 +26,9 @@ pub use donors::{
 pub use import::{CsvImport, import_csv};
 pub use matching::{create_match_offer, match_offers};
 pub use privacy::{PersonNamed, export_donor, forget_donor};
-pub use rates::{RATES_LISTED, RateQuery, RatesImported, add_rate, import_ecb, list_rates, rate_for};
+pub use rates::{
+    RATES_LISTED, RateQuery, RatesImported, add_rate, checkout_settings_in, import_ecb, list_rates, rate_for,
+};
 pub use recurring::{MAX_MONTHS, RecurringQuery, RecurringReport, recurring_health};
 pub use search::{EntryPage, find_entries};
 pub use sources::campaign_sources;
@@ -51,7 +53,7 @@ use chrono::Utc;
 
 use crate::access::Actor;
 use crate::ledger::campaign::{CampaignInput, validate_campaign};
-use crate::ledger::checkout::{CheckoutInput, validate_checkout};
+use crate::ledger::checkout::{CheckoutInput, OtherCurrency, validate_checkout};
 use crate::ledger::entry::Entry;
 use crate::ledger::entry::{
     OfflineDonationInput, ReversalInput, validate_offline_donation, validate_reversal,
@@ -59,7 +61,7 @@ use crate::ledger::entry::{
 use crate::ledger::subscription::Subscription;
 use crate::ledger::validation::AmountText;
 use crate::ledger::{Campaign, FieldErrors};
-use crate::ledger::{EntryKind, Money, Source};
+use crate::ledger::{Currency, EntryKind, Money, Source};
 use crate::payments::Payments;
 use crate::payments::amounts;
 use crate::payments::client::{SessionRequest, StripeApiError};
@@ -397,8 +399,16 @@ pub async fn start_checkout(
     let branches = store.branches(campaign.id).await?;
     let catalog = crate::web::i18n::catalog();
     let codes: Vec<&str> = catalog.languages().iter().map(|language| language.code.as_str()).collect();
-    let step = crate::payments::amounts::charge_step_minor(campaign.currency);
-    let draft = validate_checkout(input, &campaign, &branches, Utc::now(), &codes, step)?;
+    // A gift in another currency the campaign offers: its limits converted at the kept rate.
+    let other = match input.currency.as_deref().map(Currency::from_code) {
+        Some(Ok(chosen)) if campaign.checkout_currencies.contains(&chosen) => Some(OtherCurrency {
+            currency: chosen,
+            settings: rates::checkout_settings_in(store, &campaign, chosen).await?,
+        }),
+        _ => None,
+    };
+    let step = crate::payments::amounts::charge_step_minor;
+    let draft = validate_checkout(input, &campaign, &branches, Utc::now(), &codes, other, step)?;
     let language = catalog.get(draft.locale.as_str()).unwrap_or_else(|| catalog.fallback());
     let intent_id = format!("ci_{}", crate::access::hex(&random_bytes::<12>()));
     store.insert_intent(&intent_id, &draft).await?;
@@ -407,6 +417,7 @@ pub async fn start_checkout(
         campaign: &campaign,
         branch_slug: draft.branch_slug.as_deref(),
         interval: draft.interval,
+        currency: draft.currency,
         total_minor: draft.total_minor(),
         email: draft.donor.email.as_deref(),
         stripe_locale: &language.stripe_locale,

@@ -178,3 +178,30 @@ pub async fn rate_for(
         ))
     })
 }
+
+/// A campaign's checkout settings for a one-off gift in `currency`, one it offers: its
+/// minimum, maximum and fixed fee converted at the latest kept rate (of today or the week
+/// before), its fee percentage as it is. Without a rate, at least one unit of `currency`, no
+/// maximum below the global one, and no fixed fee.
+pub async fn checkout_settings_in(
+    store: &Store,
+    campaign: &crate::ledger::Campaign,
+    currency: Currency,
+) -> Result<crate::ledger::campaign::CheckoutSettings, ActionError> {
+    let settings = campaign.checkout;
+    let unit = 10_i64.pow(currency.digits());
+    let today = chrono::Utc::now().date_naive();
+    let known = store.rates_near(&[campaign.currency, currency], today).await?;
+    let rate = choose_rate(&known, campaign.currency, currency, today);
+    let convert = |minor: i64| {
+        rate.as_ref()
+            .and_then(|rate| crate::ledger::rates::convert(minor, campaign.currency, currency, rate.rate))
+    };
+    Ok(crate::ledger::campaign::CheckoutSettings {
+        min_minor: convert(settings.min_minor).unwrap_or(unit),
+        max_minor: settings.max_minor.and_then(convert),
+        fee_percent_bp: settings.fee_percent_bp,
+        fee_fixed_minor: convert(settings.fee_fixed_minor).unwrap_or(0),
+        monthly_ask: None,
+    })
+}

@@ -113,6 +113,10 @@ pub(super) struct CampaignUpdateArgs {
     /// After a one-off gift, ask for a monthly one: "25%" of the gift or "10.00"; "none" to stop asking.
     #[arg(long)]
     monthly_ask: Option<String>,
+    /// Other currencies a supporter may give a one-off gift in, "EUR,GBP"; "none" for the
+    /// campaign's own only.
+    #[arg(long)]
+    checkout_currencies: Option<String>,
     /// The whole branch list, slug:name or slug:name:goal each; repeat for each branch.
     #[arg(long = "branch")]
     branches: Vec<String>,
@@ -222,6 +226,7 @@ async fn update(store: &Store, args: CampaignUpdateArgs, actor: &Actor) -> Resul
         fee_percent: optional(args.fee_percent),
         fee_fixed: optional(args.fee_fixed).map_value(AmountText),
         monthly_ask: clearable(args.monthly_ask),
+        checkout_currencies: clearable(args.checkout_currencies).map_value(|codes| code_list(&codes)),
     };
     let campaign = actions::update_campaign(store, &args.slug, input, actor).await?;
     println!(
@@ -232,6 +237,11 @@ async fn update(store: &Store, args: CampaignUpdateArgs, actor: &Actor) -> Resul
         campaign.currency
     );
     Ok(())
+}
+
+/// "EUR, GBP" as a list of codes.
+fn code_list(text: &str) -> Vec<String> {
+    text.split([',', ' ']).map(str::trim).filter(|code| !code.is_empty()).map(str::to_owned).collect()
 }
 
 async fn list(store: &Store) -> Result<(), ActionError> {

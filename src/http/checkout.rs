@@ -57,3 +57,31 @@ async fn start_checkout(
     let body = CheckoutStarted { id: started.session_id, url: started.url };
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
+
+/// The currencies the donation form offers (the campaign's first, then the others it lists),
+/// with what the page's script needs to show the fee and total in the one chosen: symbol,
+/// digits, fixed fee and charge step, each other currency's converted at the kept rate.
+pub(super) async fn form_currencies(
+    state: &AppState,
+    campaign: &crate::ledger::Campaign,
+    chosen: Option<&str>,
+) -> Result<(Vec<serde_json::Value>, String), Problem> {
+    let all = crate::web::i18n::currencies_for_scripts();
+    let mut choices = Vec::new();
+    let mut data = serde_json::Map::new();
+    for currency in std::iter::once(campaign.currency).chain(campaign.checkout_currencies.iter().copied()) {
+        let settings = if currency == campaign.currency {
+            campaign.checkout
+        } else {
+            crate::actions::checkout_settings_in(&state.store, campaign, currency).await?
+        };
+        let mut entry = all.get(currency.code()).cloned().unwrap_or_else(|| serde_json::json!({}));
+        entry["fixed"] = serde_json::json!(settings.fee_fixed_minor);
+        entry["step"] = serde_json::json!(crate::payments::amounts::charge_step_minor(currency));
+        data.insert(currency.code().to_owned(), entry);
+        let selected =
+            chosen.map_or(currency == campaign.currency, |code| code.eq_ignore_ascii_case(currency.code()));
+        choices.push(serde_json::json!({"code": currency.code(), "selected": selected}));
+    }
+    Ok((choices, serde_json::Value::Object(data).to_string()))
+}

@@ -205,6 +205,7 @@ pub(super) struct GiveForm {
     preset: Option<String>,
     custom_amount: Option<String>,
     interval: Option<String>,
+    currency: Option<String>,
     cover_fees: Option<String>,
     branch: Option<String>,
     name: Option<String>,
@@ -308,6 +309,10 @@ pub(super) async fn campaign_html(state: &AppState, view: CampaignPage<'_>) -> R
     let open = campaign.status == CampaignStatus::Active
         && campaign.starts_at.is_none_or(|starts| starts <= now)
         && campaign.ends_at.is_none_or(|ends| ends > now);
+    let (currencies, currency_data) =
+        super::checkout::form_currencies(state, campaign, view.form.currency.as_deref())
+            .await
+            .map_err(IntoResponse::into_response)?;
     let captcha = state.defence.captcha().map(|captcha| {
         let (class, script) = captcha_widget(captcha);
         json!({"class": class, "script": script, "site_key": captcha.site_key})
@@ -330,6 +335,9 @@ pub(super) async fn campaign_html(state: &AppState, view: CampaignPage<'_>) -> R
         "fee_percent_bp": settings.fee_percent_bp,
         "fee_fixed_minor": settings.fee_fixed_minor,
         "charge_step": crate::payments::amounts::charge_step_minor(currency),
+        // Other currencies a one-off gift may be given in: a choice only when there are some.
+        "currencies": if currencies.len() > 1 { currencies } else { Vec::new() },
+        "currency_data": currency_data,
         "digits": currency.digits(),
         "minimum": language.fill("form.minimum", &[("min", &language.money(settings.min_minor, currency))]),
         "branches": view.branches.iter().map(|row| json!({
@@ -532,6 +540,7 @@ async fn give(
                 branch: form.branch.clone(),
                 cover_fees: Some(form.cover_fees.is_some()),
                 locale: Some(language.code.clone()),
+                currency: form.currency.clone(),
                 website: None,
                 captcha_token: None,
                 // A hidden field: made to fit like a link's, never an error on the form.

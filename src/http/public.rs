@@ -95,6 +95,9 @@ pub struct CheckoutBody {
     pub fee_fixed: String,
     /// What the thanks page of a one-off gift asks monthly: `"25%"` of the gift or `"10.00"`.
     pub monthly_ask: Option<String>,
+    /// Other currencies a one-off gift may be given in (`checkout`'s `currency`); `min` and
+    /// `max` are the campaign currency's, and in another one a gift is at least 1 unit.
+    pub currencies: Vec<&'static str>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -129,6 +132,7 @@ impl CampaignBody {
                     .to_string(),
                 fee_fixed: currency.format_minor(campaign.checkout.fee_fixed_minor),
                 monthly_ask: campaign.checkout.monthly_ask.map(|ask| ask.text(currency)),
+                currencies: campaign.checkout_currencies.iter().map(|other| other.code()).collect(),
             },
             branches: branches
                 .iter()

@@ -118,6 +118,8 @@ pub struct Campaign {
     /// Whether matched money counts in `raised` once paid or as soon as pledged.
     pub count_matches: super::matching::MatchCounting,
     pub checkout: CheckoutSettings,
+    /// Other currencies a supporter may give a one-off gift in, beside `currency`.
+    pub checkout_currencies: Vec<Currency>,
     /// When the figures reached `goal_minor` (recorded by the background job).
     pub goal_reached_at: Option<DateTime<Utc>>,
     /// The goals after `goal_minor`, each above the one before (stretch goals).
@@ -257,6 +259,12 @@ pub struct CampaignInput {
     #[serde(default)]
     #[schema(value_type = Option<crate::ledger::matching::MatchCounting>)]
     pub count_matches: Field<String>,
+    /// Other currencies a supporter may give a one-off gift in (`["EUR", "GBP"]`), beside the
+    /// campaign's: Stripe charges in the one chosen, and the ledger counts what it settles in
+    /// the campaign's currency. `null` or `[]`: the campaign's currency only.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>, examples(json!(["EUR", "GBP"])))]
+    pub checkout_currencies: Field<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
@@ -319,6 +327,7 @@ pub struct CampaignDraft {
     pub count_net_of_fees: bool,
     pub count_matches: super::matching::MatchCounting,
     pub checkout: CheckoutSettings,
+    pub checkout_currencies: Vec<Currency>,
     pub branches: Option<Vec<BranchSpec>>,
     pub stretch_goals: Vec<GoalRung>,
     pub donor_goal: Option<i64>,
@@ -467,6 +476,15 @@ pub fn validate_campaign(
         validate_checkout_settings(&mut errors, &fields, currency, kept)
     });
 
+    let checkout_currencies = match input.checkout_currencies {
+        Field::Value(codes) => other_currencies(&mut errors, &codes, currency),
+        Field::Null => Vec::new(),
+        Field::Missing => {
+            let kept = existing.map(|c| c.checkout_currencies.clone()).unwrap_or_default();
+            kept.into_iter().filter(|other| Some(*other) != currency).collect()
+        }
+    };
+
     match (slug, currency, goal_minor, title, status, checkout) {
         (Some(slug), Some(currency), Some(goal_minor), Some(title), Some(status), Some(checkout))
             if errors.is_empty() =>
@@ -484,6 +502,7 @@ pub fn validate_campaign(
                 count_net_of_fees,
                 count_matches,
                 checkout,
+                checkout_currencies,
                 branches,
                 stretch_goals,
                 donor_goal,
@@ -491,6 +510,29 @@ pub fn validate_campaign(
         }
         _ => Err(errors),
     }
+}
+
+/// The most other currencies a campaign offers.
+const MAX_CHECKOUT_CURRENCIES: usize = 20;
+
+fn other_currencies(errors: &mut FieldErrors, codes: &[String], currency: Option<Currency>) -> Vec<Currency> {
+    if codes.len() > MAX_CHECKOUT_CURRENCIES {
+        errors.add("checkout_currencies", format!("must list at most {MAX_CHECKOUT_CURRENCIES}"));
+        return Vec::new();
+    }
+    let mut kept: Vec<Currency> = Vec::new();
+    for (index, code) in codes.iter().enumerate() {
+        let field = format!("checkout_currencies[{index}]");
+        let Some(other) = errors.check(&field, Currency::from_code(code)) else { continue };
+        if Some(other) == currency {
+            errors.add(&field, "is the campaign's own currency: leave it out");
+        } else if kept.contains(&other) {
+            errors.add(&field, "is listed twice");
+        } else {
+            kept.push(other);
+        }
+    }
+    kept
 }
 
 struct CheckoutFields<'a> {

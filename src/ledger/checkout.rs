@@ -94,6 +94,11 @@ pub struct CheckoutInput {
     pub cover_fees: Option<bool>,
     #[serde(default)]
     pub locale: Option<String>,
+    /// The currency to give in: the campaign's (the default), or one of its
+    /// `checkout.currencies`, for a one-off gift.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, examples("EUR"))]
+    pub currency: Option<String>,
     /// The honeypot: people leave it empty, form-filling robots do not.
     #[serde(default)]
     pub website: Option<String>,
@@ -140,7 +145,10 @@ pub struct Intent {
     pub interval: Interval,
     pub amount_minor: i64,
     pub fee_cover_minor: i64,
+    /// What the supporter gave in: the campaign's currency, or another it offers.
     pub currency: Currency,
+    /// The campaign's currency: what the ledger counts the gift in.
+    pub ledger_currency: Currency,
     pub donor: Donor,
     pub locale: Locale,
     /// created, open (a Checkout Session exists), completed or failed.
@@ -152,8 +160,17 @@ pub struct Intent {
 const NAME_MAX_CHARS: usize = 200;
 const MESSAGE_MAX_CHARS: usize = 500;
 
-/// Checks a supporter's gift against the campaign: open, within its dates and amounts, and
-/// a multiple of `step_minor`, the smallest step the payment provider charges in (10 for a
+/// The checkout settings of a gift in another currency than the campaign's: its limits and
+/// fixed fee (converted by the caller, who knows the rates), the campaign's fee percentage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OtherCurrency {
+    pub currency: Currency,
+    pub settings: CheckoutSettings,
+}
+
+/// Checks a supporter's gift against the campaign: open, within its dates and amounts, in
+/// its currency or one it offers (`other` holds that one's settings), and a multiple of
+/// `step_minor(currency)`, the smallest step the payment provider charges in (10 for a
 /// three-decimal currency at Stripe, else 1).
 pub fn validate_checkout(
     input: CheckoutInput,
@@ -161,7 +178,8 @@ pub fn validate_checkout(
     branches: &[Branch],
     now: DateTime<Utc>,
     known_locales: &[&str],
-    step_minor: i64,
+    other: Option<OtherCurrency>,
+    step_minor: impl Fn(Currency) -> i64,
 ) -> Result<CheckoutDraft, FieldErrors> {
     let mut errors = FieldErrors::new();
     // Past its end first: the campaign is closed at its end, and says why.
@@ -172,8 +190,26 @@ pub fn validate_checkout(
     } else if campaign.starts_at.is_some_and(|starts| now < starts) {
         errors.add("campaign", "has not started yet");
     }
-    let currency = campaign.currency;
-    let settings = campaign.checkout;
+    let requested = input.currency.as_deref().map(str::trim).filter(|code| !code.is_empty());
+    let (currency, settings) = match requested.map(Currency::from_code) {
+        None => (campaign.currency, campaign.checkout),
+        Some(Ok(chosen)) if chosen == campaign.currency => (campaign.currency, campaign.checkout),
+        Some(Ok(chosen)) if campaign.checkout_currencies.contains(&chosen) => {
+            let settings = other
+                .filter(|other| other.currency == chosen)
+                .map_or_else(|| CheckoutSettings::default_for(chosen), |other| other.settings);
+            (chosen, settings)
+        }
+        Some(_) => {
+            let offered: Vec<&str> = std::iter::once(campaign.currency)
+                .chain(campaign.checkout_currencies.iter().copied())
+                .map(Currency::code)
+                .collect();
+            errors.add("currency", format!("must be one of {}", offered.join(", ")));
+            (campaign.currency, campaign.checkout)
+        }
+    };
+    let step_minor = step_minor(currency);
     let amount_minor = match input.amount {
         Some(AmountText(text)) => errors
             .check("amount", Money::parse_positive(&text, currency))
@@ -189,6 +225,12 @@ pub fn validate_checkout(
         Some(text) => errors.check("interval", Interval::parse(&text)),
         None => Some(Interval::Once),
     };
+    if currency != campaign.currency && interval.is_some_and(|interval| interval != Interval::Once) {
+        errors.add(
+            "interval",
+            format!("a monthly or yearly gift is in {}, the campaign's currency", campaign.currency.code()),
+        );
+    }
     let email = input
         .email
         .filter(|email| !email.trim().is_empty())

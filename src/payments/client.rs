@@ -87,6 +87,8 @@ pub struct SessionRequest<'a> {
     pub campaign: &'a Campaign,
     pub branch_slug: Option<&'a str>,
     pub interval: Interval,
+    /// What the supporter gives in: the campaign's currency, or one it offers.
+    pub currency: Currency,
     pub total_minor: i64,
     pub email: Option<&'a str>,
     /// Stripe's name for the supporter's language ("fr").
@@ -134,8 +136,8 @@ impl StripeApi {
         request: &SessionRequest<'_>,
     ) -> Result<CheckoutSession, StripeApiError> {
         let campaign = request.campaign;
-        let currency = stripe_currency(campaign.currency)?;
-        let unit_amount = chargeable(request.total_minor, campaign.currency)
+        let currency = stripe_currency(request.currency)?;
+        let unit_amount = chargeable(request.total_minor, request.currency)
             .map_err(|error| StripeApiError::Refused { status: 400, message: format!("amount {error}") })?;
         let mut metadata = HashMap::from([
             (META_INTENT.to_owned(), request.intent_id.to_owned()),

@@ -153,7 +153,7 @@ pub(super) async fn donation(
         method: "stripe".to_owned(),
         amount_minor: 0,
         fee_minor: 0,
-        currency: intent.currency,
+        currency: intent.ledger_currency,
         donor: Donor { email: intent.donor.email.clone().or(email), ..intent.donor.clone() },
         recurring,
         received_on: date_of(charge.created),
@@ -181,7 +181,7 @@ pub(super) async fn donation(
     };
     let reported = (charge.amount, charge.currency.as_str());
     // The gift is dated when the charge was made; its balance transaction gives the amounts.
-    let settled = settle(intent.currency, reported, charge.created, balance)
+    let settled = settle(intent.ledger_currency, reported, charge.created, balance)
         .map(|settled| super::amounts::Settled { at: charge.created, ..settled });
     Ok(record_or_hold(entry, settled, reported, charge.created, balance))
 }

@@ -280,6 +280,7 @@ fn imported_intent(campaign: &Campaign, interval: Interval, donor: Donor) -> Int
         amount_minor: 0,
         fee_cover_minor: 0,
         currency: campaign.currency,
+        ledger_currency: campaign.currency,
         donor,
         locale: Locale::from_stored(String::new()),
         status: "completed".to_owned(),

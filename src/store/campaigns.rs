@@ -23,7 +23,7 @@ const CHECKOUT_LIFETIME_HOURS: i64 = 24;
 const CAMPAIGN_COLUMNS: &str = "c.id, c.slug, c.currency, c.goal_minor, c.title_en, c.title_fr, \
      c.description_en, c.description_fr, c.starts_at, c.ends_at, c.status, c.archived, c.count_net_of_fees, c.count_matches, \
      c.checkout_min_minor, c.checkout_max_minor, c.fee_percent_bp, c.fee_fixed_minor, c.monthly_ask, \
-     c.goal_reached_at, c.goal_reached_minor, c.stretch_goals, c.donor_goal, c.created_at, c.updated_at";
+     c.goal_reached_at, c.goal_reached_minor, c.stretch_goals, c.donor_goal, c.checkout_currencies, c.created_at, c.updated_at";
 
 impl Store {
     /// Creates a campaign with its branches and zeroed totals, in one transaction.
@@ -36,8 +36,8 @@ impl Store {
             "INSERT INTO campaigns (slug, currency, goal_minor, title_en, title_fr, description_en, \
              description_fr, starts_at, ends_at, status, count_net_of_fees, checkout_min_minor, \
              checkout_max_minor, fee_percent_bp, fee_fixed_minor, archived, monthly_ask, stretch_goals, donor_goal, \
-             count_matches, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21) \
+             count_matches, checkout_currencies, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22) \
              RETURNING id",
         )
         .bind(&at)
@@ -110,7 +110,7 @@ impl Store {
              description_en = $6, description_fr = $7, starts_at = $8, ends_at = $9, status = $10, \
              count_net_of_fees = $11, checkout_min_minor = $12, checkout_max_minor = $13, fee_percent_bp = $14, \
              fee_fixed_minor = $15, archived = $16, monthly_ask = $17, stretch_goals = $18, donor_goal = $19, \
-             count_matches = $20, updated_at = $21 WHERE id = $22",
+             count_matches = $20, checkout_currencies = $21, updated_at = $22 WHERE id = $23",
         )
         .bind(stored_instant(now()))
         .bind(id)
@@ -337,6 +337,7 @@ fn bind_draft<'q>(draft: &'q CampaignDraft, sql: &'static str) -> Query<'q, Any,
         .bind(stretch_goals_text(&draft.stretch_goals))
         .bind(draft.donor_goal)
         .bind(draft.count_matches.as_str())
+        .bind(draft.checkout_currencies.iter().map(|currency| currency.code()).collect::<Vec<_>>().join(","))
 }
 
 /// The later goals as stored: JSON, or NULL when there are none.
@@ -462,6 +463,12 @@ fn campaign_from_row(row: &AnyRow) -> Result<Campaign, StoreError> {
             None => Vec::new(),
         },
         donor_goal: row.try_get("donor_goal")?,
+        checkout_currencies: row
+            .try_get::<String, _>("checkout_currencies")?
+            .split(',')
+            .filter(|code| !code.is_empty())
+            .map(super::read_currency)
+            .collect::<Result<_, _>>()?,
         created_at: read_instant(row.try_get("created_at")?)?,
         updated_at: read_instant(row.try_get("updated_at")?)?,
     })

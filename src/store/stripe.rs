@@ -93,9 +93,10 @@ impl Store {
 
     async fn intent_where(&self, column: &'static str, value: &str) -> Result<Option<Intent>, StoreError> {
         let sql = format!(
-            "SELECT id, campaign_id, branch_id, billing_interval, amount_minor, fee_cover_minor, currency, \
-             donor_name, donor_email, anonymous, public_message, locale, status, stripe_session, source_ref \
-             FROM checkout_intents WHERE {column} = $1"
+            "SELECT i.id, i.campaign_id, i.branch_id, i.billing_interval, i.amount_minor, i.fee_cover_minor, \
+             i.currency, c.currency AS ledger_currency, i.donor_name, i.donor_email, i.anonymous, i.public_message, \
+             i.locale, i.status, i.stripe_session, i.source_ref \
+             FROM checkout_intents i JOIN campaigns c ON c.id = i.campaign_id WHERE i.{column} = $1"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).fetch_optional(self.pool()).await?;
         row.as_ref().map(intent_from_row).transpose()
@@ -578,6 +579,7 @@ fn intent_from_row(row: &AnyRow) -> Result<Intent, StoreError> {
         amount_minor: row.try_get("amount_minor")?,
         fee_cover_minor: row.try_get("fee_cover_minor")?,
         currency: read_currency(&currency)?,
+        ledger_currency: read_currency(&row.try_get::<String, _>("ledger_currency")?)?,
         donor: Donor {
             name: row.try_get("donor_name")?,
             email: row.try_get("donor_email")?,

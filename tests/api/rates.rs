@@ -6,11 +6,12 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Engine, TestApp, on_both_engines, spawn_app};
+use crate::helpers::{Engine, TestApp, on_both_engines, problem, spawn_app};
 
 on_both_engines!(
     rates_are_imported_from_the_ecb_given_by_treasurers_and_looked_up,
     a_gift_in_another_currency_counts_at_its_rate_and_keeps_what_was_given,
+    a_supporter_gives_once_in_another_currency_the_campaign_offers,
 );
 
 const ECB_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ecb/eurofxref-hist-2025-04.csv");
@@ -287,4 +288,81 @@ async fn a_gift_in_another_currency_counts_at_its_rate_and_keeps_what_was_given(
             && said.contains("given as 10.00 EUR, at 1 EUR = 1.5891 CAD (ECB of 2025-04-22)"),
         "{said}"
     );
+}
+
+async fn a_supporter_gives_once_in_another_currency_the_campaign_offers(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    // The account settles in CAD; Stripe converts a EUR charge at its own rate.
+    app.stripe.settle_in("cad");
+    app.stripe.set_rate("eur", "1.47");
+    let offered = json!({"checkout_currencies": ["EUR", "gbp"]});
+    let changed = app.patch_as(&app.admin_token, "/api/v1/admin/campaigns/office", &offered).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let campaign: Value = app.get("/api/v1/campaigns/office").await.json().await.expect("JSON");
+    assert_eq!(campaign["checkout"]["currencies"], json!(["EUR", "GBP"]));
+    // Its own currency is not another one; an unknown code is named by its place.
+    let bad = json!({"checkout_currencies": ["CAD", "XYZ", "EUR", "EUR"]});
+    let refused = problem(
+        app.patch_as(&app.admin_token, "/api/v1/admin/campaigns/office", &bad).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    for field in ["checkout_currencies[0]", "checkout_currencies[1]", "checkout_currencies[3]"] {
+        assert!(refused["errors"][field].is_string(), "{field}: {refused}");
+    }
+
+    // The limits in EUR are the campaign's, converted at the kept rate (2.00 CAD is 1.33 EUR).
+    let rate = json!({"base": "EUR", "quote": "CAD", "date": chrono::Utc::now().date_naive().to_string(), "rate": "1.50", "source": "Desjardins"});
+    assert_eq!(
+        app.post_as(&app.treasurer_token, "/api/v1/admin/rates", &rate).await.status(),
+        StatusCode::CREATED
+    );
+    let cases = [
+        (json!({"amount": "1.00", "currency": "EUR"}), "amount", "must be at least 1.33"),
+        (json!({"amount": "20.00", "currency": "JPY"}), "currency", "must be one of CAD, EUR, GBP"),
+        (
+            json!({"amount": "20.00", "currency": "EUR", "interval": "month"}),
+            "interval",
+            "a monthly or yearly gift is in CAD, the campaign's currency",
+        ),
+    ];
+    for (body, field, message) in cases {
+        let response = app
+            .client
+            .post(app.url("/api/v1/campaigns/office/checkout"))
+            .json(&body)
+            .send()
+            .await
+            .expect("answer");
+        let problem = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(problem["errors"][field], message, "{body}");
+    }
+
+    // Checkout in EUR; the ledger counts what Stripe settles in CAD, and keeps the EUR.
+    let session = app
+        .checkout("office", &json!({"amount": "20.00", "currency": "eur", "email": "ana@example.org"}))
+        .await;
+    assert_eq!(app.stripe.session(&session)["currency"], "eur");
+    assert_eq!(app.stripe.session(&session)["amount_total"], 2000);
+    app.deliver_all(&app.stripe.pay_session(&session)).await;
+    assert_eq!(app.progress("office").await["raised"], "29.40");
+    let entries: Value = app.json_as(&app.treasurer_token, "/api/v1/admin/donations?campaign=office").await;
+    let entry = &entries["entries"][0];
+    assert_eq!(
+        (entry["amount"].as_str(), entry["currency"].as_str()),
+        (Some("29.40"), Some("CAD")),
+        "{entry}"
+    );
+    assert_eq!(
+        (entry["presented_amount"].as_str(), entry["presented_currency"].as_str()),
+        (Some("20.00"), Some("EUR")),
+        "{entry}"
+    );
+    let checked = app.cli(&["check"]);
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stdout));
+
+    // The form offers the currencies, the campaign's first.
+    let page = app.get("/c/office").await.text().await.expect("a page");
+    assert!(page.contains(r#"<option value="CAD" selected>CAD</option><option value="EUR">EUR</option><option value="GBP">GBP</option>"#), "the form's choice");
 }

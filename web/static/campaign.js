@@ -80,7 +80,8 @@
     return f;
   }
 
-  function enhanceForm(form, f) {
+  function enhanceForm(form, campaignFormatter, i18n) {
+    var f = campaignFormatter;
     var custom = form.querySelector("#custom-amount");
     var other = form.querySelector('input[name="preset"][value="other"]');
     var cover = form.querySelector('input[name="cover_fees"]');
@@ -90,6 +91,23 @@
     var fixed = parseInt(form.getAttribute("data-fee-fixed-minor"), 10);
     // What Stripe can charge moves in steps (0.010 for three-decimal currencies).
     var step = parseInt(form.getAttribute("data-charge-step"), 10) || 1;
+    // Another currency chosen: the amounts, fee and total are written in it.
+    var chooser = form.querySelector('select[name="currency"]');
+    var currencies = JSON.parse(form.getAttribute("data-currencies") || "{}");
+    function choose() {
+      var chosen = chooser && currencies[chooser.value];
+      if (!chosen || !i18n) return;
+      f = appealFormatter(Object.assign({}, i18n, { symbol: chosen.symbol, digits: chosen.digits }));
+      fixed = chosen.fixed;
+      step = chosen.step || 1;
+      Array.prototype.forEach.call(form.querySelectorAll('input[name="preset"]'), function (preset) {
+        if (preset.value === "other") return;
+        var label = preset.parentNode.lastChild;
+        if (label && label.nodeType === 3) label.textContent = " " + f.money(f.minor(preset.value));
+      });
+    }
+    if (chooser) chooser.addEventListener("change", function () { choose(); update(); });
+    choose();
     function amount() {
       var checked = form.querySelector('input[name="preset"]:checked');
       var text = checked && checked.value !== "other" ? checked.value : custom.value;
@@ -113,10 +131,12 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     var f = null;
+    var i18n = null;
     Array.prototype.forEach.call(document.querySelectorAll("section.progress[data-live]"), function (section) {
       f = live(section);
+      i18n = JSON.parse(section.getAttribute("data-i18n"));
     });
     var form = document.querySelector("form[data-fee-percent-bp]");
-    if (form && f) enhanceForm(form, f);
+    if (form && f) enhanceForm(form, f, i18n);
   });
 })();

@@ -49,6 +49,7 @@ struct CampaignForm {
     fee_fixed: Option<String>,
     /// "25%" or "10.00"; empty: no monthly ask.
     monthly_ask: Option<String>,
+    checkout_currencies: Option<String>,
     /// The goals after `goal`, lowest first, separated by commas or lines; empty: none.
     stretch_goals: Option<String>,
     /// A number of donors to reach; empty: none.
@@ -95,6 +96,9 @@ impl CampaignForm {
             ),
             fee_fixed: Some(currency.format_minor(campaign.checkout.fee_fixed_minor)),
             monthly_ask: campaign.checkout.monthly_ask.map(|ask| ask.text(currency)),
+            checkout_currencies: Some(
+                campaign.checkout_currencies.iter().map(|other| other.code()).collect::<Vec<_>>().join(", "),
+            ),
             stretch_goals: Some(
                 campaign
                     .stretch_goals
@@ -142,6 +146,14 @@ impl CampaignForm {
             fee_percent: clearable(&self.fee_percent),
             fee_fixed: clearable(&self.fee_fixed).map_value(AmountText),
             monthly_ask: clearable(&self.monthly_ask),
+            checkout_currencies: Field::Value(
+                text(&self.checkout_currencies)
+                    .split([',', ' '])
+                    .map(str::trim)
+                    .filter(|code| !code.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
             // The goal, then the later ones typed: the whole ladder.
             goals: {
                 let later: Vec<AmountText> = text(&self.stretch_goals)
@@ -194,6 +206,7 @@ fn label(field: &str) -> String {
         "fee_percent" => "Fee percentage",
         "fee_fixed" => "Fixed fee",
         "monthly_ask" => "Monthly ask",
+        field if field.starts_with("checkout_currencies") => "Other currencies",
         "donor_goal" => "Donor goal",
         field if field.starts_with("goals") => "Stretch goals",
         "branches" => "Branches",
@@ -215,6 +228,7 @@ fn render_form(
     let refusal = labelled(errors, |field| {
         let input = match field {
             field if field.starts_with("branches") => "branches",
+            field if field.starts_with("checkout_currencies") => "checkout_currencies",
             // The ladder's first is the goal; the others are typed as stretch goals.
             "goals[0]" => "goal",
             field if field.starts_with("goals") => "stretch_goals",
