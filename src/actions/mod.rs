@@ -27,7 +27,8 @@ pub use import::{CsvImport, import_csv};
 pub use matching::{create_match_offer, match_offers};
 pub use privacy::{PersonNamed, export_donor, forget_donor};
 pub use rates::{
-    RATES_LISTED, RateQuery, RatesImported, add_rate, checkout_settings_in, import_ecb, list_rates, rate_for,
+    RATES_LISTED, RateQuery, RatesImported, add_rate, checkout_settings_in, import_ecb, list_rates,
+    preset_in, rate_for,
 };
 pub use recurring::{MAX_MONTHS, RecurringQuery, RecurringReport, recurring_health};
 pub use search::{EntryPage, find_entries};
@@ -352,6 +353,7 @@ fn campaign_json(campaign: &Campaign) -> serde_json::Value {
         "ends_at": campaign.ends_at,
         "count_net_of_fees": campaign.count_net_of_fees,
         "count_matches": campaign.count_matches.as_str(),
+        "checkout_currencies": campaign.checkout_currencies.iter().map(|other| other.code()).collect::<Vec<_>>(),
     })
 }
 
@@ -401,10 +403,23 @@ pub async fn start_checkout(
     let codes: Vec<&str> = catalog.languages().iter().map(|language| language.code.as_str()).collect();
     // A gift in another currency the campaign offers: its limits converted at the kept rate.
     let other = match input.currency.as_deref().map(Currency::from_code) {
-        Some(Ok(chosen)) if campaign.checkout_currencies.contains(&chosen) => Some(OtherCurrency {
-            currency: chosen,
-            settings: rates::checkout_settings_in(store, &campaign, chosen).await?,
-        }),
+        Some(Ok(chosen)) if campaign.checkout_currencies.contains(&chosen) => {
+            match rates::checkout_settings_in(store, &campaign, chosen).await? {
+                Some((settings, _)) => Some(OtherCurrency { currency: chosen, settings }),
+                // Without a kept rate its limits are unknown: not offered today.
+                None => {
+                    return Err(ActionError::Invalid(FieldErrors::single(
+                        "currency",
+                        format!(
+                            "cannot be given in today: no {} to {} rate is kept for the last {} days",
+                            campaign.currency.code(),
+                            chosen.code(),
+                            crate::ledger::rates::RATE_LOOKBACK_DAYS
+                        ),
+                    )));
+                }
+            }
+        }
         _ => None,
     };
     let step = crate::payments::amounts::charge_step_minor;

@@ -179,29 +179,46 @@ pub async fn rate_for(
     })
 }
 
-/// A campaign's checkout settings for a one-off gift in `currency`, one it offers: its
-/// minimum, maximum and fixed fee converted at the latest kept rate (of today or the week
-/// before), its fee percentage as it is. Without a rate, at least one unit of `currency`, no
-/// maximum below the global one, and no fixed fee.
+/// A campaign's checkout settings for a one-off gift in `currency`, one it offers, with the
+/// rate they were converted at: its minimum (rounded up to what Stripe charges), maximum and
+/// fixed fee converted at the latest kept rate (of today or the week before), its fee
+/// percentage as it is. `None` without such a rate: the currency cannot be offered today.
 pub async fn checkout_settings_in(
     store: &Store,
     campaign: &crate::ledger::Campaign,
     currency: Currency,
-) -> Result<crate::ledger::campaign::CheckoutSettings, ActionError> {
+) -> Result<Option<(crate::ledger::campaign::CheckoutSettings, rust_decimal::Decimal)>, ActionError> {
     let settings = campaign.checkout;
-    let unit = 10_i64.pow(currency.digits());
     let today = chrono::Utc::now().date_naive();
     let known = store.rates_near(&[campaign.currency, currency], today).await?;
-    let rate = choose_rate(&known, campaign.currency, currency, today);
-    let convert = |minor: i64| {
-        rate.as_ref()
-            .and_then(|rate| crate::ledger::rates::convert(minor, campaign.currency, currency, rate.rate))
-    };
-    Ok(crate::ledger::campaign::CheckoutSettings {
-        min_minor: convert(settings.min_minor).unwrap_or(unit),
-        max_minor: settings.max_minor.and_then(convert),
-        fee_percent_bp: settings.fee_percent_bp,
-        fee_fixed_minor: convert(settings.fee_fixed_minor).unwrap_or(0),
-        monthly_ask: None,
-    })
+    let Some(rate) = choose_rate(&known, campaign.currency, currency, today) else { return Ok(None) };
+    let convert = |minor: i64| crate::ledger::rates::convert(minor, campaign.currency, currency, rate.rate);
+    let step = crate::payments::amounts::charge_step_minor(currency);
+    let min = convert(settings.min_minor).unwrap_or(step).max(step);
+    Ok(Some((
+        crate::ledger::campaign::CheckoutSettings {
+            min_minor: crate::payments::amounts::round_up_chargeable(min, currency),
+            max_minor: settings.max_minor.and_then(convert),
+            fee_percent_bp: settings.fee_percent_bp,
+            fee_fixed_minor: convert(settings.fee_fixed_minor).unwrap_or(0),
+            monthly_ask: None,
+        },
+        rate.rate,
+    )))
+}
+
+/// A preset amount of the campaign's form (`preset_minor` of its currency) in `currency` at
+/// `rate`: converted, rounded to a friendly figure (whole units under 10, fives under 50,
+/// tens above), never below `min_minor`, and chargeable.
+pub fn preset_in(
+    campaign: &crate::ledger::Campaign,
+    preset_minor: i64,
+    currency: Currency,
+    rate: rust_decimal::Decimal,
+    min_minor: i64,
+) -> i64 {
+    let converted =
+        crate::ledger::rates::convert(preset_minor, campaign.currency, currency, rate).unwrap_or(min_minor);
+    let friendly = crate::ledger::ask::MonthlyAsk::Share(10_000).amount_minor(converted, currency, min_minor);
+    crate::payments::amounts::round_up_chargeable(friendly, currency)
 }

@@ -206,6 +206,8 @@ pub(super) struct GiveForm {
     custom_amount: Option<String>,
     interval: Option<String>,
     currency: Option<String>,
+    /// The currency the page's script wrote the preset buttons in.
+    presets_in: Option<String>,
     cover_fees: Option<String>,
     branch: Option<String>,
     name: Option<String>,
@@ -248,6 +250,13 @@ fn prefilled(link: &super::links::ReadyLink, campaign: &Campaign) -> GiveForm {
 
 /// The gift amounts offered as buttons, in major units.
 const PRESETS: [i64; 4] = [25, 50, 100, 250];
+
+/// The preset buttons' amounts in minor units of `currency` (hundreds of units in a currency
+/// without decimals).
+fn presets_minor(currency: crate::ledger::Currency) -> Vec<i64> {
+    let unit = if currency.digits() == 0 { 100 } else { 1 };
+    PRESETS.iter().map(|preset| preset * unit * 10_i64.pow(currency.digits())).collect()
+}
 
 pub(super) struct CampaignPage<'a> {
     pub lang: &'a Lang,
@@ -309,10 +318,15 @@ pub(super) async fn campaign_html(state: &AppState, view: CampaignPage<'_>) -> R
     let open = campaign.status == CampaignStatus::Active
         && campaign.starts_at.is_none_or(|starts| starts <= now)
         && campaign.ends_at.is_none_or(|ends| ends > now);
-    let (currencies, currency_data) =
-        super::checkout::form_currencies(state, campaign, view.form.currency.as_deref())
+    // Other currencies, only where the form is shown; without them (or a rate), the campaign's.
+    let (currencies, currency_data) = if view.thanks || campaign.checkout_currencies.is_empty() {
+        (Vec::new(), String::new())
+    } else {
+        let presets = presets_minor(currency);
+        super::checkout::form_currencies(state, campaign, &presets, language, view.form.currency.as_deref())
             .await
-            .map_err(IntoResponse::into_response)?;
+            .unwrap_or_default()
+    };
     let captcha = state.defence.captcha().map(|captcha| {
         let (class, script) = captcha_widget(captcha);
         json!({"class": class, "script": script, "site_key": captcha.site_key})
@@ -528,7 +542,18 @@ async fn give(
         Ok(()) => {
             let amount = match form.preset.as_deref() {
                 Some("other") | None => form.custom_amount.as_deref().map(|text| language.read_amount(text)),
-                Some(preset) => Some(preset.to_owned()),
+                Some(preset) => Some(
+                    super::checkout::preset_amount(
+                        &state,
+                        &campaign,
+                        &presets_minor(campaign.currency),
+                        preset,
+                        form.currency.as_deref(),
+                        form.presets_in.as_deref(),
+                    )
+                    .await
+                    .unwrap_or_else(|_| preset.to_owned()),
+                ),
             };
             let input = CheckoutInput {
                 amount: amount.map(AmountText),

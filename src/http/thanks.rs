@@ -28,6 +28,11 @@ pub(super) async fn monthly_ask(
     if intent.campaign_id != campaign.id || intent.interval != Interval::Once || intent.status == "failed" {
         return None;
     }
+    // A gift in another currency: a monthly gift is in the campaign's, and a share of this one
+    // would be a share of another currency's figure.
+    if intent.currency != intent.ledger_currency {
+        return None;
+    }
     let currency = campaign.currency;
     let settings = &campaign.checkout;
     let amount_minor = ask.amount_minor(intent.amount_minor, currency, settings.min_minor);

@@ -347,6 +347,7 @@ async fn every_dashboard_page_is_accessible_on_a_phone(engine: Engine) {
         ("donors", "/admin/donors?q=Ben"),
         ("donor", "/admin/donors/name%3Aana"),
         ("statements", "/admin/statements"),
+        ("rates", "/admin/rates?from=EUR&to=CAD&date=2026-12-01"),
         ("password", "/admin/password"),
         ("not-found", "/admin/c/nowhere"),
     ];

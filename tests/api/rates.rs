@@ -261,6 +261,37 @@ async fn a_gift_in_another_currency_counts_at_its_rate_and_keeps_what_was_given(
             && refused.contains("no PKR to CAD rate for 2025-04-24"),
         "{refused}"
     );
+    // The rates page: a rate kept from its form, and the rate for a day looked up.
+    let (_, page, _) = treasurer.get("/admin/rates").await;
+    assert!(
+        page.contains("<td>1 EUR in CAD</td><td class=\"num\">1.5769</td><td>ECB</td>"),
+        "the rates kept"
+    );
+    let keep = [
+        ("csrf", crate::people::Visitor::csrf_in(&page)),
+        ("base", "PKR".to_owned()),
+        ("quote", "CAD".to_owned()),
+        ("date", "2025-04-24".to_owned()),
+        ("rate", "0.0049".to_owned()),
+        ("source", "Meezan Bank statement".to_owned()),
+    ];
+    let keep: Vec<(&str, &str)> = keep.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    assert_eq!(treasurer.post("/admin/rates", &keep).await.0, StatusCode::SEE_OTHER);
+    let (_, page, _) = treasurer.get("/admin/rates?from=PKR&to=CAD&date=2025-04-25").await;
+    assert!(
+        page.contains("Kept: 1 PKR = 0.0049 CAD on 2025-04-24, from Meezan Bank statement."),
+        "the notice"
+    );
+    assert!(
+        page.contains("1 PKR = 0.0049 CAD (the rate of 2025-04-24, Meezan Bank statement)"),
+        "the look-up"
+    );
+    let mut refused = keep.clone();
+    refused[4] = ("rate", "-1");
+    let (status, page, _) = treasurer.post("/admin/rates", &refused).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("id=\"rate-rate-error\""), "the refusal beside its field");
+
     let listed = app.json_as(&app.viewer_token, "/api/v1/admin/donations?campaign=office&limit=1").await;
     // 20 GBP at 1.5769 / 0.855 (the 24th's CAD and GBP to the euro).
     assert_eq!(listed["entries"][0]["presented_amount"], "20.00");
@@ -362,7 +393,50 @@ async fn a_supporter_gives_once_in_another_currency_the_campaign_offers(engine: 
     let checked = app.cli(&["check"]);
     assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stdout));
 
-    // The form offers the currencies, the campaign's first.
+    // Without a script, the 50 button with EUR chosen gives that button in EUR: 50 CAD at the
+    // kept rate (1 EUR = 1.50 CAD) is 33.33, made a friendly 35.00.
+    let posted = app
+        .form_post(
+            "/c/office/give",
+            &[("lang", "en"), ("preset", "50"), ("interval", "once"), ("currency", "EUR")],
+        )
+        .await;
+    assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+    let location = posted.headers()["location"].to_str().expect("a location").to_owned();
+    let session = location.rsplit('/').next().expect("a session id");
+    assert_eq!(
+        (
+            app.stripe.session(session)["amount_total"].as_i64(),
+            app.stripe.session(session)["currency"].as_str()
+        ),
+        (Some(3500), Some("eur"))
+    );
+    // A currency without a kept rate near today is not offered, nor taken.
+    let gbp = app
+        .client
+        .post(app.url("/api/v1/campaigns/office/checkout"))
+        .json(&json!({"amount": "20.00", "currency": "GBP"}))
+        .send()
+        .await
+        .expect("answer");
+    let gbp = problem(gbp, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(
+        gbp["errors"]["currency"].as_str().is_some_and(|text| text.contains("no CAD to GBP rate")),
+        "{gbp}"
+    );
+
+    // The form offers the currencies that have a rate, the campaign's first.
     let page = app.get("/c/office").await.text().await.expect("a page");
-    assert!(page.contains(r#"<option value="CAD" selected>CAD</option><option value="EUR">EUR</option><option value="GBP">GBP</option>"#), "the form's choice");
+    assert!(
+        page.contains(
+            "<option value=\"CAD\" selected>CAD</option><option value=\"EUR\">EUR</option>\n      </select>"
+        ),
+        "the form's choice"
+    );
+    assert!(
+        page.contains(
+            "&quot;presets&quot;:[&quot;15.00&quot;,&quot;35.00&quot;,&quot;70.00&quot;,&quot;170.00&quot;]"
+        ),
+        "the buttons in EUR"
+    );
 }

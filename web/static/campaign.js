@@ -94,16 +94,31 @@
     // Another currency chosen: the amounts, fee and total are written in it.
     var chooser = form.querySelector('select[name="currency"]');
     var currencies = JSON.parse(form.getAttribute("data-currencies") || "{}");
+    var own = chooser ? chooser.options[0].value : null;
     function choose() {
       var chosen = chooser && currencies[chooser.value];
-      if (!chosen || !i18n) return;
+      if (!chosen) return;
+      if (!i18n) throw new Error("the page's figures carry no language settings");
       f = appealFormatter(Object.assign({}, i18n, { symbol: chosen.symbol, digits: chosen.digits }));
       fixed = chosen.fixed;
       step = chosen.step || 1;
-      Array.prototype.forEach.call(form.querySelectorAll('input[name="preset"]'), function (preset) {
-        if (preset.value === "other") return;
+      // The buttons' amounts in the chosen currency, and the server told which.
+      var presets = form.querySelectorAll('input[name="preset"]:not([value="other"])');
+      Array.prototype.forEach.call(presets, function (preset, index) {
+        if (!chosen.presets[index]) return;
+        preset.value = chosen.presets[index];
         var label = preset.parentNode.lastChild;
         if (label && label.nodeType === 3) label.textContent = " " + f.money(f.minor(preset.value));
+      });
+      var presetsIn = form.querySelector('input[name="presets_in"]');
+      if (presetsIn) presetsIn.value = chooser.value;
+      var minimum = form.querySelector('[data-field="minimum"]');
+      if (minimum) minimum.textContent = chosen.minimum;
+      // Monthly and yearly gifts are in the campaign's currency only.
+      var foreign = chooser.value !== own;
+      Array.prototype.forEach.call(form.querySelectorAll('input[name="interval"]'), function (interval) {
+        interval.disabled = foreign && interval.value !== "once";
+        if (foreign && interval.value === "once") interval.checked = true;
       });
     }
     if (chooser) chooser.addEventListener("change", function () { choose(); update(); });

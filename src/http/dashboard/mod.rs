@@ -35,6 +35,7 @@ mod links;
 mod matches;
 mod notice;
 mod people;
+mod rates;
 mod recurring;
 mod resume;
 mod reversals;
@@ -79,6 +80,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/tokens/revoke", post(people::revoke_token))
         .route("/admin/welcome/{token}", get(people::welcome).post(people::set_password))
         .route("/admin/payouts", get(payouts))
+        .route("/admin/rates", get(rates::rates).post(rates::add))
         .route("/admin/recurring", get(recurring::recurring))
         .route("/admin/donors", get(donors::donors))
         .route("/admin/donors/{key}", get(donors::donor))
