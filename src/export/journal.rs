@@ -120,7 +120,8 @@ fn beancount_string(text: &str) -> String {
 }
 
 /// What an accountant needs to follow money back: the entry a reversal takes from, why,
-/// the deposit slip an entry came in with, and the push (`ref`) it came from.
+/// the deposit slip an entry came in with, the push (`ref`) it came from, and for money in
+/// another currency what was given and the rate, its day and source.
 fn audit_trail(entry: &Entry) -> Vec<(&'static str, String)> {
     let mut trail = Vec::new();
     if let Some(reversed) = entry.reverses_entry_id {
@@ -134,6 +135,15 @@ fn audit_trail(entry: &Entry) -> Vec<(&'static str, String)> {
     }
     if let Some(source_ref) = &entry.source_ref {
         trail.push(("ref", source_ref.clone()));
+    }
+    // Money that came in another currency: what was given, and the rate it counted at.
+    if let Some((minor, currency)) = entry.presented {
+        trail.push(("given", format!("{} {}", currency.format_minor(minor), currency.code())));
+    }
+    if let Some(rate) = &entry.rate {
+        trail.push(("rate", rate.rate.normalize().to_string()));
+        trail.push(("rate-date", rate.on.to_string()));
+        trail.push(("rate-source", rate.source.clone()));
     }
     trail
 }

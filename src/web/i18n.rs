@@ -1,11 +1,15 @@
 //! English, French, Spanish, Urdu, and any language whose file is added to `web/i18n/`: the
 //! strings, and how numbers, money and plurals are written. Numbers (digits, separators,
 //! grouping) and plural categories follow CLDR through ICU4X's compiled data; a file gives its
-//! strings, its money and percent patterns, its month names and its writing direction.
+//! strings, its money and percent patterns and its writing direction; dates are CLDR's too.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use icu_calendar::Date as IcuDate;
+use icu_calendar::cal::Gregorian;
+use icu_datetime::FixedCalendarDateTimeFormatter;
+use icu_datetime::fieldsets::YMD;
 use icu_decimal::DecimalFormatter;
 use icu_decimal::input::Decimal as IcuDecimal;
 use icu_locale_core::Locale;
@@ -55,6 +59,7 @@ pub struct Language {
     strings: HashMap<String, String>,
     numbers: DecimalFormatter,
     plurals: PluralRules,
+    dates: FixedCalendarDateTimeFormatter<Gregorian, YMD>,
 }
 
 /// Every language shipped, English first as the fallback.
@@ -88,6 +93,8 @@ impl Catalog {
                 .map_err(|error| format!("{path}: no CLDR numbers for {code}: {error}"))?;
             let plurals = PluralRules::try_new_cardinal((&locale).into())
                 .map_err(|error| format!("{path}: no CLDR plural rules for {code}: {error}"))?;
+            let dates = FixedCalendarDateTimeFormatter::try_new((&locale).into(), YMD::long())
+                .map_err(|error| format!("{path}: no CLDR dates for {code}: {error}"))?;
             let (decimal_separator, group_separator) = separators(&numbers);
             languages.push(Language {
                 code: code.to_owned(),
@@ -107,6 +114,7 @@ impl Catalog {
                 strings,
                 numbers,
                 plurals,
+                dates,
             });
         }
         languages.sort_by_key(|language| (language.code != FALLBACK, language.code.clone()));
@@ -275,14 +283,17 @@ impl Language {
         }
     }
 
-    /// A day as people write it: "November 1, 2026", "1 novembre 2026".
+    /// A day as CLDR writes it in the language, long (ICU4X): "November 1, 2026",
+    /// "1 novembre 2026", "1 de noviembre de 2026".
     pub fn date(&self, date: chrono::NaiveDate) -> String {
         use chrono::Datelike;
-        let month = self.t(&format!("date.month.{}", date.month())).to_owned();
-        self.fill(
-            "date.long",
-            &[("month", &month), ("day", &date.day().to_string()), ("year", &date.year().to_string())],
-        )
+        let day = u8::try_from(date.day()).ok();
+        let month = u8::try_from(date.month()).ok();
+        match day.zip(month).and_then(|(day, month)| IcuDate::try_new_gregorian(date.year(), month, day).ok())
+        {
+            Some(day) => self.dates.format(&day).to_string(),
+            None => date.to_string(),
+        }
     }
 
     /// A percentage with one decimal when it has one: "90%", "90 %", "33.3%".
@@ -457,7 +468,11 @@ mod tests {
             "\u{2066}PKR\u{a0}1,234.50\u{2069}"
         );
         assert_eq!((ur.direction, es.direction), ("rtl", "ltr"));
-        assert_eq!(ur.date(chrono::NaiveDate::from_ymd_opt(2026, 12, 6).expect("a day")), "6 دسمبر 2026");
+        assert_eq!(ur.date(chrono::NaiveDate::from_ymd_opt(2026, 12, 6).expect("a day")), "6 دسمبر، 2026");
+        assert_eq!(
+            es.date(chrono::NaiveDate::from_ymd_opt(2026, 12, 6).expect("a day")),
+            "6 de diciembre de 2026"
+        );
     }
 
     /// Every key a template (`t["…"]`), a script (`s["…"]`) or the code (`.t("…")`,

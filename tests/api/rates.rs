@@ -229,6 +229,29 @@ async fn a_gift_in_another_currency_counts_at_its_rate_and_keeps_what_was_given(
     );
     let check = app.cli(&["check"]);
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    // The journals say what was given and the rate, its day and source, and pass the tools.
+    let folder = tempfile::tempdir().expect("a folder");
+    for (format, file, checker) in
+        [("beancount", "ledger.beancount", "bean-check"), ("ledger", "ledger.journal", "hledger")]
+    {
+        let (status, _, journal) =
+            crate::exports::export(&app, &app.treasurer_token, &format!("format={format}")).await;
+        assert_eq!(status, StatusCode::OK);
+        for line in ["given", "100.00 EUR", "rate", "1.5773", "rate-date", "2025-04-17", "rate-source", "ECB"]
+        {
+            assert!(journal.contains(line), "{format} says {line}: {journal}");
+        }
+        let path = folder.path().join(file);
+        std::fs::write(&path, &journal).expect("written");
+        if let Some(tool) = crate::exports::tool(checker) {
+            let path = path.to_str().expect("a path");
+            if checker == "hledger" {
+                crate::exports::run(&tool, &["-f", path, "check"]);
+            } else {
+                crate::exports::run(&tool, &[path]);
+            }
+        }
+    }
 
     // So does the dashboard's form, naming a field it refuses beside it.
     crate::people::add_user(&app, "tre@example.org", "treasurer", None);
