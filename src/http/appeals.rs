@@ -385,9 +385,5 @@ async fn stream_progress(
 }
 
 fn progress_event(document: &AppealDocument) -> Event {
-    Event::default()
-        .event("progress")
-        .id(document.etag.trim_matches('"'))
-        .retry(Duration::from_secs(3))
-        .data(String::from_utf8_lossy(&document.body))
+    super::public::tagged_event(&document.etag, &document.body)
 }

@@ -321,11 +321,16 @@ pub(super) fn admit_stream(
 }
 
 fn progress_event(document: &ProgressDocument) -> Event {
+    tagged_event(&document.etag, &document.body)
+}
+
+/// A `progress` event of a stream: the document, its ETag as the event's id.
+pub(super) fn tagged_event(etag: &str, body: &[u8]) -> Event {
     Event::default()
         .event("progress")
-        .id(document.etag.trim_matches('"'))
+        .id(etag.trim_matches('"'))
         .retry(Duration::from_secs(3))
-        .data(String::from_utf8_lossy(&document.body))
+        .data(String::from_utf8_lossy(body))
 }
 
 /// `If-None-Match` may list several tags, weak ones (`W/"…"`), or `*`.

@@ -352,23 +352,6 @@ async fn appeals_refuse_bad_input_by_field(engine: Engine) {
 
 on_both_engines!(the_appeal_page_and_widget_move_live_in_a_browser);
 
-/// A page of another origin that pastes the appeal widget.
-async fn host_site(app: &TestApp) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
-    let port = listener.local_addr().expect("address").port();
-    let page = format!(
-        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Le journal</title></head>\
-         <body style=\"font-family:serif;max-width:30rem;margin:2rem\"><h1>Le journal</h1>\
-         <appeal-progress appeal=\"international\" lang=\"fr\"></appeal-progress>\
-         <script src=\"{}/embed.js\"></script></body></html>",
-        app.address
-    );
-    let router =
-        axum::Router::new().route("/", axum::routing::get(move || async move { axum::response::Html(page) }));
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("the host site serves") });
-    format!("http://localhost:{port}/")
-}
-
 async fn the_appeal_page_and_widget_move_live_in_a_browser(engine: Engine) {
     if !crate::webdriver::available() {
         return;
@@ -450,7 +433,15 @@ async fn the_appeal_page_and_widget_move_live_in_a_browser(engine: Engine) {
 
     // The widget on another site shows the total and each member, and moves too.
     browser.set_size(1280, 1200).await;
-    browser.goto(&host_site(&app).await).await;
+    browser
+        .goto(
+            &crate::browser::host_site_with(
+                &app,
+                r#"<appeal-progress appeal="international" lang="fr"></appeal-progress>"#,
+            )
+            .await,
+        )
+        .await;
     let widget = "return document.querySelector('appeal-progress').getAttribute('data-raised');";
     browser.wait_for(widget, &json!("91617.00")).await;
     offline(&app, "office", "10.00").await;

@@ -19,12 +19,21 @@ pub fn screenshots() -> PathBuf {
 
 /// A page of another origin (localhost, another port) that pastes the widget.
 async fn host_site(app: &TestApp) -> String {
+    host_site_with(
+        app,
+        r#"<appeal-progress campaign="office" lang="fr" ref="site-journal"></appeal-progress>"#,
+    )
+    .await
+}
+
+/// A page of another origin that pastes `element` and the widget's script.
+pub async fn host_site_with(app: &TestApp, element: &str) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
     let port = listener.local_addr().expect("address").port();
     let page = format!(
         "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Le journal</title></head>\
          <body style=\"font-family:serif;max-width:30rem;margin:2rem\"><h1>Le journal</h1>\
-         <p>Soutenez-nous :</p><appeal-progress campaign=\"office\" lang=\"fr\" ref=\"site-journal\"></appeal-progress>\
+         <p>Soutenez-nous :</p>{element}\
          <script src=\"{}/embed.js\"></script></body></html>",
         app.address
     );

@@ -90,13 +90,18 @@ class AppealProgress extends HTMLElement {
       give.hidden = p.status !== "active";
       self.setAttribute("data-raised", p.raised);
     }
-    fetch(ORIGIN + "/api/v1/campaigns/" + slug + "/progress").then(function (response) {
+    this.follow(ORIGIN + "/api/v1/campaigns/" + slug + "/progress", render);
+  }
+
+  // Renders the progress document at `url` now, and again at every change (its stream).
+  follow(url, render) {
+    fetch(url).then(function (response) {
       return response.ok ? response.json() : null;
     }).then(function (progress) {
       if (progress) render(progress);
     });
     if (window.EventSource) {
-      this.source = new EventSource(ORIGIN + "/api/v1/campaigns/" + slug + "/progress/stream");
+      this.source = new EventSource(url + "/stream");
       this.source.addEventListener("progress", function (event) { render(JSON.parse(event.data)); });
     }
   }
@@ -169,15 +174,7 @@ class AppealProgress extends HTMLElement {
       });
       self.setAttribute("data-raised", p.raised);
     }
-    fetch(ORIGIN + "/api/v1/appeals/" + slug + "/progress").then(function (response) {
-      return response.ok ? response.json() : null;
-    }).then(function (progress) {
-      if (progress) render(progress);
-    });
-    if (window.EventSource) {
-      this.source = new EventSource(ORIGIN + "/api/v1/appeals/" + slug + "/progress/stream");
-      this.source.addEventListener("progress", function (event) { render(JSON.parse(event.data)); });
-    }
+    this.follow(ORIGIN + "/api/v1/appeals/" + slug + "/progress", render);
   }
 
   disconnectedCallback() {
