@@ -37,7 +37,8 @@ pub struct Config {
     /// How long an outgoing webhook's endpoint has to answer.
     pub webhook_timeout: std::time::Duration,
     /// How often `serve` asks each remote appeal member (another instance's campaign) for its
-    /// figures; one not heard from for three times as long is shown stale.
+    /// figures; one never heard from, whose last answer failed, or not heard from for three
+    /// times as long is shown stale.
     pub remote_every: std::time::Duration,
     /// How many times Stripe tries an installment in all (the account's retry settings): the
     /// donor is reminded before the last.

@@ -95,8 +95,10 @@ pub struct CheckoutBody {
     pub fee_fixed: String,
     /// What the thanks page of a one-off gift asks monthly: `"25%"` of the gift or `"10.00"`.
     pub monthly_ask: Option<String>,
-    /// Other currencies a one-off gift may be given in (`checkout`'s `currency`); `min` and
-    /// `max` are the campaign currency's, and in another one a gift is at least 1 unit.
+    /// Other currencies a one-off gift may be given in (`checkout`'s `currency`). `min`, `max`
+    /// and `fee_fixed` are the campaign currency's; in another currency they are converted at
+    /// the latest kept rate (of today or the 7 days before), the minimum rounded up to an
+    /// amount Stripe can charge, and a currency without such a rate is not taken.
     pub currencies: Vec<&'static str>,
 }
 

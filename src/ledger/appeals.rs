@@ -234,12 +234,15 @@ pub struct AppealInput {
     #[schema(value_type = Option<RatePolicy>)]
     pub rate_policy: Field<String>,
     /// Under the fixed policy, `1 currency = rate` of the appeal's currency (`{"EUR": "1.47"}`);
-    /// a currency left out takes the rates table's rate of the launch day.
+    /// a currency left out takes the rates table's rate of the launch day, frozen with its day
+    /// and source the first time a member needs it. When given, the whole set (frozen ones
+    /// included); with a new `currency`, given again (or `null`).
     #[serde(default)]
     #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub fixed_rates: Field<BTreeMap<String, serde_json::Value>>,
     /// The members, in the order shown: `{"campaign": "office"}` or
-    /// `{"url": "https://…/api/v1/campaigns/{slug}/progress"}`, each with an optional `name`.
+    /// `{"url": "https://…/api/v1/campaigns/{slug}/progress"}` (a campaign page's `…/c/{slug}` is
+    /// taken for its progress URL; an appeal's is refused), each with an optional `name`.
     #[serde(default)]
     #[schema(value_type = Option<Vec<MemberInput>>)]
     pub members: Field<Vec<MemberInput>>,
