@@ -75,7 +75,7 @@ impl Application {
                 config.defence.captcha.as_ref().map(|captcha| captcha.kind),
                 &payment_origins,
             ),
-            embed_script: Arc::new(http::pages::embed_script(&config.public_url)),
+            embed_script: Arc::new(http::embeds::embed_script(&config.public_url)),
             timezone: config.timezone,
             logins: Arc::default(),
             password_work: Arc::new(tokio::sync::Semaphore::new(http::PASSWORD_WORKERS)),

@@ -2,39 +2,33 @@
 //! the embeddable bar and script, and the static files (donor self-service: `manage`).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
-use super::defence::{Rejection, captcha_widget};
+use super::defence::captcha_widget;
 use super::error::Problem;
 use super::manage;
 use super::page_cache::{PageKey, kept_page, page_version};
 use super::progress_view::progress_view;
-use crate::actions::{self, ActionError};
-use crate::ledger::attribution::ref_from_link;
-use crate::ledger::checkout::CheckoutInput;
 use crate::ledger::progress::{BranchTotals, CampaignTotals};
-use crate::ledger::validation::AmountText;
 use crate::ledger::{Campaign, CampaignStatus};
-use crate::web::i18n::{Language, catalog, currencies_for_scripts};
+use crate::web::i18n::{Language, catalog};
 use crate::web::{self, templates};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
         .route("/c/{slug}", get(campaign_page))
-        .route("/c/{slug}/give", axum::routing::post(give))
+        .route("/c/{slug}/give", axum::routing::post(super::give::give))
         .route("/c/{slug}/thanks", get(thanks_page))
         .route("/c/{slug}/badge.svg", get(super::badge::badge))
         .route("/c/{slug}/card.png", get(super::card::card))
@@ -42,8 +36,8 @@ pub fn router() -> Router<AppState> {
         .route("/c/{slug}/b/{branch}", get(super::branch_pages::branch_page))
         .route("/c/{slug}/qr.svg", get(super::links::qr_svg))
         .route("/c/{slug}/qr.png", get(super::links::qr_png))
-        .route("/embed/{slug}", get(embed_page))
-        .route("/embed.js", get(serve_embed_script))
+        .route("/embed/{slug}", get(super::embeds::embed_page))
+        .route("/embed.js", get(super::embeds::serve_embed_script))
         .route("/manage", get(manage::manage_form).post(manage::manage_request))
         .route("/manage/{token}", get(manage::manage_open).post(manage::manage_use))
         .route("/manage/{token}/receipts", post(manage::manage_receipt))
@@ -201,27 +195,27 @@ async fn index(State(state): State<AppState>, lang: Lang) -> Response {
 /// What the donation form shows: the choices, and what was typed when it comes back with errors.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct GiveForm {
-    lang: Option<String>,
-    preset: Option<String>,
-    custom_amount: Option<String>,
-    interval: Option<String>,
-    currency: Option<String>,
+    pub(super) lang: Option<String>,
+    pub(super) preset: Option<String>,
+    pub(super) custom_amount: Option<String>,
+    pub(super) interval: Option<String>,
+    pub(super) currency: Option<String>,
     /// The currency the page's script wrote the preset buttons in.
-    presets_in: Option<String>,
-    cover_fees: Option<String>,
-    branch: Option<String>,
-    name: Option<String>,
-    email: Option<String>,
-    anonymous: Option<String>,
-    message: Option<String>,
-    website: Option<String>,
+    pub(super) presets_in: Option<String>,
+    pub(super) cover_fees: Option<String>,
+    pub(super) branch: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) email: Option<String>,
+    pub(super) anonymous: Option<String>,
+    pub(super) message: Option<String>,
+    pub(super) website: Option<String>,
     #[serde(rename = "cf-turnstile-response")]
-    turnstile: Option<String>,
+    pub(super) turnstile: Option<String>,
     #[serde(rename = "h-captcha-response")]
-    hcaptcha: Option<String>,
+    pub(super) hcaptcha: Option<String>,
     /// The push the supporter came from, carried from the link into the form.
     #[serde(rename = "ref")]
-    source_ref: Option<String>,
+    pub(super) source_ref: Option<String>,
 }
 
 /// The form as a ready-made link fills it in: its amount as one of the buttons when it is
@@ -253,7 +247,7 @@ const PRESETS: [i64; 4] = [25, 50, 100, 250];
 
 /// The preset buttons' amounts in minor units of `currency` (hundreds of units in a currency
 /// without decimals).
-fn presets_minor(currency: crate::ledger::Currency) -> Vec<i64> {
+pub(super) fn presets_minor(currency: crate::ledger::Currency) -> Vec<i64> {
     let unit = if currency.digits() == 0 { 100 } else { 1 };
     PRESETS.iter().map(|preset| preset * unit * 10_i64.pow(currency.digits())).collect()
 }
@@ -281,7 +275,7 @@ impl GiveForm {
     }
 }
 
-async fn render_campaign(state: &AppState, view: CampaignPage<'_>) -> Response {
+pub(super) async fn render_campaign(state: &AppState, view: CampaignPage<'_>) -> Response {
     let (lang, status) = (view.lang, view.status);
     match campaign_html(state, view).await {
         Ok(html) => lang.page(status, html),
@@ -514,186 +508,6 @@ async fn thanks_page(
     let mut response = render_campaign(&state, view).await;
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// The donation form's POST: starts a Stripe Checkout and redirects there, or shows the
-/// form again with every bad field named.
-async fn give(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let form: GiveForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let lang = Lang::from_code(form.lang.as_deref());
-    let language = lang.language;
-    let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
-        return not_found_page(&state, &lang);
-    };
-    let ip = state.defence.client_ip(&headers, peer);
-    let captcha_token = form.turnstile.as_deref().or(form.hcaptcha.as_deref());
-    let checked =
-        state.defence.check_checkout(ip, form.email.as_deref(), form.website.as_deref(), captcha_token).await;
-    let mut errors = BTreeMap::new();
-    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
-    let mut retry_after = None;
-    match checked {
-        Ok(()) => {
-            let amount = match form.preset.as_deref() {
-                Some("other") | None => form.custom_amount.as_deref().map(|text| language.read_amount(text)),
-                Some(preset) => Some(
-                    super::checkout::preset_amount(
-                        &state,
-                        &campaign,
-                        &presets_minor(campaign.currency),
-                        preset,
-                        form.currency.as_deref(),
-                        form.presets_in.as_deref(),
-                    )
-                    .await
-                    .unwrap_or_else(|_| preset.to_owned()),
-                ),
-            };
-            let input = CheckoutInput {
-                amount: amount.map(AmountText),
-                interval: form.interval.clone(),
-                email: form.email.clone(),
-                name: form.name.clone(),
-                anonymous: Some(form.anonymous.is_some()),
-                message: form.message.clone(),
-                branch: form.branch.clone(),
-                cover_fees: Some(form.cover_fees.is_some()),
-                locale: Some(language.code.clone()),
-                currency: form.currency.clone(),
-                website: None,
-                captcha_token: None,
-                // A hidden field: made to fit like a link's, never an error on the form.
-                source_ref: ref_from_link(form.source_ref.as_deref(), None, None),
-            };
-            match actions::start_checkout(
-                &state.store,
-                state.payments.as_ref(),
-                &slug,
-                input,
-                &state.public_url,
-            )
-            .await
-            {
-                Ok(started) => return Redirect::to(&started.url).into_response(),
-                Err(ActionError::Invalid(field_errors)) => {
-                    for (field, message) in field_errors.iter() {
-                        errors.insert(field.to_owned(), message.to_owned());
-                    }
-                }
-                Err(ActionError::PaymentsNotConfigured) => {
-                    errors.insert("amount".to_owned(), language.t("form.not_configured").to_owned());
-                    status = StatusCode::SERVICE_UNAVAILABLE;
-                }
-                Err(error) => {
-                    let problem = Problem::from(error);
-                    errors.insert("amount".to_owned(), problem_detail(&problem));
-                    status = StatusCode::BAD_GATEWAY;
-                }
-            }
-        }
-        Err(Rejection::RateLimited { retry_after_seconds }) => {
-            errors.insert("amount".to_owned(), language.t("error.rate_limited").to_owned());
-            status = StatusCode::TOO_MANY_REQUESTS;
-            retry_after = Some(retry_after_seconds);
-        }
-        Err(Rejection::Honeypot) => {
-            errors.insert("website".to_owned(), language.t("form.website").to_owned());
-        }
-        Err(Rejection::Captcha) => {
-            errors.insert("captcha".to_owned(), language.t("error.captcha").to_owned());
-        }
-    }
-    let view = CampaignPage {
-        lang: &lang,
-        campaign,
-        totals,
-        branches,
-        form,
-        errors,
-        notice: None,
-        thanks: false,
-        ask: None,
-        focus: None,
-        status,
-    };
-    let mut response = render_campaign(&state, view).await;
-    if let Some(seconds) = retry_after {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    response
-}
-
-fn problem_detail(problem: &Problem) -> String {
-    serde_json::to_value(problem)
-        .ok()
-        .and_then(|value| value.get("detail").and_then(|detail| detail.as_str().map(str::to_owned)))
-        .unwrap_or_default()
-}
-
-async fn embed_page(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    lang: Lang,
-    axum::extract::Query(link): axum::extract::Query<super::links::LinkQuery>,
-) -> Response {
-    let key = PageKey { kind: "embed", slug: slug.clone(), lang: lang.language.code.clone() };
-    let version = page_version(&state, &slug).await;
-    let source_ref = link.source_ref();
-    kept_page(&state, &lang, key, version, source_ref.as_deref(), async {
-        let Ok(Some((campaign, totals, branches))) = load_public(&state, &slug).await else {
-            return Err(not_found_page(&state, &lang));
-        };
-        let language = lang.language;
-        let title = campaign.title.get(&language.code).to_owned();
-        let mut page = page_info(&state, language, &title, &format!("/embed/{slug}"));
-        page.campaign_url = format!("{}/c/{}?lang={}", state.public_url, campaign.slug, language.code);
-        let context = json!({
-            "page": page,
-            "t": language.strings(),
-            "progress": progress_view(language, &campaign, &totals, &branches, Utc::now()),
-        });
-        templates::render("embed.html", context).map_err(|error| Problem::internal(&error).into_response())
-    })
-    .await
-}
-
-/// `/embed.js`: format.js and the widget, wrapped so nothing leaks into the host page.
-/// Built once at start-up, for this server's public address.
-pub fn embed_script(public_url: &str) -> String {
-    let languages: serde_json::Map<String, serde_json::Value> = catalog()
-        .languages()
-        .iter()
-        .map(|language| (language.code.clone(), language.for_scripts()))
-        .collect();
-    let text = |path: &str| {
-        web::file(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default()
-    };
-    format!(
-        "(function () {{\n\"use strict\";\nvar ORIGIN = {origin};\nvar LANGUAGES = {languages};\nvar CURRENCIES = {currencies};\n{format}\n{element}\n}})();\n",
-        origin = serde_json::Value::from(public_url),
-        languages = serde_json::Value::Object(languages),
-        currencies = currencies_for_scripts(),
-        format = text("static/format.js"),
-        element = text("static/embed-element.js"),
-    )
-}
-
-async fn serve_embed_script(State(state): State<AppState>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
-        ],
-        state.embed_script.as_str().to_owned(),
-    )
-        .into_response()
 }
 
 async fn static_file(Path(path): Path<String>) -> Response {
