@@ -201,16 +201,17 @@ async fn known_rates(
             let mut asked = currencies.clone();
             asked.push(appeal.currency);
             known.at_launch = store.rates_near(&asked, appeal.launched_on).await?;
+            let mut froze = false;
             for currency in currencies {
                 if let Ok(applied) = appeal.rate_for(currency, &known, now.date_naive()) {
                     let fixed = FixedRate { rate: applied.rate, day: applied.day, source: applied.source };
                     store.freeze_fixed_rate(appeal.id, currency.code(), &fixed).await?;
-                    appeal.fixed_rates.insert(currency.code(), fixed);
+                    froze = true;
                 }
             }
             // Another reader may have fixed one first: the kept ones are the truth.
-            if let Some(kept) = store.appeal_by_slug(appeal.slug.as_str()).await? {
-                appeal.fixed_rates = kept.fixed_rates;
+            if froze {
+                appeal.fixed_rates = store.appeal_fixed_rates(appeal.id).await?;
             }
         }
         RatePolicy::Latest => {

@@ -164,22 +164,7 @@ impl Store {
     async fn appeal_from_row(&self, row: &AnyRow) -> Result<Appeal, StoreError> {
         let id: i64 = row.try_get("id")?;
         let policy: String = row.try_get("rate_policy")?;
-        let rates = sqlx::query(
-            "SELECT currency, rate, day, source FROM appeal_fixed_rates WHERE appeal_id = $1 ORDER BY currency",
-        )
-        .bind(id)
-        .fetch_all(self.pool())
-        .await?;
-        let mut fixed_rates = BTreeMap::new();
-        for rate in &rates {
-            let currency = read_currency(&rate.try_get::<String, _>("currency")?)?;
-            let text: String = rate.try_get("rate")?;
-            let value: Decimal =
-                text.parse().map_err(|_| StoreError::Corrupt(format!("appeal rate {text}")))?;
-            let day = rate.try_get::<Option<String>, _>("day")?.as_deref().map(read_date).transpose()?;
-            fixed_rates
-                .insert(currency.code(), FixedRate { rate: value, day, source: rate.try_get("source")? });
-        }
+        let fixed_rates = self.appeal_fixed_rates(id).await?;
         let sql = format!(
             "SELECT {MEMBER_COLUMNS} FROM appeal_members m LEFT JOIN campaigns c ON c.id = m.campaign_id \
              WHERE m.appeal_id = $1 ORDER BY m.position, m.id"
@@ -199,6 +184,30 @@ impl Store {
             created_at: read_instant(&row.try_get::<String, _>("created_at")?)?,
             updated_at: read_instant(&row.try_get::<String, _>("updated_at")?)?,
         })
+    }
+
+    /// An appeal's fixed rates, given or frozen, by currency.
+    pub async fn appeal_fixed_rates(
+        &self,
+        appeal_id: i64,
+    ) -> Result<BTreeMap<&'static str, FixedRate>, StoreError> {
+        let rates = sqlx::query(
+            "SELECT currency, rate, day, source FROM appeal_fixed_rates WHERE appeal_id = $1 ORDER BY currency",
+        )
+        .bind(appeal_id)
+        .fetch_all(self.pool())
+        .await?;
+        let mut fixed_rates = BTreeMap::new();
+        for rate in &rates {
+            let currency = read_currency(&rate.try_get::<String, _>("currency")?)?;
+            let text: String = rate.try_get("rate")?;
+            let value: Decimal =
+                text.parse().map_err(|_| StoreError::Corrupt(format!("appeal rate {text}")))?;
+            let day = rate.try_get::<Option<String>, _>("day")?.as_deref().map(read_date).transpose()?;
+            fixed_rates
+                .insert(currency.code(), FixedRate { rate: value, day, source: rate.try_get("source")? });
+        }
+        Ok(fixed_rates)
     }
 
     /// Fixes the rate the rates table gave a currency of an appeal under the fixed policy, the

@@ -35,27 +35,15 @@ class AppealProgress extends HTMLElement {
     if (this.hasAttribute("appeal")) return this.showAppeal();
     var slug = encodeURIComponent(this.getAttribute("campaign") || "");
     var language = pickLanguage(this.getAttribute("lang"));
-    var root = this.attachShadow({ mode: "open" });
-    var style = document.createElement("style");
-    style.textContent = STYLE;
     var page = ORIGIN + "/c/" + slug + "?lang=" + language;
     // The push this site belongs to, for the campaign's sources report.
     var ref = this.getAttribute("ref");
     if (ref && /^[A-Za-z0-9_-]{1,64}$/.test(ref)) page += "&ref=" + ref;
-    var widget = document.createElement("div");
-    widget.className = "w";
-    widget.setAttribute("part", "widget");
-    widget.setAttribute("dir", LANGUAGES[language].dir || "ltr");
-    widget.setAttribute("lang", language);
-    widget.innerHTML =
-      '<p class="t"><a target="_blank" rel="noopener"></a></p>' +
-      '<p class="r"><strong></strong> <span></span></p>' +
+    var widget = this.mount(language,
       '<div class="b"><progress max="100" value="0"></progress>' +
       '<svg viewBox="0 0 1000 10" preserveAspectRatio="none" aria-hidden="true" focusable="false" hidden><rect height="10"></rect></svg></div>' +
       '<p class="m" aria-live="polite"></p>' +
-      '<a class="g" target="_blank" rel="noopener"></a>';
-    root.appendChild(style);
-    root.appendChild(widget);
+      '<a class="g" target="_blank" rel="noopener"></a>');
     var title = widget.querySelector(".t a");
     title.href = page;
     var give = widget.querySelector(".g");
@@ -93,6 +81,25 @@ class AppealProgress extends HTMLElement {
     this.follow(ORIGIN + "/api/v1/campaigns/" + slug + "/progress", render);
   }
 
+  // The widget's box in its own Shadow DOM, in `language` and its direction: the title and
+  // figure lines, then `rest`.
+  mount(language, rest) {
+    var root = this.attachShadow({ mode: "open" });
+    var style = document.createElement("style");
+    style.textContent = STYLE;
+    var widget = document.createElement("div");
+    widget.className = "w";
+    widget.setAttribute("part", "widget");
+    widget.setAttribute("dir", LANGUAGES[language].dir || "ltr");
+    widget.setAttribute("lang", language);
+    widget.innerHTML =
+      '<p class="t"><a target="_blank" rel="noopener"></a></p>' +
+      '<p class="r"><strong></strong> <span></span></p>' + rest;
+    root.appendChild(style);
+    root.appendChild(widget);
+    return widget;
+  }
+
   // Renders the progress document at `url` now, and again at every change (its stream).
   follow(url, render) {
     fetch(url).then(function (response) {
@@ -110,21 +117,9 @@ class AppealProgress extends HTMLElement {
   showAppeal() {
     var slug = encodeURIComponent(this.getAttribute("appeal") || "");
     var language = pickLanguage(this.getAttribute("lang"));
-    var root = this.attachShadow({ mode: "open" });
-    var style = document.createElement("style");
-    style.textContent = STYLE;
-    var widget = document.createElement("div");
-    widget.className = "w";
-    widget.setAttribute("part", "widget");
-    widget.setAttribute("dir", LANGUAGES[language].dir || "ltr");
-    widget.setAttribute("lang", language);
-    widget.innerHTML =
-      '<p class="t"><a target="_blank" rel="noopener"></a></p>' +
-      '<p class="r"><strong></strong> <span></span></p>' +
+    var widget = this.mount(language,
       '<div class="b"><progress max="100" value="0"></progress></div>' +
-      '<p class="m" aria-live="polite"></p><ul class="ms"></ul>';
-    root.appendChild(style);
-    root.appendChild(widget);
+      '<p class="m" aria-live="polite"></p><ul class="ms"></ul>');
     var title = widget.querySelector(".t a");
     title.href = ORIGIN + "/a/" + slug + "?lang=" + language;
     var self = this;
