@@ -17,6 +17,7 @@ mod events;
 mod export_rows;
 mod flags;
 mod matching;
+mod notices;
 mod outbox;
 mod payouts;
 mod people;
@@ -161,6 +162,8 @@ pub struct Store {
     documents: Arc<documents::Documents>,
     /// Wakes this process's webhook sender when an event is written or a replay queued.
     outbox_wake: Arc<tokio::sync::Notify>,
+    /// Campaigns whose change the other instances are still to hear (PostgreSQL).
+    notices: Arc<notices::Notices>,
 }
 
 /// The PostgreSQL channel on which every instance hears that a campaign's figures changed.
@@ -199,6 +202,7 @@ impl Store {
             write_gate,
             documents: Arc::new(documents::Documents::new(sqlite_path)),
             outbox_wake: Arc::default(),
+            notices: Arc::default(),
         })
     }
 

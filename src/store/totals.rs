@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::StoreError;
+use super::{Engine, StoreError};
 use crate::ledger::totals::TotalsChange;
 
 /// Shard rows per campaign and per branch: more than the writers one instance runs at once
@@ -65,40 +65,33 @@ impl PendingTotals {
     }
 
     /// Adds what was gathered to one shard per campaign and branch, then checks that each
-    /// campaign's and branch's summed figures still fit.
-    pub async fn apply(&self, tx: &mut AnyConnection, at: &str) -> Result<(), StoreError> {
+    /// campaign's and branch's summed figures still fit. On PostgreSQL the shard's move and
+    /// the sum are one statement (one round trip); SQLite, in process, runs them one by one.
+    pub async fn apply(&self, tx: &mut AnyConnection, engine: Engine, at: &str) -> Result<(), StoreError> {
         if self.campaigns.is_empty() && self.branches.is_empty() {
             return Ok(());
         }
         let shard = next_shard();
         for (campaign_id, change) in &self.campaigns {
-            let moved = sqlx::query(
-                "INSERT INTO campaign_total_shards (campaign_id, shard, gross_minor, net_minor, online_gross_minor, \
-                 online_net_minor, offline_minor, donations, donors, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                 ON CONFLICT (campaign_id, shard) DO UPDATE SET \
-                 gross_minor = campaign_total_shards.gross_minor + excluded.gross_minor, \
-                 net_minor = campaign_total_shards.net_minor + excluded.net_minor, \
-                 online_gross_minor = campaign_total_shards.online_gross_minor + excluded.online_gross_minor, \
-                 online_net_minor = campaign_total_shards.online_net_minor + excluded.online_net_minor, \
-                 offline_minor = campaign_total_shards.offline_minor + excluded.offline_minor, \
-                 donations = campaign_total_shards.donations + excluded.donations, \
-                 donors = campaign_total_shards.donors + excluded.donors, \
-                 updated_at = excluded.updated_at \
-                 RETURNING gross_minor, net_minor, online_gross_minor, online_net_minor, offline_minor, donations, donors",
-            )
-            .bind(campaign_id)
-            .bind(shard)
-            .bind(change.gross_minor)
-            .bind(change.net_minor)
-            .bind(change.online_gross_minor)
-            .bind(change.online_net_minor)
-            .bind(change.offline_minor)
-            .bind(change.donations)
-            .bind(change.donors)
-            .bind(at)
-            .fetch_optional(&mut *tx)
-            .await;
+            let bind = |sql: &'static str| {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(campaign_id)
+                    .bind(shard)
+                    .bind(change.gross_minor)
+                    .bind(change.net_minor)
+                    .bind(change.online_gross_minor)
+                    .bind(change.online_net_minor)
+                    .bind(change.offline_minor)
+                    .bind(change.donations)
+                    .bind(change.donors)
+                    .bind(at)
+            };
+            if engine == Engine::Postgres {
+                let summed = bind(CAMPAIGN_MOVE_AND_SUM.as_str()).fetch_optional(&mut *tx).await;
+                refuse_overflow(summed, CAMPAIGN_SUMMED)?;
+                continue;
+            }
+            let moved = bind(CAMPAIGN_MOVE).fetch_optional(&mut *tx).await;
             refuse_overflow(moved, CAMPAIGN_SUMMED)?;
             let summed = sqlx::query(sqlx::AssertSqlSafe(CAMPAIGN_SUM_CHECK.as_str()))
                 .bind(campaign_id)
@@ -107,21 +100,20 @@ impl PendingTotals {
             refuse_overflow(summed, CAMPAIGN_SUMMED)?;
         }
         for (branch_id, (campaign_id, gross, net)) in &self.branches {
-            let moved = sqlx::query(
-                "INSERT INTO branch_total_shards (branch_id, shard, campaign_id, gross_minor, net_minor) \
-                 VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (branch_id, shard) DO UPDATE SET \
-                 gross_minor = branch_total_shards.gross_minor + excluded.gross_minor, \
-                 net_minor = branch_total_shards.net_minor + excluded.net_minor \
-                 RETURNING gross_minor, net_minor",
-            )
-            .bind(branch_id)
-            .bind(shard)
-            .bind(campaign_id)
-            .bind(gross)
-            .bind(net)
-            .fetch_optional(&mut *tx)
-            .await;
+            let bind = |sql: &'static str| {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(branch_id)
+                    .bind(shard)
+                    .bind(campaign_id)
+                    .bind(gross)
+                    .bind(net)
+            };
+            if engine == Engine::Postgres {
+                let summed = bind(BRANCH_MOVE_AND_SUM.as_str()).fetch_optional(&mut *tx).await;
+                refuse_overflow(summed, BRANCH_SUMMED)?;
+                continue;
+            }
+            let moved = bind(BRANCH_MOVE).fetch_optional(&mut *tx).await;
             refuse_overflow(moved, BRANCH_SUMMED)?;
             let summed = sqlx::query(sqlx::AssertSqlSafe(BRANCH_SUM_CHECK.as_str()))
                 .bind(branch_id)
@@ -133,12 +125,63 @@ impl PendingTotals {
     }
 }
 
-/// One campaign's figures summed over its rows (`$1`: its id), read after its shard moved.
+/// Adds a change to one of a campaign's shard rows (`$1` the campaign, `$2` the shard, then
+/// the figures and `updated_at`), returning the row's figures.
+const CAMPAIGN_MOVE: &str = "INSERT INTO campaign_total_shards (campaign_id, shard, gross_minor, net_minor, \
+     online_gross_minor, online_net_minor, offline_minor, donations, donors, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+     ON CONFLICT (campaign_id, shard) DO UPDATE SET \
+     gross_minor = campaign_total_shards.gross_minor + excluded.gross_minor, \
+     net_minor = campaign_total_shards.net_minor + excluded.net_minor, \
+     online_gross_minor = campaign_total_shards.online_gross_minor + excluded.online_gross_minor, \
+     online_net_minor = campaign_total_shards.online_net_minor + excluded.online_net_minor, \
+     offline_minor = campaign_total_shards.offline_minor + excluded.offline_minor, \
+     donations = campaign_total_shards.donations + excluded.donations, \
+     donors = campaign_total_shards.donors + excluded.donors, \
+     updated_at = excluded.updated_at \
+     RETURNING gross_minor, net_minor, online_gross_minor, online_net_minor, offline_minor, donations, donors";
+
+/// Adds a change to one of a branch's shard rows (`$1` the branch, `$2` the shard, `$3` its
+/// campaign, `$4` gross, `$5` net), returning the row's figures.
+const BRANCH_MOVE: &str = "INSERT INTO branch_total_shards (branch_id, shard, campaign_id, gross_minor, net_minor) \
+     VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (branch_id, shard) DO UPDATE SET \
+     gross_minor = branch_total_shards.gross_minor + excluded.gross_minor, \
+     net_minor = branch_total_shards.net_minor + excluded.net_minor \
+     RETURNING gross_minor, net_minor";
+
+/// PostgreSQL: the campaign's shard moved and its figures summed, in one statement. The
+/// statement's other parts read the rows as they stood when it began, so the moved row is
+/// taken from what the move returned and the others (its base row and the other shards) from
+/// the table. Like the SQLite pair, the guard sees what other transactions had committed,
+/// not what they are still writing on other shards.
+static CAMPAIGN_MOVE_AND_SUM: LazyLock<String> = LazyLock::new(|| {
+    let columns = CAMPAIGN_SUMMED.join(", ");
+    format!(
+        "WITH moved AS ({CAMPAIGN_MOVE}) SELECT {} FROM (SELECT {columns} FROM moved \
+         UNION ALL SELECT {columns} FROM campaign_totals WHERE campaign_id = $1 \
+         UNION ALL SELECT {columns} FROM campaign_total_shards WHERE campaign_id = $1 AND shard <> $2) parts",
+        sums(CAMPAIGN_SUMMED)
+    )
+});
+
+/// PostgreSQL: the branch's shard moved and its figures summed, in one statement.
+static BRANCH_MOVE_AND_SUM: LazyLock<String> = LazyLock::new(|| {
+    let columns = BRANCH_SUMMED.join(", ");
+    format!(
+        "WITH moved AS ({BRANCH_MOVE}) SELECT {} FROM (SELECT {columns} FROM moved \
+         UNION ALL SELECT {columns} FROM branch_totals WHERE branch_id = $1 \
+         UNION ALL SELECT {columns} FROM branch_total_shards WHERE branch_id = $1 AND shard <> $2) parts",
+        sums(BRANCH_SUMMED)
+    )
+});
+
+/// SQLite: one campaign's figures summed over its rows (`$1`: its id), read after its shard moved.
 static CAMPAIGN_SUM_CHECK: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {} FROM ({}) parts", sums(CAMPAIGN_SUMMED), campaign_parts("campaign_id = $1"))
 });
 
-/// One branch's figures summed over its rows (`$1`: its id).
+/// SQLite: one branch's figures summed over its rows (`$1`: its id).
 static BRANCH_SUM_CHECK: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {} FROM ({}) parts", sums(BRANCH_SUMMED), branch_parts("branch_id = $1"))
 });

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use sqlx::{Any, AnyConnection, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
 
-use super::{CHANGES_CHANNEL, Engine, Store, StoreError, now, stored_instant, totals};
+use super::{Engine, Store, StoreError, now, stored_instant, totals};
 
 /// Members of one group commit at most: a bound on how long the group holds SQLite's write
 /// lock against other processes (the CLI), and on how long its first member waits.
@@ -251,7 +251,7 @@ impl WriteTx {
             false => super::outbox::write_events_in(&mut self.tx, &events).await?,
         };
         // The totals last: their shard rows are locked from here to the commit only.
-        self.totals.apply(&mut self.tx, &stored_instant(now())).await?;
+        self.totals.apply(&mut self.tx, self.store.engine, &stored_instant(now())).await?;
         match self.gate.take() {
             Some(group) => self.commit_in_group(group).await?,
             None => {
@@ -260,23 +260,7 @@ impl WriteTx {
                 }
             }
         }
-        if self.store.engine == Engine::Postgres {
-            for campaign_id in &self.touched {
-                // Sent after the commit, not inside it: a transaction that notifies holds
-                // PostgreSQL's database-wide notify lock until its commit is flushed, which
-                // would make every writer's commit wait for the one before. A notice lost to
-                // a crash right here is covered by the documents' five-second life.
-                let notice = self.store.change_notice(*campaign_id);
-                let sent = sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(CHANGES_CHANNEL)
-                    .bind(notice)
-                    .execute(&self.store.pool)
-                    .await;
-                if let Err(error) = sent {
-                    tracing::warn!(%error, campaign_id, "committed, but other instances were not told");
-                }
-            }
-        }
+        self.store.notify_changed(&self.touched).await;
         if kept > 0 || self.wake_sender {
             self.store.wake_sender();
         }

@@ -120,6 +120,36 @@ async fn several_instances_share_one_postgres_database() {
     assert_eq!(recorded.map(|(status, _)| status), Some(StatusCode::CREATED));
     assert_eq!(heard.next_progress().await["raised"], "10.00", "B heard what A recorded");
 
+    // A burst on A alone, to another campaign: A coalesces its change notices while the
+    // burst commits, and B (which commits nothing itself) still hears where it ended.
+    app.create_campaign("burst").await;
+    let stream = client
+        .get(format!("{}/api/v1/campaigns/burst/progress/stream", urls[1]))
+        .send()
+        .await
+        .expect("a stream on B");
+    let mut heard_burst = EventReader::new(stream);
+    assert_eq!(heard_burst.next_progress().await["raised"], "0.00");
+    let burst = (0..12).map(|index| {
+        let body = json!({"amount": "1.00", "method": "cash", "received_on": "2026-11-02", "reference": format!("burst {index}")});
+        post(&client, format!("{}/api/v1/admin/campaigns/burst/donations", urls[0]), &app.treasurer_token, body)
+    });
+    let answers = join_all(burst).await;
+    assert!(
+        answers.iter().all(|answer| answer.as_ref().map(|(status, _)| *status) == Some(StatusCode::CREATED)),
+        "{answers:?}"
+    );
+    let last_heard = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let raised = heard_burst.next_progress().await["raised"].as_str().unwrap_or_default().to_owned();
+            if raised == "12.00" {
+                break raised;
+            }
+        }
+    })
+    .await;
+    assert_eq!(last_heard.as_deref(), Ok("12.00"), "B heard the end of A's burst");
+
     // Gifts and deposits spread over the three instances at once all land, once each.
     let gifts = (0..30).map(|index| {
         let url = format!("{}/api/v1/admin/campaigns/office/donations", urls[index % 3]);
