@@ -62,7 +62,35 @@ impl Notices {
         due.turns += 1;
         Some((due.turns, std::mem::take(&mut due.campaigns)))
     }
+
+    /// Releases the commits waiting for `turn` and those before it. Turns end in order, but
+    /// a sender that gave up may say so late: the mark never goes back.
+    fn release(&self, turn: u64) {
+        self.sent.send_if_modified(|last| {
+            let later = turn > *last;
+            if later {
+                *last = turn;
+            }
+            later
+        });
+    }
+
+    /// A sender stopped before its work was done: what was due is given up (returned, to
+    /// be logged) as one more turn, so that nobody waits for it, and the next commit starts a
+    /// new sender.
+    fn give_up(&self) -> BTreeSet<i64> {
+        let mut due = self.due();
+        due.turns += 1;
+        due.sending = false;
+        let given_up = std::mem::take(&mut due.campaigns);
+        self.release(due.turns);
+        given_up
+    }
 }
+
+/// One statement for any number of notices, joined by commas (a notice has none: a
+/// campaign's id and the instance's hex name).
+const SEND: &str = "SELECT pg_notify($1, notice) FROM unnest(string_to_array($2, ',')) AS notice";
 
 impl Store {
     /// Tells the other instances (on PostgreSQL) that `campaigns` changed; returns once the
@@ -74,65 +102,89 @@ impl Store {
         let mut sent = self.notices.sent.subscribe();
         let (turn, start) = self.notices.mark(campaigns);
         if start {
-            tokio::spawn(self.clone().send_notices());
+            // The guard exists before the task first runs: a task dropped unrun gives up too.
+            let sender = Sender { store: self.clone(), done: false };
+            tokio::spawn(sender.run());
         }
         let _ = sent.wait_for(|last| *last >= turn).await;
     }
+}
 
+/// The sender at work. One that stops before its work is done (its task dropped as the
+/// runtime shuts down, or a panic) gives up what is due, so that no commit waits for it.
+struct Sender {
+    store: Store,
+    done: bool,
+}
+
+impl Sender {
     /// Sends what is due, turn after turn, until nothing is.
-    async fn send_notices(self) {
-        let mut sender = Sender { store: self, turn: None };
-        while let Some((turn, campaigns)) = sender.store.notices.take() {
-            sender.turn = Some(turn);
+    async fn run(mut self) {
+        let notices = &self.store.notices;
+        while let Some((turn, campaigns)) = notices.take() {
             // Sent after the commit, not inside it: a transaction that notifies holds
             // PostgreSQL's database-wide notify lock until its commit is flushed, which would
             // make every writer's commit wait for the one before. A notice lost to a crash
             // here is covered by the documents' five-second life. One notice per campaign,
             // as every version reads them.
-            let notices: Vec<String> = campaigns.iter().map(|id| sender.store.change_notice(*id)).collect();
-            let calls: Vec<String> = (2..notices.len() + 2).map(|n| format!("pg_notify($1, ${n})")).collect();
-            let sql = format!("SELECT {}", calls.join(", "));
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(CHANGES_CHANNEL);
-            for notice in &notices {
-                query = query.bind(notice);
-            }
-            if let Err(error) = query.execute(&sender.store.pool).await {
+            let joined: Vec<String> = campaigns.iter().map(|id| self.store.change_notice(*id)).collect();
+            let sent = sqlx::query(SEND)
+                .bind(CHANGES_CHANNEL)
+                .bind(joined.join(","))
+                .execute(&self.store.pool)
+                .await;
+            if let Err(error) = sent {
                 tracing::warn!(%error, ?campaigns, "committed, but other instances were not told");
             }
-            sender.store.notices.sent.send_replace(turn);
+            notices.release(turn);
         }
-        sender.turn = None;
+        self.done = true;
     }
-}
-
-/// The sender at work. One that ends mid-turn (its task dropped as the runtime shuts down,
-/// or a panic) releases the commits waiting for that turn and leaves the rest to a new one.
-struct Sender {
-    store: Store,
-    /// The turn being sent, until the sender ends normally.
-    turn: Option<u64>,
 }
 
 impl Drop for Sender {
     fn drop(&mut self) {
-        let Some(turn) = self.turn else {
-            return;
-        };
-        tracing::warn!(turn, "a change notice was not sent: the sender stopped");
-        let notices = &self.store.notices;
-        let restart = {
-            let mut due = notices.due();
-            due.sending = !due.campaigns.is_empty();
-            due.sending
-        };
-        notices.sent.send_replace(turn);
-        if restart {
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => {
-                    runtime.spawn(self.store.clone().send_notices());
-                }
-                Err(_) => notices.due().sending = false,
-            }
+        if !self.done {
+            let campaigns = self.store.notices.give_up();
+            tracing::warn!(?campaigns, "the change notices' sender stopped: other instances were not told");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_commit_waits_for_the_turn_that_carries_its_campaigns() {
+        let notices = Notices::default();
+        assert_eq!(notices.mark(&[1]), (1, true), "the first mark starts a sender");
+        assert_eq!(notices.mark(&[2, 1]), (1, false), "a mark before the turn shares it");
+        assert_eq!(notices.take(), Some((1, BTreeSet::from([1, 2]))));
+        assert_eq!(notices.mark(&[3]), (2, false), "a mark during a turn waits for the next");
+        notices.release(1);
+        assert_eq!(notices.take(), Some((2, BTreeSet::from([3]))));
+        notices.release(2);
+        assert_eq!(notices.take(), None, "nothing due: the sender stops");
+        assert_eq!(notices.mark(&[4]), (3, true), "the next mark starts a sender again");
+    }
+
+    #[test]
+    fn the_sent_mark_never_goes_back() {
+        let notices = Notices::default();
+        notices.release(3);
+        notices.release(2);
+        assert_eq!(*notices.sent.borrow(), 3);
+    }
+
+    #[test]
+    fn a_sender_that_gives_up_releases_every_waiting_commit() {
+        let notices = Notices::default();
+        notices.mark(&[1]);
+        assert_eq!(notices.take(), Some((1, BTreeSet::from([1]))));
+        let (waiting_for, _) = notices.mark(&[2]);
+        assert_eq!(notices.give_up(), BTreeSet::from([2]));
+        assert!(*notices.sent.borrow() >= waiting_for, "the commits of turns 1 and 2 go on");
+        assert_eq!(notices.mark(&[5]), (3, true), "the next commit starts a new sender");
     }
 }
