@@ -150,30 +150,28 @@ const BRANCH_MOVE: &str = "INSERT INTO branch_total_shards (branch_id, shard, ca
      net_minor = branch_total_shards.net_minor + excluded.net_minor \
      RETURNING gross_minor, net_minor";
 
-/// PostgreSQL: the campaign's shard moved and its figures summed, in one statement. The
-/// statement's other parts read the rows as they stood when it began, so the moved row is
-/// taken from what the move returned and the others (its base row and the other shards) from
-/// the table. Like the SQLite pair, the guard sees what other transactions had committed,
-/// not what they are still writing on other shards.
-static CAMPAIGN_MOVE_AND_SUM: LazyLock<String> = LazyLock::new(|| {
-    let columns = CAMPAIGN_SUMMED.join(", ");
+/// PostgreSQL: a shard moved (`moved`, whose `$1` is its owner and `$2` the shard) and its
+/// owner's figures summed, in one statement. The statement's other parts read the rows as
+/// they stood when it began, so the moved row is taken from what the move returned and the
+/// others (the owner's base row and other shards) from the tables. Like the SQLite pair, the
+/// guard sees what other transactions had committed, not what they are still writing on
+/// other shards.
+fn move_and_sum(moved: &str, figures: &[&str], owner: &str, base: &str, shards: &str) -> String {
+    let columns = figures.join(", ");
     format!(
-        "WITH moved AS ({CAMPAIGN_MOVE}) SELECT {} FROM (SELECT {columns} FROM moved \
-         UNION ALL SELECT {columns} FROM campaign_totals WHERE campaign_id = $1 \
-         UNION ALL SELECT {columns} FROM campaign_total_shards WHERE campaign_id = $1 AND shard <> $2) parts",
-        sums(CAMPAIGN_SUMMED)
+        "WITH moved AS ({moved}) SELECT {} FROM (SELECT {columns} FROM moved \
+         UNION ALL SELECT {columns} FROM {base} WHERE {owner} = $1 \
+         UNION ALL SELECT {columns} FROM {shards} WHERE {owner} = $1 AND shard <> $2) parts",
+        sums(figures)
     )
+}
+
+static CAMPAIGN_MOVE_AND_SUM: LazyLock<String> = LazyLock::new(|| {
+    move_and_sum(CAMPAIGN_MOVE, CAMPAIGN_SUMMED, "campaign_id", "campaign_totals", "campaign_total_shards")
 });
 
-/// PostgreSQL: the branch's shard moved and its figures summed, in one statement.
 static BRANCH_MOVE_AND_SUM: LazyLock<String> = LazyLock::new(|| {
-    let columns = BRANCH_SUMMED.join(", ");
-    format!(
-        "WITH moved AS ({BRANCH_MOVE}) SELECT {} FROM (SELECT {columns} FROM moved \
-         UNION ALL SELECT {columns} FROM branch_totals WHERE branch_id = $1 \
-         UNION ALL SELECT {columns} FROM branch_total_shards WHERE branch_id = $1 AND shard <> $2) parts",
-        sums(BRANCH_SUMMED)
-    )
+    move_and_sum(BRANCH_MOVE, BRANCH_SUMMED, "branch_id", "branch_totals", "branch_total_shards")
 });
 
 /// SQLite: one campaign's figures summed over its rows (`$1`: its id), read after its shard moved.

@@ -16,6 +16,7 @@ on_both_engines!(
     a_repeated_idempotency_key_records_once,
     the_ledger_refuses_updates_and_deletes,
     a_donation_that_would_overflow_a_total_is_refused_whole,
+    the_overflow_guard_counts_each_shard_once,
     a_campaign_closes_when_it_ends_and_open_pages_hear_it,
 );
 
@@ -339,6 +340,35 @@ async fn a_donation_that_would_overflow_a_total_is_refused_whole(engine: Engine)
     let entries: serde_json::Value = app.json_as(&app.viewer_token, "/api/v1/admin/donations").await;
     assert_eq!(entries["entries"], json!([]));
     assert_eq!(app.progress("office").await["raised"], "92233720368547758.00");
+}
+
+/// The guard sums each of a campaign's rows once: with all 32 shards near a 32nd of the
+/// largest total (32 of them fit, 33 would not), a gift still goes in, whichever shard it
+/// moves.
+async fn the_overflow_guard_counts_each_shard_once(engine: Engine) {
+    use sqlx::Connection;
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let mut connection = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
+    for shard in 0..32 {
+        sqlx::query(
+            "INSERT INTO campaign_total_shards (campaign_id, shard, gross_minor, updated_at) \
+             SELECT campaign_id, $1, 279496122328932601, updated_at FROM campaign_totals",
+        )
+        .bind(shard)
+        .execute(&mut connection)
+        .await
+        .expect("insert");
+    }
+    let response = app
+        .post_as(
+            &app.treasurer_token,
+            "/api/v1/admin/campaigns/office/donations",
+            &json!({"amount": "1.00", "method": "cash", "received_on": "2026-11-01"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().await.unwrap_or_default());
+    assert_eq!(app.progress("office").await["raised"], "89438759145258433.32");
 }
 
 /// At `ends_at` the campaign closes by itself: the open streams send the closed document (the
