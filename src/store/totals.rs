@@ -15,8 +15,9 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, Row};
 
 use super::{Engine, StoreError};
 use crate::ledger::totals::TotalsChange;
@@ -73,7 +74,7 @@ impl PendingTotals {
         }
         let shard = next_shard();
         for (campaign_id, change) in &self.campaigns {
-            let bind = |sql: &'static str| {
+            let move_by = |sql: &'static str| {
                 sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(campaign_id)
                     .bind(shard)
@@ -86,21 +87,10 @@ impl PendingTotals {
                     .bind(change.donors)
                     .bind(at)
             };
-            if engine == Engine::Postgres {
-                let summed = bind(CAMPAIGN_MOVE_AND_SUM.as_str()).fetch_optional(&mut *tx).await;
-                refuse_overflow(summed, CAMPAIGN_SUMMED)?;
-                continue;
-            }
-            let moved = bind(CAMPAIGN_MOVE).fetch_optional(&mut *tx).await;
-            refuse_overflow(moved, CAMPAIGN_SUMMED)?;
-            let summed = sqlx::query(sqlx::AssertSqlSafe(CAMPAIGN_SUM_CHECK.as_str()))
-                .bind(campaign_id)
-                .fetch_optional(&mut *tx)
-                .await;
-            refuse_overflow(summed, CAMPAIGN_SUMMED)?;
+            CAMPAIGN_ROWS.move_shard(tx, engine, *campaign_id, move_by).await?;
         }
         for (branch_id, (campaign_id, gross, net)) in &self.branches {
-            let bind = |sql: &'static str| {
+            let move_by = |sql: &'static str| {
                 sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(branch_id)
                     .bind(shard)
@@ -108,19 +98,59 @@ impl PendingTotals {
                     .bind(gross)
                     .bind(net)
             };
-            if engine == Engine::Postgres {
-                let summed = bind(BRANCH_MOVE_AND_SUM.as_str()).fetch_optional(&mut *tx).await;
-                refuse_overflow(summed, BRANCH_SUMMED)?;
-                continue;
-            }
-            let moved = bind(BRANCH_MOVE).fetch_optional(&mut *tx).await;
-            refuse_overflow(moved, BRANCH_SUMMED)?;
-            let summed = sqlx::query(sqlx::AssertSqlSafe(BRANCH_SUM_CHECK.as_str()))
-                .bind(branch_id)
-                .fetch_optional(&mut *tx)
-                .await;
-            refuse_overflow(summed, BRANCH_SUMMED)?;
+            BRANCH_ROWS.move_shard(tx, engine, *branch_id, move_by).await?;
         }
+        Ok(())
+    }
+}
+
+/// The statements that move one owner's (a campaign's or a branch's) shard and check its sum.
+struct ShardRows {
+    /// Moves the shard (`$1` the owner, `$2` the shard, then the change), returning its row.
+    moved: &'static str,
+    /// PostgreSQL: the move and the sum in one statement, with the move's parameters.
+    moved_and_summed: &'static LazyLock<String>,
+    /// SQLite: the owner's figures summed (`$1` the owner), after the move.
+    summed: &'static LazyLock<String>,
+    figures: &'static [&'static str],
+}
+
+static CAMPAIGN_ROWS: ShardRows = ShardRows {
+    moved: CAMPAIGN_MOVE,
+    moved_and_summed: &CAMPAIGN_MOVE_AND_SUM,
+    summed: &CAMPAIGN_SUM_CHECK,
+    figures: CAMPAIGN_SUMMED,
+};
+
+static BRANCH_ROWS: ShardRows = ShardRows {
+    moved: BRANCH_MOVE,
+    moved_and_summed: &BRANCH_MOVE_AND_SUM,
+    summed: &BRANCH_SUM_CHECK,
+    figures: BRANCH_SUMMED,
+};
+
+impl ShardRows {
+    /// Moves `owner`'s shard by the change `move_by` binds to a statement, then checks that
+    /// its summed figures still fit: one statement on PostgreSQL (one round trip), two on
+    /// SQLite, in process.
+    async fn move_shard<'q>(
+        &self,
+        tx: &mut AnyConnection,
+        engine: Engine,
+        owner: i64,
+        move_by: impl Fn(&'static str) -> Query<'q, Any, AnyArguments>,
+    ) -> Result<(), StoreError> {
+        if engine == Engine::Postgres {
+            refuse_overflow(
+                move_by(self.moved_and_summed.as_str()).fetch_optional(&mut *tx).await,
+                self.figures,
+            )?;
+            return Ok(());
+        }
+        refuse_overflow(move_by(self.moved).fetch_optional(&mut *tx).await, self.figures)?;
+        let summed =
+            sqlx::query(sqlx::AssertSqlSafe(self.summed.as_str())).bind(owner).fetch_optional(&mut *tx).await;
+        refuse_overflow(summed, self.figures)?;
         Ok(())
     }
 }
