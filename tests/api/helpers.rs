@@ -391,6 +391,26 @@ impl TestApp {
         }
     }
 
+    /// Posts each body to `slug`'s checkout as a supporter would, and checks that it is
+    /// refused (422) with `message` on `field`.
+    pub async fn checkouts_refused<'a>(
+        &self,
+        slug: &str,
+        cases: impl IntoIterator<Item = (Value, &'a str, &'a str)>,
+    ) {
+        for (body, field, message) in cases {
+            let response = self
+                .client
+                .post(self.url(&format!("/api/v1/campaigns/{slug}/checkout")))
+                .json(&body)
+                .send()
+                .await
+                .expect("answer");
+            let problem = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+            assert_eq!(problem["errors"][field], message, "{body}");
+        }
+    }
+
     /// Starts a checkout as a supporter would and returns the session id.
     pub async fn checkout(&self, slug: &str, body: &Value) -> String {
         let response = self

@@ -507,17 +507,7 @@ async fn bad_checkouts_name_the_field_and_call_nobody(engine: Engine) {
         (json!({"amount": "25", "locale": "de"}), "locale", "must be one of en, es, fr, ur"),
         (json!({}), "amount", "is required"),
     ];
-    for (body, field, message) in cases {
-        let response = app
-            .client
-            .post(app.url("/api/v1/campaigns/office/checkout"))
-            .json(&body)
-            .send()
-            .await
-            .expect("answer");
-        let problem = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
-        assert_eq!(problem["errors"][field], message, "{body}");
-    }
+    app.checkouts_refused("office", cases).await;
     app.patch_as(
         &app.admin_token,
         "/api/v1/admin/campaigns/office",
