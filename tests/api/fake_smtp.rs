@@ -66,8 +66,13 @@ impl FakeSmtp {
 
     /// Waits (bounded) until `count` messages arrived; emails are sent after the answer.
     pub async fn wait_for(&self, count: usize) -> Vec<String> {
+        self.wait_until(|messages| messages.len() >= count).await
+    }
+
+    /// Waits (bounded) until the messages arrived so far satisfy `done`.
+    pub async fn wait_until(&self, done: impl Fn(&[String]) -> bool) -> Vec<String> {
         for _ in 0..200 {
-            if self.messages().len() >= count {
+            if done(&self.messages()) {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;

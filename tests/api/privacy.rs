@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::{Connection, Row};
 
+use crate::fake_smtp::body_text;
 use crate::helpers::{Engine, TestApp, TestDatabase, on_both_engines, spawn_app};
 use crate::people::{PASSWORD, Visitor, add_user};
 
@@ -153,6 +154,10 @@ async fn a_forgotten_donor_leaves_their_amounts_and_nothing_that_names_them(engi
         app.form_post("/manage", &[("lang", "fr"), ("email", "ana@example.org")]).await.status(),
         StatusCode::OK
     );
+    // The link is stored and mailed after that answer: its mail says it is stored.
+    app.smtp
+        .wait_until(|messages| messages.iter().any(|message| body_text(message).contains("/manage/")))
+        .await;
 
     let ana = ["ana@example.org", "Béland", "Courage à tous"];
     let before = every_text(&app.db.url).await;
