@@ -166,6 +166,9 @@ pub struct Store {
     notices: Arc<notices::Notices>,
 }
 
+/// A PostgreSQL connection idle this long is pinged before it is used again.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_millis(500);
+
 /// The PostgreSQL channel on which every instance hears that a campaign's figures changed.
 pub const CHANGES_CHANNEL: &str = "appeal_progress";
 
@@ -192,7 +195,27 @@ impl Store {
                     .connect(&sqlite_url_creating_file(url))
                     .await?
             }
-            Engine::Postgres => options.max_connections(16).connect(url).await?,
+            Engine::Postgres => {
+                options
+                    .max_connections(16)
+                    // A connection used a moment ago is taken as it is: pinging each one
+                    // before each use cost a round trip per query, a tenth of a webhook's
+                    // database time. One idle for longer (the server may have restarted,
+                    // or a proxy cut it) is pinged first and replaced if it is gone, as
+                    // HikariCP does past its half-second window. A connection that breaks
+                    // in use fails its query and is closed when it comes back to the pool.
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                                sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
+                    .connect(url)
+                    .await?
+            }
         };
         let write_gate = write::gate_for(engine);
         let sqlite_path = (engine == Engine::Sqlite).then(|| sqlite_file_path(url)).flatten();

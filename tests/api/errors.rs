@@ -10,6 +10,7 @@ on_both_engines!(
     malformed_bodies_are_refused_before_anything_is_written,
     unknown_routes_and_methods_answer_with_problems,
     readiness_follows_the_database,
+    connections_the_database_dropped_while_idle_are_replaced_unseen,
     control_characters_in_filters_and_addresses_are_refused_as_problems,
 );
 
@@ -183,6 +184,33 @@ async fn unknown_routes_and_methods_answer_with_problems(engine: Engine) {
     problem(app.get("/api/v1/campaigns/nowhere/progress").await, StatusCode::NOT_FOUND).await;
     let delete = app.client.delete(app.url("/api/v1/campaigns")).send().await.expect("answer");
     problem(delete, StatusCode::METHOD_NOT_ALLOWED).await;
+}
+
+/// The pool takes a connection used a moment ago without asking the server first. One that
+/// sat idle for longer may have been dropped meanwhile (PostgreSQL restarted, a proxy cut
+/// it): it is asked, and replaced when gone, so nobody gets an error for it.
+async fn connections_the_database_dropped_while_idle_are_replaced_unseen(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    // Several requests at once, so that the pool holds several connections.
+    let gifts = (0..8).map(|_| app.give("office", "5.00", None));
+    futures_util::future::join_all(gifts).await;
+    if engine == Engine::Postgres {
+        let name = url::Url::parse(&app.db.url).expect("URL").path().trim_start_matches('/').to_owned();
+        app.execute_sql(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ))
+        .await;
+        // Past the half-second after which an idle connection is asked before use.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    for _ in 0..8 {
+        app.give("office", "5.00", None).await;
+        assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    }
+    let listed = app.json_as(&app.viewer_token, "/api/v1/admin/donations?campaign=office").await;
+    assert_eq!(listed["entries"].as_array().map(Vec::len), Some(16), "{listed}");
 }
 
 async fn readiness_follows_the_database(engine: Engine) {
