@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::amounts::settle;
 use super::client::{StripeApi, StripeApiError};
 use super::objects::{Charge, CheckoutSession, Expandable, Invoice};
-use super::process::{Effect, Plan, ProcessError, date_of, intent_of, record_or_hold};
+use super::process::{Effect, KnownIntent, Plan, ProcessError, date_of, intent_of, record_or_hold};
 use super::states::plan_subscription;
 use crate::ledger::checkout::Intent;
 use crate::ledger::entry::Donor;
@@ -19,8 +19,9 @@ pub(super) async fn plan_session_paid(
     api: &StripeApi,
     session: CheckoutSession,
     reported_at: DateTime<Utc>,
+    known: Option<&KnownIntent>,
 ) -> Result<Plan, ProcessError> {
-    let Some(intent) = intent_of(store, &session.metadata).await? else {
+    let Some(intent) = intent_of(store, known, &session.metadata).await? else {
         return Ok(Plan::Ignore("not an appeal checkout".to_owned()));
     };
     let email = session.customer_details.as_ref().and_then(|details| details.email.clone());
@@ -31,7 +32,7 @@ pub(super) async fn plan_session_paid(
             ));
         };
         let current = api.subscription(&subscription_id).await?;
-        let mut plan = plan_subscription(store, &current, email, reported_at).await?;
+        let mut plan = plan_subscription(store, &current, email, reported_at, known).await?;
         if let Plan::Apply(effects) = &mut plan {
             effects.push(Effect::Intent {
                 id: intent.id.clone(),
@@ -74,6 +75,7 @@ pub(super) async fn plan_invoice_paid(
     store: &Store,
     api: &StripeApi,
     invoice: Invoice,
+    known: Option<&KnownIntent>,
 ) -> Result<Plan, ProcessError> {
     if invoice.amount_paid <= 0 {
         return Ok(Plan::Ignore("nothing was paid".to_owned()));
@@ -82,10 +84,10 @@ pub(super) async fn plan_invoice_paid(
         return Ok(Plan::Ignore("not a subscription invoice".to_owned()));
     };
     let intent = match invoice.subscription_metadata() {
-        Some(metadata) => intent_of(store, metadata).await?,
+        Some(metadata) => intent_of(store, known, metadata).await?,
         None => match store.subscription(&subscription_id).await? {
             Some(Subscription { intent_id: Some(id), .. }) => store.intent(&id).await?,
-            _ => intent_of(store, &api.subscription(&subscription_id).await?.metadata).await?,
+            _ => intent_of(store, known, &api.subscription(&subscription_id).await?.metadata).await?,
         },
     };
     let Some(intent) = intent else {

@@ -87,7 +87,7 @@ pub async fn import_stripe(
     let count = subscriptions.len();
     for (done, current) in subscriptions.into_iter().enumerate() {
         on_progress("subscriptions", done, count);
-        if intent_of(store, &current.metadata).await?.is_some() {
+        if intent_of(store, None, &current.metadata).await?.is_some() {
             // Opened through appeal: its own events keep it.
             continue;
         }

@@ -55,6 +55,18 @@ pub struct Event {
     pub data: EventData,
 }
 
+impl Event {
+    /// The checkout intent its object names in our metadata: a Checkout Session's or a
+    /// subscription's own, or an invoice's subscription details as they stood.
+    pub fn intent_named(&self) -> Option<&str> {
+        let object = &self.data.object;
+        let details = object.get("parent").and_then(|parent| parent.get("subscription_details"));
+        [object, details.unwrap_or(&serde_json::Value::Null)]
+            .into_iter()
+            .find_map(|holder| holder.get("metadata")?.get(super::client::META_INTENT)?.as_str())
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct EventData {
     pub object: serde_json::Value,
@@ -437,4 +449,33 @@ pub struct PayoutTransaction {
     pub kind: String,
     #[serde(default)]
     pub source: Option<Expandable<Object>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Event;
+
+    fn event(object: serde_json::Value) -> Event {
+        serde_json::from_value(serde_json::json!({
+            "id": "evt_1", "type": "x", "created": 1, "data": {"object": object}
+        }))
+        .expect("an event")
+    }
+
+    /// The intent is found where Stripe carries our metadata, so that it is read with the
+    /// event's state instead of once more while planning.
+    #[test]
+    fn the_intent_an_event_names_is_found_where_stripe_carries_it() {
+        let session =
+            event(serde_json::json!({"object": "checkout.session", "metadata": {"appeal_intent": "int_a"}}));
+        assert_eq!(session.intent_named(), Some("int_a"));
+        let invoice = event(serde_json::json!({
+            "object": "invoice", "metadata": {},
+            "parent": {"subscription_details": {"metadata": {"appeal_intent": "int_b"}}}
+        }));
+        assert_eq!(invoice.intent_named(), Some("int_b"));
+        let other = event(serde_json::json!({"object": "charge", "metadata": {"order": "7"}}));
+        assert_eq!(other.intent_named(), None);
+        assert_eq!(event(serde_json::json!({"object": "payout"})).intent_named(), None);
+    }
 }

@@ -157,12 +157,15 @@ pub async fn process_event(
     raw: &str,
     source: EventSource,
 ) -> Result<EventOutcome, ProcessError> {
-    match store.event_state(&event.id).await? {
+    let named = event.intent_named();
+    let (state, intent) = store.event_state_and_intent(&event.id, named).await?;
+    match state {
         EventState::Done => return Ok(EventOutcome::Duplicate),
         EventState::Quarantined if source != EventSource::Treasurer => return Ok(EventOutcome::Quarantined),
         EventState::Open | EventState::Quarantined => {}
     }
-    let error = match attempt(store, api, mailer, event, raw, source).await {
+    let known = named.map(|id| KnownIntent { id: id.to_owned(), intent });
+    let error = match attempt(store, api, mailer, event, raw, source, known.as_ref()).await {
         Ok(outcome) => return Ok(outcome),
         Err(error) if error.is_database_down() => return Err(error),
         Err(error) => error,
@@ -197,8 +200,9 @@ async fn attempt(
     event: &Event,
     raw: &str,
     source: EventSource,
+    known: Option<&KnownIntent>,
 ) -> Result<EventOutcome, ProcessError> {
-    let (outcome, recorded) = match plan(store, api, event).await? {
+    let (outcome, recorded) = match plan(store, api, event, known).await? {
         Plan::Apply(effects) => apply(store, event, "applied", effects, source).await?,
         Plan::Ignore(reason) => {
             let (outcome, _) = apply(store, event, "ignored", Vec::new(), source).await?;
@@ -344,14 +348,19 @@ fn parse<T: serde::de::DeserializeOwned>(event: &Event) -> Result<T, ProcessErro
         .map_err(|error| ProcessError::Unreadable(format!("{} object: {error}", event.kind)))
 }
 
-async fn plan(store: &Store, api: &StripeApi, event: &Event) -> Result<Plan, ProcessError> {
+async fn plan(
+    store: &Store,
+    api: &StripeApi,
+    event: &Event,
+    known: Option<&KnownIntent>,
+) -> Result<Plan, ProcessError> {
     match event.kind.as_str() {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
-            gifts::plan_session_paid(store, api, parse(event)?, date_time_of(event.created)).await
+            gifts::plan_session_paid(store, api, parse(event)?, date_time_of(event.created), known).await
         }
         "checkout.session.async_payment_failed" => {
             let session: CheckoutSession = parse(event)?;
-            let Some(intent) = intent_of(store, &session.metadata).await? else {
+            let Some(intent) = intent_of(store, known, &session.metadata).await? else {
                 return Ok(Plan::Ignore("not an appeal checkout".to_owned()));
             };
             Ok(Plan::Apply(vec![Effect::Intent {
@@ -361,7 +370,7 @@ async fn plan(store: &Store, api: &StripeApi, event: &Event) -> Result<Plan, Pro
                 subscription: None,
             }]))
         }
-        "invoice.paid" => gifts::plan_invoice_paid(store, api, parse(event)?).await,
+        "invoice.paid" => gifts::plan_invoice_paid(store, api, parse(event)?, known).await,
         "invoice.payment_failed" => {
             let invoice: Invoice = parse(event)?;
             match invoice.subscription_id() {
@@ -384,7 +393,7 @@ async fn plan(store: &Store, api: &StripeApi, event: &Event) -> Result<Plan, Pro
             // Read the subscription as it stands now, so that events arriving out of order
             // can only ever store its latest state.
             let current = api.subscription(&described.id).await?;
-            states::plan_subscription(store, &current, None, date_time_of(event.created)).await
+            states::plan_subscription(store, &current, None, date_time_of(event.created), known).await
         }
         "charge.refunded" => {
             let charge: Charge = parse(event)?;
@@ -412,13 +421,24 @@ async fn plan(store: &Store, api: &StripeApi, event: &Event) -> Result<Plan, Pro
     }
 }
 
+/// The checkout intent an event names, read with the event's state (`None` within when it
+/// is not in the database).
+#[derive(Debug)]
+pub(super) struct KnownIntent {
+    id: String,
+    intent: Option<Intent>,
+}
+
+/// The checkout intent `metadata` names: the one `known` already read, or else read now.
 pub(super) async fn intent_of(
     store: &Store,
+    known: Option<&KnownIntent>,
     metadata: &std::collections::HashMap<String, String>,
 ) -> Result<Option<Intent>, StoreError> {
-    match metadata.get(META_INTENT) {
-        Some(id) => store.intent(id).await,
-        None => Ok(None),
+    match (metadata.get(META_INTENT), known) {
+        (Some(id), Some(known)) if known.id == *id => Ok(known.intent.clone()),
+        (Some(id), _) => store.intent(id).await,
+        (None, _) => Ok(None),
     }
 }
 

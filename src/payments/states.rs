@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::amounts::from_stripe;
 use super::client::StripeApi;
 use super::objects::{Payout, Subscription as StripeSubscription};
-use super::process::{Effect, Plan, ProcessError, date_of, intent_of};
+use super::process::{Effect, KnownIntent, Plan, ProcessError, date_of, intent_of};
 use crate::ledger::checkout::{Intent, Interval};
 use crate::ledger::subscription::Subscription;
 use crate::store::{PayoutItem, Store, StoredPayout, upsert_subscription_in};
@@ -17,9 +17,10 @@ pub(super) async fn plan_subscription(
     current: &StripeSubscription,
     email: Option<String>,
     reported_at: DateTime<Utc>,
+    known: Option<&KnownIntent>,
 ) -> Result<Plan, ProcessError> {
     let read_at = Utc::now().timestamp_micros();
-    let Some(intent) = intent_of(store, &current.metadata).await? else {
+    let Some(intent) = intent_of(store, known, &current.metadata).await? else {
         return Ok(Plan::Ignore("not an appeal subscription".to_owned()));
     };
     let subscription = subscription_state(current, &intent, Some(intent.id.clone()), email)?;
@@ -75,7 +76,7 @@ pub async fn store_subscription_state(
     store: &Store,
     current: &StripeSubscription,
 ) -> Result<(), ProcessError> {
-    let Plan::Apply(effects) = plan_subscription(store, current, None, Utc::now()).await? else {
+    let Plan::Apply(effects) = plan_subscription(store, current, None, Utc::now(), None).await? else {
         return Ok(());
     };
     let mut write = store.begin_write().await?;

@@ -59,6 +59,15 @@ pub struct Resolution<'a> {
     pub reason: &'a str,
 }
 
+/// Where an event stands, from its stored status (none when never seen).
+pub(super) fn event_state_of(status: Option<&str>) -> EventState {
+    match status {
+        None | Some("deferred" | "failing") => EventState::Open,
+        Some("quarantined") => EventState::Quarantined,
+        Some(_) => EventState::Done,
+    }
+}
+
 impl Store {
     /// Where an event stands (so a duplicate costs one read).
     pub async fn event_state(&self, event_id: &str) -> Result<EventState, StoreError> {
@@ -67,11 +76,7 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         let status: Option<String> = row.map(|row| row.try_get("status")).transpose()?;
-        Ok(match status.as_deref() {
-            None | Some("deferred" | "failing") => EventState::Open,
-            Some("quarantined") => EventState::Quarantined,
-            Some(_) => EventState::Done,
-        })
+        Ok(event_state_of(status.as_deref()))
     }
 
     /// Keeps an event that waits for `waiting_for` (a charge id) to reach the ledger.

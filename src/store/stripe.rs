@@ -21,9 +21,10 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::events::event_state_of;
 use super::{
-    Store, StoreError, WriteTx, now, read_currency, read_flag, read_instant, read_optional_instant,
-    stored_instant,
+    EventState, Store, StoreError, WriteTx, now, read_currency, read_flag, read_instant,
+    read_optional_instant, stored_instant,
 };
 use crate::access::Scope;
 use crate::ledger::Slug;
@@ -32,6 +33,11 @@ use crate::ledger::checkout::{CheckoutDraft, Intent, Interval, Locale};
 use crate::ledger::entry::{Donor, Entry};
 use crate::ledger::outgoing::EventKind;
 use crate::ledger::subscription::Subscription;
+
+/// A checkout intent's columns (`i`), with its campaign's (`c`) currency.
+const INTENT_COLUMNS: &str = "i.id, i.campaign_id, i.branch_id, i.billing_interval, i.amount_minor, \
+     i.fee_cover_minor, i.currency, c.currency AS ledger_currency, i.donor_name, i.donor_email, i.anonymous, \
+     i.public_message, i.locale, i.status, i.stripe_session, i.source_ref";
 
 /// Filters for the subscriptions list.
 #[derive(Clone, Debug, Default)]
@@ -93,13 +99,36 @@ impl Store {
 
     async fn intent_where(&self, column: &'static str, value: &str) -> Result<Option<Intent>, StoreError> {
         let sql = format!(
-            "SELECT i.id, i.campaign_id, i.branch_id, i.billing_interval, i.amount_minor, i.fee_cover_minor, \
-             i.currency, c.currency AS ledger_currency, i.donor_name, i.donor_email, i.anonymous, i.public_message, \
-             i.locale, i.status, i.stripe_session, i.source_ref \
-             FROM checkout_intents i JOIN campaigns c ON c.id = i.campaign_id WHERE i.{column} = $1"
+            "SELECT {INTENT_COLUMNS} FROM checkout_intents i JOIN campaigns c ON c.id = i.campaign_id \
+             WHERE i.{column} = $1"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).fetch_optional(self.pool()).await?;
         row.as_ref().map(intent_from_row).transpose()
+    }
+
+    /// Where a Stripe event stands and, in the same read, the checkout intent `intent_id` (the
+    /// one its object names): one round trip before an event is planned, not two.
+    pub async fn event_state_and_intent(
+        &self,
+        event_id: &str,
+        intent_id: Option<&str>,
+    ) -> Result<(EventState, Option<Intent>), StoreError> {
+        let sql = format!(
+            "SELECT (SELECT status FROM stripe_events WHERE id = $1) AS event_status, {INTENT_COLUMNS} \
+             FROM (SELECT 1 AS one) o LEFT JOIN checkout_intents i ON i.id = $2 \
+             LEFT JOIN campaigns c ON c.id = i.campaign_id"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(event_id)
+            .bind(intent_id)
+            .fetch_one(self.pool())
+            .await?;
+        let state = event_state_of(row.try_get::<Option<String>, _>("event_status")?.as_deref());
+        let intent = match row.try_get::<Option<String>, _>("id")? {
+            Some(_) => Some(intent_from_row(&row)?),
+            None => None,
+        };
+        Ok((state, intent))
     }
 
     /// The donation recorded for a Stripe charge, if it is in the ledger yet.
