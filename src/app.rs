@@ -150,12 +150,9 @@ impl Application {
         let state = self.state.clone();
         let limits = self.limits;
         let reconciling = match (&state.payments, self.reconcile_every) {
-            (Some(payments), Some(every)) => Some(tokio::spawn(reconcile_periodically(
-                self.store.clone(),
-                payments.api.clone(),
-                Some(state.mailer.clone()),
-                every,
-            ))),
+            (Some(payments), Some(every)) => {
+                Some(tokio::spawn(reconcile_periodically(self.store.clone(), payments.api.clone(), every)))
+            }
             _ => None,
         };
         let sending = tokio::spawn(self.sender.run());

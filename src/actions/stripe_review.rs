@@ -9,7 +9,6 @@ use crate::access::Actor;
 use crate::ledger::entry::Entry;
 use crate::ledger::validation::{AmountText, optional_text};
 use crate::ledger::{EntryKind, FieldErrors, Money, MoneyError};
-use crate::mail::Mailer;
 use crate::payments::Payments;
 use crate::payments::objects::Event;
 use crate::payments::process::{EventOutcome, EventSource, process_event, resume_deferred};
@@ -34,7 +33,6 @@ fn required_reason(reason: Option<String>) -> Result<String, ActionError> {
 pub async fn retry_stripe_event(
     store: &Store,
     payments: Option<&Payments>,
-    mailer: Option<&Mailer>,
     event_id: &str,
     actor: &Actor,
 ) -> Result<EventOutcome, ActionError> {
@@ -45,7 +43,7 @@ pub async fn retry_stripe_event(
     let event: Event = serde_json::from_str(&payload).map_err(|error| {
         ActionError::Process(crate::payments::process::ProcessError::Unreadable(error.to_string()))
     })?;
-    let outcome = process_event(store, &payments.api, mailer, &event, &payload, EventSource::Treasurer).await;
+    let outcome = process_event(store, &payments.api, &event, &payload, EventSource::Treasurer).await;
     let after = match &outcome {
         Ok(outcome) => serde_json::json!({"outcome": outcome.as_str()}),
         Err(error) => serde_json::json!({"error": error.to_string()}),
@@ -122,7 +120,6 @@ pub struct FlagResolved {
 pub async fn resolve_flag(
     store: &Store,
     payments: Option<&Payments>,
-    mailer: Option<&Mailer>,
     flag_id: i64,
     input: FlagResolutionInput,
     actor: &Actor,
@@ -198,7 +195,7 @@ pub async fn resolve_flag(
         && gift.kind == EntryKind::Donation
         && let Some(charge) = &gift.stripe.charge
     {
-        resume_deferred(store, &payments.api, mailer, charge, EventSource::Treasurer).await?;
+        resume_deferred(store, &payments.api, charge, EventSource::Treasurer).await?;
     }
     let flag = store.flag(flag_id).await?.ok_or(ActionError::NotFound("flag"))?;
     let after = serde_json::json!({

@@ -439,8 +439,8 @@ async fn run_with_store(command: Command, store: &Store, config: &Config) -> Exi
                 );
             })
         }
-        Command::Reconcile { since } => return stripe::reconcile(store, payments, config, &since).await,
-        Command::Stripe(command) => return stripe::run(command, store, payments, config, &actor).await,
+        Command::Reconcile { since } => return stripe::reconcile(store, payments, &since).await,
+        Command::Stripe(command) => return stripe::run(command, store, payments, &actor).await,
         Command::Export(args) => export(store, config, args).await,
         Command::User(command) => people::run_user(command, store, &actor).await,
         Command::Batch(BatchCommand::Import(args)) => import_batch(store, args, &actor).await,

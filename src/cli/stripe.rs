@@ -8,9 +8,8 @@ use clap::Subcommand;
 use super::report_action;
 use crate::access::{Actor, Scope};
 use crate::actions::{self, ActionError, FlagResolutionInput};
-use crate::config::{Config, parse_duration};
+use crate::config::parse_duration;
 use crate::ledger::validation::AmountText;
-use crate::mail::Mailer;
 use crate::payments::Payments;
 use crate::payments::reconcile::{compare_with_stripe, reconcile as reconcile_events};
 use crate::store::{FailedEvent, Flag, FlagFilter, FlagKind, Store, StoreError};
@@ -53,25 +52,12 @@ pub(super) enum StripeCommand {
     },
 }
 
-/// The mailer the command line sends receipts with, as `serve` does.
-pub(super) fn mailer(config: &Config) -> Result<Mailer, ExitCode> {
-    Mailer::from_config(&config.mail, &config.site, &config.public_url).map_err(|error| {
-        eprintln!("error: {error}");
-        ExitCode::FAILURE
-    })
-}
-
 pub(super) async fn run(
     command: StripeCommand,
     store: &Store,
     payments: Option<&Payments>,
-    config: &Config,
     actor: &Actor,
 ) -> ExitCode {
-    let mailer = match mailer(config) {
-        Ok(mailer) => mailer,
-        Err(code) => return code,
-    };
     let result = match command {
         StripeCommand::Events => match store.failed_events(&actor.scope()).await {
             Ok(events) => {
@@ -83,11 +69,9 @@ pub(super) async fn run(
             }
             Err(error) => Err(error.into()),
         },
-        StripeCommand::Retry { event } => {
-            actions::retry_stripe_event(store, payments, Some(&mailer), &event, actor)
-                .await
-                .map(|outcome| println!("{event}: {}", outcome.as_str()))
-        }
+        StripeCommand::Retry { event } => actions::retry_stripe_event(store, payments, &event, actor)
+            .await
+            .map(|outcome| println!("{event}: {}", outcome.as_str())),
         StripeCommand::Dismiss { event, reason } => {
             actions::dismiss_stripe_event(store, &event, Some(reason), actor)
                 .await
@@ -114,7 +98,7 @@ pub(super) async fn run(
                 amount: amount.map(AmountText),
                 fee: fee.map(AmountText),
             };
-            actions::resolve_flag(store, payments, Some(&mailer), flag, input, actor).await.map(|resolved| {
+            actions::resolve_flag(store, payments, flag, input, actor).await.map(|resolved| {
                 match resolved.entry {
                     Some(entry) => println!(
                         "flag #{flag} resolved: recorded entry {} ({}) of {} {}",
@@ -215,12 +199,7 @@ pub(super) async fn check_stripe(store: &Store, payments: Option<&Payments>, sin
     }
 }
 
-pub(super) async fn reconcile(
-    store: &Store,
-    payments: Option<&Payments>,
-    config: &Config,
-    since: &str,
-) -> ExitCode {
+pub(super) async fn reconcile(store: &Store, payments: Option<&Payments>, since: &str) -> ExitCode {
     let Some(seconds) = parse_duration(since) else {
         eprintln!("error: since must be a duration such as 72h, 7d or 90m");
         return ExitCode::from(2);
@@ -229,11 +208,7 @@ pub(super) async fn reconcile(
         eprintln!("error: {}", ActionError::PaymentsNotConfigured);
         return ExitCode::FAILURE;
     };
-    let mailer = match mailer(config) {
-        Ok(mailer) => mailer,
-        Err(code) => return code,
-    };
-    match reconcile_events(store, &payments.api, Some(&mailer), seconds).await {
+    match reconcile_events(store, &payments.api, seconds).await {
         Ok(report) if report.skipped => {
             println!("another instance is reconciling now; nothing done");
             ExitCode::SUCCESS

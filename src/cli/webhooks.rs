@@ -42,9 +42,8 @@ pub(super) async fn run(
 ) -> Result<(), ActionError> {
     match command {
         WebhookCommand::Deliver => {
-            let Ok(mailer) = super::stripe::mailer(config) else {
-                return Err(ActionError::Output("the mail settings are not usable".to_owned()));
-            };
+            let mailer = crate::mail::Mailer::from_config(&config.mail, &config.site, &config.public_url)
+                .map_err(|error| ActionError::Output(format!("the mail settings are not usable: {error}")))?;
             let Some(lock) = store.try_job_lock(SENDER_JOB).await? else {
                 println!("another instance's sender is at work; nothing done");
                 return Ok(());

@@ -273,10 +273,10 @@ pub(super) async fn manage_receipt(
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
         return response;
     }
-    let (worker, to) = (state.clone(), email.clone());
-    tokio::spawn(
-        async move { worker.mailer.send_receipt_in(&worker.store, &entry, &to, Some(language)).await },
-    );
+    // Queued for the background sender, which writes it in the page's language.
+    if let Err(error) = state.store.queue_receipt(entry.id, &email, &language.code).await {
+        return Problem::from(error).into_response();
+    }
     let notice = language.fill("manage.receipt.sent", &[("email", &email)]);
     donor_page(&state, &lang, &token, StatusCode::OK, Some(notice)).await
 }

@@ -27,11 +27,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_supporter_emails))
 }
 
-/// An email appeal wrote to a supporter about their subscription.
+/// An email appeal wrote to a supporter: about their subscription, their annual statement, or
+/// (until it is sent) a gift's receipt.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SupporterEmailBody {
     pub id: i64,
-    /// `payment_failed`, `payment_reminder`, `payment_recovered` or `renewal_notice`.
+    /// `payment_failed`, `payment_reminder`, `payment_recovered`, `renewal_notice`,
+    /// `annual_statement`, or `receipt` (a gift's receipt, listed until it is sent).
     pub kind: String,
     pub to: String,
     pub subscription: String,
@@ -39,7 +41,7 @@ pub struct SupporterEmailBody {
     /// Empty until it is written, when it is sent.
     pub subject: String,
     /// `pending`, `sent`, or `cancelled` (no longer applied before it went: the payment went
-    /// through first, or the subscription is gone).
+    /// through first, or the subscription or gift is gone).
     pub state: &'static str,
     pub created_at: String,
     pub sent_at: Option<String>,
@@ -84,8 +86,9 @@ pub struct SupporterEmailQuery {
     pub subscription: Option<String>,
 }
 
-/// The emails written to supporters about their subscriptions (a failed payment and the card
-/// link, a payment recovered), newest first, at most 500: to whom, when, and whether they went.
+/// The emails written to supporters (about their subscriptions: a failed payment and the card
+/// link, a payment recovered; their statements; and the gifts' receipts waiting to be sent),
+/// newest first, at most 500: to whom, when, and whether they went.
 /// Treasurers of the whole organization only (they hold donors' addresses).
 #[utoipa::path(get, path = "/api/v1/admin/emails", tag = "stripe review", params(SupporterEmailQuery),
     responses((status = 200, description = "The emails", body = SupporterEmailList)))]
@@ -239,9 +242,7 @@ async fn resolve_flag(
     ApiJson(input): ApiJson<FlagResolutionInput>,
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Treasurer)?;
-    let resolved =
-        actions::resolve_flag(&state.store, state.payments.as_ref(), Some(&state.mailer), id, input, actor)
-            .await?;
+    let resolved = actions::resolve_flag(&state.store, state.payments.as_ref(), id, input, actor).await?;
     let body = ResolvedFlag {
         flag: FlagBody::new(&resolved.flag),
         recorded_entry: resolved.entry.as_ref().map(|entry| entry.id),
@@ -271,9 +272,7 @@ async fn retry_event(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
     let actor = caller.require(Role::Treasurer)?;
-    let outcome =
-        actions::retry_stripe_event(&state.store, state.payments.as_ref(), Some(&state.mailer), &id, actor)
-            .await?;
+    let outcome = actions::retry_stripe_event(&state.store, state.payments.as_ref(), &id, actor).await?;
     Ok(axum::Json(EventDecision { event: id, outcome: Some(outcome.as_str()), status: None }).into_response())
 }
 

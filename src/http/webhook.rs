@@ -63,9 +63,7 @@ async fn receive_event(
     span.record("event_id", event.id.as_str());
     span.record("event_type", event.kind.as_str());
     let raw = String::from_utf8_lossy(&body);
-    let outcome =
-        process_event(&state.store, &payments.api, Some(&state.mailer), &event, &raw, EventSource::Webhook)
-            .await?;
+    let outcome = process_event(&state.store, &payments.api, &event, &raw, EventSource::Webhook).await?;
     let outcome_name = outcome.as_str();
     tracing::info!(outcome = outcome_name, "Stripe event");
     Ok((StatusCode::OK, axum::Json(EventReceived { received: true, outcome: outcome_name })).into_response())

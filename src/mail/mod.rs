@@ -1,5 +1,7 @@
 //! Emails to supporters: receipts and self-service links, in the supporter's language,
 //! through SMTP when `SMTP_URL` is set, else written as .eml files to a folder and logged.
+//! Receipts and the other supporters' emails are queued in the outbox (`store::emails`) and
+//! written here when the background sender sends them.
 
 use std::path::PathBuf;
 
@@ -9,7 +11,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::{MailConfig, SiteConfig};
 use crate::ledger::entry::Entry;
-use crate::store::{Store, SupporterEmailKind};
+use crate::store::{Store, StoreError, SupporterEmailKind};
 use crate::web::i18n::{Language, catalog};
 
 #[derive(Debug, thiserror::Error)]
@@ -121,27 +123,17 @@ impl Mailer {
         Ok(())
     }
 
-    /// The thank-you receipt for an online donation or installment, in the donor's language.
-    /// Failures are logged: a receipt must never undo a recorded gift.
-    pub async fn send_receipt(&self, store: &Store, entry: &Entry) {
-        if let Some(email) = entry.donor.email.as_deref() {
-            self.send_receipt_in(store, entry, email, None).await;
-        }
-    }
-
-    /// The receipt of `entry` to `email`, in `language` when given (a donor asking for it
-    /// again from their page, to the address their link went to), else in the language of
-    /// the checkout it came from.
-    pub async fn send_receipt_in(
+    /// The thank-you receipt of a gift, its subject and text: in `language` when given (a
+    /// donor asking for it again from their page), else in the language of the checkout it
+    /// came from. The outbox's sender writes it when it sends it.
+    pub async fn receipt(
         &self,
         store: &Store,
         entry: &Entry,
-        email: &str,
         language: Option<&Language>,
-    ) {
+    ) -> Result<(String, String), StoreError> {
         // The campaign and the checkout's language in one read.
-        let context =
-            store.receipt_context(entry.campaign_id, entry.reference.as_deref()).await.ok().flatten();
+        let context = store.receipt_context(entry.campaign_id, entry.reference.as_deref()).await?;
         let language = language.unwrap_or_else(|| {
             context
                 .as_ref()
@@ -153,10 +145,7 @@ impl Mailer {
             Some((campaign, _)) => campaign.title.get(&language.code).to_owned(),
             None => entry.campaign_slug.to_string(),
         };
-        let (subject, body) = self.receipt_text(language, entry, &title);
-        if let Err(error) = self.send(email, &subject, &body).await {
-            tracing::error!(%error, entry = entry.id, "the receipt could not be sent");
-        }
+        Ok(self.receipt_text(language, entry, &title))
     }
 
     fn receipt_text(&self, language: &Language, entry: &Entry, title: &str) -> (String, String) {
@@ -200,6 +189,7 @@ impl Mailer {
             SupporterEmailKind::RenewalNotice => "mail.renewal_notice",
             SupporterEmailKind::PaymentReminder => "mail.payment_reminder",
             SupporterEmailKind::AnnualStatement => "mail.statement",
+            SupporterEmailKind::Receipt => "mail.receipt",
         };
         let name = facts.donor_name.clone().unwrap_or_else(|| language.t("mail.receipt.friend").to_owned());
         let amount = language.money(facts.amount_minor, facts.currency);

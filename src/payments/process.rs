@@ -23,12 +23,11 @@ use crate::ledger::entry::Entry;
 use crate::ledger::outgoing::EventKind;
 use crate::ledger::subscription::Subscription;
 use crate::ledger::{EntryKind, NewEntry};
-use crate::mail::Mailer;
 use crate::store::{
     EventClaim, EventFailure, EventState, FlagKind, NewFlag, PayoutItem, RecordOutcome, Store, StoreError,
     StoredDispute, StoredPayout, claim_event_in, mark_subscription_past_due_in, payout_report_on,
-    queue_payment_failed_in, raise_flag_in, record_entry_in, settle_payment_failed_in, update_intent_in,
-    upsert_dispute_in, upsert_payout_in, upsert_subscription_in,
+    queue_payment_failed_in, queue_receipt_in, raise_flag_in, record_entry_in, settle_payment_failed_in,
+    update_intent_in, upsert_dispute_in, upsert_payout_in, upsert_subscription_in,
 };
 
 /// What became of an event.
@@ -152,7 +151,6 @@ impl EventSource {
 pub async fn process_event(
     store: &Store,
     api: &StripeApi,
-    mailer: Option<&Mailer>,
     event: &Event,
     raw: &str,
     source: EventSource,
@@ -165,7 +163,7 @@ pub async fn process_event(
         EventState::Open | EventState::Quarantined => {}
     }
     let known = named.map(|id| KnownIntent { id: id.to_owned(), intent });
-    let error = match attempt(store, api, mailer, event, raw, source, known.as_ref()).await {
+    let error = match attempt(store, api, event, raw, source, known.as_ref()).await {
         Ok(outcome) => return Ok(outcome),
         Err(error) if error.is_database_down() => return Err(error),
         Err(error) => error,
@@ -196,7 +194,6 @@ pub async fn process_event(
 async fn attempt(
     store: &Store,
     api: &StripeApi,
-    mailer: Option<&Mailer>,
     event: &Event,
     raw: &str,
     source: EventSource,
@@ -214,7 +211,7 @@ async fn attempt(
             store.defer_event(&event.id, &event.kind, event.created, &charge, raw, source.as_str()).await?;
             // The payment may have landed between our look and the deferral: look again.
             if store.donation_for_charge(&charge).await?.is_some() {
-                Box::pin(resume_deferred(store, api, mailer, &charge, source)).await?;
+                Box::pin(resume_deferred(store, api, &charge, source)).await?;
                 let outcome = if store.event_state(&event.id).await? == EventState::Done {
                     EventOutcome::Applied
                 } else {
@@ -227,11 +224,8 @@ async fn attempt(
         }
     };
     for donation in &recorded {
-        if let Some(mailer) = mailer {
-            mailer.send_receipt(store, donation).await;
-        }
         if let Some(charge) = &donation.stripe.charge {
-            Box::pin(resume_deferred(store, api, mailer, charge, source)).await?;
+            Box::pin(resume_deferred(store, api, charge, source)).await?;
         }
     }
     Ok(outcome)
@@ -241,21 +235,21 @@ async fn attempt(
 pub(crate) async fn resume_deferred(
     store: &Store,
     api: &StripeApi,
-    mailer: Option<&Mailer>,
     charge: &str,
     source: EventSource,
 ) -> Result<(), ProcessError> {
     for deferred in store.deferred_events(charge).await? {
         let event: Event = serde_json::from_str(&deferred.payload)
             .map_err(|error| ProcessError::Unreadable(error.to_string()))?;
-        let outcome = process_event(store, api, mailer, &event, &deferred.payload, source).await;
+        let outcome = process_event(store, api, &event, &deferred.payload, source).await;
         tracing::info!(event = %event.id, ?outcome, "tried an event that waited for its payment");
     }
     Ok(())
 }
 
-/// Writes the event's id and its effects in one transaction; returns the donations it
-/// recorded, so that receipts go out and events waiting for them can follow.
+/// Writes the event's id and its effects in one transaction, with the receipt of each gift
+/// it records (sent by the outbox's sender); returns the donations it recorded, so that
+/// events waiting for them can follow.
 async fn apply(
     store: &Store,
     event: &Event,
@@ -270,6 +264,11 @@ async fn apply(
         return Ok((EventOutcome::Duplicate, Vec::new()));
     }
     let (recorded_donations, _) = apply_effects(&mut write, effects, &event.id).await?;
+    for donation in &recorded_donations {
+        if let Some(email) = donation.donor.email.as_deref() {
+            queue_receipt_in(&mut write, donation.id, email, None).await?;
+        }
+    }
     write.commit().await?;
     Ok((EventOutcome::Applied, recorded_donations))
 }

@@ -6,7 +6,6 @@ use super::client::StripeApi;
 use super::objects::Event;
 use super::process::{EventOutcome, EventSource, ProcessError, process_event};
 use crate::access::Scope;
-use crate::mail::Mailer;
 use crate::store::{FailedEvent, Store};
 
 /// What a reconcile run did, event by event.
@@ -38,13 +37,12 @@ impl ReconcileReport {
 pub async fn reconcile(
     store: &Store,
     api: &StripeApi,
-    mailer: Option<&Mailer>,
     since_seconds: i64,
 ) -> Result<ReconcileReport, ProcessError> {
     let Some(lock) = store.try_job_lock("reconcile").await? else {
         return Ok(ReconcileReport { skipped: true, ..ReconcileReport::default() });
     };
-    let report = reconcile_locked(store, api, mailer, since_seconds).await;
+    let report = reconcile_locked(store, api, since_seconds).await;
     lock.release().await?;
     report
 }
@@ -52,7 +50,6 @@ pub async fn reconcile(
 async fn reconcile_locked(
     store: &Store,
     api: &StripeApi,
-    mailer: Option<&Mailer>,
     since_seconds: i64,
 ) -> Result<ReconcileReport, ProcessError> {
     let mut report = ReconcileReport::default();
@@ -66,7 +63,7 @@ async fn reconcile_locked(
         let Some(payload) = failed.payload else { continue };
         tried.insert(failed.id.clone());
         match serde_json::from_str::<Event>(&payload) {
-            Ok(event) => apply_one(store, api, mailer, &event, &payload, &mut report).await?,
+            Ok(event) => apply_one(store, api, &event, &payload, &mut report).await?,
             Err(error) => report.failed.push((failed.id, failed.kind, format!("cannot be read: {error}"))),
         }
     }
@@ -90,7 +87,7 @@ async fn reconcile_locked(
             "id": event.id, "type": event.kind, "created": event.created, "data": {"object": event.data.object}
         }))
         .map_err(|error| ProcessError::Unreadable(error.to_string()))?;
-        apply_one(store, api, mailer, event, &raw, &mut report).await?;
+        apply_one(store, api, event, &raw, &mut report).await?;
     }
     report.outstanding = store.failed_events(&Scope::everything()).await?;
     Ok(report)
@@ -100,13 +97,12 @@ async fn reconcile_locked(
 async fn apply_one(
     store: &Store,
     api: &StripeApi,
-    mailer: Option<&Mailer>,
     event: &Event,
     raw: &str,
     report: &mut ReconcileReport,
 ) -> Result<(), ProcessError> {
     let named = (event.id.clone(), event.kind.clone());
-    match process_event(store, api, mailer, event, raw, EventSource::Reconcile).await {
+    match process_event(store, api, event, raw, EventSource::Reconcile).await {
         Ok(EventOutcome::Applied) => report.applied.push(named),
         Ok(EventOutcome::Deferred) => report.deferred.push(named),
         Ok(EventOutcome::Duplicate | EventOutcome::Ignored(_) | EventOutcome::Quarantined) => {}
@@ -122,17 +118,12 @@ pub const SERVE_WINDOW_SECONDS: i64 = 72 * 3600;
 /// `serve`'s background reconcile: every `every`, the last three days of events are
 /// reconciled and failed events tried again, so no cron is needed. On PostgreSQL the job
 /// lock makes one instance do it at a time. Runs until the task is dropped.
-pub async fn reconcile_periodically(
-    store: Store,
-    api: StripeApi,
-    mailer: Option<Mailer>,
-    every: std::time::Duration,
-) {
+pub async fn reconcile_periodically(store: Store, api: StripeApi, every: std::time::Duration) {
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match reconcile(&store, &api, mailer.as_ref(), SERVE_WINDOW_SECONDS).await {
+        match reconcile(&store, &api, SERVE_WINDOW_SECONDS).await {
             Ok(report) if report.skipped => {}
             Ok(report) if report.is_clean() => tracing::info!(
                 seen = report.seen,

@@ -1,5 +1,5 @@
-//! The outbox of emails appeal sends on its own (an endpoint disabled, a supporter's payment
-//! that failed or recovered): each written in the transaction of what causes it, sent by the
+//! The outbox of emails appeal sends on its own (an endpoint disabled, a gift's receipt, a
+//! supporter's payment that failed or recovered): each written in the transaction of what causes it, sent by the
 //! background sender (`crate::webhooks`) and tried again until the mail server takes it.
 //! A supporter's email is written at most once under its `once_key`, and its text is made
 //! when it is sent (`crate::mail`), in the supporter's language.
@@ -55,6 +55,9 @@ pub enum SupporterEmailKind {
     PaymentReminder,
     /// A donor's annual statement, the PDF attached (`data`: `statement`, its id).
     AnnualStatement,
+    /// A gift's receipt (`data`: `entry`, its id, and `language` when the donor asked for it
+    /// again in one). Not kept once sent.
+    Receipt,
 }
 
 impl SupporterEmailKind {
@@ -65,6 +68,7 @@ impl SupporterEmailKind {
             Self::RenewalNotice => "renewal_notice",
             Self::PaymentReminder => "payment_reminder",
             Self::AnnualStatement => "annual_statement",
+            Self::Receipt => "receipt",
         }
     }
 
@@ -75,6 +79,7 @@ impl SupporterEmailKind {
             "renewal_notice" => Some(Self::RenewalNotice),
             "payment_reminder" => Some(Self::PaymentReminder),
             "annual_statement" => Some(Self::AnnualStatement),
+            "receipt" => Some(Self::Receipt),
             _ => None,
         }
     }
@@ -197,6 +202,29 @@ pub(crate) async fn settle_payment_failed_in(write: &mut WriteTx, invoice: &str)
     Ok(())
 }
 
+/// Queues the receipt of gift `entry_id` to `to`, written when it is sent: in `language`
+/// when given (the donor asked for it again in one), else in the language of the checkout
+/// the gift came from.
+pub(crate) async fn queue_receipt_in(
+    write: &mut WriteTx,
+    entry_id: i64,
+    to: &str,
+    language: Option<&str>,
+) -> Result<(), StoreError> {
+    let stamp = stored_instant(now());
+    sqlx::query(
+        "INSERT INTO outbox_emails (to_address, subject, body, created_at, kind, data, send_after) \
+         VALUES ($1, '', '', $2, 'receipt', $3, $2)",
+    )
+    .bind(to)
+    .bind(&stamp)
+    .bind(serde_json::json!({"entry": entry_id, "language": language}).to_string())
+    .execute(&mut *write.tx)
+    .await?;
+    write.wake_sender = true;
+    Ok(())
+}
+
 /// A supporter's email as treasurers see it.
 #[derive(Clone, Debug)]
 pub struct SupporterEmailRecord {
@@ -255,6 +283,13 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Queues a gift's receipt again, as its donor asked from their page, in `language`.
+    pub async fn queue_receipt(&self, entry_id: i64, to: &str, language: &str) -> Result<(), StoreError> {
+        let mut write = self.begin_write().await?;
+        queue_receipt_in(&mut write, entry_id, to, Some(language)).await?;
+        write.commit().await
     }
 
     /// Queues the notice of every yearly subscription that renews within `ahead` of `at` and has
@@ -401,6 +436,14 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut write = self.begin_write().await?;
         let now = stored_instant(now());
+        if error.is_none() {
+            // A receipt is kept only until it is sent: the ledger and the gift's details say
+            // what it said.
+            sqlx::query("DELETE FROM outbox_emails WHERE id = $1 AND kind = 'receipt'")
+                .bind(id)
+                .execute(&mut *write.tx)
+                .await?;
+        }
         // A supporter's email keeps `next_attempt_at` empty (see migration 20): its next try is
         // `send_after`.
         sqlx::query(

@@ -47,7 +47,7 @@ pub use check::Discrepancy;
 pub use documents::ProgressDocument;
 pub use donors::DonorFigures;
 pub use emails::{QueuedEmail, SupporterEmail, SupporterEmailKind, SupporterEmailRecord};
-pub(crate) use emails::{queue_payment_failed_in, settle_payment_failed_in};
+pub(crate) use emails::{queue_payment_failed_in, queue_receipt_in, settle_payment_failed_in};
 pub(crate) use entries::record_entry_in;
 pub use entries::{EntryFilter, RecordOutcome};
 pub(crate) use events::claim_event_in;

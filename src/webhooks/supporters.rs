@@ -1,7 +1,8 @@
-//! Supporters' emails about their subscriptions, written when the background sender sends
-//! them: the subscription as it stands, in the language of the checkout that started it, and
-//! for a failed payment a fresh one-time link to change the card (made only when the email
-//! goes out, so that a notice never sent leaves no link behind).
+//! Supporters' emails, written when the background sender sends them: a gift's receipt from
+//! the gift as the ledger keeps it; about a subscription, the subscription as it stands; in
+//! the language of the checkout that started it, and for a failed payment with a fresh
+//! one-time link to change the card (made only when the email goes out, so that a notice
+//! never sent leaves no link behind).
 
 use chrono::{DateTime, Utc};
 
@@ -39,13 +40,16 @@ pub(super) fn reminder(email: &SupporterEmail, tries: usize) -> Reminder {
 }
 
 /// The subject and body of a supporter's email; `None` when it can no longer be written
-/// (its subscription or donor gone), and it is put aside.
+/// (its subscription, gift or donor gone), and it is put aside.
 pub(super) async fn write(
     store: &Store,
     mailer: &Mailer,
     to: &str,
     email: &SupporterEmail,
 ) -> Result<Option<(String, String)>, StoreError> {
+    if email.kind == SupporterEmailKind::Receipt {
+        return receipt(store, mailer, email).await;
+    }
     let Some(subscription) = store.subscription(&email.subscription_id).await? else {
         return Ok(None);
     };
@@ -99,6 +103,18 @@ pub(super) async fn write(
         renews_on: subscription.current_period_end,
     };
     Ok(Some(mailer.subscription_text(language, &facts, email.kind)))
+}
+
+/// A gift's receipt, written from the gift as the ledger keeps it.
+async fn receipt(
+    store: &Store,
+    mailer: &Mailer,
+    email: &SupporterEmail,
+) -> Result<Option<(String, String)>, StoreError> {
+    let Some(entry) = email.data["entry"].as_i64() else { return Ok(None) };
+    let Some(entry) = store.entry(entry).await? else { return Ok(None) };
+    let language = email.data["language"].as_str().and_then(|code| catalog().get(code));
+    Ok(Some(mailer.receipt(store, &entry, language).await?))
 }
 
 /// The email of an annual statement: its subject, body and the PDF (named by its number);

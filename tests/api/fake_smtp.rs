@@ -1,6 +1,8 @@
 //! A real SMTP server on loopback, small enough to read: it accepts every message and keeps
-//! it, so tests read what a supporter would receive.
+//! it, so tests read what a supporter would receive; or, while told to, turns every message
+//! away with a temporary failure, as a mail server that is down or overloaded does.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -10,6 +12,7 @@ use tokio::net::TcpListener;
 pub struct FakeSmtp {
     pub url: String,
     messages: Arc<Mutex<Vec<String>>>,
+    refusing: Arc<AtomicBool>,
 }
 
 impl FakeSmtp {
@@ -17,10 +20,11 @@ impl FakeSmtp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port for the fake SMTP server");
         let url = format!("smtp://{}", listener.local_addr().expect("an address"));
         let messages: Arc<Mutex<Vec<String>>> = Arc::default();
-        let kept = messages.clone();
+        let refusing: Arc<AtomicBool> = Arc::default();
+        let (kept, refuse) = (messages.clone(), refusing.clone());
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                let kept = kept.clone();
+                let (kept, refuse) = (kept.clone(), refuse.clone());
                 tokio::spawn(async move {
                     let (reader, mut writer) = socket.into_split();
                     let mut lines = BufReader::new(reader).lines();
@@ -40,6 +44,7 @@ impl FakeSmtp {
                         }
                         let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
                         let answer: &[u8] = match verb.as_str() {
+                            "MAIL" if refuse.load(Ordering::SeqCst) => b"451 4.3.0 try again later\r\n",
                             "EHLO" | "HELO" => b"250-fake.smtp\r\n250 8BITMIME\r\n",
                             "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 2.1.0 ok\r\n",
                             "DATA" => {
@@ -57,7 +62,12 @@ impl FakeSmtp {
                 });
             }
         });
-        FakeSmtp { url, messages }
+        FakeSmtp { url, messages, refusing }
+    }
+
+    /// Turns every message away (`451`, try again later) until told otherwise.
+    pub fn refuse(&self, refusing: bool) {
+        self.refusing.store(refusing, Ordering::SeqCst);
     }
 
     pub fn messages(&self) -> Vec<String> {

@@ -384,6 +384,22 @@ impl TestApp {
             .status()
     }
 
+    /// Waits (bounded) until the supporters' emails queued so far have gone (the background
+    /// sender writes and sends them after the answers that queued them).
+    pub async fn wait_for_emails_sent(&self) {
+        for _ in 0..400 {
+            let listed = self.json_as(&self.treasurer_token, "/api/v1/admin/emails").await;
+            let waiting = listed["emails"]
+                .as_array()
+                .is_none_or(|all| all.iter().any(|email| email["state"] == "pending"));
+            if !waiting {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("emails are still waiting to be sent");
+    }
+
     /// Delivers each event in turn, asserting each is acknowledged.
     pub async fn deliver_all(&self, events: &[Value]) {
         for event in events {

@@ -160,6 +160,7 @@ async fn a_forgotten_donor_leaves_their_amounts_and_nothing_that_names_them(engi
         .await;
 
     let ana = ["ana@example.org", "Béland", "Courage à tous"];
+    app.wait_for_emails_sent().await;
     let before = every_text(&app.db.url).await;
     for table in [
         "donor_details",

@@ -114,7 +114,7 @@ async fn the_ledger_holds_stripes_balance_whatever_happens_and_in_whatever_order
         let slug = format!("model-{case}");
         let charges = run_case(&app, &mut rng, &slug, &mut log).await;
         let context = || format!("seed {seed}, case {case} on {engine:?}:\n  {}", log.join("\n  "));
-        let report = appeal::payments::reconcile::reconcile(&store, &api, None, 72 * 3600)
+        let report = appeal::payments::reconcile::reconcile(&store, &api, 72 * 3600)
             .await
             .unwrap_or_else(|error| panic!("reconcile failed: {error}\n{}", context()));
         assert!(report.is_clean(), "events failed: {:?}\n{}", report.outstanding, context());

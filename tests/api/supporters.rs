@@ -20,6 +20,7 @@ on_both_engines!(
     the_live_stream_sends_each_change,
     live_streams_are_capped_per_address,
     receipts_go_out_in_the_donors_language,
+    a_receipt_waits_out_a_mail_server_that_turns_it_away,
     self_service_links_work_once_and_expire,
     without_smtp_emails_are_written_to_files,
     the_embed_script_defines_the_widget,
@@ -544,6 +545,61 @@ async fn self_service_links_work_once_and_expire(engine: Engine) {
     assert_eq!(app.form_post(&format!("/manage/{expired}"), &[]).await.status(), StatusCode::GONE);
 }
 
+/// A gift's receipt is written in the transaction that records the gift, and the background
+/// sender sends it: a mail server that turns it away for a while delays it, and loses nothing
+/// (it used to be sent once after the commit, and dropped with a log line when that failed).
+/// Once the mail server takes it, it is no longer kept.
+async fn a_receipt_waits_out_a_mail_server_that_turns_it_away(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    app.smtp.refuse(true);
+    let session =
+        app.checkout("office", &json!({"amount": "25.00", "email": "ana@example.org", "name": "Ana"})).await;
+    app.deliver_all(&app.stripe.pay_session(&session)).await;
+    let receipts = || async {
+        let listed = app.json_as(&app.treasurer_token, "/api/v1/admin/emails").await;
+        let all = listed["emails"].as_array().cloned().unwrap_or_default();
+        all.into_iter().filter(|email| email["kind"] == "receipt").collect::<Vec<Value>>()
+    };
+    let mut turned_away = Vec::new();
+    for _ in 0..400 {
+        turned_away = receipts().await;
+        if turned_away.first().is_some_and(|receipt| receipt["attempts"].as_i64() >= Some(1)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let [receipt] = turned_away.as_slice() else { panic!("one receipt waits: {turned_away:?}") };
+    assert_eq!(receipt["to"], "ana@example.org", "{receipt}");
+    assert_eq!(receipt["state"], "pending", "{receipt}");
+    assert!(receipt["last_error"].as_str().is_some_and(|error| error.contains("451")), "{receipt}");
+    assert!(app.smtp.messages().is_empty());
+
+    // The mail server is back: the next try (seconds later) goes through.
+    app.smtp.refuse(false);
+    let mut messages = Vec::new();
+    for _ in 0..120 {
+        messages = app.smtp.messages();
+        if !messages.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let [message] = messages.as_slice() else { panic!("the receipt went out once: {messages:?}") };
+    assert!(message.contains("To: ana@example.org"), "{message}");
+    assert_eq!(subject(message), "Thank you for your gift to New office");
+    assert!(body_text(message).contains("Ana"), "{message}");
+    let mut kept = vec![Value::Null];
+    for _ in 0..200 {
+        kept = receipts().await;
+        if kept.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(kept.is_empty(), "a receipt sent is not kept: {kept:?}");
+}
+
 async fn without_smtp_emails_are_written_to_files(engine: Engine) {
     let outbox = tempfile::tempdir().expect("a folder");
     let options = Options {
@@ -554,7 +610,15 @@ async fn without_smtp_emails_are_written_to_files(engine: Engine) {
     app.create_campaign("office").await;
     let session = app.checkout("office", &json!({"amount": "25.00", "email": "ana@example.org"})).await;
     app.deliver_all(&app.stripe.pay_session(&session)).await;
-    let files: Vec<_> = std::fs::read_dir(outbox.path()).expect("the outbox exists").flatten().collect();
+    // The receipt is sent by the background sender, soon after the answer.
+    let mut files = Vec::new();
+    for _ in 0..200 {
+        files = std::fs::read_dir(outbox.path()).map(|dir| dir.flatten().collect()).unwrap_or_default();
+        if !files.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     assert_eq!(files.len(), 1);
     let message = std::fs::read_to_string(files[0].path()).expect("a readable .eml");
     assert!(files[0].path().extension().is_some_and(|ext| ext == "eml"));

@@ -194,15 +194,7 @@ pub(super) async fn retry_event(
     if let Some(refusal) = signed_in.refuse_form(submitted.csrf.as_deref(), Role::Treasurer) {
         return refusal;
     }
-    match actions::retry_stripe_event(
-        &state.store,
-        state.payments.as_ref(),
-        Some(&state.mailer),
-        &id,
-        &signed_in.actor,
-    )
-    .await
-    {
+    match actions::retry_stripe_event(&state.store, state.payments.as_ref(), &id, &signed_in.actor).await {
         Ok(outcome) => {
             back_with(&state, &signed_in, &format!("Event {id} applied again: {}.", outcome.as_str()))
         }
@@ -241,16 +233,7 @@ pub(super) async fn resolve_flag(
         amount: filled(submitted.amount).map(AmountText),
         fee: filled(submitted.fee).map(AmountText),
     };
-    match actions::resolve_flag(
-        &state.store,
-        state.payments.as_ref(),
-        Some(&state.mailer),
-        id,
-        input,
-        &signed_in.actor,
-    )
-    .await
-    {
+    match actions::resolve_flag(&state.store, state.payments.as_ref(), id, input, &signed_in.actor).await {
         Ok(resolved) => back_with(
             &state,
             &signed_in,
