@@ -232,7 +232,7 @@ struct ReceiptForm {
     entry: Option<i64>,
 }
 
-/// Sends a gift's receipt again, to the address the link was sent to.
+/// Queues a gift's receipt again, to the address the link was sent to.
 pub(super) async fn manage_receipt(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -274,7 +274,7 @@ pub(super) async fn manage_receipt(
         return response;
     }
     // Queued for the background sender, which writes it in the page's language.
-    if let Err(error) = state.store.queue_receipt(entry.id, &email, &language.code).await {
+    if let Err(error) = state.store.queue_receipt(&entry, &email, &language.code).await {
         return Problem::from(error).into_response();
     }
     let notice = language.fill("manage.receipt.sent", &[("email", &email)]);

@@ -43,6 +43,9 @@ impl Mailer {
             Some(url) => Some(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
                     .map_err(|error| MailError::Url(error.to_string()))?
+                    // A mail server that hangs holds up the background sender's round for
+                    // this long at most (lettre's own default is a minute).
+                    .timeout(Some(std::time::Duration::from_secs(15)))
                     .build(),
             ),
             None => None,

@@ -162,7 +162,7 @@ pub async fn process_event(
         EventState::Quarantined if source != EventSource::Treasurer => return Ok(EventOutcome::Quarantined),
         EventState::Open | EventState::Quarantined => {}
     }
-    let known = named.map(|id| KnownIntent { id: id.to_owned(), intent });
+    let known = named.zip(intent).map(|(id, intent)| KnownIntent { id: id.to_owned(), intent });
     let error = match attempt(store, api, event, raw, source, known.as_ref()).await {
         Ok(outcome) => return Ok(outcome),
         Err(error) if error.is_database_down() => return Err(error),
@@ -266,7 +266,7 @@ async fn apply(
     let (recorded_donations, _) = apply_effects(&mut write, effects, &event.id).await?;
     for donation in &recorded_donations {
         if let Some(email) = donation.donor.email.as_deref() {
-            queue_receipt_in(&mut write, donation.id, email, None).await?;
+            queue_receipt_in(&mut write, donation, email, None).await?;
         }
     }
     write.commit().await?;

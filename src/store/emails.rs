@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{Store, StoreError, WriteTx, now, stored_instant};
+use crate::ledger::entry::Entry;
 
 /// Queues an email to every admin of the whole organization who may sign in, sent by the
 /// background sender once the transaction commits.
@@ -38,11 +39,12 @@ pub struct QueuedEmail {
     pub subject: String,
     pub body: String,
     pub attempts: i64,
-    /// A supporter's email: which, its subscription and what the text needs; written when sent.
+    /// A supporter's email: which, its subscription (none for a receipt or a statement) and
+    /// what the text needs; written when sent.
     pub supporter: Option<SupporterEmail>,
 }
 
-/// What a supporter is told about their subscription.
+/// What a supporter is told: about a gift, their subscription, or their year's gifts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SupporterEmailKind {
     /// An installment failed: Stripe tries again; the card can be changed.
@@ -89,8 +91,11 @@ impl SupporterEmailKind {
 #[derive(Clone, Debug)]
 pub struct SupporterEmail {
     pub kind: SupporterEmailKind,
+    /// Empty for a receipt or a statement.
     pub subscription_id: String,
-    /// JSON: `invoice`, and for a failure `next_attempt` (Unix seconds) when Stripe will try again.
+    /// JSON. About a subscription: `invoice`, and for a failure `next_attempt` (Unix seconds)
+    /// when Stripe will try again. A statement's: `statement`. A receipt's: `entry`,
+    /// `campaign` (its slug) and `language` (when the donor asked for it in one).
     pub data: serde_json::Value,
 }
 
@@ -202,12 +207,12 @@ pub(crate) async fn settle_payment_failed_in(write: &mut WriteTx, invoice: &str)
     Ok(())
 }
 
-/// Queues the receipt of gift `entry_id` to `to`, written when it is sent: in `language`
-/// when given (the donor asked for it again in one), else in the language of the checkout
-/// the gift came from.
+/// Queues the receipt of a gift to `to`, written when it is sent: in `language` when given
+/// (the donor asked for it again in one), else in the language of the checkout the gift
+/// came from.
 pub(crate) async fn queue_receipt_in(
     write: &mut WriteTx,
-    entry_id: i64,
+    gift: &Entry,
     to: &str,
     language: Option<&str>,
 ) -> Result<(), StoreError> {
@@ -218,7 +223,10 @@ pub(crate) async fn queue_receipt_in(
     )
     .bind(to)
     .bind(&stamp)
-    .bind(serde_json::json!({"entry": entry_id, "language": language}).to_string())
+    .bind(
+        serde_json::json!({"entry": gift.id, "campaign": gift.campaign_slug, "language": language})
+            .to_string(),
+    )
     .execute(&mut *write.tx)
     .await?;
     write.wake_sender = true;
@@ -286,9 +294,9 @@ impl Store {
     }
 
     /// Queues a gift's receipt again, as its donor asked from their page, in `language`.
-    pub async fn queue_receipt(&self, entry_id: i64, to: &str, language: &str) -> Result<(), StoreError> {
+    pub async fn queue_receipt(&self, gift: &Entry, to: &str, language: &str) -> Result<(), StoreError> {
         let mut write = self.begin_write().await?;
-        queue_receipt_in(&mut write, entry_id, to, Some(language)).await?;
+        queue_receipt_in(&mut write, gift, to, Some(language)).await?;
         write.commit().await
     }
 
@@ -340,7 +348,11 @@ impl Store {
 
     /// Keeps the text a supporter's email was written with, for treasurers to read.
     pub async fn set_email_text(&self, id: i64, subject: &str, body: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox_emails SET subject = $1, body = $2 WHERE id = $3")
+        // Not into an email put aside meanwhile: its donor may have been forgotten, and their
+        // name must not come back with the text.
+        sqlx::query(
+            "UPDATE outbox_emails SET subject = $1, body = $2 WHERE id = $3 AND sent_at IS NULL AND cancelled_at IS NULL",
+        )
             .bind(subject)
             .bind(body)
             .bind(id)
@@ -381,7 +393,8 @@ impl Store {
         Ok(())
     }
 
-    /// Puts aside a supporter's email that can no longer be written (its subscription gone).
+    /// Puts aside a supporter's email that can no longer be written (its subscription or gift
+    /// gone).
     pub async fn cancel_email(&self, id: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE outbox_emails SET cancelled_at = $1 WHERE id = $2 AND sent_at IS NULL")
             .bind(stored_instant(now()))
@@ -399,7 +412,7 @@ impl Store {
     ) -> Result<Vec<SupporterEmailRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT o.id, o.kind, o.to_address, o.subscription_id, c.slug, o.subject, o.created_at, o.sent_at, \
-             o.cancelled_at, o.attempts, o.last_error FROM outbox_emails o \
+             o.cancelled_at, o.attempts, o.last_error, o.data FROM outbox_emails o \
              LEFT JOIN subscriptions s ON s.id = o.subscription_id LEFT JOIN campaigns c ON c.id = s.campaign_id \
              WHERE o.kind IS NOT NULL AND ($1 IS NULL OR o.subscription_id = $1) ORDER BY o.id DESC LIMIT $2",
         )
@@ -414,7 +427,14 @@ impl Store {
                     kind: row.try_get("kind")?,
                     to: row.try_get("to_address")?,
                     subscription_id: row.try_get::<Option<String>, _>("subscription_id")?.unwrap_or_default(),
-                    campaign: row.try_get("slug")?,
+                    // A receipt names its gift's campaign itself.
+                    campaign: match row.try_get::<Option<String>, _>("slug")? {
+                        Some(slug) => Some(slug),
+                        None => row
+                            .try_get::<Option<String>, _>("data")?
+                            .and_then(|data| serde_json::from_str::<serde_json::Value>(&data).ok())
+                            .and_then(|data| data["campaign"].as_str().map(str::to_owned)),
+                    },
                     subject: row.try_get("subject")?,
                     created_at: super::read_instant(row.try_get("created_at")?)?,
                     sent_at: super::read_optional_instant(row, "sent_at")?,
@@ -445,12 +465,14 @@ impl Store {
                 .await?;
         }
         // A supporter's email keeps `next_attempt_at` empty (see migration 20): its next try is
-        // `send_after`.
+        // `send_after`. A failure is not kept on an email put aside meanwhile (its donor may
+        // have been forgotten, and the error can name their address).
         sqlx::query(
             "UPDATE outbox_emails SET attempts = attempts + 1, last_error = $1, \
              sent_at = CASE WHEN $1 IS NULL THEN $2 ELSE NULL END, \
              next_attempt_at = CASE WHEN kind IS NULL THEN $3 ELSE NULL END, \
-             send_after = CASE WHEN kind IS NULL THEN send_after ELSE $3 END WHERE id = $4",
+             send_after = CASE WHEN kind IS NULL THEN send_after ELSE $3 END \
+             WHERE id = $4 AND ($1 IS NULL OR cancelled_at IS NULL)",
         )
         .bind(error)
         .bind(&now)
@@ -460,5 +482,42 @@ impl Store {
         .await?;
         write.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the sender writes or keeps about an email never lands in one put aside meanwhile
+    /// (its donor forgotten between the sender's read and its write).
+    #[tokio::test]
+    async fn nothing_is_written_into_an_email_put_aside() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let url = format!("sqlite://{}", dir.path().join("emails.db").display());
+        let store = Store::connect(&url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let stamp = stored_instant(now());
+        sqlx::query(
+            "INSERT INTO outbox_emails (to_address, subject, body, created_at, kind, data, send_after, cancelled_at) \
+             VALUES ('', '', '', $1, 'receipt', NULL, $1, $1)",
+        )
+        .bind(&stamp)
+        .execute(store.pool())
+        .await
+        .expect("a forgotten receipt");
+        let id: i64 =
+            sqlx::query_scalar("SELECT id FROM outbox_emails").fetch_one(store.pool()).await.expect("id");
+        store.set_email_text(id, "Thank you", "Dear Ana Béland").await.expect("no error");
+        store.email_attempted(id, Some("550 no mailbox ana@example.org"), None).await.expect("no error");
+        let row = sqlx::query("SELECT subject, body, last_error, attempts FROM outbox_emails WHERE id = $1")
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .expect("the row");
+        assert_eq!(row.try_get::<String, _>("subject").expect("subject"), "");
+        assert_eq!(row.try_get::<String, _>("body").expect("body"), "");
+        assert_eq!(row.try_get::<Option<String>, _>("last_error").expect("error"), None);
+        assert_eq!(row.try_get::<i64, _>("attempts").expect("attempts"), 0);
     }
 }

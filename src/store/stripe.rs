@@ -107,12 +107,15 @@ impl Store {
     }
 
     /// Where a Stripe event stands and, in the same read, the checkout intent `intent_id` (the
-    /// one its object names): one round trip before an event is planned, not two.
+    /// one its object names): one round trip before an event is planned, not two. The intent
+    /// is `Some(None)` when there is none under that id, and `None` when its row cannot be
+    /// read as an intent: planning reads it again, and the event fails there, where its
+    /// failures are counted.
     pub async fn event_state_and_intent(
         &self,
         event_id: &str,
         intent_id: Option<&str>,
-    ) -> Result<(EventState, Option<Intent>), StoreError> {
+    ) -> Result<(EventState, Option<Option<Intent>>), StoreError> {
         let sql = format!(
             "SELECT (SELECT status FROM stripe_events WHERE id = $1) AS event_status, {INTENT_COLUMNS} \
              FROM (SELECT 1 AS one) o LEFT JOIN checkout_intents i ON i.id = $2 \
@@ -125,8 +128,8 @@ impl Store {
             .await?;
         let state = event_state_of(row.try_get::<Option<String>, _>("event_status")?.as_deref());
         let intent = match row.try_get::<Option<String>, _>("id")? {
-            Some(_) => Some(intent_from_row(&row)?),
-            None => None,
+            Some(_) => intent_from_row(&row).ok().map(Some),
+            None => Some(None),
         };
         Ok((state, intent))
     }

@@ -366,8 +366,7 @@ impl Sender {
                     Err(error) => {
                         // Never the whole queue held up by one statement: it is tried again later.
                         tracing::error!(%error, email = email.id, "a statement's email could not be written");
-                        let next = next_attempt(email.attempts + 1, Utc::now(), jitter());
-                        self.store.email_attempted(email.id, Some(&error.to_string()), next).await?;
+                        self.email_failed(&email, &error.to_string()).await?;
                         continue;
                     }
                     Ok(Some((subject, body, file))) => {
@@ -382,7 +381,8 @@ impl Sender {
                     }
                 }
             }
-            // A supporter's email is written now, from the subscription as it stands.
+            // A supporter's email is written now: a receipt from its gift, the others from the
+            // subscription as it stands.
             else if let Some(supporter) = &email.supporter {
                 if supporter.kind == crate::store::SupporterEmailKind::PaymentReminder
                     && let supporters::Reminder::Later(at) =
@@ -391,12 +391,18 @@ impl Sender {
                     self.store.postpone_email(email.id, at).await?;
                     continue;
                 }
-                match supporters::write(&self.store, &self.mailer, &email.to, supporter).await? {
-                    Some((subject, body)) => {
+                match supporters::write(&self.store, &self.mailer, &email.to, supporter).await {
+                    Err(error) => {
+                        // Nor by one email whose gift or subscription cannot be read now.
+                        tracing::error!(%error, email = email.id, "a supporter's email could not be written");
+                        self.email_failed(&email, &error.to_string()).await?;
+                        continue;
+                    }
+                    Ok(Some((subject, body))) => {
                         self.store.set_email_text(email.id, &subject, &body).await?;
                         (email.subject, email.body) = (subject, body);
                     }
-                    None => {
+                    Ok(None) => {
                         tracing::info!(email = email.id, "a supporter's email no longer applies; put aside");
                         self.store.cancel_email(email.id).await?;
                         continue;
@@ -412,13 +418,26 @@ impl Sender {
             match self.mailer.send_with(&email.to, &email.subject, &email.body, file).await {
                 Ok(()) => self.store.email_attempted(email.id, None, None).await?,
                 Err(error) => {
-                    let next = next_attempt(email.attempts + 1, Utc::now(), jitter());
                     tracing::warn!(%error, to = %email.to, "an email could not be sent; it is tried again later");
-                    self.store.email_attempted(email.id, Some(&error.to_string()), next).await?;
+                    self.email_failed(&email, &error.to_string()).await?;
+                    if matches!(error, crate::mail::MailError::Send(_)) {
+                        // The mail server is down or hangs: the others wait for the next
+                        // round, so that it costs a round one try, not one per email, and
+                        // the webhook deliveries after the emails are not held up.
+                        break;
+                    }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Keeps the error of an email that failed, and when to try it again.
+    async fn email_failed(&self, email: &crate::store::QueuedEmail, error: &str) -> Result<(), StoreError> {
+        let receipt =
+            email.supporter.as_ref().is_some_and(|s| s.kind == crate::store::SupporterEmailKind::Receipt);
+        let next = email_retry_at(email.attempts + 1, receipt, Utc::now(), jitter());
+        self.store.email_attempted(email.id, Some(error), next).await
     }
 }
 
@@ -445,6 +464,16 @@ pub fn next_attempt(attempts: i64, at: DateTime<Utc>, jitter: f64) -> Option<Dat
     let index = usize::try_from(attempts.checked_sub(1)?).ok()?;
     let wait = RETRY_SCHEDULE.get(index)?.mul_f64(jitter.clamp(0.9, 1.1));
     Some(at + chrono::Duration::from_std(wait).ok()?)
+}
+
+/// When to try an email again after its `attempts`-th failure: on the retry schedule, and for
+/// a gift's receipt on past it, at the schedule's last wait, until the mail server takes it
+/// (the other emails no longer apply days later).
+fn email_retry_at(attempts: i64, receipt: bool, at: DateTime<Utc>, jitter: f64) -> Option<DateTime<Utc>> {
+    next_attempt(attempts, at, jitter).or_else(|| {
+        let last = RETRY_SCHEDULE[RETRY_SCHEDULE.len() - 1].mul_f64(jitter.clamp(0.9, 1.1));
+        receipt.then(|| at + chrono::Duration::from_std(last).unwrap_or_else(|_| chrono::Duration::hours(13)))
+    })
 }
 
 fn jitter() -> f64 {
@@ -480,6 +509,19 @@ pub(crate) fn describe(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A receipt is still owed when the schedule is spent; a notice about a payment is not.
+    #[test]
+    fn a_receipt_is_tried_again_past_the_schedule_other_emails_stop() {
+        let at = DateTime::parse_from_rfc3339("2026-12-06T00:00:00Z").expect("instant").with_timezone(&Utc);
+        let spent = i64::try_from(RETRY_SCHEDULE.len()).expect("small") + 1;
+        assert_eq!(email_retry_at(spent, false, at, 1.0), None);
+        assert_eq!(email_retry_at(spent, true, at, 1.0), Some(at + chrono::Duration::hours(13)));
+        assert_eq!(email_retry_at(spent + 40, true, at, 1.0), Some(at + chrono::Duration::hours(13)));
+        // Within the schedule, both follow it.
+        assert_eq!(email_retry_at(1, true, at, 1.0), email_retry_at(1, false, at, 1.0));
+        assert_eq!(email_retry_at(1, true, at, 1.0), Some(at + chrono::Duration::seconds(5)));
+    }
 
     #[test]
     fn retries_spread_over_about_three_days_then_stop() {

@@ -572,6 +572,7 @@ async fn a_receipt_waits_out_a_mail_server_that_turns_it_away(engine: Engine) {
     let [receipt] = turned_away.as_slice() else { panic!("one receipt waits: {turned_away:?}") };
     assert_eq!(receipt["to"], "ana@example.org", "{receipt}");
     assert_eq!(receipt["state"], "pending", "{receipt}");
+    assert_eq!(receipt["campaign"], "office", "{receipt}");
     assert!(receipt["last_error"].as_str().is_some_and(|error| error.contains("451")), "{receipt}");
     assert!(app.smtp.messages().is_empty());
 

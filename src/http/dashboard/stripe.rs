@@ -128,7 +128,7 @@ async fn render_review(
                     .map(|email| {
                         let body = SupporterEmailBody::new(email);
                         json!({"created": minute(state, email.created_at), "kind": body.kind, "to": body.to,
-                               "subscription": body.subscription, "state": body.state, "last_error": body.last_error})
+                               "subscription": body.subscription, "campaign": body.campaign, "state": body.state, "last_error": body.last_error})
                     })
                     .collect();
             }
