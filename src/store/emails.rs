@@ -494,9 +494,7 @@ mod tests {
     #[tokio::test]
     async fn nothing_is_written_into_an_email_put_aside() {
         let dir = tempfile::tempdir().expect("a folder");
-        let url = format!("sqlite://{}", dir.path().join("emails.db").display());
-        let store = Store::connect(&url).await.expect("connect");
-        store.migrate().await.expect("migrate");
+        let store = super::super::migrated_sqlite_store(&dir).await;
         let stamp = stored_instant(now());
         sqlx::query(
             "INSERT INTO outbox_emails (to_address, subject, body, created_at, kind, data, send_after, cancelled_at) \

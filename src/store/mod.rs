@@ -204,8 +204,8 @@ impl Store {
                 options
                     .max_connections(16)
                     // A connection used a moment ago is taken as it is: pinging each one
-                    // before each use cost a round trip per query, a tenth of a webhook's
-                    // database time. One idle for longer (the server may have restarted,
+                    // before each use cost a round trip per use, several per webhook
+                    // event. One idle for longer (the server may have restarted,
                     // or a proxy cut it) is pinged first and replaced if it is gone, as
                     // HikariCP does past its half-second window. A connection that breaks
                     // in use fails its query and is closed when it comes back to the pool.
@@ -425,6 +425,15 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// A migrated SQLite database in `dir`, for the store's own tests.
+#[cfg(test)]
+async fn migrated_sqlite_store(dir: &tempfile::TempDir) -> Store {
+    let url = format!("sqlite://{}", dir.path().join("appeal.db").display());
+    let store = Store::connect(&url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    store
 }
 
 #[cfg(test)]

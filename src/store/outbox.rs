@@ -640,9 +640,7 @@ mod tests {
     #[tokio::test]
     async fn events_are_kept_only_when_their_transaction_commits() {
         let dir = tempfile::tempdir().expect("a folder");
-        let url = format!("sqlite://{}", dir.path().join("outbox.db").display());
-        let store = Store::connect(&url).await.expect("connect");
-        store.migrate().await.expect("migrate");
+        let store = super::super::migrated_sqlite_store(&dir).await;
         store
             .create_webhook_endpoint(
                 "https://crm.example.org/in",

@@ -328,13 +328,6 @@ mod tests {
 
     use super::*;
 
-    async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
-        let url = format!("sqlite://{}", dir.path().join("group.db").display());
-        let store = Store::connect(&url).await.expect("connect");
-        store.migrate().await.expect("migrate");
-        store
-    }
-
     async fn rows(store: &Store) -> i64 {
         sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'group'")
             .fetch_one(store.pool())
@@ -347,7 +340,7 @@ mod tests {
     #[tokio::test]
     async fn a_writer_that_gives_up_in_the_queue_leaves_no_member_waiting() {
         let dir = tempfile::tempdir().expect("a folder");
-        let store = sqlite_store(&dir).await;
+        let store = super::super::migrated_sqlite_store(&dir).await;
         let mut first = store.begin_write().await.expect("begin");
         sqlx::query(
             "INSERT INTO audit_log (at, actor, action, target) VALUES ('now', 'test', 'group', 'one')",
@@ -376,7 +369,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_member_undoes_only_itself() {
         let dir = tempfile::tempdir().expect("a folder");
-        let store = sqlite_store(&dir).await;
+        let store = super::super::migrated_sqlite_store(&dir).await;
         let mut writers = Vec::new();
         for n in 0..40 {
             let store = store.clone();
