@@ -26,6 +26,16 @@ async fn post(
 }
 
 /// A Stripe event delivered to one instance, signed as Stripe signs it.
+/// A campaign's live progress stream, opened on `instance`.
+async fn stream_on(client: &reqwest::Client, instance: &str, slug: &str) -> EventReader {
+    let stream = client
+        .get(format!("{instance}/api/v1/campaigns/{slug}/progress/stream"))
+        .send()
+        .await
+        .expect("a stream on the instance");
+    EventReader::new(stream)
+}
+
 async fn deliver(client: &reqwest::Client, instance: &str, event: &Value) -> Option<StatusCode> {
     let body = serde_json::to_vec(event).expect("an event serializes");
     let header = signature_header(WEBHOOK_SECRET, chrono::Utc::now().timestamp(), &body);
@@ -101,12 +111,7 @@ async fn several_instances_share_one_postgres_database() {
     let client = reqwest::Client::new();
 
     // A stream open on B hears a gift recorded on A.
-    let stream = client
-        .get(format!("{}/api/v1/campaigns/office/progress/stream", urls[1]))
-        .send()
-        .await
-        .expect("a stream on B");
-    let mut heard = EventReader::new(stream);
+    let mut heard = stream_on(&client, &urls[1], "office").await;
     assert_eq!(heard.next_progress().await["raised"], "0.00");
     let gift =
         json!({"amount": "10.00", "method": "cash", "received_on": "2026-11-02", "reference": "first"});
@@ -123,12 +128,7 @@ async fn several_instances_share_one_postgres_database() {
     // A burst on A alone, to another campaign: A coalesces its change notices while the
     // burst commits, and B (which commits nothing itself) still hears where it ended.
     app.create_campaign("burst").await;
-    let stream = client
-        .get(format!("{}/api/v1/campaigns/burst/progress/stream", urls[1]))
-        .send()
-        .await
-        .expect("a stream on B");
-    let mut heard_burst = EventReader::new(stream);
+    let mut heard_burst = stream_on(&client, &urls[1], "burst").await;
     assert_eq!(heard_burst.next_progress().await["raised"], "0.00");
     let burst = (0..12).map(|index| {
         let body = json!({"amount": "1.00", "method": "cash", "received_on": "2026-11-02", "reference": format!("burst {index}")});
