@@ -10,9 +10,26 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
 use crate::config::{MailConfig, SiteConfig};
+use crate::ledger::campaign::Campaign;
 use crate::ledger::entry::Entry;
 use crate::store::{Store, StoreError, SupporterEmailKind};
 use crate::web::i18n::{Language, catalog};
+
+/// From `Store::receipt_context`'s answer: the language of a supporter's email (`asked`, else
+/// the checkout's, else the catalogue's fallback) and the campaign's title in it (`None` when
+/// the campaign is gone).
+pub fn language_and_title<'a>(
+    context: Option<&(Campaign, Option<String>)>,
+    asked: Option<&'a Language>,
+) -> (&'a Language, Option<String>) {
+    let language = asked.unwrap_or_else(|| {
+        context
+            .and_then(|(_, locale)| locale.as_deref())
+            .and_then(|locale| catalog().get(locale))
+            .unwrap_or_else(|| catalog().fallback())
+    });
+    (language, context.map(|(campaign, _)| campaign.title.get(&language.code).to_owned()))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -137,17 +154,8 @@ impl Mailer {
     ) -> Result<(String, String), StoreError> {
         // The campaign and the checkout's language in one read.
         let context = store.receipt_context(entry.campaign_id, entry.reference.as_deref()).await?;
-        let language = language.unwrap_or_else(|| {
-            context
-                .as_ref()
-                .and_then(|(_, locale)| locale.as_deref())
-                .and_then(|locale| catalog().get(locale))
-                .unwrap_or_else(|| catalog().fallback())
-        });
-        let title = match &context {
-            Some((campaign, _)) => campaign.title.get(&language.code).to_owned(),
-            None => entry.campaign_slug.to_string(),
-        };
+        let (language, title) = language_and_title(context.as_ref(), language);
+        let title = title.unwrap_or_else(|| entry.campaign_slug.to_string());
         Ok(self.receipt_text(language, entry, &title))
     }
 

@@ -1,8 +1,9 @@
 //! The outbox of emails appeal sends on its own (an endpoint disabled, a gift's receipt, a
-//! supporter's payment that failed or recovered): each written in the transaction of what causes it, sent by the
-//! background sender (`crate::webhooks`) and tried again until the mail server takes it.
-//! A supporter's email is written at most once under its `once_key`, and its text is made
-//! when it is sent (`crate::mail`), in the supporter's language.
+//! supporter's payment that failed or recovered): each written in the transaction of what
+//! causes it, sent by the background sender (`crate::webhooks`) and tried again on its
+//! schedule (a receipt, until the mail server takes it). A supporter's email is written at
+//! most once under its `once_key`, and its text is made when it is sent (`crate::mail`), in
+//! the supporter's language.
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -57,8 +58,8 @@ pub enum SupporterEmailKind {
     PaymentReminder,
     /// A donor's annual statement, the PDF attached (`data`: `statement`, its id).
     AnnualStatement,
-    /// A gift's receipt (`data`: `entry`, its id, and `language` when the donor asked for it
-    /// again in one). Not kept once sent.
+    /// A gift's receipt (`data`: `entry`, its id, `campaign`, and `language` when the donor
+    /// asked for it again in one). Not kept once sent.
     Receipt,
 }
 

@@ -470,10 +470,8 @@ pub fn next_attempt(attempts: i64, at: DateTime<Utc>, jitter: f64) -> Option<Dat
 /// a gift's receipt on past it, at the schedule's last wait, until the mail server takes it
 /// (the other emails no longer apply days later).
 fn email_retry_at(attempts: i64, receipt: bool, at: DateTime<Utc>, jitter: f64) -> Option<DateTime<Utc>> {
-    next_attempt(attempts, at, jitter).or_else(|| {
-        let last = RETRY_SCHEDULE[RETRY_SCHEDULE.len() - 1].mul_f64(jitter.clamp(0.9, 1.1));
-        receipt.then(|| at + chrono::Duration::from_std(last).unwrap_or_else(|_| chrono::Duration::hours(13)))
-    })
+    let last = i64::try_from(RETRY_SCHEDULE.len()).unwrap_or(i64::MAX);
+    next_attempt(if receipt { attempts.min(last) } else { attempts }, at, jitter)
 }
 
 fn jitter() -> f64 {

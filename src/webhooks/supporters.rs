@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::mail::{Mailer, SubscriptionFacts};
+use crate::mail::{Mailer, SubscriptionFacts, language_and_title};
 use crate::store::{Store, StoreError, SupporterEmail, SupporterEmailKind};
 use crate::web::i18n::catalog;
 
@@ -69,14 +69,8 @@ pub(super) async fn write(
         }
     }
     let context = store.receipt_context(subscription.campaign_id, subscription.intent_id.as_deref()).await?;
-    let language = context
-        .as_ref()
-        .and_then(|(_, locale)| locale.as_deref())
-        .and_then(|locale| catalog().get(locale))
-        .unwrap_or_else(|| catalog().fallback());
-    let campaign = match &context {
-        Some((campaign, _)) => campaign.title.get(&language.code).to_owned(),
-        None => return Ok(None),
+    let (language, Some(campaign)) = language_and_title(context.as_ref(), None) else {
+        return Ok(None);
     };
     let link = match (&subscription.customer, email.kind) {
         (
