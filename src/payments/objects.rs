@@ -264,9 +264,10 @@ pub struct InvoicePayment {
 #[derive(Clone, Debug, Deserialize)]
 pub struct InvoicePaymentTarget {
     #[serde(default)]
-    pub payment_intent: Option<Expandable<Object>>,
+    pub payment_intent: Option<Expandable<PaymentIntent>>,
+    /// Set only for a charge made without a payment intent.
     #[serde(default)]
-    pub charge: Option<Expandable<Object>>,
+    pub charge: Option<Expandable<Charge>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

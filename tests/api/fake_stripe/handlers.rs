@@ -124,19 +124,12 @@ pub(super) async fn retrieve_payment_intent(
     {
         return response;
     }
+    let expand = wants(&params, "latest_charge.balance_transaction");
     let state = fake.lock();
-    let Some(mut payment_intent) = state.payment_intents.get(&id).cloned() else {
-        return not_found("payment_intent", &id);
-    };
-    if wants(&params, "latest_charge.balance_transaction")
-        && let Some(charge_id) = payment_intent["latest_charge"].as_str()
-    {
-        let mut charge = state.charges[charge_id].clone();
-        let transaction = charge["balance_transaction"].as_str().unwrap_or("").to_owned();
-        charge["balance_transaction"] = state.balance_transactions[&transaction].clone();
-        payment_intent["latest_charge"] = charge;
+    match state.payment_intent_expanded(&id, expand || wants(&params, "latest_charge"), expand) {
+        Some(payment_intent) => axum::Json(payment_intent).into_response(),
+        None => not_found("payment_intent", &id),
     }
-    axum::Json(payment_intent).into_response()
 }
 
 pub(super) async fn retrieve_charge(
@@ -150,14 +143,10 @@ pub(super) async fn retrieve_charge(
         return response;
     }
     let state = fake.lock();
-    let Some(mut charge) = state.charges.get(&id).cloned() else {
-        return not_found("charge", &id);
-    };
-    if wants(&params, "balance_transaction") {
-        let transaction = charge["balance_transaction"].as_str().unwrap_or("").to_owned();
-        charge["balance_transaction"] = state.balance_transactions[&transaction].clone();
+    match state.charge_expanded(&id, wants(&params, "balance_transaction")) {
+        Some(charge) => axum::Json(charge).into_response(),
+        None => not_found("charge", &id),
     }
-    axum::Json(charge).into_response()
 }
 
 pub(super) async fn retrieve_subscription(
@@ -232,13 +221,30 @@ pub(super) async fn list_invoice_payments(
     if let Some(response) = fake.check(&headers, "GET", "/v1/invoice_payments", params.clone()) {
         return response;
     }
-    let invoice = param(&params, "invoice");
-    let state = fake.lock();
-    let data = state
-        .invoice_payments
+    // The payment intent, its charge and the charge's balance transaction, each in place of
+    // its id as `expand` asks (the paths Stripe takes, `data.payment.…`).
+    let depth = ["", ".latest_charge", ".latest_charge.balance_transaction"]
         .iter()
-        .filter(|p| invoice.as_deref().is_none_or(|id| p["invoice"] == id))
-        .cloned()
+        .rposition(|path| wants(&params, &format!("data.payment.payment_intent{path}")));
+    let state = fake.lock();
+    let payments: Vec<&Value> = match param(&params, "invoice") {
+        Some(invoice) => state
+            .payments_of_invoice
+            .get(&invoice)
+            .map(|at| at.iter().map(|&index| &state.invoice_payments[index]).collect())
+            .unwrap_or_default(),
+        None => state.invoice_payments.iter().collect(),
+    };
+    let data = payments
+        .into_iter()
+        .map(|payment| {
+            let mut payment = payment.clone();
+            if let (Some(depth), Some(id)) = (depth, payment["payment"]["payment_intent"].as_str()) {
+                let expanded = state.payment_intent_expanded(id, depth >= 1, depth >= 2);
+                payment["payment"]["payment_intent"] = expanded.expect("a payment intent the fake made");
+            }
+            payment
+        })
         .collect();
     list(data, "/v1/invoice_payments", false)
 }

@@ -70,6 +70,8 @@ struct State_ {
     subscriptions: HashMap<String, Value>,
     invoices: HashMap<String, Value>,
     invoice_payments: Vec<Value>,
+    /// Where each invoice's payments are in `invoice_payments`.
+    payments_of_invoice: HashMap<String, Vec<usize>>,
     refunds: Vec<Value>,
     disputes: HashMap<String, Value>,
     payouts: HashMap<String, Value>,

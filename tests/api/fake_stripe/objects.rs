@@ -57,6 +57,33 @@ pub(super) fn public(object: &Value) -> Value {
 }
 
 impl State_ {
+    /// Keeps a payment of an invoice, found again by its invoice.
+    fn add_invoice_payment(&mut self, payment: Value) {
+        let invoice = payment["invoice"].as_str().expect("an invoice").to_owned();
+        self.payments_of_invoice.entry(invoice).or_default().push(self.invoice_payments.len());
+        self.invoice_payments.push(payment);
+    }
+
+    /// A payment intent as the API shows it, with its latest charge in place of the charge's
+    /// id when `charge` (and that charge's balance transaction when `balance`).
+    pub(super) fn payment_intent_expanded(&self, id: &str, charge: bool, balance: bool) -> Option<Value> {
+        let mut payment_intent = self.payment_intents.get(id)?.clone();
+        if charge && let Some(charge_id) = payment_intent["latest_charge"].as_str() {
+            payment_intent["latest_charge"] = self.charge_expanded(charge_id, balance)?;
+        }
+        Some(payment_intent)
+    }
+
+    /// A charge as the API shows it, with its balance transaction in place of its id when
+    /// `balance`.
+    pub(super) fn charge_expanded(&self, id: &str, balance: bool) -> Option<Value> {
+        let mut charge = self.charges.get(id)?.clone();
+        if balance && let Some(transaction) = charge["balance_transaction"].as_str() {
+            charge["balance_transaction"] = self.balance_transactions[transaction].clone();
+        }
+        Some(charge)
+    }
+
     /// The fake's clock.
     pub(super) fn now(&self) -> i64 {
         chrono::Utc::now().timestamp() + self.clock_offset
@@ -313,7 +340,7 @@ impl State_ {
         if paid {
             let (payment_intent, _) = self.new_payment(amount, &currency, &customer, json!({}), true);
             let payment_id = self.id("inpay");
-            self.invoice_payments.push(json!({
+            self.add_invoice_payment(json!({
                 "id": payment_id, "object": "invoice_payment", "amount_paid": amount, "amount_requested": amount,
                 "created": at, "currency": currency, "invoice": id, "is_default": true, "livemode": false,
                 "payment": {"type": "payment_intent", "payment_intent": payment_intent},
@@ -338,7 +365,7 @@ impl State_ {
         if succeeds {
             let (payment_intent, _) = self.new_payment(amount, &currency, &customer, json!({}), true);
             let payment_id = self.id("inpay");
-            self.invoice_payments.push(json!({
+            self.add_invoice_payment(json!({
                 "id": payment_id, "object": "invoice_payment", "amount_paid": amount, "amount_requested": amount,
                 "created": at, "currency": currency, "invoice": invoice_id, "is_default": true, "livemode": false,
                 "payment": {"type": "payment_intent", "payment_intent": payment_intent},
