@@ -60,7 +60,7 @@ pub(super) async fn plan_session_paid(
     let charge = paid.latest_charge.as_ref().and_then(Expandable::object).ok_or_else(|| {
         StripeApiError::Unavailable(format!("payment {payment_intent_id} has no charge yet"))
     })?;
-    let gift = donation(store, &intent, charge, email, false, None, None).await?;
+    let gift = donation(&intent, charge, email, false, None, None);
     // The entry last: recording it takes the campaign's totals lock, held until commit.
     let completed = Effect::Intent {
         id: intent.id,
@@ -95,9 +95,7 @@ pub(super) async fn plan_invoice_paid(
     };
     let charge = invoice_charge(api, &invoice).await?;
     let email = invoice.customer_email.clone();
-    let gift =
-        donation(store, &intent, &charge, email, true, Some(invoice.id.clone()), Some(subscription_id))
-            .await?;
+    let gift = donation(&intent, &charge, email, true, Some(invoice.id.clone()), Some(subscription_id));
     Ok(Plan::Apply(gift.into_iter().collect()))
 }
 
@@ -126,25 +124,19 @@ pub(super) async fn invoice_charge(api: &StripeApi, invoice: &Invoice) -> Result
 
 /// The donation a charge makes, counted in the campaign's currency from the charge's balance
 /// transaction (or the charge itself); held for a treasurer when neither is in that currency.
-pub(super) async fn donation(
-    store: &Store,
+pub(super) fn donation(
     intent: &Intent,
     charge: &Charge,
     email: Option<String>,
     recurring: bool,
     invoice: Option<String>,
     subscription: Option<String>,
-) -> Result<Option<Effect>, ProcessError> {
+) -> Option<Effect> {
     let balance = charge.balance_transaction.as_ref().and_then(Expandable::object);
-    let branch_still_there = match intent.branch_id {
-        Some(branch_id) => {
-            store.branches(intent.campaign_id).await?.iter().any(|branch| branch.id == branch_id)
-        }
-        None => false,
-    };
     let entry = NewEntry {
         campaign_id: intent.campaign_id,
-        branch_id: intent.branch_id.filter(|_| branch_still_there),
+        // A branch dropped since the checkout let go of it (it held no money yet).
+        branch_id: intent.branch_id,
         kind: EntryKind::Donation,
         source: Source::Online,
         method: "stripe".to_owned(),
@@ -180,5 +172,5 @@ pub(super) async fn donation(
     // The gift is dated when the charge was made; its balance transaction gives the amounts.
     let settled = settle(intent.ledger_currency, reported, charge.created, balance)
         .map(|settled| super::amounts::Settled { at: charge.created, ..settled });
-    Ok(record_or_hold(entry, settled, reported, charge.created, balance))
+    record_or_hold(entry, settled, reported, charge.created, balance)
 }

@@ -225,9 +225,7 @@ async fn import_gift(
         report.lines.push(format!("{what}: would be booked"));
         return Ok(());
     } else {
-        let gift =
-            donation(store, &intent, charge, email.or(invoice_email), recurring, invoice_id, subscription_id)
-                .await?;
+        let gift = donation(&intent, charge, email.or(invoice_email), recurring, invoice_id, subscription_id);
         let held = matches!(gift, Some(Effect::Hold(_)));
         let mut write = store.begin_write().await?;
         apply_effects(&mut write, gift.into_iter().collect(), &charge.id).await?;

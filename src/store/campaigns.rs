@@ -356,7 +356,9 @@ pub(super) async fn campaign_by_id(write: &mut WriteTx, id: i64) -> Result<Campa
 }
 
 /// Makes the campaign's branches exactly `specs`: new ones are added with zero totals,
-/// kept ones renamed and re-ordered, and missing ones removed if they hold no entries.
+/// kept ones renamed and re-ordered, and missing ones removed if they hold no entries and no
+/// held Stripe money. Checkouts and subscriptions that chose a removed one keep giving to the
+/// campaign, in no branch.
 async fn replace_branches(
     write: &mut WriteTx,
     campaign_id: i64,
@@ -383,7 +385,25 @@ async fn replace_branches(
                 format!("cannot drop the branch \"{slug}\": it holds ledger entries"),
             ));
         }
+        let waiting: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM stripe_flags WHERE branch_id = $1 AND resolved_at IS NULL AND held IS NOT NULL",
+        )
+        .bind(branch_id)
+        .fetch_one(&mut *write.tx)
+        .await?
+        .try_get("n")?;
+        if waiting > 0 {
+            return Err(StoreError::conflict(
+                "branches",
+                format!("cannot drop the branch \"{slug}\": Stripe money held for a treasurer waits in it"),
+            ));
+        }
+        // Checkouts and subscriptions that chose it (no money in it yet) count for the
+        // campaign alone from now on, and resolved flags keep their story without it.
         for sql in [
+            "UPDATE checkout_intents SET branch_id = NULL WHERE branch_id = $1",
+            "UPDATE subscriptions SET branch_id = NULL WHERE branch_id = $1",
+            "UPDATE stripe_flags SET branch_id = NULL WHERE branch_id = $1",
             "DELETE FROM branch_total_shards WHERE branch_id = $1",
             "DELETE FROM branch_totals WHERE branch_id = $1",
         ] {

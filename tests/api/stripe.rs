@@ -11,6 +11,7 @@ on_both_engines!(
     covering_the_fees_raises_the_charge_by_the_formula,
     an_async_payment_counts_only_once_it_succeeds,
     a_monthly_subscription_counts_each_paid_installment,
+    a_branch_dropped_while_its_supporter_pays_leaves_the_gift_to_the_campaign,
     a_failed_installment_marks_past_due_until_it_recovers,
     cancelling_a_subscription_refunds_nothing,
     partial_refunds_summing_to_the_whole_remove_the_donation,
@@ -188,6 +189,47 @@ async fn a_monthly_subscription_counts_each_paid_installment(engine: Engine) {
         .map(|s| s["status"].as_str().expect("status"))
         .collect();
     assert_eq!(statuses, ["active", "active"]);
+    check_passes(&app);
+}
+
+async fn a_branch_dropped_while_its_supporter_pays_leaves_the_gift_to_the_campaign(engine: Engine) {
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    let once = app.checkout("office", &json!({"amount": "25.00", "branch": "quebec"})).await;
+    let monthly =
+        app.checkout("office", &json!({"amount": "10.00", "interval": "month", "branch": "quebec"})).await;
+    // A gift to Gatineau that cannot be counted in Canadian dollars: held for a treasurer.
+    let euros = app.checkout("office", &json!({"amount": "29.00", "branch": "gatineau"})).await;
+    app.stripe.settle_in("usd");
+    app.stripe.set_rate("eur", "1.08");
+    app.deliver_all(&app.stripe.pay_session_in(&euros, "eur", 2000)).await;
+    app.stripe.settle_in("cad");
+    let path = "/api/v1/admin/campaigns/office";
+    let only_montreal = json!({"branches": [{"slug": "montreal", "name": "Montréal"}]});
+    let refused = app.patch_as(&app.admin_token, path, &only_montreal).await;
+    assert_eq!(
+        problem(refused, StatusCode::CONFLICT).await["errors"]["branches"],
+        "cannot drop the branch \"gatineau\": Stripe money held for a treasurer waits in it"
+    );
+    // The treasurer drops Québec while two supporters are on Stripe's page: no money is in it
+    // yet, so it goes.
+    let kept = json!({"branches": [{"slug": "montreal", "name": "Montréal"}, {"slug": "gatineau", "name": "Gatineau"}]});
+    let dropped = app.patch_as(&app.admin_token, path, &kept).await;
+    assert_eq!(dropped.status(), StatusCode::OK, "{}", dropped.text().await.unwrap_or_default());
+    app.deliver_all(&app.stripe.pay_session(&once)).await;
+    app.deliver_all(&app.stripe.pay_session(&monthly)).await;
+    let progress = app.progress("office").await;
+    assert_eq!(progress["raised"], "35.00");
+    let slugs: Vec<&str> = progress["branches"]
+        .as_array()
+        .expect("branches")
+        .iter()
+        .filter_map(|b| b["slug"].as_str())
+        .collect();
+    assert_eq!(slugs, ["montreal", "gatineau"]);
+    let gifts = entries(&app).await;
+    assert_eq!(gifts.len(), 2);
+    assert!(gifts.iter().all(|entry| entry["branch"].is_null()), "counted for the campaign alone: {gifts:?}");
     check_passes(&app);
 }
 
