@@ -213,15 +213,13 @@ impl StripeApi {
         self.send(stripe_billing::subscription::RetrieveSubscription::new(id).build(), None).await
     }
 
-    /// The payments of an invoice (where API versions since 2025 keep the payment intent),
-    /// each with its charge and the charge's balance transaction: one call for what paid it.
+    /// The payments of an invoice (where API versions since 2025 keep the payment intent).
     pub async fn invoice_payments(&self, invoice_id: &str) -> Result<List<InvoicePayment>, StripeApiError> {
-        let request =
-            stripe_billing::invoice_payment::ListInvoicePayment::new().invoice(invoice_id).expand(vec![
-                "data.payment.payment_intent.latest_charge.balance_transaction".to_owned(),
-                "data.payment.charge.balance_transaction".to_owned(),
-            ]);
-        self.send(request.build(), None).await
+        self.send(
+            stripe_billing::invoice_payment::ListInvoicePayment::new().invoice(invoice_id).build(),
+            None,
+        )
+        .await
     }
 
     /// A charge's refunds, each with the balance transactions that took the money and (for

@@ -105,21 +105,26 @@ pub(super) async fn invoice_charge(api: &StripeApi, invoice: &Invoice) -> Result
         return Ok(api.charge_with_balance(charge.id()).await?);
     }
     let payments = api.invoice_payments(&invoice.id).await?;
-    let paid = payments.data.iter().find(|payment| payment.status == "paid").map(|payment| &payment.payment);
-    // The list comes expanded down to the balance transaction: the charge is in it.
-    let charge = match paid {
-        Some(target) => match (&target.payment_intent, &target.charge) {
-            (Some(payment), _) => {
-                payment.object().and_then(|payment| payment.latest_charge.as_ref()?.object())
-            }
-            (None, Some(charge)) => charge.object(),
-            (None, None) => None,
-        },
-        None => None,
-    };
-    charge.cloned().ok_or_else(|| {
-        StripeApiError::Unavailable(format!("invoice {} shows no paid charge yet", invoice.id)).into()
-    })
+    let paid = payments.data.iter().find(|payment| payment.status == "paid");
+    match paid.map(|payment| &payment.payment) {
+        Some(target) if target.payment_intent.is_some() => {
+            let id = target.payment_intent.as_ref().map(|pi| pi.id().to_owned()).unwrap_or_default();
+            let paid = api.payment_intent_with_charge(&id).await?;
+            paid.latest_charge
+                .as_ref()
+                .and_then(Expandable::object)
+                .cloned()
+                .ok_or_else(|| StripeApiError::Unavailable(format!("payment {id} has no charge yet")).into())
+        }
+        Some(target) if target.charge.is_some() => {
+            let id = target.charge.as_ref().map(|charge| charge.id().to_owned()).unwrap_or_default();
+            Ok(api.charge_with_balance(&id).await?)
+        }
+        _ => {
+            Err(StripeApiError::Unavailable(format!("invoice {} shows no paid payment yet", invoice.id))
+                .into())
+        }
+    }
 }
 
 /// The donation a charge makes, counted in the campaign's currency from the charge's balance

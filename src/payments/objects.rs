@@ -264,10 +264,9 @@ pub struct InvoicePayment {
 #[derive(Clone, Debug, Deserialize)]
 pub struct InvoicePaymentTarget {
     #[serde(default)]
-    pub payment_intent: Option<Expandable<PaymentIntent>>,
-    /// Set only for a charge made without a payment intent.
+    pub payment_intent: Option<Expandable<Object>>,
     #[serde(default)]
-    pub charge: Option<Expandable<Charge>>,
+    pub charge: Option<Expandable<Object>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

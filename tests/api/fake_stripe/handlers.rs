@@ -3,7 +3,8 @@
 use super::*;
 
 impl FakeStripe {
-    /// Records a request; answers with Stripe's 401 when the key is wrong.
+    /// Records a request; answers with Stripe's 400 when it expands too deep, and its 401 when
+    /// the key is wrong.
     fn check(
         &self,
         headers: &HeaderMap,
@@ -12,6 +13,11 @@ impl FakeStripe {
         params: Vec<(String, String)>,
     ) -> Option<Response> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        // Stripe expands at most four levels, a list's `data` counted.
+        let too_deep = params
+            .iter()
+            .find(|(key, path)| key.starts_with("expand[") && path.split('.').count() > 4)
+            .map(|(_, path)| path.clone());
         self.lock().requests.push(Recorded {
             method: method.to_owned(),
             path: path.to_owned(),
@@ -19,6 +25,14 @@ impl FakeStripe {
             idempotency_key: header("idempotency-key"),
             stripe_version: header("stripe-version"),
         });
+        if let Some(path) = too_deep {
+            return Some(stripe_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                &format!("You cannot expand more than 4 levels of a property. Property: {path}"),
+                Some("expand"),
+            ));
+        }
         if header("authorization").as_deref() != Some(&format!("Bearer {SECRET_KEY}"))
             || self.lock().key_rolled
         {
@@ -223,7 +237,7 @@ pub(super) async fn list_invoice_payments(
     }
     // The payment intent, its charge and the charge's balance transaction, each in place of
     // its id as `expand` asks (the paths Stripe takes, `data.payment.…`).
-    let depth = ["", ".latest_charge", ".latest_charge.balance_transaction"]
+    let depth = ["", ".latest_charge"]
         .iter()
         .rposition(|path| wants(&params, &format!("data.payment.payment_intent{path}")));
     let state = fake.lock();
@@ -240,7 +254,7 @@ pub(super) async fn list_invoice_payments(
         .map(|payment| {
             let mut payment = payment.clone();
             if let (Some(depth), Some(id)) = (depth, payment["payment"]["payment_intent"].as_str()) {
-                let expanded = state.payment_intent_expanded(id, depth >= 1, depth >= 2);
+                let expanded = state.payment_intent_expanded(id, depth >= 1, false);
                 payment["payment"]["payment_intent"] = expanded.expect("a payment intent the fake made");
             }
             payment
