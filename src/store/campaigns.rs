@@ -364,10 +364,16 @@ async fn replace_branches(
     campaign_id: i64,
     specs: &[BranchSpec],
 ) -> Result<(), StoreError> {
-    let existing = sqlx::query("SELECT id, slug FROM branches WHERE campaign_id = $1")
-        .bind(campaign_id)
-        .fetch_all(&mut *write.tx)
-        .await?;
+    // Locked (PostgreSQL) before their entries are counted: a gift being written to one holds
+    // a share of its row until it commits, so the count sees it, and a gift that comes after
+    // waits for the branch to be gone (then its event is tried again, without the branch).
+    let lock = if write.store.engine == super::Engine::Postgres { " FOR UPDATE" } else { "" };
+    let existing = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT id, slug FROM branches WHERE campaign_id = $1 ORDER BY id{lock}"
+    )))
+    .bind(campaign_id)
+    .fetch_all(&mut *write.tx)
+    .await?;
     for row in &existing {
         let slug: String = row.try_get("slug")?;
         if specs.iter().any(|spec| spec.slug.as_str() == slug) {
