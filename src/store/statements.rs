@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, now, read_date, read_instant, stored_instant};
+use super::{Store, StoreError, is_unique_violation, now, read_date, read_instant, stored_instant};
 use crate::ledger::statements::{Draft, Issued, StatementBody, YearEntry};
 
 /// A statement as issued.
@@ -217,7 +217,7 @@ impl Store {
         let at = now();
         let mut write = self.begin_write().await?;
         // The year's next number, under the write gate (SQLite) or the unique (year, number)
-        // (PostgreSQL: a concurrent run fails rather than share a number).
+        // (PostgreSQL: a concurrent run is refused, a conflict to run again, rather than share a number).
         // Not for a donor forgotten since the year's entries were read.
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO statements (year, number, donor_key, campaign_id, locale, body, total_minor, replaces_id, \
@@ -237,7 +237,11 @@ impl Store {
         .bind(at.with_timezone(&zone).date_naive().to_string())
         .bind(issued_by)
         .fetch_optional(&mut *write.tx)
-        .await?;
+        .await
+        .map_err(|error| match is_unique_violation(&error) {
+            true => StoreError::conflict("year", "statements are being made by another run at the same time: run it again"),
+            false => error.into(),
+        })?;
         let id = id.ok_or_else(|| {
             StoreError::conflict("donor", "was forgotten while the statements were made: make them again")
         })?;
