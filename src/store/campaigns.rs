@@ -380,29 +380,22 @@ async fn replace_branches(
             continue;
         }
         let branch_id: i64 = row.try_get("id")?;
-        let entries: i64 = sqlx::query("SELECT COUNT(*) AS n FROM ledger_entries WHERE branch_id = $1")
-            .bind(branch_id)
-            .fetch_one(&mut *write.tx)
-            .await?
-            .try_get("n")?;
-        if entries > 0 {
-            return Err(StoreError::conflict(
-                "branches",
-                format!("cannot drop the branch \"{slug}\": it holds ledger entries"),
-            ));
-        }
-        let waiting: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM stripe_flags WHERE branch_id = $1 AND resolved_at IS NULL AND held IS NOT NULL",
-        )
-        .bind(branch_id)
-        .fetch_one(&mut *write.tx)
-        .await?
-        .try_get("n")?;
-        if waiting > 0 {
-            return Err(StoreError::conflict(
-                "branches",
-                format!("cannot drop the branch \"{slug}\": Stripe money held for a treasurer waits in it"),
-            ));
+        // Money in it, recorded or held for a treasurer, keeps it.
+        for (sql, holding) in [
+            ("SELECT COUNT(*) AS n FROM ledger_entries WHERE branch_id = $1", "it holds ledger entries"),
+            (
+                "SELECT COUNT(*) AS n FROM stripe_flags WHERE branch_id = $1 AND resolved_at IS NULL AND held IS NOT NULL",
+                "Stripe money held for a treasurer waits in it",
+            ),
+        ] {
+            let found: i64 =
+                sqlx::query(sql).bind(branch_id).fetch_one(&mut *write.tx).await?.try_get("n")?;
+            if found > 0 {
+                return Err(StoreError::conflict(
+                    "branches",
+                    format!("cannot drop the branch \"{slug}\": {holding}"),
+                ));
+            }
         }
         // Checkouts and subscriptions that chose it (no money in it yet) count for the
         // campaign alone from now on, and resolved flags keep their story without it.
