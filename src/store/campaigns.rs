@@ -385,7 +385,7 @@ async fn replace_branches(
             ("SELECT COUNT(*) AS n FROM ledger_entries WHERE branch_id = $1", "it holds ledger entries"),
             (
                 "SELECT COUNT(*) AS n FROM stripe_flags WHERE branch_id = $1 AND resolved_at IS NULL AND held IS NOT NULL",
-                "Stripe money held for a treasurer waits in it",
+                "Stripe money held for a treasurer waits in it: resolve its flag first",
             ),
         ] {
             let found: i64 =

@@ -188,7 +188,7 @@ async fn a_branch_dropped_while_its_supporter_pays_leaves_the_gift_to_the_campai
     let refused = app.patch_as(&app.admin_token, path, &only_montreal).await;
     assert_eq!(
         problem(refused, StatusCode::CONFLICT).await["errors"]["branches"],
-        "cannot drop the branch \"gatineau\": Stripe money held for a treasurer waits in it"
+        "cannot drop the branch \"gatineau\": Stripe money held for a treasurer waits in it: resolve its flag first"
     );
     // The treasurer drops Québec while two supporters are on Stripe's page: no money is in it
     // yet, so it goes.
