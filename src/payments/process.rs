@@ -78,7 +78,8 @@ impl ProcessError {
     fn is_lasting(&self) -> bool {
         match self {
             ProcessError::Stripe(error) => !error.is_transient(),
-            ProcessError::Store(error) => !error.is_unavailable(),
+            // A transaction that lost a race (a deadlock) goes through when tried again.
+            ProcessError::Store(error) => !error.is_unavailable() && !error.is_lost_race(),
             ProcessError::Unreadable(_) => true,
         }
     }

@@ -364,51 +364,31 @@ async fn replace_branches(
     campaign_id: i64,
     specs: &[BranchSpec],
 ) -> Result<(), StoreError> {
-    // Locked (PostgreSQL) before their entries are counted: a gift being written to one holds
-    // a share of its row until it commits, so the count sees it, and a gift that comes after
-    // waits for the branch to be gone (then its event is tried again, without the branch).
-    let lock = if write.store.engine == super::Engine::Postgres { " FOR UPDATE" } else { "" };
-    let existing = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT id, slug FROM branches WHERE campaign_id = $1 ORDER BY id{lock}"
-    )))
-    .bind(campaign_id)
-    .fetch_all(&mut *write.tx)
-    .await?;
+    let existing = sqlx::query("SELECT id, slug FROM branches WHERE campaign_id = $1")
+        .bind(campaign_id)
+        .fetch_all(&mut *write.tx)
+        .await?;
     for row in &existing {
         let slug: String = row.try_get("slug")?;
         if specs.iter().any(|spec| spec.slug.as_str() == slug) {
             continue;
         }
         let branch_id: i64 = row.try_get("id")?;
-        // Money in it, recorded or held for a treasurer, keeps it.
-        for (sql, holding) in [
-            ("SELECT COUNT(*) AS n FROM ledger_entries WHERE branch_id = $1", "it holds ledger entries"),
-            (
-                "SELECT COUNT(*) AS n FROM stripe_flags WHERE branch_id = $1 AND resolved_at IS NULL AND held IS NOT NULL",
-                "Stripe money held for a treasurer waits in it: resolve its flag first",
-            ),
-        ] {
-            let found: i64 =
-                sqlx::query(sql).bind(branch_id).fetch_one(&mut *write.tx).await?.try_get("n")?;
-            if found > 0 {
-                return Err(StoreError::conflict(
+        // A gift or a checkout naming it, written at this moment (PostgreSQL), makes the
+        // delete meet its row, or the two transactions wait for each other: the change is
+        // refused, to be made again, and the gift goes through.
+        drop_branch(write, branch_id, &slug).await.map_err(|error| {
+            if error.is_lost_race() || error.is_foreign_key_violation() {
+                StoreError::conflict(
                     "branches",
-                    format!("cannot drop the branch \"{slug}\": {holding}"),
-                ));
+                    format!(
+                        "cannot drop the branch \"{slug}\" while a gift or a checkout for it is being recorded: try again"
+                    ),
+                )
+            } else {
+                error
             }
-        }
-        // Checkouts and subscriptions that chose it (no money in it yet) count for the
-        // campaign alone from now on, and resolved flags keep their story without it.
-        for sql in [
-            "UPDATE checkout_intents SET branch_id = NULL WHERE branch_id = $1",
-            "UPDATE subscriptions SET branch_id = NULL WHERE branch_id = $1",
-            "UPDATE stripe_flags SET branch_id = NULL WHERE branch_id = $1",
-            "DELETE FROM branch_total_shards WHERE branch_id = $1",
-            "DELETE FROM branch_totals WHERE branch_id = $1",
-        ] {
-            sqlx::query(sql).bind(branch_id).execute(&mut *write.tx).await?;
-        }
-        sqlx::query("DELETE FROM branches WHERE id = $1").bind(branch_id).execute(&mut *write.tx).await?;
+        })?;
     }
     for (position, spec) in specs.iter().enumerate() {
         let position = i64::try_from(position).map_err(|_| StoreError::Corrupt("branch position".into()))?;
@@ -433,6 +413,41 @@ async fn replace_branches(
         .execute(&mut *write.tx)
         .await?;
     }
+    Ok(())
+}
+
+/// Removes a branch that holds no money: refused while it holds ledger entries or Stripe
+/// money held for a treasurer; checkouts, subscriptions and resolved flags that named it let
+/// go of it.
+async fn drop_branch(write: &mut WriteTx, branch_id: i64, slug: &str) -> Result<(), StoreError> {
+    // Money in it, recorded or held for a treasurer, keeps it.
+    for (sql, holding) in [
+        ("SELECT COUNT(*) AS n FROM ledger_entries WHERE branch_id = $1", "it holds ledger entries"),
+        (
+            "SELECT COUNT(*) AS n FROM stripe_flags WHERE branch_id = $1 AND resolved_at IS NULL AND held IS NOT NULL",
+            "Stripe money held for a treasurer waits in it: resolve its flag first",
+        ),
+    ] {
+        let found: i64 = sqlx::query(sql).bind(branch_id).fetch_one(&mut *write.tx).await?.try_get("n")?;
+        if found > 0 {
+            return Err(StoreError::conflict(
+                "branches",
+                format!("cannot drop the branch \"{slug}\": {holding}"),
+            ));
+        }
+    }
+    // Checkouts and subscriptions that chose it (no money in it yet) count for the
+    // campaign alone from now on, and resolved flags keep their story without it.
+    for sql in [
+        "UPDATE checkout_intents SET branch_id = NULL WHERE branch_id = $1",
+        "UPDATE subscriptions SET branch_id = NULL WHERE branch_id = $1",
+        "UPDATE stripe_flags SET branch_id = NULL WHERE branch_id = $1",
+        "DELETE FROM branch_total_shards WHERE branch_id = $1",
+        "DELETE FROM branch_totals WHERE branch_id = $1",
+    ] {
+        sqlx::query(sql).bind(branch_id).execute(&mut *write.tx).await?;
+    }
+    sqlx::query("DELETE FROM branches WHERE id = $1").bind(branch_id).execute(&mut *write.tx).await?;
     Ok(())
 }
 

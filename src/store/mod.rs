@@ -136,6 +136,19 @@ impl StoreError {
         StoreError::Conflict { field: field.to_owned(), message: message.into() }
     }
 
+    /// True when the database gave the transaction up for another it raced with (a deadlock,
+    /// a serialization failure): the same work tried again is expected to go through.
+    pub fn is_lost_race(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(error))
+            if error.code().is_some_and(|code| matches!(code.as_ref(), "40001" | "40P01")))
+    }
+
+    /// True when a write met a foreign key: a row it names is gone, or a row it removes is
+    /// still named.
+    pub fn is_foreign_key_violation(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(error)) if error.is_foreign_key_violation())
+    }
+
     /// True when the database itself failed (down, timed out), as opposed to a refused write.
     pub fn is_unavailable(&self) -> bool {
         match self {

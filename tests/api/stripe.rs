@@ -12,6 +12,7 @@ on_both_engines!(
     an_async_payment_counts_only_once_it_succeeds,
     a_monthly_subscription_counts_each_paid_installment,
     a_branch_dropped_while_its_supporter_pays_leaves_the_gift_to_the_campaign,
+    a_branch_dropped_as_a_checkout_names_it_is_refused_or_let_go_never_a_500,
     a_failed_installment_marks_past_due_until_it_recovers,
     cancelling_a_subscription_refunds_nothing,
     partial_refunds_summing_to_the_whole_remove_the_donation,
@@ -209,6 +210,57 @@ async fn a_branch_dropped_while_its_supporter_pays_leaves_the_gift_to_the_campai
     let gifts = entries(&app).await;
     assert_eq!(gifts.len(), 2);
     assert!(gifts.iter().all(|entry| entry["branch"].is_null()), "counted for the campaign alone: {gifts:?}");
+    check_passes(&app);
+}
+
+async fn a_branch_dropped_as_a_checkout_names_it_is_refused_or_let_go_never_a_500(engine: Engine) {
+    use sqlx::Connection;
+    if engine == Engine::Sqlite {
+        return; // one writer at a time: there is no race to lose
+    }
+    let app = spawn_app(engine).await;
+    app.create_campaign("office").await;
+    // Another instance is writing a checkout for Québec, not yet committed, as the treasurer
+    // drops Québec: the delete waits for it, then meets it.
+    let mut racing = sqlx::AnyConnection::connect(&app.db.url).await.expect("connect");
+    let mut checkout = racing.begin().await.expect("begin");
+    sqlx::query(
+        "INSERT INTO checkout_intents (id, campaign_id, branch_id, billing_interval, amount_minor, fee_cover_minor, \
+         currency, anonymous, locale, status, created_at, updated_at) \
+         SELECT 'ci_racing', c.id, b.id, 'once', 2500, 0, 'CAD', FALSE, 'en', 'created', \
+         '2026-12-07T00:00:00.000000Z', '2026-12-07T00:00:00.000000Z' \
+         FROM campaigns c JOIN branches b ON b.campaign_id = c.id AND b.slug = 'quebec' WHERE c.slug = 'office'",
+    )
+    .execute(&mut *checkout)
+    .await
+    .expect("a checkout for Québec");
+    let kept = json!({"branches": [{"slug": "montreal", "name": "Montréal"}, {"slug": "gatineau", "name": "Gatineau"}]});
+    let drop = app.patch_as(&app.admin_token, "/api/v1/admin/campaigns/office", &kept);
+    let commit = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        checkout.commit().await.expect("commit");
+    };
+    let (dropped, ()) = tokio::join!(drop, commit);
+    let status = dropped.status();
+    let branches: Vec<String> = app.progress("office").await["branches"]
+        .as_array()
+        .expect("branches")
+        .iter()
+        .filter_map(|branch| branch["slug"].as_str().map(str::to_owned))
+        .collect();
+    if status == StatusCode::CONFLICT {
+        // Met the checkout (the usual case): refused, nothing changed.
+        let body: Value = dropped.json().await.expect("problem");
+        assert_eq!(
+            body["errors"]["branches"],
+            "cannot drop the branch \"quebec\" while a gift or a checkout for it is being recorded: try again"
+        );
+        assert_eq!(branches, ["montreal", "quebec", "gatineau"]);
+    } else {
+        // The checkout committed before the drop looked: let go of, as any other.
+        assert_eq!(status, StatusCode::OK, "{}", dropped.text().await.unwrap_or_default());
+        assert_eq!(branches, ["montreal", "gatineau"]);
+    }
     check_passes(&app);
 }
 
