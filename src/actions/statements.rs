@@ -93,22 +93,31 @@ pub async fn issue_statements(
     let plans = plan(drafted, &current);
     let mut run = StatementRun::default();
     let total = plans.len();
+    // Each statement is its own transaction: a run stopped part way (another run at the same
+    // time, the database gone) still audits those it issued before it returns the error.
+    let mut stopped = None;
     for (done, planned) in plans.into_iter().enumerate() {
-        match planned {
-            Plan::Issue(draft) => {
-                run.issued
-                    .push(store.issue_statement(year, campaign_id, &draft, None, &actor.label, zone).await?);
+        let issued = match planned {
+            Plan::Issue(draft) => store
+                .issue_statement(year, campaign_id, &draft, None, &actor.label, zone)
+                .await
+                .map(|statement| run.issued.push(statement)),
+            Plan::Replace(draft, old) => store
+                .issue_statement(year, campaign_id, &draft, Some(old), &actor.label, zone)
+                .await
+                .map(|statement| run.replaced.push(statement)),
+            Plan::Unchanged(_) => {
+                run.unchanged += 1;
+                Ok(())
             }
-            Plan::Replace(draft, old) => {
-                run.replaced.push(
-                    store.issue_statement(year, campaign_id, &draft, Some(old), &actor.label, zone).await?,
-                );
-            }
-            Plan::Unchanged(_) => run.unchanged += 1,
+        };
+        if let Err(error) = issued {
+            stopped = Some(error);
+            break;
         }
         on_progress(done + 1, total);
     }
-    if send {
+    if send && stopped.is_none() {
         run.queued = store.queue_statement_emails(year, campaign_id).await?;
     }
     if !run.issued.is_empty() || !run.replaced.is_empty() || run.queued > 0 {
@@ -129,7 +138,10 @@ pub async fn issue_statements(
             )
             .await?;
     }
-    Ok(run)
+    match stopped {
+        Some(error) => Err(error.into()),
+        None => Ok(run),
+    }
 }
 
 /// An issued statement and its PDF.

@@ -217,7 +217,8 @@ impl Store {
         let at = now();
         let mut write = self.begin_write().await?;
         // The year's next number, under the write gate (SQLite) or the unique (year, number)
-        // (PostgreSQL: a concurrent run is refused, a conflict to run again, rather than share a number).
+        // (a concurrent run, on PostgreSQL or from another SQLite process, is refused with a
+        // conflict to run again, rather than share a number).
         // Not for a donor forgotten since the year's entries were read.
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO statements (year, number, donor_key, campaign_id, locale, body, total_minor, replaces_id, \
