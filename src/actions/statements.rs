@@ -127,7 +127,7 @@ pub async fn issue_statements(
             "replaced": run.replaced.iter().map(|s| (s.replaces_number, s.number)).collect::<Vec<_>>(),
             "emails_queued": run.queued,
         });
-        store
+        let audited = store
             .audit(
                 &actor.label,
                 "statements.issued",
@@ -136,7 +136,15 @@ pub async fn issue_statements(
                 Some(&after),
                 actor.address.as_deref(),
             )
-            .await?;
+            .await;
+        match (audited, &stopped) {
+            (Err(error), None) => return Err(error.into()),
+            // The error that stopped the run is the one to tell.
+            (Err(error), Some(_)) => {
+                tracing::warn!(%error, "the statements issued before the run stopped were not audited")
+            }
+            (Ok(()), _) => {}
+        }
     }
     match stopped {
         Some(error) => Err(error.into()),
