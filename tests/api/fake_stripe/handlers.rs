@@ -138,9 +138,8 @@ pub(super) async fn retrieve_payment_intent(
     {
         return response;
     }
-    let expand = wants(&params, "latest_charge.balance_transaction");
     let state = fake.lock();
-    match state.payment_intent_expanded(&id, expand || wants(&params, "latest_charge"), expand) {
+    match state.payment_intent_expanded(&id, wants(&params, "latest_charge.balance_transaction")) {
         Some(payment_intent) => axum::Json(payment_intent).into_response(),
         None => not_found("payment_intent", &id),
     }
@@ -235,31 +234,15 @@ pub(super) async fn list_invoice_payments(
     if let Some(response) = fake.check(&headers, "GET", "/v1/invoice_payments", params.clone()) {
         return response;
     }
-    // The payment intent, its charge and the charge's balance transaction, each in place of
-    // its id as `expand` asks (the paths Stripe takes, `data.payment.…`).
-    let depth = ["", ".latest_charge"]
-        .iter()
-        .rposition(|path| wants(&params, &format!("data.payment.payment_intent{path}")));
     let state = fake.lock();
-    let payments: Vec<&Value> = match param(&params, "invoice") {
+    let data = match param(&params, "invoice") {
         Some(invoice) => state
             .payments_of_invoice
             .get(&invoice)
-            .map(|at| at.iter().map(|&index| &state.invoice_payments[index]).collect())
+            .map(|at| at.iter().map(|&index| state.invoice_payments[index].clone()).collect())
             .unwrap_or_default(),
-        None => state.invoice_payments.iter().collect(),
+        None => state.invoice_payments.clone(),
     };
-    let data = payments
-        .into_iter()
-        .map(|payment| {
-            let mut payment = payment.clone();
-            if let (Some(depth), Some(id)) = (depth, payment["payment"]["payment_intent"].as_str()) {
-                let expanded = state.payment_intent_expanded(id, depth >= 1, false);
-                payment["payment"]["payment_intent"] = expanded.expect("a payment intent the fake made");
-            }
-            payment
-        })
-        .collect();
     list(data, "/v1/invoice_payments", false)
 }
 

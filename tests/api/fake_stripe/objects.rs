@@ -64,12 +64,12 @@ impl State_ {
         self.invoice_payments.push(payment);
     }
 
-    /// A payment intent as the API shows it, with its latest charge in place of the charge's
-    /// id when `charge` (and that charge's balance transaction when `balance`).
-    pub(super) fn payment_intent_expanded(&self, id: &str, charge: bool, balance: bool) -> Option<Value> {
+    /// A payment intent as the API shows it, with its latest charge and that charge's balance
+    /// transaction in place of their ids when `expand`.
+    pub(super) fn payment_intent_expanded(&self, id: &str, expand: bool) -> Option<Value> {
         let mut payment_intent = self.payment_intents.get(id)?.clone();
-        if charge && let Some(charge_id) = payment_intent["latest_charge"].as_str() {
-            payment_intent["latest_charge"] = self.charge_expanded(charge_id, balance)?;
+        if expand && let Some(charge_id) = payment_intent["latest_charge"].as_str() {
+            payment_intent["latest_charge"] = self.charge_expanded(charge_id, true)?;
         }
         Some(payment_intent)
     }
