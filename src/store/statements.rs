@@ -239,9 +239,12 @@ impl Store {
         .bind(issued_by)
         .fetch_optional(&mut *write.tx)
         .await
-        .map_err(|error| match is_unique_violation(&error) {
-            true => StoreError::conflict("year", "statements are being made by another run at the same time: run it again"),
-            false => error.into(),
+        .map_err(|error| {
+            if is_unique_violation(&error) {
+                StoreError::conflict("year", "statements are being made by another run at the same time: run it again")
+            } else {
+                error.into()
+            }
         })?;
         let id = id.ok_or_else(|| {
             StoreError::conflict("donor", "was forgotten while the statements were made: make them again")
